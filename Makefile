@@ -42,10 +42,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when a requirements file changes.
-$(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt | $(VENV)/bin/python
+$(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 # Debian's chromium for the Playwright browser tests (never `playwright install`).

@@ -101,4 +101,6 @@ ENV_VARS: dict[str, str] = {
     "EMO_MEMORY_BUDGET_MB": "model manager budget; least recently used models are evicted (0 = none)",
     "EMO_MAX_TEXT_CHARS": "longest description accepted (default 2000 characters)",
     "EMO_MAX_IMAGE_PIXELS": "largest uploaded image accepted (default 40 megapixels)",
+    "EMO_STUDY_DB": "rating-study SQLite database (default: <EMO_DATA_DIR>/study.sqlite3)",
+    "EMO_STUDY_ADMIN_TOKEN": "an extra admin token for the rating study (stored tokens also work)",
 }

@@ -1,0 +1,233 @@
+"""Exports: a GLB with the 52 ARKit morph targets (three.js, Blender, gr.Model3D), an OBJ of the
+posed mesh, and PNG images.
+
+The GLB carries the rig itself rather than a baked pose, so a user can keep animating the face
+in any glTF tool; the current weights are set on the mesh and a sequence becomes a morph-weight
+animation track.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
+from emo_app.errors import InvalidInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emo_app.face.texture import FaceTexture
+
+_FLOAT, _UINT = 5126, 5125
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+def _as_sequence(shapes: Blendshapes | Sequence[Blendshapes]) -> list[Blendshapes]:
+    items = [shapes] if isinstance(shapes, Blendshapes) else list(shapes)
+    if not items:
+        raise InvalidInputError("Nothing to export: give at least one set of blendshape weights.")
+    for item in items:
+        if not isinstance(item, Blendshapes):
+            raise InvalidInputError(f"Expected Blendshapes to export; got {type(item).__name__}.")
+    return items
+
+
+def _target_path(path: str | Path, suffix: str) -> Path:
+    target = Path(path)
+    if target.suffix.lower() != suffix:
+        raise InvalidInputError(f"The output file must end in {suffix}; got '{target.name}'.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+class _Packer:
+    """Collects binary chunks, buffer views and accessors for one glTF buffer."""
+
+    def __init__(self, gltf: Any):
+        self.gltf = gltf
+        self.blob = bytearray()
+
+    def view(self, data: bytes, target: int | None = None) -> int:
+        import pygltflib
+
+        while len(self.blob) % 4:
+            self.blob.append(0)
+        self.gltf.bufferViews.append(
+            pygltflib.BufferView(buffer=0, byteOffset=len(self.blob), byteLength=len(data), target=target)
+        )
+        self.blob.extend(data)
+        return len(self.gltf.bufferViews) - 1
+
+    def accessor(
+        self, array: np.ndarray, kind: str, target: int | None = _ARRAY_BUFFER, bounds: bool = False
+    ) -> int:
+        import pygltflib
+
+        component = _UINT if array.dtype == np.uint32 else _FLOAT
+        flat = np.ascontiguousarray(array)
+        view = self.view(flat.tobytes(), target)
+        count = flat.size if kind == "SCALAR" else flat.shape[0]
+        accessor = pygltflib.Accessor(bufferView=view, componentType=component, count=int(count), type=kind)
+        if bounds:
+            data = flat.reshape(int(count), -1)
+            accessor.min = data.min(axis=0).astype(float).tolist()
+            accessor.max = data.max(axis=0).astype(float).tolist()
+        self.gltf.accessors.append(accessor)
+        return len(self.gltf.accessors) - 1
+
+
+def build_glb(
+    shapes: Blendshapes | Sequence[Blendshapes],
+    fps: float = 30.0,
+    texture: FaceTexture | None = None,
+    rig: Any = None,
+) -> bytes:
+    """The GLB file as bytes (see ``export_glb``)."""
+    import pygltflib
+
+    from emo_app.face.render import posed_parts
+    from emo_app.face.rig import build_rig
+
+    frames = _as_sequence(shapes)
+    if not np.isfinite(fps) or fps <= 0:
+        raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
+    rig = rig or build_rig()
+    weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
+
+    gltf = pygltflib.GLTF2(asset=pygltflib.Asset(generator="Emotion Studio", version="2.0"))
+    gltf.buffers.append(pygltflib.Buffer())
+    packer = _Packer(gltf)
+    materials = {}
+
+    def material(kind: str, textured: bool) -> int:
+        key = (kind, textured)
+        if key in materials:
+            return materials[key]
+        pbr = pygltflib.PbrMetallicRoughness(
+            baseColorFactor=[1.0, 1.0, 1.0, 1.0],
+            metallicFactor=0.0,
+            roughnessFactor={"eyes": 0.2, "mouth": 0.5}.get(kind, 0.65),
+        )
+        if textured:
+            from PIL import Image
+
+            png = io.BytesIO()
+            Image.fromarray(texture.image).save(png, format="PNG")
+            view = packer.view(png.getvalue())
+            gltf.images.append(pygltflib.Image(bufferView=view, mimeType="image/png"))
+            gltf.samplers.append(pygltflib.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071))
+            gltf.textures.append(
+                pygltflib.Texture(source=len(gltf.images) - 1, sampler=len(gltf.samplers) - 1)
+            )
+            pbr.baseColorTexture = pygltflib.TextureInfo(index=len(gltf.textures) - 1)
+        gltf.materials.append(pygltflib.Material(name=kind, pbrMetallicRoughness=pbr, doubleSided=False))
+        materials[key] = len(gltf.materials) - 1
+        return materials[key]
+
+    primitives = []
+    neutral = rig.neutral.astype(np.float32)
+    for part, positions, normals in posed_parts(rig, neutral):
+        textured = texture is not None and part.name == "face" and getattr(part, "uvs", None) is not None
+        attributes = pygltflib.Attributes(
+            POSITION=packer.accessor(positions, "VEC3", bounds=True),
+            NORMAL=packer.accessor(normals.astype(np.float32), "VEC3"),
+        )
+        if textured:
+            attributes.TEXCOORD_0 = packer.accessor(np.asarray(texture.uvs, np.float32), "VEC2")
+        else:
+            colors = part.colors.astype(np.float32)
+            if texture is not None and part.name in ("face", "head"):
+                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
+            attributes.COLOR_0 = packer.accessor(colors, "VEC4")
+        targets = []
+        for k in range(len(ARKIT_NAMES)):
+            delta = np.ascontiguousarray(rig.deltas[k, part.start : part.stop], dtype=np.float32)
+            targets.append({"POSITION": packer.accessor(delta, "VEC3", bounds=True)})
+        primitives.append(
+            pygltflib.Primitive(
+                attributes=attributes,
+                indices=packer.accessor(
+                    part.faces.astype(np.uint32).reshape(-1), "SCALAR", _ELEMENT_ARRAY_BUFFER
+                ),
+                material=material(part.name, textured),
+                targets=targets,
+            )
+        )
+    gltf.meshes.append(
+        pygltflib.Mesh(
+            name="face",
+            primitives=primitives,
+            weights=weights[0].astype(float).tolist(),
+            extras={"targetNames": list(ARKIT_NAMES)},
+        )
+    )
+    # cm -> m, so the head is life-size in Blender and three.js
+    gltf.nodes.append(pygltflib.Node(name="face", mesh=0, scale=[0.01, 0.01, 0.01]))
+    gltf.scenes.append(pygltflib.Scene(nodes=[0]))
+    gltf.scene = 0
+    if len(frames) > 1:
+        times = (np.arange(len(frames), dtype=np.float32) / np.float32(fps)).astype(np.float32)
+        sampler = pygltflib.AnimationSampler(
+            input=packer.accessor(times, "SCALAR", None, bounds=True),
+            output=packer.accessor(weights.reshape(-1), "SCALAR", None),
+            interpolation="LINEAR",
+        )
+        channel = pygltflib.AnimationChannel(
+            sampler=0, target=pygltflib.AnimationChannelTarget(node=0, path="weights")
+        )
+        gltf.animations.append(pygltflib.Animation(name="expression", samplers=[sampler], channels=[channel]))
+    gltf.buffers[0].byteLength = len(packer.blob)
+    gltf.set_binary_blob(bytes(packer.blob))
+    return b"".join(gltf.save_to_bytes())
+
+
+def export_glb(
+    shapes: Blendshapes | Sequence[Blendshapes],
+    path: str | Path,
+    fps: float = 30.0,
+    texture: FaceTexture | None = None,
+) -> Path:
+    """Write a GLB: 52 morph targets named with ARKIT_NAMES, weights set to the first frame,
+    and for a sequence a LINEAR animation of the morph weights at ``fps``."""
+    target = _target_path(path, ".glb")
+    target.write_bytes(build_glb(shapes, fps=fps, texture=texture))
+    return target
+
+
+def export_obj(shapes: Blendshapes, path: str | Path) -> Path:
+    """Write the posed head as a Wavefront OBJ (positions in cm, one group per part)."""
+    from emo_app.face.rig import build_rig
+
+    if not isinstance(shapes, Blendshapes):
+        raise InvalidInputError(f"Expected Blendshapes to export; got {type(shapes).__name__}.")
+    target = _target_path(path, ".obj")
+    rig = build_rig()
+    vertices = rig.deform(shapes)
+    lines = ["# Emotion Studio face, centimetres, +y up"]
+    lines += [f"v {x:.5f} {y:.5f} {z:.5f}" for x, y, z in vertices]
+    face_part = rig.part("face")
+    lines += [f"vt {u:.6f} {1.0 - v:.6f}" for u, v in face_part.uvs]
+    for part in rig.parts:
+        lines.append(f"g {part.name}")
+        for a, b, c in part.faces + part.start + 1:
+            if part.name == "face":
+                lines.append(f"f {a}/{a} {b}/{b} {c}/{c}")
+            else:
+                lines.append(f"f {a} {b} {c}")
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def save_png(image: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB or RGBA uint8 image as PNG."""
+    from PIL import Image
+
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise InvalidInputError(f"A PNG needs a uint8 H x W x 3 or 4 image; got {array.dtype} {array.shape}.")
+    target = _target_path(path, ".png")
+    Image.fromarray(array).save(target)
+    return target

@@ -1,0 +1,214 @@
+"""HD head option: the ICT-FaceKit ARKit head (MIT, USC ICT) behind the same rig interface as
+the canonical face, so the renderer and the exports take either.
+
+The npz layout (``vertices``, ``faces``/``face_uvs`` quads with -1 padding, ``uvs``,
+``face_material`` into ``materials``, ``expression_names`` with _L/_R, float16
+``expression_deltas``) is what ``build_ict_npz_from_github`` writes from the repository's OBJ
+files; ``python -m emo_app weights fetch ict-facekit`` calls it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from emo_app.blendshapes import ARKIT_NAMES
+from emo_app.errors import InvalidInputError, MissingWeightsError, ModelLoadError
+from emo_app.face.rig import FLIP, SKIN_RGB, FaceRig, Part
+
+ICT_RAW_URL = "https://raw.githubusercontent.com/ICT-VGL/ICT-FaceKit/master/FaceXModel/"
+ICT_EXPRESSIONS = (
+    "browDown_L", "browDown_R", "browInnerUp_L", "browInnerUp_R", "browOuterUp_L", "browOuterUp_R",
+    "cheekPuff_L", "cheekPuff_R", "cheekSquint_L", "cheekSquint_R", "eyeBlink_L", "eyeBlink_R",
+    "eyeLookDown_L", "eyeLookDown_R", "eyeLookIn_L", "eyeLookIn_R", "eyeLookOut_L", "eyeLookOut_R",
+    "eyeLookUp_L", "eyeLookUp_R", "eyeSquint_L", "eyeSquint_R", "eyeWide_L", "eyeWide_R",
+    "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose", "mouthDimple_L", "mouthDimple_R",
+    "mouthFrown_L", "mouthFrown_R", "mouthFunnel", "mouthLeft", "mouthLowerDown_L", "mouthLowerDown_R",
+    "mouthPress_L", "mouthPress_R", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper",
+    "mouthShrugLower", "mouthShrugUpper", "mouthSmile_L", "mouthSmile_R", "mouthStretch_L",
+    "mouthStretch_R", "mouthUpperUp_L", "mouthUpperUp_R", "noseSneer_L", "noseSneer_R",
+)  # fmt: skip
+
+# material -> (part, RGBA); materials not listed (transparent overlays) are not drawn
+MATERIAL_PARTS = {
+    "M_Face": ("face", (*SKIN_RGB, 1.0)),
+    "M_BackHead": ("head", (*SKIN_RGB, 1.0)),
+    "M_GumsTongue": ("mouth", (0.72, 0.33, 0.35, 1.0)),
+    "M_Teeth": ("mouth", (0.95, 0.93, 0.86, 1.0)),
+    "M_ScleraLeft": ("eyes", (0.93, 0.91, 0.88, 1.0)),
+    "M_ScleraRight": ("eyes", (0.93, 0.91, 0.88, 1.0)),
+    "M_IrisLeft": ("eyes", (0.33, 0.45, 0.47, 1.0)),
+    "M_IrisRight": ("eyes", (0.33, 0.45, 0.47, 1.0)),
+    "M_EyeLashes": ("head", (0.12, 0.09, 0.07, 1.0)),
+}
+
+
+def arkit_name(ict_name: str) -> str:
+    """browDown_L -> browDownLeft; browInnerUp_L and _R both map to browInnerUp (summed)."""
+    base, _, side = ict_name.partition("_")
+    if base in ("browInnerUp", "cheekPuff"):
+        return base
+    return base + {"L": "Left", "R": "Right", "": ""}[side]
+
+
+def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> FaceRig:
+    """The ICT head as a ``FaceRig``: split L/R shapes merged where ARKit has one name, tongueOut
+    left at zero (ICT has none), scaled and centred onto the canonical face's frame so the same
+    cameras frame it."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            vertices = data["vertices"].astype(np.float64)
+            faces = data["faces"].astype(np.int64)
+            materials = [str(m) for m in data["materials"]]
+            face_material = data["face_material"].astype(np.int64)
+            names = [str(n) for n in data["expression_names"]]
+            raw_deltas = data["expression_deltas"].astype(np.float32)
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"No HD head file at '{path}'.") from exc
+    except (KeyError, ValueError, OSError) as exc:
+        raise ModelLoadError(f"'{path}' is not an ICT-FaceKit npz ({exc}).") from exc
+
+    deltas = np.zeros((len(ARKIT_NAMES), len(vertices), 3), np.float32)
+    index = {n: i for i, n in enumerate(ARKIT_NAMES)}
+    for k, name in enumerate(names):
+        target = arkit_name(name)
+        if target in index:
+            deltas[index[target]] += raw_deltas[k]
+
+    face_mask = np.array([materials[m] == "M_Face" for m in face_material])
+    face_vertices = np.unique(faces[face_mask][faces[face_mask] >= 0])
+    lo, hi = vertices[face_vertices].min(0), vertices[face_vertices].max(0)
+    scale = target_width / (hi[0] - lo[0])
+    centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]])
+    vertices = (vertices - centre) * scale + np.array([0.0, -0.6, 7.6])
+    deltas *= scale
+
+    parts, neutral_chunks, delta_chunks, start = [], [], [], 0
+    for part_name in ("face", "head", "eyes", "mouth"):
+        chosen = [i for i, m in enumerate(materials) if MATERIAL_PARTS.get(m, ("", ()))[0] == part_name]
+        mask = np.isin(face_material, chosen)
+        if not mask.any():
+            continue
+        quads = faces[mask]
+        used = np.unique(quads[quads >= 0])
+        remap = np.full(len(vertices), -1, np.int64)
+        remap[used] = np.arange(len(used))
+        tris = np.concatenate([quads[:, [0, 1, 2]], quads[quads[:, 3] >= 0][:, [0, 2, 3]]])
+        colors = np.zeros((len(used), 4), np.float32)
+        for mat_index in chosen:
+            corners = faces[face_material == mat_index]
+            colors[remap[corners[corners >= 0]]] = MATERIAL_PARTS[materials[mat_index]][1]
+        if part_name == "eyes":
+            _paint_irises(vertices[used], colors)
+        parts.append(Part(part_name, start, start + len(used), remap[tris].astype(np.int32), colors))
+        neutral_chunks.append(vertices[used])
+        delta_chunks.append(deltas[:, used])
+        start += len(used)
+    neutral = np.concatenate(neutral_chunks).astype(np.float32)
+    from scipy.spatial import cKDTree
+
+    mirror = cKDTree(neutral).query(neutral * FLIP)[1]
+    return FaceRig(
+        neutral=neutral, deltas=np.concatenate(delta_chunks, axis=1), parts=tuple(parts), mirror=mirror
+    )
+
+
+def _paint_irises(points: np.ndarray, colors: np.ndarray) -> None:
+    """ICT's iris sits behind a cornea that only a transparent material shows; paint pupil and
+    iris onto the front of each eyeball instead, as the canonical rig does."""
+    for side in (points[:, 0] > 0, points[:, 0] <= 0):
+        if not side.any():
+            continue
+        ball = points[side]
+        centre = (ball.max(0) + ball.min(0)) / 2.0
+        radius = (ball.max(0) - ball.min(0)).max() / 2.0
+        centre[2] = ball[:, 2].max() - radius
+        rel = ball - centre
+        angle = np.degrees(np.arccos(np.clip(rel[:, 2] / np.linalg.norm(rel, axis=1), -1, 1)))
+        painted = colors[side]
+        painted[angle <= 29.5] = (0.33, 0.45, 0.47, 1.0)
+        painted[angle <= 12.0] = (0.03, 0.03, 0.03, 1.0)
+        colors[side] = painted
+
+
+def _parse_obj(text: str, with_faces: bool):
+    vertices, uvs, faces, face_uvs, face_material, materials = [], [], [], [], [], []
+    current = -1
+    for line in text.splitlines():
+        if line.startswith("v "):
+            vertices.append([float(v) for v in line.split()[1:4]])
+        elif not with_faces:
+            continue
+        elif line.startswith("vt "):
+            uvs.append([float(v) for v in line.split()[1:3]])
+        elif line.startswith("usemtl "):
+            name = line.split(maxsplit=1)[1].strip()
+            if name not in materials:
+                materials.append(name)
+            current = materials.index(name)
+        elif line.startswith("f "):
+            corners = [c.split("/") for c in line.split()[1:]]
+            ids = [int(c[0]) - 1 for c in corners][:4]
+            tex = [int(c[1]) - 1 if len(c) > 1 and c[1] else -1 for c in corners][:4]
+            faces.append(ids + [-1] * (4 - len(ids)))
+            face_uvs.append(tex + [-1] * (4 - len(tex)))
+            face_material.append(current)
+    return (
+        np.asarray(vertices, np.float32),
+        np.asarray(uvs, np.float32),
+        np.asarray(faces, np.int32),
+        np.asarray(face_uvs, np.int32),
+        np.asarray(face_material, np.int16),
+        materials,
+    )
+
+
+def _download_text(url: str, timeout: float = 60.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URL)
+        return response.read().decode("utf-8", errors="replace")
+
+
+def build_ict_npz_from_github(target: Path) -> Path:
+    """Download the neutral mesh and the 53 expression OBJs of ICT-FaceKit (MIT) and pack them in
+    the npz layout ``load_hd_head`` reads. Written to a temporary file first, then moved."""
+    target = Path(target)
+    try:
+        neutral_text = _download_text(ICT_RAW_URL + "generic_neutral_mesh.obj")
+        vertices, uvs, faces, face_uvs, face_material, materials = _parse_obj(neutral_text, True)
+        deltas = np.zeros((len(ICT_EXPRESSIONS), len(vertices), 3), np.float16)
+        for k, name in enumerate(ICT_EXPRESSIONS):
+            shape = _parse_obj(_download_text(ICT_RAW_URL + f"{name}.obj"), False)[0]
+            if shape.shape != vertices.shape:
+                raise ModelLoadError(
+                    f"ICT-FaceKit {name}.obj has {len(shape)} vertices, expected {len(vertices)}."
+                )
+            deltas[k] = (shape - vertices).astype(np.float16)
+    except OSError as exc:  # URLError, timeouts, refused connections
+        raise MissingWeightsError(
+            "ict-facekit",
+            target.name,
+            [f"{ICT_RAW_URL} ({exc})"],
+            "Connect to the internet and run `python -m emo_app weights fetch ict-facekit` again.",
+        ) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        vertices=vertices,
+        uvs=uvs,
+        faces=faces,
+        face_uvs=face_uvs,
+        face_material=face_material,
+        materials=np.asarray(materials),
+        expression_names=np.asarray(ICT_EXPRESSIONS),
+        expression_deltas=deltas,
+    )
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
+        tmp.write(buffer.getvalue())
+    os.replace(tmp.name, target)
+    return target

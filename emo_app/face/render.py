@@ -1,0 +1,404 @@
+"""Offscreen rendering of the rigged head with pyrender (EGL; Mesa llvmpipe on a CPU machine).
+
+A GL context belongs to the thread that made it, and creating one costs far more than drawing
+a frame, so one render thread owns one long-lived ``OffscreenRenderer`` and one scene; every
+caller (Gradio workers, the metric's batches, the CLI) queues requests to it. Per frame only
+the posed vertex buffers change; materials and textures stay uploaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from emo_app.blendshapes import Blendshapes
+from emo_app.config import Settings
+from emo_app.errors import InvalidInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emo_app.face.texture import FaceTexture
+
+log = logging.getLogger(__name__)
+
+VIEWS: dict[str, float] = {"front": 0.0, "three_quarter": 35.0, "profile": 90.0}
+CAMERA_TARGET = np.array([0.0, -0.6, -1.5])
+CAMERA_DISTANCE = 76.0
+CAMERA_YFOV_DEG = 21.0
+
+
+def _look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """A camera/light pose whose -z axis points from ``eye`` to ``target`` (OpenGL convention)."""
+    forward = target - eye
+    forward = forward / np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right = right / np.linalg.norm(right)
+    true_up = np.cross(right, forward)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, true_up, -forward, eye
+    return pose
+
+
+def view_poses(view: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Camera pose and the key, fill and rim light poses for a named view; the lights turn with
+    the camera so every view is lit the same way."""
+    if view not in VIEWS:
+        raise InvalidInputError(f"Unknown view '{view}'; choose one of {', '.join(VIEWS)}.")
+    yaw = np.radians(VIEWS[view])
+    direction = np.array([np.sin(yaw), 0.0, np.cos(yaw)])
+    camera = _look_at(CAMERA_TARGET + direction * CAMERA_DISTANCE, CAMERA_TARGET)
+    right, up = camera[:3, 0], camera[:3, 1]
+    lights = []
+    for offset in (
+        direction * 1.0 - right * 0.7 + up * 0.6,  # key: upper left of the camera
+        direction * 1.0 + right * 0.9 - up * 0.1,  # fill: right, softer
+        -direction * 0.8 + up * 0.9 + right * 0.4,  # rim: behind and above
+    ):
+        lights.append(_look_at(CAMERA_TARGET + offset * 50.0, CAMERA_TARGET))
+    return camera, lights
+
+
+def project(points: np.ndarray, view: str = "front", size: int = 512) -> np.ndarray:
+    """Pixel (column, row) of rig-space points in a render of ``view`` at ``size``: lets callers
+    and tests find the mouth or the eyes in an image without detecting anything."""
+    camera, _ = view_poses(view)
+    world_to_camera = np.linalg.inv(camera)
+    homogeneous = np.column_stack([points, np.ones(len(points))]) @ world_to_camera.T
+    focal = 1.0 / np.tan(np.radians(CAMERA_YFOV_DEG) / 2.0)
+    x_ndc = focal * homogeneous[:, 0] / -homogeneous[:, 2]
+    y_ndc = focal * homogeneous[:, 1] / -homogeneous[:, 2]
+    return np.column_stack([(x_ndc + 1.0) / 2.0 * size, (1.0 - y_ndc) / 2.0 * size])
+
+
+LIGHT_INTENSITIES = (2.4, 0.9, 1.4)
+SHADER_DIR = Path(__file__).resolve().parent / "shaders"
+# pyrender's 4x MSAA triples the 512 px frame time on llvmpipe; FaceRenderer(msaa_samples=4)
+# buys smoother silhouettes where a GPU makes it cheap.
+DEFAULT_MSAA_SAMPLES = 0
+
+
+@dataclass
+class _Request:
+    shapes: list[Blendshapes]
+    view: str
+    size: int
+    background: tuple[int, int, int] | None
+    texture: Any
+    rig: Any
+
+
+class _GLState:
+    """Everything that lives on the render thread: context, scene, uploaded materials."""
+
+    def __init__(self, size: int, msaa_samples: int = DEFAULT_MSAA_SAMPLES):
+        import pyrender
+
+        self.pyrender = pyrender
+        self.renderer = pyrender.OffscreenRenderer(size, size)
+        _skip_depth_readback(self.renderer)
+        _use_lean_shaders(self.renderer)
+        _limit_multisampling(self.renderer, msaa_samples)
+        self.scene = pyrender.Scene(ambient_light=np.full(3, 0.18), bg_color=[1.0, 1.0, 1.0, 1.0])
+        camera = pyrender.PerspectiveCamera(
+            yfov=np.radians(CAMERA_YFOV_DEG), aspectRatio=1.0, znear=20.0, zfar=200.0
+        )
+        self.camera_node = self.scene.add(camera, pose=np.eye(4))
+        self.light_nodes = [
+            self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=i), pose=np.eye(4))
+            for i in LIGHT_INTENSITIES
+        ]
+        self.mesh_node = None
+        self.view = None
+        self.materials: dict[Any, Any] = {}
+
+    def material(self, kind: str, texture: Any = None):
+        key = (kind, id(texture) if texture is not None else None)
+        cached = self.materials.get(key)
+        if cached is not None and (texture is None or cached[1] is texture):
+            return cached[0]
+        pr = self.pyrender
+        if kind == "face" and texture is not None:
+            tex = pr.Texture(
+                source=texture.image,
+                source_channels="RGB",
+                sampler=pr.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071),
+            )
+            mat = pr.MetallicRoughnessMaterial(baseColorTexture=tex, metallicFactor=0.0, roughnessFactor=0.62)
+        else:
+            roughness = {"eyes": 0.18, "mouth": 0.45}.get(kind, 0.62)
+            mat = pr.MetallicRoughnessMaterial(
+                baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=roughness
+            )
+        # keep the texture referenced so its id() cannot be reused by another object
+        self.materials[key] = (mat, texture)
+        return mat
+
+    def set_view(self, view: str) -> None:
+        if view == self.view:
+            return
+        camera, lights = view_poses(view)
+        self.scene.set_pose(self.camera_node, camera)
+        for node, pose in zip(self.light_nodes, lights):
+            self.scene.set_pose(node, pose)
+        self.view = view
+
+    def draw(self, vertices: np.ndarray, rig: Any, texture: Any, request: _Request) -> np.ndarray:
+        pr = self.pyrender
+        primitives = []
+        face_part = next((p for p in rig.parts if p.name == "face"), None)
+        textured = (
+            texture is not None
+            and face_part is not None
+            and face_part.uvs is not None
+            and len(texture.uvs) == face_part.size
+        )
+        for part, positions, normals in posed_parts(rig, vertices):
+            colors, uvs = part.colors, None
+            if textured and part.name == "face":
+                uvs = np.column_stack([texture.uvs[:, 0], 1.0 - texture.uvs[:, 1]])  # GL: v up
+                colors = None
+            elif textured and part.name == "head":
+                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
+            primitives.append(
+                pr.Primitive(
+                    positions=positions,
+                    normals=normals,
+                    indices=part.faces,
+                    color_0=colors,
+                    texcoord_0=uvs,
+                    material=self.material(part.name, texture if uvs is not None else None),
+                )
+            )
+        mesh = pr.Mesh(primitives=primitives)
+        if self.mesh_node is not None:
+            self.scene.remove_node(self.mesh_node)
+        self.mesh_node = self.scene.add(mesh)
+        if request.background is None:
+            self.scene.bg_color = np.array([0.0, 0.0, 0.0, 0.0])
+            flags = pr.RenderFlags.RGBA
+        else:
+            self.scene.bg_color = np.append(np.asarray(request.background, float) / 255.0, 1.0)
+            flags = pr.RenderFlags.NONE
+        color, _ = self.renderer.render(self.scene, flags=flags)
+        return np.ascontiguousarray(color)
+
+    def resize(self, size: int) -> None:
+        if self.renderer.viewport_width != size:
+            self.renderer.viewport_width = size
+            self.renderer.viewport_height = size
+
+
+def posed_parts(rig: Any, vertices: np.ndarray):
+    """(part, positions, normals) for each drawable part of a posed rig; the skull shell takes the
+    mask's normals along their shared border so the seam does not show."""
+    from emo_app.face.mesh import vertex_normals
+
+    out, normals_by_part = [], {}
+    for part in rig.parts:
+        positions = np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32)
+        normals = vertex_normals(positions, part.faces)
+        normals_by_part[part.name] = (part, normals)
+        out.append((part, positions, normals))
+    seam_head, seam_face = rig.seams
+    if len(seam_head) and "head" in normals_by_part and "face" in normals_by_part:
+        head_part, head_normals = normals_by_part["head"]
+        face_part, face_normals = normals_by_part["face"]
+        head_normals[seam_head - head_part.start] = face_normals[seam_face - face_part.start]
+    return out
+
+
+def _use_lean_shaders(offscreen: Any) -> None:
+    """Swap pyrender's per-pixel PBR shaders for the per-vertex ones in ./shaders (see mesh.vert)."""
+    from pyrender.shader_program import ShaderProgramCache
+
+    inner = getattr(offscreen, "_renderer", None)
+    if inner is not None and hasattr(inner, "_program_cache"):
+        inner._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+
+
+def _limit_multisampling(offscreen: Any, samples: int) -> None:
+    """pyrender always allocates a 4x multisampled framebuffer; re-store it with ``samples``
+    (each time pyrender rebuilds it for a new size), trading edge smoothing for speed."""
+    inner = getattr(offscreen, "_renderer", None)
+    configure = getattr(inner, "_configure_main_framebuffer", None)
+    if configure is None or samples == 4:
+        return
+    from OpenGL import GL
+
+    def configure_then_restore(*args, **kwargs):
+        configure(*args, **kwargs)
+        width, height = inner._main_fb_dims
+        for buffer, fmt in ((inner._main_cb_ms, GL.GL_RGBA), (inner._main_db_ms, GL.GL_DEPTH_COMPONENT24)):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, buffer)
+            GL.glRenderbufferStorageMultisample(GL.GL_RENDERBUFFER, samples, fmt, width, height)
+
+    inner._configure_main_framebuffer = configure_then_restore
+
+
+def _skip_depth_readback(offscreen: Any) -> None:
+    """pyrender reads and linearises the depth buffer on every frame even when only colour is
+    wanted; on llvmpipe that is a third of the frame time. Read colour only."""
+    inner = getattr(offscreen, "_renderer", None)
+    if inner is None or not hasattr(inner, "_read_main_framebuffer"):
+        return
+    from OpenGL import GL
+    from pyrender.constants import RenderFlags
+
+    def read_color_only(scene, flags):
+        width, height = inner._main_fb_dims[0], inner._main_fb_dims[1]
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, inner._main_fb_ms)
+        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, inner._main_fb)
+        GL.glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, inner._main_fb)
+        rgba = bool(flags & RenderFlags.RGBA)
+        fmt, channels = (GL.GL_RGBA, 4) if rgba else (GL.GL_RGB, 3)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        buffer = GL.glReadPixels(0, 0, width, height, fmt, GL.GL_UNSIGNED_BYTE)
+        image = np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, channels)
+        return image[::-1], None
+
+    inner._read_main_framebuffer = read_color_only
+
+
+class FaceRenderer:
+    """Thread-safe front door to the render thread. Build it with ``get_face_renderer()``."""
+
+    def __init__(self, settings: Settings | None = None, msaa_samples: int = DEFAULT_MSAA_SAMPLES):
+        self.settings = settings or Settings.from_env()
+        self.msaa_samples = msaa_samples
+        self._queue: queue.Queue[tuple[Callable[[], Any], Future] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._state: _GLState | None = None
+
+    # -- public API ----------------------------------------------------------------------------
+    def render(
+        self,
+        shapes: Blendshapes,
+        *,
+        view: str = "front",
+        size: int | None = None,
+        background: tuple[int, int, int] | None = (255, 255, 255),
+        texture: FaceTexture | None = None,
+        rig: Any = None,
+    ) -> np.ndarray:
+        """One posed head as uint8 RGB (size, size, 3), or RGBA with a transparent background
+        when ``background`` is None."""
+        return self.render_batch(
+            [shapes], view=view, size=size, background=background, texture=texture, rig=rig
+        )[0]
+
+    def render_batch(
+        self,
+        shapes_list: Sequence[Blendshapes],
+        *,
+        view: str = "front",
+        size: int | None = None,
+        background: tuple[int, int, int] | None = (255, 255, 255),
+        texture: FaceTexture | None = None,
+        rig: Any = None,
+    ) -> list[np.ndarray]:
+        """Many weight vectors in one trip to the render thread (what the metric needs)."""
+        request = self._validate(shapes_list, view, size, background, texture, rig)
+        if not request.shapes:
+            return []
+        return self._submit(lambda: self._draw_all(request))
+
+    def close(self) -> None:
+        """Stop the render thread and free its GL context (tests and shutdown)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _validate(self, shapes_list, view, size, background, texture, rig) -> _Request:
+        if view not in VIEWS:
+            raise InvalidInputError(f"Unknown view '{view}'; choose one of {', '.join(VIEWS)}.")
+        size = self.settings.render_size if size is None else size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 32 <= int(size) <= 2048:
+            raise InvalidInputError(
+                f"Render size must be a whole number of pixels from 32 to 2048; got {size!r}."
+            )
+        if background is not None:
+            if len(background) != 3 or not all(0 <= int(c) <= 255 for c in background):
+                raise InvalidInputError(
+                    "Background must be three 0-255 values (R, G, B) or None for transparent."
+                )
+            background = tuple(int(c) for c in background)
+        shapes = []
+        for item in shapes_list:
+            if not isinstance(item, Blendshapes):
+                raise InvalidInputError(f"Expected Blendshapes to render; got {type(item).__name__}.")
+            shapes.append(item)
+        return _Request(shapes, view, int(size), background, texture, rig)
+
+    def _draw_all(self, request: _Request) -> list[np.ndarray]:
+        from emo_app.face.rig import build_rig
+
+        rig = request.rig or build_rig()
+        if self._state is None:
+            self._state = _GLState(request.size, self.msaa_samples)
+        state = self._state
+        state.resize(request.size)
+        state.set_view(request.view)
+        images = []
+        for shapes in request.shapes:
+            vertices = rig.deform(shapes)
+            images.append(state.draw(vertices, rig, request.texture, request))
+        return images
+
+    def _submit(self, job: Callable[[], Any]) -> Any:
+        if self._thread is not None and threading.current_thread() is self._thread:
+            return job()
+        future: Future = Future()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="face-render", daemon=True)
+                self._thread.start()
+            self._queue.put((job, future))
+        return future.result()
+
+    def _loop(self) -> None:
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            job, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # handed to the caller's thread
+                future.set_exception(exc)
+        if self._state is not None:
+            try:
+                self._state.renderer.delete()
+            except Exception as exc:  # some EGL drivers refuse to destroy a context at exit
+                log.debug("could not free the render context: %s", exc)
+            finally:
+                self._state = None
+
+
+_RENDERER: FaceRenderer | None = None
+_RENDERER_LOCK = threading.Lock()
+
+
+def get_face_renderer(settings: Settings | None = None) -> FaceRenderer:
+    """The process-wide renderer (created on first use; the GL context on the first frame)."""
+    global _RENDERER
+    with _RENDERER_LOCK:
+        if _RENDERER is None:
+            os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+            _RENDERER = FaceRenderer(settings)
+        return _RENDERER

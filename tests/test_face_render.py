@@ -1,0 +1,191 @@
+"""Rendering, exports, capture and MediaPipe read-back of the face (one module-wide renderer)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
+from emo_app.errors import InvalidInputError
+from emo_app.face import get_face_renderer
+from emo_app.face.rig import build_rig
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return get_face_renderer()
+
+
+@pytest.fixture(scope="module")
+def capture():
+    from emo_app.face.capture import FaceCapture
+
+    with FaceCapture() as opened:
+        yield opened
+
+
+def _box(points: np.ndarray, pad: int = 6) -> tuple[slice, slice]:
+    cols, rows = points[:, 0], points[:, 1]
+    return (
+        slice(int(rows.min()) - pad, int(rows.max()) + pad),
+        slice(int(cols.min()) - pad, int(cols.max()) + pad),
+    )
+
+
+def test_render_shapes_and_transparent_background(renderer):
+    image = renderer.render(Blendshapes.zeros(), size=SIZE)
+    assert image.shape == (SIZE, SIZE, 3) and image.dtype == np.uint8
+    assert (image[0, 0] == 255).all()  # white background in the corner
+    assert image[SIZE // 2, SIZE // 2].mean() < 250  # the face in the middle
+    rgba = renderer.render(Blendshapes.zeros(), size=SIZE, background=None)
+    assert rgba.shape == (SIZE, SIZE, 4)
+    assert rgba[0, 0, 3] == 0 and rgba[SIZE // 2, SIZE // 2, 3] == 255
+
+
+def test_jaw_open_changes_the_mouth_region_but_not_the_forehead(renderer):
+    from emo_app.face.render import project
+
+    rig = build_rig()
+    neutral, jaw = renderer.render_batch(
+        [Blendshapes.zeros(), Blendshapes.from_dict({"jawOpen": 1.0})], size=SIZE
+    )
+    mouth = _box(project(rig.neutral[[61, 291, 0, 17, 14, 13]], "front", SIZE))
+    forehead = _box(project(rig.neutral[[10, 151, 108, 337]], "front", SIZE), pad=2)
+    diff = np.abs(neutral.astype(int) - jaw.astype(int)).sum(axis=2)
+    assert (diff[mouth] > 30).mean() > 0.2
+    assert diff[forehead].max() == 0
+
+
+def test_views_differ_and_bad_arguments_are_rejected(renderer):
+    front = renderer.render(Blendshapes.zeros(), size=128)
+    profile = renderer.render(Blendshapes.zeros(), size=128, view="profile")
+    assert np.abs(front.astype(int) - profile.astype(int)).mean() > 5
+    with pytest.raises(InvalidInputError, match="view"):
+        renderer.render(Blendshapes.zeros(), view="side")
+    with pytest.raises(InvalidInputError, match="size"):
+        renderer.render(Blendshapes.zeros(), size=8)
+
+
+def test_render_from_many_threads_matches_sequential(renderer):
+    rng = np.random.default_rng(3)
+    shapes = [Blendshapes.from_array(rng.random(52) * 0.6) for _ in range(4)]
+    expected = renderer.render_batch(shapes, size=128)
+    results: dict[int, np.ndarray] = {}
+
+    def work(i: int) -> None:
+        results[i] = renderer.render(shapes[i], size=128)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(4):
+        np.testing.assert_array_equal(results[i], expected[i])
+
+
+def test_glb_has_52_named_morph_targets_and_an_animation(tmp_path):
+    import pygltflib
+
+    from emo_app.face.export import export_glb, export_obj, save_png
+
+    frames = [Blendshapes.from_dict({"jawOpen": 0.7}), Blendshapes.from_dict({"mouthSmileLeft": 1.0})]
+    path = export_glb(frames, tmp_path / "face.glb", fps=24)
+    gltf = pygltflib.GLTF2().load(str(path))
+    mesh = gltf.meshes[0]
+    assert mesh.extras["targetNames"] == list(ARKIT_NAMES)
+    assert all(len(p.targets) == 52 for p in mesh.primitives)
+    assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.7)
+    assert len(gltf.animations) == 1 and gltf.animations[0].channels[0].target.path == "weights"
+    times = gltf.accessors[gltf.animations[0].samplers[0].input]
+    assert times.count == 2 and times.max[0] == pytest.approx(1 / 24)
+
+    import trimesh
+
+    obj = trimesh.load(export_obj(frames[0], tmp_path / "face.obj"), force="mesh", process=False)
+    assert len(obj.vertices) == build_rig().vertex_count
+    with pytest.raises(InvalidInputError, match=".glb"):
+        export_glb(frames[0], tmp_path / "face.gltf")
+    png = save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / "x.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_capture_reads_the_smiling_astronaut(capture):
+    from skimage.data import astronaut
+
+    result = capture.detect(astronaut())
+    assert result.face_count == 1 and result.landmarks.shape == (478, 3)
+    assert result.shapes["mouthSmileLeft"] > 0.5 and result.shapes["mouthSmileRight"] > 0.5
+
+
+def test_capture_without_a_face_says_so():
+    from emo_app.face.capture import capture_blendshapes
+
+    with pytest.raises(InvalidInputError, match="No face was found"):
+        capture_blendshapes(np.full((200, 200, 3), 127, np.uint8))
+
+
+def test_rendered_smile_reads_back_as_a_smile(renderer, capture):
+    neutral, smile = renderer.render_batch(
+        [Blendshapes.zeros(), Blendshapes.from_dict({"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0})],
+        size=384,
+    )
+    before = capture.detect(neutral).shapes
+    after = capture.detect(smile).shapes
+    assert after["mouthSmileLeft"] > before["mouthSmileLeft"] + 0.2
+    assert after["mouthSmileRight"] > before["mouthSmileRight"] + 0.2
+
+
+def test_photo_texture_maps_the_face_and_renders(renderer, tmp_path, monkeypatch):
+    from emo_app.face.texture import default_texture
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    texture = default_texture()
+    assert texture.image.shape[2] == 3 and texture.uvs.shape == (468, 2)
+    # the mouth is below the eyes in the photo, the subject's left eye on the image's right
+    assert texture.uvs[13, 1] > texture.uvs[159, 1] and texture.uvs[263, 0] > texture.uvs[33, 0]
+    plain = renderer.render(Blendshapes.zeros(), size=128)
+    textured = renderer.render(Blendshapes.zeros(), size=128, texture=texture)
+    assert np.abs(plain.astype(int) - textured.astype(int)).mean() > 3
+    assert any((tmp_path / "cache" / "face").glob("landmarks-*.npy"))
+
+
+def test_cli_render_and_capture(tmp_path):
+    from PIL import Image
+    from skimage.data import astronaut
+
+    from emo_app.cli import main
+
+    weights = tmp_path / "w.json"
+    weights.write_text(json.dumps({"jawOpen": 0.5}))
+    out = tmp_path / "face.png"
+    assert main(["face", "render", "--weights", str(weights), "--out", str(out), "--size", "96"]) == 0
+    assert Image.open(out).size == (96, 96)
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut()).save(photo)
+    result = tmp_path / "shapes.json"
+    assert main(["capture", str(photo), "--json", str(result)]) == 0
+    payload = json.loads(result.read_text())
+    assert payload["face_count"] == 1 and payload["blendshapes"]["mouthSmileLeft"] > 0.5
+
+
+def test_hd_head_loads_behind_the_same_interface(renderer, shared_dir):
+    from emo_app.face.hd_head import load_hd_head
+
+    path = shared_dir / "data" / "ict_facekit" / "ict_face_arkit.npz"
+    if not path.exists():
+        pytest.skip("ICT-FaceKit npz not present")
+    rig = load_hd_head(path)
+    assert rig.deltas.shape == (52, rig.vertex_count, 3)
+    assert np.abs(rig.deltas[ARKIT_NAMES.index("tongueOut")]).max() == 0  # ICT has no tongueOut
+    assert np.abs(rig.deltas[ARKIT_NAMES.index("browInnerUp")]).max() > 0  # merged from _L and _R
+    neutral = rig.deform(Blendshapes.zeros())
+    jaw = rig.deform(Blendshapes.from_dict({"jawOpen": 1.0}))
+    assert jaw[:, 1].min() < neutral[:, 1].min() + 1e-3 and np.abs(jaw - neutral).max() > 0.5
+    image = renderer.render(Blendshapes.from_dict({"jawOpen": 0.5}), size=128, rig=rig)
+    assert image[64, 64].mean() < 250

@@ -1,0 +1,108 @@
+"""The canonical mesh and the ARKit rig: topology, linearity, exact mirror symmetry, limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
+from emo_app.face.mesh import FACE_VERTEX_COUNT, load_canonical_mesh
+from emo_app.face.rig import INDEX, SHAPE_DOCS, build_rig
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return build_rig()
+
+
+def test_canonical_mesh_comes_from_the_task_file_with_open_eyes_and_mouth():
+    mesh = load_canonical_mesh()
+    assert mesh.vertices.shape == (FACE_VERTEX_COUNT, 3)
+    # 898 canonical triangles minus the 18 + 14 + 14 that fill the mouth and the eyes
+    assert mesh.faces.shape == (898 - 46, 3)
+    assert mesh.uvs.shape == (468, 2) and 0 <= mesh.uvs.min() and mesh.uvs.max() <= 1
+    assert np.array_equal(mesh.mirror[mesh.mirror], np.arange(468))
+    # the subject's left eye (MediaPipe 263) is at +x, the nose (4) is the front-most point
+    assert mesh.vertices[263, 0] > 0 and mesh.vertices[4, 2] == mesh.vertices[:, 2].max()
+
+
+def test_every_shape_is_documented_and_moves_something(rig):
+    assert set(SHAPE_DOCS) == set(ARKIT_NAMES)
+    magnitudes = np.abs(rig.deltas).reshape(52, -1).max(axis=1)
+    assert (magnitudes > 0.1).all(), [n for n, m in zip(ARKIT_NAMES, magnitudes) if m <= 0.1]
+
+
+def test_linear_offsets_are_linear(rig):
+    rng = np.random.default_rng(0)
+    a, b = rng.random(52).astype(np.float32), rng.random(52).astype(np.float32)
+    combined = rig.linear_offsets(0.3 * a + 0.5 * b)
+    separate = 0.3 * rig.linear_offsets(a) + 0.5 * rig.linear_offsets(b)
+    np.testing.assert_allclose(combined, separate, atol=1e-4)
+
+
+def test_deform_is_linear_for_shapes_that_do_not_interact(rig):
+    neutral = rig.deform(Blendshapes.zeros())
+    half = rig.deform(Blendshapes.from_dict({"jawOpen": 0.5})) - neutral
+    full = rig.deform(Blendshapes.from_dict({"jawOpen": 1.0})) - neutral
+    np.testing.assert_allclose(2 * half, full, atol=1e-4)
+    both = rig.deform(Blendshapes.from_dict({"jawOpen": 1.0, "browInnerUp": 1.0})) - neutral
+    brow = rig.deform(Blendshapes.from_dict({"browInnerUp": 1.0})) - neutral
+    np.testing.assert_allclose(both, full + brow, atol=1e-4)
+
+
+def test_right_shapes_are_exact_mirrors_of_left_shapes(rig):
+    flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+    np.testing.assert_array_equal(rig.neutral, rig.neutral[rig.mirror] * flip)
+    for name in ARKIT_NAMES:
+        twin = mirror_name(name)
+        mirrored = rig.deltas[INDEX[twin]][rig.mirror] * flip
+        np.testing.assert_array_equal(rig.deltas[INDEX[name]], mirrored, err_msg=name)
+
+
+def test_mirrored_weights_give_the_mirrored_face(rig):
+    rng = np.random.default_rng(1)
+    shapes = Blendshapes.from_array(rng.random(52))
+    np.testing.assert_allclose(
+        rig.deform(shapes.mirrored()), rig.mirror_vertices(rig.deform(shapes)), atol=1e-4
+    )
+
+
+def test_random_weights_never_produce_nan_or_crossed_lids(rig):
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        vertices = rig.deform(Blendshapes.from_array(rng.random(52)))
+        assert np.isfinite(vertices).all()
+        for upper, lower in rig.eye_margins:
+            assert (vertices[upper, 1] >= vertices[lower, 1] - 1e-6).all()
+        assert np.abs(vertices).max() < 40.0  # nothing flies off the head
+
+
+def test_corrective_limits(rig):
+    w = np.zeros(52, np.float32)
+    w[INDEX["eyeBlinkLeft"]] = 1.0
+    w[INDEX["eyeWideLeft"]] = 1.0
+    w[INDEX["mouthClose"]] = 1.0
+    w[INDEX["jawOpen"]] = 0.4
+    effective = rig.effective_weights(w)
+    assert effective[INDEX["eyeWideLeft"]] == 0.0
+    assert effective[INDEX["mouthClose"]] == pytest.approx(0.4)
+    # blink + wide closes the eye just like a blink alone
+    blink = rig.deform(Blendshapes.from_dict({"eyeBlinkLeft": 1.0}))
+    both = rig.deform(Blendshapes.from_dict({"eyeBlinkLeft": 1.0, "eyeWideLeft": 1.0}))
+    np.testing.assert_allclose(blink, both, atol=1e-5)
+
+
+def test_jaw_open_drops_the_chin_and_blink_closes_the_lid(rig):
+    mesh = load_canonical_mesh()
+    neutral = rig.deform(Blendshapes.zeros())
+    jaw = rig.deform(Blendshapes.from_dict({"jawOpen": 1.0}))
+    assert jaw[152, 1] < neutral[152, 1] - 1.0  # chin down more than 1 cm
+    assert np.allclose(jaw[10], neutral[10])  # forehead still
+    blink = rig.deform(Blendshapes.from_dict({"eyeBlinkLeft": 1.0}))
+    upper, lower = mesh.eye_loops["left"]
+    gap_before = neutral[upper[4], 1] - neutral[lower[4], 1]
+    gap_after = blink[upper[4], 1] - blink[lower[4], 1]
+    assert gap_before > 0.4 and abs(gap_after) < 0.1 * gap_before
+    smile = rig.deform(Blendshapes.from_dict({"mouthSmileLeft": 1.0}))
+    assert smile[291, 1] > neutral[291, 1] + 0.3  # left corner up
+    assert np.allclose(smile[61], neutral[61], atol=0.05)  # right corner stays

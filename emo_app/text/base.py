@@ -1,0 +1,85 @@
+"""What every text model returns and the interface the UI, API and CLI call."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from emo_app.blendshapes import Blendshapes
+from emo_app.config import Settings
+from emo_app.emotion.emotions import EmotionIntensities
+from emo_app.emotion.space import EmotionPoint, nearest_classes
+from emo_app.errors import InvalidInputError
+from emo_app.validation import validate_text
+
+
+@dataclass
+class TextPrediction:
+    """One description turned into a face, with the reasons for each shape."""
+
+    text: str
+    model: str
+    emotions: EmotionIntensities
+    shapes: Blendshapes
+    point: EmotionPoint
+    explanation: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    cues: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (the API and `python -m emo_app text --json` write this)."""
+        theta, phi, r = self.point.to_spherical()
+        return {
+            "text": self.text,
+            "model": self.model,
+            "emotions": self.emotions.to_dict(),
+            "dominant_emotion": self.emotions.dominant(),
+            "blendshapes": self.shapes.to_dict(),
+            "point": {
+                "valence": round(self.point.valence, 4),
+                "arousal": round(self.point.arousal, 4),
+                "z": round(self.point.z, 4),
+                "theta": round(theta, 4),
+                "phi": round(phi, 4),
+                "r": round(r, 4),
+                "nearest_classes": [[n, round(d, 4)] for n, d in nearest_classes(self.point, 3)],
+            },
+            "explanation": {
+                shape: [[source, round(float(value), 4)] for source, value in rows]
+                for shape, rows in self.explanation.items()
+            },
+            "cues": list(self.cues),
+            "notes": list(self.notes),
+        }
+
+
+class TextModel(ABC):
+    """A text -> face model. Subclasses implement ``_predict_clean`` on validated text."""
+
+    name: str = "text-model"
+    description: str = ""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+
+    def _validate(self, text: Any) -> str:
+        return validate_text(text, self.settings)
+
+    def predict(self, text: str) -> TextPrediction:
+        """Validate the text (InvalidInputError on empty, huge or non-text input), then predict."""
+        return self._predict_batch_clean([self._validate(text)])[0]
+
+    def predict_batch(self, texts: Sequence[str]) -> list[TextPrediction]:
+        """Predict many texts at once (one encoder pass); every text is validated first."""
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise InvalidInputError("predict_batch expects a list of descriptions.")
+        if not texts:
+            raise InvalidInputError("The list of descriptions is empty; give at least one.")
+        clean = [self._validate(t) for t in texts]
+        return self._predict_batch_clean(clean)
+
+    @abstractmethod
+    def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:
+        """Predict validated texts."""

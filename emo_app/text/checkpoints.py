@@ -1,0 +1,135 @@
+"""TextModels around trained baselines (our checkpoint folders) and the authors' released
+Emo3D checkpoints. Models without an emotion head borrow the embedded model's emotion analyser
+(and say so in ``notes``); their explanation names the learned model, not rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emo_app.blendshapes import Blendshapes
+from emo_app.config import Settings
+from emo_app.emotion.emotions import EmotionIntensities
+from emo_app.text.base import TextModel, TextPrediction
+
+
+def _explain(shapes: Blendshapes, source: str) -> dict[str, list[tuple[str, float]]]:
+    return {
+        name: [(source, value)] for name, value in shapes.to_dict(include_zero=False).items() if value > 1e-3
+    }
+
+
+class _LearnedModel(TextModel):
+    """Shared prediction code: subclasses give 51 shapes (and maybe emotions) per text."""
+
+    def __init__(self, name: str, settings: Settings | None = None, emotion_source: Any = None):
+        super().__init__(settings)
+        self.name = name
+        self._emotion_source = emotion_source
+
+    def _emotion_analyser(self) -> Any:
+        if self._emotion_source is None:
+            from emo_app.text.registry import get_text_model
+
+            self._emotion_source = get_text_model("embedded", self.settings)
+        return self._emotion_source
+
+    def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:
+        shapes, emotions = self._shapes_and_emotions(texts)
+        notes = [f"blendshapes from the trained '{self.name}' model"]
+        if emotions is None:
+            intensities = self._emotion_analyser().analyse_emotions(texts)
+            notes.append(
+                "this model has no emotion head: emotions estimated by the embedded model's analyser"
+            )
+        else:
+            intensities = [EmotionIntensities(row) for row in emotions]
+        out = []
+        for text, row, emo in zip(texts, shapes, intensities):
+            blend = Blendshapes.from_mediapipe(row)
+            out.append(
+                TextPrediction(
+                    text,
+                    self.name,
+                    emo,
+                    blend,
+                    emo.to_point(),
+                    _explain(blend, f"model: {self.name}"),
+                    [],
+                    list(notes),
+                )
+            )
+        return out
+
+
+class CheckpointTextModel(_LearnedModel):
+    """One of our checkpoint folders (train.py format)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        settings: Settings | None = None,
+        name: str | None = None,
+        clip_encoder: Any = None,
+        emotion_source: Any = None,
+    ):
+        from emo_app.text.train import load_module
+
+        super().__init__(name or Path(folder).name, settings, emotion_source)
+        self.module, self.config, self.state = load_module(Path(folder), self.settings)
+        self.kind = self.config.kind
+        self.description = self.config.description or f"trained {self.kind} ({self.config.encoder})"
+        self._clip = clip_encoder
+        if self.kind in ("clip-mlp", "vae-clip") and self._clip is None:
+            from emo_app.text.baselines import ClipEncoder
+
+            self._clip = ClipEncoder.load(self.settings)
+
+    def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        import torch
+
+        with torch.inference_mode():
+            if self.kind == "lm-mlp":
+                return self.module(texts).float().cpu().numpy(), None
+            if self.kind == "emotion-xlm":
+                shapes, emotions = self.module(texts)
+                return shapes.float().cpu().numpy(), emotions.float().cpu().numpy()
+            embedding = self._clip.encode_text(texts)
+            if self.kind == "clip-mlp":
+                return self.module(embedding).float().cpu().numpy(), None
+            return self.module.decode(embedding).float().cpu().numpy(), None
+
+
+class OfficialEmo3DModel(_LearnedModel):
+    """The authors' CLIP_Baseline.pth / VAE_CLIP.pt (need OpenAI CLIP ViT-B/32 weights)."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings | None = None,
+        clip_encoder: Any = None,
+        emotion_source: Any = None,
+    ):
+        from emo_app.models import load_state_dict, resolve
+        from emo_app.text.baselines import ClipEncoder, Emo3DHead, VAEClip
+
+        super().__init__(name, settings, emotion_source)
+        self.module = Emo3DHead(512) if name == "emo3d-clip-baseline" else VAEClip()
+        self.module.load_state_dict(load_state_dict(resolve(name, self.settings)), strict=True)
+        self.module.eval()
+        self.description = f"Emo3D authors' released {name} checkpoint"
+        self._clip = clip_encoder or ClipEncoder.load(self.settings)
+
+    def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        import torch
+
+        with torch.inference_mode():
+            embedding = self._clip.encode_text(texts)
+            if self.name == "emo3d-clip-baseline":
+                return self.module(embedding).float().cpu().numpy(), None
+            return self.module.decode(embedding).float().cpu().numpy(), None

@@ -1,0 +1,144 @@
+"""`python -m emo_app text | text-models | train | evaluate` (heavy imports inside handlers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _text(args: argparse.Namespace) -> int:
+    from emo_app.text import get_text_model
+
+    prediction = get_text_model(args.model).predict(args.description)
+    data = prediction.to_dict()
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    print(json.dumps(data, indent=2) if args.full else _summary(data))
+    return 0
+
+
+def _summary(data: dict) -> str:
+    emotions = ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(data["emotions"].items(), key=lambda kv: -kv[1]) if v >= 0.05
+    )
+    top = sorted(data["blendshapes"].items(), key=lambda kv: -kv[1])[:8]
+    point = data["point"]
+    lines = [
+        f"model: {data['model']}",
+        f"emotions: {emotions}",
+        f"C2A2: valence {point['valence']:.2f}, arousal {point['arousal']:.2f}, z {point['z']:.2f} "
+        f"(nearest: {point['nearest_classes'][0][0]})",
+        f"cues: {', '.join(data['cues']) or 'none'}",
+        "top blendshapes:",
+    ]
+    for name, value in top:
+        if value > 0:
+            why = data["explanation"].get(name, [])
+            lines.append(f"  {name:<20} {value:.2f}  <- {why[0][0] if why else ''}")
+    return "\n".join(lines)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from emo_app.text import list_text_models
+
+    rows = list_text_models()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['name']:<24} {'available' if row['available'] else 'missing':<9}  {row['description']}")
+        print(f"{'':<24} {'':<9}  {row['reason']}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from emo_app.config import Settings
+    from emo_app.text.data import load_samples
+    from emo_app.text.registry import checkpoint_root
+    from emo_app.text.train import TrainConfig, train
+
+    settings = Settings.from_env()
+    config = TrainConfig(
+        kind=args.model,
+        encoder=args.encoder or ("clip-vit-b-32" if args.model.endswith("clip") else "minilm"),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        train_encoder=args.train_encoder,
+        kl_weight=args.kl_weight,
+        mirror=not args.no_mirror,
+        use_images=bool(args.image_root),
+        image_root=args.image_root or "",
+        description=args.description or "",
+    )
+    samples = load_samples(args.data, args.split)
+    out = (
+        Path(args.out)
+        if args.out
+        else checkpoint_root(settings) / f"{args.model}-{Path(config.encoder).name}"
+    )
+    state = train(config, samples, out, resume=not args.restart, settings=settings, max_steps=args.max_steps)
+    print(json.dumps({"checkpoint": str(out), **state}, indent=2))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from emo_app.text import get_text_model
+    from emo_app.text.data import load_samples
+    from emo_app.text.train import evaluate
+
+    samples = load_samples(args.data, args.split)
+    if args.limit:
+        samples = samples[: args.limit]
+    report = evaluate(get_text_model(args.model), samples, batch_size=args.batch_size)
+    text = json.dumps(report, indent=2)
+    if args.json:
+        Path(args.json).write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the text commands to `python -m emo_app`."""
+    text = subparsers.add_parser("text", help="describe a face in words; print emotions and blendshapes")
+    text.add_argument("description", help='e.g. "a joyful smile"')
+    text.add_argument("--model", default="embedded", help="text model name (see `text-models`)")
+    text.add_argument("--json", metavar="PATH", help="also write the full prediction as JSON")
+    text.add_argument("--full", action="store_true", help="print the full JSON instead of a summary")
+    text.set_defaults(func=_text)
+
+    models = subparsers.add_parser("text-models", help="list text models and whether they can load")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=_models)
+
+    tr = subparsers.add_parser("train", help="train an Emo3D baseline on the Emo3D dataset (resumable)")
+    tr.add_argument("--model", required=True, choices=["lm-mlp", "emotion-xlm", "clip-mlp", "vae-clip"])
+    tr.add_argument("--data", required=True, help="Emo3D folder, CSV or parquet")
+    tr.add_argument("--split", default="train")
+    tr.add_argument("--encoder", help="transformers encoder (name, hf id or folder); default minilm / CLIP")
+    tr.add_argument("--out", help="checkpoint folder (default weights/text/MODEL-ENCODER)")
+    tr.add_argument("--epochs", type=int, default=3)
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--lr", type=float, default=0.0, help="0 = the paper's default for the model")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--train-encoder", action="store_true", help="fine-tune the language model too")
+    tr.add_argument("--kl-weight", type=float, default=0.0, help="VAE-CLIP KL term (0 = as released)")
+    tr.add_argument("--no-mirror", action="store_true", help="skip left/right mirror augmentation")
+    tr.add_argument(
+        "--image-root", help="CLIP models: folder with the dataset images (adds image embeddings)"
+    )
+    tr.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
+    tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    tr.add_argument("--description")
+    tr.set_defaults(func=_train)
+
+    ev = subparsers.add_parser("evaluate", help="MSE overall, per face region and per emotion on Emo3D data")
+    ev.add_argument("--model", default="embedded", help="text model name or checkpoint folder")
+    ev.add_argument("--data", required=True)
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--limit", type=int, default=0, help="evaluate only the first N pairs")
+    ev.add_argument("--json", metavar="PATH")
+    ev.set_defaults(func=_evaluate)

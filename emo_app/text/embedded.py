@@ -1,0 +1,229 @@
+"""The embedded text model: works offline, needs no training data, deterministic.
+
+text -> (1) rules (emotion words with negation and degree, explicit facial cues with sides,
+         see ``cues.py``) + (2) MiniLM similarity to emotion anchor descriptions (``anchors.py``),
+         calibrated -> 8 Emo3D intensities
+     -> FACS prior (``facs.py``: emotion -> AUs -> ARKit, with compound prototypes) for the
+        regions the text does not describe, overridden/combined with the explicit cues
+     -> 52 blendshapes, the C2A2 point, and per-shape explanations.
+
+Calibration of the similarity part (why these constants): MiniLM cosine similarities of face
+descriptions to the anchors sit in about 0.1-0.7; the best emotion's margin over the others is
+what carries the signal, so a softmax over emotions with temperature ``SIM_TEMPERATURE`` gives
+the shares, and how close the text is to ANY anchor (``SIM_FLOOR``..``SIM_FULL``) gives the
+overall strength. Emotion words, when present, are more reliable than similarity (MiniLM
+places "not happy" next to "happy"), so similarity is down-weighted to ``SIM_WEIGHT_WITH_WORDS``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from emo_app.blendshapes import Blendshapes, mirror_name
+from emo_app.blendshapes.schema import ARKIT_NAMES, INDEX
+from emo_app.config import Settings
+from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
+from emo_app.text.anchors import EMOTION_ANCHORS
+from emo_app.text.base import TextModel, TextPrediction
+from emo_app.text.cues import NEGATED_LEANS, TextAnalysis, analyse, side_neutral_text
+from emo_app.text.facs import emotion_prior
+
+SIM_TEMPERATURE = 0.035
+SIM_FLOOR = 0.15
+SIM_FULL = 0.55
+SIM_WEIGHT_WITH_WORDS = 0.5
+SIM_WEIGHT_CUES_ONLY = 0.6  # a text that only describes the face: the cues already draw it
+NEGATED_FACTOR = 0.1
+OPPOSITE_SIDE_FACTOR = 0.15
+MAX_TOKENS = 128
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 as sentence-transformers runs it (mean pooling, L2 norm), loaded from a
+    local folder with ``local_files_only`` so it never touches the network."""
+
+    def __init__(self, folder: str, device: str = "cpu"):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+        self.device = device
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        batch = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+        ).to(self.device)
+        with self._lock, torch.inference_mode():
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        return pooled.float().cpu().numpy()
+
+
+class EmbeddedTextModel(TextModel):
+    """Rules + MiniLM + FACS prior (module doc). Build with ``load``; use via get_text_model."""
+
+    name = "embedded"
+    description = "Offline: MiniLM similarity + emotion words + facial cues + FACS prior (no training)"
+
+    def __init__(self, encoder: MiniLMEncoder, settings: Settings | None = None):
+        super().__init__(settings)
+        self.encoder = encoder
+        self._anchor_emotion = []
+        sentences = []
+        for emotion in EMO3D_EMOTIONS:
+            for sentence in EMOTION_ANCHORS[emotion]:
+                sentences.append(sentence)
+                self._anchor_emotion.append(EMO3D_EMOTIONS.index(emotion))
+        self._anchor_emotion = np.array(self._anchor_emotion)
+        self.anchor_embeddings = encoder.encode(sentences)
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, device: str = "cpu") -> EmbeddedTextModel:
+        from emo_app.models import resolve
+
+        settings = settings or Settings.from_env()
+        folder = resolve("minilm", settings)
+        return cls(MiniLMEncoder(str(folder), device), settings)
+
+    # emotions ---------------------------------------------------------------------------
+    def similarity_scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """(n, 8) calibrated similarity-based intensities (module doc)."""
+        sims = embeddings @ self.anchor_embeddings.T
+        per_emotion = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
+        for e in range(len(EMO3D_EMOTIONS)):
+            block = np.sort(sims[:, self._anchor_emotion == e], axis=1)[:, -2:]
+            per_emotion[:, e] = block.mean(axis=1)
+        logits = (per_emotion - per_emotion.max(axis=1, keepdims=True)) / SIM_TEMPERATURE
+        shares = np.exp(logits)
+        shares /= shares.sum(axis=1, keepdims=True)
+        strength = np.clip((per_emotion.max(axis=1) - SIM_FLOOR) / (SIM_FULL - SIM_FLOOR), 0.0, 1.0)
+        return shares / shares.max(axis=1, keepdims=True) * strength[:, None]
+
+    def _emotions(self, analysis: TextAnalysis, similarity: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        notes: list[str] = []
+        lexical = np.zeros(len(EMO3D_EMOTIONS))
+        negated: set[int] = set()
+        found_words = False
+        degrees = []
+        for hit in analysis.emotion_hits:
+            if hit.negated:
+                for emotion in hit.emotions:
+                    negated.add(EMO3D_EMOTIONS.index(emotion))
+                    for lean, value in NEGATED_LEANS.get(emotion, {"neutral": 0.4}).items():
+                        i = EMO3D_EMOTIONS.index(lean)
+                        lexical[i] = 1 - (1 - lexical[i]) * (1 - value)
+                notes.append(f"'{hit.word}' is negated: {', '.join(hit.emotions)} suppressed")
+                continue
+            found_words = True
+            degrees.append(hit.degree)
+            for emotion, strength in hit.emotions.items():
+                i = EMO3D_EMOTIONS.index(emotion)
+                lexical[i] = 1 - (1 - lexical[i]) * (1 - min(1.0, strength * hit.degree))
+        if found_words:  # the words' own degree ("slightly happy") scales the similarity too
+            weight = SIM_WEIGHT_WITH_WORDS * min(1.0, float(np.mean(degrees)))
+        else:
+            weight = analysis.global_degree * (SIM_WEIGHT_CUES_ONLY if analysis.cues else 1.0)
+        semantic = np.clip(similarity * weight, 0.0, 1.0)
+        values = 1 - (1 - lexical) * (1 - semantic)
+        for i in negated:
+            values[i] *= NEGATED_FACTOR
+        values[0] = max(values[0], 1.0 - values[1:].max())
+        return np.clip(values, 0.0, 1.0), notes
+
+    def analyse_emotions(self, texts: Sequence[str]) -> list[EmotionIntensities]:
+        """8 intensities per text: the emotion analyser other text models borrow."""
+        clean = [self._validate(t) for t in texts]
+        embeddings = self.encoder.encode([side_neutral_text(t) for t in clean])
+        similarity = self.similarity_scores(embeddings)
+        return [EmotionIntensities(self._emotions(analyse(t), s)[0]) for t, s in zip(clean, similarity)]
+
+    # faces ------------------------------------------------------------------------------
+    def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:
+        embeddings = self.encoder.encode([side_neutral_text(t) for t in texts])
+        similarity = self.similarity_scores(embeddings)
+        return [self._one(text, sim) for text, sim in zip(texts, similarity)]
+
+    def _one(self, text: str, similarity: np.ndarray) -> TextPrediction:
+        analysis = analyse(text)
+        intensities, notes = self._emotions(analysis, similarity)
+        prior = emotion_prior(intensities, analysis.one_sided_default("Right"))
+        values = prior.values.copy()
+        explanation = {k: list(v) for k, v in prior.explanation.items()}
+        cue_values: dict[str, float] = {}
+        cue_sources: dict[str, list[tuple[str, float]]] = {}
+        restrained: set[str] = set()
+        suppressed: set[str] = set()
+        sided: set[str] = set()
+        cue_names: list[str] = []
+        for cue in analysis.cues:
+            label = ("not " if cue.negated else "") + cue.phrase
+            cue_names.append(label)
+            notes.extend(cue.notes)
+            for shape, value in cue.shapes.items():
+                if cue.negated:
+                    suppressed.add(shape)
+                    continue
+                cue_values[shape] = max(cue_values.get(shape, 0.0), value)
+                cue_sources.setdefault(shape, []).append((f"cue: '{cue.phrase}'", value))
+                if cue.degree < 1.0:
+                    restrained.add(shape)
+                if cue.sided:
+                    sided.add(shape)
+        for shape, value in cue_values.items():
+            i = INDEX[shape]
+            if shape in restrained:
+                values[i] = value
+                if prior.values[i] > value:
+                    notes.append(
+                        f"{shape}: the text's degree word limits it to {value:.2f} "
+                        f"(the emotion prior alone gives {prior.values[i]:.2f})"
+                    )
+                    explanation.pop(shape, None)
+            else:
+                values[i] = max(values[i], value)
+            explanation[shape] = cue_sources[shape] + explanation.get(shape, [])
+        for shape in sided:
+            other = mirror_name(shape)
+            if other not in cue_values:
+                j = INDEX[other]
+                values[j] *= OPPOSITE_SIDE_FACTOR
+                if other in explanation:
+                    named = "left" if shape.endswith("Left") else "right"
+                    explanation[other].append(
+                        (f"cue: only the {named} side is named, so this side is damped", float(values[j]))
+                    )
+        for shape in suppressed:
+            i = INDEX[shape]
+            values[i] *= NEGATED_FACTOR
+            explanation.setdefault(shape, []).append(("cue: negated in the text", float(values[i])))
+        if prior.compounds:
+            notes.append("compound expression: " + ", ".join(f"{n} ({s:.2f})" for n, s in prior.compounds))
+        notes.append(
+            "emotions from emotion words (negation, degree) and MiniLM similarity to anchor "
+            "descriptions; face from the FACS prior plus the facial cues in the text"
+        )
+        explanation = {
+            name: explanation[name]
+            for name in ARKIT_NAMES
+            if name in explanation and values[INDEX[name]] > 1e-3
+        }
+        emotions = EmotionIntensities(intensities)
+        return TextPrediction(
+            text=text,
+            model=self.name,
+            emotions=emotions,
+            shapes=Blendshapes(np.clip(values, 0.0, 1.0)),
+            point=emotions.to_point(),
+            explanation=explanation,
+            cues=cue_names,
+            notes=notes,
+        )

@@ -1,0 +1,189 @@
+"""The FACS prior: emotion intensities -> action units (AUs) -> ARKit blendshapes.
+
+Why: a description rarely says what every part of the face does. The prior fills the regions
+the text leaves out with the AUs psychologists associate with each emotion, and it is
+interpretable: every shape can name the emotion and the AU that produced it.
+
+Emotion -> AU prototypes: the compound-expression prototypes of Du, Tao and Martinez (2014,
+PNAS), as listed in the C2A2 reference (Happy 12,25; Sad 4,15; Fearful 1,4,20,25; Angry 4,7,24;
+Surprised 1,2,25,26; Disgusted 9,10,17; and the 13 compounds), completed with Ekman's classic
+basic-emotion AUs at lower weights (AU6 for happiness, AU1 for sadness, AU5 for surprise, fear
+and anger, AU23 for anger). Contempt is Ekman's unilateral AU14 (+ a weak unilateral AU12),
+"R14": on the subject's RIGHT.
+
+Compounds: when two emotions with a published compound prototype are both present, the shared
+part min(i_a, i_b) is expressed with the compound's AUs ("happily surprised" -> 1, 2, 12, 25)
+and only the remainders with the basic prototypes, so blends look like the compound faces
+rather than two faces overlaid.
+
+AU -> ARKit table (``AU_TO_ARKIT``; weights are how much of the shape one unit of the AU drives;
+written from the FACS descriptions and Apple's ARKit blendshape reference images):
+
+| AU | FACS name | ARKit shapes |
+|---|---|---|
+| 1 | inner brow raiser | browInnerUp 1.0 |
+| 2 | outer brow raiser | browOuterUpL/R 1.0 |
+| 4 | brow lowerer | browDownL/R 1.0 |
+| 5 | upper lid raiser | eyeWideL/R 1.0 |
+| 6 | cheek raiser | cheekSquintL/R 1.0, eyeSquintL/R 0.4 |
+| 7 | lid tightener | eyeSquintL/R 1.0 |
+| 9 | nose wrinkler | noseSneerL/R 1.0, browDownL/R 0.3 |
+| 10 | upper lip raiser | mouthUpperUpL/R 1.0 |
+| 12 | lip corner puller | mouthSmileL/R 1.0 |
+| 13 | cheek puffer | cheekPuff 1.0 |
+| 14 | dimpler | mouthDimpleL/R 1.0 |
+| 15 | lip corner depressor | mouthFrownL/R 1.0 |
+| 16 | lower lip depressor | mouthLowerDownL/R 1.0 |
+| 17 | chin raiser | mouthShrugLower 1.0, mouthShrugUpper 0.3 |
+| 18 | lip pucker | mouthPucker 1.0 |
+| 20 | lip stretcher | mouthStretchL/R 1.0 |
+| 22 | lip funneler | mouthFunnel 1.0 |
+| 23 | lip tightener | mouthPressL/R 0.5, mouthRollLower 0.2 |
+| 24 | lip pressor | mouthPressL/R 1.0 |
+| 25 | lips part | mouthLowerDownL/R 0.35, jawOpen 0.1 |
+| 26 | jaw drop | jawOpen 0.6 |
+| 27 | mouth stretch | jawOpen 1.0 |
+| 28 | lip suck | mouthRollLower 1.0, mouthRollUpper 0.6 |
+| 43 | eyes closed | eyeBlinkL/R 1.0 |
+| 64 | eyes down | eyeLookDownL/R 1.0 |
+
+A unilateral AU is written with a side prefix: "R14" = AU14 on the subject's right only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emo_app.blendshapes.schema import ARKIT_NAMES, INDEX
+from emo_app.emotion.emotions import EMO3D_EMOTIONS
+
+_B = ("Left", "Right")
+
+
+def _both(base: str, weight: float) -> dict[str, float]:
+    return {base + side: weight for side in _B}
+
+
+AU_TO_ARKIT: dict[int, dict[str, float]] = {
+    1: {"browInnerUp": 1.0},
+    2: _both("browOuterUp", 1.0),
+    4: _both("browDown", 1.0),
+    5: _both("eyeWide", 1.0),
+    6: {**_both("cheekSquint", 1.0), **_both("eyeSquint", 0.4)},
+    7: _both("eyeSquint", 1.0),
+    9: {**_both("noseSneer", 1.0), **_both("browDown", 0.3)},
+    10: _both("mouthUpperUp", 1.0),
+    12: _both("mouthSmile", 1.0),
+    13: {"cheekPuff": 1.0},
+    14: _both("mouthDimple", 1.0),
+    15: _both("mouthFrown", 1.0),
+    16: _both("mouthLowerDown", 1.0),
+    17: {"mouthShrugLower": 1.0, "mouthShrugUpper": 0.3},
+    18: {"mouthPucker": 1.0},
+    20: _both("mouthStretch", 1.0),
+    22: {"mouthFunnel": 1.0},
+    23: {**_both("mouthPress", 0.5), "mouthRollLower": 0.2},
+    24: _both("mouthPress", 1.0),
+    25: {**_both("mouthLowerDown", 0.35), "jawOpen": 0.1},
+    26: {"jawOpen": 0.6},
+    27: {"jawOpen": 1.0},
+    28: {"mouthRollLower": 1.0, "mouthRollUpper": 0.6},
+    43: _both("eyeBlink", 1.0),
+    64: _both("eyeLookDown", 1.0),
+}
+
+# Emotion -> {AU code: weight}; codes are "12" (both sides) or "R14" / "L14" (one side).
+EMOTION_AUS: dict[str, dict[str, float]] = {
+    "neutral": {},
+    "happiness": {"12": 1.0, "6": 0.7, "25": 0.5},
+    "surprise": {"1": 1.0, "2": 1.0, "5": 0.6, "25": 0.7, "26": 0.8},
+    "sadness": {"4": 0.7, "15": 0.9, "1": 0.8, "17": 0.3, "43": 0.2},
+    "anger": {"4": 1.0, "7": 0.8, "24": 0.8, "5": 0.3, "23": 0.4},
+    "disgust": {"9": 1.0, "10": 0.9, "17": 0.6, "4": 0.3},
+    "fear": {"1": 0.9, "4": 0.6, "20": 0.9, "25": 0.7, "2": 0.5, "5": 0.8},
+    "contempt": {"R14": 1.0, "R12": 0.35},
+}
+
+# Compound prototypes (Du et al. 2014) keyed by the pair of Emo3D emotions.
+COMPOUND_AUS: dict[frozenset[str], tuple[str, dict[str, float]]] = {
+    frozenset(pair): (name, {str(au): (0.7 if au == 25 else 1.0) for au in aus})
+    for name, pair, aus in [
+        ("Happily sad", ("happiness", "sadness"), (4, 6, 12, 25)),
+        ("Happily surprised", ("happiness", "surprise"), (1, 2, 12, 25)),
+        ("Happily disgusted", ("happiness", "disgust"), (10, 12, 25)),
+        ("Happily fearful", ("happiness", "fear"), (1, 2, 12, 25, 26)),
+        ("Sadly fearful", ("sadness", "fear"), (1, 4, 15, 25)),
+        ("Sadly angry", ("sadness", "anger"), (4, 7, 15)),
+        ("Sadly surprised", ("sadness", "surprise"), (1, 4, 25, 26)),
+        ("Sadly disgusted", ("sadness", "disgust"), (4, 10)),
+        ("Fearfully angry", ("fear", "anger"), (4, 20, 25)),
+        ("Fearfully surprised", ("fear", "surprise"), (1, 2, 5, 20, 25)),
+        ("Fearfully disgusted", ("fear", "disgust"), (1, 4, 10, 20, 25)),
+        ("Angrily surprised", ("anger", "surprise"), (4, 25, 26)),
+        ("Angrily disgusted", ("anger", "disgust"), (4, 10, 17)),
+    ]
+}
+
+MIN_COMPOUND = 0.15  # both emotions must reach this before the compound prototype is used
+
+
+def au_shapes(code: str) -> dict[str, float]:
+    """ARKit shapes of one AU code ("12", "R14", "L2"); a side prefix keeps that side only."""
+    side = {"R": "Right", "L": "Left"}.get(code[0])
+    number = int(code[1:] if side else code)
+    shapes = AU_TO_ARKIT[number]
+    if side is None:
+        return dict(shapes)
+    return {n: w for n, w in shapes.items() if not n.endswith(("Left", "Right")) or n.endswith(side)}
+
+
+@dataclass
+class PriorResult:
+    """The prior's 52 values plus, per shape, which (emotion, AU) pairs produced it."""
+
+    values: np.ndarray
+    explanation: dict[str, list[tuple[str, float]]]
+    compounds: list[tuple[str, float]]
+
+
+def emotion_prior(intensities: np.ndarray, one_sided: str = "Right") -> PriorResult:
+    """8 intensities (Emo3D order) -> 52 shape values; contributions combine by max per shape.
+    ``one_sided`` is the side of unilateral AUs (contempt's R14; "Left" mirrors them to L14)."""
+    levels = {e: float(v) for e, v in zip(EMO3D_EMOTIONS, intensities)}
+    residual = dict(levels)
+    compounds: list[tuple[str, float, dict[str, float], str]] = []
+    pairs = sorted(COMPOUND_AUS.items(), key=lambda item: -min(levels[e] for e in item[0]))
+    for pair, (name, aus) in pairs:
+        a, b = sorted(pair)
+        shared = min(residual[a], residual[b])
+        if shared < MIN_COMPOUND:
+            continue
+        compounds.append((name, shared, aus, f"{a}+{b}"))
+        residual[a] -= shared
+        residual[b] -= shared
+    values = np.zeros(len(ARKIT_NAMES))
+    explanation: dict[str, list[tuple[str, float]]] = {}
+
+    def add(source: str, strength: float, aus: dict[str, float]) -> None:
+        for code, au_weight in aus.items():
+            for shape, shape_weight in au_shapes(code).items():
+                contribution = float(min(1.0, strength * au_weight * shape_weight))
+                if contribution < 1e-3:
+                    continue
+                explanation.setdefault(shape, []).append((f"emotion: {source} via AU{code}", contribution))
+                i = INDEX[shape]
+                values[i] = max(values[i], contribution)
+
+    for emotion, level in residual.items():
+        if emotion != "neutral" and level > 1e-3:
+            aus = EMOTION_AUS[emotion]
+            if one_sided == "Left":
+                aus = {("L" + c[1:] if c.startswith("R") else c): w for c, w in aus.items()}
+            add(emotion, level, aus)
+    for name, shared, aus, label in compounds:
+        add(f"{label} (compound '{name}')", shared, aus)
+    for rows in explanation.values():
+        rows.sort(key=lambda r: -r[1])
+    return PriorResult(values, explanation, [(name, shared) for name, shared, _, _ in compounds])

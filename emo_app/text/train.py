@@ -1,0 +1,366 @@
+"""Training and evaluating the Emo3D baselines: resumable, safetensors checkpoints + JSON config.
+
+A checkpoint is a folder: ``config.json`` (the TrainConfig, the training state and the loss
+history), ``model.safetensors`` (the trained weights; a frozen encoder is referenced by name,
+a fine-tuned one is saved in ``encoder/``), ``optimizer.safetensors`` + ``optimizer.json``
+(to resume). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emo_app.blendshapes.schema import GROUPS, MEDIAPIPE_NAMES
+from emo_app.config import Settings
+from emo_app.emotion.emotions import EMO3D_EMOTIONS
+from emo_app.errors import InvalidInputError, ModelLoadError
+from emo_app.text.data import Emo3DSample, stack
+
+log = logging.getLogger(__name__)
+
+KINDS = ("lm-mlp", "emotion-xlm", "clip-mlp", "vae-clip")
+LM_KINDS = ("lm-mlp", "emotion-xlm")
+CLIP_KINDS = ("clip-mlp", "vae-clip")
+SHAPE_NAMES_51 = MEDIAPIPE_NAMES[1:]
+
+
+@dataclass
+class TrainConfig:
+    """Everything needed to rebuild and continue a training run (saved as config.json)."""
+
+    kind: str = "lm-mlp"
+    encoder: str = "minilm"  # transformers encoder: a known name, hf model id or folder; CLIP: clip-vit-b-32
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 0.0  # 0 = the paper's default for the kind
+    seed: int = 0
+    train_encoder: bool = False  # fine-tune the language model too (slow on CPU)
+    pooling: str = "mean"  # mean | cls
+    teacher_forcing: float = 0.5  # Emotion-XLM: share of batches rows with ground-truth emotions
+    shape_weight: float = 1.0  # Emotion-XLM l1
+    emotion_weight: float = 0.5  # Emotion-XLM l2
+    kl_weight: float = 0.0  # VAE-CLIP: 0 = as released (no KL term)
+    mirror: bool = True  # left/right mirror augmentation
+    use_images: bool = False  # CLIP kinds: also train on image embeddings (needs image_root)
+    image_root: str = ""
+    embed_dim: int = 512  # CLIP kinds: the CLIP embedding size (ViT-B/32: 512)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise InvalidInputError(f"Unknown model kind '{self.kind}'; choose one of {', '.join(KINDS)}.")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InvalidInputError("epochs and batch_size must be at least 1.")
+        if self.kind in CLIP_KINDS and self.encoder == "minilm":
+            self.encoder = "clip-vit-b-32"
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr > 0:
+            return self.lr
+        return {"vae-clip": 1e-3, "clip-mlp": 1e-4}.get(self.kind, 2e-5 if self.train_encoder else 1e-3)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def encoder_folder(reference: str, settings: Settings | None = None, base: Path | None = None) -> Path:
+    """A transformers encoder folder: relative to a checkpoint, a path, a known name or an hf id."""
+    from emo_app.models import resolve
+    from emo_app.models.registry import KNOWN_MODELS
+
+    if base is not None and (base / reference).is_dir():
+        return base / reference
+    if Path(reference).expanduser().is_dir() or reference in KNOWN_MODELS:
+        return resolve(reference, settings)
+    return resolve(f"hf-hub:{reference}", settings)
+
+
+def build_module(config: TrainConfig, settings: Settings | None = None, base: Path | None = None) -> Any:
+    """The torch module for ``config`` (weights random except a pretrained encoder)."""
+    import torch
+
+    from emo_app.text import baselines as bl
+
+    torch.manual_seed(config.seed)
+    if config.kind in LM_KINDS:
+        encoder = bl.TransformerTextEncoder(
+            str(encoder_folder(config.encoder, settings, base)), config.pooling
+        )
+        module = bl.LMRegressor(encoder) if config.kind == "lm-mlp" else bl.EmotionXLM(encoder)
+        if not config.train_encoder:
+            for p in module.encoder.parameters():
+                p.requires_grad_(False)
+        return module
+    if config.kind == "clip-mlp":
+        return bl.Emo3DHead(config.embed_dim)
+    return bl.VAEClip(latent=config.embed_dim)
+
+
+def _trainable_state(module: Any, config: TrainConfig) -> dict[str, Any]:
+    state = module.state_dict()
+    if config.kind in LM_KINDS:
+        state = {k: v for k, v in state.items() if not k.startswith("encoder.")}
+    return {k: v.detach().contiguous().cpu() for k, v in state.items()}
+
+
+def save_checkpoint(
+    folder: Path, module: Any, config: TrainConfig, optimizer: Any, state: dict[str, Any]
+) -> None:
+    """Write the checkpoint folder (module doc) atomically enough: config.json last."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = asdict(config)
+    if config.kind in LM_KINDS and config.train_encoder:
+        module.encoder.save(str(folder / "encoder"))
+        saved["encoder"] = "encoder"
+    save_file(_trainable_state(module, config), str(folder / "model.safetensors"))
+    if optimizer is not None:
+        opt = optimizer.state_dict()
+        tensors = {}
+        for index, slots in opt["state"].items():
+            for key, value in slots.items():
+                tensors[f"{index}.{key}"] = value.detach().contiguous().cpu()
+        save_file(tensors, str(folder / "optimizer.safetensors"))
+        (folder / "optimizer.json").write_text(json.dumps(opt["param_groups"]), encoding="utf-8")
+    payload = {"config": saved, "state": state, "format": "emo-app-text-checkpoint-1"}
+    (folder / "config.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+
+def read_checkpoint_config(folder: Path) -> tuple[TrainConfig, dict[str, Any]]:
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise ModelLoadError(f"'{folder}' is not a text-model checkpoint (no config.json).")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        return TrainConfig.from_dict(payload["config"]), dict(payload.get("state", {}))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelLoadError(f"'{path}' is not a valid checkpoint config: {exc}.") from exc
+
+
+def load_module(folder: Path, settings: Settings | None = None) -> tuple[Any, TrainConfig, dict[str, Any]]:
+    """Rebuild the module of a checkpoint folder and load its weights strictly."""
+    from emo_app.models import load_state_dict
+
+    folder = Path(folder)
+    config, state = read_checkpoint_config(folder)
+    module = build_module(config, settings, base=folder)
+    weights = load_state_dict(folder / "model.safetensors")
+    strict = config.kind not in LM_KINDS
+    missing, unexpected = module.load_state_dict(weights, strict=strict)
+    missing = [k for k in missing if not k.startswith("encoder.")]
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"Checkpoint '{folder}' does not match its architecture: missing {missing[:4]}, "
+            f"unexpected {unexpected[:4]}."
+        )
+    module.eval()
+    return module, config, state
+
+
+def _load_optimizer(folder: Path, optimizer: Any) -> None:
+    from emo_app.models import load_state_dict
+
+    tensors = load_state_dict(folder / "optimizer.safetensors")
+    groups = json.loads((folder / "optimizer.json").read_text(encoding="utf-8"))
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        index, slot = key.split(".", 1)
+        state.setdefault(int(index), {})[slot] = value
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _clip_features(
+    samples: list[Emo3DSample], clip: Any, config: TrainConfig, batch: int = 64
+) -> tuple[Any, Any]:
+    """Text (and image) embeddings of the samples, computed once (CLIP stays frozen)."""
+    import torch
+
+    texts = [s.text for s in samples]
+    text_emb = torch.cat([clip.encode_text(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+    image_emb = None
+    if config.use_images:
+        from emo_app.validation import load_image
+
+        root = Path(config.image_root)
+        images = []
+        for s in samples:
+            if not s.image or not (root / s.image).is_file():
+                raise InvalidInputError(f"Image '{s.image}' of sample {s.sample_id} is not under '{root}'.")
+            img = load_image(root / s.image)
+            images.append(img[:, ::-1].copy() if s.mirrored else img)
+        image_emb = torch.cat(
+            [clip.encode_images(images[i : i + batch]) for i in range(0, len(images), batch)]
+        )
+    return text_emb, image_emb
+
+
+def train(
+    config: TrainConfig,
+    samples: list[Emo3DSample],
+    out: str | Path,
+    *,
+    resume: bool = True,
+    settings: Settings | None = None,
+    clip_encoder: Any = None,
+    progress: bool = True,
+    max_steps: int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> dict[str, Any]:
+    """Train (or continue training) a baseline; saves a checkpoint at the end of every epoch.
+
+    Returns the training state: epoch, step and the mean loss of each epoch."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from emo_app.text import baselines as bl
+    from emo_app.text.data import mirror_sample
+
+    out = Path(out)
+    if config.mirror:
+        samples = samples + [mirror_sample(s) for s in samples if not s.mirrored]
+    if not samples:
+        raise InvalidInputError("No training samples.")
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "epoch_losses": []}
+    if resume and (out / "config.json").is_file():
+        module, saved_config, state = load_module(out, settings)
+        if saved_config.kind != config.kind:
+            raise InvalidInputError(f"'{out}' holds a {saved_config.kind} checkpoint, not {config.kind}.")
+        saved_config.epochs = config.epochs
+        config = saved_config
+        module.train()
+        if config.kind in LM_KINDS and not config.train_encoder:
+            for p in module.encoder.parameters():
+                p.requires_grad_(False)
+    else:
+        module = None
+    if config.kind in CLIP_KINDS:
+        clip = clip_encoder or bl.ClipEncoder.load(settings)
+        text_emb, image_emb = _clip_features(samples, clip, config)
+        if module is None:
+            config.embed_dim = int(text_emb.shape[1])
+        elif int(text_emb.shape[1]) != config.embed_dim:
+            raise InvalidInputError(
+                f"'{out}' was trained on {config.embed_dim}-d CLIP embeddings, "
+                f"this CLIP gives {text_emb.shape[1]}."
+            )
+    if module is None:
+        module = build_module(config, settings)
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=config.learning_rate)
+    if resume and (out / "optimizer.safetensors").is_file() and state.get("step", 0) > 0:
+        _load_optimizer(out, optimizer)
+    texts, emotions, shapes = stack(samples)
+    emotions_t, shapes_t = torch.from_numpy(emotions), torch.from_numpy(shapes)
+    if config.kind == "clip-mlp" and config.use_images:
+        inputs, targets = torch.cat([text_emb, image_emb]), torch.cat([shapes_t, shapes_t])  # both modalities
+    elif config.kind == "clip-mlp":
+        inputs, targets = text_emb, shapes_t
+    else:
+        inputs, targets = None, shapes_t
+    n = len(targets)
+    module.train()
+    stop = False
+    for epoch in range(int(state["epoch"]), config.epochs):
+        order = np.random.default_rng(config.seed + epoch).permutation(n)
+        generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+        losses = []
+        bar = tqdm(
+            range(0, n, config.batch_size),
+            desc=f"{config.kind} epoch {epoch + 1}/{config.epochs}",
+            disable=not progress,
+            leave=False,
+        )
+        for start in bar:
+            idx = order[start : start + config.batch_size]
+            idx_t = torch.from_numpy(idx)
+            if config.kind == "lm-mlp":
+                loss = torch.nn.functional.mse_loss(module([texts[i] for i in idx]), targets[idx_t])
+            elif config.kind == "emotion-xlm":
+                mask = torch.rand(len(idx), generator=generator) < config.teacher_forcing
+                pred, emo = module([texts[i] for i in idx], emotions_t[idx_t], mask)
+                loss = bl.emotion_xlm_loss(
+                    pred, emo, targets[idx_t], emotions_t[idx_t], config.shape_weight, config.emotion_weight
+                )
+            elif config.kind == "clip-mlp":
+                loss = torch.nn.functional.mse_loss(module(inputs[idx_t]), targets[idx_t])
+            else:
+                torch.manual_seed(config.seed * 100003 + int(state["step"]))
+                out_t = module(targets[idx_t])
+                loss = bl.vae_clip_loss(
+                    out_t,
+                    targets[idx_t],
+                    text_emb[idx_t],
+                    image_emb[idx_t] if image_emb is not None else None,
+                    kl_weight=config.kl_weight,
+                )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            state["step"] = int(state["step"]) + 1
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            if on_step:
+                on_step(int(state["step"]), losses[-1])
+            if max_steps is not None and state["step"] >= max_steps:
+                stop = True
+                break
+        if not stop:
+            state["epoch"] = epoch + 1
+            state["epoch_losses"] = list(state.get("epoch_losses", [])) + [float(np.mean(losses))]
+        save_checkpoint(out, module, config, optimizer, state)
+        if stop:
+            break
+    return state
+
+
+def evaluation_report(predicted: np.ndarray, samples: Sequence[Emo3DSample]) -> dict[str, Any]:
+    """MSE overall, per face region (GROUPS) and per dominant emotion of the samples."""
+    target = np.stack([s.shapes for s in samples])
+    predicted = np.asarray(predicted, dtype=np.float64)[:, :51]
+    if predicted.shape != target.shape:
+        raise InvalidInputError(f"Predictions {predicted.shape} do not match targets {target.shape}.")
+    squared = (predicted - target) ** 2
+    regions = {}
+    for region, names in GROUPS.items():
+        cols = [SHAPE_NAMES_51.index(n) for n in names if n in SHAPE_NAMES_51]
+        if cols:
+            regions[region] = float(squared[:, cols].mean())
+    dominant = np.array([int(np.argmax(s.emotions)) for s in samples])
+    per_emotion = {
+        EMO3D_EMOTIONS[e]: {"mse": float(squared[dominant == e].mean()), "n": int((dominant == e).sum())}
+        for e in range(len(EMO3D_EMOTIONS))
+        if (dominant == e).any()
+    }
+    return {
+        "n": len(samples),
+        "mse": float(squared.mean()),
+        "per_region": regions,
+        "per_emotion": per_emotion,
+    }
+
+
+def evaluate(
+    model: Any, samples: Sequence[Emo3DSample], batch_size: int = 32, progress: bool = True
+) -> dict[str, Any]:
+    """Run a TextModel over the samples' texts and report the errors (evaluation_report)."""
+    from tqdm.auto import tqdm
+
+    texts = [s.text for s in samples]
+    rows = []
+    for start in tqdm(range(0, len(texts), batch_size), desc="evaluate", disable=not progress, leave=False):
+        for prediction in model.predict_batch(texts[start : start + batch_size]):
+            rows.append(prediction.shapes.to_emo3d())
+    report = evaluation_report(np.stack(rows), samples)
+    report["model"] = getattr(model, "name", "")
+    return report

@@ -1,0 +1,258 @@
+"""The Emo3D baselines: data in the published schema, training (loss falls), checkpoints that
+reload to identical outputs and resume, and the authors' released checkpoints loading strictly.
+Every encoder here is a tiny random model built in the test: nothing is downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emo_app.blendshapes.schema import MEDIAPIPE_NAMES
+from emo_app.errors import InvalidInputError
+from emo_app.text import baselines as bl
+from emo_app.text.data import COLUMNS, load_samples, read_emo3d, write_emo3d_csv
+from emo_app.text.train import TrainConfig, evaluation_report, load_module, train
+
+OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "emo3d_official"
+EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+WORDS = {
+    "happiness": "happy joyful smiling",
+    "sadness": "sad tearful gloomy",
+    "anger": "angry furious glaring",
+    "surprise": "surprised astonished amazed",
+    "fear": "afraid scared terrified",
+    "disgust": "disgusted revolted",
+}
+
+
+def _scores(rng: np.random.Generator, emotion_index: int) -> str:
+    values = np.zeros(52)
+    values[1 + (emotion_index * 7) % 51 : 1 + (emotion_index * 7) % 51 + 5] = 0.8
+    values[1:] += rng.uniform(0, 0.05, 51)
+    values[MEDIAPIPE_NAMES.index("browDownLeft")] = 0.6 if emotion_index % 2 else 0.1
+    return np.array2string(np.round(values, 3), precision=3)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, (emotion, words) in enumerate(WORDS.items()):
+        w = words.split()
+        row = {
+            "sample_id": i,
+            "prompt_type": "basic",
+            "text_1": f"a {w[0]} face",
+            "text_2": f"the left side looks {w[1]}",
+            "text_3": f"someone {w[-1]}",
+        }
+        row.update({e: 0.0 for e in EMOTIONS})
+        row[emotion] = 0.9
+        row["neutral"] = 0.1
+        k = EMOTIONS.index(emotion)
+        row.update(
+            {
+                "img_1": f"images/{i}_1.png",
+                "blenshape_score_1": _scores(rng, k),
+                "img_2": "",
+                "blenshape_score_2": "",
+                "img_3": f"images/{i}_3.png",
+                "blenshape_score_3": _scores(rng, k),
+                "img_4": "",
+                "blenshape_score_4": "",
+            }
+        )
+        rows.append(row)
+    folder = tmp_path_factory.mktemp("emo3d") / "data"
+    folder.mkdir()
+    write_emo3d_csv(folder / "train_data.csv", rows)
+    return folder.parent
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory) -> str:
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "a",
+        "the",
+        "face",
+        "someone",
+        "side",
+        "looks",
+        "left",
+        "right",
+    ] + sorted({w for words in WORDS.values() for w in words.split()})
+    (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip():
+    import open_clip
+
+    torch.manual_seed(0)
+    model = open_clip.CLIP(
+        embed_dim=16,
+        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, patch_size=8, image_size=32, head_width=16),
+        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
+    )
+    preprocess = open_clip.image_transform(32, is_train=False)
+    return bl.ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32"), preprocess)
+
+
+def test_reader_pairs_every_text_with_every_valid_score(dataset):
+    rows = read_emo3d(dataset, "train")
+    assert set(COLUMNS) <= set(rows[0]) and len(COLUMNS) == 21
+    samples = load_samples(dataset, "train")
+    assert len(samples) == len(WORDS) * 3 * 2  # 3 paraphrases x 2 non-empty scores
+    first = samples[0]
+    assert first.shapes.shape == (51,) and first.emotions.shape == (8,)
+    assert first.emotions[EMOTIONS.index("happiness")] == pytest.approx(0.9)
+    mirrored = load_samples(dataset, "train", mirror=True)
+    assert len(mirrored) == 2 * len(samples)
+    pair = next(s for s in mirrored if s.mirrored and "right side" in s.text)
+    original = next(
+        s for s in samples if s.text == pair.text.replace("right", "left") and s.image == pair.image
+    )
+    left, right = MEDIAPIPE_NAMES.index("browDownLeft") - 1, MEDIAPIPE_NAMES.index("browDownRight") - 1
+    assert pair.shapes[right] == original.shapes[left]
+
+
+def test_reader_rejects_a_file_in_another_schema(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,score\nhello,1\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="schema"):
+        read_emo3d(bad)
+
+
+def _loss_falls(state: dict) -> None:
+    losses = state["epoch_losses"]
+    assert losses[-1] < losses[0], losses
+
+
+@pytest.mark.parametrize("kind", ["lm-mlp", "emotion-xlm"])
+def test_language_model_baselines_train_and_reload(kind, dataset, tiny_encoder, tmp_path):
+    samples = load_samples(dataset, "train")
+    config = TrainConfig(kind=kind, encoder=tiny_encoder, epochs=4, batch_size=8, lr=3e-3, mirror=False)
+    state = train(config, samples, tmp_path / "ckpt", progress=False)
+    _loss_falls(state)
+    module, saved, _ = load_module(tmp_path / "ckpt")
+    assert saved.kind == kind
+    from emo_app.text.checkpoints import CheckpointTextModel
+
+    reloaded = CheckpointTextModel(tmp_path / "ckpt", emotion_source=_FixedEmotions())
+    again = CheckpointTextModel(tmp_path / "ckpt", emotion_source=_FixedEmotions())
+    texts = ["a happy face", "someone terrified"]
+    a, b = reloaded.predict_batch(texts), again.predict_batch(texts)
+    for x, y in zip(a, b):
+        assert x.shapes == y.shapes
+    assert not np.allclose(a[0].shapes.values, a[1].shapes.values)
+    report = evaluation_report(
+        np.stack([p.shapes.to_emo3d() for p in reloaded.predict_batch([s.text for s in samples])]), samples
+    )
+    assert report["mse"] < 0.1 and set(report["per_region"]) >= {"brows", "mouth"}
+    assert "happiness" in report["per_emotion"]
+
+
+class _FixedEmotions:
+    """Stands in for the embedded analyser so these tests do not load MiniLM."""
+
+    def analyse_emotions(self, texts):
+        from emo_app.emotion.emotions import EmotionIntensities
+
+        return [EmotionIntensities([1, 0, 0, 0, 0, 0, 0, 0]) for _ in texts]
+
+
+def test_emotion_xlm_uses_teacher_forcing_and_the_784_layout():
+    class Fake(torch.nn.Module):
+        hidden_size = 768
+
+        def forward(self, texts):
+            return torch.ones(len(texts), 768)
+
+    model = bl.EmotionXLM(Fake())
+    assert model.head.network[0].in_features == 784
+    teacher = torch.zeros(2, 8)
+    teacher[:, 3] = 1.0
+    forced, _ = model(["a", "b"], teacher, torch.tensor([True, True]))
+    free, _ = model(["a", "b"], teacher, torch.tensor([False, False]))
+    assert not torch.allclose(forced, free)
+
+
+@pytest.mark.parametrize("kind", ["clip-mlp", "vae-clip"])
+def test_clip_baselines_train_resume_and_reload(kind, dataset, tiny_clip, tmp_path):
+    samples = load_samples(dataset, "train")
+    config = TrainConfig(kind=kind, epochs=3, batch_size=8, lr=1e-2, mirror=True)
+    state = train(config, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    _loss_falls(state)
+    more = TrainConfig(kind=kind, epochs=4, batch_size=8, lr=1e-2)
+    resumed = train(more, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    assert resumed["epoch"] == 4 and resumed["epoch_losses"][:3] == state["epoch_losses"]
+    from emo_app.text.checkpoints import CheckpointTextModel
+
+    one = CheckpointTextModel(tmp_path / "ckpt", clip_encoder=tiny_clip, emotion_source=_FixedEmotions())
+    two = CheckpointTextModel(tmp_path / "ckpt", clip_encoder=tiny_clip, emotion_source=_FixedEmotions())
+    x, y = one.predict("a happy face"), two.predict("a happy face")
+    assert x.shapes == y.shapes
+    assert any("no emotion head" in note for note in x.notes)
+
+
+def test_vae_kl_term_is_optional():
+    torch.manual_seed(0)
+    model = bl.VAEClip(latent=16)
+    target = torch.rand(4, 51)
+    out = model(target)
+    text = torch.randn(4, 16)
+    plain = bl.vae_clip_loss(out, target, text, None)
+    with_kl = bl.vae_clip_loss(out, target, text, None, kl_weight=1.0)
+    assert with_kl > plain
+
+
+@pytest.mark.skipif(not OFFICIAL.is_dir(), reason="../shared/data/emo3d_official is not on this machine")
+def test_official_checkpoints_load_strictly():
+    from emo_app.models import load_state_dict
+
+    head = bl.Emo3DHead(512)
+    head.load_state_dict(load_state_dict(OFFICIAL / "CLIP_Baseline.pth"), strict=True)
+    vae = bl.VAEClip()
+    vae.load_state_dict(load_state_dict(OFFICIAL / "VAE_CLIP.pt"), strict=True)
+    embedding = torch.nn.functional.normalize(torch.randn(2, 512), dim=-1)
+    with torch.inference_mode():
+        assert head(embedding).shape == (2, 51)
+        assert vae.eval().decode(embedding).shape == (2, 51)
+
+
+def test_official_models_are_listed_and_fail_clearly_without_clip(tmp_path, monkeypatch):
+    from emo_app.config import Settings
+    from emo_app.errors import MissingWeightsError
+    from emo_app.text import list_text_models
+    from emo_app.text.checkpoints import OfficialEmo3DModel
+
+    monkeypatch.setenv("EMO_OFFLINE", "1")
+    settings = Settings(weights_dir=tmp_path, offline=True)
+    rows = {row["name"]: row for row in list_text_models(settings)}
+    assert rows["embedded"]["available"]
+    assert not rows["emo3d-clip-baseline"]["available"] and rows["emo3d-clip-baseline"]["reason"]
+    with pytest.raises(MissingWeightsError, match="CLIP_Baseline.pth"):
+        OfficialEmo3DModel("emo3d-clip-baseline", settings, emotion_source=_FixedEmotions())

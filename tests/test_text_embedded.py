@@ -1,0 +1,175 @@
+"""Behaviour of the embedded (offline, untrained) text model: what a user typing a description sees."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from emo_app.errors import InvalidInputError
+from emo_app.text import TextPrediction, get_text_model
+from emo_app.text.cues import mirror_text
+
+
+@pytest.fixture(scope="module")
+def model():
+    return get_text_model("embedded")
+
+
+@pytest.mark.parametrize(
+    ("text", "emotion"),
+    [
+        ("A cheerful young woman beaming with joy.", "happiness"),
+        ("An old man with a sorrowful face, close to tears.", "sadness"),
+        ("He is furious and shouting in rage.", "anger"),
+        ("She is astonished by the unexpected news.", "surprise"),
+        ("He recoils in disgust at the rotten food.", "disgust"),
+        ("A terrified child, frozen with fear.", "fear"),
+        ("She regards him with cold contempt and disdain.", "contempt"),
+    ],
+)
+def test_each_emotion_description_makes_its_emotion_the_largest(model, text, emotion):
+    prediction = model.predict(text)
+    assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
+
+
+def test_not_happy_is_not_happy(model):
+    happy = model.predict("She is happy.").emotions
+    not_happy = model.predict("She is not happy.").emotions
+    assert not_happy["happiness"] < 0.2
+    assert not_happy.dominant() != "happiness"
+    assert happy["happiness"] > 3 * not_happy["happiness"]
+
+
+def test_slight_smile_smiles_less_than_a_wide_grin(model):
+    slight = model.predict("slightly smiling").shapes
+    grin = model.predict("grinning widely").shapes
+    for side in ("Left", "Right"):
+        assert slight["mouthSmile" + side] + 0.2 < grin["mouthSmile" + side]
+
+
+def test_degree_words_scale_the_emotion_and_the_face(model):
+    mild = model.predict("slightly happy")
+    strong = model.predict("extremely happy")
+    assert mild.emotions["happiness"] < strong.emotions["happiness"]
+    assert mild.shapes["mouthSmileLeft"] < strong.shapes["mouthSmileLeft"]
+
+
+def test_left_eyebrow_raises_the_subjects_left_only(model):
+    prediction = model.predict("Her left eyebrow is raised.")
+    assert prediction.shapes["browOuterUpLeft"] > 0.5
+    assert prediction.shapes["browOuterUpRight"] < 0.2 * prediction.shapes["browOuterUpLeft"]
+    sources = [source for source, _ in prediction.explanation["browOuterUpLeft"]]
+    assert any(source.startswith("cue:") and "left" in source for source in sources)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Her left eyebrow is raised and the right corner of her mouth is turned down.",
+        "He winks with his right eye, smiling.",
+        "A furious man, his left eye narrowed.",
+    ],
+)
+def test_mirrored_text_mirrors_the_shapes(model, text):
+    original = model.predict(text).shapes
+    mirrored = model.predict(mirror_text(text)).shapes
+    np.testing.assert_allclose(mirrored.values, original.mirrored().values, atol=1e-5)
+    assert not np.allclose(original.values, original.mirrored().values, atol=1e-3)  # the text is one-sided
+
+
+def test_explicit_cues_set_the_shapes_they_name(model):
+    prediction = model.predict("wide eyes, mouth agape, furrowed brow and lips pressed")
+    shapes = prediction.shapes
+    assert shapes["eyeWideLeft"] > 0.5 and shapes["eyeWideRight"] > 0.5
+    assert shapes["jawOpen"] > 0.4
+    assert shapes["browDownLeft"] > 0.5
+    assert shapes["mouthPressLeft"] > 0.5
+    assert len(prediction.cues) >= 4
+
+
+@pytest.mark.parametrize(
+    ("text", "a", "b"),
+    [
+        ("happily surprised", "happiness", "surprise"),
+        ("bittersweet", "happiness", "sadness"),
+        ("sadly angry", "sadness", "anger"),
+    ],
+)
+def test_compound_descriptions_blend_both_emotions(model, text, a, b):
+    prediction = model.predict(text)
+    assert prediction.emotions[a] > 0.3 and prediction.emotions[b] > 0.3
+    assert any("compound" in note for note in prediction.notes)
+
+
+def test_happily_surprised_face_has_both_smile_and_raised_brows(model):
+    shapes = model.predict("happily surprised").shapes
+    assert shapes["mouthSmileLeft"] > 0.3 and shapes["browOuterUpLeft"] > 0.3
+
+
+def test_every_shape_explains_itself(model):
+    prediction = model.predict("A joyful woman with a big smile and raised cheeks.")
+    active = prediction.shapes.to_dict(include_zero=False)
+    assert active
+    for name, value in active.items():
+        if value > 0.01:
+            assert prediction.explanation.get(name), name
+    assert any(
+        src.startswith("emotion: happiness") for src, _ in prediction.explanation["mouthSmileLeft"]
+    ) or any(src.startswith("cue:") for src, _ in prediction.explanation["mouthSmileLeft"])
+
+
+def test_the_c2a2_point_follows_the_emotion(model):
+    happy = model.predict("an ecstatic, joyful face").point
+    sad = model.predict("a heartbroken, sorrowful face").point
+    assert happy.valence > 0.5 and sad.valence < 0 and sad.z < 0
+
+
+def test_predictions_are_deterministic_and_batch_matches_single(model):
+    texts = ["a joyful smile", "a frightened face with wide eyes"]
+    batch = model.predict_batch(texts)
+    single = [model.predict(t) for t in texts]
+    again = model.predict(texts[0])
+    assert again.shapes == single[0].shapes
+    for b, s in zip(batch, single):
+        np.testing.assert_allclose(b.shapes.values, s.shapes.values, atol=1e-4)
+
+
+def test_to_dict_is_json(model):
+    prediction = model.predict("a joyful smile")
+    assert isinstance(prediction, TextPrediction)
+    data = json.loads(json.dumps(prediction.to_dict()))
+    assert data["dominant_emotion"] == "happiness"
+    assert len(data["blendshapes"]) == 52 and set(data["emotions"]) >= {"neutral", "contempt"}
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 42, "x" * 100_000, "!!! ???"])
+def test_bad_text_gives_a_clear_error(model, bad):
+    with pytest.raises(InvalidInputError) as info:
+        model.predict(bad)
+    assert len(str(info.value)) > 20
+
+
+def test_batch_rejects_a_bare_string_and_empty_list(model):
+    with pytest.raises(InvalidInputError):
+        model.predict_batch("a smile")
+    with pytest.raises(InvalidInputError):
+        model.predict_batch([])
+
+
+def test_unknown_model_name_lists_the_known_ones():
+    with pytest.raises(InvalidInputError, match="embedded"):
+        get_text_model("no-such-model")
+
+
+def test_cli_text_prints_and_writes_the_prediction(model, tmp_path, capsys):
+    from emo_app.cli import main
+
+    out = tmp_path / "out.json"
+    assert main(["text", "a joyful smile, her left eyebrow raised", "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["dominant_emotion"] == "happiness"
+    assert data["blendshapes"]["browOuterUpLeft"] > data["blendshapes"]["browOuterUpRight"]
+    assert "mouthSmileLeft" in capsys.readouterr().out
+    assert main(["text", "   "]) == 2  # empty text: a one-line error, not a traceback

@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM ?= false
 demo: install
 	$(PY) app.py
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
 
 bench: install

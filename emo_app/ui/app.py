@@ -51,6 +51,14 @@ def build_app(settings: Settings | None = None):
     return demo
 
 
+def launch_kwargs() -> dict:
+    """Launch options every server needs: plotly.js (for the sphere) is served from the plotly
+    package so the page works offline."""
+    from emo_app.ui.sphere_plot import plotly_js_path
+
+    return {"allowed_paths": [str(plotly_js_path().parent)]}
+
+
 def launch(host: str | None = None, port: int | None = None, mcp: bool = False, share: bool = False):
     """Serve the studio with a bounded queue (GPU work shares one concurrency id)."""
     settings = Settings.from_env()
@@ -62,4 +70,5 @@ def launch(host: str | None = None, port: int | None = None, mcp: bool = False, 
         share=share,
         mcp_server=mcp,
         show_error=True,
+        **launch_kwargs(),
     )

@@ -1,0 +1,380 @@
+"""Plain functions behind every surface: the Gradio UI, its HTTP/MCP API and the CLI.
+
+Each takes and returns ordinary Python values, validates its input (``InvalidInputError``
+with a sentence a person can act on) and writes downloadable files into a fresh folder under
+the system temp dir (``emotion-studio/``), of which only the newest ``MAX_OUTPUT_DIRS`` are
+kept so a long-running server stays bounded on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from emo_app.blendshapes import Blendshapes
+from emo_app.config import Settings
+from emo_app.emotion.emotions import EmotionIntensities
+from emo_app.emotion.space import (
+    EmotionPoint,
+    axis_walk,
+    circle_walk,
+    class_walk,
+    nearest_classes,
+)
+from emo_app.errors import EmoAppError, InvalidInputError
+
+MAX_OUTPUT_DIRS = 256
+MAX_WALK_STEPS = 60
+VIEWS = ("front", "three_quarter", "profile")
+_OUTPUT_LOCK = threading.Lock()
+
+
+def output_dir(kind: str) -> Path:
+    """A new folder for one request's files; prunes the oldest beyond ``MAX_OUTPUT_DIRS``."""
+    root = Path(tempfile.gettempdir()) / "emotion-studio"
+    with _OUTPUT_LOCK:
+        root.mkdir(parents=True, exist_ok=True)
+        existing = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for old in existing[: max(0, len(existing) - MAX_OUTPUT_DIRS + 1)]:
+            shutil.rmtree(old, ignore_errors=True)
+        path = root / f"{kind}-{uuid.uuid4().hex[:12]}"
+        path.mkdir()
+    return path
+
+
+def as_blendshapes(weights: Blendshapes | Mapping[str, float] | Sequence[float]) -> Blendshapes:
+    """Accept the container, a name -> weight mapping or 52 numbers (ARKit order)."""
+    if isinstance(weights, Blendshapes):
+        return weights
+    if isinstance(weights, Mapping):
+        return Blendshapes.from_dict(weights)
+    if isinstance(weights, (str, bytes)) or weights is None:
+        raise InvalidInputError("Blendshape weights must be a name -> number mapping or 52 numbers.")
+    return Blendshapes.from_array(weights)
+
+
+def shapes_for_emotions(intensities: EmotionIntensities) -> tuple[Blendshapes, dict[str, list]]:
+    """The FACS prior: 8 intensities -> action units -> 52 ARKit weights, with reasons."""
+    from emo_app.text.facs import emotion_prior
+
+    prior = emotion_prior(intensities.values)
+    return Blendshapes.from_array(prior.values), prior.explanation
+
+
+# ---------------------------------------------------------------------------------- the face
+@dataclass
+class FaceOutput:
+    """Renders of one expression plus its downloadable files."""
+
+    shapes: Blendshapes
+    images: dict[str, np.ndarray]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def render_face(
+    weights: Blendshapes | Mapping[str, float] | Sequence[float],
+    *,
+    views: Sequence[str] = ("front",),
+    size: int | None = None,
+    texture: Any = None,
+    exports: bool = False,
+    settings: Settings | None = None,
+) -> FaceOutput:
+    """Render the face for 52 weights in each view; with ``exports`` also write GLB, PNG,
+    JSON and Live Link Face CSV."""
+    from emo_app.face import get_face_renderer
+
+    shapes = as_blendshapes(weights)
+    for view in views:
+        if view not in VIEWS:
+            raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
+    renderer = get_face_renderer(settings)
+    images = {view: renderer.render(shapes, view=view, size=size, texture=texture) for view in views}
+    output = FaceOutput(shapes, images)
+    if exports:
+        output.files = export_face(shapes, images[views[0]], texture=texture)
+    return output
+
+
+def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: Any = None,
+                extra: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """GLB (52 named morph targets), PNG, named JSON and Live Link Face CSV in a new folder."""
+    from emo_app.blendshapes.io import to_json, write_live_link_csv
+    from emo_app.face.export import export_glb, save_png
+
+    folder = output_dir("face")
+    files = {
+        "glb": export_glb(shapes, folder / "face.glb", texture=texture),
+        "json": folder / "blendshapes.json",
+        "csv": folder / "live_link_face.csv",
+    }
+    files["json"].write_text(to_json(shapes, **dict(extra or {})))
+    write_live_link_csv(shapes, files["csv"])
+    if image is not None:
+        files["png"] = save_png(image, folder / "face.png")
+    return files
+
+
+# ------------------------------------------------------------------------------- describe
+@dataclass
+class DescribeResult:
+    prediction: Any  # emo_app.text.TextPrediction
+    face: FaceOutput
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.prediction.to_dict()
+        data["files"] = {kind: str(path) for kind, path in self.face.files.items()}
+        return data
+
+
+def describe(
+    text: str,
+    *,
+    model: str = "embedded",
+    views: Sequence[str] = ("front", "three_quarter"),
+    size: int | None = None,
+    texture: Any = None,
+    exports: bool = True,
+    settings: Settings | None = None,
+) -> DescribeResult:
+    """Text -> emotions -> 52 weights -> the rendered face (and its files)."""
+    from emo_app.text import get_text_model
+
+    prediction = get_text_model(model, settings).predict(text)
+    face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=False,
+                       settings=settings)
+    if exports:
+        face.files = export_face(prediction.shapes, face.images[views[0]], texture=texture,
+                                 extra={"text": prediction.text, "model": prediction.model,
+                                        "emotions": prediction.emotions.to_dict()})
+    return DescribeResult(prediction, face)
+
+
+# ---------------------------------------------------------------------------------- sphere
+def parse_point(
+    valence: Any = None, arousal: Any = None, z: Any = None,
+    *, theta: Any = None, phi: Any = None, r: Any = None,
+) -> EmotionPoint:
+    """A point from cartesian (valence, arousal, z) or spherical (theta, phi, r) numbers."""
+    cartesian = (valence, arousal, z)
+    spherical = (theta, phi, r)
+    if all(v is not None for v in cartesian):
+        return EmotionPoint(valence, arousal, z)
+    if all(v is not None for v in spherical):
+        return EmotionPoint.from_spherical(theta, phi, r)
+    raise InvalidInputError(
+        "Give a point as valence, arousal and z, or as theta, phi and r (all three numbers)."
+    )
+
+
+@dataclass
+class SphereResult:
+    point: EmotionPoint
+    nearest: list[tuple[str, float]]
+    emotions: EmotionIntensities
+    face: FaceOutput
+    generated: list[Any] = field(default_factory=list)  # PIL images when SD weights are present
+    generation_message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        theta, phi, r = self.point.to_spherical()
+        return {
+            "point": {"valence": self.point.valence, "arousal": self.point.arousal, "z": self.point.z,
+                      "theta": theta, "phi": phi, "r": r},
+            "nearest_classes": [[n, round(d, 4)] for n, d in self.nearest],
+            "emotions": self.emotions.to_dict(),
+            "blendshapes": self.face.shapes.to_dict(),
+            "files": {k: str(v) for k, v in self.face.files.items()},
+            "generation": self.generation_message,
+        }
+
+
+def sphere_point(
+    point: EmotionPoint,
+    *,
+    size: int | None = None,
+    generate: bool = False,
+    seed: int = 0,
+    exports: bool = False,
+    settings: Settings | None = None,
+) -> SphereResult:
+    """A C2A2 point -> its nearest classes, 8 intensities, the face, and (optionally) an image."""
+    emotions = EmotionIntensities.from_point(point)
+    shapes, _ = shapes_for_emotions(emotions)
+    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings)
+    result = SphereResult(point, nearest_classes(point, 3), emotions, face)
+    if generate:
+        result.generated, result.generation_message = generate_images(point, seeds=(seed,))
+    return result
+
+
+def generation_status() -> dict[str, Any]:
+    """What the generator can do here (weights present? GPU?) and what the UI should say."""
+    try:
+        from emo_app.generation import generator_status
+    except ImportError:
+        return {"can_generate": False, "message": "Image generation is not part of this build."}
+    return generator_status()
+
+
+def generate_images(point: EmotionPoint, seeds: Sequence[int] = (0,), **kwargs: Any) -> tuple[list, str]:
+    """Images for a point when a generator is usable; otherwise ([], the reason in a sentence)."""
+    status = generation_status()
+    if not status.get("can_generate"):
+        return [], str(status.get("message", "Image generation is unavailable."))
+    from emo_app.generation import generate_for_point
+
+    try:
+        return list(generate_for_point(point, seeds=tuple(seeds), **kwargs)), ""
+    except EmoAppError as exc:
+        return [], str(exc)
+
+
+# ----------------------------------------------------------------------------------- walks
+WalkKind = Literal["axis", "circle", "classes"]
+
+
+@dataclass
+class WalkResult:
+    points: list[EmotionPoint]
+    shapes: list[Blendshapes]
+    frames: list[np.ndarray]
+    files: dict[str, Path]
+    labels: list[str]
+
+
+def walk_points(
+    kind: WalkKind,
+    *,
+    emotion: str = "Happy",
+    other: str = "Sad",
+    theta: float = 0.0,
+    phi: float = 0.0,
+    r: float = 0.8,
+    steps: int = 12,
+    spherical: bool = True,
+) -> list[EmotionPoint]:
+    """The points of an axis, circle or between-classes walk (see emo_app.emotion.space)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise InvalidInputError(f"steps must be a whole number; got {steps!r}.")
+    if not 2 <= steps <= MAX_WALK_STEPS:
+        raise InvalidInputError(f"A walk has 2 to {MAX_WALK_STEPS} steps; got {steps}.")
+    if kind == "axis":
+        return axis_walk(emotion, steps)
+    if kind == "circle":
+        return circle_walk(theta, phi, r, steps)
+    if kind == "classes":
+        return class_walk(emotion, other, steps, spherical=spherical)
+    raise InvalidInputError(f"Unknown walk '{kind}'; choose axis, circle or classes.")
+
+
+def walk(
+    kind: WalkKind,
+    *,
+    size: int = 256,
+    fps: float = 6.0,
+    settings: Settings | None = None,
+    **walk_kwargs: Any,
+) -> WalkResult:
+    """Render a walk as an animated face: GIF, MP4, an animated GLB and a labelled grid PNG."""
+    import imageio.v3 as iio
+
+    from emo_app.face import get_face_renderer
+    from emo_app.face.export import export_glb
+
+    points = walk_points(kind, **walk_kwargs)
+    shapes = [shapes_for_emotions(EmotionIntensities.from_point(p))[0] for p in points]
+    frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size)
+    labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
+    folder = output_dir(f"walk-{kind}")
+    files = {
+        "gif": folder / "walk.gif",
+        "glb": export_glb(shapes, folder / "walk.glb", fps=fps),
+        "grid": folder / "grid.png",
+    }
+    iio.imwrite(files["gif"], np.stack(frames), duration=1000 / fps, loop=0)
+    try:
+        iio.imwrite(folder / "walk.mp4", np.stack(frames), fps=fps, codec="libx264", plugin="pyav")
+        files["mp4"] = folder / "walk.mp4"
+    except Exception:  # pyav may be missing: fall back to imageio-ffmpeg
+        try:
+            import imageio.v2 as iio2
+
+            iio2.mimwrite(folder / "walk.mp4", frames, fps=fps, macro_block_size=1)
+            files["mp4"] = folder / "walk.mp4"
+        except Exception:
+            pass
+    iio.imwrite(files["grid"], image_grid(frames, labels))
+    return WalkResult(points, shapes, frames, files, labels)
+
+
+def image_grid(images: Sequence[np.ndarray], labels: Sequence[str] | None = None,
+               columns: int | None = None) -> np.ndarray:
+    """Tile same-sized images into a grid, with an optional caption under each."""
+    from PIL import Image, ImageDraw
+
+    if not images:
+        raise InvalidInputError("A grid needs at least one image.")
+    h, w = images[0].shape[:2]
+    columns = columns or min(len(images), max(1, math.ceil(math.sqrt(len(images) * 1.5))))
+    rows = math.ceil(len(images) / columns)
+    caption = 18 if labels else 0
+    canvas = Image.new("RGB", (columns * w, rows * (h + caption)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, image in enumerate(images):
+        x, y = (i % columns) * w, (i // columns) * (h + caption)
+        canvas.paste(Image.fromarray(image[..., :3]), (x, y))
+        if labels:
+            draw.text((x + 4, y + h + 3), labels[i], fill=(30, 30, 30))
+    return np.asarray(canvas)
+
+
+# --------------------------------------------------------------------------------- capture
+@dataclass
+class CaptureOutcome:
+    shapes: Blendshapes
+    message: str
+    face: FaceOutput
+    texture: Any = None
+
+
+def capture(
+    image: Any,
+    *,
+    text: str | None = None,
+    use_photo_texture: bool = False,
+    size: int | None = None,
+    settings: Settings | None = None,
+) -> CaptureOutcome:
+    """A photo -> its 52 weights -> our face performing them; with ``text``, the user's own
+    textured face performs the description instead."""
+    from emo_app.face.capture import capture_blendshapes
+    from emo_app.validation import load_image
+
+    pixels = load_image(image, settings)
+    captured = capture_blendshapes(pixels, settings)
+    texture = None
+    if use_photo_texture or text:
+        from emo_app.face.texture import texture_from_photo
+
+        texture = texture_from_photo(pixels)
+    shapes = captured.shapes
+    message = captured.message
+    if text:
+        from emo_app.text import get_text_model
+
+        prediction = get_text_model("embedded", settings).predict(text)
+        shapes = prediction.shapes
+        message = f"{message} Your face performs: {prediction.emotions.dominant()}."
+    face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
+                       exports=True, settings=settings)
+    return CaptureOutcome(shapes, message.strip(), face, texture)

@@ -1,0 +1,106 @@
+"""CLI commands over emo_app.services: `describe`, `sphere` and `walk` (same functions as the UI)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+
+def _save_image(image, path: str) -> None:
+    from emo_app.face.export import save_png
+
+    save_png(image, Path(path))
+    print(f"wrote {path}")
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from emo_app.services import describe
+
+    result = describe(args.text, model=args.model, views=(args.view,), size=args.size, exports=bool(args.glb))
+    data = result.to_dict()
+    if args.out:
+        _save_image(result.face.images[args.view], args.out)
+    if args.glb:
+        shutil.copyfile(result.face.files["glb"], args.glb)
+        print(f"wrote {args.glb}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2))
+        print(f"wrote {args.json}")
+    if not (args.out or args.json or args.glb):
+        print(json.dumps(data, indent=2))
+    return 0
+
+
+def _sphere(args: argparse.Namespace) -> int:
+    from emo_app.services import parse_point, sphere_point
+
+    if args.point:
+        try:
+            valence, arousal, z = (float(v) for v in args.point.split(","))
+        except ValueError:
+            print("error: --point takes three comma-separated numbers: valence,arousal,z")
+            return 2
+        point = parse_point(valence, arousal, z)
+    else:
+        point = parse_point(theta=args.theta, phi=args.phi, r=args.r)
+    result = sphere_point(point, size=args.size, generate=args.generate, seed=args.seed)
+    if args.out:
+        _save_image(result.face.images["front"], args.out)
+    for i, image in enumerate(result.generated):
+        path = Path(args.out or "sphere.png").with_name(f"generated_{i}.png")
+        image.save(path)
+        print(f"wrote {path}")
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+def _walk(args: argparse.Namespace) -> int:
+    from emo_app.services import walk
+
+    result = walk(args.kind, emotion=args.emotion, other=args.other, theta=args.theta, phi=args.phi,
+                  r=args.r, steps=args.steps, spherical=not args.straight, size=args.size)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, path in result.files.items():
+        target = out / Path(path).name
+        shutil.copyfile(path, target)
+        print(f"wrote {target} ({kind})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("describe", help="text -> emotions -> blendshapes -> face")
+    d.add_argument("text")
+    d.add_argument("--model", default="embedded")
+    d.add_argument("--out", help="PNG of the face")
+    d.add_argument("--json", help="the prediction as JSON (emotions, blendshapes, point, reasons)")
+    d.add_argument("--glb", help="GLB with the 52 ARKit morph targets")
+    d.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"))
+    d.add_argument("--size", type=int, default=None)
+    d.set_defaults(func=_describe)
+
+    s = sub.add_parser("sphere", help="a C2A2 point -> nearest classes, emotions and the face")
+    s.add_argument("--point", help="valence,arousal,z")
+    s.add_argument("--theta", type=float, default=0.0, help="azimuth (radians)")
+    s.add_argument("--phi", type=float, default=0.0, help="elevation (radians)")
+    s.add_argument("--r", type=float, default=1.0, help="radius: 0 neutral .. 1 full")
+    s.add_argument("--generate", action="store_true", help="also generate an image (needs SD weights, GPU)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="PNG of the face")
+    s.add_argument("--size", type=int, default=None)
+    s.set_defaults(func=_sphere)
+
+    w = sub.add_parser("walk", help="axis, circle or between-classes walk as GIF/MP4/GLB/grid")
+    w.add_argument("kind", choices=("axis", "circle", "classes"))
+    w.add_argument("--emotion", default="Happy", help="class for axis walks; start class for classes")
+    w.add_argument("--other", default="Sad", help="end class for classes walks")
+    w.add_argument("--theta", type=float, default=0.0)
+    w.add_argument("--phi", type=float, default=0.0)
+    w.add_argument("--r", type=float, default=0.8)
+    w.add_argument("--steps", type=int, default=12)
+    w.add_argument("--straight", action="store_true", help="straight line instead of the great circle")
+    w.add_argument("--size", type=int, default=256)
+    w.add_argument("--out-dir", default="walk")
+    w.set_defaults(func=_walk)

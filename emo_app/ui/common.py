@@ -1,0 +1,79 @@
+"""Small pieces every tab shares: error translation, the GPU decorator and plots."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from emo_app.blendshapes import GROUPS, Blendshapes
+from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
+from emo_app.errors import EmoAppError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+GROUP_COLOURS = {
+    "brows": "#8e6c8a", "eyes": "#3d7ea6", "jaw": "#c06c84", "mouth": "#e07a5f",
+    "cheeks": "#f2a65a", "nose": "#6a994e", "tongue": "#bc4749",
+}  # fmt: skip
+EMOTION_COLOURS = ["#9e9e9e", "#f4c430", "#ff8c42", "#4a6fa5", "#d7263d", "#6a994e", "#7b2cbf", "#5c4d7d"]
+
+
+def ui_errors(fn: F) -> F:
+    """Show our errors (bad input, missing weights) as a gr.Error sentence in the page."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import gradio as gr
+
+        try:
+            return fn(*args, **kwargs)
+        except EmoAppError as exc:
+            raise gr.Error(str(exc), duration=12) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def gpu(fn: F) -> F:
+    """``@spaces.GPU`` on Hugging Face ZeroGPU Spaces; unchanged everywhere else."""
+    if os.environ.get("SPACES_ZERO_GPU") or os.environ.get("SPACE_ID"):
+        try:
+            import spaces
+
+            return spaces.GPU(fn)  # type: ignore[return-value]
+        except ImportError:  # pragma: no cover - spaces is in requirements
+            pass
+    return fn
+
+
+def emotions_figure(emotions: EmotionIntensities):
+    """The 8 Emo3D intensities as a bar chart."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=list(EMO3D_EMOTIONS), y=[float(v) for v in emotions.values],
+                           marker_color=EMOTION_COLOURS))
+    fig.update_layout(title="Emotion intensities", yaxis_range=[0, 1], height=300,
+                      margin=dict(l=30, r=10, t=40, b=30))
+    return fig
+
+
+def blendshapes_figure(shapes: Blendshapes):
+    """The 52 weights grouped by face region (brows, eyes, jaw, mouth, cheeks, nose, tongue)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for group, names in GROUPS.items():
+        fig.add_bar(x=list(names), y=[shapes[n] for n in names], name=group,
+                    marker_color=GROUP_COLOURS[group])
+    fig.update_layout(title="ARKit blendshapes by region", yaxis_range=[0, 1], height=340,
+                      margin=dict(l=30, r=10, t=40, b=110), legend_orientation="h", xaxis_tickangle=-60)
+    return fig
+
+
+def explanation_rows(explanation: dict[str, list[tuple[str, float]]], shapes: Blendshapes,
+                     limit: int = 20) -> list[list[Any]]:
+    """Rows of (shape, weight, reasons) for the strongest shapes, for a table."""
+    ranked = sorted(((shapes[n], n) for n in explanation if shapes[n] > 0.01), reverse=True)[:limit]
+    return [[name, round(weight, 3), "; ".join(f"{s} ({v:.2f})" for s, v in explanation[name][:3])]
+            for weight, name in ranked]

@@ -1,0 +1,109 @@
+"""The clickable 3D emotion sphere: a plotly figure in a custom ``gr.HTML`` component.
+
+``gr.Plot`` has no click event for 3D plots, so the component loads plotly.js (served from
+the plotly Python package, so it works offline), draws the figure whose JSON is the
+component's value, and sends ``plotly_click`` back as a ``click`` event carrying the clicked
+point's valence, arousal and z. When the server returns a new figure the component redraws.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from emo_app.emotion.space import BASIC_CLASSES, C2A2_CLASSES, EmotionPoint
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the plotly package."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def sphere_figure(point: EmotionPoint | None = None, resolution: int = 28) -> dict:
+    """Plotly figure dict: a translucent unit sphere, the 20 classes and the selected point."""
+    import plotly.graph_objects as go
+
+    u = np.linspace(-math.pi, math.pi, resolution)
+    v = np.linspace(-math.pi / 2, math.pi / 2, resolution // 2)
+    xs = np.outer(np.cos(v), np.cos(u))
+    ys = np.outer(np.cos(v), np.sin(u))
+    zs = np.outer(np.sin(v), np.ones_like(u))
+    fig = go.Figure()
+    fig.add_surface(x=xs.round(4), y=ys.round(4), z=zs.round(4), opacity=0.25, showscale=False,
+                    colorscale=[[0, "#c7d2fe"], [1, "#fbcfe8"]], name="sphere",
+                    hovertemplate="valence %{x:.2f}<br>arousal %{y:.2f}<br>Z %{z:.2f}<extra></extra>")
+    names = list(C2A2_CLASSES)
+    coords = np.array([C2A2_CLASSES[n] for n in names])
+    fig.add_scatter3d(
+        x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="markers+text", text=names,
+        textfont=dict(size=10), name="classes",
+        marker=dict(size=[7 if n in BASIC_CLASSES else 5 for n in names],
+                    color=["#1f2937" if n in BASIC_CLASSES else "#6b7280" for n in names]),
+        hovertemplate="%{text}<br>(%{x:.2f}, %{y:.2f}, %{z:.2f})<extra></extra>",
+    )
+    if point is not None:
+        fig.add_scatter3d(x=[point.valence], y=[point.arousal], z=[point.z], mode="markers",
+                          name="selected", marker=dict(size=10, color="#e11d48", symbol="diamond"),
+                          hovertemplate="selected<extra></extra>")
+    axis = dict(range=[-1.15, 1.15], zeroline=True)
+    fig.update_layout(
+        height=460, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+        scene=dict(xaxis=dict(title="valence", **axis), yaxis=dict(title="arousal", **axis),
+                   zaxis=dict(title="Z", **axis), aspectmode="cube",
+                   camera=dict(eye=dict(x=1.25, y=-1.35, z=0.9))),
+    )
+    return json.loads(fig.to_json())
+
+
+HTML_TEMPLATE = """
+<div class="emo-sphere">
+  <pre class="emo-sphere-data" style="display:none">${value}</pre>
+  <div class="emo-sphere-plot" style="width:100%;height:460px"></div>
+</div>
+"""
+
+JS_ON_LOAD = """
+const draw = () => {
+  const data = element.querySelector('.emo-sphere-data');
+  const plot = element.querySelector('.emo-sphere-plot');
+  if (!data || !plot || !window.Plotly) return false;
+  const text = data.textContent;
+  if (!text || (plot.dataset.drawn === text && plot.querySelector('.main-svg'))) return true;
+  let fig;
+  try { fig = JSON.parse(text); } catch (e) { return true; }
+  plot.dataset.drawn = text;
+  window.Plotly.react(plot, fig.data, fig.layout, {displaylogo: false, responsive: true}).then(() => {
+    if (plot.dataset.bound === '1') return;
+    plot.dataset.bound = '1';
+    plot.on('plotly_click', (event) => {
+      const p = event.points && event.points[0];
+      if (!p || p.x === undefined) return;
+      trigger('click', {valence: p.x, arousal: p.y, z: p.z});
+    });
+  });
+  return true;
+};
+const waitForPlotly = () => { if (!draw()) setTimeout(waitForPlotly, 100); };
+waitForPlotly();
+new MutationObserver(() => draw()).observe(element, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def sphere_value(point: EmotionPoint | None) -> str:
+    """The component's value: the figure as JSON text (escaped for the <pre> holder)."""
+    text = json.dumps(sphere_figure(point), separators=(",", ":"))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def sphere_component(point: EmotionPoint | None, elem_id: str = "emo-sphere"):
+    """Build the gr.HTML sphere (call inside a Blocks context)."""
+    import gradio as gr
+
+    script = f'<script src="/gradio_api/file={plotly_js_path()}"></script>'
+    return gr.HTML(value=sphere_value(point), html_template=HTML_TEMPLATE, js_on_load=JS_ON_LOAD,
+                   head=script, elem_id=elem_id, padding=False, apply_default_css=False)

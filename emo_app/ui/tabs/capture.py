@@ -1,0 +1,71 @@
+"""Capture tab: a photo or webcam frame -> 52 weights -> the face performs them; or the
+user's own textured face performs any description."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emo_app.config import Settings
+from emo_app.ui.common import blendshapes_figure, ui_errors
+
+
+@ui_errors
+def capture_photo(image: Any, text: str, own_face: bool) -> tuple:
+    """Photo (+ optional description) -> renders, GLB, weights plot, message and files."""
+    from emo_app.services import capture
+
+    description = text.strip() if isinstance(text, str) and text.strip() else None
+    outcome = capture(image, text=description, use_photo_texture=bool(own_face))
+    face = outcome.face
+    return (face.images["front"], face.images["three_quarter"], str(face.files["glb"]),
+            blendshapes_figure(outcome.shapes), outcome.message, [str(p) for p in face.files.values()],
+            outcome.shapes.to_dict())
+
+
+@ui_errors
+def edit_with_ganmut(image: Any, valence: float, arousal: float, z: float) -> Any:
+    """Move the photo's expression to a C2A2 point with the GANmut-3D editor."""
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.ganmut import edit_photo
+    from emo_app.validation import load_image
+
+    return edit_photo(load_image(image), EmotionPoint(valence, arousal, z))
+
+
+def build_capture_tab(settings: Settings) -> None:
+    """Lay out the Capture tab and wire its events (call inside a gr.Tab)."""
+    import gradio as gr
+
+    with gr.Row():
+        with gr.Column(scale=1):
+            photo = gr.Image(label="A photo of a face", sources=["upload", "webcam", "clipboard"],
+                             type="numpy")
+            text = gr.Textbox(label="Optional: a description for YOUR face to perform", lines=2)
+            own_face = gr.Checkbox(False, label="Use my photo as the face's texture")
+            go = gr.Button("Capture", variant="primary")
+        with gr.Column(scale=2):
+            message = gr.Markdown()
+            with gr.Row():
+                front = gr.Image(label="Front", type="numpy", height=300)
+                three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
+            model3d = gr.Model3D(label="GLB", height=300)
+    plot = gr.Plot(label="Captured blendshapes")
+    weights = gr.JSON(label="The 52 weights")
+    files = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
+    from emo_app.ganmut import ganmut_available
+
+    available = ganmut_available(settings)
+    with gr.Accordion("Edit the photo to any C2A2 point (GANmut-3D)", open=False):
+        gr.Markdown("A GANmut-3D checkpoint is present." if available else
+                    "Needs a GANmut-3D checkpoint at weights/ganmut-c2a2.safetensors "
+                    "(train one with `python -m emo_app train-ganmut`).")
+        with gr.Row():
+            valence = gr.Slider(-1, 1, value=0.8, step=0.01, label="valence")
+            arousal = gr.Slider(-1, 1, value=0.5, step=0.01, label="arousal")
+            z_axis = gr.Slider(-1, 1, value=0.0, step=0.01, label="Z")
+        edit = gr.Button("Edit the photo", interactive=available)
+        edited = gr.Image(label="Edited photo", type="numpy", height=256)
+    edit.click(edit_with_ganmut, [photo, valence, arousal, z_axis], edited, api_name="ganmut_edit",
+               concurrency_id="render")
+    outputs = [front, three_quarter, model3d, plot, message, files, weights]
+    go.click(capture_photo, [photo, text, own_face], outputs, api_name="capture", concurrency_id="render")

@@ -1,0 +1,175 @@
+"""Describe tab: text -> face, emotions, blendshapes, C2A2 point, reasons, score, downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
+from emo_app.config import Settings
+from emo_app.ui.common import blendshapes_figure, emotions_figure, explanation_rows, ui_errors
+
+EXAMPLES = [
+    "A broad grin with eyes alight with cheer.",
+    "She looks heartbroken, eyes downcast and lips trembling.",
+    "Furious, with a furrowed brow and lips pressed tight.",
+    "Wide eyes and a mouth agape in sheer surprise.",
+    "He wrinkles his nose in disgust at the smell.",
+    "Terrified, eyes wide and the mouth stretched in fear.",
+    "A smug, one-sided smirk of contempt.",
+    "Happily surprised, laughing with raised eyebrows.",
+    "A bittersweet smile with teary eyes.",
+    "Sadly angry: a scowl with the corners of the mouth turned down.",
+    "Her left eyebrow is raised in doubt.",
+    "A calm, neutral expression.",
+]
+
+DEFAULT_TEXT = EXAMPLES[0]
+
+
+def model_choices(settings: Settings | None = None) -> list[tuple[str, str]]:
+    """(label, name) for every text model; unavailable ones say why in the label."""
+    from emo_app.text import list_text_models
+
+    choices = []
+    for row in list_text_models(settings):
+        label = row["name"] if row.get("available") else f"{row['name']} (unavailable)"
+        choices.append((label, row["name"]))
+    return choices
+
+
+def _describe_outputs(result) -> tuple:
+    from emo_app.emotion.space import nearest_classes
+
+    prediction = result.prediction
+    shapes = prediction.shapes
+    nearest = ", ".join(f"{n} ({d:.2f})" for n, d in nearest_classes(prediction.point, 3))
+    theta, phi, r = prediction.point.to_spherical()
+    point_md = (
+        f"**C2A2 point** valence {prediction.point.valence:+.2f}, "
+        f"arousal {prediction.point.arousal:+.2f}, Z {prediction.point.z:+.2f} "
+        f"(θ {theta:.2f}, φ {phi:.2f}, r {r:.2f})  \n**Nearest classes:** {nearest}"
+    )
+    cues = ", ".join(prediction.cues) or "none"
+    notes = " ".join(prediction.notes)
+    summary = f"**Dominant emotion:** {prediction.emotions.dominant()} · **facial cues found:** {cues}"
+    if notes:
+        summary += f"  \n{notes}"
+    files = [str(p) for p in result.face.files.values()]
+    return (
+        result.face.images["front"],
+        result.face.images["three_quarter"],
+        str(result.face.files["glb"]),
+        emotions_figure(prediction.emotions),
+        blendshapes_figure(shapes),
+        point_md,
+        summary,
+        explanation_rows(prediction.explanation, shapes),
+        files,
+        result.to_dict(),
+        *[float(v) for v in shapes.values],
+    )
+
+
+@ui_errors
+def describe_text(text: str, model: str) -> tuple:
+    """Text -> the whole Describe page (images, plots, reasons, files, sliders)."""
+    from emo_app.services import describe
+
+    return _describe_outputs(describe(text, model=model or "embedded"))
+
+
+@ui_errors
+def apply_sliders(*weights: float) -> tuple:
+    """Re-render after hand edits to any shape; returns images, GLB, plot and files."""
+    from emo_app.services import render_face
+
+    face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True)
+    return (face.images["front"], face.images["three_quarter"], str(face.files["glb"]),
+            blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
+
+
+@ui_errors
+def score_current(state: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
+    """The Emo3D score of the face just described (or, without CLIP, the offline judges)."""
+    from emo_app.emotion.emotions import EmotionIntensities
+    from emo_app.metric.live import score_face
+    from emo_app.services import render_face
+
+    if not state or "blendshapes" not in state:
+        return "Describe a face first.", []
+    shapes = Blendshapes.from_dict(state["blendshapes"])
+    emotions = EmotionIntensities.from_dict(state["emotions"])
+    image = render_face(shapes, views=("front",), size=256).images["front"]
+    report = score_face(image, emotions, shapes)
+    rows: list[list[Any]] = []
+    if report.get("emo3d"):
+        emo3d = report["emo3d"]
+        text = (f"**Emo3D** {emo3d['score']:.3f} (KL {emo3d['kl']:.3f}, k = {emo3d['k']}, "
+                f"{emo3d['clip_model']}; lower is better, 0.5 = perfect retrieval)")
+        rows = [[t["text"], t["similarity"]] for t in emo3d["top"]]
+    else:
+        text = f"⚠️ {report['emo3d_unavailable']}"
+    judges = report.get("offline_judges") or {}
+    fer = judges.get("fer") or {}
+    if fer:
+        text += f"\n\n**Offline judge: FER2013 classifier** {fer.get('summary', fer)}"
+    mediapipe = judges.get("mediapipe") or {}
+    if mediapipe.get("detected"):
+        text += (f"\n\n**Offline judge: MediaPipe re-read** Pearson r {mediapipe['pearson_r']:.2f}, "
+                 f"MSE {mediapipe['mse']:.4f} against the intended weights")
+    elif mediapipe:
+        text += "\n\n**Offline judge: MediaPipe re-read** no face detected in the render"
+    return text, rows
+
+
+def build_describe_tab(settings: Settings) -> None:
+    """Lay out the Describe tab and wire its events (call inside a gr.Tab)."""
+    import gradio as gr
+
+    with gr.Row():
+        with gr.Column(scale=2):
+            text = gr.Textbox(label="Describe a face", value=DEFAULT_TEXT, lines=3, max_lines=8,
+                              elem_id="describe-text")
+            model = gr.Dropdown(choices=model_choices(settings), value="embedded", label="Text model")
+            go = gr.Button("Make the face", variant="primary", elem_id="describe-go")
+            gr.Examples(EXAMPLES, inputs=[text], label="Examples")
+        with gr.Column(scale=3):
+            with gr.Row():
+                front = gr.Image(label="Front", type="numpy", elem_id="describe-front", height=320)
+                three_quarter = gr.Image(label="Three-quarter", type="numpy", height=320)
+            model3d = gr.Model3D(label="Interactive 3D (GLB with 52 ARKit morph targets)", height=320)
+    summary = gr.Markdown(elem_id="describe-summary")
+    point_md = gr.Markdown()
+    with gr.Row():
+        emotions_plot = gr.Plot(label="Emotions")
+        shapes_plot = gr.Plot(label="Blendshapes")
+    reasons = gr.Dataframe(headers=["shape", "weight", "why"], label="Why each shape moved",
+                           interactive=False, wrap=True)
+    with gr.Row():
+        score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)")
+    score_md = gr.Markdown()
+    score_top = gr.Dataframe(headers=["retrieved prompt", "similarity"], label="Top-k prompts",
+                             interactive=False)
+    downloads = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
+    with gr.Accordion("The prediction as JSON", open=False):
+        state = gr.JSON(label="Prediction")
+    sliders = []
+    with gr.Accordion("Edit any shape", open=False):
+        for group, names in GROUPS.items():
+            with gr.Accordion(group, open=False):
+                for name in names:
+                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name))
+        apply = gr.Button("Apply the sliders")
+    ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
+
+    outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
+               downloads, state, *ordered]
+    for trigger in (go.click, text.submit):
+        trigger(describe_text, [text, model], outputs, api_name="describe" if trigger == go.click else False,
+                concurrency_id="render")
+    apply.click(apply_sliders, ordered, [front, three_quarter, model3d, shapes_plot, downloads],
+                api_name="render_weights", concurrency_id="render")
+    score_btn.click(score_current, [state], [score_md, score_top], api_name="score_face")
+    root = gr.context.Context.root_block
+    if root is not None:  # the first screen already shows a face
+        root.load(describe_text, [text, model], outputs, api_name=False, concurrency_id="render")

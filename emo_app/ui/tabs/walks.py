@@ -1,0 +1,82 @@
+"""Walks tab: axis, circle and between-classes walks as an animated face (GIF, MP4, GLB) and a
+grid; with generator weights and a GPU, the matching generated-image walk."""
+
+from __future__ import annotations
+
+import math
+
+from emo_app.config import Settings
+from emo_app.emotion.space import CLASS_NAMES
+from emo_app.services import MAX_WALK_STEPS
+from emo_app.ui.common import gpu, ui_errors
+
+WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (θ, φ, r)", "circle"),
+              ("Between two classes", "classes")]
+
+
+@ui_errors
+def face_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
+              straight: bool) -> tuple:
+    """A walk rendered with the 3D face: GIF, MP4, animated GLB, grid and the files."""
+    from emo_app.services import walk
+
+    result = walk(kind, emotion=emotion, other=other, theta=theta, phi=phi, r=r, steps=int(steps),
+                  spherical=not straight)
+    files = result.files
+    return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
+            str(files["grid"]), [str(p) for p in files.values()])
+
+
+@gpu
+@ui_errors
+def image_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
+               straight: bool, seed: int) -> tuple:
+    """The same walk through the C2A2 image generator (needs weights and a GPU)."""
+    from emo_app.generation import walks
+    from emo_app.services import generation_status
+
+    status = generation_status()
+    if not status.get("can_generate"):
+        return None, None, status.get("message", "Image generation is unavailable.")
+    if kind == "axis":
+        result = walks.axis_walk_images(emotion, int(steps), seed=int(seed))
+    elif kind == "circle":
+        result = walks.circle_walk_images(theta, phi, r, int(steps), seed=int(seed))
+    else:
+        result = walks.class_walk_images(emotion, other, int(steps), spherical=not straight, seed=int(seed))
+    return str(result.grid), str(result.gif) if result.gif else None, "Generated."
+
+
+def build_walks_tab(settings: Settings) -> None:
+    """Lay out the Walks tab and wire its events (call inside a gr.Tab)."""
+    import gradio as gr
+
+    with gr.Row():
+        with gr.Column(scale=1):
+            kind = gr.Radio(WALK_KINDS, value="axis", label="Walk")
+            emotion = gr.Dropdown(list(CLASS_NAMES), value="Happy", label="Class (axis) / start class")
+            other = gr.Dropdown(list(CLASS_NAMES), value="Sad", label="End class (between two classes)")
+            theta = gr.Slider(-math.pi, math.pi, value=0.0, step=0.01,
+                              label="θ: tilt of the circle towards +Z")
+            phi = gr.Slider(-2 * math.pi, 2 * math.pi, value=0.0, step=0.01, label="φ: starting angle")
+            r = gr.Slider(0.05, 1.0, value=0.8, step=0.01, label="r: radius")
+            steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps")
+            straight = gr.Checkbox(False, label="Straight line instead of the great circle")
+            go = gr.Button("Walk the face", variant="primary")
+        with gr.Column(scale=2):
+            with gr.Row():
+                gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300)
+                video = gr.Video(label="MP4", height=300)
+            model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300)
+            grid = gr.Image(label="Grid", type="filepath")
+            files = gr.File(label="Downloads", file_count="multiple")
+    with gr.Accordion("Generated-image walk (C2A2 Stable Diffusion)", open=False):
+        seed = gr.Number(value=0, precision=0, label="Seed (the same for every step)")
+        gen = gr.Button("Generate the image walk")
+        gen_message = gr.Markdown()
+        gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
+        gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
+    inputs = [kind, emotion, other, theta, phi, r, steps, straight]
+    go.click(face_walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
+    gen.click(image_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
+              concurrency_id="gpu", concurrency_limit=1)

@@ -1,0 +1,87 @@
+"""The studio end to end: launched on loopback and driven with gradio_client, as API users do."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    from gradio_client import Client
+
+    from emo_app.ui.app import build_app
+
+    demo = build_app()
+    demo.queue(max_size=32)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()
+
+
+def test_every_tab_exposes_named_endpoints(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    for endpoint in ("/describe", "/render_weights", "/score_face", "/sphere_point", "/sphere_point_xyz",
+                     "/walk", "/capture", "/benchmark", "/generate"):
+        assert endpoint in names, endpoint
+
+
+def test_describe_returns_a_face_and_the_emotion(client):
+    result = client.predict("Terrified, eyes wide with fear", "embedded", api_name="/describe")
+    front = np.asarray(Image.open(result[0]))
+    assert front.shape[0] >= 256 and front.std() > 10  # a picture, not a blank
+    state = result[9]
+    assert state["dominant_emotion"] == "fear"
+    assert state["blendshapes"]["eyeWideLeft"] > 0.2
+    assert any(str(path).endswith(".glb") for path in (f["path"] if isinstance(f, dict) else f
+                                                       for f in result[8]))
+
+
+def test_describe_rejects_empty_text_with_a_sentence(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="empty"):
+        client.predict("   ", "embedded", api_name="/describe")
+
+
+def test_sphere_point_names_the_nearest_class(client):
+    theta, phi, r = 2.25, 0.0, 1.0  # the direction of Angry
+    result = client.predict(theta, phi, r, api_name="/sphere_point")
+    assert "Nearest class: Angry" in result[1]
+    assert os.path.exists(result[2])
+
+
+def test_sphere_rejects_far_away_coordinates_and_keeps_serving(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="far outside the emotion sphere"):
+        client.predict(1e6, 0.0, 0.0, api_name="/sphere_point_xyz")
+    assert "Nearest class" in client.predict(0.0, 0.0, 1.0, api_name="/sphere_point")[1]
+
+
+def test_walk_makes_an_animation(client):
+    gif, _mp4, glb, grid, _files = client.predict("axis", "Sad", "Happy", 0.0, 0.0, 0.8, 4, False,
+                                                  api_name="/walk")
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 4
+    assert glb.endswith(".glb") and os.path.exists(grid)
+
+
+def test_generation_says_why_it_cannot_run(client):
+    _gallery, message = client.predict(0.1, 0.0, 1.0, 0, api_name="/generate")
+    assert "weights" in message.lower() or "gpu" in message.lower()

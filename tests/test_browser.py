@@ -1,0 +1,111 @@
+"""A person in a real browser (Playwright driving Debian's chromium): type a description and
+see the face; click the emotion sphere and see the nearest class and the face change.
+Screenshots go to docs/ for the README."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    from emo_app.ui.app import build_app, launch_kwargs
+
+    demo = build_app()
+    demo.queue(max_size=32)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_kwargs())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(app_url, wait_until="domcontentloaded")
+        yield page
+        browser.close()
+
+
+def _image_src(page, elem_id: str) -> str:
+    locator = page.locator(f"#{elem_id} img")
+    locator.first.wait_for(state="visible", timeout=120_000)
+    return locator.first.get_attribute("src") or ""
+
+
+def test_type_a_description_and_see_the_face(page):
+    first = _image_src(page, "describe-front")  # the first screen already shows a face
+    page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
+    page.locator("#describe-go").click()
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#describe-front img'); return i && i.src !== old; }",
+        arg=first, timeout=120_000,
+    )
+    page.get_by_text("Dominant emotion: surprise").wait_for(timeout=60_000)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "describe.png"), full_page=False)
+
+
+def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page):
+    page.get_by_role("tab", name="Emotion sphere").click()
+    heading = page.locator("#sphere-nearest")
+    heading.get_by_text("Nearest class").wait_for(timeout=120_000)
+    plot = page.locator("#emo-sphere .emo-sphere-plot")
+    plot.locator(".gl-container canvas, canvas").first.wait_for(timeout=60_000)
+    before_text = heading.inner_text()
+    before_face = _image_src(page, "sphere-face")
+    box = plot.bounding_box()
+    assert box is not None
+    changed = False
+    # Click a few spots on the sphere until plotly reports a point (WebGL picking).
+    for dx, dy in ((0.42, 0.55), (0.55, 0.45), (0.5, 0.6), (0.38, 0.4), (0.6, 0.62)):
+        x, y = box["x"] + box["width"] * dx, box["y"] + box["height"] * dy
+        page.mouse.move(x - 5, y - 5)
+        page.mouse.move(x, y)  # plotly picks the hovered point, then a click selects it
+        page.wait_for_timeout(800)
+        page.mouse.down()
+        page.mouse.up()
+        try:
+            page.wait_for_function(
+                "old => { const h = document.querySelector('#sphere-nearest');"
+                " return h && h.innerText !== old; }",
+                arg=before_text, timeout=15_000,
+            )
+            changed = True
+            break
+        except Exception:
+            continue
+    assert changed, "clicking the sphere did not select a point"
+    assert "Nearest class" in heading.inner_text()
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#sphere-face img'); return i && i.src !== old; }",
+        arg=before_face, timeout=60_000,
+    )
+    page.screenshot(path=str(DOCS / "sphere.png"), full_page=False)

@@ -1,0 +1,460 @@
+"""DreamBooth fine-tuning of SD 1.4 jointly with the NumberEncoder (``python -m emo_app train-c2a2``).
+
+Instance images are faces labelled with their C2A2 point (CSV ``file,valence,arousal,z``),
+captioned "a photo of a <emo> person" with the point's embedding injected at <emo>. Prior
+preservation keeps SD's general notion of a person: class images captioned "a photo of a person"
+(given as a folder, or generated once by the base pipeline) add their own denoising loss,
+weighted 1.0 as in the supplementary. The UNet (and optionally the text encoder) train at the
+paper's learning rate 1e-6; the NumberEncoder starts from scratch, so it gets its own, larger
+rate (1e-4 by default; set it equal to reproduce a single-rate run).
+
+Checkpoints (safetensors, optimizer state included) make runs resumable; validation grids at
+fixed points every N steps show whether the emotion control is being learnt.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emo_app.emotion.space import EmotionPoint
+from emo_app.errors import InvalidInputError
+from emo_app.generation.pipeline import CLASS_PROMPT, DEFAULT_TEMPLATE, C2A2Pipeline, GenerationRequest
+from emo_app.generation.schedulers import get_preset
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+REQUIRED_COLUMNS = ("file", "valence", "arousal", "z")
+DEFAULT_VALIDATION_CLASSES = ("Neutral", "Happy", "Sad", "Fearful", "Surprised", "Angry")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Paths may be resolver names (``base_model``) or folders."""
+
+    data_dir: Path
+    out_dir: Path
+    base_model: str = "sd-1.4"
+    labels_csv: Path | None = None  # default: <data_dir>/labels.csv, or the only CSV there
+    class_images_dir: Path | None = None  # None: generate num_class_images with the base model
+    num_class_images: int = 200
+    class_image_steps: int = 25
+    class_prompt: str = CLASS_PROMPT
+    template: str = DEFAULT_TEMPLATE
+    resolution: int = 512
+    batch_size: int = 1
+    max_steps: int = 800
+    learning_rate: float = 1e-6
+    number_encoder_lr: float = 1e-4
+    prior_loss_weight: float = 1.0
+    train_text_encoder: bool = False
+    mixed_precision: str = "auto"  # auto | no | fp16 | bf16
+    gradient_checkpointing: bool = True
+    use_8bit_adam: bool = False
+    max_grad_norm: float = 1.0
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    validate_every: int = 100
+    validation_classes: tuple[str, ...] = DEFAULT_VALIDATION_CLASSES
+    validation_steps: int = 25
+    validation_seed: int = 0
+    seed: int = 0
+    resume: bool = True
+    device: str = "auto"
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        self.data_dir, self.out_dir = Path(self.data_dir), Path(self.out_dir)
+        if self.resolution % 8 or self.resolution < 64:
+            raise InvalidInputError("resolution must be a multiple of 8 and at least 64.")
+        if self.max_steps < 1 or self.batch_size < 1:
+            raise InvalidInputError("max_steps and batch_size must be at least 1.")
+        if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
+            raise InvalidInputError("mixed_precision must be auto, no, fp16 or bf16.")
+        if not (self.learning_rate > 0 and self.number_encoder_lr > 0):
+            raise InvalidInputError("Learning rates must be positive.")
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    checkpoints: list[Path] = field(default_factory=list)
+    validation_images: list[Path] = field(default_factory=list)
+    resumed_from: int = 0
+    pipeline: C2A2Pipeline | None = None  # the trained pipeline, still in memory
+
+
+# ----- data ------------------------------------------------------------------------------------
+def _find_labels(config: TrainConfig) -> Path:
+    if config.labels_csv is not None:
+        path = Path(config.labels_csv)
+        if not path.is_file():
+            raise InvalidInputError(f"The labels file '{path}' does not exist.")
+        return path
+    default = config.data_dir / "labels.csv"
+    if default.is_file():
+        return default
+    found = sorted(config.data_dir.glob("*.csv"))
+    if len(found) == 1:
+        return found[0]
+    raise InvalidInputError(
+        f"Put a labels.csv with columns {','.join(REQUIRED_COLUMNS)} in '{config.data_dir}' "
+        "(or pass --labels)."
+    )
+
+
+def read_labels(data_dir: Path, labels_csv: Path) -> list[tuple[Path, EmotionPoint]]:
+    """(image path, point) rows; every problem is reported with its CSV line number."""
+    data_dir = Path(data_dir).resolve()
+    rows: list[tuple[Path, EmotionPoint]] = []
+    with open(labels_csv, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InvalidInputError(
+                f"{labels_csv} lacks the column(s) {', '.join(missing)}; the header must be "
+                f"{','.join(REQUIRED_COLUMNS)}."
+            )
+        for line, record in enumerate(reader, start=2):
+            path = (data_dir / str(record["file"]).strip()).resolve()
+            if data_dir not in path.parents:
+                raise InvalidInputError(
+                    f"{labels_csv} line {line}: '{record['file']}' is outside the folder."
+                )
+            if not path.is_file():
+                raise InvalidInputError(f"{labels_csv} line {line}: image '{record['file']}' not found.")
+            try:
+                point = EmotionPoint(record["valence"], record["arousal"], record["z"])
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"{labels_csv} line {line}: {exc}") from exc
+            rows.append((path, point))
+    if not rows:
+        raise InvalidInputError(f"{labels_csv} has no rows; label at least one face image.")
+    return rows
+
+
+def image_tensor(path: Path, resolution: int) -> torch.Tensor:
+    """Resize the short side, centre-crop, scale to [-1, 1] (the VAE's input range)."""
+    from PIL import Image
+
+    from emo_app.validation import load_image
+
+    image = Image.fromarray(load_image(path))
+    scale = resolution / min(image.size)
+    image = image.resize(
+        (max(resolution, round(image.width * scale)), max(resolution, round(image.height * scale))),
+        Image.Resampling.BICUBIC,
+    )
+    left, top = (image.width - resolution) // 2, (image.height - resolution) // 2
+    image = image.crop((left, top, left + resolution, top + resolution))
+    array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(2, 0, 1)
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def prepare_class_images(config: TrainConfig, pipeline: C2A2Pipeline) -> list[Path]:
+    """The prior-preservation images: the given folder, or generated once and kept for reuse."""
+    if config.class_images_dir is not None:
+        images = list_images(config.class_images_dir)
+        if not images:
+            raise InvalidInputError(f"No class images (PNG/JPEG) in '{config.class_images_dir}'.")
+        return images
+    folder = config.out_dir / "class_images"
+    folder.mkdir(parents=True, exist_ok=True)
+    images = list_images(folder)
+    missing = config.num_class_images - len(images)
+    if missing <= 0:
+        return images[: config.num_class_images]
+    log.info("Generating %d class images with '%s'", missing, config.class_prompt)
+    preset = get_preset("fast")
+    embeds_cache: dict[str, torch.Tensor] = {}
+    with torch.no_grad(), pipeline.using_scheduler(preset):
+        for index in range(len(images), config.num_class_images):
+            embeds = embeds_cache.setdefault("c", pipeline.encode_text([config.class_prompt]))
+            negative = pipeline.encode_text([""])
+            out = pipeline.sd(
+                prompt_embeds=embeds,
+                negative_prompt_embeds=negative,
+                height=config.resolution,
+                width=config.resolution,
+                num_inference_steps=config.class_image_steps,
+                guidance_scale=preset.guidance_scale,
+                generator=torch.Generator("cpu").manual_seed(10_000 + index),
+            )
+            out.images[0].save(folder / f"class_{index:05d}.png")
+    return list_images(folder)[: config.num_class_images]
+
+
+# ----- checkpoints -----------------------------------------------------------------------------
+def _optimizer_to_safetensors(
+    optimizer: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for index, values in state["state"].items():
+        for name, value in values.items():
+            key = f"{index}.{name}"
+            if torch.is_tensor(value):
+                tensors[key] = value.detach().cpu().contiguous()
+            else:
+                scalars[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_safetensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in list(tensors.items()) + list(meta["scalars"].items()):
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(
+    folder: Path,
+    pipeline: C2A2Pipeline,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    train_text_encoder: bool,
+) -> Path:
+    """Everything needed to resume, as safetensors + JSON (no pickles)."""
+    from safetensors.torch import save_file
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(
+        {k: v.contiguous() for k, v in pipeline.sd.unet.state_dict().items()}, str(tmp / "unet.safetensors")
+    )
+    if train_text_encoder:
+        save_file(
+            {k: v.contiguous() for k, v in pipeline.sd.text_encoder.state_dict().items()},
+            str(tmp / "text_encoder.safetensors"),
+        )
+    pipeline.number_encoder.save_pretrained(tmp)
+    tensors, meta = _optimizer_to_safetensors(optimizer)
+    save_file(tensors, str(tmp / "optimizer.safetensors"))
+    rng = {"torch": torch.get_rng_state()}
+    save_file(rng, str(tmp / "rng.safetensors"))
+    (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "optimizer": meta}), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)  # a crash mid-save never leaves a half-written "latest" checkpoint
+    return folder
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    folders = sorted((out_dir / "checkpoints").glob("step-*[0-9]"))
+    complete = [f for f in folders if (f / "trainer_state.json").exists()]
+    return complete[-1] if complete else None
+
+
+def load_checkpoint(folder: Path, pipeline: C2A2Pipeline, optimizer: torch.optim.Optimizer) -> int:
+    from emo_app.generation.number_encoder import WEIGHTS_NAME
+    from emo_app.models import load_state_dict
+
+    pipeline.sd.unet.load_state_dict(load_state_dict(folder / "unet.safetensors"))
+    if (folder / "text_encoder.safetensors").exists():
+        pipeline.sd.text_encoder.load_state_dict(load_state_dict(folder / "text_encoder.safetensors"))
+    pipeline.number_encoder.load_state_dict(load_state_dict(folder / WEIGHTS_NAME))
+    state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+    optimizer.load_state_dict(
+        _optimizer_from_safetensors(load_state_dict(folder / "optimizer.safetensors"), state["optimizer"])
+    )
+    torch.set_rng_state(load_state_dict(folder / "rng.safetensors")["torch"])
+    return int(state["step"])
+
+
+# ----- training --------------------------------------------------------------------------------
+def _autocast_dtype(mixed_precision: str, device: str) -> torch.dtype | None:
+    if not device.startswith("cuda"):
+        return None  # CPU autocast is slower than fp32 for these models
+    if mixed_precision == "no":
+        return None
+    if mixed_precision == "bf16" or (mixed_precision == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.float16
+
+
+def _make_optimizer(groups: list[dict[str, Any]], use_8bit: bool) -> torch.optim.Optimizer:
+    if use_8bit:
+        try:
+            import bitsandbytes as bnb  # optional: only when the user installed it
+
+            return bnb.optim.AdamW8bit(groups, weight_decay=1e-2)
+        except ImportError:
+            log.warning("8-bit Adam needs the bitsandbytes package, which is not installed; using AdamW.")
+    return torch.optim.AdamW(groups, weight_decay=1e-2)
+
+
+def load_base_pipeline(config: TrainConfig) -> C2A2Pipeline:
+    """The base model as a C2A2 pipeline: a saved C2A2 folder continues; plain SD gets a new encoder."""
+    from emo_app.models import resolve
+
+    folder = resolve(config.base_model, allow_download=False)
+    pipeline = C2A2Pipeline.from_pretrained(folder, torch_dtype=torch.float32)
+    if pipeline.number_encoder is None:
+        pipeline = C2A2Pipeline.with_new_number_encoder(pipeline.sd, seed=config.seed)
+    return pipeline
+
+
+def save_validation_grid(pipeline: C2A2Pipeline, config: TrainConfig, step: int) -> Path:
+    from emo_app.generation.walks import image_grid
+
+    points = [EmotionPoint.of_class(name) for name in config.validation_classes]
+    request = GenerationRequest(
+        points=points,
+        seeds=[config.validation_seed] * len(points),
+        preset=get_preset("fast"),
+        template=config.template,
+        negative_prompt="",
+        mode="number",
+        height=config.resolution,
+        width=config.resolution,
+        steps=config.validation_steps,
+    )
+    images = pipeline.generate(request)
+    folder = config.out_dir / "validation"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step-{step:06d}.png"
+    image_grid(images, list(config.validation_classes)).save(path)
+    return path
+
+
+def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> TrainResult:
+    """Run (or resume) training and save a pipeline folder to ``config.out_dir``."""
+    from diffusers import DDPMScheduler
+
+    from emo_app.models.manager import pick_device
+
+    device = pick_device(config.device)
+    rows = read_labels(config.data_dir, _find_labels(config))
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    pipeline = pipeline or load_base_pipeline(config)
+    if pipeline.number_encoder is None:
+        pipeline = C2A2Pipeline.with_new_number_encoder(pipeline.sd, seed=config.seed)
+    sd = pipeline.sd
+    sd.set_progress_bar_config(disable=True)
+    pipeline.to(device)
+    class_paths = prepare_class_images(config, pipeline) if config.prior_loss_weight > 0 else []
+    noise_scheduler = DDPMScheduler.from_config(dict(sd.scheduler.config))
+
+    sd.vae.requires_grad_(False)
+    sd.unet.requires_grad_(True)
+    sd.text_encoder.requires_grad_(config.train_text_encoder)
+    if config.gradient_checkpointing:
+        sd.unet.enable_gradient_checkpointing()
+        if config.train_text_encoder:
+            sd.text_encoder.gradient_checkpointing_enable()
+    groups = [{"params": list(sd.unet.parameters()), "lr": config.learning_rate}]
+    if config.train_text_encoder:
+        groups.append({"params": list(sd.text_encoder.parameters()), "lr": config.learning_rate})
+    groups.append({"params": list(pipeline.number_encoder.parameters()), "lr": config.number_encoder_lr})
+    optimizer = _make_optimizer(groups, config.use_8bit_adam)
+    trainable = [p for g in groups for p in g["params"]]
+
+    result = TrainResult(out_dir=config.out_dir, steps=0)
+    step = 0
+    checkpoint = latest_checkpoint(config.out_dir) if config.resume else None
+    if checkpoint is not None:
+        step = load_checkpoint(checkpoint, pipeline, optimizer)
+        result.resumed_from = step
+        log.info("Resumed from %s (step %d)", checkpoint, step)
+    amp_dtype = _autocast_dtype(config.mixed_precision, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    generator = torch.Generator("cpu").manual_seed(config.seed + step)
+    scaling = float(getattr(sd.vae.config, "scaling_factor", 0.18215))
+    prediction_type = noise_scheduler.config.prediction_type
+
+    while step < config.max_steps:
+        sd.unet.train()
+        sd.text_encoder.train(config.train_text_encoder)
+        pipeline.number_encoder.train()
+        picks = torch.randint(len(rows), (config.batch_size,), generator=generator).tolist()
+        pixels = [image_tensor(rows[i][0], config.resolution) for i in picks]
+        points = [rows[i][1] for i in picks]
+        if class_paths:
+            class_picks = torch.randint(len(class_paths), (config.batch_size,), generator=generator).tolist()
+            pixels += [image_tensor(class_paths[i], config.resolution) for i in class_picks]
+        pixel_batch = torch.stack(pixels).to(device)
+        with torch.autocast(
+            device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+        ):
+            with torch.no_grad():
+                latents = sd.vae.encode(pixel_batch).latent_dist.sample(generator=None) * scaling
+            noise = torch.randn(latents.shape, generator=generator).to(device, latents.dtype)
+            timesteps = torch.randint(
+                noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator
+            ).to(device)
+            noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+            embeds = pipeline.encode_points(points, config.template)
+            if class_paths:
+                embeds = torch.cat([embeds, pipeline.encode_text([config.class_prompt] * config.batch_size)])
+            prediction = sd.unet(noisy, timesteps, encoder_hidden_states=embeds).sample
+            target = (
+                noise_scheduler.get_velocity(latents, noise, timesteps)
+                if prediction_type == "v_prediction"
+                else noise
+            )
+            n = config.batch_size
+            loss = F.mse_loss(prediction[:n].float(), target[:n].float())
+            if class_paths:
+                loss = loss + config.prior_loss_weight * F.mse_loss(
+                    prediction[n:].float(), target[n:].float()
+                )
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(
+                f"Training diverged at step {step + 1} (loss {loss.item()}); lower the rate."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        step += 1
+        result.losses.append(float(loss.item()))
+        if step % max(1, config.log_every) == 0 or step == config.max_steps:
+            log.info("step %d/%d loss %.4f", step, config.max_steps, result.losses[-1])
+        if config.checkpoint_every and step % config.checkpoint_every == 0:
+            folder = config.out_dir / "checkpoints" / f"step-{step:06d}"
+            result.checkpoints.append(
+                save_checkpoint(folder, pipeline, optimizer, step, config.train_text_encoder)
+            )
+            _prune_checkpoints(config.out_dir, config.keep_checkpoints)
+        if config.validate_every and step % config.validate_every == 0:
+            sd.unet.eval()
+            pipeline.number_encoder.eval()
+            result.validation_images.append(save_validation_grid(pipeline, config, step))
+    result.steps = step
+    sd.unet.eval()
+    sd.text_encoder.eval()
+    pipeline.number_encoder.eval()
+    if config.gradient_checkpointing:
+        sd.unet.disable_gradient_checkpointing()
+    meta = {"trained_steps": step, "train_config": json.loads(json.dumps(asdict(config), default=str))}
+    pipeline.save_pretrained(config.out_dir, extra=meta)
+    result.pipeline = pipeline
+    return result
+
+
+def _prune_checkpoints(out_dir: Path, keep: int) -> None:
+    folders = sorted((out_dir / "checkpoints").glob("step-*[0-9]"))
+    for old in folders[: max(0, len(folders) - max(1, keep))]:
+        shutil.rmtree(old, ignore_errors=True)

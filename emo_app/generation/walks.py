@@ -1,0 +1,217 @@
+"""Walks through the C2A2 space as image grids, GIFs and MP4s (the supplementary's Figs. 6-45):
+along a class axis (intensity 0..1), around a circle (theta, phi, r) and between two classes.
+
+Every frame of a walk uses the same seed, so only the emotion changes, not the person. When the
+face renderer and the FACS prior are installed, the 3D face for the same point is drawn beside
+each image, so the generated photo and the blendshape face can be compared point by point."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emo_app.emotion import space
+from emo_app.emotion.space import EmotionPoint
+from emo_app.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+GenerateFn = Callable[..., list[Any]]  # (points, *, seeds, **kwargs) -> PIL images
+MAX_WALK_STEPS = 64
+LABEL_HEIGHT = 14
+
+
+@dataclass
+class WalkResult:
+    """Where the walk's files are, and which points they show (in frame order)."""
+
+    kind: str
+    points: list[EmotionPoint]
+    labels: list[str]
+    grid: Path
+    gif: Path | None = None
+    mp4: Path | None = None
+    frames: list[Path] = field(default_factory=list)
+    faces: bool = False
+
+    def paths(self) -> list[Path]:
+        return [p for p in (self.grid, self.gif, self.mp4) if p is not None]
+
+
+def _label_image(image: Any, label: str) -> Any:
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("RGB", (image.width, image.height + LABEL_HEIGHT), "white")
+    canvas.paste(image.convert("RGB"), (0, 0))
+    ImageDraw.Draw(canvas).text((2, image.height + 1), label[: max(4, image.width // 6)], fill="black")
+    return canvas
+
+
+def image_grid(images: Sequence[Any], labels: Sequence[str] | None = None, columns: int | None = None) -> Any:
+    """Tile PIL images (same size) into one image, each with its label underneath."""
+    from PIL import Image
+
+    if not images:
+        raise InvalidInputError("No images to put in a grid.")
+    cells = (
+        [_label_image(img, lab) for img, lab in zip(images, labels)]
+        if labels
+        else [i.convert("RGB") for i in images]
+    )
+    columns = columns or min(len(cells), 8)
+    rows = -(-len(cells) // columns)
+    width, height = cells[0].size
+    grid = Image.new("RGB", (columns * width, rows * height), "white")
+    for index, cell in enumerate(cells):
+        grid.paste(cell.resize((width, height)), ((index % columns) * width, (index // columns) * height))
+    return grid
+
+
+def face_renderer_available() -> bool:
+    """True when both the 3D face renderer and an emotions -> blendshapes prior are importable."""
+    try:
+        from emo_app.face import get_face_renderer  # noqa: F401
+        from emo_app.text.facs import emotion_prior  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def face_for_point(point: EmotionPoint, size: int) -> np.ndarray | None:
+    """The rendered ARKit face for ``point`` (via Emo3D intensities and the FACS prior), or None."""
+    try:
+        from emo_app.blendshapes import Blendshapes
+        from emo_app.emotion.emotions import EmotionIntensities
+        from emo_app.face import get_face_renderer
+        from emo_app.text.facs import emotion_prior
+    except ImportError:
+        return None
+    try:
+        intensities = EmotionIntensities.from_point(point)
+        shapes = Blendshapes.from_array(emotion_prior(intensities.values).values)
+        return np.asarray(get_face_renderer().render(shapes, view="front", size=size))
+    except Exception as exc:  # the face is a bonus: a renderer problem must not lose the walk
+        log.warning("Face rendering skipped: %s", exc)
+        return None
+
+
+def _beside(image: Any, face: np.ndarray | None) -> Any:
+    from PIL import Image
+
+    if face is None:
+        return image.convert("RGB")
+    face_image = Image.fromarray(np.asarray(face)[..., :3].astype(np.uint8)).resize(
+        (image.height, image.height)
+    )
+    canvas = Image.new("RGB", (image.width + face_image.width, image.height), "white")
+    canvas.paste(image.convert("RGB"), (0, 0))
+    canvas.paste(face_image, (image.width, 0))
+    return canvas
+
+
+def point_label(point: EmotionPoint) -> str:
+    name, _ = space.nearest_classes(point, 1)[0]
+    return f"{name} ({point.valence:+.2f},{point.arousal:+.2f},{point.z:+.2f})"
+
+
+def _even(image: Any) -> Any:
+    """MP4 encoders want even sizes (and macro blocks of 16 by default); pad to a multiple of 16."""
+    from PIL import Image
+
+    width, height = -(-image.width // 16) * 16, -(-image.height // 16) * 16
+    if (width, height) == image.size:
+        return image
+    canvas = Image.new("RGB", (width, height), "white")
+    canvas.paste(image, (0, 0))
+    return canvas
+
+
+def render_walk(
+    points: Sequence[EmotionPoint],
+    kind: str,
+    *,
+    out_dir: str | Path | None = None,
+    seed: int = 0,
+    labels: Sequence[str] | None = None,
+    faces: bool = True,
+    fps: float = 4.0,
+    formats: Sequence[str] = ("png", "gif", "mp4"),
+    columns: int | None = None,
+    generate_fn: GenerateFn | None = None,
+    **generation_kwargs: Any,
+) -> WalkResult:
+    """Generate one image per point (same seed), then write the grid, GIF and MP4."""
+    import imageio.v2 as imageio
+
+    points = list(points)
+    if not 2 <= len(points) <= MAX_WALK_STEPS:
+        raise InvalidInputError(f"A walk needs 2 to {MAX_WALK_STEPS} points; got {len(points)}.")
+    unknown = set(formats) - {"png", "gif", "mp4"}
+    if unknown:
+        raise InvalidInputError(f"Unknown walk formats {sorted(unknown)}; use png, gif, mp4.")
+    if generate_fn is None:
+        from emo_app.generation.api import generate_for_points
+
+        generate_fn = generate_for_points
+    images = generate_fn(points, seeds=seed, **generation_kwargs)
+    labels = list(labels) if labels else [point_label(p) for p in points]
+    face_images = [face_for_point(p, images[0].height) for p in points] if faces else [None] * len(points)
+    with_faces = any(f is not None for f in face_images)
+    cells = [_beside(img, face) for img, face in zip(images, face_images)]
+    folder = Path(out_dir) if out_dir else _default_folder(kind)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = [_label_image(cell, label) for cell, label in zip(cells, labels)]
+    frame_paths = []
+    for index, frame in enumerate(frames):
+        path = folder / f"frame_{index:03d}.png"
+        frame.save(path)
+        frame_paths.append(path)
+    grid_path = folder / f"{kind}_grid.png"
+    image_grid(cells, labels, columns).save(grid_path)
+    result = WalkResult(kind, points, labels, grid_path, frames=frame_paths, faces=with_faces)
+    arrays = [np.asarray(_even(f)) for f in frames]
+    if "gif" in formats:
+        result.gif = folder / f"{kind}.gif"
+        imageio.mimsave(result.gif, arrays, duration=1000.0 / fps, loop=0)
+    if "mp4" in formats:
+        try:
+            result.mp4 = folder / f"{kind}.mp4"
+            imageio.mimsave(result.mp4, arrays, fps=fps, codec="libx264", quality=8, macro_block_size=16)
+        except Exception as exc:  # ffmpeg missing or broken: the grid and GIF are still useful
+            log.warning("MP4 export skipped: %s", exc)
+            result.mp4 = None
+    return result
+
+
+def _default_folder(kind: str) -> Path:
+    from emo_app.config import Settings
+
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1_000_000:06d}"
+    return Settings.from_env().data_dir / "walks" / f"{kind}-{stamp}"
+
+
+def axis_walk_images(class_name: str, steps: int = 9, **kwargs: Any) -> WalkResult:
+    """Neutral -> ``class_name`` at intensities 0..1 (Figs. 6-21)."""
+    points = space.axis_walk(class_name, steps)
+    name = space.canonical_class(class_name)
+    labels = [f"{name} {t:.2f}" for t in np.linspace(0.0, 1.0, len(points))]
+    return render_walk(points, f"axis-{name.lower().replace(' ', '-')}", labels=labels, **kwargs)
+
+
+def circle_walk_images(theta: float, phi: float, r: float, steps: int = 16, **kwargs: Any) -> WalkResult:
+    """Around the tilted circle (theta, phi, r) of ``emo_app.emotion.space`` (Figs. 22-29)."""
+    points = space.circle_walk(theta, phi, r, steps)
+    return render_walk(points, f"circle-t{theta:.2f}-p{phi:.2f}-r{r:.2f}", **kwargs)
+
+
+def class_walk_images(a: str, b: str, steps: int = 9, spherical: bool = True, **kwargs: Any) -> WalkResult:
+    """From class ``a`` to class ``b`` on the sphere (or a straight line) (Figs. 30-45)."""
+    points = space.class_walk(a, b, steps, spherical)
+    name = f"between-{space.canonical_class(a)}-{space.canonical_class(b)}".lower().replace(" ", "-")
+    return render_walk(points, name, **kwargs)

@@ -1,0 +1,93 @@
+"""Walks through C2A2 space rendered by a tiny random pipeline: grids, GIF, MP4, face column."""
+
+from __future__ import annotations
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+from PIL import Image
+
+from emo_app.errors import InvalidInputError
+from emo_app.generation import walks
+from emo_app.generation.pipeline import C2A2Pipeline
+from emo_app.generation.random_pipeline import build_random_sd_pipeline, clip_tokenizer
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def weights_root(tmp_path_factory):
+    sd = build_random_sd_pipeline(seed=0, tokenizer=clip_tokenizer(tmp_path_factory.mktemp("vocab")))
+    root = tmp_path_factory.mktemp("weights")
+    C2A2Pipeline.with_new_number_encoder(sd, seed=0).save_pretrained(root / "c2a2-sd")
+    return root
+
+
+@pytest.fixture()
+def tiny_generator(weights_root, monkeypatch):
+    from emo_app.generation import api
+
+    monkeypatch.setenv("EMO_WEIGHTS_DIR", str(weights_root))
+    monkeypatch.setattr(api, "gpu_available", lambda: False)
+    api.unload_generator()
+    yield dict(allow_cpu_preview=True, size=SIZE, num_inference_steps=2)
+    api.unload_generator()
+
+
+def test_axis_walk_writes_grid_gif_and_mp4(tiny_generator, tmp_path, monkeypatch):
+    monkeypatch.setattr(walks, "face_for_point", lambda point, size: None)  # no renderer: images only
+    result = walks.axis_walk_images("happily-surprised", steps=3, out_dir=tmp_path, seed=4, **tiny_generator)
+    assert result.labels == ["Happily surprised 0.00", "Happily surprised 0.50", "Happily surprised 1.00"]
+    assert result.points[0].radius == 0.0 and result.points[-1].radius == pytest.approx(1.0, abs=1e-3)
+    grid = Image.open(result.grid)
+    assert grid.size == (3 * SIZE, SIZE + walks.LABEL_HEIGHT)
+    gif = imageio.mimread(result.gif)
+    assert len(gif) == 3
+    assert not np.array_equal(gif[0], gif[2])  # neutral and the full class are different frames
+    assert result.mp4 is not None and result.mp4.stat().st_size > 0
+    assert not result.faces and len(result.frames) == 3
+
+
+def test_circle_and_between_walks_and_the_face_column(tiny_generator, tmp_path, monkeypatch):
+    seen = []
+
+    def fake_face(point, size):
+        seen.append(point)
+        return np.full((size, size, 3), 200, np.uint8)
+
+    monkeypatch.setattr(walks, "face_for_point", fake_face)
+    circle = walks.circle_walk_images(
+        0.49, 0.98, 0.6, steps=3, out_dir=tmp_path / "c", formats=("png", "gif"), **tiny_generator
+    )
+    assert circle.faces and circle.mp4 is None and len(seen) == 3
+    assert [p.radius for p in circle.points] == pytest.approx([0.6] * 3)
+    assert Image.open(circle.grid).size == (3 * 2 * SIZE, SIZE + walks.LABEL_HEIGHT)  # image + face
+    between = walks.class_walk_images(
+        "Happy", "Sad", steps=2, out_dir=tmp_path / "b", formats=("png",), **tiny_generator
+    )
+    assert between.labels[0].startswith("Happy") and between.labels[-1].startswith("Sad")
+
+
+def test_walk_arguments_are_checked(tmp_path):
+    with pytest.raises(InvalidInputError, match="class"):
+        walks.axis_walk_images("joyful", steps=3, out_dir=tmp_path)
+    with pytest.raises(InvalidInputError, match="formats"):
+        walks.render_walk(
+            walks.space.axis_walk("Happy", 3),
+            "x",
+            out_dir=tmp_path,
+            formats=("avi",),
+            generate_fn=lambda points, seeds: [],
+        )
+
+
+def test_real_face_for_a_point_when_the_renderer_is_installed():
+    if not walks.face_renderer_available():
+        pytest.skip("emo_app.face / emo_app.text.facs not installed")
+    from emo_app.emotion.space import EmotionPoint
+
+    happy, sad = (walks.face_for_point(EmotionPoint.of_class(c), SIZE) for c in ("Happy", "Sad"))
+    if happy is None:
+        pytest.skip("the face renderer cannot open an offscreen GL context here")
+    assert happy.shape == (SIZE, SIZE, 3) and happy.dtype == np.uint8
+    assert not np.array_equal(happy, sad)  # a different emotion poses a different face

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import gradio as gr
 
-from emo_app.models import get_manager
 from emo_app.ui.app import TABS, build_app
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def test_app_builds_with_all_tabs_and_loads_nothing():
+
+def test_app_builds_with_all_tabs():
     demo = build_app()
     assert isinstance(demo, gr.Blocks)
     labels = [block.label for block in demo.blocks.values() if isinstance(block, gr.Tab)]
     for label, _, _ in TABS:
         assert label in labels
-    assert not any(row["loaded"] for row in get_manager().status())
+
+
+def test_building_the_app_loads_no_model():
+    code = (
+        "from emo_app.ui.app import build_app; from emo_app.models import get_manager;"
+        "build_app(); print([r['name'] for r in get_manager().status() if r['loaded']])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
+                         timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

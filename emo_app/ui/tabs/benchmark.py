@@ -24,7 +24,7 @@ def run_report(models: list[str], pool_file: Any, limit: int, k: int, progress: 
                              limit=int(limit), k=int(k))
     report = run_benchmark(config, progress=False)
     files = report.files
-    markdown = files["md"].read_text() if "md" in files else ""
+    markdown = files["markdown"].read_text() if "markdown" in files else ""
     return markdown, str(files["png"]) if "png" in files else None, [str(p) for p in files.values()]
 
 

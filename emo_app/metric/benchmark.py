@@ -1,0 +1,428 @@
+"""The Table-2 style benchmark: every prompt of a pool through every text model, rendered,
+scored by the Emo3D metric (when CLIP is present) and by the offline judges.
+
+Pipeline per model, in batches: text -> ``predict_batch`` -> blendshapes -> ``render_fn`` ->
+images -> CLIP image embeddings + FER probabilities + MediaPipe re-read. Each prompt's result is
+appended to a JSONL file under ``<out>/.cache`` whose name hashes everything it depends on
+(model, pool content, CLIP weights, judges, render size), so an interrupted run resumes where it
+stopped and a changed pool or model starts afresh. Scores are computed from those records at the
+end, so the report can be re-made without rendering again.
+
+Text models and the renderer are injected (``text_models``, ``render_fn``); by default they come
+from ``emo_app.text.get_text_model`` and ``emo_app.face.get_face_renderer``. The model name
+``ground-truth`` uses the pool's own blendshapes (Emo3D split only), a reference ceiling.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from emo_app.blendshapes import Blendshapes
+from emo_app.errors import InvalidInputError, MissingWeightsError
+from emo_app.metric.clip import (
+    DEFAULT_CLIP_MODEL,
+    DEFAULT_CLIP_PRETRAINED,
+    ClipEncoder,
+    TextEmbeddingCache,
+    get_clip,
+)
+from emo_app.metric.core import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_K, emo3d_metric
+from emo_app.metric.pool import PromptPool, load_pool
+
+log = logging.getLogger(__name__)
+
+RenderFn = Callable[[list[Blendshapes]], list[np.ndarray]]
+JUDGES = ("fer", "mediapipe")
+PAPER_TABLE_2 = {  # model: (MSE, Emo3D) from the paper; lower Emo3D is better
+    "BERT": (0.03, 0.796), "XLM-RoBERTa": (0.04, 0.789), "Autoencoder CLIP": (0.002, 0.776),
+    "Emotion-XLM": (0.035, 0.756), "CLIP": (0.014, 0.737),
+}  # fmt: skip
+
+
+class TextModelLike(Protocol):
+    def predict_batch(self, texts: list[str]) -> list[Any]: ...
+
+
+@dataclass
+class BenchmarkConfig:
+    """What to run; ``limit`` scores N prompts spread evenly over the pool, still retrieving among
+    the whole pool."""
+
+    models: tuple[str, ...] = ("embedded",)
+    pool: str | None = None
+    out_dir: Path = Path("reports/benchmark")
+    k: int = DEFAULT_K
+    alpha: float = DEFAULT_ALPHA
+    eps: float = DEFAULT_EPS
+    batch_size: int = 16
+    limit: int | None = None
+    judges: tuple[str, ...] = JUDGES
+    use_clip: bool = True
+    clip_model: str = DEFAULT_CLIP_MODEL
+    clip_pretrained: str = DEFAULT_CLIP_PRETRAINED
+    render_size: int = 256
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        unknown = set(self.judges) - set(JUDGES)
+        if unknown:
+            raise InvalidInputError(f"Unknown judge(s) {sorted(unknown)}; choose from {', '.join(JUDGES)}.")
+        if not self.models:
+            raise InvalidInputError("Name at least one text model to benchmark.")
+        if self.batch_size < 1:
+            raise InvalidInputError("batch_size must be at least 1.")
+
+
+@dataclass
+class ModelScores:
+    """One row of the report; None where a number could not be computed."""
+
+    model: str
+    prompts: int
+    mse: float | None = None
+    emotion_mae: float | None = None
+    emo3d: float | None = None
+    mean_kl: float | None = None
+    recall_at_k: float | None = None
+    emo3d_released_code: float | None = None
+    fer_kl: float | None = None
+    fer_agreement: float | None = None
+    mediapipe_r: float | None = None
+    mediapipe_mse: float | None = None
+    mediapipe_detected: float | None = None
+
+
+@dataclass
+class BenchmarkReport:
+    rows: list[ModelScores]
+    pool_name: str
+    pool_size: int
+    k: int
+    alpha: float
+    clip_model: str | None
+    clip_note: str = ""
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+class GroundTruthModel:
+    """'Predicts' the pool's own blendshapes (the first valid Emo3D score): the ceiling row."""
+
+    def __init__(self, pool: PromptPool):
+        if not pool.has_ground_truth:
+            raise InvalidInputError(
+                "The 'ground-truth' model needs a pool with blendshapes (an Emo3D split file)."
+            )
+        self._truth = {t: g for t, g in zip(pool.texts, pool.ground_truth)}
+
+    def predict_batch(self, texts: list[str]) -> list[Any]:
+        out = []
+        for text in texts:
+            truth = self._truth.get(text)
+            shapes = Blendshapes(truth[0]) if truth is not None else Blendshapes.zeros()
+            out.append(type("Prediction", (), {"shapes": shapes, "emotions": None})())
+        return out
+
+
+def default_render_fn(size: int) -> RenderFn:
+    """The app's renderer (emo_app.face), front view, white background."""
+    from emo_app.face import get_face_renderer
+
+    renderer = get_face_renderer()
+
+    def render(shapes: list[Blendshapes]) -> list[np.ndarray]:
+        return renderer.render_batch(shapes, size=size)
+
+    return render
+
+
+def _cache_file(config: BenchmarkConfig, model: str, pool: PromptPool, clip_id: str | None) -> Path:
+    key = json.dumps(
+        {"model": model, "pool": pool.content_hash, "clip": clip_id, "judges": sorted(config.judges),
+         "size": config.render_size},
+        sort_keys=True,
+    )
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)[:40]
+    return config.out_dir / ".cache" / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
+
+
+def _read_records(path: Path) -> dict[int, dict[str, Any]]:
+    records: dict[int, dict[str, Any]] = {}
+    if not path.exists():
+        return records
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+                records[int(record["i"])] = record
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by an interrupted run
+    return records
+
+
+def _round(values: Any, digits: int = 6) -> list[float] | None:
+    if values is None:
+        return None
+    return [round(float(v), digits) for v in np.asarray(values).ravel()]
+
+
+def _score_batch(
+    indices: list[int],
+    pool: PromptPool,
+    model: TextModelLike,
+    render_fn: RenderFn,
+    clip: ClipEncoder | None,
+    judges: tuple[str, ...],
+    fer: Any,
+    mediapipe: Any,
+) -> list[dict[str, Any]]:
+    predictions = model.predict_batch([pool.texts[i] for i in indices])
+    shapes = [p.shapes for p in predictions]
+    images = render_fn(shapes)
+    if len(images) != len(shapes):
+        raise InvalidInputError(f"The renderer returned {len(images)} images for {len(shapes)} faces.")
+    embeddings = clip.encode_images(images) if clip is not None else [None] * len(images)
+    fer_probs = fer.classify(images) if "fer" in judges else [None] * len(images)
+    records = []
+    for row, i in enumerate(indices):
+        read = mediapipe.read(images[row]) if "mediapipe" in judges else None
+        emotions = getattr(predictions[row], "emotions", None)
+        records.append({
+            "i": i,
+            "shapes": _round(shapes[row].values, 5),
+            "emotions": _round(emotions.values, 5) if emotions is not None else None,
+            "image_embedding": _round(embeddings[row]),
+            "fer": _round(fer_probs[row]),
+            "mediapipe": _round(read.values, 5) if read is not None else None,
+        })
+    return records
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def summarise(
+    model_name: str,
+    records: dict[int, dict[str, Any]],
+    pool: PromptPool,
+    query: np.ndarray,
+    text_embeddings: np.ndarray | None,
+    config: BenchmarkConfig,
+) -> ModelScores:
+    """Turn per-prompt records into one report row."""
+    from emo_app.metric.judges import blendshape_agreement, fer_verdict
+
+    scores = ModelScores(model=model_name, prompts=len(query))
+    shapes = {i: np.asarray(records[i]["shapes"]) for i in query}
+    mses = []
+    for i in query:
+        truth = pool.ground_truth[i]
+        if truth is not None:
+            mses.append(float(np.mean((truth[:, :51] - shapes[i][None, :51]) ** 2)))
+    scores.mse = _mean(mses)
+    maes = [float(np.mean(np.abs(np.asarray(records[i]["emotions"]) - pool.intensities[i])))
+            for i in query if records[i].get("emotions") is not None]
+    scores.emotion_mae = _mean(maes)
+    if text_embeddings is not None and all(records[i].get("image_embedding") for i in query):
+        images = np.array([records[i]["image_embedding"] for i in query])
+        common = dict(k=config.k, alpha=config.alpha, eps=config.eps)
+        paper = emo3d_metric(images, text_embeddings, pool.intensities, query, **common)
+        released = emo3d_metric(
+            images, text_embeddings, pool.intensities, query, released_code=True, **common
+        )
+        scores.emo3d, scores.mean_kl, scores.recall_at_k = paper.score, paper.mean_kl, paper.recall_at_k
+        scores.emo3d_released_code = released.score
+    if "fer" in config.judges:
+        verdicts = [fer_verdict(records[i]["fer"], pool.intensities[i], config.eps) for i in query]
+        scores.fer_kl = _mean([v.kl for v in verdicts])
+        scores.fer_agreement = _mean([float(v.top_class == v.expected_class) for v in verdicts])
+    if "mediapipe" in config.judges:
+        agreements = [
+            blendshape_agreement(Blendshapes(shapes[i]), Blendshapes(np.asarray(records[i]["mediapipe"])))
+            for i in query if records[i].get("mediapipe") is not None
+        ]
+        scores.mediapipe_detected = len(agreements) / len(query)
+        scores.mediapipe_r = _mean([a["pearson_r"] for a in agreements])
+        scores.mediapipe_mse = _mean([a["mse"] for a in agreements])
+    return scores
+
+
+def run_benchmark(
+    config: BenchmarkConfig,
+    *,
+    text_models: dict[str, TextModelLike] | None = None,
+    render_fn: RenderFn | None = None,
+    clip: ClipEncoder | None = None,
+    fer: Any = None,
+    mediapipe: Any = None,
+    text_cache: TextEmbeddingCache | None = None,
+    progress: bool = True,
+    write: bool = True,
+) -> BenchmarkReport:
+    """Run (or resume) the benchmark and write report.md, report.csv and report.png."""
+    from tqdm.auto import tqdm
+
+    pool = load_pool(config.pool)
+    n_query = len(pool) if config.limit is None else max(1, min(config.limit, len(pool)))
+    # spread a limited run evenly over the pool: pools are often sorted by emotion
+    query = np.unique(np.linspace(0, len(pool) - 1, n_query).round().astype(np.int64))
+    if config.k > len(pool):
+        raise InvalidInputError(f"k = {config.k} is larger than the pool ({len(pool)} prompts).")
+    clip_note = ""
+    if clip is None and config.use_clip:
+        try:
+            clip = get_clip(config.clip_model, config.clip_pretrained)
+        except MissingWeightsError as exc:
+            clip_note = (
+                f"Emo3D not computed: the CLIP weights are missing ({exc}) "
+                "Only the offline judges are reported; they are not the Emo3D metric."
+            )
+            log.info(clip_note)
+    elif not config.use_clip:
+        clip, clip_note = None, "Emo3D not computed: CLIP was switched off for this run."
+    text_embeddings = None
+    if clip is not None:
+        text_cache = text_cache or TextEmbeddingCache()
+        text_embeddings = text_cache.pool_embeddings(clip, pool)
+    if fer is None and "fer" in config.judges:
+        from emo_app.metric.judges import get_fer_judge
+
+        fer = get_fer_judge()
+    if mediapipe is None and "mediapipe" in config.judges:
+        from emo_app.metric.judges import get_mediapipe_judge
+
+        mediapipe = get_mediapipe_judge()
+    render_fn = render_fn or default_render_fn(config.render_size)
+    rows = []
+    for name in config.models:
+        model = (text_models or {}).get(name)
+        if model is None:
+            if name == "ground-truth":
+                model = GroundTruthModel(pool)
+            else:
+                from emo_app.text import get_text_model
+
+                model = get_text_model(name)
+        cache_path = _cache_file(config, name, pool, clip.model_id if clip else None)
+        records = _read_records(cache_path) if config.resume else {}
+        todo = [int(i) for i in query if int(i) not in records]
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        with cache_path.open("a" if config.resume else "w", encoding="utf-8") as handle, tqdm(
+            total=len(query), initial=len(query) - len(todo), desc=name, disable=not progress, unit="face"
+        ) as bar:
+            for start in range(0, len(todo), config.batch_size):
+                batch = todo[start : start + config.batch_size]
+                new = _score_batch(batch, pool, model, render_fn, clip, config.judges, fer, mediapipe)
+                for record in new:
+                    records[record["i"]] = record
+                    handle.write(json.dumps(record) + "\n")
+                handle.flush()
+                bar.update(len(batch))
+        rows.append(summarise(name, records, pool, query, text_embeddings, config))
+    report = BenchmarkReport(rows, pool.name, len(pool), config.k, config.alpha,
+                             clip.model_id if clip else None, clip_note)
+    if write:
+        report.files = write_report(report, config.out_dir)
+    return report
+
+
+_COLUMNS = (
+    ("model", "Model"), ("prompts", "Prompts"), ("mse", "MSE"), ("emotion_mae", "Emotion MAE"),
+    ("emo3d", "Emo3D (lower is better)"), ("mean_kl", "Mean KL"), ("recall_at_k", "Recall@k"),
+    ("emo3d_released_code", "Emo3D, released-code formula"),
+    ("fer_kl", "Offline FER judge: KL"), ("fer_agreement", "Offline FER judge: top-1 agreement"),
+    ("mediapipe_r", "Offline MediaPipe judge: Pearson r"), ("mediapipe_mse", "Offline MediaPipe judge: MSE"),
+    ("mediapipe_detected", "Offline MediaPipe judge: faces found"),
+)  # fmt: skip
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
+    """report.md (Table-2 style), report.csv (one row per model) and report.png (bars)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = [title.replace("Recall@k", f"Recall@{report.k}") for _, title in _COLUMNS]
+    csv_path = out_dir / "report.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([key for key, _ in _COLUMNS])
+        for row in report.rows:
+            values = asdict(row)
+            writer.writerow(["" if values[key] is None else values[key] for key, _ in _COLUMNS])
+    lines = [
+        "# Emo3D benchmark",
+        "",
+        f"Pool: `{report.pool_name}` ({report.pool_size} prompts); k = {report.k}; alpha = {report.alpha}; "
+        f"CLIP: {report.clip_model or 'none'}.",
+        "",
+    ]
+    if report.clip_note:
+        lines += [f"> {report.clip_note}", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in report.rows:
+        values = asdict(row)
+        lines.append("| " + " | ".join(_fmt(values[key]) for key, _ in _COLUMNS) + " |")
+    lines += [
+        "",
+        "Emo3D = sigmoid(mean KL / alpha) with the paper's definition (the mean emotion distribution of "
+        "the top-k retrieved prompts); 0.5 means perfect retrieval, lower is better. The "
+        "released-code column applies the authors' released formula (a sum over the k rows), "
+        "comparable only with numbers produced by that code. MSE is over the 51 MediaPipe "
+        "blendshapes against the pool's ground truth (Emo3D split only). The offline judges are "
+        "not the Emo3D metric.",
+        "",
+        "Paper Table 2 for reference (MSE / Emo3D, their unpublished pool and alpha): "
+        + "; ".join(f"{m} {a} / {b}" for m, (a, b) in PAPER_TABLE_2.items()) + ".",
+        "",
+    ]
+    md_path = out_dir / "report.md"
+    md_path.write_text("\n".join(lines), encoding="utf-8")
+    png_path = out_dir / "report.png"
+    _plot(report, png_path)
+    return {"markdown": md_path, "csv": csv_path, "png": png_path}
+
+
+def _plot(report: BenchmarkReport, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("emo3d", "Emo3D (lower is better)"), ("recall_at_k", f"Recall@{report.k}"),
+        ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"),
+    ]  # fmt: skip
+    names = [r.model for r in report.rows]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
+    for ax, (key, title) in zip(axes, panels):
+        values = [getattr(r, key) for r in report.rows]
+        heights = [v if v is not None else 0.0 for v in values]
+        bars = ax.bar(range(len(names)), heights, color="#4C72B0")
+        for bar, value in zip(bars, values):
+            ax.annotate(_fmt(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

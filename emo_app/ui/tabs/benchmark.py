@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import gradio as gr
+
 from emo_app.config import Settings
 from emo_app.ui.common import ui_errors
 
 
 @ui_errors
-def run_report(models: list[str], pool_file: Any, limit: int, k: int, progress: Any = None) -> tuple:
+def benchmark(models: list[str], pool_file: Any, limit: int, k: int,
+              progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008
     """Run (or resume) the benchmark over the first ``limit`` prompts."""
     from emo_app.metric.benchmark import BenchmarkConfig, run_benchmark
     from emo_app.services import output_dir
@@ -22,7 +25,7 @@ def run_report(models: list[str], pool_file: Any, limit: int, k: int, progress: 
     pool = getattr(pool_file, "name", pool_file) or None
     config = BenchmarkConfig(models=tuple(models), pool=pool, out_dir=output_dir("benchmark"),
                              limit=int(limit), k=int(k))
-    report = run_benchmark(config, progress=False)
+    report = run_benchmark(config, progress=True)  # tqdm bars show in the page
     files = report.files
     markdown = files["markdown"].read_text() if "markdown" in files else ""
     return markdown, str(files["png"]) if "png" in files else None, [str(p) for p in files.values()]
@@ -30,8 +33,6 @@ def run_report(models: list[str], pool_file: Any, limit: int, k: int, progress: 
 
 def build_benchmark_tab(settings: Settings) -> None:
     """Lay out the Benchmark tab and wire its events (call inside a gr.Tab)."""
-    import gradio as gr
-
     from emo_app.ui.tabs.describe import model_choices
 
     with gr.Row():
@@ -47,5 +48,5 @@ def build_benchmark_tab(settings: Settings) -> None:
             report = gr.Markdown()
             plot = gr.Image(label="Report plot", type="filepath")
             files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple")
-    go.click(run_report, [models, pool, limit, k], [report, plot, files], api_name="benchmark",
+    go.click(benchmark, [models, pool, limit, k], [report, plot, files], api_name="benchmark",
              concurrency_id="render")

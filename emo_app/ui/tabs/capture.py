@@ -10,12 +10,12 @@ from emo_app.ui.common import blendshapes_figure, ui_errors
 
 
 @ui_errors
-def capture_photo(image: Any, text: str, own_face: bool) -> tuple:
+def capture(image: Any, text: str, own_face: bool) -> tuple:
     """Photo (+ optional description) -> renders, GLB, weights plot, message and files."""
-    from emo_app.services import capture
+    from emo_app import services
 
     description = text.strip() if isinstance(text, str) and text.strip() else None
-    outcome = capture(image, text=description, use_photo_texture=bool(own_face))
+    outcome = services.capture(image, text=description, use_photo_texture=bool(own_face))
     face = outcome.face
     return (face.images["front"], face.images["three_quarter"], str(face.files["glb"]),
             blendshapes_figure(outcome.shapes), outcome.message, [str(p) for p in face.files.values()],
@@ -23,7 +23,7 @@ def capture_photo(image: Any, text: str, own_face: bool) -> tuple:
 
 
 @ui_errors
-def edit_with_ganmut(image: Any, valence: float, arousal: float, z: float) -> Any:
+def ganmut_edit(image: Any, valence: float, arousal: float, z: float) -> Any:
     """Move the photo's expression to a C2A2 point with the GANmut-3D editor."""
     from emo_app.emotion.space import EmotionPoint
     from emo_app.ganmut import edit_photo
@@ -65,7 +65,7 @@ def build_capture_tab(settings: Settings) -> None:
             z_axis = gr.Slider(-1, 1, value=0.0, step=0.01, label="Z")
         edit = gr.Button("Edit the photo", interactive=available)
         edited = gr.Image(label="Edited photo", type="numpy", height=256)
-    edit.click(edit_with_ganmut, [photo, valence, arousal, z_axis], edited, api_name="ganmut_edit",
+    edit.click(ganmut_edit, [photo, valence, arousal, z_axis], edited, api_name="ganmut_edit",
                concurrency_id="render")
     outputs = [front, three_quarter, model3d, plot, message, files, weights]
-    go.click(capture_photo, [photo, text, own_face], outputs, api_name="capture", concurrency_id="render")
+    go.click(capture, [photo, text, own_face], outputs, api_name="capture", concurrency_id="render")

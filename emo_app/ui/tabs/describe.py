@@ -71,15 +71,15 @@ def _describe_outputs(result) -> tuple:
 
 
 @ui_errors
-def describe_text(text: str, model: str) -> tuple:
+def describe(text: str, model: str) -> tuple:
     """Text -> the whole Describe page (images, plots, reasons, files, sliders)."""
-    from emo_app.services import describe
+    from emo_app import services
 
-    return _describe_outputs(describe(text, model=model or "embedded"))
+    return _describe_outputs(services.describe(text, model=model or "embedded"))
 
 
 @ui_errors
-def apply_sliders(*weights: float) -> tuple:
+def render_weights(*weights: float) -> tuple:
     """Re-render after hand edits to any shape; returns images, GLB, plot and files."""
     from emo_app.services import render_face
 
@@ -89,10 +89,10 @@ def apply_sliders(*weights: float) -> tuple:
 
 
 @ui_errors
-def score_current(state: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
+def score_face(state: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
     """The Emo3D score of the face just described (or, without CLIP, the offline judges)."""
     from emo_app.emotion.emotions import EmotionIntensities
-    from emo_app.metric.live import score_face
+    from emo_app.metric import live
     from emo_app.services import render_face
 
     if not state or "blendshapes" not in state:
@@ -100,7 +100,7 @@ def score_current(state: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
     shapes = Blendshapes.from_dict(state["blendshapes"])
     emotions = EmotionIntensities.from_dict(state["emotions"])
     image = render_face(shapes, views=("front",), size=256).images["front"]
-    report = score_face(image, emotions, shapes)
+    report = live.score_face(image, emotions, shapes)
     rows: list[list[Any]] = []
     if report.get("emo3d"):
         emo3d = report["emo3d"]
@@ -165,11 +165,11 @@ def build_describe_tab(settings: Settings) -> None:
     outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
                downloads, state, *ordered]
     for trigger in (go.click, text.submit):
-        trigger(describe_text, [text, model], outputs, api_name="describe" if trigger == go.click else False,
+        trigger(describe, [text, model], outputs, api_name="describe" if trigger == go.click else False,
                 concurrency_id="render")
-    apply.click(apply_sliders, ordered, [front, three_quarter, model3d, shapes_plot, downloads],
+    apply.click(render_weights, ordered, [front, three_quarter, model3d, shapes_plot, downloads],
                 api_name="render_weights", concurrency_id="render")
-    score_btn.click(score_current, [state], [score_md, score_top], api_name="score_face")
+    score_btn.click(score_face, [state], [score_md, score_top], api_name="score_face")
     root = gr.context.Context.root_block
     if root is not None:  # the first screen already shows a face
-        root.load(describe_text, [text, model], outputs, api_name=False, concurrency_id="render")
+        root.load(describe, [text, model], outputs, api_name=False, concurrency_id="render")

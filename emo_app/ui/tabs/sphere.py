@@ -16,9 +16,9 @@ DEFAULT_POINT = EmotionPoint.of_class("Happily surprised")
 
 
 def _point_outputs(point: EmotionPoint) -> tuple:
-    from emo_app.services import sphere_point
+    from emo_app import services
 
-    result = sphere_point(point, size=320)
+    result = services.sphere_point(point, size=320)
     nearest = "\n".join(
         f"{i + 1}. **{name}** (distance {d:.2f})" for i, (name, d) in enumerate(result.nearest)
     )
@@ -30,7 +30,7 @@ def _point_outputs(point: EmotionPoint) -> tuple:
 
 
 @ui_errors
-def select_spherical(theta: float, phi: float, r: float) -> tuple:
+def sphere_point(theta: float, phi: float, r: float) -> tuple:
     """Sliders -> the point's page."""
     return _point_outputs(EmotionPoint.from_spherical(theta, phi, r))
 
@@ -48,7 +48,7 @@ def select_clicked(evt: gr.EventData) -> tuple:
 
 
 @ui_errors
-def select_cartesian(valence: float, arousal: float, z: float) -> tuple:
+def sphere_point_xyz(valence: float, arousal: float, z: float) -> tuple:
     """API: a point by valence, arousal and z."""
     point = EmotionPoint(valence, arousal, z)
     theta, phi, r = point.to_spherical()
@@ -57,7 +57,7 @@ def select_cartesian(valence: float, arousal: float, z: float) -> tuple:
 
 @gpu
 @ui_errors
-def generate_for_sliders(theta: float, phi: float, r: float, seed: int) -> tuple[list, str]:
+def generate(theta: float, phi: float, r: float, seed: int) -> tuple[list, str]:
     """Images from the C2A2 generator for the selected point (GPU; says why when unavailable)."""
     from emo_app.services import generate_images
 
@@ -95,13 +95,13 @@ def build_sphere_tab(settings: Settings) -> None:
 
     page = [sphere, heading, face, emotions_plot]
     slider_events = [theta.release, phi.release, r.release]
-    gr.on(slider_events, select_spherical, [theta, phi, r], page, api_name="sphere_point",
+    gr.on(slider_events, sphere_point, [theta, phi, r], page, api_name="sphere_point",
           concurrency_id="render")
     sphere.click(select_clicked, None, [theta, phi, r, *page], api_name=False, concurrency_id="render")
-    api_point.click(select_cartesian, [hidden_v, hidden_a, hidden_z], [theta, phi, r, *page],
+    api_point.click(sphere_point_xyz, [hidden_v, hidden_a, hidden_z], [theta, phi, r, *page],
                     api_name="sphere_point_xyz", concurrency_id="render")
-    gen_btn.click(generate_for_sliders, [theta, phi, r, seed], [gallery, gen_message], api_name="generate",
+    gen_btn.click(generate, [theta, phi, r, seed], [gallery, gen_message], api_name="generate",
                   concurrency_id="gpu", concurrency_limit=1)
     root = gr.context.Context.root_block
     if root is not None:
-        root.load(select_spherical, [theta, phi, r], page, api_name=False, concurrency_id="render")
+        root.load(sphere_point, [theta, phi, r], page, api_name=False, concurrency_id="render")

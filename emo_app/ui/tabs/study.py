@@ -28,6 +28,8 @@ def _shown_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except EmoAppError as exc:
             raise gr.Error(str(exc)) from exc
 
+    inner = getattr(fn, "func", fn)  # functools.partial keeps the real function in .func
+    wrapper.__name__ = "study_" + getattr(inner, "__name__", "action").removeprefix("ui_")
     return wrapper
 
 

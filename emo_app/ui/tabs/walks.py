@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import gradio as gr
+
 from emo_app.config import Settings
 from emo_app.emotion.space import CLASS_NAMES
 from emo_app.services import MAX_WALK_STEPS
@@ -15,12 +17,13 @@ WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (θ, φ, r)", "circl
 
 
 @ui_errors
-def face_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
-              straight: bool) -> tuple:
+def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
+         straight: bool, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
     """A walk rendered with the 3D face: GIF, MP4, animated GLB, grid and the files."""
-    from emo_app.services import walk
+    from emo_app import services
 
-    result = walk(kind, emotion=emotion, other=other, theta=theta, phi=phi, r=r, steps=int(steps),
+    progress(0.1, desc=f"Rendering {int(steps)} faces")
+    result = services.walk(kind, emotion=emotion, other=other, theta=theta, phi=phi, r=r, steps=int(steps),
                   spherical=not straight)
     files = result.files
     return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
@@ -29,8 +32,8 @@ def face_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: 
 
 @gpu
 @ui_errors
-def image_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
-               straight: bool, seed: int) -> tuple:
+def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
+                  straight: bool, seed: int, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
     """The same walk through the C2A2 image generator (needs weights and a GPU)."""
     from emo_app.generation import walks
     from emo_app.services import generation_status
@@ -38,6 +41,7 @@ def image_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r:
     status = generation_status()
     if not status.get("can_generate"):
         return None, None, status.get("message", "Image generation is unavailable.")
+    progress(0.05, desc=f"Generating {int(steps)} images")
     if kind == "axis":
         result = walks.axis_walk_images(emotion, int(steps), seed=int(seed))
     elif kind == "circle":
@@ -49,8 +53,6 @@ def image_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r:
 
 def build_walks_tab(settings: Settings) -> None:
     """Lay out the Walks tab and wire its events (call inside a gr.Tab)."""
-    import gradio as gr
-
     with gr.Row():
         with gr.Column(scale=1):
             kind = gr.Radio(WALK_KINDS, value="axis", label="Walk")
@@ -77,6 +79,6 @@ def build_walks_tab(settings: Settings) -> None:
         gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
     inputs = [kind, emotion, other, theta, phi, r, steps, straight]
-    go.click(face_walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
-    gen.click(image_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
+    go.click(walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
+    gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
               concurrency_id="gpu", concurrency_limit=1)

@@ -94,6 +94,9 @@ def render_face(
     from emo_app.face import get_face_renderer
 
     shapes = as_blendshapes(weights)
+    views = (views,) if isinstance(views, str) else tuple(views)
+    if not views:
+        raise InvalidInputError(f"Choose at least one view: {', '.join(VIEWS)}.")
     for view in views:
         if view not in VIEWS:
             raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
@@ -148,15 +151,26 @@ def describe(
 ) -> DescribeResult:
     """Text -> emotions -> 52 weights -> the rendered face (and its files)."""
     from emo_app.text import get_text_model
+    from emo_app.validation import validate_text
 
+    validate_text(text, settings)  # this call's limits: the cached model may hold older settings
     prediction = get_text_model(model, settings).predict(text)
     face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=False,
                        settings=settings)
     if exports:
-        face.files = export_face(prediction.shapes, face.images[views[0]], texture=texture,
+        face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=texture,
                                  extra={"text": prediction.text, "model": prediction.model,
                                         "emotions": prediction.emotions.to_dict()})
     return DescribeResult(prediction, face)
+
+
+def predict_texts(texts: Sequence[str], *, model: str = "embedded", settings: Settings | None = None) -> list:
+    """Many descriptions -> their predictions (no rendering), at most ``MAX_BATCH_ITEMS`` per call."""
+    from emo_app.text import get_text_model
+    from emo_app.validation import validate_batch
+
+    batch = validate_batch(texts, "descriptions")
+    return get_text_model(model, settings).predict_batch(batch)
 
 
 # ---------------------------------------------------------------------------------- sphere

@@ -15,6 +15,20 @@ from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
 
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
+MAX_BATCH_ITEMS = 256  # texts or faces per batch call: bounds one request's memory and time
+
+
+def validate_batch(items: Any, what: str = "descriptions", limit: int = MAX_BATCH_ITEMS) -> list:
+    """A non-empty list of at most ``limit`` items; one string is not a batch."""
+    if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)):
+        raise InvalidInputError(f"Expected a list of {what}; got {type(items).__name__}.")
+    if not items:
+        raise InvalidInputError(f"The list of {what} is empty; give at least one.")
+    if len(items) > limit:
+        raise InvalidInputError(
+            f"{len(items):,} {what} in one batch; the limit is {limit}. Split them into smaller batches."
+        )
+    return list(items)
 
 
 def validate_text(text: Any, settings: Settings | None = None, what: str = "description") -> str:
@@ -83,6 +97,11 @@ def load_image(source: Any, settings: Settings | None = None) -> np.ndarray:
             raise InvalidInputError("The image file is larger than 50 MB.")
         try:
             image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:  # its header claims billions of pixels
+            raise InvalidInputError(
+                f"The image claims to be far larger than the limit of {max_pixels / 1e6:.0f} megapixels "
+                f"({exc}). Resize it and try again."
+            ) from exc
         except (UnidentifiedImageError, OSError) as exc:
             raise InvalidInputError(
                 "The file is not an image we can read (PNG, JPEG, WebP or BMP)."

@@ -43,10 +43,14 @@ def from_json(text: str | bytes, policy: Policy = "clip") -> Blendshapes:
         if len(text) > MAX_IMPORT_BYTES:
             raise InvalidInputError("The JSON file is larger than 20 MB; it cannot be blendshapes.")
         text = text.decode("utf-8", errors="replace")
+    if isinstance(text, str) and len(text) > MAX_IMPORT_BYTES:
+        raise InvalidInputError("The JSON text is larger than 20 MB; it cannot be blendshapes.")
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:  # JSONDecodeError, or an integer with 4300+ digits
         raise InvalidInputError(f"The blendshape JSON could not be read: {exc}.") from exc
+    except RecursionError as exc:
+        raise InvalidInputError("The blendshape JSON is nested too deeply to be blendshapes.") from exc
     if isinstance(data, dict) and "blendshapes" in data:
         data = data["blendshapes"]
     if isinstance(data, list):
@@ -110,18 +114,31 @@ def write_live_link_csv(
     return text
 
 
-def read_live_link_csv(source: str | Path, policy: Policy = "clip") -> LiveLinkTake:
-    """Read a Live Link Face CSV (a path or the text itself); unknown columns are an error."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and len(source) < 4096):
+def read_live_link_csv(source: str | Path | bytes, policy: Policy = "clip") -> LiveLinkTake:
+    """Read a Live Link Face CSV (a path, the text itself or its bytes); unknown columns are an error."""
+    if isinstance(source, (bytes, bytearray)):
+        if len(source) > MAX_IMPORT_BYTES:
+            raise InvalidInputError("The CSV file is larger than 20 MB.")
+        source = bytes(source).decode("utf-8", errors="replace")
+    if not isinstance(source, (str, Path)):
+        raise InvalidInputError(f"Expected a Live Link CSV path or text; got {type(source).__name__}.")
+    if isinstance(source, str) and not source.strip():
+        raise InvalidInputError("The Live Link CSV is empty.")
+    if isinstance(source, Path) or ("\n" not in source and len(source) < 4096):
         path = Path(source)
-        if not path.exists():
+        if not path.is_file():
             raise InvalidInputError(f"No such CSV file: {path}.")
         if path.stat().st_size > MAX_IMPORT_BYTES:
             raise InvalidInputError("The CSV file is larger than 20 MB.")
         text = path.read_text(encoding="utf-8", errors="replace")
     else:
+        if len(source) > MAX_IMPORT_BYTES:
+            raise InvalidInputError("The CSV text is larger than 20 MB.")
         text = source
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a field over 128 KB: not a Live Link recording
+        raise InvalidInputError(f"Not a Live Link Face CSV: {exc}.") from exc
     if not rows:
         raise InvalidInputError("The Live Link CSV is empty.")
     header = [h.strip() for h in rows[0]]

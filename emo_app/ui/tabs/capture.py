@@ -38,8 +38,9 @@ def build_capture_tab(settings: Settings) -> None:
 
     with gr.Row():
         with gr.Column(scale=1):
+            # filepath: our load_image checks size and damage before any pixel is decoded
             photo = gr.Image(label="A photo of a face", sources=["upload", "webcam", "clipboard"],
-                             type="numpy")
+                             type="filepath")
             text = gr.Textbox(label="Optional: a description for YOUR face to perform", lines=2)
             own_face = gr.Checkbox(False, label="Use my photo as the face's texture")
             go = gr.Button("Capture", variant="primary")

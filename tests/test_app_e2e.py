@@ -46,6 +46,7 @@ def test_describe_returns_a_face_and_the_emotion(client):
     front = np.asarray(Image.open(result[0]))
     assert front.shape[0] >= 256 and front.std() > 10  # a picture, not a blank
     state = result[9]
+    assert result[10] is not None  # the point on the sphere plot
     assert state["dominant_emotion"] == "fear"
     assert state["blendshapes"]["eyeWideLeft"] > 0.2
     assert any(str(path).endswith(".glb") for path in (f["path"] if isinstance(f, dict) else f

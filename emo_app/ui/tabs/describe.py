@@ -37,6 +37,17 @@ def model_choices(settings: Settings | None = None) -> list[tuple[str, str]]:
     return choices
 
 
+def sphere_plot(point):
+    """A small static view of the C2A2 sphere with the text's point."""
+    import plotly.graph_objects as go
+
+    from emo_app.ui.sphere_plot import sphere_figure
+
+    figure = go.Figure(sphere_figure(point, resolution=20))
+    figure.update_layout(height=300)
+    return figure
+
+
 def _describe_outputs(result) -> tuple:
     from emo_app.emotion.space import nearest_classes
 
@@ -66,6 +77,7 @@ def _describe_outputs(result) -> tuple:
         explanation_rows(prediction.explanation, shapes),
         files,
         result.to_dict(),
+        sphere_plot(prediction.point),
         *[float(v) for v in shapes.values],
     )
 
@@ -127,19 +139,20 @@ def build_describe_tab(settings: Settings) -> None:
     import gradio as gr
 
     with gr.Row():
-        with gr.Column(scale=2):
+        with gr.Column(scale=2) as left:
             text = gr.Textbox(label="Describe a face", value=DEFAULT_TEXT, lines=3, max_lines=8,
                               elem_id="describe-text")
             model = gr.Dropdown(choices=model_choices(settings), value="embedded", label="Text model")
             go = gr.Button("Make the face", variant="primary", elem_id="describe-go")
-            gr.Examples(EXAMPLES, inputs=[text], label="Examples")
         with gr.Column(scale=3):
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", elem_id="describe-front", height=320)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=320)
             model3d = gr.Model3D(label="Interactive 3D (GLB with 52 ARKit morph targets)", height=320)
     summary = gr.Markdown(elem_id="describe-summary")
-    point_md = gr.Markdown()
+    with gr.Row():
+        point_md = gr.Markdown()
+        point_plot = gr.Plot(label="The text's point on the C2A2 sphere")
     with gr.Row():
         emotions_plot = gr.Plot(label="Emotions")
         shapes_plot = gr.Plot(label="Blendshapes")
@@ -163,7 +176,10 @@ def build_describe_tab(settings: Settings) -> None:
     ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
 
     outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
-               downloads, state, *ordered]
+               downloads, state, point_plot, *ordered]
+    with left:  # examples sit under the button; each is computed on first use, then cached
+        gr.Examples([[t, "embedded"] for t in EXAMPLES], inputs=[text, model], outputs=outputs, fn=describe,
+                    label="Examples", cache_examples=True, cache_mode="lazy")
     for trigger in (go.click, text.submit):
         trigger(describe, [text, model], outputs, api_name="describe" if trigger == go.click else False,
                 concurrency_id="render")

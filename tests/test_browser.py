@@ -79,17 +79,30 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page):
     heading.get_by_text("Nearest class").wait_for(timeout=120_000)
     plot = page.locator("#emo-sphere .emo-sphere-plot")
     plot.locator(".gl-container canvas, canvas").first.wait_for(timeout=60_000)
+    page.wait_for_function(  # plotly has drawn the figure and our click handler is bound
+        "() => { const p = document.querySelector('#emo-sphere .emo-sphere-plot');"
+        " return p && p.dataset.bound === '1' && p.querySelector('.main-svg'); }",
+        timeout=60_000,
+    )
+    page.wait_for_function(  # no request still pending on this tab (its overlay eats clicks)
+        "() => !document.querySelector('#emo-sphere .progress-text, #sphere-face .progress-text,"
+        " #sphere-nearest .progress-text')",
+        timeout=120_000,
+    )
+    page.wait_for_timeout(1500)
     before_text = heading.inner_text()
     before_face = _image_src(page, "sphere-face")
     box = plot.bounding_box()
     assert box is not None
     changed = False
     # Click a few spots on the sphere until plotly reports a point (WebGL picking).
-    for dx, dy in ((0.42, 0.55), (0.55, 0.45), (0.5, 0.6), (0.38, 0.4), (0.6, 0.62)):
+    spots = [(0.42, 0.55), (0.55, 0.45), (0.5, 0.6), (0.38, 0.4), (0.6, 0.62), (0.45, 0.35),
+             (0.35, 0.6), (0.58, 0.55), (0.48, 0.48), (0.4, 0.66)]
+    for dx, dy in spots:
         x, y = box["x"] + box["width"] * dx, box["y"] + box["height"] * dy
         page.mouse.move(x - 5, y - 5)
         page.mouse.move(x, y)  # plotly picks the hovered point, then a click selects it
-        page.wait_for_timeout(800)
+        page.wait_for_timeout(1200)
         page.mouse.down()
         page.mouse.up()
         try:

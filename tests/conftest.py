@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -44,3 +45,21 @@ def no_network(monkeypatch):
         socket, "getaddrinfo", lambda host, *a, **k: (_ for _ in ()).throw(NetworkAttempt(host))
     )
     return attempts
+
+
+@contextlib.contextmanager
+def running_studio(**launch_options):
+    """The studio launched on a free loopback port; yields its URL and closes it afterwards."""
+    from emo_app.ui.app import build_app, launch_kwargs
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = build_app()
+    demo.queue(max_size=32)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_kwargs(), **launch_options)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import numpy as np
 import pytest
+from conftest import running_studio
 from PIL import Image
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def client():
     from gradio_client import Client
 
-    from emo_app.ui.app import build_app
-
-    demo = build_app()
-    demo.queue(max_size=32)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
+    with running_studio() as url:
+        yield Client(url, verbose=False)
 
 
 def test_every_tab_exposes_named_endpoints(client):

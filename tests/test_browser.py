@@ -5,10 +5,10 @@ Screenshots go to docs/ for the README."""
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import running_studio
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -19,27 +19,12 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-quic", "--no-first-run",
         "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make browser)")
-    from emo_app.ui.app import build_app, launch_kwargs
-
-    demo = build_app()
-    demo.queue(max_size=32)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_kwargs())
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with running_studio() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

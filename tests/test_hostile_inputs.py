@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import math
-import socket
 import struct
 import zlib
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import running_studio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -386,27 +386,12 @@ def test_the_public_functions_still_work_after_all_that():
 
 
 # --------------------------------------------------------------------------------- the API
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def client():
     from gradio_client import Client
 
-    from emo_app.ui.app import build_app, launch_kwargs
-
-    demo = build_app()
-    demo.queue(max_size=32)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_kwargs())
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
-    finally:
-        demo.close()
+    with running_studio() as url:
+        yield Client(url, verbose=False, download_files=False)
 
 
 def _file(tmp_path_factory, name: str, data: bytes):

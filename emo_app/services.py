@@ -24,6 +24,7 @@ from emo_app.blendshapes import Blendshapes
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import (
+    MAX_WALK_STEPS,
     EmotionPoint,
     axis_walk,
     circle_walk,
@@ -33,7 +34,6 @@ from emo_app.emotion.space import (
 from emo_app.errors import EmoAppError, InvalidInputError
 
 MAX_OUTPUT_DIRS = 256
-MAX_WALK_STEPS = 60
 VIEWS = ("front", "three_quarter", "profile")
 _OUTPUT_LOCK = threading.Lock()
 

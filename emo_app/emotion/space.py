@@ -72,6 +72,7 @@ CLASS_COMPONENTS: dict[str, tuple[str, ...]] = {
 }
 
 MAX_ABS_COORDINATE = 10.0
+MAX_WALK_STEPS = 60  # longest walk any surface (UI, API, CLI, generator) accepts
 
 
 def canonical_class(name: str) -> str:

@@ -23,7 +23,8 @@ from emo_app.errors import InvalidInputError
 log = logging.getLogger(__name__)
 
 GenerateFn = Callable[..., list[Any]]  # (points, *, seeds, **kwargs) -> PIL images
-MAX_WALK_STEPS = 64
+from emo_app.emotion.space import MAX_WALK_STEPS  # noqa: E402  (one limit for every walk)
+
 LABEL_HEIGHT = 14
 
 

@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 
 from emo_app.emotion import space
-from emo_app.emotion.space import EmotionPoint
+from emo_app.emotion.space import MAX_WALK_STEPS, EmotionPoint
 from emo_app.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
 GenerateFn = Callable[..., list[Any]]  # (points, *, seeds, **kwargs) -> PIL images
-from emo_app.emotion.space import MAX_WALK_STEPS  # noqa: E402  (one limit for every walk)
 
 LABEL_HEIGHT = 14
 

@@ -8,7 +8,6 @@ kept so a long-running server stays bounded on disk.
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 import threading
@@ -301,12 +300,16 @@ def walk(
 ) -> WalkResult:
     """Render a walk as an animated face: GIF, MP4, an animated GLB and a labelled grid PNG."""
     import imageio.v3 as iio
+    from PIL import Image
 
     from emo_app.face import get_face_renderer
     from emo_app.face.export import export_glb
+    from emo_app.generation.walks import image_grid
 
     points = walk_points(kind, **walk_kwargs)
-    shapes = [shapes_for_emotions(EmotionIntensities.from_point(p))[0] for p in points]
+    from emo_app.text.facs import shapes_for_point
+
+    shapes = [shapes_for_point(p) for p in points]
     frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size)
     labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
     folder = output_dir(f"walk-{kind}")
@@ -327,29 +330,8 @@ def walk(
             files["mp4"] = folder / "walk.mp4"
         except Exception:
             pass
-    iio.imwrite(files["grid"], image_grid(frames, labels))
+    image_grid([Image.fromarray(frame) for frame in frames], labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
-
-
-def image_grid(images: Sequence[np.ndarray], labels: Sequence[str] | None = None,
-               columns: int | None = None) -> np.ndarray:
-    """Tile same-sized images into a grid, with an optional caption under each."""
-    from PIL import Image, ImageDraw
-
-    if not images:
-        raise InvalidInputError("A grid needs at least one image.")
-    h, w = images[0].shape[:2]
-    columns = columns or min(len(images), max(1, math.ceil(math.sqrt(len(images) * 1.5))))
-    rows = math.ceil(len(images) / columns)
-    caption = 18 if labels else 0
-    canvas = Image.new("RGB", (columns * w, rows * (h + caption)), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, image in enumerate(images):
-        x, y = (i % columns) * w, (i // columns) * (h + caption)
-        canvas.paste(Image.fromarray(image[..., :3]), (x, y))
-        if labels:
-            draw.text((x + 4, y + h + 3), labels[i], fill=(30, 30, 30))
-    return np.asarray(canvas)
 
 
 # --------------------------------------------------------------------------------- capture

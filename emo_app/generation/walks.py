@@ -86,15 +86,12 @@ def face_renderer_available() -> bool:
 def face_for_point(point: EmotionPoint, size: int) -> np.ndarray | None:
     """The rendered ARKit face for ``point`` (via Emo3D intensities and the FACS prior), or None."""
     try:
-        from emo_app.blendshapes import Blendshapes
-        from emo_app.emotion.emotions import EmotionIntensities
         from emo_app.face import get_face_renderer
-        from emo_app.text.facs import emotion_prior
+        from emo_app.text.facs import shapes_for_point
     except ImportError:
         return None
     try:
-        intensities = EmotionIntensities.from_point(point)
-        shapes = Blendshapes.from_array(emotion_prior(intensities.values).values)
+        shapes = shapes_for_point(point)
         return np.asarray(get_face_renderer().render(shapes, view="front", size=size))
     except Exception as exc:  # the face is a bonus: a renderer problem must not lose the walk
         log.warning("Face rendering skipped: %s", exc)

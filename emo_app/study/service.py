@@ -349,15 +349,12 @@ def list_items(db: DBLike, study: int | str, model: str | None = None) -> list[I
 def point_blendshapes(point: EmotionPoint):  # -> emo_app.blendshapes.Blendshapes
     """Point -> 8 Emo3D intensities -> 52 ARKit blendshapes through the text area's FACS prior
     (emotion -> action units -> shapes), so a study face is interpretable and needs no model."""
-    from emo_app.blendshapes import Blendshapes
-    from emo_app.emotion.emotions import EmotionIntensities
-
     try:
-        from emo_app.text.facs import emotion_prior
+        from emo_app.text.facs import shapes_for_point
     except ImportError as exc:
         raise EmoAppError("Rendering a study face needs the FACS prior (emo_app.text.facs), which "
                           "this build lacks; create the study from a folder of images instead.") from exc
-    return Blendshapes.from_array(emotion_prior(EmotionIntensities.from_point(point).values).values)
+    return shapes_for_point(point)
 
 
 def default_point_renderer(size: int = 256) -> PointRenderer:

@@ -56,8 +56,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emo_app.blendshapes.schema import ARKIT_NAMES, INDEX
-from emo_app.emotion.emotions import EMO3D_EMOTIONS
+from emo_app.blendshapes.schema import ARKIT_NAMES, INDEX, Blendshapes
+from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
+from emo_app.emotion.space import EmotionPoint
 
 _B = ("Left", "Right")
 
@@ -187,3 +188,9 @@ def emotion_prior(intensities: np.ndarray, one_sided: str = "Right") -> PriorRes
     for rows in explanation.values():
         rows.sort(key=lambda r: -r[1])
     return PriorResult(values, explanation, [(name, shared) for name, shared, _, _ in compounds])
+
+
+def shapes_for_point(point: EmotionPoint) -> Blendshapes:
+    """A C2A2 point's face: point -> 8 Emo3D intensities -> the prior's 52 weights. The sphere,
+    the walks, the generator's face column and the study all draw points this one way."""
+    return Blendshapes.from_array(emotion_prior(EmotionIntensities.from_point(point).values).values)

@@ -63,3 +63,20 @@ def running_studio(**launch_options):
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_clip():
+    """A tiny randomly initialised open_clip CLIP with the real BPE tokenizer (seeded)."""
+    import open_clip
+    import torch
+
+    from emo_app.metric.clip import ClipEncoder
+
+    torch.manual_seed(0)
+    model = open_clip.CLIP(
+        embed_dim=32,
+        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
+        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
+    )
+    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id="tiny-random-seed0")

@@ -12,22 +12,8 @@ import pytest
 from emo_app.blendshapes import Blendshapes
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
 from emo_app.metric.benchmark import BenchmarkConfig, run_benchmark
-from emo_app.metric.clip import ClipEncoder, TextEmbeddingCache
+from emo_app.metric.clip import TextEmbeddingCache
 from emo_app.metric.pool import PromptPool, write_pool
-
-
-@pytest.fixture(scope="module")
-def tiny_clip() -> ClipEncoder:
-    import open_clip
-    import torch
-
-    torch.manual_seed(0)
-    model = open_clip.CLIP(
-        embed_dim=32,
-        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
-        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
-    )
-    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id="tiny-random-seed0")
 
 
 class FakePrediction:

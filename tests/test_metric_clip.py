@@ -6,24 +6,10 @@ import numpy as np
 import pytest
 
 from emo_app.errors import MissingWeightsError
-from emo_app.metric.clip import ClipEncoder, TextEmbeddingCache, get_clip
+from emo_app.metric.clip import TextEmbeddingCache, get_clip
 from emo_app.metric.core import emo3d_score, kl_divergence, mean_distribution
 from emo_app.metric.live import live_score, score_face
 from emo_app.metric.pool import PromptPool
-
-
-@pytest.fixture(scope="module")
-def tiny_clip() -> ClipEncoder:
-    import open_clip
-    import torch
-
-    torch.manual_seed(0)
-    model = open_clip.CLIP(
-        embed_dim=32,
-        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
-        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
-    )
-    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id="tiny-random-seed0")
 
 
 def _pool(n: int = 12, first_text: str = "a broad grin") -> PromptPool:

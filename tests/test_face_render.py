@@ -189,3 +189,30 @@ def test_hd_head_loads_behind_the_same_interface(renderer, shared_dir):
     assert jaw[:, 1].min() < neutral[:, 1].min() + 1e-3 and np.abs(jaw - neutral).max() > 0.5
     image = renderer.render(Blendshapes.from_dict({"jawOpen": 0.5}), size=128, rig=rig)
     assert image[64, 64].mean() < 250
+
+
+def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_exactly(tmp_path):
+    """Only moved vertices are stored, yet every target decodes to the rig's delta field."""
+    import pygltflib
+
+    from emo_app.face.export import build_glb
+
+    rig = build_rig()
+    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.zeros()))
+    blob = gltf.binary_blob()
+
+    def view(index: int, dtype) -> np.ndarray:
+        v = gltf.bufferViews[index]
+        return np.frombuffer(blob[v.byteOffset : v.byteOffset + v.byteLength], dtype=dtype)
+
+    face = rig.part("face")
+    primitive = gltf.meshes[0].primitives[0]
+    for k in (ARKIT_NAMES.index("jawOpen"), ARKIT_NAMES.index("eyeBlinkLeft")):
+        accessor = gltf.accessors[primitive.targets[k]["POSITION"]]
+        assert accessor.bufferView is None and accessor.sparse.count < accessor.count
+        decoded = np.zeros((accessor.count, 3), np.float32)
+        rows = view(accessor.sparse.indices.bufferView, np.uint32)
+        decoded[rows] = view(accessor.sparse.values.bufferView, np.float32).reshape(-1, 3)
+        np.testing.assert_array_equal(decoded, rig.deltas[k, face.start : face.stop])
+        assert np.all(decoded.min(0) >= np.array(accessor.min) - 1e-6)
+        assert np.all(decoded.max(0) <= np.array(accessor.max) + 1e-6)

@@ -426,17 +426,16 @@ API_CASES = [
     ("capture-50-megapixels", "/capture", lambda f: (f("big.png", fifty_megapixels()), "", False),
      "10000 x 5000 = 50.0 megapixels; the limit is 40"),
 ]
-# gr.Image opens every upload with PIL before our handler runs (even with type="filepath"), so a
-# truncated or non-image upload gets Gradio's generic "cannot identify image" error instead of our
-# sentence. strict: these start passing once the Capture tab takes uploads through gr.File.
-_UI_DECODES_FIRST = pytest.mark.xfail(strict=True, reason="gr.Image decodes the upload before validation")
+# gr.Image opens every upload with PIL before the handler runs; the Capture tab's photo_upload
+# checks the file with our validator first, so these get our sentence, not PIL's.
 API_CASES += [
     pytest.param("/capture",
-                 lambda f: (f("cut.png", fifty_megapixels()[:100]), "", False), "damaged or truncated",
-                 marks=_UI_DECODES_FIRST, id="capture-truncated-png"),
+                 lambda f: (f("cut.png", SMALL_PNG[: len(SMALL_PNG) // 2]), "", False),
+                 "damaged or truncated",
+                 id="capture-truncated-png"),
     pytest.param("/capture",
                  lambda f: (f("note.png", b"hello, I am text"), "", False), "not an image we can read",
-                 marks=_UI_DECODES_FIRST, id="capture-not-an-image"),
+                 id="capture-not-an-image"),
 ]
 
 

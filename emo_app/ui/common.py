@@ -35,6 +35,34 @@ def ui_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def photo_upload(**kwargs: Any):
+    """A gr.Image for photo uploads whose files pass our image check BEFORE Gradio decodes them,
+    so a damaged, truncated, non-image or oversized upload gets our specific sentence instead of
+    PIL's generic error. (The check is bound to this one instance: subclassing gr.Image would make
+    Gradio write a .pyi stub beside our source at import.)"""
+    import types
+
+    import gradio as gr
+
+    from emo_app.errors import EmoAppError
+    from emo_app.validation import load_image
+
+    component = gr.Image(**kwargs)
+    decode = component.preprocess
+
+    def checked_preprocess(self: Any, payload: Any) -> Any:
+        path = getattr(payload, "path", None)
+        if path and not str(getattr(payload, "url", None) or "").startswith("data:"):
+            try:
+                load_image(path)
+            except EmoAppError as exc:
+                raise gr.Error(str(exc), duration=12) from exc
+        return decode(payload)
+
+    component.preprocess = types.MethodType(checked_preprocess, component)
+    return component
+
+
 def gpu(fn: F) -> F:
     """``@spaces.GPU`` on Hugging Face ZeroGPU Spaces; unchanged everywhere else."""
     if os.environ.get("SPACES_ZERO_GPU") or os.environ.get("SPACE_ID"):
@@ -47,28 +75,39 @@ def gpu(fn: F) -> F:
     return fn
 
 
+@functools.lru_cache(maxsize=1)
+def _plotly_template() -> dict:
+    import plotly.io as pio
+
+    return pio.templates[pio.templates.default].to_plotly_json()
+
+
+def plot_data(data: list[dict[str, Any]], layout: dict[str, Any]):
+    """A plotly chart for gr.Plot from plain trace and layout dicts, with plotly's default look:
+    skips building and validating a plotly Figure on every request (the slow part)."""
+    import json
+
+    from gradio.components.plot import PlotData
+
+    figure = {"data": data, "layout": {"template": _plotly_template(), **layout}}
+    return PlotData(type="plotly", plot=json.dumps(figure))
+
+
 def emotions_figure(emotions: EmotionIntensities):
     """The 8 Emo3D intensities as a bar chart."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure(go.Bar(x=list(EMO3D_EMOTIONS), y=[float(v) for v in emotions.values],
-                           marker_color=EMOTION_COLOURS))
-    fig.update_layout(title="Emotion intensities", yaxis_range=[0, 1], height=300,
-                      margin=dict(l=30, r=10, t=40, b=30))
-    return fig
+    bars = {"type": "bar", "x": list(EMO3D_EMOTIONS), "y": [float(v) for v in emotions.values],
+            "marker": {"color": EMOTION_COLOURS}}
+    return plot_data([bars], {"title": {"text": "Emotion intensities"}, "yaxis": {"range": [0, 1]},
+                              "height": 300, "margin": {"l": 30, "r": 10, "t": 40, "b": 30}})
 
 
 def blendshapes_figure(shapes: Blendshapes):
     """The 52 weights grouped by face region (brows, eyes, jaw, mouth, cheeks, nose, tongue)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for group, names in GROUPS.items():
-        fig.add_bar(x=list(names), y=[shapes[n] for n in names], name=group,
-                    marker_color=GROUP_COLOURS[group])
-    fig.update_layout(title="ARKit blendshapes by region", yaxis_range=[0, 1], height=340,
-                      margin=dict(l=30, r=10, t=40, b=110), legend_orientation="h", xaxis_tickangle=-60)
-    return fig
+    bars = [{"type": "bar", "x": list(names), "y": [float(shapes[n]) for n in names], "name": group,
+             "marker": {"color": GROUP_COLOURS[group]}} for group, names in GROUPS.items()]
+    return plot_data(bars, {"title": {"text": "ARKit blendshapes by region"}, "yaxis": {"range": [0, 1]},
+                            "height": 340, "margin": {"l": 30, "r": 10, "t": 40, "b": 110},
+                            "legend": {"orientation": "h"}, "xaxis": {"tickangle": -60}})
 
 
 def explanation_rows(explanation: dict[str, list[tuple[str, float]]], shapes: Blendshapes,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,22 @@ def plotly_js_path() -> Path:
 
 
 def sphere_figure(point: EmotionPoint | None = None, resolution: int = 28) -> dict:
-    """Plotly figure dict: a translucent unit sphere, the 20 classes and the selected point."""
+    """Plotly figure dict: a translucent unit sphere, the 20 classes and the selected point.
+    The sphere and classes are built once per resolution (plotly's figure validation is the
+    slow part); each call copies that and adds the point."""
+    figure = json.loads(_base_sphere_json(resolution))
+    if point is not None:
+        figure["data"].append({
+            "type": "scatter3d", "x": [point.valence], "y": [point.arousal], "z": [point.z],
+            "mode": "markers", "name": "selected",
+            "marker": {"size": 10, "color": "#e11d48", "symbol": "diamond"},
+            "hovertemplate": "selected<extra></extra>",
+        })
+    return figure
+
+
+@lru_cache(maxsize=4)
+def _base_sphere_json(resolution: int) -> str:
     import plotly.graph_objects as go
 
     u = np.linspace(-math.pi, math.pi, resolution)
@@ -46,10 +62,6 @@ def sphere_figure(point: EmotionPoint | None = None, resolution: int = 28) -> di
                     color=["#1f2937" if n in BASIC_CLASSES else "#6b7280" for n in names]),
         hovertemplate="%{text}<br>(%{x:.2f}, %{y:.2f}, %{z:.2f})<extra></extra>",
     )
-    if point is not None:
-        fig.add_scatter3d(x=[point.valence], y=[point.arousal], z=[point.z], mode="markers",
-                          name="selected", marker=dict(size=10, color="#e11d48", symbol="diamond"),
-                          hovertemplate="selected<extra></extra>")
     axis = dict(range=[-1.15, 1.15], zeroline=True)
     fig.update_layout(
         height=460, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
@@ -57,7 +69,7 @@ def sphere_figure(point: EmotionPoint | None = None, resolution: int = 28) -> di
                    zaxis=dict(title="Z", **axis), aspectmode="cube",
                    camera=dict(eye=dict(x=1.25, y=-1.35, z=0.9))),
     )
-    return json.loads(fig.to_json())
+    return fig.to_json()
 
 
 HTML_TEMPLATE = """

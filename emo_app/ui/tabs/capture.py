@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from emo_app.config import Settings
-from emo_app.ui.common import blendshapes_figure, ui_errors
+from emo_app.ui.common import blendshapes_figure, photo_upload, ui_errors
 
 
 @ui_errors
@@ -38,9 +38,9 @@ def build_capture_tab(settings: Settings) -> None:
 
     with gr.Row():
         with gr.Column(scale=1):
-            # filepath: our load_image checks size and damage before any pixel is decoded
-            photo = gr.Image(label="A photo of a face", sources=["upload", "webcam", "clipboard"],
-                             type="filepath")
+            # our load_image checks size and damage before Gradio decodes any pixel
+            photo = photo_upload(label="A photo of a face", sources=["upload", "webcam", "clipboard"],
+                                 type="filepath")
             text = gr.Textbox(label="Optional: a description for YOUR face to perform", lines=2)
             own_face = gr.Checkbox(False, label="Use my photo as the face's texture")
             go = gr.Button("Capture", variant="primary")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
@@ -38,14 +39,15 @@ def model_choices(settings: Settings | None = None) -> list[tuple[str, str]]:
 
 
 def sphere_plot(point):
-    """A small static view of the C2A2 sphere with the text's point."""
-    import plotly.graph_objects as go
+    """A small static view of the C2A2 sphere with the text's point, handed to gr.Plot as
+    ready JSON (no plotly Figure to validate and re-serialise on every request)."""
+    from gradio.components.plot import PlotData
 
     from emo_app.ui.sphere_plot import sphere_figure
 
-    figure = go.Figure(sphere_figure(point, resolution=20))
-    figure.update_layout(height=300)
-    return figure
+    figure = sphere_figure(point, resolution=20)
+    figure["layout"]["height"] = 300
+    return PlotData(type="plotly", plot=json.dumps(figure))
 
 
 def _describe_outputs(result) -> tuple:
@@ -67,8 +69,8 @@ def _describe_outputs(result) -> tuple:
         summary += f"  \n{notes}"
     files = [str(p) for p in result.face.files.values()]
     return (
-        result.face.images["front"],
-        result.face.images["three_quarter"],
+        *_image_files(result.face),
+
         str(result.face.files["glb"]),
         emotions_figure(prediction.emotions),
         blendshapes_figure(shapes),
@@ -80,6 +82,17 @@ def _describe_outputs(result) -> tuple:
         sphere_plot(prediction.point),
         *[float(v) for v in shapes.values],
     )
+
+
+def _image_files(face) -> tuple[Any, Any]:
+    """Front and three-quarter images as PNG files: the front one is already written for the
+    downloads, and a fast PNG costs less than letting Gradio re-encode arrays as WebP."""
+    from emo_app.face.export import save_png
+
+    front = face.files.get("png")
+    if front is None:
+        return face.images["front"], face.images["three_quarter"]
+    return str(front), str(save_png(face.images["three_quarter"], front.with_name("three_quarter.png")))
 
 
 @ui_errors
@@ -96,7 +109,7 @@ def render_weights(*weights: float) -> tuple:
     from emo_app.services import render_face
 
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True)
-    return (face.images["front"], face.images["three_quarter"], str(face.files["glb"]),
+    return (*_image_files(face), str(face.files["glb"]),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
 

@@ -256,3 +256,44 @@ def test_official_models_are_listed_and_fail_clearly_without_clip(tmp_path, monk
     assert not rows["emo3d-clip-baseline"]["available"] and rows["emo3d-clip-baseline"]["reason"]
     with pytest.raises(MissingWeightsError, match="CLIP_Baseline.pth"):
         OfficialEmo3DModel("emo3d-clip-baseline", settings, emotion_source=_FixedEmotions())
+
+
+def test_the_published_parquet_reads_like_the_csv_splits(dataset, tmp_path):
+    """The Hub's parquet holds the same 21 columns with typed emotions and null scores."""
+    import pandas as pd
+
+    from emo_app.text.data import SCORE_COLUMNS
+
+    frame = pd.DataFrame(read_emo3d(dataset, "train"))
+    for emotion in EMOTIONS:
+        frame[emotion] = frame[emotion].astype(float)
+    for column in SCORE_COLUMNS:
+        frame[column] = frame[column].replace("", None)
+    frame["sample_id"] = frame["sample_id"].astype(int)
+    parquet = tmp_path / "emo3d_data.parquet"
+    frame.to_parquet(parquet)
+    from_parquet = load_samples(parquet)
+    from_csv = load_samples(dataset, "train")
+    assert [s.text for s in from_parquet] == [s.text for s in from_csv]
+    assert all(np.array_equal(a.shapes, b.shapes) and np.allclose(a.emotions, b.emotions)
+               for a, b in zip(from_parquet, from_csv))
+
+
+def test_clip_mlp_trains_on_image_embeddings_too(dataset, tiny_clip, tmp_path):
+    from PIL import Image
+
+    samples = load_samples(dataset, "train")
+    rng = np.random.default_rng(0)
+    root = tmp_path / "images_root"
+    for sample in samples:
+        target = root / sample.image
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(target)
+    config = TrainConfig(kind="clip-mlp", epochs=3, batch_size=8, lr=1e-2, mirror=True,
+                         use_images=True, image_root=str(root))
+    state = train(config, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    _loss_falls(state)
+    (root / samples[0].image).unlink()
+    with pytest.raises(InvalidInputError, match=samples[0].image):
+        train(config, samples, tmp_path / "ckpt2", clip_encoder=tiny_clip, progress=False)

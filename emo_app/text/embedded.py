@@ -85,6 +85,12 @@ class EmbeddedTextModel(TextModel):
                 self._anchor_emotion.append(EMO3D_EMOTIONS.index(emotion))
         self._anchor_emotion = np.array(self._anchor_emotion)
         self.anchor_embeddings = encoder.encode(sentences)
+        # (8, most anchors) columns of each emotion's anchors, padded with a repeat of the first
+        # and masked, so one sort scores all emotions at once
+        groups = [np.flatnonzero(self._anchor_emotion == e) for e in range(len(EMO3D_EMOTIONS))]
+        width = max(len(g) for g in groups)
+        self._anchor_columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in groups])
+        self._anchor_padding = np.array([[j >= len(g) for j in range(width)] for g in groups])
 
     @classmethod
     def load(cls, settings: Settings | None = None, device: str = "cpu") -> EmbeddedTextModel:
@@ -97,11 +103,9 @@ class EmbeddedTextModel(TextModel):
     # emotions ---------------------------------------------------------------------------
     def similarity_scores(self, embeddings: np.ndarray) -> np.ndarray:
         """(n, 8) calibrated similarity-based intensities (module doc)."""
-        sims = embeddings @ self.anchor_embeddings.T
-        per_emotion = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
-        for e in range(len(EMO3D_EMOTIONS)):
-            block = np.sort(sims[:, self._anchor_emotion == e], axis=1)[:, -2:]
-            per_emotion[:, e] = block.mean(axis=1)
+        sims = (embeddings @ self.anchor_embeddings.T)[:, self._anchor_columns]  # (n, 8, width)
+        sims = np.where(self._anchor_padding, -np.inf, sims)
+        per_emotion = np.sort(sims, axis=2)[:, :, -2:].mean(axis=2)  # mean of the 2 closest anchors
         logits = (per_emotion - per_emotion.max(axis=1, keepdims=True)) / SIM_TEMPERATURE
         shares = np.exp(logits)
         shares /= shares.sum(axis=1, keepdims=True)

@@ -87,9 +87,10 @@ def render_face(
     texture: Any = None,
     exports: bool = False,
     settings: Settings | None = None,
+    rig: Any = None,
 ) -> FaceOutput:
     """Render the face for 52 weights in each view; with ``exports`` also write GLB, PNG,
-    JSON and Live Link Face CSV."""
+    JSON and Live Link Face CSV. ``rig``: another head (a photo's face shape, the HD head)."""
     from emo_app.face import get_face_renderer
 
     shapes = as_blendshapes(weights)
@@ -100,22 +101,22 @@ def render_face(
         if view not in VIEWS:
             raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
     renderer = get_face_renderer(settings)
-    images = {view: renderer.render(shapes, view=view, size=size, texture=texture) for view in views}
+    images = {view: renderer.render(shapes, view=view, size=size, texture=texture, rig=rig) for view in views}
     output = FaceOutput(shapes, images)
     if exports:
-        output.files = export_face(shapes, images[views[0]], texture=texture)
+        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig)
     return output
 
 
 def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: Any = None,
-                extra: Mapping[str, Any] | None = None) -> dict[str, Path]:
+                extra: Mapping[str, Any] | None = None, rig: Any = None) -> dict[str, Path]:
     """GLB (52 named morph targets), PNG, named JSON and Live Link Face CSV in a new folder."""
     from emo_app.blendshapes.io import to_json, write_live_link_csv
     from emo_app.face.export import export_glb, save_png
 
     folder = output_dir("face")
     files = {
-        "glb": export_glb(shapes, folder / "face.glb", texture=texture),
+        "glb": export_glb(shapes, folder / "face.glb", texture=texture, rig=rig),
         "json": folder / "blendshapes.json",
         "csv": folder / "live_link_face.csv",
     }
@@ -341,6 +342,7 @@ class CaptureOutcome:
     message: str
     face: FaceOutput
     texture: Any = None
+    rig: Any = None  # the photo's face shape when the user's own face performs
 
 
 def capture(
@@ -358,11 +360,13 @@ def capture(
 
     pixels = load_image(image, settings)
     captured = capture_blendshapes(pixels, settings)
-    texture = None
-    if use_photo_texture or text:
-        from emo_app.face.texture import texture_from_photo
+    texture = rig = None
+    if use_photo_texture or text:  # the user's face: their skin AND their face's shape
+        from emo_app.face.photo_mesh import rig_from_landmarks
+        from emo_app.face.texture import texture_from_landmarks
 
-        texture = texture_from_photo(pixels)
+        texture = texture_from_landmarks(pixels, captured.landmarks)
+        rig = rig_from_landmarks(captured.landmarks, captured.image_size, expression=captured.shapes)
     shapes = captured.shapes
     message = captured.message
     if text:
@@ -372,5 +376,5 @@ def capture(
         shapes = prediction.shapes
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
-                       exports=True, settings=settings)
-    return CaptureOutcome(shapes, message.strip(), face, texture)
+                       exports=True, settings=settings, rig=rig)
+    return CaptureOutcome(shapes, message.strip(), face, texture, rig)

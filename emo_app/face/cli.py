@@ -1,4 +1,4 @@
-"""`python -m emo_app face render|export|fidelity` and `python -m emo_app capture PHOTO`.
+"""`python -m emo_app face render|export|fidelity|tune` and `python -m emo_app capture PHOTO`.
 Imports stay inside the handlers so `--help` is fast."""
 
 from __future__ import annotations
@@ -65,6 +65,14 @@ def _fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from emo_app.face.tuning import load_tuning, tune, write_tuning
+
+    path = write_tuning(tune(previous=None if args.fresh else load_tuning()))
+    print(f"wrote {path}; now run `python -m emo_app face fidelity` to measure the tuned rig")
+    return 0
+
+
 def _capture(args: argparse.Namespace) -> int:
     from emo_app.face.capture import capture_blendshapes
 
@@ -108,6 +116,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fidelity.add_argument("--size", type=int, default=512)
     fidelity.add_argument("--texture", default="default", choices=["default", "none"])
     fidelity.set_defaults(func=_fidelity)
+
+    tune_cmd = sub.add_parser("tune", help="re-tune the rig against MediaPipe (writes rig_tuning.json)")
+    tune_cmd.add_argument("--fresh", action="store_true",
+                          help="also recompute MediaPipe's ceilings (a few minutes) instead of reusing them")
+    tune_cmd.set_defaults(func=_tune)
 
     capture = subparsers.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")
     capture.add_argument("photo")

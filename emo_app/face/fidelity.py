@@ -1,63 +1,114 @@
 """Fidelity you can see: render each shape alone at weight 1, read the render back with
-MediaPipe's blendshape model, and tabulate how much the shape's own name responds compared
-with the neutral render and with every other name.
+MediaPipe's FaceLandmarker, and tabulate how much the shape's own name responds compared with
+the neutral render and with every other name.
 
-MediaPipe cannot see everything (tongueOut is not among its outputs; cheekPuff and the
-mouthPress/mouthClose family barely register on anyone), so the table says which shapes are
-recognised rather than hiding the ones that are not.
+Two read-backs, because they fail for different reasons:
+
+- **render**: image -> landmark detector -> blendshape model (what a user's camera pipeline
+  sees). The detector smooths small motions away, so this is the strict test.
+- **direct**: the rig's own 478 landmarks -> the same blendshape model (``tuning.direct_scores``),
+  which says whether the geometry itself reads as the shape.
+
+MediaPipe cannot see everything: tongueOut is not among its outputs, and the *ceiling* column
+(from ``python -m emo_app face tune``) shows outputs its model barely produces for any landmark
+motion up to a few pixels (cheekPuff, cheekSquint, jawForward, noseSneer). mouthClose only acts
+with the jaw open (the rig's corrective limit), so it is measured as jawOpen + mouthClose
+against jawOpen alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
+
+NEEDS_JAW = {"mouthClose": "jawOpen"}
 
 
 @dataclass(frozen=True)
 class FidelityRow:
     name: str
     own: float  # MediaPipe's score for the shape's own name on its render
-    neutral: float  # the same score on the neutral render
-    top_name: str  # the name that rose most above neutral
+    neutral: float  # the same score on the baseline render (neutral, or jawOpen for mouthClose)
+    top_name: str  # the name that rose most above the baseline
     top_rise: float
-    rank: int  # 1 = the own name rose the most of all 51 names
+    rank: int  # 1 = the own name rose the most of all 51 names; 0 = not measurable
+    direct_rank: int = 0  # the same rank from the rig's own landmarks (no detector)
+    direct_rise: float = float("nan")
+    ceiling: float = float("nan")  # MediaPipe's highest score for this name (tuning)
+
+    @property
+    def visible(self) -> bool:
+        """Whether MediaPipe can produce this output at all (``tuning.is_visible``)."""
+        from emo_app.face.tuning import is_visible
+
+        if self.rank == 0:
+            return False
+        return not np.isfinite(self.ceiling) or is_visible(self.ceiling, self.direct_rise)
 
 
-def measure(size: int = 512, texture_kind: str = "default") -> list[FidelityRow]:
+def _weights(name: str | None) -> np.ndarray:
+    values = np.zeros(len(ARKIT_NAMES), np.float32)
+    for part in (name, NEEDS_JAW.get(name or "")):
+        if part:
+            values[ARKIT_NAMES.index(part)] = 1.0
+    return values
+
+
+def _rank(scores: np.ndarray, baseline: np.ndarray, k: int) -> tuple[int, str, float]:
+    rise = scores[:51] - baseline[:51]
+    order = np.argsort(-rise)
+    return int(np.flatnonzero(order == k)[0]) + 1, ARKIT_NAMES[order[0]], float(rise[order[0]])
+
+
+def measure(
+    size: int = 512, texture_kind: str = "default", *, rig: Any = None, texture: Any = None
+) -> list[FidelityRow]:
     """One row per ARKit shape (tongueOut is reported with no MediaPipe counterpart)."""
     from emo_app.face import get_face_renderer
     from emo_app.face.capture import FaceCapture
+    from emo_app.face.rig import build_rig
     from emo_app.face.texture import default_texture
+    from emo_app.face.tuning import direct_scores, load_tuning
 
-    texture = default_texture() if texture_kind == "default" else None
-    renderer = get_face_renderer()
+    rig = rig or build_rig()
+    if texture is None and texture_kind == "default":
+        texture = default_texture()
     names = list(ARKIT_NAMES)
-    shapes = [Blendshapes.zeros()] + [Blendshapes.from_dict({n: 1.0}) for n in names]
-    images = renderer.render_batch(shapes, size=size, texture=texture)
+    baselines = {None: _weights(None), "jawOpen": _weights("jawOpen")}
+    vectors = [*baselines.values()] + [_weights(n) for n in names]
+    images = get_face_renderer().render_batch(
+        [Blendshapes(v) for v in vectors], size=size, texture=texture, rig=rig
+    )
     scores = []
     with FaceCapture() as capture:
         for image in images:
             try:
                 scores.append(capture.detect(image).shapes.values.astype(float))
-            except Exception:  # no face found on this render: all zeros, reported as such
+            except Exception:  # no face found on this render: reported as not measurable
                 scores.append(np.full(52, np.nan))
-    neutral = scores[0]
+    base_scores = dict(zip(baselines, scores[:2]))
+    ceilings = (load_tuning() or {}).get("ceiling", {})
     rows = []
     for k, name in enumerate(names):
-        readback = scores[k + 1]
-        rise = readback[:51] - neutral[:51]
-        if name == "tongueOut" or not np.isfinite(rise).all():
+        readback = scores[k + 2]
+        baseline_key = NEEDS_JAW.get(name)
+        baseline = base_scores[baseline_key]
+        if name == "tongueOut" or not np.isfinite(readback - baseline).all():
             rows.append(FidelityRow(name, float("nan"), float("nan"), "-", float("nan"), 0))
             continue
-        order = np.argsort(-rise)
-        rank = int(np.flatnonzero(order == k)[0]) + 1
+        rank, top, top_rise = _rank(readback, baseline, k)
+        direct = direct_scores(rig, vectors[k + 2])[1:]
+        direct_base = direct_scores(rig, baselines[baseline_key])[1:]
+        direct_rank, _, _ = _rank(direct, direct_base, k)
         rows.append(
             FidelityRow(
-                name, float(readback[k]), float(neutral[k]), names[order[0]], float(rise[order[0]]), rank
+                name, float(readback[k]), float(baseline[k]), top, top_rise, rank,
+                direct_rank, float(direct[k] - direct_base[k]), float(ceilings.get(name, float("nan"))),
             )
         )
     return rows
@@ -66,33 +117,45 @@ def measure(size: int = 512, texture_kind: str = "default") -> list[FidelityRow]
 def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_kind: str) -> Path:
     """FIDELITY.md: the table plus an honest count of recognised shapes."""
     valid = [r for r in rows if r.rank > 0]
+    visible = [r for r in valid if r.visible]
     first = [r for r in valid if r.rank == 1]
-    top3 = [r for r in valid if r.rank <= 3]
-    rose = [r for r in valid if r.own - r.neutral > 0.05]
     lines = [
         "# Face rig fidelity (MediaPipe read-back)",
         "",
         "Generated by `python -m emo_app face fidelity`: each ARKit shape is rendered alone at "
         f"weight 1 ({size} px, front view, texture: {texture_kind}) and read back with MediaPipe's "
-        "FaceLandmarker blendshape model. *own* is MediaPipe's score for the shape's own name, "
-        "*neutral* the same score on the neutral render, *rank* where the own name falls when all 51 "
-        "names are sorted by how much they rose above neutral (1 = it rose the most).",
+        "FaceLandmarker. *render*: the image through the landmark detector and the blendshape "
+        "model; *direct*: the rig's own 478 landmarks through the same blendshape model (no "
+        "detector). *own* is the score for the shape's own name, *baseline* the same score on the "
+        "neutral render, *rank* where the own name falls when all 51 names are sorted by how much "
+        "they rose (1 = it rose the most). *ceiling* is the highest score MediaPipe's model gives "
+        "that name for any landmark motion up to 6 px (`python -m emo_app face tune`); a shape "
+        "counts as visible when the ceiling reaches 0.5 or the direct read-back rises by 0.25 "
+        "(large motions such as jawOpen need more than 6 px). "
+        "mouthClose is measured with jawOpen = 1 against jawOpen alone (it only acts on an open jaw).",
         "",
-        f"- own name rose the most (rank 1): **{len(first)} / {len(valid)}**",
-        f"- own name in the top 3: **{len(top3)} / {len(valid)}**",
-        f"- own score rose by more than 0.05 over neutral: **{len(rose)} / {len(valid)}**",
+        f"- visible to MediaPipe: **{len(visible)} / {len(valid)}**",
+        f"- render read-back, own name rose the most: **{sum(r.rank == 1 for r in visible)} / "
+        f"{len(visible)}** visible shapes ({len(first)} / {len(valid)} of all)",
+        f"- render read-back, own name in the top 3: **{sum(r.rank <= 3 for r in visible)} / "
+        f"{len(visible)}**",
+        f"- direct read-back, own name rose the most: **{sum(r.direct_rank == 1 for r in visible)} / "
+        f"{len(visible)}**",
         "- tongueOut has no MediaPipe output and is not measured.",
         "",
-        "| shape | own | neutral | rise | rank | rose most |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| shape | own | baseline | rise | rank | rose most | direct rise | direct rank | ceiling |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for r in rows:
         if r.rank == 0:
-            lines.append(f"| {r.name} | - | - | - | - | not measurable |")
+            lines.append(f"| {r.name} | - | - | - | - | not measurable | - | - | - |")
             continue
+        ceiling = f"{r.ceiling:.2f}" if np.isfinite(r.ceiling) else "-"
+        if not r.visible:
+            ceiling += " (not visible)"
         lines.append(
             f"| {r.name} | {r.own:.3f} | {r.neutral:.3f} | {r.own - r.neutral:+.3f} | {r.rank} | "
-            f"{r.top_name} ({r.top_rise:+.3f}) |"
+            f"{r.top_name} ({r.top_rise:+.3f}) | {r.direct_rise:+.3f} | {r.direct_rank} | {ceiling} |"
         )
     target = Path(path)
     target.write_text("\n".join(lines) + "\n")

@@ -14,7 +14,7 @@ shell and neck sewn to the mask's border, so the face reads as a head from every
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -68,6 +68,8 @@ SKIN_RGB = (0.80, 0.58, 0.47)
 JAW_HINGE = np.array([0.0, 0.2, -2.8])
 JAW_ANGLE_DEG = 18.0
 EYE_RADIUS = 1.25
+GAZE_SIDEWAYS_DEG = 30.0  # eyeLookIn/Out at weight 1
+GAZE_VERTICAL_DEG = 25.0  # eyeLookUp/Down at weight 1
 
 
 @dataclass(frozen=True)
@@ -547,10 +549,10 @@ def _author_left_and_centre(
 
     lid_follow_down = lid_field(-0.3 * gap, -0.08 * gap)
     lid_follow_up = lid_field(0.12 * gap + [0, 0.05, 0], 0.05 * gap)
-    put("eyeLookUpLeft", lid_follow_up, eyes_delta=gaze("x", -25))
-    put("eyeLookDownLeft", lid_follow_down, eyes_delta=gaze("x", 25))
-    put("eyeLookInLeft", np.zeros_like(fv), eyes_delta=gaze("y", -30))
-    put("eyeLookOutLeft", np.zeros_like(fv), eyes_delta=gaze("y", 30))
+    put("eyeLookUpLeft", lid_follow_up, eyes_delta=gaze("x", -GAZE_VERTICAL_DEG))
+    put("eyeLookDownLeft", lid_follow_down, eyes_delta=gaze("x", GAZE_VERTICAL_DEG))
+    put("eyeLookInLeft", np.zeros_like(fv), eyes_delta=gaze("y", -GAZE_SIDEWAYS_DEG))
+    put("eyeLookOutLeft", np.zeros_like(fv), eyes_delta=gaze("y", GAZE_SIDEWAYS_DEG))
 
     # brows --------------------------------------------------------------------------------------
     above_eye = 1 - eye_lower_side
@@ -655,9 +657,52 @@ def _mirror_field(values: np.ndarray, mirror: np.ndarray) -> np.ndarray:
     return values[mirror]
 
 
-@lru_cache(maxsize=1)
-def build_rig() -> FaceRig:
-    """Build (once per process, ~0.1 s) the rigged canonical head."""
+@lru_cache(maxsize=2)
+def build_rig(tuned: bool = True) -> FaceRig:
+    """The rigged canonical head, built once per process (~0.1 s). ``tuned`` applies the shipped
+    MediaPipe tuning (``tuning.py``: small in-region corrections and one gain per shape);
+    ``tuned=False`` is the rig exactly as authored here."""
+    rig = _build_authored_rig()
+    if tuned:
+        from emo_app.face.tuning import load_tuning
+
+        tuning = load_tuning()
+        if tuning is not None:
+            rig = replace(rig, deltas=tuned_deltas(rig, tuning))
+    return rig
+
+
+def tuned_deltas(rig: FaceRig, tuning: dict) -> np.ndarray:
+    """The rig's delta fields with a tuning applied: each Left or unsided shape gets its face
+    correction and gain (eyeball rotations keep their authored angle), the Right twin is
+    re-derived as the exact mirror, unsided shapes are re-symmetrised, and the skull seam
+    follows the face border so nothing cracks."""
+    deltas = rig.deltas.astype(np.float64)
+    flip = FLIP
+    seam_head, seam_face = rig.seams
+    names = set(tuning.get("corrections", {})) | set(tuning.get("gains", {}))
+    for name in names:
+        k = INDEX[name]
+        field = deltas[k].copy()
+        for vertex, move in tuning.get("corrections", {}).get(name, {}).items():
+            field[int(vertex)] += move
+        # the gain scales every part but the eyeballs: their deltas are rotations (eyeLook*),
+        # and a scaled rotation delta would squash the ball instead of turning it further
+        eyes = rig.part("eyes")
+        turned = field[eyes.start : eyes.stop].copy()
+        field *= float(tuning.get("gains", {}).get(name, 1.0))
+        field[eyes.start : eyes.stop] = turned
+        twin = mirror_name(name)
+        if twin == name:
+            field = (field + field[rig.mirror] * flip) / 2.0
+        field[seam_head] = field[seam_face]
+        deltas[k] = field
+        if twin != name:
+            deltas[INDEX[twin]] = field[rig.mirror] * flip
+    return deltas.astype(np.float32)
+
+
+def _build_authored_rig() -> FaceRig:
     face, pieces, shell, mouth_labels = _build_geometry()
     offsets, start = {}, 0
     for name, verts, _, _ in pieces:

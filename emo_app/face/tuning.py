@@ -1,0 +1,363 @@
+"""Tuning the rig against MediaPipe's blendshape model, so FIDELITY.md's read-back improves
+without giving up the authored, semantic fields.
+
+Why it works: the rig's face is MediaPipe's own topology, so rig vertex *i* IS landmark *i*.
+Projecting the posed rig (plus the iris centre and rim of each eyeball, landmarks 468-477) gives
+exactly the input MediaPipe's blendshape model reads (146 landmarks in image pixels), with no
+detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it can steer tuning.
+
+``python -m emo_app face tune`` (``tune``) does three things and writes ``rig_tuning.json``:
+
+1. **Ceiling**: for every output, how high MediaPipe's model can go when any landmark may move
+   up to ``CEILING_PX`` pixels (gradient ascent on the model alone). Outputs that stay low
+   (cheekPuff, cheekSquint*, jawForward, noseSneer*) are ones MediaPipe cannot see from
+   landmarks; FIDELITY.md says so instead of tuning toward them.
+2. **Corrections**: for each Left or unsided shape MediaPipe can see but the render read-back
+   misses (the others stay exactly as authored), small in-plane moves
+   (at most ``CORRECTION_PX`` pixels, about 0.3 cm) of the landmarks INSIDE the shape's own
+   authored region, found by gradient ascent on log(own score) minus the largest rise of any
+   other name; spread to neighbours with the rig's smooth falloff. The Right twin is the exact
+   mirror, unsided shapes are symmetrised: symmetry and linearity are untouched.
+3. **Gains**: one magnitude per shape (the same for both sides) from ``GAINS``, picked by the
+   full render -> FaceLandmarker read-back (what FIDELITY.md measures): the detector shrinks
+   small motions, so some shapes need a larger extreme to be seen. Eyeball rotations keep
+   their authored angle.
+4. **Refinement**: for shapes the detector still misses, the same kind of in-region moves (at
+   most ``REFINE_PX`` more) optimised on the render read-back itself; kept only when it helps.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
+
+TUNING_PATH = Path(__file__).resolve().parent / "rig_tuning.json"
+# kLandmarksSubsetIdxs of MediaPipe's face_blendshapes_graph.cc: the 146 landmarks the model reads.
+BLENDSHAPE_LANDMARKS = (
+    0, 1, 4, 5, 6, 7, 8, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58, 61, 63, 65,
+    66, 67, 70, 78, 80, 81, 82, 84, 87, 88, 91, 93, 95, 103, 105, 107, 109, 127, 132, 133, 136, 144,
+    145, 146, 148, 149, 150, 152, 153, 154, 155, 157, 158, 159, 160, 161, 162, 163, 168, 172, 173,
+    176, 178, 181, 185, 191, 195, 197, 234, 246, 249, 251, 263, 267, 269, 270, 276, 282, 283, 284,
+    285, 288, 291, 293, 295, 296, 297, 300, 308, 310, 311, 312, 314, 317, 318, 321, 323, 324, 332,
+    334, 336, 338, 356, 361, 362, 365, 373, 374, 375, 377, 378, 379, 380, 381, 382, 384, 385, 386,
+    387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415, 454, 466, 468, 469, 470, 471, 472, 473,
+    474, 475, 476, 477,
+)  # fmt: skip
+READBACK_SIZE = 512
+CEILING_PX = 6.0
+CORRECTION_PX = 6.0
+GAINS = (1.0, 1.5, 2.0, 2.5)
+REFINE_PX = 10.0
+MIN_RISE = 0.05  # a rank-1 read-back must also rise this much over neutral to count
+VISIBLE_SCORE = 0.5
+
+
+def is_visible(ceiling_score: float, direct_rise: float, threshold: float = VISIBLE_SCORE) -> bool:
+    """MediaPipe can see a shape when its model can reach ``threshold`` within CEILING_PX of
+    landmark motion, or when the authored geometry already makes it rise by half that (large
+    motions such as jawOpen need more than CEILING_PX)."""
+    return ceiling_score >= threshold or direct_rise >= threshold / 2
+# the eyeball's ring at 30 degrees from the front pole is the iris rim (see rig._eye_sphere)
+IRIS_RING_START = 1 + 7 * 32
+IRIS_RIM_OFFSETS = (0, 8, 16, 24)  # +x, +y, -x, -y: MediaPipe's order is centre, +x, up, -x, down
+
+
+class BlendshapeModel:
+    """MediaPipe's face_blendshapes.tflite from the resolved face_landmarker.task, run with
+    LiteRT on 146 landmarks in pixels; ``scores`` returns the 52 outputs (``_neutral`` first)."""
+
+    def __init__(self, settings: Any = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from emo_app.models import resolve
+
+        with zipfile.ZipFile(resolve("face-landmarker", settings)) as bundle:
+            content = bundle.read("face_blendshapes.tflite")
+        self._interpreter = Interpreter(model_content=content)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def scores(self, landmarks_px: np.ndarray) -> np.ndarray:
+        """(478, 2) or (146, 2) pixel landmarks -> 52 scores in MediaPipe's order."""
+        points = np.asarray(landmarks_px, np.float32)
+        if len(points) != len(BLENDSHAPE_LANDMARKS):
+            points = points[list(BLENDSHAPE_LANDMARKS), :2]
+        self._interpreter.set_tensor(self._input, np.ascontiguousarray(points[None, :, :2]))
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()
+
+
+@lru_cache(maxsize=1)
+def blendshape_model() -> BlendshapeModel:
+    return BlendshapeModel()
+
+
+def rig_landmarks(rig: Any, vertices: np.ndarray, size: int = READBACK_SIZE) -> np.ndarray:
+    """MediaPipe's 478 landmarks of a posed rig in a front render: the 468 face vertices plus
+    each iris's centre and rim (subject's right eye first, as MediaPipe orders them)."""
+    from emo_app.face.render import project
+
+    eyes = rig.part("eyes")
+    eye_vertices = vertices[eyes.start : eyes.stop]
+    half = len(eye_vertices) // 2
+    balls = sorted((eye_vertices[:half], eye_vertices[half:]), key=lambda ball: ball[:, 0].mean())
+    iris = [ball[[0, *(IRIS_RING_START + k for k in IRIS_RIM_OFFSETS)]] for ball in balls]
+    return project(np.concatenate([vertices[:468], *iris]), "front", size)
+
+
+def direct_scores(rig: Any, weights: np.ndarray) -> np.ndarray:
+    """MediaPipe's 52 blendshape scores for the rig's own landmarks posed by ``weights``
+    (``_neutral`` first), skipping the image and the landmark detector."""
+    return blendshape_model().scores(rig_landmarks(rig, rig.deform(np.asarray(weights, np.float32))))
+
+
+# ------------------------------------------------------------------------------------- tuning
+def _finite_difference_ascent(
+    objective, x: np.ndarray, limit: float, steps: int, step_px: float = 0.5, probe_px: float = 0.5
+) -> np.ndarray:
+    """Normalised-gradient ascent with box limits; deterministic (no randomness)."""
+    for _ in range(steps):
+        value = objective(x)
+        grad = np.zeros_like(x)
+        for index in np.ndindex(x.shape):
+            x[index] += probe_px
+            grad[index] = (objective(x) - value) / probe_px
+            x[index] -= probe_px
+        norm = np.abs(grad).max()
+        if norm < 1e-9:
+            break
+        x = np.clip(x + step_px * grad / norm, -limit, limit)
+    return x
+
+
+def ceiling(rig: Any, steps: int = 25) -> dict[str, float]:
+    """Highest score MediaPipe's model gives each name when landmarks move <= CEILING_PX."""
+    model = blendshape_model()
+    start = rig_landmarks(rig, rig.neutral)[list(BLENDSHAPE_LANDMARKS)].astype(np.float64)
+    result = {}
+    for k, name in enumerate(ARKIT_NAMES[:51]):
+        moves = _finite_difference_ascent(
+            lambda x, k=k: float(model.scores(start + x)[k + 1]), np.zeros_like(start), CEILING_PX, steps, 1.0
+        )
+        result[name] = round(float(model.scores(start + moves)[k + 1]), 4)
+    return result
+
+
+def _shape_handles(rig: Any, k: int) -> np.ndarray:
+    """The blendshape-model landmarks inside shape k's authored region (>10% of its peak)."""
+    magnitude = np.linalg.norm(rig.deltas[k, :468], axis=1)
+    if magnitude.max() <= 0:
+        return np.zeros(0, int)
+    return np.array([i for i in BLENDSHAPE_LANDMARKS if i < 468 and magnitude[i] > 0.1 * magnitude.max()])
+
+
+def _pixel_moves_to_field(face: np.ndarray, handles: np.ndarray):
+    """A function: in-plane pixel moves of the handles -> a smooth (468, 3) field in cm."""
+    from emo_app.face.render import project
+    from emo_app.face.rig import _blend_handles, _near
+
+    pixels = project(face[handles], "front", READBACK_SIZE)
+    per_cm_x = np.linalg.norm(project(face[handles] + [1, 0, 0], "front", READBACK_SIZE) - pixels, axis=1)
+    per_cm_y = np.linalg.norm(project(face[handles] + [0, 1, 0], "front", READBACK_SIZE) - pixels, axis=1)
+    reach = _near(face, face[handles], 1.2)[:, None]
+
+    def field(moves_px: np.ndarray) -> np.ndarray:
+        zeros = np.zeros(len(handles))
+        moves = np.column_stack([moves_px[:, 0] / per_cm_x, -moves_px[:, 1] / per_cm_y, zeros])
+        out = _blend_handles(face, handles, moves, 1.2) * reach
+        out[handles] = moves
+        return out
+
+    return field
+
+
+def _objective(rise: np.ndarray, own_score: float, k: int) -> float:
+    """log of the own score, minus three times the largest rise of any other name."""
+    return float(np.log(max(own_score, 0.0) + 1e-3) - 3.0 * max(float(np.delete(rise, k).max()), 0.0))
+
+
+def correction(rig: Any, name: str, steps: int = 40, penalty: float = 0.002) -> np.ndarray:
+    """(468, 3) in-plane correction of one shape's face field from the direct read-back
+    (module doc, step 2)."""
+    model = blendshape_model()
+    k = ARKIT_NAMES.index(name)
+    face = rig.neutral[:468].astype(np.float64)
+    handles = _shape_handles(rig, k)
+    if not len(handles):
+        return np.zeros_like(face)
+    weights = np.eye(len(ARKIT_NAMES), dtype=np.float32)[k]
+    posed = rig_landmarks(rig, rig.deform(weights)).astype(np.float64)
+    neutral_scores = model.scores(rig_landmarks(rig, rig.neutral))
+
+    def objective(x: np.ndarray) -> float:
+        points = posed.copy()
+        points[handles] += x
+        scores = model.scores(points)
+        rise = scores[1:52] - neutral_scores[1:52]
+        return _objective(rise, float(scores[k + 1]), k) - penalty * float(np.sum(x**2))
+
+    moves_px = _finite_difference_ascent(objective, np.zeros((len(handles), 2)), CORRECTION_PX, steps)
+    return _pixel_moves_to_field(face, handles)(moves_px)
+
+
+def refine(rig: Any, name: str, texture: Any, steps: int = 20, region_rig: Any = None) -> np.ndarray:
+    """(468, 3) further correction from the full render -> FaceLandmarker read-back, for a shape
+    the detector still misses (module doc, step 4). Both sides are scored for a Left shape;
+    unsided fields stay symmetric. Keeps the best field seen (read-backs are not smooth).
+    ``region_rig``: the rig whose field for this shape defines the region (the authored one)."""
+    from dataclasses import replace
+
+    from emo_app.face import get_face_renderer
+    from emo_app.face.capture import FaceCapture
+    from emo_app.face.rig import FLIP
+
+    k = ARKIT_NAMES.index(name)
+    twin = ARKIT_NAMES.index(mirror_name(name))
+    face = rig.neutral[:468].astype(np.float64)
+    handles = _shape_handles(region_rig or rig, k)
+    if not len(handles):  # an eyeball-only shape (eyeLookIn/Out): nothing on the face to move
+        return np.zeros_like(face)
+    to_field = _pixel_moves_to_field(face, handles)
+    mirror = rig.mirror[:468]
+    renderer = get_face_renderer()
+    eye = np.eye(len(ARKIT_NAMES), dtype=np.float32)
+    sides = [k] if twin == k else [k, twin]
+    with FaceCapture() as capture:
+
+        def read(image: np.ndarray) -> np.ndarray:
+            try:
+                return capture.detect(image).shapes.values.astype(float)
+            except Exception:  # a failed detection scores as nothing
+                return np.zeros(len(ARKIT_NAMES))
+
+        baseline = read(renderer.render(Blendshapes.zeros(), size=READBACK_SIZE, texture=texture, rig=rig))
+
+        def objective(x: np.ndarray) -> float:
+            field = to_field(x)
+            deltas = rig.deltas.copy()
+            if twin == k:
+                deltas[k, :468] += ((field + field[mirror] * FLIP) / 2.0).astype(np.float32)
+            else:
+                deltas[k, :468] += field.astype(np.float32)
+                deltas[twin, :468] += (field[mirror] * FLIP).astype(np.float32)
+            trial = replace(rig, deltas=deltas)
+            total = 0.0
+            for side in sides:
+                scores = read(renderer.render(Blendshapes(eye[side]), size=READBACK_SIZE,
+                                              texture=texture, rig=trial))
+                total += _objective(scores[:51] - baseline[:51], float(scores[side] - baseline[side]), side)
+            return total
+
+        best_x, best = np.zeros((len(handles), 2)), objective(np.zeros((len(handles), 2)))
+        x = best_x.copy()
+        for _ in range(steps):
+            x = _finite_difference_ascent(objective, x, REFINE_PX, 1, step_px=1.5, probe_px=1.0)
+            value = objective(x)
+            if value > best:
+                best_x, best = x.copy(), value
+    field = to_field(best_x)
+    return (field + field[mirror] * FLIP) / 2.0 if twin == k else field
+
+
+def _readback_ranks(rig: Any, texture: Any) -> dict[str, tuple[int, float]]:
+    """(rank, rise) of every shape's own name in the render -> FaceLandmarker read-back."""
+    from emo_app.face.fidelity import measure
+
+    return {row.name: (row.rank, row.own - row.neutral) for row in measure(rig=rig, texture=texture)}
+
+
+def _as_json_field(field: np.ndarray) -> dict[int, list[float]]:
+    rows = np.flatnonzero(np.abs(field).max(axis=1) > 1e-4)
+    return {int(i): [round(float(v), 4) for v in field[i]] for i in rows}
+
+
+def tune(
+    visible_threshold: float = VISIBLE_SCORE, previous: dict[str, Any] | None = None, log=print
+) -> dict[str, Any]:
+    """Ceiling, corrections, gains and refinements from the untuned rig (module doc). With
+    ``previous`` (an earlier tuning), its ceiling is reused: it depends only on the authored rig."""
+    from emo_app.face.rig import build_rig, tuned_deltas
+    from emo_app.face.texture import default_texture
+
+    base = build_rig(tuned=False)
+    if previous and previous.get("ceiling"):
+        ceilings = previous["ceiling"]
+    else:
+        log("1/4 ceiling of every MediaPipe output (a few minutes)")
+        ceilings = ceiling(base)
+    neutral = direct_scores(base, np.zeros(len(ARKIT_NAMES)))
+    direct_rise = {
+        n: float(direct_scores(base, np.eye(len(ARKIT_NAMES))[k])[k + 1] - neutral[k + 1])
+        for k, n in enumerate(ARKIT_NAMES[:51])
+    }
+    visible = [n for n in ARKIT_NAMES[:51] if is_visible(ceilings[n], direct_rise[n], visible_threshold)]
+    texture = default_texture()
+    before = _readback_ranks(base, texture)
+    # only shapes MediaPipe misreads are touched: the others (a blink that closes the lid, a
+    # smile) already read as themselves exactly as authored
+    authored = [
+        n for n in visible
+        if (mirror_name(n) == n or n.endswith("Left")) and any(before[m][0] != 1 for m in {n, mirror_name(n)})
+    ]
+    log(f"2/4 direct corrections for {len(authored)} shapes the render read-back misses")
+    fields = {name: correction(base, name) for name in authored}
+    corrections = {name: _as_json_field(field) for name, field in fields.items()}
+    best: dict[str, tuple[tuple[int, float], float]] = {}
+    log("3/4 one gain per shape from the render read-back")
+    for gain in GAINS:
+        trial = {"corrections": corrections, "gains": dict.fromkeys(authored, gain)}
+        ranks = _readback_ranks(replace(base, deltas=tuned_deltas(base, trial)), texture)
+        for name in authored:
+            pair = {name, mirror_name(name)}
+            # most sides read as their own name; on a tie the SMALLEST gain (no needless caricature)
+            score = (sum(ranks[n][0] == 1 and ranks[n][1] > MIN_RISE for n in pair), -gain)
+            if name not in best or score > best[name][0]:
+                best[name] = (score, gain)
+    gains = {name: best[name][1] for name in authored}
+    tuned = replace(base, deltas=tuned_deltas(base, {"corrections": corrections, "gains": gains}))
+    ranks = _readback_ranks(tuned, texture)
+    missed = [n for n in authored if any(ranks[m][0] != 1 for m in {n, mirror_name(n)})]
+    log(f"4/4 render-in-the-loop refinement of {len(missed)} shapes the detector still misses")
+    refined = []
+    for name in missed:
+        # tuned_deltas scales corrections by the gain, so the refinement is stored unscaled
+        extra = refine(tuned, name, texture, region_rig=base) / gains[name]
+        trial = {"corrections": {**corrections, name: _as_json_field(fields[name] + extra)}, "gains": gains}
+        after = _readback_ranks(replace(base, deltas=tuned_deltas(base, trial)), texture)
+        hits_before = sum(ranks[m][0] == 1 for m in {name, mirror_name(name)})
+        hits_after = sum(after[m][0] == 1 and after[m][1] > MIN_RISE for m in {name, mirror_name(name)})
+        if hits_after > hits_before:  # keep a refinement only when the read-back improves
+            corrections[name] = trial["corrections"][name]
+            refined.append(name)
+        log(f"  {name}: {hits_before} -> {hits_after} sides read as their own name")
+    return {
+        "about": "written by `python -m emo_app face tune`; see emo_app/face/tuning.py",
+        "ceiling_px": CEILING_PX,
+        "ceiling": ceilings,
+        "direct_rise_untuned": {n: round(v, 4) for n, v in direct_rise.items()},
+        "visible_threshold": visible_threshold,
+        "gains": gains,
+        "refined": refined,
+        "corrections": corrections,
+    }
+
+
+def load_tuning(path: Path = TUNING_PATH) -> dict[str, Any] | None:
+    """The shipped tuning, or None (the rig then uses its authored fields as they are)."""
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def write_tuning(tuning: dict[str, Any], path: Path = TUNING_PATH) -> Path:
+    path.write_text(json.dumps(tuning, indent=1, sort_keys=True) + "\n")
+    return path

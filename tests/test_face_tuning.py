@@ -1,0 +1,106 @@
+"""The rig's MediaPipe tuning (face/tuning.py) and the fidelity read-back (face/fidelity.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
+from emo_app.face.rig import build_rig, tuned_deltas
+from emo_app.face.tuning import BLENDSHAPE_LANDMARKS, blendshape_model, direct_scores, load_tuning
+
+TUNING = load_tuning()
+
+
+def test_our_blendshape_model_call_reproduces_mediapipe_exactly():
+    """Same 146 landmarks in pixels -> the same 52 scores the FaceLandmarker reports, so the
+    direct read-back measures exactly what MediaPipe would."""
+    from skimage.data import astronaut
+
+    from emo_app.face.capture import capture_blendshapes
+
+    result = capture_blendshapes(astronaut())
+    width, height = result.image_size
+    pixels = result.landmarks[:, :2] * [width, height]
+    ours = blendshape_model().scores(pixels)
+    assert len(BLENDSHAPE_LANDMARKS) == 146
+    np.testing.assert_allclose(ours[1:], result.shapes.values[:51], atol=1e-5)
+
+
+def test_direct_read_back_sees_the_rigs_own_smile_and_blink():
+    rig = build_rig()
+    neutral = direct_scores(rig, np.zeros(52))
+    for name in ("mouthSmileLeft", "eyeBlinkRight", "jawOpen", "browInnerUp"):
+        k = ARKIT_NAMES.index(name)
+        scores = direct_scores(rig, np.eye(52)[k])
+        rise = scores[1:52] - neutral[1:52]
+        assert int(np.argmax(rise)) == k, (name, ARKIT_NAMES[int(np.argmax(rise))])
+
+
+@pytest.mark.skipif(TUNING is None, reason="no rig_tuning.json shipped")
+def test_shipped_tuning_is_small_local_and_keeps_the_rig_symmetric():
+    authored = build_rig(tuned=False)
+    tuned = build_rig()
+    for name, moves in TUNING["corrections"].items():
+        if not moves:  # an eyeball-only shape: nothing on the face was corrected
+            continue
+        k = ARKIT_NAMES.index(name)
+        vertices = np.array([int(v) for v in moves])
+        # at most CORRECTION_PX + REFINE_PX = 16 px in a 512 px render, about 0.9 cm
+        assert np.abs(np.array(list(moves.values()))).max() < 1.0
+        region = np.linalg.norm(authored.deltas[k, :468], axis=1) > 0
+        inside = authored.neutral[:468][region]
+        near = np.linalg.norm(authored.neutral[vertices, None] - inside[None], axis=2)
+        assert near.min(axis=1).max() <= 1.3, name  # within the falloff of the shape's own region
+    assert set(TUNING["gains"].values()) <= {1.0, 1.5, 2.0, 2.5}
+    for name in ARKIT_NAMES:  # Right twins stay exact mirrors after tuning
+        twin = mirror_name(name)
+        mirrored = tuned.deltas[ARKIT_NAMES.index(twin)][tuned.mirror] * [-1, 1, 1]
+        np.testing.assert_allclose(tuned.deltas[ARKIT_NAMES.index(name)], mirrored, atol=1e-5)
+
+
+def test_tuned_deltas_apply_gain_and_correction_exactly():
+    rig = build_rig(tuned=False)
+    k = ARKIT_NAMES.index("mouthFrownLeft")
+    tuning = {"corrections": {"mouthFrownLeft": {"291": [0.0, -0.2, 0.0]}}, "gains": {"mouthFrownLeft": 2.0}}
+    deltas = tuned_deltas(rig, tuning)
+    expected = rig.deltas[k, 291] * 2.0 + np.array([0.0, -0.4, 0.0])
+    np.testing.assert_allclose(deltas[k, 291], expected, atol=1e-6)
+    twin = ARKIT_NAMES.index("mouthFrownRight")
+    np.testing.assert_allclose(deltas[twin, rig.mirror[291]], expected * [-1, 1, 1], atol=1e-6)
+    untouched = ARKIT_NAMES.index("jawOpen")
+    np.testing.assert_array_equal(deltas[untouched], rig.deltas[untouched])
+
+
+def test_key_shapes_read_back_from_renders_as_their_own_name():
+    """The FIDELITY.md measurement for the shapes the text model leans on most."""
+    from emo_app.face.fidelity import measure
+
+    rows = {row.name: row for row in measure(size=512)}
+    for name in ("browInnerUp", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight",
+                 "eyeSquintLeft", "mouthPucker"):
+        assert rows[name].rank == 1, (name, rows[name].top_name)
+        assert rows[name].own > rows[name].neutral + 0.05
+    assert rows["tongueOut"].rank == 0  # MediaPipe has no tongueOut output
+    visible = [r for r in rows.values() if r.visible]
+    assert sum(r.rank == 1 for r in visible) >= 0.6 * len(visible)
+
+
+def test_fidelity_report_is_written(tmp_path):
+    from emo_app.face.fidelity import FidelityRow, write_report
+
+    rows = [FidelityRow("jawOpen", 0.5, 0.1, "jawOpen", 0.4, 1, 1, 0.7, 0.9),
+            FidelityRow("cheekPuff", 0.0, 0.0, "jawOpen", 0.01, 20, 30, 0.0, 0.09),
+            FidelityRow("tongueOut", float("nan"), float("nan"), "-", float("nan"), 0)]
+    text = write_report(rows, tmp_path / "F.md", 512, "default").read_text()
+    assert "visible to MediaPipe: **1 / 2**" in text
+    assert "| cheekPuff |" in text and "(not visible)" in text
+    assert "| tongueOut | - |" in text
+
+
+def test_mouth_close_is_measured_on_an_open_jaw():
+    from emo_app.face.fidelity import _weights
+
+    weights = _weights("mouthClose")
+    assert weights[ARKIT_NAMES.index("jawOpen")] == 1.0 and weights[ARKIT_NAMES.index("mouthClose")] == 1.0
+    assert Blendshapes(weights).values.sum() == 2.0

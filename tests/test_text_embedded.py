@@ -173,3 +173,16 @@ def test_cli_text_prints_and_writes_the_prediction(model, tmp_path, capsys):
     assert data["blendshapes"]["browOuterUpLeft"] > data["blendshapes"]["browOuterUpRight"]
     assert "mouthSmileLeft" in capsys.readouterr().out
     assert main(["text", "   "]) == 2  # empty text: a one-line error, not a traceback
+
+
+def test_traced_encoder_matches_the_eager_model_for_any_length_and_padding(model):
+    """The TorchScript graph traced on one short sentence must serve every input exactly."""
+    from emo_app.models import resolve
+    from emo_app.text.embedded import MiniLMEncoder
+
+    assert model.encoder._forward is not None  # tracing worked on this torch build
+    eager = MiniLMEncoder(str(resolve("minilm")), trace=False)
+    texts = ["hi", "She looks slightly surprised, her left eyebrow raised " * 6, "not happy at all"]
+    np.testing.assert_allclose(model.encoder.encode(texts), eager.encode(texts), atol=1e-5)
+    for text in texts:
+        np.testing.assert_allclose(model.encoder.encode([text]), eager.encode([text]), atol=1e-5)

@@ -43,17 +43,39 @@ MAX_TOKENS = 128
 
 class MiniLMEncoder:
     """all-MiniLM-L6-v2 as sentence-transformers runs it (mean pooling, L2 norm), loaded from a
-    local folder with ``local_files_only`` so it never touches the network."""
+    local folder with ``local_files_only`` so it never touches the network.
 
-    def __init__(self, folder: str, device: str = "cpu"):
+    The transformer is traced and frozen with TorchScript once at load (``trace=True``): on a
+    one-sentence input the eager model spends a fifth of its time in Python module calls, and
+    the frozen graph gives the same numbers for any length and padding (a test checks)."""
+
+    def __init__(self, folder: str, device: str = "cpu", trace: bool = True):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         self._torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+        self.model = (
+            AutoModel.from_pretrained(folder, local_files_only=True, return_dict=False).to(device).eval()
+        )
         self.device = device
         self._lock = threading.Lock()
+        self._forward = self._trace() if trace else None
+
+    def _trace(self):
+        import warnings
+
+        torch = self._torch
+        example = self.tokenizer(["a calm face"], return_tensors="pt").to(self.device)
+        try:
+            with warnings.catch_warnings(), torch.inference_mode():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(
+                    self.model, (example["input_ids"], example["attention_mask"]), strict=False
+                )
+                return torch.jit.freeze(traced)
+        except Exception:  # an unusual torch build: the eager model gives the same numbers
+            return None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         torch = self._torch
@@ -61,7 +83,8 @@ class MiniLMEncoder:
             list(texts), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
         ).to(self.device)
         with self._lock, torch.inference_mode():
-            hidden = self.model(**batch).last_hidden_state
+            forward = self._forward or self.model
+            hidden = forward(batch["input_ids"], batch["attention_mask"])[0]
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, dim=-1)

@@ -8,7 +8,6 @@ animation track.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import struct
@@ -235,8 +234,11 @@ def build_glb(
     rig = rig or build_rig()
     weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
     template, blob = _template(rig, texture)
-    document = copy.deepcopy(template)
-    document["meshes"][0]["weights"] = weights[0].astype(float).tolist()
+    # shallow copies of only what changes: the template itself is shared and never mutated
+    document = dict(template)
+    document["meshes"] = [dict(template["meshes"][0], weights=weights[0].astype(float).tolist())]
+    document["bufferViews"] = list(template["bufferViews"])
+    document["accessors"] = list(template["accessors"])
     if len(frames) > 1:
         blob = bytearray(blob)
         times = np.arange(len(frames), dtype=np.float32) / np.float32(fps)

@@ -216,3 +216,22 @@ def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_exactly(tmp_path):
         np.testing.assert_array_equal(decoded, rig.deltas[k, face.start : face.stop])
         assert np.all(decoded.min(0) >= np.array(accessor.min) - 1e-6)
         assert np.all(decoded.max(0) <= np.array(accessor.max) + 1e-6)
+
+
+def test_training_after_rendering_does_not_crash_the_process():
+    """Mesa's llvmpipe and triton each bring an LLVM: rendering first and then building a torch
+    optimiser (which imports triton through torch._dynamo) used to segfault."""
+    import subprocess
+    import sys
+
+    script = (
+        "from emo_app.blendshapes import Blendshapes\n"
+        "from emo_app.face import get_face_renderer\n"
+        "get_face_renderer().render(Blendshapes.zeros(), size=64)\n"
+        "import torch\n"
+        "torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))])\n"
+        "print('trained after rendering')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained after rendering" in done.stdout

@@ -95,10 +95,21 @@ class _Request:
     rig: Any
 
 
+def _load_triton_before_mesa() -> None:
+    """Import triton (and the LLVM it bundles) before Mesa's llvmpipe loads its own LLVM with
+    the first GL context. The other order segfaults the process as soon as anything imports
+    triton later (torch.optim and torch.compile do, through torch._dynamo)."""
+    try:
+        import triton  # noqa: F401
+    except Exception:  # no triton in this torch build: nothing can clash
+        pass
+
+
 class _GLState:
     """Everything that lives on the render thread: context, scene, uploaded materials."""
 
     def __init__(self, size: int, msaa_samples: int = DEFAULT_MSAA_SAMPLES):
+        _load_triton_before_mesa()
         import pyrender
 
         self.pyrender = pyrender

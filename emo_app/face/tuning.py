@@ -24,6 +24,11 @@ detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it c
    their authored angle.
 4. **Refinement**: for shapes the detector still misses, the same kind of in-region moves (at
    most ``REFINE_PX`` more) optimised on the render read-back itself; kept only when it helps.
+
+Two guards keep the face a face whatever MediaPipe would prefer: every correction is a smooth
+blend of at most ``CONTROL_POINTS`` control points (neighbouring landmarks move alike, so lips
+never zig-zag), and no correction, gain or refinement may flip more than ``FOLD_TOLERANCE``
+extra face triangles (``fold_overs``: folds and tears).
 """
 
 from __future__ import annotations
@@ -55,7 +60,10 @@ READBACK_SIZE = 512
 CEILING_PX = 6.0
 CORRECTION_PX = 6.0
 GAINS = (1.0, 1.5, 2.0, 2.5)
-REFINE_PX = 10.0
+CONTROL_POINTS = 6  # corrections move at most this many smooth control points per shape
+CONTROL_SIGMA_CM = 1.0
+FOLD_TOLERANCE = 2
+REFINE_PX = 14.0
 MIN_RISE = 0.05  # a rank-1 read-back must also rise this much over neutral to count
 VISIBLE_SCORE = 0.5
 
@@ -180,6 +188,45 @@ def _pixel_moves_to_field(face: np.ndarray, handles: np.ndarray):
     return field
 
 
+def _control_basis(face: np.ndarray, handles: np.ndarray) -> np.ndarray:
+    """(H, K) weights: every handle's move is a normalised Gaussian blend of the moves of K
+    control points (farthest-point sampled, deterministic), so neighbouring landmarks move
+    alike and a lip line can never zig-zag."""
+    points = face[handles]
+    chosen = [0]
+    distance = np.linalg.norm(points - points[0], axis=1)
+    while len(chosen) < min(CONTROL_POINTS, len(handles)):
+        chosen.append(int(np.argmax(distance)))
+        distance = np.minimum(distance, np.linalg.norm(points - points[chosen[-1]], axis=1))
+    d = np.linalg.norm(points[:, None] - points[chosen][None], axis=2)
+    weights = np.exp(-0.5 * (d / CONTROL_SIGMA_CM) ** 2)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def fold_overs(rig: Any, weights: np.ndarray) -> int:
+    """Face triangles (over 1 px² in a 512 px front view) whose winding flips between the
+    neutral face and the posed one: folds and tears a tuning must not add."""
+    from emo_app.face.render import project
+
+    triangles = rig.part("face").faces
+
+    def signed_areas(vertices: np.ndarray) -> np.ndarray:
+        p = project(vertices[:468], "front", READBACK_SIZE)
+        a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+    before = signed_areas(rig.neutral)
+    after = signed_areas(rig.deform(np.asarray(weights, np.float32)))
+    return int(np.sum((np.sign(before) != np.sign(after)) & (np.abs(before) > 1.0)))
+
+
+def _no_new_folds(base: Any, trial: Any, sides: list[int]) -> bool:
+    """At most FOLD_TOLERANCE more flipped triangles than ``base`` for each shape in ``sides``
+    (a couple of tiny lip-margin triangles may turn as a lip rolls; a torn lip flips many)."""
+    eye = np.eye(len(ARKIT_NAMES), dtype=np.float32)
+    return all(fold_overs(trial, eye[s]) <= fold_overs(base, eye[s]) + FOLD_TOLERANCE for s in sides)
+
+
 def _objective(rise: np.ndarray, own_score: float, k: int) -> float:
     """log of the own score, minus three times the largest rise of any other name."""
     return float(np.log(max(own_score, 0.0) + 1e-3) - 3.0 * max(float(np.delete(rise, k).max()), 0.0))
@@ -198,18 +245,33 @@ def correction(rig: Any, name: str, steps: int = 40, penalty: float = 0.002) -> 
     posed = rig_landmarks(rig, rig.deform(weights)).astype(np.float64)
     neutral_scores = model.scores(rig_landmarks(rig, rig.neutral))
 
+    basis = _control_basis(face, handles)
+
     def objective(x: np.ndarray) -> float:
         points = posed.copy()
-        points[handles] += x
+        points[handles] += basis @ x
         scores = model.scores(points)
         rise = scores[1:52] - neutral_scores[1:52]
         return _objective(rise, float(scores[k + 1]), k) - penalty * float(np.sum(x**2))
 
-    moves_px = _finite_difference_ascent(objective, np.zeros((len(handles), 2)), CORRECTION_PX, steps)
-    return _pixel_moves_to_field(face, handles)(moves_px)
+    controls = _finite_difference_ascent(objective, np.zeros((basis.shape[1], 2)), CORRECTION_PX, steps)
+    to_field = _pixel_moves_to_field(face, handles)
+    from emo_app.face.rig import FLIP
+
+    mirror = rig.mirror[:468]
+    for _ in range(6):  # halve the correction until it adds no fold to the authored shape
+        field = to_field(basis @ controls)
+        if mirror_name(name) == name:  # unsided fields are used symmetrised (rig.tuned_deltas)
+            field = (field + field[mirror] * FLIP) / 2.0
+        deltas = rig.deltas.copy()
+        deltas[k, :468] += field.astype(np.float32)
+        if _no_new_folds(rig, replace(rig, deltas=deltas), [k]):
+            return field
+        controls = controls / 2.0
+    return np.zeros_like(face)
 
 
-def refine(rig: Any, name: str, texture: Any, steps: int = 20, region_rig: Any = None) -> np.ndarray:
+def refine(rig: Any, name: str, texture: Any, steps: int = 40, region_rig: Any = None) -> np.ndarray:
     """(468, 3) further correction from the full render -> FaceLandmarker read-back, for a shape
     the detector still misses (module doc, step 4). Both sides are scored for a Left shape;
     unsided fields stay symmetric. Keeps the best field seen (read-backs are not smooth).
@@ -226,7 +288,12 @@ def refine(rig: Any, name: str, texture: Any, steps: int = 20, region_rig: Any =
     handles = _shape_handles(region_rig or rig, k)
     if not len(handles):  # an eyeball-only shape (eyeLookIn/Out): nothing on the face to move
         return np.zeros_like(face)
-    to_field = _pixel_moves_to_field(face, handles)
+    basis = _control_basis(face, handles)
+    smooth_field = _pixel_moves_to_field(face, handles)
+
+    def to_field(controls: np.ndarray) -> np.ndarray:
+        return smooth_field(basis @ controls)
+
     mirror = rig.mirror[:468]
     renderer = get_face_renderer()
     eye = np.eye(len(ARKIT_NAMES), dtype=np.float32)
@@ -250,6 +317,8 @@ def refine(rig: Any, name: str, texture: Any, steps: int = 20, region_rig: Any =
                 deltas[k, :468] += field.astype(np.float32)
                 deltas[twin, :468] += (field[mirror] * FLIP).astype(np.float32)
             trial = replace(rig, deltas=deltas)
+            if not _no_new_folds(rig, trial, sides):
+                return -1e6  # a fold or tear: never worth any read-back
             total = 0.0
             for side in sides:
                 scores = read(renderer.render(Blendshapes(eye[side]), size=READBACK_SIZE,
@@ -257,7 +326,8 @@ def refine(rig: Any, name: str, texture: Any, steps: int = 20, region_rig: Any =
                 total += _objective(scores[:51] - baseline[:51], float(scores[side] - baseline[side]), side)
             return total
 
-        best_x, best = np.zeros((len(handles), 2)), objective(np.zeros((len(handles), 2)))
+        best_x = np.zeros((basis.shape[1], 2))
+        best = objective(best_x)
         x = best_x.copy()
         for _ in range(steps):
             x = _finite_difference_ascent(objective, x, REFINE_PX, 1, step_px=1.5, probe_px=1.0)
@@ -315,9 +385,12 @@ def tune(
     log("3/4 one gain per shape from the render read-back")
     for gain in GAINS:
         trial = {"corrections": corrections, "gains": dict.fromkeys(authored, gain)}
-        ranks = _readback_ranks(replace(base, deltas=tuned_deltas(base, trial)), texture)
+        trial_rig = replace(base, deltas=tuned_deltas(base, trial))
+        ranks = _readback_ranks(trial_rig, texture)
         for name in authored:
             pair = {name, mirror_name(name)}
+            if gain > GAINS[0] and not _no_new_folds(base, trial_rig, [ARKIT_NAMES.index(n) for n in pair]):
+                continue  # a larger extreme that folds the mesh is never chosen
             # most sides read as their own name; on a tie the SMALLEST gain (no needless caricature)
             score = (sum(ranks[n][0] == 1 and ranks[n][1] > MIN_RISE for n in pair), -gain)
             if name not in best or score > best[name][0]:

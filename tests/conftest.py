@@ -8,6 +8,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# the same examples on every run (a fixed seed per test) and no per-example time limit:
+# the suite stays deterministic and has no timed assertions
+settings.register_profile("deterministic", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("deterministic")
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

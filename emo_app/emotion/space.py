@@ -147,7 +147,8 @@ class EmotionPoint:
         r = math.sqrt(x * x + y * y + z * z)
         if r == 0.0:
             return 0.0, 0.0, 0.0
-        return math.atan2(y, x), math.asin(max(-1.0, min(1.0, z / r))), r
+        # atan2 for the elevation too: asin(z / r) loses the tiny horizontal part near the poles
+        return math.atan2(y, x), math.atan2(z, math.hypot(x, y)), r
 
     @property
     def radius(self) -> float:

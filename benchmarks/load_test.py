@@ -215,8 +215,11 @@ def run(quick: bool = False) -> dict:
                                            if reference["throughput_rps"] else 0.0)},
     ]
     goal = load["errors"] == 0 and load["p99_ms"] <= 2000
-    notes = (f"Server: `emo_app.ui.app.launch` in its own process on 127.0.0.1 (queue max_size 64, "
-             f"concurrency 4); clients: gradio_client threads, files not downloaded. Goal 0 errors and "
+    from emo_app.ui.app import QUEUE_CONCURRENCY, QUEUE_SIZE
+
+    notes = (f"Server: `emo_app.ui.app.launch` in its own process on 127.0.0.1 (queue max_size "
+             f"{QUEUE_SIZE}, concurrency {QUEUE_CONCURRENCY}); clients: gradio_client threads, files not "
+             f"downloaded. Goal 0 errors and "
              f"p99 <= 2 s: {'met' if goal else 'NOT met'}. Still serving afterwards: "
              f"{load.get('still_serving_after')}. Error samples: {load['error_samples'] or 'none'}.")
     return {"title": "Load: concurrent /describe over HTTP", "rows": rows,

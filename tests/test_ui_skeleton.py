@@ -29,18 +29,3 @@ def test_building_the_app_loads_no_model():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
                          timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_describe_fills_the_52_sliders_in_the_page_only():
-    """/describe returns the prediction; the page then copies its weights into the sliders."""
-    from emo_app.blendshapes import ARKIT_NAMES
-    from emo_app.ui.tabs.describe import sliders_from_state
-
-    values = sliders_from_state({"blendshapes": {"jawOpen": 0.5, "mouthSmileLeft": 0.25}})
-    assert len(values) == 52 and values[ARKIT_NAMES.index("jawOpen")] == 0.5
-    assert values[ARKIT_NAMES.index("mouthSmileLeft")] == 0.25 and sliders_from_state(None) == [0.0] * 52
-    demo = build_app()
-    follow_ups = [d for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "sliders_from_state"]
-    assert len(follow_ups) == 1 and len(follow_ups[0].outputs) == 52
-    describe = next(d for d in demo.fns.values() if d.api_name == "describe")
-    assert len(describe.outputs) == 11

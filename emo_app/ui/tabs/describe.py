@@ -80,6 +80,7 @@ def _describe_outputs(result) -> tuple:
         files,
         result.to_dict(),
         sphere_plot(prediction.point),
+        *[float(v) for v in shapes.values],
     )
 
 
@@ -103,13 +104,6 @@ def describe(text: str, model: str) -> tuple:
     from emo_app import services
 
     return _describe_outputs(services.describe(text, model=model or "embedded"))
-
-
-def sliders_from_state(state: dict[str, Any] | None) -> list[float]:
-    """The 52 slider values of the face just described (a UI-only follow-up: API callers
-    already get every weight in the prediction JSON)."""
-    values = (state or {}).get("blendshapes") or {}
-    return [float(values.get(name, 0.0)) for name in ARKIT_NAMES]
 
 
 @ui_errors
@@ -198,13 +192,10 @@ def build_describe_tab(settings: Settings) -> None:
     ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
 
     outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
-               downloads, state, point_plot]
+               downloads, state, point_plot, *ordered]
     with left:  # examples sit under the button; each is computed on first use, then cached
         gr.Examples([[t, "embedded"] for t in EXAMPLES], inputs=[text, model], outputs=outputs, fn=describe,
                     label="Examples", cache_examples=True, cache_mode="lazy")
-    # the sliders follow the prediction in the page only (52 more outputs on every API call
-    # cost the server and every client for values the prediction JSON already carries)
-    state.change(sliders_from_state, state, ordered, api_name=False, queue=False)
     for trigger in (go.click, text.submit):
         trigger(describe, [text, model], outputs, api_name="describe" if trigger == go.click else False,
                 concurrency_id="render")

@@ -92,6 +92,7 @@ def measure(
             except Exception:  # no face found on this render: reported as not measurable
                 scores.append(np.full(52, np.nan))
     base_scores = dict(zip(baselines, scores[:2]))
+    direct_baselines = {key: direct_scores(rig, weights)[1:] for key, weights in baselines.items()}
     ceilings = (load_tuning() or {}).get("ceiling", {})
     rows = []
     for k, name in enumerate(names):
@@ -103,7 +104,7 @@ def measure(
             continue
         rank, top, top_rise = _rank(readback, baseline, k)
         direct = direct_scores(rig, vectors[k + 2])[1:]
-        direct_base = direct_scores(rig, baselines[baseline_key])[1:]
+        direct_base = direct_baselines[baseline_key]
         direct_rank, _, _ = _rank(direct, direct_base, k)
         rows.append(
             FidelityRow(

@@ -80,26 +80,38 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page):
     box = plot.bounding_box()
     assert box is not None
     changed = False
-    # Click a few spots on the sphere until plotly reports a point (WebGL picking).
+    # Hover a few spots on the sphere until plotly picks a point, then click it.
     spots = [(0.42, 0.55), (0.55, 0.45), (0.5, 0.6), (0.38, 0.4), (0.6, 0.62), (0.45, 0.35),
              (0.35, 0.6), (0.58, 0.55), (0.48, 0.48), (0.4, 0.66)]
     for dx, dy in spots:
         x, y = box["x"] + box["width"] * dx, box["y"] + box["height"] * dy
         page.mouse.move(x - 5, y - 5)
-        page.mouse.move(x, y)  # plotly picks the hovered point, then a click selects it
-        page.wait_for_timeout(1200)
-        page.mouse.down()
-        page.mouse.up()
-        try:
+        page.mouse.move(x, y)
+        try:  # wait until plotly's WebGL picking has a point under the pointer
             page.wait_for_function(
-                "old => { const h = document.querySelector('#sphere-nearest');"
-                " return h && h.innerText !== old; }",
-                arg=before_text, timeout=15_000,
-            )
-            changed = True
-            break
+                "() => { const p = document.querySelector('#emo-sphere .emo-sphere-plot');"
+                " const s = p && p._fullLayout && p._fullLayout.scene && p._fullLayout.scene._scene;"
+                " return !!(s && s.glplot && s.glplot.selection && s.glplot.selection.dataCoordinate); }",
+                timeout=15_000)
         except Exception:
-            continue
+            continue  # nothing under this spot: try the next one
+        # plotly reports a 3D click from its render loop while the button is down, so hold it
+        # until plotly_click has fired (a quick down/up can fall between two WebGL frames).
+        page.evaluate("() => { window.__sphereClicked = false;"
+                      " document.querySelector('#emo-sphere .emo-sphere-plot')"
+                      ".once('plotly_click', () => { window.__sphereClicked = true; }); }")
+        page.mouse.down()
+        try:
+            page.wait_for_function("() => window.__sphereClicked", timeout=15_000)
+        finally:
+            page.mouse.up()
+        page.wait_for_function(  # the click reached the server and the heading answered
+            "old => { const h = document.querySelector('#sphere-nearest');"
+            " return h && h.innerText !== old; }",
+            arg=before_text, timeout=60_000,
+        )
+        changed = True
+        break
     assert changed, "clicking the sphere did not select a point"
     assert "Nearest class" in heading.inner_text()
     page.wait_for_function(

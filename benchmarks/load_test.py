@@ -110,6 +110,24 @@ def start_server(port: int | None = None) -> Server:
     raise RuntimeError(f"The server did not answer within {STARTUP_SECONDS} s:\n{tail}")
 
 
+def loopback_client(url: str):
+    """A gradio_client for the loopback server. ``ssl_verify=False``: the URL is plain http, so
+    no TLS happens either way, but with verification on gradio_client builds a CA-loaded TLS
+    context for every request (48 ms of CPU each here), which on a shared 2-core machine the
+    client would take from the server it is measuring."""
+    from gradio_client import Client
+
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"the load test only drives a loopback http server, not {url}")
+    return Client(url, verbose=False, download_files=False, analytics_enabled=False, ssl_verify=False)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class ClientLog:
     latencies: list[float] = field(default_factory=list)
@@ -118,10 +136,8 @@ class ClientLog:
 
 def _drive(url: str, client_id: int, requests: int, max_seconds: float, log: ClientLog,
            start: threading.Barrier) -> None:
-    from gradio_client import Client
-
     try:
-        client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        client = loopback_client(url)
     except Exception as exc:  # a client that cannot connect counts as failed requests
         log.errors += [f"connect: {exc}"] * requests
         start.wait()
@@ -142,8 +158,9 @@ def _drive(url: str, client_id: int, requests: int, max_seconds: float, log: Cli
         log.latencies.append(time.perf_counter() - began)
 
 
-def drive(url: str, clients: int, requests: int, max_seconds: float) -> dict:
-    """``clients`` threads, each with its own gradio_client, ``requests`` /describe calls each."""
+def drive(url: str, clients: int, requests: int, max_seconds: float, server_pid: int | None = None) -> dict:
+    """``clients`` threads, each with its own gradio_client, ``requests`` /describe calls each;
+    with ``server_pid``, also the CPU the server and the clients spent per completed request."""
     logs = [ClientLog() for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
     threads = [threading.Thread(target=_drive, args=(url, i, requests, max_seconds, logs[i], barrier),
@@ -152,12 +169,18 @@ def drive(url: str, clients: int, requests: int, max_seconds: float) -> dict:
         thread.start()
     barrier.wait(timeout=STARTUP_SECONDS)
     began = time.perf_counter()
+    cpu_before = (cpu_seconds(server_pid) if server_pid else 0.0, time.process_time())
     for thread in threads:
         thread.join(timeout=max_seconds + 120)
     wall = time.perf_counter() - began
+    cpu_after = (cpu_seconds(server_pid) if server_pid else 0.0, time.process_time())
     latencies = np.array([t for log in logs for t in log.latencies])
     errors = [e for log in logs for e in log.errors]
-    return summarise(latencies, errors, wall, clients, requests)
+    summary = summarise(latencies, errors, wall, clients, requests)
+    if server_pid and latencies.size:
+        summary["server_cpu_ms_per_request"] = (cpu_after[0] - cpu_before[0]) * 1000 / latencies.size
+        summary["client_cpu_ms_per_request"] = (cpu_after[1] - cpu_before[1]) * 1000 / latencies.size
+    return summary
 
 
 def summarise(latencies: np.ndarray, errors: list[str], wall: float, clients: int, requests: int) -> dict:
@@ -187,12 +210,10 @@ def load_test(clients: int = 16, requests: int = 200, max_seconds: float = 600.0
     """Start the server, warm it, measure the single-client reference, then the concurrent load."""
     server = start_server()
     try:
-        from gradio_client import Client
-
-        warm = Client(server.url, verbose=False, download_files=False, analytics_enabled=False)
+        warm = loopback_client(server.url)
         warm.predict("warming up: a calm face", "embedded", api_name="/describe")  # loads the models
-        reference = drive(server.url, 1, reference_requests, max_seconds)
-        loaded = drive(server.url, clients, requests, max_seconds)
+        reference = drive(server.url, 1, reference_requests, max_seconds, server.process.pid)
+        loaded = drive(server.url, clients, requests, max_seconds, server.process.pid)
         alive = warm.predict("still serving: a joyful smile", "embedded", api_name="/describe")
         loaded["still_serving_after"] = alive[9]["dominant_emotion"] == "happiness"
     finally:
@@ -206,10 +227,11 @@ def run(quick: bool = False) -> dict:
     result = load_test(clients, requests, max_seconds=120 if quick else 600,
                        reference_requests=5 if quick else 20)
     reference, load = result["reference"], result["load"]
-    row_keys = ("median_ms", "p90_ms", "p99_ms", "throughput_rps", "completed", "errors", "wall_s")
+    row_keys = ("median_ms", "p90_ms", "p99_ms", "throughput_rps", "completed", "errors", "wall_s",
+                "server_cpu_ms_per_request", "client_cpu_ms_per_request")
     rows = [
-        {"case": "1 client, sequential (reference)", **{k: reference[k] for k in row_keys}},
-        {"case": f"{clients} clients x {requests} /describe", **{k: load[k] for k in row_keys},
+        {"case": "1 client, sequential (reference)", **{k: reference.get(k) for k in row_keys}},
+        {"case": f"{clients} clients x {requests} /describe", **{k: load.get(k) for k in row_keys},
          "ratio_vs_reference": load["median_ms"] / reference["median_ms"] if reference["median_ms"] else 0.0,
          "throughput_ratio_vs_reference": (load["throughput_rps"] / reference["throughput_rps"]
                                            if reference["throughput_rps"] else 0.0)},
@@ -218,8 +240,10 @@ def run(quick: bool = False) -> dict:
     from emo_app.ui.app import QUEUE_CONCURRENCY, QUEUE_SIZE
 
     notes = (f"Server: `emo_app.ui.app.launch` in its own process on 127.0.0.1 (queue max_size "
-             f"{QUEUE_SIZE}, concurrency {QUEUE_CONCURRENCY}); clients: gradio_client threads, files not "
-             f"downloaded. Goal 0 errors and "
+             f"{QUEUE_SIZE}, concurrency {QUEUE_CONCURRENCY}); clients: gradio_client threads in one process "
+             f"on the same 2 cores, files not downloaded, `ssl_verify=False` (plain http on loopback: "
+             f"with it on, gradio_client builds an unused CA-loaded TLS context per call, ~48 ms of "
+             f"CPU). CPU columns: process CPU per completed request, server and client. Goal 0 errors and "
              f"p99 <= 2 s: {'met' if goal else 'NOT met'}. Still serving afterwards: "
              f"{load.get('still_serving_after')}. Error samples: {load['error_samples'] or 'none'}.")
     return {"title": "Load: concurrent /describe over HTTP", "rows": rows,
@@ -248,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     load = result["load"]
     print(f"\n{load['completed']}/{load['planned']} requests in {load['wall_s']:.1f} s: "
           f"{load['throughput_rps']:.2f} req/s, p50 {load['median_ms']:.0f} ms, p99 {load['p99_ms']:.0f} ms, "
-          f"{load['errors']} errors")
+          f"{load['errors']} errors; CPU per request: "
+          f"server {load.get('server_cpu_ms_per_request', 0):.0f} ms, "
+          f"clients {load.get('client_cpu_ms_per_request', 0):.0f} ms")
     return 0 if load["errors"] == 0 else 1
 
 

@@ -8,6 +8,7 @@ kept so a long-running server stays bounded on disk.
 
 from __future__ import annotations
 
+import collections
 import shutil
 import tempfile
 import threading
@@ -35,18 +36,25 @@ from emo_app.errors import EmoAppError, InvalidInputError
 MAX_OUTPUT_DIRS = 256
 VIEWS = ("front", "three_quarter", "profile")
 _OUTPUT_LOCK = threading.Lock()
+_OUTPUT_DIRS: dict[Path, collections.deque[Path]] = {}  # root -> its folders, oldest first
 
 
 def output_dir(kind: str) -> Path:
-    """A new folder for one request's files; prunes the oldest beyond ``MAX_OUTPUT_DIRS``."""
+    """A new folder for one request's files; prunes the oldest beyond ``MAX_OUTPUT_DIRS``.
+    The root is listed once per process (leftovers of earlier runs); after that the folders
+    are tracked in memory, so a request costs no directory scan."""
     root = Path(tempfile.gettempdir()) / "emotion-studio"
     with _OUTPUT_LOCK:
-        root.mkdir(parents=True, exist_ok=True)
-        existing = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        for old in existing[: max(0, len(existing) - MAX_OUTPUT_DIRS + 1)]:
-            shutil.rmtree(old, ignore_errors=True)
+        made = _OUTPUT_DIRS.get(root)
+        if made is None or not root.is_dir():
+            root.mkdir(parents=True, exist_ok=True)
+            existing = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+            made = _OUTPUT_DIRS[root] = collections.deque(existing)
+        while len(made) >= MAX_OUTPUT_DIRS:
+            shutil.rmtree(made.popleft(), ignore_errors=True)
         path = root / f"{kind}-{uuid.uuid4().hex[:12]}"
         path.mkdir()
+        made.append(path)
     return path
 
 

@@ -45,7 +45,7 @@ def _image_src(page, elem_id: str) -> str:
     return locator.first.get_attribute("src") or ""
 
 
-def test_type_a_description_and_see_the_face(page):
+def test_type_a_description_and_see_the_face(page, app_url):
     first = _image_src(page, "describe-front")  # the first screen already shows a face
     page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
     page.locator("#describe-go").click()
@@ -54,6 +54,18 @@ def test_type_a_description_and_see_the_face(page):
         arg=first, timeout=120_000,
     )
     page.get_by_text("Dominant emotion: surprise").wait_for(timeout=60_000)
+    # the page copies the predicted weights into the shape sliders (in the browser, not /describe)
+    from gradio_client import Client
+
+    api = Client(app_url, verbose=False, download_files=False, analytics_enabled=False)
+    result = api.predict("Wide eyes and a mouth agape in sheer surprise.", "embedded", api_name="/describe")
+    predicted = result[9]["blendshapes"]["jawOpen"]
+    assert predicted > 0.2
+    page.get_by_text("Edit any shape").click()
+    page.locator("#shapes-jaw .label-wrap").first.click()
+    slider = page.locator("#slider-jawOpen input[type=number]")
+    slider.wait_for(state="visible", timeout=30_000)
+    assert abs(float(slider.input_value()) - predicted) <= 0.01
     DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / "describe.png"), full_page=False)
 

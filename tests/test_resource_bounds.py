@@ -124,3 +124,17 @@ def test_download_folders_are_pruned_to_a_fixed_count(monkeypatch, tmp_path):
     kept = sorted(p for p in (tmp_path / "emotion-studio").iterdir())
     assert len(kept) == 3
     assert set(kept) == set(made[-3:])  # the newest survive, the oldest were removed
+
+
+def test_download_folders_left_by_an_earlier_run_are_pruned_too(monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(services, "MAX_OUTPUT_DIRS", 3)
+    root = tmp_path / "emotion-studio"
+    for i in range(5):  # what a server that was stopped left behind
+        (root / f"face-old{i}").mkdir(parents=True)
+        os.utime(root / f"face-old{i}", (1_000_000 + i, 1_000_000 + i))
+    new = services.output_dir("face")
+    kept = sorted(p.name for p in root.iterdir())
+    assert kept == sorted(["face-old3", "face-old4", new.name])

@@ -29,3 +29,17 @@ def test_building_the_app_loads_no_model():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
                          timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_describe_sends_11_outputs_and_the_page_fills_the_52_sliders_itself():
+    """/describe does not carry 52 slider values (the prediction JSON has them); a browser-only
+    step copies them into the sliders (the browser test checks it on a real page)."""
+    from emo_app.blendshapes import ARKIT_NAMES
+    from emo_app.ui.tabs.describe import SLIDERS_FROM_STATE_JS
+
+    demo = build_app()
+    describe = next(d for d in demo.fns.values() if d.api_name == "describe")
+    assert len(describe.outputs) == 11
+    follow_ups = [d for d in demo.fns.values() if d.js == SLIDERS_FROM_STATE_JS]
+    assert len(follow_ups) == 1 and follow_ups[0].fn is None and len(follow_ups[0].outputs) == 52
+    assert [slider.label for slider in follow_ups[0].outputs] == list(ARKIT_NAMES)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
@@ -204,7 +205,7 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
 def _glb_container(document: dict, blob: bytes) -> bytes:
     """GLB 2.0 container: 12-byte header, a JSON chunk padded with spaces and a BIN chunk padded
     with zeros (glTF 2.0 spec, section 4.4)."""
-    text = json.dumps(document, separators=(",", ":")).encode()
+    text = orjson.dumps(document)  # compact like json.dumps(separators=(",", ":")), 10x faster
     text += b" " * (-len(text) % 4)
     binary = blob + b"\0" * (-len(blob) % 4)
     length = 12 + 8 + len(text) + 8 + len(binary)

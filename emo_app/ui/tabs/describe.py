@@ -80,7 +80,6 @@ def _describe_outputs(result) -> tuple:
         files,
         result.to_dict(),
         sphere_plot(prediction.point),
-        *[float(v) for v in shapes.values],
     )
 
 
@@ -104,6 +103,14 @@ def describe(text: str, model: str) -> tuple:
     from emo_app import services
 
     return _describe_outputs(services.describe(text, model=model or "embedded"))
+
+
+# Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
+# without 52 more outputs on every /describe call (API callers already get them in the JSON).
+SLIDERS_FROM_STATE_JS = (
+    "(state) => { const w = (state && state.blendshapes) || {}; "
+    f"return {json.dumps(list(ARKIT_NAMES))}.map((n) => Number(w[n] ?? 0)); }}"
+)
 
 
 @ui_errors
@@ -185,17 +192,18 @@ def build_describe_tab(settings: Settings) -> None:
     sliders = []
     with gr.Accordion("Edit any shape", open=False):
         for group, names in GROUPS.items():
-            with gr.Accordion(group, open=False):
+            with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
                 for name in names:
-                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name))
+                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
         apply = gr.Button("Apply the sliders")
     ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
 
     outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
-               downloads, state, point_plot, *ordered]
+               downloads, state, point_plot]
     with left:  # examples sit under the button; each is computed on first use, then cached
         gr.Examples([[t, "embedded"] for t in EXAMPLES], inputs=[text, model], outputs=outputs, fn=describe,
                     label="Examples", cache_examples=True, cache_mode="lazy")
+    state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_name=False, queue=False)
     for trigger in (go.click, text.submit):
         trigger(describe, [text, model], outputs, api_name="describe" if trigger == go.click else False,
                 concurrency_id="render")

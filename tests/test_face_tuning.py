@@ -84,6 +84,9 @@ def test_key_shapes_read_back_from_renders_as_their_own_name():
         assert rows[name].rank == 1, (name, rows[name].top_name)
         assert rows[name].own > rows[name].neutral + 0.05
     assert rows["tongueOut"].rank == 0  # MediaPipe has no tongueOut output
+    # a mirrored smile render reads as the other side's smile; unsided shapes have no mirror row
+    assert rows["mouthSmileLeft"].mirror_rank == 1 and rows["mouthSmileLeft"].mirror_rise > 0.2
+    assert rows["browInnerUp"].mirror_rank == 0
     visible = [r for r in rows.values() if r.visible]
     assert sum(r.rank == 1 for r in visible) >= 0.6 * len(visible)
 
@@ -93,9 +96,12 @@ def test_fidelity_report_is_written(tmp_path):
 
     rows = [FidelityRow("jawOpen", 0.5, 0.1, "jawOpen", 0.4, 1, 1, 0.7, 0.9),
             FidelityRow("cheekPuff", 0.0, 0.0, "jawOpen", 0.01, 20, 30, 0.0, 0.09),
+            FidelityRow("jawRight", 0.0, 0.0, "mouthLowerDownRight", 0.1, 14, 1, 0.9, 1.0, 1, 0.57),
             FidelityRow("tongueOut", float("nan"), float("nan"), "-", float("nan"), 0)]
     text = write_report(rows, tmp_path / "F.md", 512, "default").read_text()
-    assert "visible to MediaPipe: **1 / 2**" in text
+    assert "mirrored render reads as the twin (rank 1): **1 / 1** (jawRight)" in text
+    assert "| +0.570 (1) |" in text
+    assert "visible to MediaPipe: **2 / 3**" in text
     assert "| cheekPuff |" in text and "(not visible)" in text
     assert "| tongueOut | - |" in text
 

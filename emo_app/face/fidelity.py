@@ -40,6 +40,11 @@ class FidelityRow:
     direct_rank: int = 0  # the same rank from the rig's own landmarks (no detector)
     direct_rise: float = float("nan")
     ceiling: float = float("nan")  # MediaPipe's highest score for this name (tuning)
+    # the same render mirrored left-right: how the twin name (jawLeft for jawRight) reads on it.
+    # The rig's sides are exact mirrors, so this is the twin's motion with the light and the
+    # skin swapped: a hit here with a miss above means the detector sees the motion one way only.
+    mirror_rank: int = 0  # 0 = unsided shape or not measurable
+    mirror_rise: float = float("nan")
 
     @property
     def visible(self) -> bool:
@@ -84,13 +89,20 @@ def measure(
     images = get_face_renderer().render_batch(
         [Blendshapes(v) for v in vectors], size=size, texture=texture, rig=rig
     )
-    scores = []
+    from emo_app.face.tuning import mirror_name
+
+    sided = [k for k, n in enumerate(names) if mirror_name(n) != n]
+    mirrored = [images[0][:, ::-1], images[1][:, ::-1]] + [images[k + 2][:, ::-1] for k in sided]
+    scores, mirror_scores = [], []
     with FaceCapture() as capture:
-        for image in images:
-            try:
-                scores.append(capture.detect(image).shapes.values.astype(float))
-            except Exception:  # no face found on this render: reported as not measurable
-                scores.append(np.full(52, np.nan))
+        for batch, out in ((images, scores), (mirrored, mirror_scores)):
+            for image in batch:
+                try:
+                    out.append(capture.detect(np.ascontiguousarray(image)).shapes.values.astype(float))
+                except Exception:  # no face found on this render: reported as not measurable
+                    out.append(np.full(52, np.nan))
+    mirror_base = dict(zip(baselines, mirror_scores[:2]))
+    mirror_by_shape = dict(zip(sided, mirror_scores[2:]))
     base_scores = dict(zip(baselines, scores[:2]))
     direct_baselines = {key: direct_scores(rig, weights)[1:] for key, weights in baselines.items()}
     ceilings = (load_tuning() or {}).get("ceiling", {})
@@ -106,10 +118,17 @@ def measure(
         direct = direct_scores(rig, vectors[k + 2])[1:]
         direct_base = direct_baselines[baseline_key]
         direct_rank, _, _ = _rank(direct, direct_base, k)
+        mirror_rank, mirror_rise = 0, float("nan")
+        flipped = mirror_by_shape.get(k)
+        if flipped is not None and np.isfinite(flipped - mirror_base[baseline_key]).all():
+            twin = names.index(mirror_name(name))
+            mirror_rank, _, _ = _rank(flipped, mirror_base[baseline_key], twin)
+            mirror_rise = float(flipped[twin] - mirror_base[baseline_key][twin])
         rows.append(
             FidelityRow(
                 name, float(readback[k]), float(baseline[k]), top, top_rise, rank,
                 direct_rank, float(direct[k] - direct_base[k]), float(ceilings.get(name, float("nan"))),
+                mirror_rank, mirror_rise,
             )
         )
     return rows
@@ -120,6 +139,8 @@ def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_k
     valid = [r for r in rows if r.rank > 0]
     visible = [r for r in valid if r.visible]
     first = [r for r in valid if r.rank == 1]
+    sided_misses = [r for r in visible if r.rank != 1 and r.mirror_rank > 0]
+    one_way = [r for r in sided_misses if r.mirror_rank == 1]
     lines = [
         "# Face rig fidelity (MediaPipe read-back)",
         "",
@@ -133,7 +154,10 @@ def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_k
         "that name for any landmark motion up to 6 px (`python -m emo_app face tune`); a shape "
         "counts as visible when the ceiling reaches 0.5 or the direct read-back rises by 0.25 "
         "(large motions such as jawOpen need more than 6 px). "
-        "mouthClose is measured with jawOpen = 1 against jawOpen alone (it only acts on an open jaw).",
+        "mouthClose is measured with jawOpen = 1 against jawOpen alone (it only acts on an open jaw). "
+        "*mirrored*: a sided shape's render flipped left-right, scored for its twin name (the "
+        "flipped jawRight render scored as jawLeft); the rig's sides are exact mirrors, so this "
+        "is the twin's motion with the light and skin swapped.",
         "",
         f"- visible to MediaPipe: **{len(visible)} / {len(valid)}**",
         f"- render read-back, own name rose the most: **{sum(r.rank == 1 for r in visible)} / "
@@ -142,21 +166,27 @@ def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_k
         f"{len(visible)}**",
         f"- direct read-back, own name rose the most: **{sum(r.direct_rank == 1 for r in visible)} / "
         f"{len(visible)}**",
+        f"- sided visible shapes the render read-back misses but whose mirrored render reads as "
+        f"the twin (rank 1): **{len(one_way)} / {len(sided_misses)}**"
+        + (f" ({', '.join(r.name for r in one_way)}): the geometry reads, the detector sees the "
+           "motion in one image direction only" if one_way else ""),
         "- tongueOut has no MediaPipe output and is not measured.",
         "",
-        "| shape | own | baseline | rise | rank | rose most | direct rise | direct rank | ceiling |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+        "| shape | own | baseline | rise | rank | rose most | direct rise | direct rank | ceiling "
+        "| mirrored: twin rise (rank) |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         if r.rank == 0:
-            lines.append(f"| {r.name} | - | - | - | - | not measurable | - | - | - |")
+            lines.append(f"| {r.name} | - | - | - | - | not measurable | - | - | - | - |")
             continue
         ceiling = f"{r.ceiling:.2f}" if np.isfinite(r.ceiling) else "-"
         if not r.visible:
             ceiling += " (not visible)"
         lines.append(
             f"| {r.name} | {r.own:.3f} | {r.neutral:.3f} | {r.own - r.neutral:+.3f} | {r.rank} | "
-            f"{r.top_name} ({r.top_rise:+.3f}) | {r.direct_rise:+.3f} | {r.direct_rank} | {ceiling} |"
+            f"{r.top_name} ({r.top_rise:+.3f}) | {r.direct_rise:+.3f} | {r.direct_rank} | {ceiling} | "
+            + (f"{r.mirror_rise:+.3f} ({r.mirror_rank}) |" if r.mirror_rank else "- |")
         )
     target = Path(path)
     target.write_text("\n".join(lines) + "\n")

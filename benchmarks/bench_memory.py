@@ -13,16 +13,9 @@ import os
 import statistics
 import time
 
-TEXTS = [
-    "A broad grin with eyes alight with cheer.",
-    "She looks heartbroken, eyes downcast and lips trembling.",
-    "Furious, with a furrowed brow and lips pressed tight.",
-    "Wide eyes and a mouth agape in sheer surprise.",
-    "He wrinkles his nose in disgust at the smell.",
-    "Terrified, eyes wide and the mouth stretched in fear.",
-    "A smug, one-sided smirk of contempt.",
-    "A bittersweet smile with teary eyes.",
-]
+from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
+
+TEXTS = EXAMPLE_DESCRIPTIONS
 
 
 def rss_mb() -> float:

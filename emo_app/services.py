@@ -33,17 +33,22 @@ from emo_app.emotion.space import (
 )
 from emo_app.errors import EmoAppError, InvalidInputError
 
-MAX_OUTPUT_DIRS = 256
+MAX_OUTPUT_DIRS = 512
 VIEWS = ("front", "three_quarter", "profile")
 _OUTPUT_LOCK = threading.Lock()
 _OUTPUT_DIRS: dict[Path, collections.deque[Path]] = {}  # root -> its folders, oldest first
+
+
+def output_root() -> Path:
+    """Where every request's folder goes (the UI serves these files in place, uncopied)."""
+    return Path(tempfile.gettempdir()) / "emotion-studio"
 
 
 def output_dir(kind: str) -> Path:
     """A new folder for one request's files; prunes the oldest beyond ``MAX_OUTPUT_DIRS``.
     The root is listed once per process (leftovers of earlier runs); after that the folders
     are tracked in memory, so a request costs no directory scan."""
-    root = Path(tempfile.gettempdir()) / "emotion-studio"
+    root = output_root()
     with _OUTPUT_LOCK:
         made = _OUTPUT_DIRS.get(root)
         if made is None or not root.is_dir():

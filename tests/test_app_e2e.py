@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,3 +73,23 @@ def test_walk_makes_an_animation(client):
 def test_generation_says_why_it_cannot_run(client):
     _gallery, message = client.predict(0.1, 0.0, 1.0, 0, api_name="/generate")
     assert "weights" in message.lower() or "gpu" in message.lower()
+
+
+def test_describe_files_are_served_in_place_from_the_pruned_folders(client):
+    """One copy per download: the files the API hands out are the request folder's own files
+    (pruned by services.output_dir), not copies piling up in Gradio's cache."""
+    import urllib.request
+
+    from gradio_client import Client
+
+    from emo_app.services import output_root
+
+    raw = Client(client.src, verbose=False, download_files=False)
+    result = raw.predict("A broad grin", "embedded", api_name="/describe")
+    files = [result[0], result[2], *result[8]]
+    root = output_root().resolve()
+    for entry in files:
+        path = Path(entry["path"]).resolve()
+        assert root in path.parents, path
+        with urllib.request.urlopen(entry["url"], timeout=30) as response:
+            assert response.read() == path.read_bytes()

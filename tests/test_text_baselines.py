@@ -107,20 +107,6 @@ def tiny_encoder(tmp_path_factory) -> str:
     return str(folder)
 
 
-@pytest.fixture(scope="module")
-def tiny_clip():
-    import open_clip
-
-    torch.manual_seed(0)
-    model = open_clip.CLIP(
-        embed_dim=16,
-        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, patch_size=8, image_size=32, head_width=16),
-        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
-    )
-    preprocess = open_clip.image_transform(32, is_train=False)
-    return bl.ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32"), preprocess)
-
-
 def test_reader_pairs_every_text_with_every_valid_score(dataset):
     rows = read_emo3d(dataset, "train")
     assert set(COLUMNS) <= set(rows[0]) and len(COLUMNS) == 21

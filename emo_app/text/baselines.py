@@ -13,9 +13,7 @@ not documented; normalised CLIP features are the common convention).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -178,40 +176,3 @@ def emotion_xlm_loss(
     return shape_weight * nn.functional.mse_loss(
         shapes, target_shapes
     ) + emotion_weight * nn.functional.mse_loss(emotions, target_emotions)
-
-
-class ClipEncoder:
-    """A frozen open_clip model: normalised text and image embeddings for the CLIP heads."""
-
-    def __init__(self, model: Any, tokenizer: Any, preprocess: Any = None, device: str = "cpu"):
-        self.model = model.eval().to(device)
-        self.tokenizer = tokenizer
-        self.preprocess = preprocess
-        self.device = device
-
-    @classmethod
-    def load(cls, settings: Any = None, device: str = "cpu") -> ClipEncoder:
-        """OpenAI ViT-B/32 through the resolver (MissingWeightsError offline when absent)."""
-        import open_clip
-
-        from emo_app.models import resolve
-
-        path = resolve("clip-vit-b-32", settings)
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            "ViT-B-32-quickgelu", pretrained=str(path), weights_only=True
-        )
-        return cls(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), preprocess, device)
-
-    @torch.inference_mode()
-    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens = self.tokenizer(list(texts)).to(self.device)
-        return nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1)
-
-    @torch.inference_mode()
-    def encode_images(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        from PIL import Image
-
-        if self.preprocess is None:
-            raise RuntimeError("This CLIP encoder has no image preprocessing.")
-        batch = torch.stack([self.preprocess(Image.fromarray(img)) for img in images]).to(self.device)
-        return nn.functional.normalize(self.model.encode_image(batch).float(), dim=-1)

@@ -86,9 +86,9 @@ class CheckpointTextModel(_LearnedModel):
         self.description = self.config.description or f"trained {self.kind} ({self.config.encoder})"
         self._clip = clip_encoder
         if self.kind in ("clip-mlp", "vae-clip") and self._clip is None:
-            from emo_app.text.baselines import ClipEncoder
+            from emo_app.metric.clip import get_clip
 
-            self._clip = ClipEncoder.load(self.settings)
+            self._clip = get_clip(settings=self.settings)
 
     def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
@@ -99,7 +99,7 @@ class CheckpointTextModel(_LearnedModel):
             if self.kind == "emotion-xlm":
                 shapes, emotions = self.module(texts)
                 return shapes.float().cpu().numpy(), emotions.float().cpu().numpy()
-            embedding = self._clip.encode_text(texts)
+            embedding = torch.from_numpy(self._clip.encode_texts(texts))
             if self.kind == "clip-mlp":
                 return self.module(embedding).float().cpu().numpy(), None
             return self.module.decode(embedding).float().cpu().numpy(), None
@@ -115,21 +115,22 @@ class OfficialEmo3DModel(_LearnedModel):
         clip_encoder: Any = None,
         emotion_source: Any = None,
     ):
+        from emo_app.metric.clip import get_clip
         from emo_app.models import load_state_dict, resolve
-        from emo_app.text.baselines import ClipEncoder, Emo3DHead, VAEClip
+        from emo_app.text.baselines import Emo3DHead, VAEClip
 
         super().__init__(name, settings, emotion_source)
         self.module = Emo3DHead(512) if name == "emo3d-clip-baseline" else VAEClip()
         self.module.load_state_dict(load_state_dict(resolve(name, self.settings)), strict=True)
         self.module.eval()
         self.description = f"Emo3D authors' released {name} checkpoint"
-        self._clip = clip_encoder or ClipEncoder.load(self.settings)
+        self._clip = clip_encoder or get_clip(settings=self.settings)
 
     def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         with torch.inference_mode():
-            embedding = self._clip.encode_text(texts)
+            embedding = torch.from_numpy(self._clip.encode_texts(texts))
             if self.name == "emo3d-clip-baseline":
                 return self.module(embedding).float().cpu().numpy(), None
             return self.module.decode(embedding).float().cpu().numpy(), None

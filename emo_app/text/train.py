@@ -187,7 +187,7 @@ def _clip_features(
     import torch
 
     texts = [s.text for s in samples]
-    text_emb = torch.cat([clip.encode_text(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+    text_emb = torch.from_numpy(clip.encode_texts(texts, batch_size=batch))
     image_emb = None
     if config.use_images:
         from emo_app.validation import load_image
@@ -199,9 +199,7 @@ def _clip_features(
                 raise InvalidInputError(f"Image '{s.image}' of sample {s.sample_id} is not under '{root}'.")
             img = load_image(root / s.image)
             images.append(img[:, ::-1].copy() if s.mirrored else img)
-        image_emb = torch.cat(
-            [clip.encode_images(images[i : i + batch]) for i in range(0, len(images), batch)]
-        )
+        image_emb = torch.from_numpy(clip.encode_images(images, batch_size=batch))
     return text_emb, image_emb
 
 
@@ -245,7 +243,9 @@ def train(
     else:
         module = None
     if config.kind in CLIP_KINDS:
-        clip = clip_encoder or bl.ClipEncoder.load(settings)
+        from emo_app.metric.clip import get_clip
+
+        clip = clip_encoder or get_clip(settings=settings)
         text_emb, image_emb = _clip_features(samples, clip, config)
         if module is None:
             config.embed_dim = int(text_emb.shape[1])

@@ -7,22 +7,10 @@ from typing import Any
 
 from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
 from emo_app.config import Settings
+from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import blendshapes_figure, emotions_figure, explanation_rows, ui_errors
 
-EXAMPLES = [
-    "A broad grin with eyes alight with cheer.",
-    "She looks heartbroken, eyes downcast and lips trembling.",
-    "Furious, with a furrowed brow and lips pressed tight.",
-    "Wide eyes and a mouth agape in sheer surprise.",
-    "He wrinkles his nose in disgust at the smell.",
-    "Terrified, eyes wide and the mouth stretched in fear.",
-    "A smug, one-sided smirk of contempt.",
-    "Happily surprised, laughing with raised eyebrows.",
-    "A bittersweet smile with teary eyes.",
-    "Sadly angry: a scowl with the corners of the mouth turned down.",
-    "Her left eyebrow is raised in doubt.",
-    "A calm, neutral expression.",
-]
+EXAMPLES = list(EXAMPLE_DESCRIPTIONS)
 
 DEFAULT_TEXT = EXAMPLES[0]
 

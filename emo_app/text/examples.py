@@ -1,0 +1,17 @@
+"""Example descriptions: one per basic emotion, a few compounds, a one-sided cue and a neutral
+face. The Describe tab offers them and the memory benchmark cycles through them."""
+
+EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
+    "A broad grin with eyes alight with cheer.",
+    "She looks heartbroken, eyes downcast and lips trembling.",
+    "Furious, with a furrowed brow and lips pressed tight.",
+    "Wide eyes and a mouth agape in sheer surprise.",
+    "He wrinkles his nose in disgust at the smell.",
+    "Terrified, eyes wide and the mouth stretched in fear.",
+    "A smug, one-sided smirk of contempt.",
+    "Happily surprised, laughing with raised eyebrows.",
+    "A bittersweet smile with teary eyes.",
+    "Sadly angry: a scowl with the corners of the mouth turned down.",
+    "Her left eyebrow is raised in doubt.",
+    "A calm, neutral expression.",
+)

@@ -43,3 +43,15 @@ def test_describe_sends_11_outputs_and_the_page_fills_the_52_sliders_itself():
     follow_ups = [d for d in demo.fns.values() if d.js == SLIDERS_FROM_STATE_JS]
     assert len(follow_ups) == 1 and follow_ups[0].fn is None and len(follow_ups[0].outputs) == 52
     assert [slider.label for slider in follow_ups[0].outputs] == list(ARKIT_NAMES)
+
+
+def test_launch_warm_up_loads_the_describe_path_and_freezes_it_out_of_the_collector():
+    code = (
+        "import gc; from emo_app.ui import app; from emo_app import services;"
+        "ok = app.warm_up_and_freeze(); frozen = gc.get_freeze_count();"
+        "services.describe = lambda text: (_ for _ in ()).throw(RuntimeError('no weights'));"
+        "print(ok, frozen > 100_000, app.warm_up_and_freeze())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
+                         timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "True True False"

@@ -44,7 +44,7 @@ SHAPE_DOCS: dict[str, str] = {
     "jawOpen": "lower jaw rotates 18 degrees about the hinge in front of the ears",
     "mouthClose": "with the jaw open, the lower lip returns up to meet the upper lip",
     "mouthDimpleLeft": "left mouth corner pulls straight back into the cheek",
-    "mouthFrownLeft": "left mouth corner pulls down",
+    "mouthFrownLeft": "left mouth corner and the lips beside it pull down and out",
     "mouthFunnel": "lips push forward and flare open into a funnel",
     "mouthLeft": "whole mouth shifts toward the subject's left",
     "mouthLowerDownLeft": "left half of the lower lip pulls down",
@@ -599,7 +599,7 @@ def _author_left_and_centre(
         + cheek_raise[:, None] * [0.05, 0.22, 0.12]
         + lid_field(0 * gap, 0.12 * gap),
     )
-    put("mouthFrownLeft", corner_field([0.05, -0.45, -0.05], 2.0))
+    put("mouthFrownLeft", corner_field([0.3, -0.6, -0.05], 3.5))
     put("mouthDimpleLeft", corner_field([0.2, 0.02, -0.35], 1.5))
     put("mouthStretchLeft", corner_field([0.5, -0.2, -0.12], 2.2))
 

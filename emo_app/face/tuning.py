@@ -317,7 +317,9 @@ def refine(rig: Any, name: str, texture: Any, steps: int = 40, region_rig: Any =
                 deltas[k, :468] += field.astype(np.float32)
                 deltas[twin, :468] += (field[mirror] * FLIP).astype(np.float32)
             trial = replace(rig, deltas=deltas)
-            if not _no_new_folds(rig, trial, sides):
+            # folds are counted against the authored rig (region_rig), not the gained one, so
+            # gain and refinement together stay within FOLD_TOLERANCE
+            if not _no_new_folds(region_rig or rig, trial, sides):
                 return -1e6  # a fold or tear: never worth any read-back
             total = 0.0
             for side in sides:

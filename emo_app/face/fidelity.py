@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
 
 NEEDS_JAW = {"mouthClose": "jawOpen"}
 
@@ -89,8 +89,6 @@ def measure(
     images = get_face_renderer().render_batch(
         [Blendshapes(v) for v in vectors], size=size, texture=texture, rig=rig
     )
-    from emo_app.face.tuning import mirror_name
-
     sided = [k for k, n in enumerate(names) if mirror_name(n) != n]
     mirrored = [images[0][:, ::-1], images[1][:, ::-1]] + [images[k + 2][:, ::-1] for k in sided]
     scores, mirror_scores = [], []

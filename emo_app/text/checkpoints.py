@@ -39,6 +39,16 @@ class _LearnedModel(TextModel):
     def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
+    def _shapes_from_clip(self, texts: list[str], vae: bool) -> np.ndarray:
+        """(N, 51) shapes from the CLIP text embedding, through a CLIP+MLP head or, for
+        VAE-CLIP, its decoder (``self._clip`` and ``self.module`` are set by the subclass)."""
+        import torch
+
+        with torch.inference_mode():
+            embedding = torch.from_numpy(self._clip.encode_texts(texts))
+            shapes = self.module.decode(embedding) if vae else self.module(embedding)
+        return shapes.float().cpu().numpy()
+
     def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:
         shapes, emotions = self._shapes_and_emotions(texts)
         notes = [f"blendshapes from the trained '{self.name}' model"]
@@ -99,10 +109,7 @@ class CheckpointTextModel(_LearnedModel):
             if self.kind == "emotion-xlm":
                 shapes, emotions = self.module(texts)
                 return shapes.float().cpu().numpy(), emotions.float().cpu().numpy()
-            embedding = torch.from_numpy(self._clip.encode_texts(texts))
-            if self.kind == "clip-mlp":
-                return self.module(embedding).float().cpu().numpy(), None
-            return self.module.decode(embedding).float().cpu().numpy(), None
+        return self._shapes_from_clip(texts, vae=self.kind == "vae-clip"), None
 
 
 class OfficialEmo3DModel(_LearnedModel):
@@ -127,10 +134,4 @@ class OfficialEmo3DModel(_LearnedModel):
         self._clip = clip_encoder or get_clip(settings=self.settings)
 
     def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        import torch
-
-        with torch.inference_mode():
-            embedding = torch.from_numpy(self._clip.encode_texts(texts))
-            if self.name == "emo3d-clip-baseline":
-                return self.module(embedding).float().cpu().numpy(), None
-            return self.module.decode(embedding).float().cpu().numpy(), None
+        return self._shapes_from_clip(texts, vae=self.name != "emo3d-clip-baseline"), None

@@ -106,3 +106,62 @@ def test_jaw_open_drops_the_chin_and_blink_closes_the_lid(rig):
     smile = rig.deform(Blendshapes.from_dict({"mouthSmileLeft": 1.0}))
     assert smile[291, 1] > neutral[291, 1] + 0.3  # left corner up
     assert np.allclose(smile[61], neutral[61], atol=0.05)  # right corner stays
+
+
+def _first_part_hit(rig, vertices: np.ndarray, origin: np.ndarray, targets: np.ndarray) -> list[str]:
+    """Name of the part each ray from ``origin`` through ``targets`` meets first
+    (Moller-Trumbore over every triangle of the posed rig)."""
+    tris, owner = [], []
+    for part in rig.parts:
+        tris.append(vertices[part.start : part.stop][part.faces])
+        owner += [part.name] * len(part.faces)
+    tris = np.concatenate(tris).astype(np.float64)
+    a, e1, e2 = tris[:, 0], tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]
+    names = []
+    for target in targets:
+        d = (target - origin) / np.linalg.norm(target - origin)
+        p = np.cross(d, e2)
+        det = np.einsum("ij,ij->i", e1, p)
+        ok = np.abs(det) > 1e-12
+        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+        s = origin - a
+        u = np.einsum("ij,ij->i", s, p) * inv
+        q = np.cross(s, e1)
+        v = (q @ d) * inv
+        t = np.einsum("ij,ij->i", e2, q) * inv
+        hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+        names.append(owner[int(np.argmin(np.where(hit, t, np.inf)))] if hit.any() else "nothing")
+    return names
+
+
+@pytest.mark.parametrize(
+    "pose",
+    [
+        {"jawOpen": 1.0},
+        {"jawOpen": 0.3, "mouthStretchLeft": 1.0, "mouthStretchRight": 1.0},
+        {"jawOpen": 0.6, "mouthFrownLeft": 1.0, "mouthFrownRight": 1.0},
+        {"jawOpen": 0.5, "mouthSmileLeft": 1.0, "mouthSmileRight": 1.0},
+        {"jawOpen": 0.6, "mouthLowerDownLeft": 1.0, "jawRight": 1.0},
+    ],
+    ids=lambda pose: "+".join(pose),
+)
+def test_an_open_mouth_shows_its_interior_out_to_the_corners(rig, pose):
+    """Looking into the mouth from the front camera, every line of sight between the lips must
+    end on the mouth interior (cavity, teeth, tongue), never on the skull shell behind it."""
+    from emo_app.face.render import view_poses
+
+    weights = np.zeros(52, np.float32)
+    for name, value in pose.items():
+        weights[INDEX[name]] = value
+    vertices = rig.deform(Blendshapes(weights)).astype(np.float64)
+    upper, lower = load_canonical_mesh().lip_loops
+    camera = view_poses("front")[0][:3, 3]
+    targets = []
+    for k in range(1, len(upper) - 1):  # columns between the lips, from corner to corner
+        top, bottom = vertices[upper[k]], vertices[lower[k]]
+        if top[1] - bottom[1] > 0.15:  # the lips are apart here
+            targets += [top + (bottom - top) * f for f in (0.3, 0.5, 0.7)]
+    assert len(targets) >= 12, "the pose should open the mouth"
+    hits = _first_part_hit(rig, vertices, camera, np.asarray(targets))
+    assert set(hits) <= {"mouth", "face"}, hits
+    assert hits.count("mouth") >= len(hits) // 2

@@ -426,6 +426,12 @@ def _build_geometry():
 
     mouth_pieces = []
     cavity_v, cavity_f = _ellipsoid(np.array([0.0, -4.7, 1.7]), np.array([2.3, 1.6, 2.4]))
+    # cheek pockets behind the mouth corners, which lie wider than the teeth; without them a
+    # stretched, frowning or open mouth shows the skull shell through its corners
+    for side in (1.0, -1.0):
+        pocket_v, pocket_f = _ellipsoid(np.array([2.7 * side, -4.7, 1.8]), np.array([1.0, 1.5, 1.3]))
+        cavity_f = np.concatenate([cavity_f, pocket_f + len(cavity_v)])
+        cavity_v = np.concatenate([cavity_v, pocket_v])
     mouth_pieces.append(("cavity", cavity_v, cavity_f, np.tile([0.16, 0.04, 0.05, 1.0], (len(cavity_v), 1))))
     up_v, up_f, up_c = _teeth_arch(4.75, -3.55, -4.3, 2.1, 1.7)
     mouth_pieces.append(("upper_teeth", up_v, up_f, up_c))

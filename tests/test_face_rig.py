@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
-from emo_app.face.mesh import FACE_VERTEX_COUNT, load_canonical_mesh
+from emo_app.face.mesh import FACE_OVAL, FACE_VERTEX_COUNT, load_canonical_mesh
 from emo_app.face.rig import INDEX, SHAPE_DOCS, build_rig
 
 
@@ -22,6 +22,7 @@ def test_canonical_mesh_comes_from_the_task_file_with_open_eyes_and_mouth():
     assert mesh.faces.shape == (898 - 46, 3)
     assert mesh.uvs.shape == (468, 2) and 0 <= mesh.uvs.min() and mesh.uvs.max() <= 1
     assert np.array_equal(mesh.mirror[mesh.mirror], np.arange(468))
+    assert np.array_equal(mesh.outer_loop, FACE_OVAL)  # the texture fades in along this oval
     # the subject's left eye (MediaPipe 263) is at +x, the nose (4) is the front-most point
     assert mesh.vertices[263, 0] > 0 and mesh.vertices[4, 2] == mesh.vertices[:, 2].max()
 

@@ -45,11 +45,11 @@ SHAPE_DOCS: dict[str, str] = {
     "mouthClose": "with the jaw open, the lower lip returns up to meet the upper lip",
     "mouthDimpleLeft": "left mouth corner pulls straight back into the cheek",
     "mouthFrownLeft": "left mouth corner and the lips beside it pull down and out",
-    "mouthFunnel": "lips push forward and flare open into a funnel",
+    "mouthFunnel": "lips push forward, the corners come in and the lips part into a round O",
     "mouthLeft": "whole mouth shifts toward the subject's left",
     "mouthLowerDownLeft": "left half of the lower lip pulls down",
     "mouthPressLeft": "left halves of the lips press together and thin",
-    "mouthPucker": "lips push forward and gather toward the middle",
+    "mouthPucker": "lips push forward and the corners gather toward the middle into a bud",
     "mouthRollLower": "lower lip rolls in over the teeth",
     "mouthRollUpper": "upper lip rolls in over the teeth",
     "mouthShrugLower": "lower lip and chin push up",
@@ -623,19 +623,26 @@ def _author_left_and_centre(
     mouth_zone = _near(fv, mouth_centre[None], 3.0) * (1 - 0.4 * _near(fv, fv[[1]], 1.5))
     put("mouthLeft", mouth_zone[:, None] * [0.6, 0, 0])
 
+    # pucker and funnel narrow the whole mouth: full weight out to the corners (2.5 from the
+    # centre), fading over the cheeks, so the corners themselves travel toward the middle
     toward_mid = -np.sign(x) * np.minimum(np.abs(x) / 2.5, 1.0)
-    lips_wide = _near(fv, mouth_centre[None], 2.9) * np.maximum(lips, 0.35)
+    from_mouth = np.linalg.norm((fv[:, :2] - mouth_centre[:2]) * [1.0, 1.4], axis=1)
+    mouth_ring = 1.0 - _smoothstep(2.6, 4.6, from_mouth)
+    protrude = mouth_ring * np.maximum(lips, 0.5)
     put(
         "mouthPucker",
-        lips_wide[:, None] * np.stack([0.6 * toward_mid, 0 * x, np.full_like(x, 0.6)], 1)
+        (mouth_ring * 0.7 * toward_mid)[:, None] * [1, 0, 0]
+        + protrude[:, None] * [0, 0, 0.6]
         + (upper_lip * 0.06)[:, None] * [0, -1, 0]
         + (lower_lip * 0.06)[:, None] * [0, 1, 0],
     )
+    rounded = np.clip(1.0 - (x / 2.2) ** 2, 0.0, 1.0)  # the lips part most at the middle: an O
     put(
         "mouthFunnel",
-        lips_wide[:, None] * np.stack([0.35 * toward_mid, 0 * x, np.full_like(x, 0.45)], 1)
-        + upper_lip[:, None] * [0, 0.18, 0]
-        + lower_lip[:, None] * [0, -0.25, 0],
+        (mouth_ring * 0.5 * toward_mid)[:, None] * [1, 0, 0]
+        + protrude[:, None] * [0, 0, 0.7]
+        + (upper_lip * 0.5 * rounded)[:, None] * [0, 1, 0]
+        + (lower_lip * 0.75 * rounded)[:, None] * [0, -1, 0],
     )
     near_inner = _near(fv, fv[np.concatenate([upper_in, lower_in])], 0.8)
     put("mouthRollLower", (lower_lip * near_inner)[:, None] * [0, 0.18, -0.35])

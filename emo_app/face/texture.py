@@ -19,6 +19,8 @@ from emo_app.validation import load_image
 TEXTURE_SIDE = 512
 # cheeks and forehead: where skin colour is least disturbed by hair, brows and lips
 SKIN_SAMPLE_LANDMARKS = (50, 280, 101, 330, 151, 9, 205, 425)
+# width of the band, as a fraction of the face's size, over which the photo fades into skin
+BORDER_FADE = 0.04
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,11 +60,32 @@ def texture_from_landmarks(image: np.ndarray, landmarks: np.ndarray, source: str
         samples.append(crop[max(0, py - 2) : py + 3, max(0, px - 2) : px + 3].reshape(-1, 3))
     skin = np.median(np.concatenate(samples), axis=0)
     return FaceTexture(
-        np.ascontiguousarray(crop),
+        np.ascontiguousarray(_fade_border_to_skin(crop, uvs, skin)),
         np.clip(uvs, 0, 1).astype(np.float32),
         _linear(skin).astype(np.float32),
         source,
     )
+
+
+def _fade_border_to_skin(crop: np.ndarray, uvs: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Blend the photo into its own skin colour over a band inside the face oval. The skull shell
+    and the neck are drawn in that colour, so the mask's edge stops reading as a pasted oval, and
+    the photo's hair, ears and background at the border no longer outline a false jaw."""
+    from PIL import Image, ImageDraw
+    from scipy.ndimage import distance_transform_edt
+
+    from emo_app.face.mesh import FACE_OVAL
+
+    height, width = crop.shape[:2]
+    oval = uvs[list(FACE_OVAL)] * [width, height]
+    mask = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(mask).polygon([tuple(p) for p in oval], fill=1)
+    depth = distance_transform_edt(np.asarray(mask, bool))
+    band = BORDER_FADE * (oval.max(0) - oval.min(0)).max()
+    t = np.clip(depth / band, 0.0, 1.0)[..., None]
+    keep = t * t * (3.0 - 2.0 * t)
+    blended = _linear(crop) * keep + _linear(skin) * (1.0 - keep)
+    return np.clip(np.round(255.0 * blended ** (1.0 / 2.2)), 0, 255).astype(np.uint8)
 
 
 def texture_from_photo(image: Any, settings: Settings | None = None) -> FaceTexture:

@@ -620,8 +620,6 @@ def _author_left_and_centre(
         (lower_lip * lips_left * _smoothstep(-5.8, -4.3, fv[:, 1]))[:, None] * [0, -0.45, 0.06],
     )
     put("mouthUpperUpLeft", (upper_lip * lips_left)[:, None] * [0, 0.38, 0.05])
-    mouth_zone = _near(fv, mouth_centre[None], 3.0) * (1 - 0.4 * _near(fv, fv[[1]], 1.5))
-    put("mouthLeft", mouth_zone[:, None] * [0.6, 0, 0])
 
     # pucker and funnel narrow the whole mouth: full weight out to the corners (2.5 from the
     # centre), fading over the cheeks, so the corners themselves travel toward the middle
@@ -636,6 +634,8 @@ def _author_left_and_centre(
         + (upper_lip * 0.06)[:, None] * [0, -1, 0]
         + (lower_lip * 0.06)[:, None] * [0, 1, 0],
     )
+    # the whole mouth, corners included, slides sideways; the nose tip barely follows
+    put("mouthLeft", (mouth_ring * (1 - 0.4 * _near(fv, fv[[1]], 1.5)))[:, None] * [0.7, 0, 0])
     rounded = np.clip(1.0 - (x / 2.2) ** 2, 0.0, 1.0)  # the lips part most at the middle: an O
     put(
         "mouthFunnel",

@@ -57,6 +57,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     render_size: int = 512
+    face_look: str = "photo"  # photo (the astronaut's skin on the face) | skin (clean skin)
     memory_budget_mb: int = 0  # 0 = no limit for the model manager
     max_text_chars: int = 2000
     max_image_pixels: int = 40_000_000
@@ -77,6 +78,7 @@ class Settings:
             host=os.environ.get("EMO_HOST", defaults.host),
             port=_env_int("EMO_PORT", defaults.port, 1, 65535),
             render_size=_env_int("EMO_RENDER_SIZE", defaults.render_size, 64, 2048),
+            face_look=_env_choice("EMO_FACE_LOOK", defaults.face_look, ("photo", "skin")),
             memory_budget_mb=_env_int("EMO_MEMORY_BUDGET_MB", 0, 0, 10_000_000),
             max_text_chars=_env_int("EMO_MAX_TEXT_CHARS", defaults.max_text_chars, 1, 1_000_000),
             max_image_pixels=_env_int(
@@ -98,6 +100,7 @@ ENV_VARS: dict[str, str] = {
     "EMO_HOST": "address the app listens on (default 127.0.0.1; Spaces sets 0.0.0.0)",
     "EMO_PORT": "port the app listens on (default 7860)",
     "EMO_RENDER_SIZE": "face render size in pixels, 64..2048 (default 512)",
+    "EMO_FACE_LOOK": "photo (a public-domain photo's skin on the face, the default) or skin (clean skin)",
     "EMO_MEMORY_BUDGET_MB": "model manager budget; least recently used models are evicted (0 = none)",
     "EMO_MAX_TEXT_CHARS": "longest description accepted (default 2000 characters)",
     "EMO_MAX_IMAGE_PIXELS": "largest uploaded image accepted (default 40 megapixels)",

@@ -101,12 +101,19 @@ def render_face(
     exports: bool = False,
     settings: Settings | None = None,
     rig: Any = None,
+    look: str | None = None,
 ) -> FaceOutput:
     """Render the face for 52 weights in each view; with ``exports`` also write GLB, PNG,
-    JSON and Live Link Face CSV. ``rig``: another head (a photo's face shape, the HD head)."""
+    JSON and Live Link Face CSV. ``rig``: another head (a photo's face shape, the HD head).
+    ``look``: "photo" or "skin" for the canonical head when no ``texture`` is given (default:
+    ``settings.face_look``)."""
     from emo_app.face import get_face_renderer
 
     shapes = as_blendshapes(weights)
+    if texture is None and rig is None:
+        from emo_app.face.texture import texture_for_look
+
+        texture = texture_for_look(look, settings)
     views = (views,) if isinstance(views, str) else tuple(views)
     if not views:
         raise InvalidInputError(f"Choose at least one view: {', '.join(VIEWS)}.")
@@ -161,15 +168,18 @@ def describe(
     texture: Any = None,
     exports: bool = True,
     settings: Settings | None = None,
+    look: str | None = None,
 ) -> DescribeResult:
     """Text -> emotions -> 52 weights -> the rendered face (and its files)."""
+    from emo_app.face.texture import texture_for_look
     from emo_app.text import get_text_model
     from emo_app.validation import validate_text
 
     validate_text(text, settings)  # this call's limits: the cached model may hold older settings
+    texture = texture if texture is not None else texture_for_look(look, settings)
     prediction = get_text_model(model, settings).predict(text)
     face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=False,
-                       settings=settings)
+                       settings=settings, look=look)
     if exports:
         face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=texture,
                                  extra={"text": prediction.text, "model": prediction.model,
@@ -324,12 +334,15 @@ def walk(
     from emo_app.text.facs import shapes_for_point
 
     shapes = [shapes_for_point(p) for p in points]
-    frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size)
+    from emo_app.face.texture import texture_for_look
+
+    texture = texture_for_look(None, settings)
+    frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture)
     labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
     folder = output_dir(f"walk-{kind}")
     files = {
         "gif": folder / "walk.gif",
-        "glb": export_glb(shapes, folder / "walk.glb", fps=fps),
+        "glb": export_glb(shapes, folder / "walk.glb", fps=fps, texture=texture),
         "grid": folder / "grid.png",
     }
     iio.imwrite(files["gif"], np.stack(frames), duration=1000 / fps, loop=0)

@@ -40,6 +40,24 @@ def test_describe_returns_a_face_and_the_emotion(client):
                                                        for f in result[8]))
 
 
+def test_describe_draws_the_photo_look_by_default_and_clean_skin_on_request(client):
+    """The face wears the default photo's skin unless the caller picks clean skin; the look
+    changes the picture, never the prediction."""
+    text = "A broad grin with eyes alight with cheer."
+    photo = client.predict(text, "embedded", api_name="/describe")  # old two-argument callers
+    skin = client.predict(text, "embedded", "skin", api_name="/describe")
+    assert photo[9]["blendshapes"] == skin[9]["blendshapes"]
+    photo_face = np.asarray(Image.open(photo[0]).convert("RGB"), float)
+    skin_face = np.asarray(Image.open(skin[0]).convert("RGB"), float)
+    # clean skin is one smooth colour; the photo brings freckles, brows and lips of its own
+    middle = (slice(photo_face.shape[0] // 3, photo_face.shape[0] // 2),
+              slice(photo_face.shape[1] // 3, 2 * photo_face.shape[1] // 3))
+    def detail(face):
+        return np.abs(np.diff(face[middle], axis=1)).mean()
+
+    assert detail(photo_face) > 1.5 * detail(skin_face)
+
+
 def test_describe_rejects_empty_text_with_a_sentence(client):
     from gradio_client.exceptions import AppError
 

@@ -54,6 +54,8 @@ def test_type_a_description_and_see_the_face(page, app_url):
         arg=first, timeout=120_000,
     )
     page.get_by_text("Dominant emotion: surprise").wait_for(timeout=60_000)
+    DOCS.mkdir(exist_ok=True)  # the README's picture: the face, before the sliders scroll the page
+    page.screenshot(path=str(DOCS / "describe.png"), full_page=False)
     # the page copies the predicted weights into the shape sliders (in the browser, not /describe)
     from gradio_client import Client
 
@@ -66,8 +68,6 @@ def test_type_a_description_and_see_the_face(page, app_url):
     slider = page.locator("#slider-jawOpen input[type=number]")
     slider.wait_for(state="visible", timeout=30_000)
     assert abs(float(slider.input_value()) - predicted) <= 0.01
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "describe.png"), full_page=False)
 
 
 def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page):

@@ -258,3 +258,39 @@ def test_training_after_rendering_does_not_crash_the_process():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "trained after rendering" in done.stdout
+
+
+def test_the_look_picks_the_photo_or_clean_skin_and_falls_back_to_skin(monkeypatch, caplog):
+    from dataclasses import replace
+
+    from emo_app.config import Settings
+    from emo_app.face import texture as texture_module
+
+    settings = Settings.from_env()
+    assert texture_module.texture_for_look("photo", settings) is texture_module.default_texture(settings)
+    assert texture_module.texture_for_look("skin", settings) is None
+    assert texture_module.texture_for_look(None, replace(settings, face_look="skin")) is None
+    with pytest.raises(InvalidInputError, match="Unknown look 'chrome'"):
+        texture_module.texture_for_look("chrome", settings)
+
+    def no_photo(_settings=None):
+        raise ModuleNotFoundError("No module named 'skimage'")
+
+    monkeypatch.setattr(texture_module, "default_texture", no_photo)
+    with caplog.at_level("WARNING"):
+        assert texture_module.texture_for_look("photo", settings) is None
+    assert "clean skin" in caplog.text and "skimage" in caplog.text
+
+
+def test_render_face_uses_the_look_and_exports_the_photo_in_the_glb(tmp_path, monkeypatch):
+    from pygltflib import GLTF2
+
+    from emo_app import services
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    smile = {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}
+    photo = services.render_face(smile, size=128, exports=True, look="photo")
+    skin = services.render_face(smile, size=128, exports=True, look="skin")
+    assert np.abs(photo.images["front"].astype(int) - skin.images["front"].astype(int)).mean() > 3
+    assert len(GLTF2().load(str(photo.files["glb"])).images) == 1
+    assert len(GLTF2().load(str(skin.files["glb"])).images) == 0

@@ -7,6 +7,7 @@ can therefore perform the expression; the default look uses the public-domain as
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import numpy as np
 
 from emo_app.config import Settings
+from emo_app.errors import InvalidInputError
 from emo_app.validation import load_image
+
+log = logging.getLogger(__name__)
 
 TEXTURE_SIDE = 512
 # cheeks and forehead: where skin colour is least disturbed by hair, brows and lips
@@ -139,3 +143,23 @@ def default_texture(settings: Settings | None = None) -> FaceTexture:
     """The photo-real default look: skimage's astronaut photo (public domain)."""
     settings = settings or Settings.from_env()
     return _default_texture(str(settings.data_dir))
+
+
+LOOKS = ("photo", "skin")
+
+
+def texture_for_look(look: str | None = None, settings: Settings | None = None) -> FaceTexture | None:
+    """The texture a named look draws with: "photo" the default photo texture, "skin" none (the
+    clean skin material). When the photo cannot be had (no scikit-image, no face model) the face
+    falls back to clean skin, with a warning in the log, instead of failing the render."""
+    settings = settings or Settings.from_env()
+    look = look or settings.face_look
+    if look not in LOOKS:
+        raise InvalidInputError(f"Unknown look '{look}'; choose one of {', '.join(LOOKS)}.")
+    if look == "skin":
+        return None
+    try:
+        return default_texture(settings)
+    except Exception as exc:  # the look is cosmetic: clean skin beats no face at all
+        log.warning("The photo look is unavailable (%s); drawing clean skin instead.", exc)
+        return None

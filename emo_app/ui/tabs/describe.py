@@ -86,11 +86,12 @@ def _image_files(face) -> tuple[Any, Any]:
 
 
 @ui_errors
-def describe(text: str, model: str) -> tuple:
-    """Text -> the whole Describe page (images, plots, reasons, files, sliders)."""
+def describe(text: str, model: str, look: str | None = None) -> tuple:
+    """Text -> the whole Describe page (images, plots, reasons, files, sliders). ``look``:
+    "photo" or "skin" (default: the EMO_FACE_LOOK setting)."""
     from emo_app import services
 
-    return _describe_outputs(services.describe(text, model=model or "embedded"))
+    return _describe_outputs(services.describe(text, model=model or "embedded", look=look or None))
 
 
 # Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
@@ -102,11 +103,15 @@ SLIDERS_FROM_STATE_JS = (
 
 
 @ui_errors
-def render_weights(*weights: float) -> tuple:
-    """Re-render after hand edits to any shape; returns images, GLB, plot and files."""
+def render_weights(*values: Any) -> tuple:
+    """Re-render after hand edits to any shape: the 52 weights, then optionally the look;
+    returns images, GLB, plot and files."""
     from emo_app.services import render_face
 
-    face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True)
+    weights, rest = values[: len(ARKIT_NAMES)], values[len(ARKIT_NAMES) :]
+    look = rest[0] if rest else None
+    face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
+                       look=look or None)
     return (*_image_files(face), str(face.files["glb"]),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
@@ -154,6 +159,8 @@ def build_describe_tab(settings: Settings) -> None:
             text = gr.Textbox(label="Describe a face", value=DEFAULT_TEXT, lines=3, max_lines=8,
                               elem_id="describe-text")
             model = gr.Dropdown(choices=model_choices(settings), value="embedded", label="Text model")
+            look = gr.Radio([("photo skin", "photo"), ("clean skin", "skin")], value=settings.face_look,
+                            label="Look", elem_id="describe-look")
             go = gr.Button("Make the face", variant="primary", elem_id="describe-go")
         with gr.Column(scale=3):
             with gr.Row():
@@ -193,11 +200,11 @@ def build_describe_tab(settings: Settings) -> None:
                     label="Examples", cache_examples=True, cache_mode="lazy")
     state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_name=False, queue=False)
     for trigger in (go.click, text.submit):
-        trigger(describe, [text, model], outputs, api_name="describe" if trigger == go.click else False,
+        trigger(describe, [text, model, look], outputs, api_name="describe" if trigger == go.click else False,
                 concurrency_id="render")
-    apply.click(render_weights, ordered, [front, three_quarter, model3d, shapes_plot, downloads],
+    apply.click(render_weights, [*ordered, look], [front, three_quarter, model3d, shapes_plot, downloads],
                 api_name="render_weights", concurrency_id="render")
     score_btn.click(score_face, [state], [score_md, score_top], api_name="score_face")
     root = gr.context.Context.root_block
     if root is not None:  # the first screen already shows a face
-        root.load(describe, [text, model], outputs, api_name=False, concurrency_id="render")
+        root.load(describe, [text, model, look], outputs, api_name=False, concurrency_id="render")

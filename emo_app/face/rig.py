@@ -503,7 +503,14 @@ def _author_left_and_centre(
         fields[name] = delta
 
     # jaw -----------------------------------------------------------------------------------------
-    put("jawOpen", jaw_weight[:, None] * _jaw_motion(fv), jaw_carried[:, None] * _jaw_motion(mouth_pts))
+    # the chin's soft tissue drops a little further than the rotation carries it (the lower face
+    # lengthens), which is what tells an open jaw from a lowered lip
+    chin_drop = (lower_side * _smoothstep(-6.0, -8.5, fv[:, 1]))[:, None] * [0.0, -0.5, 0.0]
+    put(
+        "jawOpen",
+        jaw_weight[:, None] * _jaw_motion(fv) + chin_drop,
+        jaw_carried[:, None] * _jaw_motion(mouth_pts),
+    )
     put("jawForward", jaw_weight[:, None] * [0, 0, 0.55], jaw_carried[:, None] * [0, 0, 0.55])
     put(
         "jawLeft",
@@ -528,7 +535,7 @@ def _author_left_and_centre(
     put(
         "eyeWideLeft",
         lid_field(
-            np.tile([0.0, 0.3, 0.06], (9, 1)) * np.sin(np.linspace(0, np.pi, 9))[:, None],
+            np.tile([0.0, 0.45, 0.06], (9, 1)) * np.sin(np.linspace(0, np.pi, 9))[:, None],
             np.tile([0.0, -0.05, 0.0], (9, 1)),
         ),
     )

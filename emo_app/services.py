@@ -90,6 +90,7 @@ class FaceOutput:
     shapes: Blendshapes
     images: dict[str, np.ndarray]
     files: dict[str, Path] = field(default_factory=dict)
+    texture: Any = None  # the photo the face was drawn with (None: clean skin), for later exports
 
 
 def render_face(
@@ -122,7 +123,7 @@ def render_face(
             raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
     renderer = get_face_renderer(settings)
     images = {view: renderer.render(shapes, view=view, size=size, texture=texture, rig=rig) for view in views}
-    output = FaceOutput(shapes, images)
+    output = FaceOutput(shapes, images, texture=texture)
     if exports:
         output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig)
     return output
@@ -171,17 +172,15 @@ def describe(
     look: str | None = None,
 ) -> DescribeResult:
     """Text -> emotions -> 52 weights -> the rendered face (and its files)."""
-    from emo_app.face.texture import texture_for_look
     from emo_app.text import get_text_model
     from emo_app.validation import validate_text
 
     validate_text(text, settings)  # this call's limits: the cached model may hold older settings
-    texture = texture if texture is not None else texture_for_look(look, settings)
     prediction = get_text_model(model, settings).predict(text)
     face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=False,
                        settings=settings, look=look)
     if exports:
-        face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=texture,
+        face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=face.texture,
                                  extra={"text": prediction.text, "model": prediction.model,
                                         "emotions": prediction.emotions.to_dict()})
     return DescribeResult(prediction, face)

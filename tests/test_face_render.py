@@ -294,3 +294,5 @@ def test_render_face_uses_the_look_and_exports_the_photo_in_the_glb(tmp_path, mo
     assert np.abs(photo.images["front"].astype(int) - skin.images["front"].astype(int)).mean() > 3
     assert len(GLTF2().load(str(photo.files["glb"])).images) == 1
     assert len(GLTF2().load(str(skin.files["glb"])).images) == 0
+    described = services.describe("A broad grin", size=128, look="photo")  # exports after rendering
+    assert len(GLTF2().load(str(described.face.files["glb"])).images) == 1

@@ -166,3 +166,45 @@ def test_an_open_mouth_shows_its_interior_out_to_the_corners(rig, pose):
     hits = _first_part_hit(rig, vertices, camera, np.asarray(targets))
     assert set(hits) <= {"mouth", "face"}, hits
     assert hits.count("mouth") >= len(hits) // 2
+
+
+def test_mouth_close_seals_an_open_jaw_without_tearing(rig):
+    """jawOpen + mouthClose: the chin stays down, the lips meet, and the lower face stretches
+    smoothly. A mask on the lips alone (tuned) folded 22 triangles and stretched one 4.0x; now
+    10 (2 are the open jaw's own) and 3.1x."""
+    from emo_app.face.render import project
+    from emo_app.face.tuning import fold_overs
+
+    neutral = rig.deform(Blendshapes.zeros())
+    jaw = Blendshapes.from_dict({"jawOpen": 1.0})
+    sealed = Blendshapes.from_dict({"jawOpen": 1.0, "mouthClose": 1.0})
+    closed = rig.deform(sealed)
+    assert closed[152, 1] < neutral[152, 1] - 1.0  # the chin is still down
+    opened = rig.deform(jaw)
+    gap = {name: v[13, 1] - v[14, 1] for name, v in (("neutral", neutral), ("jaw", opened), ("closed", closed))}
+    # the lips close at least 95% of what the jaw opened between them
+    assert gap["closed"] - gap["neutral"] < 0.05 * (gap["jaw"] - gap["neutral"])
+    assert fold_overs(rig, sealed.values) <= fold_overs(rig, jaw.values) + 8
+
+    triangles = rig.part("face").faces
+
+    def areas(vertices):
+        p = project(vertices[:468], "front", 512)
+        a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
+        return np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+    before, after = areas(neutral), areas(closed)
+    visible = before > 4.0  # triangles over 2 px² at 512 px
+    assert (after[visible] / before[visible]).max() < 3.5
+
+
+def test_lower_lip_roll_and_shrug_move_different_edges(rig):
+    """MediaPipe (and a face) tell these apart by which edge of the lower lip moves: a roll lifts
+    the outer edge toward a still inner edge; a shrug lifts the whole lip against the upper one."""
+    neutral = rig.deform(Blendshapes.zeros())
+    roll = rig.deform(Blendshapes.from_dict({"mouthRollLower": 1.0})) - neutral
+    shrug = rig.deform(Blendshapes.from_dict({"mouthShrugLower": 1.0})) - neutral
+    outer, inner = 17, 14  # lower lip centre: vermilion border and inner edge
+    assert roll[outer, 1] > 0.1 and roll[outer, 1] > 2 * roll[inner, 1]
+    assert shrug[inner, 1] > 0.1 and shrug[inner, 1] >= 0.7 * shrug[outer, 1]
+    assert shrug[13, 1] - shrug[14, 1] < -0.1  # the lip gap closes

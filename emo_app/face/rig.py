@@ -42,7 +42,7 @@ SHAPE_DOCS: dict[str, str] = {
     "jawForward": "lower jaw, lower teeth and tongue slide forward",
     "jawLeft": "lower jaw slides toward the subject's left",
     "jawOpen": "lower jaw rotates 18 degrees about the hinge in front of the ears",
-    "mouthClose": "with the jaw open, the lower lip returns up to meet the upper lip",
+    "mouthClose": "with the jaw open, the lower lip returns up to meet the upper lip; the chin stays down",
     "mouthDimpleLeft": "left mouth corner pulls straight back into the cheek",
     "mouthFrownLeft": "left mouth corner and the lips beside it pull down and out",
     "mouthFunnel": "lips push forward, the corners come in and the lips part into a round O",
@@ -50,9 +50,9 @@ SHAPE_DOCS: dict[str, str] = {
     "mouthLowerDownLeft": "left half of the lower lip pulls down",
     "mouthPressLeft": "left halves of the lips press together and thin",
     "mouthPucker": "lips push forward and the corners gather toward the middle into a bud",
-    "mouthRollLower": "lower lip rolls in over the teeth",
+    "mouthRollLower": "lower lip rolls in over the teeth: its outer edge rises and its red thins",
     "mouthRollUpper": "upper lip rolls in over the teeth",
-    "mouthShrugLower": "lower lip and chin push up",
+    "mouthShrugLower": "the chin pushes the lower lip up against the upper lip; the lip line arches",
     "mouthShrugUpper": "upper lip pushes up",
     "mouthSmileLeft": "left mouth corner pulls up, out and back; the cheek rises",
     "mouthStretchLeft": "left mouth corner pulls out toward the ear and slightly down",
@@ -517,8 +517,12 @@ def _author_left_and_centre(
         (jaw_weight * (1 - 0.3 * lower_side * 0))[:, None] * [0.6, 0, 0],
         jaw_carried[:, None] * [0.6, 0, 0],
     )
-    lip_region = lower_lip * _smoothstep(-6.3, -5.0, fv[:, 1])
-    put("mouthClose", -lip_region[:, None] * fields["jawOpen"][:face_n])
+    # mouthClose takes the lips back up to meet the upper lip while the chin stays down: the
+    # undoing fades smoothly from the lip line to the chin and past the mouth corners, so the
+    # stretch spreads over the whole lower face (a mask on the lips alone left a pink V)
+    beside_mouth = 1.0 - _smoothstep(2.3, 4.2, np.abs(x))
+    lip_to_chin = lower_side * _smoothstep(-7.5, -4.6, fv[:, 1]) * beside_mouth
+    put("mouthClose", -lip_to_chin[:, None] * fields["jawOpen"][:face_n])
 
     # eyes: lids ---------------------------------------------------------------------------------
     def lid_field(upper_moves: np.ndarray, lower_moves: np.ndarray, radius: float = 1.2) -> np.ndarray:
@@ -651,11 +655,34 @@ def _author_left_and_centre(
         + (upper_lip * 0.5 * rounded)[:, None] * [0, 1, 0]
         + (lower_lip * 0.75 * rounded)[:, None] * [0, -1, 0],
     )
-    near_inner = _near(fv, fv[np.concatenate([upper_in, lower_in])], 0.8)
-    put("mouthRollLower", (lower_lip * near_inner)[:, None] * [0, 0.18, -0.35])
+    inner_line = fv[np.concatenate([upper_in, lower_in])]
+    near_inner = _near(fv, inner_line, 0.8)
+    # rolling a lip in over the teeth hides its red: the outer edge travels up toward the inner
+    # edge, which barely moves, and the skin just below follows
+    outer_line = fv[list(fm.LIP_UPPER_OUTER) + list(fm.LIP_LOWER_OUTER)]
+    to_inner = np.linalg.norm(fv[:, None] - inner_line[None], axis=2).min(axis=1)
+    to_outer = np.linalg.norm(fv[:, None] - outer_line[None], axis=2).min(axis=1)
+    outerness = np.where(to_inner > to_outer, 0.5, 0.0)
+    outerness = np.maximum(outerness, to_inner / (to_inner + to_outer + 1e-9))
+    below_lip = _near(fv, fv[[fm.LOWER_LIP_CENTER, 84, 314, 181, 405]], 1.2) * lower_side
+    put(
+        "mouthRollLower",
+        (lower_lip * (0.03 + 0.25 * outerness) + below_lip * 0.12)[:, None] * [0, 1, 0]
+        + lower_lip[:, None] * [0, 0, -0.3],
+    )
     put("mouthRollUpper", (upper_lip * near_inner)[:, None] * [0, -0.15, -0.35])
-    chin = _near(fv, fv[[fm.LOWER_LIP_CENTER, 18, 200, 199]], 2.4) * lower_side
-    put("mouthShrugLower", chin[:, None] * [0, 0.3, 0.18])
+    # the chin muscle pushes the whole lower lip up against the upper one (the gap closes; a roll
+    # would move the outer edge only), most at the middle, so the lip line arches and the
+    # corners sink a little; the chin bulges forward
+    arch = np.clip(1.0 - (x / 2.6) ** 2, 0.0, 1.0)
+    chin = _near(fv, fv[[14, 18, 200, 199]], 2.4) * lower_side
+    put(
+        "mouthShrugLower",
+        (lower_lip * 0.4 * arch)[:, None] * [0, 1, 0]
+        + chin[:, None] * [0, 0.1, 0.2]
+        + (upper_lip * near_inner * 0.08 * arch)[:, None] * [0, -1, 0]
+        + _near(fv, fv[[fm.MOUTH_CORNER_LEFT, 61]], 1.2)[:, None] * [0, -0.05, 0],
+    )
     put("mouthShrugUpper", upper_lip[:, None] * [0, 0.25, 0.05])
 
     tongue_face = (lower_lip * _smoothstep(-5.8, -4.3, fv[:, 1]))[:, None] * [0, -0.4, 0.15]

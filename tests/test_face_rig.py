@@ -181,7 +181,8 @@ def test_mouth_close_seals_an_open_jaw_without_tearing(rig):
     closed = rig.deform(sealed)
     assert closed[152, 1] < neutral[152, 1] - 1.0  # the chin is still down
     opened = rig.deform(jaw)
-    gap = {name: v[13, 1] - v[14, 1] for name, v in (("neutral", neutral), ("jaw", opened), ("closed", closed))}
+    poses = {"neutral": neutral, "jaw": opened, "closed": closed}
+    gap = {name: v[13, 1] - v[14, 1] for name, v in poses.items()}
     # the lips close at least 95% of what the jaw opened between them
     assert gap["closed"] - gap["neutral"] < 0.05 * (gap["jaw"] - gap["neutral"])
     assert fold_overs(rig, sealed.values) <= fold_overs(rig, jaw.values) + 8

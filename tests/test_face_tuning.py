@@ -97,13 +97,24 @@ def test_fidelity_report_is_written(tmp_path):
     rows = [FidelityRow("jawOpen", 0.5, 0.1, "jawOpen", 0.4, 1, 1, 0.7, 0.9),
             FidelityRow("cheekPuff", 0.0, 0.0, "jawOpen", 0.01, 20, 30, 0.0, 0.09),
             FidelityRow("jawRight", 0.0, 0.0, "mouthLowerDownRight", 0.1, 14, 1, 0.9, 1.0, 1, 0.57),
+            FidelityRow("eyeLookOutLeft", 0.26, 0.06, "eyeLookInRight", 0.21, 2, 1, 0.7, 0.9, 2, 0.16),
             FidelityRow("tongueOut", float("nan"), float("nan"), "-", float("nan"), 0)]
     text = write_report(rows, tmp_path / "F.md", 512, "default").read_text()
-    assert "mirrored render reads as the twin (rank 1): **1 / 1** (jawRight)" in text
+    assert "matching gaze rose (almost) as much: **1** (eyeLookOutLeft: eyeLookInRight)" in text
+    assert "mirrored render reads as the twin (rank 1): **1 / 2** (jawRight)" in text
     assert "| +0.570 (1) |" in text
-    assert "visible to MediaPipe: **2 / 3**" in text
+    assert "visible to MediaPipe: **3 / 4**" in text
     assert "| cheekPuff |" in text and "(not visible)" in text
     assert "| tongueOut | - |" in text
+
+
+def test_conjugate_gaze_names_the_other_eye():
+    from emo_app.face.fidelity import conjugate_gaze
+
+    assert conjugate_gaze("eyeLookOutLeft") == "eyeLookInRight"
+    assert conjugate_gaze("eyeLookInRight") == "eyeLookOutLeft"
+    assert conjugate_gaze("eyeLookDownLeft") == "eyeLookDownRight"
+    assert conjugate_gaze("jawLeft") is None
 
 
 def test_mouth_close_is_measured_on_an_open_jaw():

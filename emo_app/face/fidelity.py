@@ -56,6 +56,18 @@ class FidelityRow:
         return not np.isfinite(self.ceiling) or is_visible(self.ceiling, self.direct_rise)
 
 
+def conjugate_gaze(name: str) -> str | None:
+    """The other eye's name for the same gaze (eyeLookOutLeft -> eyeLookInRight): looking left
+    turns the left eye out and the right eye in."""
+    if not name.startswith("eyeLook"):
+        return None
+    side = "Left" if name.endswith("Left") else "Right"
+    other = "Right" if side == "Left" else "Left"
+    direction = name[len("eyeLook") : -len(side)]
+    direction = {"In": "Out", "Out": "In"}.get(direction, direction)
+    return f"eyeLook{direction}{other}"
+
+
 def _weights(name: str | None) -> np.ndarray:
     values = np.zeros(len(ARKIT_NAMES), np.float32)
     for part in (name, NEEDS_JAW.get(name or "")):
@@ -139,6 +151,12 @@ def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_k
     first = [r for r in valid if r.rank == 1]
     sided_misses = [r for r in visible if r.rank != 1 and r.mirror_rank > 0]
     one_way = [r for r in sided_misses if r.mirror_rank == 1]
+    # a miss where the other eye's matching gaze rose (almost) as much: MediaPipe's model moves
+    # both eyes together, an ARKit eyeLook shape turns one
+    binocular = [
+        r for r in visible
+        if r.rank != 1 and r.top_name == conjugate_gaze(r.name) and r.own - r.neutral >= 0.75 * r.top_rise
+    ]
     lines = [
         "# Face rig fidelity (MediaPipe read-back)",
         "",
@@ -168,6 +186,10 @@ def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_k
         f"the twin (rank 1): **{len(one_way)} / {len(sided_misses)}**"
         + (f" ({', '.join(r.name for r in one_way)}): the geometry reads, the detector sees the "
            "motion in one image direction only" if one_way else ""),
+        f"- gaze shapes the render read-back misses because the other eye's matching gaze rose "
+        f"(almost) as much: **{len(binocular)}**"
+        + (" (" + ", ".join(f"{r.name}: {r.top_name}" for r in binocular) + "): MediaPipe's model "
+           "moves both eyes together, an ARKit eyeLook shape turns one eye" if binocular else ""),
         "- tongueOut has no MediaPipe output and is not measured.",
         "",
         "| shape | own | baseline | rise | rank | rose most | direct rise | direct rank | ceiling "

@@ -45,6 +45,26 @@ def _image_src(page, elem_id: str) -> str:
     return locator.first.get_attribute("src") or ""
 
 
+def _wait_for_drawing(canvas, seconds: float = 120.0) -> float:
+    """Fraction of a canvas's pixels that differ from its corner colour, polled until the viewer
+    has drawn something (the GLB is fetched and parsed after the images arrive)."""
+    import io
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    canvas.wait_for(state="visible", timeout=int(seconds * 1000))
+    deadline, drawn = time.monotonic() + seconds, 0.0
+    while time.monotonic() < deadline:
+        pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB"), np.int16)
+        drawn = float((np.abs(pixels - pixels[0, 0]).sum(axis=2) > 30).mean())
+        if drawn > 0.05:
+            break
+        time.sleep(1.0)
+    return drawn
+
+
 def test_type_a_description_and_see_the_face(page, app_url):
     first = _image_src(page, "describe-front")  # the first screen already shows a face
     page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
@@ -54,6 +74,9 @@ def test_type_a_description_and_see_the_face(page, app_url):
         arg=first, timeout=120_000,
     )
     page.get_by_text("Dominant emotion: surprise").wait_for(timeout=60_000)
+    # gr.Model3D draws the GLB (morph targets set, photo texture) in the page's own WebGL viewer
+    drawn = _wait_for_drawing(page.locator("#describe-model3d canvas").first)
+    assert drawn > 0.05, f"the 3D viewer stayed blank ({drawn:.1%} of its pixels drawn)"
     DOCS.mkdir(exist_ok=True)  # the README's picture: the face, before the sliders scroll the page
     page.screenshot(path=str(DOCS / "describe.png"), full_page=False)
     # the page copies the predicted weights into the shape sliders (in the browser, not /describe)

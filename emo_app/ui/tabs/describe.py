@@ -166,7 +166,11 @@ def build_describe_tab(settings: Settings) -> None:
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", elem_id="describe-front", height=320)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=320)
-            model3d = gr.Model3D(label="Interactive 3D (GLB with 52 ARKit morph targets)", height=320)
+            model3d = gr.Model3D(
+                label="Interactive 3D (GLB with 52 ARKit morph targets)",
+                height=320,
+                elem_id="describe-model3d",
+            )
     summary = gr.Markdown(elem_id="describe-summary")
     with gr.Row():
         point_md = gr.Markdown()

@@ -662,9 +662,9 @@ def _author_left_and_centre(
     outer_line = fv[list(fm.LIP_UPPER_OUTER) + list(fm.LIP_LOWER_OUTER)]
     to_inner = np.linalg.norm(fv[:, None] - inner_line[None], axis=2).min(axis=1)
     to_outer = np.linalg.norm(fv[:, None] - outer_line[None], axis=2).min(axis=1)
-    outerness = np.where(to_inner > to_outer, 0.5, 0.0)
-    outerness = np.maximum(outerness, to_inner / (to_inner + to_outer + 1e-9))
-    below_lip = _near(fv, fv[[fm.LOWER_LIP_CENTER, 84, 314, 181, 405]], 1.2) * lower_side
+    # 0 on the inner edge, 1 on the outer edge; skin beyond the outer edge counts as outer
+    outerness = np.maximum(np.where(to_inner > to_outer, 0.5, 0.0), to_inner / (to_inner + to_outer + 1e-9))
+    below_lip = _near(fv, fv[list(fm.LIP_LOWER_OUTER[3:8])], 1.2) * lower_side
     put(
         "mouthRollLower",
         (lower_lip * (0.03 + 0.25 * outerness) + below_lip * 0.12)[:, None] * [0, 1, 0]
@@ -675,13 +675,13 @@ def _author_left_and_centre(
     # would move the outer edge only), most at the middle, so the lip line arches and the
     # corners sink a little; the chin bulges forward
     arch = np.clip(1.0 - (x / 2.6) ** 2, 0.0, 1.0)
-    chin = _near(fv, fv[[14, 18, 200, 199]], 2.4) * lower_side
+    chin = _near(fv, fv[[fm.LIP_LOWER_INNER[5], 18, 200, 199]], 2.4) * lower_side
     put(
         "mouthShrugLower",
         (lower_lip * 0.4 * arch)[:, None] * [0, 1, 0]
         + chin[:, None] * [0, 0.1, 0.2]
         + (upper_lip * near_inner * 0.08 * arch)[:, None] * [0, -1, 0]
-        + _near(fv, fv[[fm.MOUTH_CORNER_LEFT, 61]], 1.2)[:, None] * [0, -0.05, 0],
+        + _near(fv, fv[[fm.LIP_LOWER_OUTER[0], fm.LIP_LOWER_OUTER[-1]]], 1.2)[:, None] * [0, -0.05, 0],
     )
     put("mouthShrugUpper", upper_lip[:, None] * [0, 0.25, 0.05])
 

@@ -109,3 +109,25 @@ def test_judges_run_on_a_real_render(face_renderer):
     # what MediaPipe reads back goes the same way as what was rendered
     assert report["mediapipe"]["pearson_r"] > 0.2
     assert report["mediapipe"]["read"]["mouthSmileLeft"] > 0.1
+
+
+def test_a_process_that_never_closes_its_landmarkers_exits_quietly():
+    """The shared judge and the GANmut AU estimator keep a FaceLandmarker open for the process's
+    life; at exit it must close while MediaPipe is still importable (MediaPipe's own __del__ at
+    interpreter teardown printed a TypeError traceback after every test run and app stop)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from emo_app.metric.judges import get_mediapipe_judge\n"
+        "from emo_app.ganmut.au import MediaPipeAUEstimator\n"
+        "blank = np.full((64, 64, 3), 255, np.uint8)\n"
+        "assert get_mediapipe_judge().read(blank) is None\n"
+        "closed, kept = MediaPipeAUEstimator(), MediaPipeAUEstimator()\n"
+        "assert closed(blank) is None and kept(blank) is None\n"
+        "closed.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Exception ignored" not in done.stderr, done.stderr[-2000:]

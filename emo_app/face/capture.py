@@ -35,6 +35,24 @@ class CaptureResult:
     image_size: tuple[int, int] = (0, 0)  # (width, height) of the analysed image
 
 
+def close_before_exit(landmarker: Any) -> None:
+    """Close a long-lived FaceLandmarker before Python stops its worker threads. Left to its own
+    ``__del__`` it closes at interpreter teardown, after MediaPipe's executor has shut down, and
+    prints a traceback at every exit. This is the pre-shutdown hook concurrent.futures itself
+    uses; the weak reference lets a landmarker that is dropped earlier be freed as usual."""
+    import threading
+    import weakref
+
+    ref = weakref.ref(landmarker)
+
+    def close() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.close()  # idempotent: a landmarker closed earlier returns at once
+
+    threading._register_atexit(close)
+
+
 class FaceCapture:
     """A FaceLandmarker opened once for many images (the fidelity table, batches)."""
 

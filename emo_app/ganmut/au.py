@@ -88,7 +88,11 @@ class MediaPipeAUEstimator:
             output_face_blendshapes=True,
             num_faces=1,
         )
-        return vision.FaceLandmarker.create_from_options(options)
+        landmarker = vision.FaceLandmarker.create_from_options(options)
+        from emo_app.face.capture import close_before_exit
+
+        close_before_exit(landmarker)
+        return landmarker
 
     def close(self) -> None:
         """Release the landmarker's native graph now rather than at interpreter exit."""

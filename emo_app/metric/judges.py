@@ -175,6 +175,9 @@ class MediaPipeJudge:
                 output_face_blendshapes=True,
             )
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            from emo_app.face.capture import close_before_exit
+
+            close_before_exit(self._landmarker)
         return self._landmarker
 
     def read(self, image: np.ndarray) -> Blendshapes | None:

@@ -148,3 +148,24 @@ def test_fold_overs_notice_crossed_lips():
     crossed = replace(rig, deltas=deltas)
     weights = np.eye(52, dtype=np.float32)[k]
     assert fold_overs(crossed, weights) > fold_overs(rig, weights)
+
+
+def test_refinement_search_climbs_a_piecewise_constant_read_back():
+    """The render read-back changes in jumps (the detector snaps landmarks), so a 1 px finite
+    difference sees a flat objective and stops where it started; the seeded evolution strategy
+    still climbs, never returns a worse point, keeps to its box and repeats itself exactly."""
+    from emo_app.face.tuning import _evolve, _finite_difference_ascent
+
+    target = np.array([[7.5, -7.5], [7.5, 7.5]])  # the start sits mid-terrace on every axis
+
+    def stepped(x: np.ndarray) -> float:
+        return -float(np.floor(np.abs(x - target) / 5.0).sum())  # flat within 5 px terraces
+
+    start = np.zeros((2, 2))
+    stalled = _finite_difference_ascent(stepped, start.copy(), 10.0, 40, step_px=1.5, probe_px=1.0)
+    assert stepped(stalled) == stepped(start)
+    found = _evolve(stepped, start.copy(), 10.0, 40, np.random.default_rng(0))
+    assert stepped(found) >= stepped(start) + 3
+    assert np.abs(found).max() <= 10.0
+    again = _evolve(stepped, start.copy(), 10.0, 40, np.random.default_rng(0))
+    np.testing.assert_array_equal(found, again)

@@ -23,7 +23,9 @@ detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it c
    small motions, so some shapes need a larger extreme to be seen. Eyeball rotations keep
    their authored angle.
 4. **Refinement**: for shapes the detector still misses, the same kind of in-region moves (at
-   most ``REFINE_PX`` more) optimised on the render read-back itself; kept only when it helps.
+   most ``REFINE_PX`` more) searched on the render read-back itself, twice (finite
+   differences, and a seeded evolution strategy, ``_evolve``: the read-back is too jumpy for
+   either alone); the search that makes more sides read is kept, and only when it helps.
 
 Two guards keep the face a face whatever MediaPipe would prefer: every correction is a smooth
 blend of at most ``CONTROL_POINTS`` control points (neighbouring landmarks move alike, so lips
@@ -64,6 +66,13 @@ CONTROL_POINTS = 6  # corrections move at most this many smooth control points p
 CONTROL_SIGMA_CM = 1.0
 FOLD_TOLERANCE = 2
 REFINE_PX = 14.0
+# the refinement's two searches on the render read-back: finite-difference steps, and a seeded
+# (1 + children) evolution strategy
+REFINE_SEARCHES = ("gradient", "evolution")
+REFINE_GRADIENT_STEPS = 40
+REFINE_STEPS = 80
+REFINE_CHILDREN = 12
+REFINE_SIGMA_PX = 4.0
 MIN_RISE = 0.05  # a rank-1 read-back must also rise this much over neutral to count
 VISIBLE_SCORE = 0.5
 
@@ -271,10 +280,29 @@ def correction(rig: Any, name: str, steps: int = 40, penalty: float = 0.002) -> 
     return np.zeros_like(face)
 
 
-def refine(rig: Any, name: str, texture: Any, steps: int = 40, region_rig: Any = None) -> np.ndarray:
+def _evolve(objective, x: np.ndarray, limit: float, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """(1 + REFINE_CHILDREN) evolution strategy within box limits: each step scores that many
+    Gaussian variations of the best point so far and keeps the best if it beats it. The
+    detector's read-back is piecewise constant and jumpy, so finite differences of 1 px mostly
+    measure noise; sampling a few px around the incumbent does not depend on a gradient."""
+    value = objective(x)
+    for _ in range(steps):
+        children = np.clip(x + rng.normal(0.0, REFINE_SIGMA_PX, (REFINE_CHILDREN, *x.shape)), -limit, limit)
+        scores = [objective(child) for child in children]
+        best = int(np.argmax(scores))
+        if scores[best] > value:
+            x, value = children[best], scores[best]
+    return x
+
+
+def refine(
+    rig: Any, name: str, texture: Any, search: str = "gradient", region_rig: Any = None
+) -> np.ndarray:
     """(468, 3) further correction from the full render -> FaceLandmarker read-back, for a shape
     the detector still misses (module doc, step 4). Both sides are scored for a Left shape;
-    unsided fields stay symmetric. Keeps the best field seen (read-backs are not smooth).
+    unsided fields stay symmetric. ``search``: "gradient" (finite differences, keeping the best
+    point seen) or "evolution" (``_evolve``, seeded by the shape's index): on this jumpy
+    read-back each finds fields the other misses, so ``tune`` tries both. Deterministic.
     ``region_rig``: the rig whose field for this shape defines the region (the authored one)."""
     from dataclasses import replace
 
@@ -329,13 +357,16 @@ def refine(rig: Any, name: str, texture: Any, steps: int = 40, region_rig: Any =
             return total
 
         best_x = np.zeros((basis.shape[1], 2))
-        best = objective(best_x)
-        x = best_x.copy()
-        for _ in range(steps):
-            x = _finite_difference_ascent(objective, x, REFINE_PX, 1, step_px=1.5, probe_px=1.0)
-            value = objective(x)
-            if value > best:
-                best_x, best = x.copy(), value
+        if search == "evolution":
+            best_x = _evolve(objective, best_x, REFINE_PX, REFINE_STEPS, np.random.default_rng(k))
+        else:
+            best = objective(best_x)
+            x = best_x.copy()
+            for _ in range(REFINE_GRADIENT_STEPS):
+                x = _finite_difference_ascent(objective, x, REFINE_PX, 1, step_px=1.5, probe_px=1.0)
+                value = objective(x)
+                if value > best:
+                    best_x, best = x.copy(), value
     field = to_field(best_x)
     return (field + field[mirror] * FLIP) / 2.0 if twin == k else field
 
@@ -404,16 +435,22 @@ def tune(
     log(f"4/4 render-in-the-loop refinement of {len(missed)} shapes the detector still misses")
     refined = []
     for name in missed:
-        # tuned_deltas scales corrections by the gain, so the refinement is stored unscaled
-        extra = refine(tuned, name, texture, region_rig=base) / gains[name]
-        trial = {"corrections": {**corrections, name: _as_json_field(fields[name] + extra)}, "gains": gains}
-        after = _readback_ranks(replace(base, deltas=tuned_deltas(base, trial)), texture)
-        hits_before = sum(ranks[m][0] == 1 for m in {name, mirror_name(name)})
-        hits_after = sum(after[m][0] == 1 and after[m][1] > MIN_RISE for m in {name, mirror_name(name)})
-        if hits_after > hits_before:  # keep a refinement only when the read-back improves
-            corrections[name] = trial["corrections"][name]
+        sides = {name, mirror_name(name)}
+        hits_before = sum(ranks[m][0] == 1 for m in sides)
+        kept, hits_kept, how = None, hits_before, "none helped"
+        for search in REFINE_SEARCHES:
+            # tuned_deltas scales corrections by the gain, so the refinement is stored unscaled
+            extra = refine(tuned, name, texture, search, region_rig=base) / gains[name]
+            field = _as_json_field(fields[name] + extra)
+            trial = {"corrections": {**corrections, name: field}, "gains": gains}
+            after = _readback_ranks(replace(base, deltas=tuned_deltas(base, trial)), texture)
+            hits = sum(after[m][0] == 1 and after[m][1] > MIN_RISE for m in sides)
+            if hits > hits_kept:  # keep a refinement only when the read-back improves
+                kept, hits_kept, how = field, hits, search
+        if kept is not None:
+            corrections[name] = kept
             refined.append(name)
-        log(f"  {name}: {hits_before} -> {hits_after} sides read as their own name")
+        log(f"  {name}: {hits_before} -> {hits_kept} sides read as their own name ({how})")
     return {
         "about": "written by `python -m emo_app face tune`; see emo_app/face/tuning.py",
         "ceiling_px": CEILING_PX,

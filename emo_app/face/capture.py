@@ -53,6 +53,36 @@ def close_before_exit(landmarker: Any) -> None:
     threading._register_atexit(close)
 
 
+def open_face_landmarker(
+    settings: Settings | None = None,
+    *,
+    model_path: Any = None,
+    num_faces: int = 1,
+    min_confidence: float = 0.5,
+    long_lived: bool = False,
+) -> Any:
+    """MediaPipe's FaceLandmarker (IMAGE mode, blendshapes on), the one place the studio opens
+    it: the task file comes through the resolver unless ``model_path`` names one. ``long_lived``
+    (a landmarker kept for the process): also close it before exit (``close_before_exit``)."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from emo_app.models import resolve
+
+    path = model_path or resolve("face-landmarker", settings)
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(path)),
+        running_mode=vision.RunningMode.IMAGE,
+        num_faces=num_faces,
+        output_face_blendshapes=True,
+        min_face_detection_confidence=min_confidence,
+        min_face_presence_confidence=min_confidence,
+    )
+    landmarker = vision.FaceLandmarker.create_from_options(options)
+    if long_lived:
+        close_before_exit(landmarker)
+    return landmarker
+
+
 class FaceCapture:
     """A FaceLandmarker opened once for many images (the fidelity table, batches)."""
 
@@ -62,21 +92,13 @@ class FaceCapture:
         self._landmarker: Any = None
 
     def __enter__(self) -> FaceCapture:
-        from mediapipe.tasks.python import BaseOptions, vision
-
         from emo_app.models import resolve
 
         path = resolve("face-landmarker", self.settings)
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.IMAGE,
-            num_faces=self.max_faces,
-            output_face_blendshapes=True,
-            min_face_detection_confidence=0.3,
-            min_face_presence_confidence=0.3,
-        )
         try:
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            self._landmarker = open_face_landmarker(
+                model_path=path, num_faces=self.max_faces, min_confidence=0.3
+            )
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ messages
             raise ModelLoadError(f"Could not open the face landmarker at '{path}': {exc}") from exc
         return self

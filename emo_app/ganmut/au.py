@@ -78,21 +78,9 @@ class MediaPipeAUEstimator:
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
-        from mediapipe.tasks.python import BaseOptions, vision
+        from emo_app.face.capture import open_face_landmarker
 
-        from emo_app.models import resolve
-
-        path = resolve("face-landmarker", self.settings)
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            output_face_blendshapes=True,
-            num_faces=1,
-        )
-        landmarker = vision.FaceLandmarker.create_from_options(options)
-        from emo_app.face.capture import close_before_exit
-
-        close_before_exit(landmarker)
-        return landmarker
+        return open_face_landmarker(self.settings, long_lived=True)
 
     def close(self) -> None:
         """Release the landmarker's native graph now rather than at interpreter exit."""

@@ -163,21 +163,11 @@ class MediaPipeJudge:
 
     def _load(self) -> Any:
         if self._landmarker is None:
-            from mediapipe.tasks.python import BaseOptions, vision
+            from emo_app.face.capture import open_face_landmarker
 
-            from emo_app.models import resolve
-
-            path = self._model_path or resolve("face-landmarker", self._settings)
-            options = vision.FaceLandmarkerOptions(
-                base_options=BaseOptions(model_asset_path=str(path)),
-                running_mode=vision.RunningMode.IMAGE,
-                num_faces=1,
-                output_face_blendshapes=True,
+            self._landmarker = open_face_landmarker(
+                self._settings, model_path=self._model_path, long_lived=True
             )
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
-            from emo_app.face.capture import close_before_exit
-
-            close_before_exit(self._landmarker)
         return self._landmarker
 
     def read(self, image: np.ndarray) -> Blendshapes | None:

@@ -172,8 +172,7 @@ def test_mouth_close_seals_an_open_jaw_without_tearing(rig):
     """jawOpen + mouthClose: the chin stays down, the lips meet, and the lower face stretches
     smoothly. A mask on the lips alone (tuned) folded 22 triangles and stretched one 4.0x; now
     10 (2 are the open jaw's own) and 3.1x."""
-    from emo_app.face.render import project
-    from emo_app.face.tuning import fold_overs
+    from emo_app.face.tuning import face_triangle_areas, fold_overs
 
     neutral = rig.deform(Blendshapes.zeros())
     jaw = Blendshapes.from_dict({"jawOpen": 1.0})
@@ -187,14 +186,8 @@ def test_mouth_close_seals_an_open_jaw_without_tearing(rig):
     assert gap["closed"] - gap["neutral"] < 0.05 * (gap["jaw"] - gap["neutral"])
     assert fold_overs(rig, sealed.values) <= fold_overs(rig, jaw.values) + 8
 
-    triangles = rig.part("face").faces
-
-    def areas(vertices):
-        p = project(vertices[:468], "front", 512)
-        a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
-        return np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-
-    before, after = areas(neutral), areas(closed)
+    before = np.abs(face_triangle_areas(rig, neutral))
+    after = np.abs(face_triangle_areas(rig, closed))
     visible = before > 4.0  # triangles over 2 px² at 512 px
     assert (after[visible] / before[visible]).max() < 3.5
 

@@ -212,20 +212,22 @@ def _control_basis(face: np.ndarray, handles: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def fold_overs(rig: Any, weights: np.ndarray) -> int:
-    """Face triangles (over 1 px² in a 512 px front view) whose winding flips between the
-    neutral face and the posed one: folds and tears a tuning must not add."""
+def face_triangle_areas(rig: Any, vertices: np.ndarray) -> np.ndarray:
+    """Signed doubled area (px²) of every face triangle in a READBACK_SIZE front view: the sign
+    is the winding (a flip is a fold), the size how far a pose stretches or squashes it."""
     from emo_app.face.render import project
 
     triangles = rig.part("face").faces
+    p = project(vertices[:468], "front", READBACK_SIZE)
+    a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
-    def signed_areas(vertices: np.ndarray) -> np.ndarray:
-        p = project(vertices[:468], "front", READBACK_SIZE)
-        a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
-        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
-    before = signed_areas(rig.neutral)
-    after = signed_areas(rig.deform(np.asarray(weights, np.float32)))
+def fold_overs(rig: Any, weights: np.ndarray) -> int:
+    """Face triangles (over 1 px² in a 512 px front view) whose winding flips between the
+    neutral face and the posed one: folds and tears a tuning must not add."""
+    before = face_triangle_areas(rig, rig.neutral)
+    after = face_triangle_areas(rig, rig.deform(np.asarray(weights, np.float32)))
     return int(np.sum((np.sign(before) != np.sign(after)) & (np.abs(before) > 1.0)))
 
 
@@ -302,9 +304,14 @@ def refine(
     the detector still misses (module doc, step 4). Both sides are scored for a Left shape;
     unsided fields stay symmetric. ``search``: "gradient" (finite differences, keeping the best
     point seen) or "evolution" (``_evolve``, seeded by the shape's index): on this jumpy
-    read-back each finds fields the other misses, so ``tune`` tries both. Deterministic.
-    ``region_rig``: the rig whose field for this shape defines the region (the authored one)."""
+    read-back each finds fields the other misses, so ``tune`` tries both. Repeatable within a
+    process; across processes a render can differ by one pixel level, which the gradient search
+    may amplify (DEVELOPERS.md). ``region_rig``: the rig whose field for this shape defines the
+    region (the authored one)."""
     from dataclasses import replace
+
+    if search not in REFINE_SEARCHES:
+        raise ValueError(f"Unknown search '{search}'; choose one of {', '.join(REFINE_SEARCHES)}.")
 
     from emo_app.face import get_face_renderer
     from emo_app.face.capture import FaceCapture

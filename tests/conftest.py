@@ -53,6 +53,17 @@ def no_network(monkeypatch):
     return attempts
 
 
+def run_python(script: str):
+    """Run ``script`` in a fresh interpreter (what a process does from start to exit, which a
+    test inside this one cannot see); fails with the tail of its stderr unless it exits 0."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
 @contextlib.contextmanager
 def running_studio(**launch_options):
     """The studio launched on a free loopback port; yields its URL and closes it afterwards."""

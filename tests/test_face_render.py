@@ -244,8 +244,7 @@ def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_exactly(tmp_path):
 def test_training_after_rendering_does_not_crash_the_process():
     """Mesa's llvmpipe and triton each bring an LLVM: rendering first and then building a torch
     optimiser (which imports triton through torch._dynamo) used to segfault."""
-    import subprocess
-    import sys
+    from conftest import run_python
 
     script = (
         "from emo_app.blendshapes import Blendshapes\n"
@@ -255,9 +254,7 @@ def test_training_after_rendering_does_not_crash_the_process():
         "torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))])\n"
         "print('trained after rendering')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "trained after rendering" in done.stdout
+    assert "trained after rendering" in run_python(script).stdout
 
 
 def test_the_look_picks_the_photo_or_clean_skin_and_falls_back_to_skin(monkeypatch, caplog):

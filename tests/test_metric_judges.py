@@ -115,8 +115,7 @@ def test_a_process_that_never_closes_its_landmarkers_exits_quietly():
     """The shared judge and the GANmut AU estimator keep a FaceLandmarker open for the process's
     life; at exit it must close while MediaPipe is still importable (MediaPipe's own __del__ at
     interpreter teardown printed a TypeError traceback after every test run and app stop)."""
-    import subprocess
-    import sys
+    from conftest import run_python
 
     script = (
         "import numpy as np\n"
@@ -128,6 +127,5 @@ def test_a_process_that_never_closes_its_landmarkers_exits_quietly():
         "assert closed(blank) is None and kept(blank) is None\n"
         "closed.close()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_python(script)
     assert "Exception ignored" not in done.stderr, done.stderr[-2000:]

@@ -108,6 +108,35 @@ def test_fidelity_report_is_written(tmp_path):
     assert "| tongueOut | - |" in text
 
 
+def test_report_lists_groups_of_shapes_and_counts_only_those_that_read(tmp_path):
+    from emo_app.face.fidelity import FidelityRow, TogetherRow, write_report
+
+    together = [
+        TogetherRow(("eyeLookOutLeft", "eyeLookInRight"), (1, 2), (0.65, 0.62),
+                    (("eyeLookOutLeft", 0.65), ("eyeLookInRight", 0.62), ("eyeSquintRight", 0.05))),
+        TogetherRow(("jawRight", "mouthRight"), (1, 3), (0.94, 0.28),
+                    (("jawRight", 0.94), ("mouthLowerDownRight", 0.4), ("mouthRight", 0.28))),
+        TogetherRow(("jawLeft", "mouthLeft"), (), (), ()),
+    ]
+    assert [row.reads for row in together] == [True, False, False]
+    rows = [FidelityRow("jawOpen", 0.5, 0.1, "jawOpen", 0.4, 1, 1, 0.7, 0.9)]
+    text = write_report(rows, tmp_path / "F.md", 512, "default", together).read_text()
+    assert "groups that read as all their names: **1 / 3**" in text
+    assert "| jawRight + mouthRight | 1, 3 | +0.940, +0.280 | jawRight (+0.940), " in text
+    assert "| jawLeft + mouthLeft | - | - | no face found |" in text
+    assert "Shapes together" not in write_report(rows, tmp_path / "G.md", 512, "default").read_text()
+
+
+def test_both_eyes_looking_down_read_as_both_names():
+    """A single eye's gaze can lose to the other eye's (MediaPipe moves both eyes together);
+    rendered together, as a face looks down, both names must rise the most."""
+    from emo_app.face.fidelity import measure_together
+
+    (down,) = measure_together((("eyeLookDownLeft", "eyeLookDownRight"),))
+    assert down.reads, down.top
+    assert min(down.rises) > 0.1
+
+
 def test_conjugate_gaze_names_the_other_eye():
     from emo_app.face.fidelity import conjugate_gaze
 

@@ -58,10 +58,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _fidelity(args: argparse.Namespace) -> int:
-    from emo_app.face.fidelity import measure, write_report
+    from emo_app.face.fidelity import measure, measure_together, write_report
 
     rows = measure(size=args.size, texture_kind=args.texture)
-    print(write_report(rows, args.out, args.size, args.texture))
+    together = measure_together(size=args.size, texture_kind=args.texture)
+    print(write_report(rows, args.out, args.size, args.texture, together))
     return 0
 
 

@@ -27,6 +27,18 @@ import numpy as np
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
 
 NEEDS_JAW = {"mouthClose": "jawOpen"}
+# Shapes faces make together. An ARKit name moves one eye or one side, but people turn both eyes
+# together, frown on both sides and carry the mouth with a sideways jaw, and MediaPipe's model
+# learned from people: a shape it misses alone can read in the company it keeps.
+TOGETHER = (
+    ("eyeLookDownLeft", "eyeLookDownRight"),
+    ("eyeLookUpLeft", "eyeLookUpRight"),
+    ("eyeLookOutLeft", "eyeLookInRight"),
+    ("eyeLookInLeft", "eyeLookOutRight"),
+    ("mouthFrownLeft", "mouthFrownRight"),
+    ("jawLeft", "mouthLeft"),
+    ("jawRight", "mouthRight"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,21 @@ class FidelityRow:
         return not np.isfinite(self.ceiling) or is_visible(self.ceiling, self.direct_rise)
 
 
+@dataclass(frozen=True)
+class TogetherRow:
+    """Several shapes rendered together at weight 1 each, read back against the neutral render."""
+
+    names: tuple[str, ...]
+    ranks: tuple[int, ...]  # each name's place when all 51 names are sorted by their rise
+    rises: tuple[float, ...]
+    top: tuple[tuple[str, float], ...]  # the names that rose most, best first
+
+    @property
+    def reads(self) -> bool:
+        """Every name rose more than any name outside the group."""
+        return bool(self.ranks) and max(self.ranks) <= len(self.names)
+
+
 def conjugate_gaze(name: str) -> str | None:
     """The other eye's name for the same gaze (eyeLookOutLeft -> eyeLookInRight): looking left
     turns the left eye out and the right eye in."""
@@ -66,6 +93,20 @@ def conjugate_gaze(name: str) -> str | None:
     direction = name[len("eyeLook") : -len(side)]
     direction = {"In": "Out", "Out": "In"}.get(direction, direction)
     return f"eyeLook{direction}{other}"
+
+
+def _detect_all(images: list[np.ndarray]) -> list[np.ndarray]:
+    """MediaPipe's 52 scores per image; NaN where no face is found (reported as not measurable)."""
+    from emo_app.face.capture import FaceCapture
+
+    scores = []
+    with FaceCapture() as capture:
+        for image in images:
+            try:
+                scores.append(capture.detect(np.ascontiguousarray(image)).shapes.values.astype(float))
+            except Exception:  # no face found on this render
+                scores.append(np.full(len(ARKIT_NAMES), np.nan))
+    return scores
 
 
 def _weights(name: str | None) -> np.ndarray:
@@ -87,7 +128,6 @@ def measure(
 ) -> list[FidelityRow]:
     """One row per ARKit shape (tongueOut is reported with no MediaPipe counterpart)."""
     from emo_app.face import get_face_renderer
-    from emo_app.face.capture import FaceCapture
     from emo_app.face.rig import build_rig
     from emo_app.face.texture import default_texture
     from emo_app.face.tuning import direct_scores, load_tuning
@@ -103,14 +143,7 @@ def measure(
     )
     sided = [k for k, n in enumerate(names) if mirror_name(n) != n]
     mirrored = [images[0][:, ::-1], images[1][:, ::-1]] + [images[k + 2][:, ::-1] for k in sided]
-    scores, mirror_scores = [], []
-    with FaceCapture() as capture:
-        for batch, out in ((images, scores), (mirrored, mirror_scores)):
-            for image in batch:
-                try:
-                    out.append(capture.detect(np.ascontiguousarray(image)).shapes.values.astype(float))
-                except Exception:  # no face found on this render: reported as not measurable
-                    out.append(np.full(52, np.nan))
+    scores, mirror_scores = _detect_all(images), _detect_all(mirrored)
     mirror_base = dict(zip(baselines, mirror_scores[:2]))
     mirror_by_shape = dict(zip(sided, mirror_scores[2:]))
     base_scores = dict(zip(baselines, scores[:2]))
@@ -144,8 +177,75 @@ def measure(
     return rows
 
 
-def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_kind: str) -> Path:
-    """FIDELITY.md: the table plus an honest count of recognised shapes."""
+def measure_together(
+    groups: tuple[tuple[str, ...], ...] = TOGETHER, size: int = 512, texture_kind: str = "default",
+    *, rig: Any = None, texture: Any = None,
+) -> list[TogetherRow]:
+    """One row per group of shapes rendered together (``TOGETHER``: the pairs faces make)."""
+    from emo_app.face import get_face_renderer
+    from emo_app.face.rig import build_rig
+    from emo_app.face.texture import default_texture
+
+    rig = rig or build_rig()
+    if texture is None and texture_kind == "default":
+        texture = default_texture()
+    vectors = [np.zeros(len(ARKIT_NAMES), np.float32)]
+    for group in groups:
+        vectors.append(np.isin(ARKIT_NAMES, group).astype(np.float32))
+    images = get_face_renderer().render_batch(
+        [Blendshapes(v) for v in vectors], size=size, texture=texture, rig=rig
+    )
+    baseline, *scores = _detect_all(images)
+    rows = []
+    for group, readback in zip(groups, scores):
+        rise = readback[:51] - baseline[:51]
+        if not np.isfinite(rise).all():
+            rows.append(TogetherRow(tuple(group), (), (), ()))
+            continue
+        order = [int(i) for i in np.argsort(-rise)]
+        ks = [ARKIT_NAMES.index(n) for n in group]
+        rows.append(TogetherRow(
+            tuple(group),
+            tuple(order.index(k) + 1 for k in ks),
+            tuple(float(rise[k]) for k in ks),
+            tuple((ARKIT_NAMES[i], float(rise[i])) for i in order[: len(group) + 1]),
+        ))
+    return rows
+
+
+def _together_lines(together: list[TogetherRow]) -> list[str]:
+    lines = [
+        "",
+        "## Shapes together, as faces make them",
+        "",
+        "An ARKit name moves one eye or one side of the face; people turn both eyes together, "
+        "frown on both sides and carry the mouth with a sideways jaw, and MediaPipe's model "
+        "learned from people. Each group is rendered at weight 1 per name against the neutral "
+        "render; it reads when every one of its names rose more than any other name.",
+        "",
+        f"- groups that read as all their names: **{sum(r.reads for r in together)} / {len(together)}**",
+        "",
+        "| shapes | ranks | rises | rose most |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in together:
+        if not r.ranks:
+            lines.append(f"| {' + '.join(r.names)} | - | - | no face found |")
+            continue
+        lines.append(
+            f"| {' + '.join(r.names)} | {', '.join(map(str, r.ranks))} | "
+            f"{', '.join(f'{v:+.3f}' for v in r.rises)} | "
+            f"{', '.join(f'{n} ({v:+.3f})' for n, v in r.top)} |"
+        )
+    return lines
+
+
+def write_report(
+    rows: list[FidelityRow], path: str | Path, size: int, texture_kind: str,
+    together: list[TogetherRow] | None = None,
+) -> Path:
+    """FIDELITY.md: the table plus an honest count of recognised shapes, and (``together``) how
+    the shapes read in the groups faces make."""
     valid = [r for r in rows if r.rank > 0]
     visible = [r for r in valid if r.visible]
     first = [r for r in valid if r.rank == 1]
@@ -191,6 +291,12 @@ def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_k
         + (" (" + ", ".join(f"{r.name}: {r.top_name}" for r in binocular) + "): MediaPipe's model "
            "moves both eyes together, an ARKit eyeLook shape turns one eye" if binocular else ""),
         "- tongueOut has no MediaPipe output and is not measured.",
+        *(
+            [f"- shapes together, as faces make them (both eyes' gaze, a frown, jaw and mouth "
+             f"sideways): **{sum(r.reads for r in together)} / {len(together)}** groups read as all "
+             "their names (table at the end)"]
+            if together else []
+        ),
         "",
         "| shape | own | baseline | rise | rank | rose most | direct rise | direct rank | ceiling "
         "| mirrored: twin rise (rank) |",
@@ -208,6 +314,8 @@ def write_report(rows: list[FidelityRow], path: str | Path, size: int, texture_k
             f"{r.top_name} ({r.top_rise:+.3f}) | {r.direct_rise:+.3f} | {r.direct_rank} | {ceiling} | "
             + (f"{r.mirror_rise:+.3f} ({r.mirror_rank}) |" if r.mirror_rank else "- |")
         )
+    if together:
+        lines += _together_lines(together)
     target = Path(path)
     target.write_text("\n".join(lines) + "\n")
     return target

@@ -74,6 +74,27 @@ def test_tuned_deltas_apply_gain_and_correction_exactly():
     np.testing.assert_array_equal(deltas[untouched], rig.deltas[untouched])
 
 
+def test_tuning_gives_a_shape_its_authored_field_back_when_it_costs_a_side(monkeypatch):
+    """Step 5: a pair that read on both sides as authored and on one side tuned goes back to
+    authored; a shape that reads on no side either way keeps its correction (ranks of tiny
+    rises are noise, and the correction is what the direct read-back asked for)."""
+    from emo_app.face import tuning as tuning_module
+
+    rig = build_rig(tuned=False)
+    before = {"jawLeft": (1, 0.30), "jawRight": (1, 0.30), "mouthFunnel": (3, 0.03)}
+    after = {"jawLeft": (1, 0.60), "jawRight": (4, 0.01), "mouthFunnel": (6, 0.02)}
+    monkeypatch.setattr(tuning_module, "_readback_ranks", lambda rig, texture: after)
+    tuning = {
+        "corrections": {"jawLeft": {"152": [0.1, 0.0, 0.0]}, "mouthFunnel": {"14": [0.0, -0.1, 0.0]}},
+        "gains": {"jawLeft": 1.5, "mouthFunnel": 1.0},
+        "refined": ["jawLeft", "mouthFunnel"],
+    }
+    kept = tuning_module.drop_harmful(tuning, rig, None, before, log=lambda message: None)
+    assert set(kept["corrections"]) == set(kept["gains"]) == {"mouthFunnel"}
+    assert kept["refined"] == ["mouthFunnel"]
+    assert set(tuning["corrections"]) == {"jawLeft", "mouthFunnel"}  # the input is not changed
+
+
 def test_key_shapes_read_back_from_renders_as_their_own_name():
     """The FIDELITY.md measurement for the shapes the text model leans on most."""
     from emo_app.face.fidelity import measure

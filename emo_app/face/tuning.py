@@ -6,7 +6,7 @@ Projecting the posed rig (plus the iris centre and rim of each eyeball, landmark
 exactly the input MediaPipe's blendshape model reads (146 landmarks in image pixels), with no
 detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it can steer tuning.
 
-``python -m emo_app face tune`` (``tune``) does three things and writes ``rig_tuning.json``:
+``python -m emo_app face tune`` (``tune``) does five things and writes ``rig_tuning.json``:
 
 1. **Ceiling**: for every output, how high MediaPipe's model can go when any landmark may move
    up to ``CEILING_PX`` pixels (gradient ascent on the model alone). Outputs that stay low
@@ -26,6 +26,12 @@ detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it c
    most ``REFINE_PX`` more) searched on the render read-back itself, twice (finite
    differences, and a seeded evolution strategy, ``_evolve``: the read-back is too jumpy for
    either alone); the search that makes more sides read is kept, and only when it helps.
+5. **No shape pays for the tuning** (``drop_harmful``): a shape with fewer sides read as their
+   own name tuned than authored gets its authored field back. Steps 2 and 3 never compare with
+   the uncorrected field, so without this a correction could cost a side that read as authored.
+   Ranks alone do not count: where no side reads, the rises are a few hundredths and the rank
+   is noise (mouthFunnel: rank 3 authored, 6 corrected, rises +0.03 and +0.02, while the
+   correction takes its direct read-back from rank 4 to rank 1).
 
 Two guards keep the face a face whatever MediaPipe would prefer: every correction is a smooth
 blend of at most ``CONTROL_POINTS`` control points (neighbouring landmarks move alike, so lips
@@ -308,8 +314,6 @@ def refine(
     process; across processes a render can differ by one pixel level, which the gradient search
     may amplify (DEVELOPERS.md). ``region_rig``: the rig whose field for this shape defines the
     region (the authored one)."""
-    from dataclasses import replace
-
     if search not in REFINE_SEARCHES:
         raise ValueError(f"Unknown search '{search}'; choose one of {', '.join(REFINE_SEARCHES)}.")
 
@@ -385,6 +389,40 @@ def _readback_ranks(rig: Any, texture: Any) -> dict[str, tuple[int, float]]:
     return {row.name: (row.rank, row.own - row.neutral) for row in measure(rig=rig, texture=texture)}
 
 
+def _sides_read(ranks: dict[str, tuple[int, float]], sides: set[str]) -> int:
+    """How many of a shape's sides read as their own name (rank 1, rising over MIN_RISE)."""
+    return sum(ranks[n][0] == 1 and ranks[n][1] > MIN_RISE for n in sides)
+
+
+def drop_harmful(
+    tuning: dict[str, Any],
+    base: Any,
+    texture: Any,
+    before: dict[str, tuple[int, float]] | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Step 5 (module doc): the tuning without the shapes it made read worse than authored
+    (fewer sides read as their own name).
+    ``base``: the authored rig; ``before``: its read-back ranks, measured here when not given.
+    Each shape is rendered alone, so dropping one shape's tuning leaves the others' read-back as
+    it was."""
+    from emo_app.face.rig import tuned_deltas
+
+    before = before or _readback_ranks(base, texture)
+    after = _readback_ranks(replace(base, deltas=tuned_deltas(base, tuning)), texture)
+    corrections = dict(tuning.get("corrections", {}))
+    gains = dict(tuning.get("gains", {}))
+    for name in sorted(set(corrections) | set(gains)):
+        sides = {name, mirror_name(name)}
+        if _sides_read(before, sides) > _sides_read(after, sides):
+            corrections.pop(name, None)
+            gains.pop(name, None)
+            log(f"  {name}: {_sides_read(after, sides)} sides read tuned, {_sides_read(before, sides)} "
+                "authored: authored field kept")
+    refined = [n for n in tuning.get("refined", []) if n in corrections]
+    return {**tuning, "corrections": corrections, "gains": gains, "refined": refined}
+
+
 def _as_json_field(field: np.ndarray) -> dict[int, list[float]]:
     rows = np.flatnonzero(np.abs(field).max(axis=1) > 1e-4)
     return {int(i): [round(float(v), 4) for v in field[i]] for i in rows}
@@ -402,7 +440,7 @@ def tune(
     if previous and previous.get("ceiling"):
         ceilings = previous["ceiling"]
     else:
-        log("1/4 ceiling of every MediaPipe output (a few minutes)")
+        log("1/5 ceiling of every MediaPipe output (a few minutes)")
         ceilings = ceiling(base)
     neutral = direct_scores(base, np.zeros(len(ARKIT_NAMES)))
     direct_rise = {
@@ -422,7 +460,7 @@ def tune(
     fields = {name: correction(base, name) for name in authored}
     corrections = {name: _as_json_field(field) for name, field in fields.items()}
     best: dict[str, tuple[tuple[int, float], float]] = {}
-    log("3/4 one gain per shape from the render read-back")
+    log("3/5 one gain per shape from the render read-back")
     for gain in GAINS:
         trial = {"corrections": corrections, "gains": dict.fromkeys(authored, gain)}
         trial_rig = replace(base, deltas=tuned_deltas(base, trial))
@@ -432,14 +470,14 @@ def tune(
             if gain > GAINS[0] and not _no_new_folds(base, trial_rig, [ARKIT_NAMES.index(n) for n in pair]):
                 continue  # a larger extreme that folds the mesh is never chosen
             # most sides read as their own name; on a tie the SMALLEST gain (no needless caricature)
-            score = (sum(ranks[n][0] == 1 and ranks[n][1] > MIN_RISE for n in pair), -gain)
+            score = (_sides_read(ranks, pair), -gain)
             if name not in best or score > best[name][0]:
                 best[name] = (score, gain)
     gains = {name: best[name][1] for name in authored}
     tuned = replace(base, deltas=tuned_deltas(base, {"corrections": corrections, "gains": gains}))
     ranks = _readback_ranks(tuned, texture)
     missed = [n for n in authored if any(ranks[m][0] != 1 for m in {n, mirror_name(n)})]
-    log(f"4/4 render-in-the-loop refinement of {len(missed)} shapes the detector still misses")
+    log(f"4/5 render-in-the-loop refinement of {len(missed)} shapes the detector still misses")
     refined = []
     for name in missed:
         sides = {name, mirror_name(name)}
@@ -451,14 +489,15 @@ def tune(
             field = _as_json_field(fields[name] + extra)
             trial = {"corrections": {**corrections, name: field}, "gains": gains}
             after = _readback_ranks(replace(base, deltas=tuned_deltas(base, trial)), texture)
-            hits = sum(after[m][0] == 1 and after[m][1] > MIN_RISE for m in sides)
+            hits = _sides_read(after, sides)
             if hits > hits_kept:  # keep a refinement only when the read-back improves
                 kept, hits_kept, how = field, hits, search
         if kept is not None:
             corrections[name] = kept
             refined.append(name)
         log(f"  {name}: {hits_before} -> {hits_kept} sides read as their own name ({how})")
-    return {
+    log("5/5 authored fields back for shapes the tuning made read worse")
+    result = {
         "about": "written by `python -m emo_app face tune`; see emo_app/face/tuning.py",
         "ceiling_px": CEILING_PX,
         "ceiling": ceilings,
@@ -468,6 +507,7 @@ def tune(
         "refined": refined,
         "corrections": corrections,
     }
+    return drop_harmful(result, base, texture, before, log)
 
 
 def load_tuning(path: Path = TUNING_PATH) -> dict[str, Any] | None:

@@ -79,7 +79,9 @@ class ClipEncoder:
         array = array[:, :, :3]
         if array.dtype != np.uint8:
             array = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float() / 255.0
+        # a read-only image (a render handed out as read-only) is copied: torch warns on those
+        pixels = np.require(array, requirements=["C", "W"])
+        tensor = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255.0
         height, width = tensor.shape[-2:]
         scale = self.image_size / min(height, width)
         new_size = (max(self.image_size, round(height * scale)), max(self.image_size, round(width * scale)))

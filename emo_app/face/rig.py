@@ -514,7 +514,7 @@ def _author_left_and_centre(
     put("jawForward", jaw_weight[:, None] * [0, 0, 0.55], jaw_carried[:, None] * [0, 0, 0.55])
     put(
         "jawLeft",
-        (jaw_weight * (1 - 0.3 * lower_side * 0))[:, None] * [0.6, 0, 0],
+        jaw_weight[:, None] * [0.6, 0, 0],
         jaw_carried[:, None] * [0.6, 0, 0],
     )
     # mouthClose takes the lips back up to meet the upper lip while the chin stays down: the
@@ -609,7 +609,7 @@ def _author_left_and_centre(
         zone = _near(fv, np.array([corner]), radius) * _smoothstep(-0.3, 1.2, x)
         return zone[:, None] * np.asarray(move, float)
 
-    cheek_raise = _near(fv, np.array([[3.7, -1.4, 5.0]]), 2.4) * left * (1 - eye_lower_side * 0)
+    cheek_raise = _near(fv, np.array([[3.7, -1.4, 5.0]]), 2.4) * left
     put(
         "mouthSmileLeft",
         corner_field([0.45, 0.7, -0.3], 2.6)

@@ -414,11 +414,11 @@ def drop_harmful(
     gains = dict(tuning.get("gains", {}))
     for name in sorted(set(corrections) | set(gains)):
         sides = {name, mirror_name(name)}
-        if _sides_read(before, sides) > _sides_read(after, sides):
+        read_authored, read_tuned = _sides_read(before, sides), _sides_read(after, sides)
+        if read_authored > read_tuned:
             corrections.pop(name, None)
             gains.pop(name, None)
-            log(f"  {name}: {_sides_read(after, sides)} sides read tuned, {_sides_read(before, sides)} "
-                "authored: authored field kept")
+            log(f"  {name}: {read_tuned} sides read tuned, {read_authored} authored: authored field kept")
     refined = [n for n in tuning.get("refined", []) if n in corrections]
     return {**tuning, "corrections": corrections, "gains": gains, "refined": refined}
 

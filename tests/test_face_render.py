@@ -214,6 +214,28 @@ def test_hd_head_loads_behind_the_same_interface(renderer, shared_dir):
     assert image[64, 64].mean() < 250
 
 
+
+def test_hd_head_has_no_dark_band_under_the_eyes(renderer, shared_dir):
+    """ICT's eyelash cards need an alpha texture; drawn opaque, the lower lashes put a dark
+    crescent under each eye (darkest pixel there measured 90-103 with them, 178-199 without)."""
+    from emo_app.face.hd_head import load_hd_head
+    from emo_app.face.render import project
+
+    path = shared_dir / "data" / "ict_facekit" / "ict_face_arkit.npz"
+    if not path.exists():
+        pytest.skip("ICT-FaceKit npz not present")
+    rig = load_hd_head(path)
+    image = renderer.render(Blendshapes.zeros(), size=512, rig=rig)
+    eyes = rig.part("eyes")
+    balls = rig.neutral[eyes.start : eyes.stop]
+    for side in (balls[:, 0] > 0, balls[:, 0] <= 0):
+        columns, rows = project(balls[side], size=512).T
+        middle, radius = (rows.min() + rows.max()) / 2, (rows.max() - rows.min()) / 2
+        # below the iris, down to the eyeball's lowest point: sclera, lower lid and skin
+        top, bottom = int(middle + 0.55 * radius), int(rows.max())
+        below_iris = image[top:bottom, int(columns.min()) : int(columns.max()), :3]
+        assert below_iris.size and below_iris.mean(-1).min() > 150
+
 def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_exactly(tmp_path):
     """Only moved vertices are stored, yet every target decodes to the rig's delta field."""
     import pygltflib

@@ -34,7 +34,7 @@ ICT_EXPRESSIONS = (
     "mouthStretch_R", "mouthUpperUp_L", "mouthUpperUp_R", "noseSneer_L", "noseSneer_R",
 )  # fmt: skip
 
-# material -> (part, RGBA); materials not listed (transparent overlays) are not drawn
+# material -> (part, RGBA); materials not listed (transparent overlays) are not drawn.
 MATERIAL_PARTS = {
     "M_Face": ("face", (*SKIN_RGB, 1.0)),
     "M_BackHead": ("head", (*SKIN_RGB, 1.0)),
@@ -44,8 +44,9 @@ MATERIAL_PARTS = {
     "M_ScleraRight": ("eyes", (0.93, 0.91, 0.88, 1.0)),
     "M_IrisLeft": ("eyes", (0.33, 0.45, 0.47, 1.0)),
     "M_IrisRight": ("eyes", (0.33, 0.45, 0.47, 1.0)),
-    "M_EyeLashes": ("head", (0.12, 0.09, 0.07, 1.0)),
 }
+# M_EyeLashes is left out too: its cards need an alpha texture, and drawn opaque the lower lashes
+# read as a dark crescent under each eye.
 
 
 def arkit_name(ict_name: str) -> str:

@@ -158,6 +158,67 @@ def test_both_eyes_looking_down_read_as_both_names():
     assert min(down.rises) > 0.1
 
 
+def test_report_compares_a_reference_head_over_the_visible_shapes_only(tmp_path):
+    from emo_app.face.fidelity import FidelityRow, Reference, RenderRow, write_report
+
+    rows = [FidelityRow("jawOpen", 0.5, 0.1, "jawOpen", 0.4, 1, 1, 0.7, 0.9),
+            FidelityRow("mouthFunnel", 0.02, 0.0, "jawOpen", 0.2, 6, 1, 0.6, 0.97),
+            FidelityRow("cheekPuff", 0.0, 0.0, "jawOpen", 0.01, 20, 30, 0.0, 0.09)]  # not visible
+    reference = Reference(
+        "ICT-FaceKit",
+        [RenderRow("jawOpen", 1, 0.6, "jawOpen", 0.6), RenderRow("mouthFunnel", 0, float("nan"), "-", 0.0),
+         RenderRow("cheekPuff", 1, 0.3, "cheekPuff", 0.3)],
+        [RenderRow("jawOpen", 2, 0.1, "mouthClose", 0.2),
+         RenderRow("mouthFunnel", 3, 0.1, "mouthPucker", 0.5),
+         RenderRow("cheekPuff", 9, 0.0, "jawOpen", 0.1)],
+    )
+    text = write_report(rows, tmp_path / "F.md", 512, "default", reference=reference).read_text()
+    assert "(ICT-FaceKit, flat skin): own name rose the most **1 / 2** visible shapes; this rig with " \
+           "the same flat skin **0 / 2**" in text
+    assert "- this rig, flat skin: own name rose the most **0 / 2**, in the top 3 **2 / 2**" in text
+    assert "- this rig, photo (the table above): own name rose the most **1 / 2**, in the top 3 **1 / 2**" \
+        in text
+    assert "| jawOpen | 1 | 2 | 1 | +0.600 | jawOpen (+0.600) |" in text
+    assert "| mouthFunnel | 6 | 3 | - | - | no face found |" in text
+    assert "| cheekPuff | 1 |" not in text.split("## Against a reference head")[1]
+    assert "reference head" not in write_report(rows, tmp_path / "G.md", 512, "default").read_text()
+
+
+def test_render_only_read_back_ranks_a_shape_on_any_head():
+    """The measurement used for heads without MediaPipe's topology, on the flat-skin rig."""
+    from emo_app.face.fidelity import measure_render_only
+
+    jaw, pucker, tongue = measure_render_only(build_rig(), names=("jawOpen", "mouthPucker", "tongueOut"))
+    assert jaw.rank == 1 and jaw.rise > 0.2, jaw
+    assert pucker.rank == 1 and pucker.rise > 0.2, pucker
+    assert tongue.rank == 0  # MediaPipe has no tongueOut output
+
+
+def test_ict_facekit_reference_reads_its_jaw_open_and_pucker(shared_dir):
+    from emo_app.face.fidelity import measure_reference
+    from emo_app.face.hd_head import load_hd_head
+
+    path = shared_dir / "data" / "ict_facekit" / "ict_face_arkit.npz"
+    if not path.exists():
+        pytest.skip("ICT-FaceKit npz not present")
+    result = measure_reference(load_hd_head(path), "ICT-FaceKit", names=("jawOpen", "mouthPucker"))
+    assert [r.rank for r in result.reference] == [1, 1], result.reference
+    assert [r.name for r in result.flat] == ["jawOpen", "mouthPucker"]
+
+
+def test_fidelity_reference_head_is_optional_and_never_downloaded(tmp_path, monkeypatch, capsys):
+    from emo_app.errors import MissingWeightsError
+    from emo_app.face.cli import _reference_head
+
+    monkeypatch.setenv("EMO_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("EMO_OFFLINE", "1")
+    assert _reference_head("none") is None
+    assert _reference_head("auto") is None
+    assert "ict_face_arkit.npz" in capsys.readouterr().out  # says what is missing and how to get it
+    with pytest.raises(MissingWeightsError):
+        _reference_head("ict-facekit")  # asked for by name: an error, not a silent skip
+
+
 def test_conjugate_gaze_names_the_other_eye():
     from emo_app.face.fidelity import conjugate_gaze
 

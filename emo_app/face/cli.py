@@ -57,12 +57,33 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fidelity(args: argparse.Namespace) -> int:
-    from emo_app.face.fidelity import measure, measure_together, write_report
+def _reference_head(choice: str):
+    """The reference head for ``face fidelity``: ``auto`` uses the ICT-FaceKit head when it is on
+    disk (never downloads), ``none`` skips it, anything else is resolved (a path or a model name)."""
+    from emo_app.errors import MissingWeightsError
+    from emo_app.face.hd_head import load_hd_head
+    from emo_app.models.resolver import resolve
 
+    if choice == "none":
+        return None
+    try:
+        path = resolve("ict-facekit" if choice == "auto" else choice, allow_download=choice != "auto")
+    except MissingWeightsError as exc:
+        if choice != "auto":
+            raise
+        print(f"no reference head table: {exc}")
+        return None
+    return load_hd_head(path)
+
+
+def _fidelity(args: argparse.Namespace) -> int:
+    from emo_app.face.fidelity import measure, measure_reference, measure_together, write_report
+
+    head = _reference_head(args.reference)
     rows = measure(size=args.size, texture_kind=args.texture)
     together = measure_together(size=args.size, texture_kind=args.texture)
-    print(write_report(rows, args.out, args.size, args.texture, together))
+    reference = measure_reference(head, "ICT-FaceKit", size=args.size) if head is not None else None
+    print(write_report(rows, args.out, args.size, args.texture, together, reference))
     return 0
 
 
@@ -116,6 +137,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fidelity.add_argument("--out", default="FIDELITY.md")
     fidelity.add_argument("--size", type=int, default=512)
     fidelity.add_argument("--texture", default="default", choices=["default", "none"])
+    fidelity.add_argument(
+        "--reference", default="auto",
+        help="an ICT-FaceKit npz (path or 'ict-facekit') to read back the same way; 'auto' uses it "
+        "when it is on disk, 'none' skips it",
+    )
     fidelity.set_defaults(func=_fidelity)
 
     tune_cmd = sub.add_parser("tune", help="re-tune the rig against MediaPipe (writes rig_tuning.json)")

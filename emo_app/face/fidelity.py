@@ -83,6 +83,29 @@ class TogetherRow:
         return bool(self.ranks) and max(self.ranks) <= len(self.names)
 
 
+@dataclass(frozen=True)
+class RenderRow:
+    """One shape alone at weight 1 on any head, read back through the render only (the direct
+    read-back needs MediaPipe's topology): how another head, or this rig with another look,
+    reads under the same measurement."""
+
+    name: str
+    rank: int  # 1 = the own name rose the most of all 51 names; 0 = not measurable
+    rise: float
+    top_name: str
+    top_rise: float
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference head's rows next to this rig's rows rendered with the same flat skin material,
+    so the photo texture is not what the comparison measures."""
+
+    label: str
+    reference: list[RenderRow]
+    flat: list[RenderRow]
+
+
 def conjugate_gaze(name: str) -> str | None:
     """The other eye's name for the same gaze (eyeLookOutLeft -> eyeLookInRight): looking left
     turns the left eye out and the right eye in."""
@@ -121,6 +144,47 @@ def _rank(scores: np.ndarray, baseline: np.ndarray, k: int) -> tuple[int, str, f
     rise = scores[:51] - baseline[:51]
     order = np.argsort(-rise)
     return int(np.flatnonzero(order == k)[0]) + 1, ARKIT_NAMES[order[0]], float(rise[order[0]])
+
+
+def measure_render_only(
+    rig: Any, *, texture: Any = None, size: int = 512, names: tuple[str, ...] = ARKIT_NAMES
+) -> list[RenderRow]:
+    """The render read-back of each shape in ``names`` alone on ``rig`` (tongueOut and shapes
+    whose render shows no face get rank 0)."""
+    from emo_app.face import get_face_renderer
+
+    baselines = {None: _weights(None), "jawOpen": _weights("jawOpen")}
+    vectors = [*baselines.values()] + [_weights(n) for n in names]
+    images = get_face_renderer().render_batch(
+        [Blendshapes(v) for v in vectors], size=size, texture=texture, rig=rig
+    )
+    scores = _detect_all(images)
+    base_scores = dict(zip(baselines, scores[:2]))
+    rows = []
+    for name, readback in zip(names, scores[2:]):
+        baseline = base_scores[NEEDS_JAW.get(name)]
+        if name == "tongueOut" or not np.isfinite(readback - baseline).all():
+            rows.append(RenderRow(name, 0, float("nan"), "-", float("nan")))
+            continue
+        k = ARKIT_NAMES.index(name)
+        rank, top, top_rise = _rank(readback, baseline, k)
+        rows.append(RenderRow(name, rank, float(readback[k] - baseline[k]), top, top_rise))
+    return rows
+
+
+def measure_reference(
+    reference_rig: Any, label: str, *, size: int = 512, rig: Any = None,
+    names: tuple[str, ...] = ARKIT_NAMES,
+) -> Reference:
+    """``reference_rig`` (such as the ICT-FaceKit head, whose shapes come from scans) and this rig,
+    both with the flat skin material, through the same render read-back."""
+    from emo_app.face.rig import build_rig
+
+    return Reference(
+        label,
+        measure_render_only(reference_rig, size=size, names=names),
+        measure_render_only(rig or build_rig(), size=size, names=names),
+    )
 
 
 def measure(
@@ -240,12 +304,62 @@ def _together_lines(together: list[TogetherRow]) -> list[str]:
     return lines
 
 
+def _reference_ranks(
+    rows: list[FidelityRow], reference: Reference
+) -> tuple[list[FidelityRow], dict[str, list[int]]]:
+    """The visible shapes both heads were measured on, and each head's ranks for them."""
+    ref = {r.name: r for r in reference.reference}
+    flat = {r.name: r for r in reference.flat}
+    measured = [r for r in rows if r.rank > 0 and r.visible and r.name in ref and r.name in flat]
+    return measured, {
+        reference.label: [ref[r.name].rank for r in measured],
+        "this rig, flat skin": [flat[r.name].rank for r in measured],
+        "this rig, photo (the table above)": [r.rank for r in measured],
+    }
+
+
+def _count(ranks: list[int], best: int) -> str:
+    return f"{sum(0 < k <= best for k in ranks)} / {len(ranks)}"
+
+
+def _reference_lines(rows: list[FidelityRow], reference: Reference) -> list[str]:
+    measured, ranks = _reference_ranks(rows, reference)
+    ref = {r.name: r for r in reference.reference}
+    flat = {r.name: r for r in reference.flat}
+    lines = [
+        "",
+        f"## Against a reference head: {reference.label}",
+        "",
+        f"{reference.label}'s own ARKit shapes, each alone at weight 1, rendered and read back "
+        "the same way (render read-back only: its vertices are not MediaPipe's landmarks, so "
+        "there is no direct read-back). It has no photo, so this rig is shown with the same flat "
+        "skin material as well (*flat*); *photo* is the shipped look measured above. Counted over "
+        f"the {len(measured)} visible shapes.",
+        "",
+        *(f"- {who}: own name rose the most **{_count(k, 1)}**, in the top 3 **{_count(k, 3)}**"
+          for who, k in ranks.items()),
+        "",
+        "| shape | photo rank | flat rank | reference rank | reference rise | reference: rose most |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in measured:
+        other, own_flat = ref[r.name], flat[r.name]
+        if other.rank == 0:
+            lines.append(f"| {r.name} | {r.rank} | {own_flat.rank or '-'} | - | - | no face found |")
+            continue
+        lines.append(
+            f"| {r.name} | {r.rank} | {own_flat.rank or '-'} | {other.rank} | {other.rise:+.3f} | "
+            f"{other.top_name} ({other.top_rise:+.3f}) |"
+        )
+    return lines
+
+
 def write_report(
     rows: list[FidelityRow], path: str | Path, size: int, texture_kind: str,
-    together: list[TogetherRow] | None = None,
+    together: list[TogetherRow] | None = None, reference: Reference | None = None,
 ) -> Path:
-    """FIDELITY.md: the table plus an honest count of recognised shapes, and (``together``) how
-    the shapes read in the groups faces make."""
+    """FIDELITY.md: the table plus an honest count of recognised shapes, (``together``) how the
+    shapes read in the groups faces make, and (``reference``) how another head reads."""
     valid = [r for r in rows if r.rank > 0]
     visible = [r for r in valid if r.visible]
     first = [r for r in valid if r.rank == 1]
@@ -257,6 +371,7 @@ def write_report(
         r for r in visible
         if r.rank != 1 and r.top_name == conjugate_gaze(r.name) and r.own - r.neutral >= 0.75 * r.top_rise
     ]
+    reference_ranks = _reference_ranks(rows, reference)[1] if reference else {}
     lines = [
         "# Face rig fidelity (MediaPipe read-back)",
         "",
@@ -297,6 +412,13 @@ def write_report(
              "their names (table at the end)"]
             if together else []
         ),
+        *(
+            [f"- a reference head read back the same way ({reference.label}, flat skin): own name "
+             f"rose the most **{_count(reference_ranks[reference.label], 1)}** visible shapes; this "
+             f"rig with the same flat skin **{_count(reference_ranks['this rig, flat skin'], 1)}** "
+             "(last table)"]
+            if reference else []
+        ),
         "",
         "| shape | own | baseline | rise | rank | rose most | direct rise | direct rank | ceiling "
         "| mirrored: twin rise (rank) |",
@@ -316,6 +438,8 @@ def write_report(
         )
     if together:
         lines += _together_lines(together)
+    if reference:
+        lines += _reference_lines(rows, reference)
     target = Path(path)
     target.write_text("\n".join(lines) + "\n")
     return target

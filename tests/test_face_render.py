@@ -215,6 +215,31 @@ def test_hd_head_loads_behind_the_same_interface(renderer, shared_dir):
 
 
 
+def test_hd_head_gaze_turns_the_eyeballs(shared_dir):
+    """ICT's eyeLook shapes move only the lids; the HD head adds the eyeball turn."""
+    from emo_app.face.hd_head import load_hd_head
+
+    path = shared_dir / "data" / "ict_facekit" / "ict_face_arkit.npz"
+    if not path.exists():
+        pytest.skip("ICT-FaceKit npz not present")
+    rig = load_hd_head(path)
+    eyes = rig.part("eyes")
+    balls = rig.neutral[eyes.start : eyes.stop]
+    left = balls[:, 0] > 0
+    pupil = eyes.start + np.flatnonzero(left)[np.argmax(balls[left, 2])]  # the left eye's front pole
+    out = rig.deform(Blendshapes.from_dict({"eyeLookOutLeft": 1.0}))
+    up = rig.deform(Blendshapes.from_dict({"eyeLookUpLeft": 1.0}))
+    neutral = rig.deform(Blendshapes.zeros())
+    assert out[pupil, 0] - neutral[pupil, 0] > 0.5  # toward the left ear (+x), about 30 degrees
+    assert up[pupil, 1] - neutral[pupil, 1] > 0.4
+    right_eye = slice(eyes.start, eyes.stop)
+    assert np.abs(out[right_eye][~left] - neutral[right_eye][~left]).max() == 0  # one eye turns
+    mirrored = rig.deform(Blendshapes.from_dict({"eyeLookOutRight": 1.0}))
+    twin = rig.mirror[pupil]
+    turned = out[pupil, 0] - neutral[pupil, 0]
+    assert mirrored[twin, 0] - neutral[twin, 0] == pytest.approx(-turned, abs=0.05)
+
+
 def test_hd_head_has_no_dark_band_under_the_eyes(renderer, shared_dir):
     """ICT's eyelash cards need an alpha texture; drawn opaque, the lower lashes put a dark
     crescent under each eye (darkest pixel there measured 90-103 with them, 178-199 without)."""

@@ -149,7 +149,7 @@ def test_report_lists_groups_of_shapes_and_counts_only_those_that_read(tmp_path)
 
 
 def test_both_eyes_looking_down_read_as_both_names():
-    """A single eye's gaze can lose to the other eye's (MediaPipe moves both eyes together);
+    """A single eye's gaze can lose to the other eye's (the read-back turns both eyes);
     rendered together, as a face looks down, both names must rise the most."""
     from emo_app.face.fidelity import measure_together
 
@@ -194,16 +194,17 @@ def test_render_only_read_back_ranks_a_shape_on_any_head():
     assert tongue.rank == 0  # MediaPipe has no tongueOut output
 
 
-def test_ict_facekit_reference_reads_its_jaw_open_and_pucker(shared_dir):
+def test_ict_facekit_reference_reads_its_jaw_open_pucker_and_gaze(shared_dir):
     from emo_app.face.fidelity import measure_reference
     from emo_app.face.hd_head import load_hd_head
 
     path = shared_dir / "data" / "ict_facekit" / "ict_face_arkit.npz"
     if not path.exists():
         pytest.skip("ICT-FaceKit npz not present")
-    result = measure_reference(load_hd_head(path), "ICT-FaceKit", names=("jawOpen", "mouthPucker"))
-    assert [r.rank for r in result.reference] == [1, 1], result.reference
-    assert [r.name for r in result.flat] == ["jawOpen", "mouthPucker"]
+    names = ("jawOpen", "mouthPucker", "eyeLookInLeft")  # the gaze reads once its eyeball turns
+    result = measure_reference(load_hd_head(path), "ICT-FaceKit", names=names)
+    assert [r.rank for r in result.reference] == [1, 1, 1], result.reference
+    assert [r.name for r in result.flat] == list(names)
 
 
 def test_fidelity_reference_head_is_optional_and_never_downloaded(tmp_path, monkeypatch, capsys):

@@ -403,8 +403,8 @@ def write_report(
            "motion in one image direction only" if one_way else ""),
         f"- gaze shapes the render read-back misses because the other eye's matching gaze rose "
         f"(almost) as much: **{len(binocular)}**"
-        + (" (" + ", ".join(f"{r.name}: {r.top_name}" for r in binocular) + "): MediaPipe's model "
-           "moves both eyes together, an ARKit eyeLook shape turns one eye" if binocular else ""),
+        + (" (" + ", ".join(f"{r.name}: {r.top_name}" for r in binocular) + "): the read-back "
+           "turns both eyes where the shape turns one" if binocular else ""),
         "- tongueOut has no MediaPipe output and is not measured.",
         *(
             [f"- shapes together, as faces make them (both eyes' gaze, a frown, jaw and mouth "

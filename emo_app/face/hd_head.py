@@ -19,7 +19,7 @@ import numpy as np
 
 from emo_app.blendshapes import ARKIT_NAMES
 from emo_app.errors import InvalidInputError, MissingWeightsError, ModelLoadError
-from emo_app.face.rig import FLIP, SKIN_RGB, FaceRig, Part
+from emo_app.face.rig import FLIP, GAZE_TURNS, SKIN_RGB, FaceRig, Part, eyeball_turn
 
 ICT_RAW_URL = "https://raw.githubusercontent.com/ICT-VGL/ICT-FaceKit/master/FaceXModel/"
 ICT_EXPRESSIONS = (
@@ -111,12 +111,38 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
         delta_chunks.append(deltas[:, used])
         start += len(used)
     neutral = np.concatenate(neutral_chunks).astype(np.float32)
+    deltas = np.concatenate(delta_chunks, axis=1)
+    _add_eyeball_turns(neutral, deltas, next((p for p in parts if p.name == "eyes"), None))
     from scipy.spatial import cKDTree
 
     mirror = cKDTree(neutral).query(neutral * FLIP)[1]
     return FaceRig(
-        neutral=neutral, deltas=np.concatenate(delta_chunks, axis=1), parts=tuple(parts), mirror=mirror
+        neutral=neutral, deltas=deltas, parts=tuple(parts), mirror=mirror
     )
+
+
+def _eyeball_centre(ball: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre and radius of an eyeball's sphere, from its points (the front is its furthest +z)."""
+    centre = (ball.max(0) + ball.min(0)) / 2.0
+    radius = float((ball.max(0) - ball.min(0)).max() / 2.0)
+    centre[2] = ball[:, 2].max() - radius
+    return centre, radius
+
+
+def _add_eyeball_turns(neutral: np.ndarray, deltas: np.ndarray, eyes: Part | None) -> None:
+    """ICT's eyeLook shapes move only the lids (its eyeballs are turned by the engine); add the
+    same eyeball turn the canonical rig makes, so the HD head's gaze shapes turn the eyes."""
+    if eyes is None:
+        return
+    points = neutral[eyes.start : eyes.stop]
+    for side, chosen in (("Left", points[:, 0] > 0), ("Right", points[:, 0] <= 0)):
+        if not chosen.any():
+            continue
+        centre, _ = _eyeball_centre(points[chosen])
+        rows = eyes.start + np.flatnonzero(chosen)
+        for direction in GAZE_TURNS:
+            turn = eyeball_turn(neutral[rows], centre, direction, side)
+            deltas[ARKIT_NAMES.index(f"eyeLook{direction}{side}"), rows] += turn
 
 
 def _paint_irises(points: np.ndarray, colors: np.ndarray) -> None:
@@ -126,9 +152,7 @@ def _paint_irises(points: np.ndarray, colors: np.ndarray) -> None:
         if not side.any():
             continue
         ball = points[side]
-        centre = (ball.max(0) + ball.min(0)) / 2.0
-        radius = (ball.max(0) - ball.min(0)).max() / 2.0
-        centre[2] = ball[:, 2].max() - radius
+        centre, _ = _eyeball_centre(ball)
         rel = ball - centre
         angle = np.degrees(np.arccos(np.clip(rel[:, 2] / np.linalg.norm(rel, axis=1), -1, 1)))
         painted = colors[side]

@@ -70,6 +70,14 @@ JAW_ANGLE_DEG = 18.0
 EYE_RADIUS = 1.25
 GAZE_SIDEWAYS_DEG = 30.0  # eyeLookIn/Out at weight 1
 GAZE_VERTICAL_DEG = 25.0  # eyeLookUp/Down at weight 1
+# the left eyeball's turn per gaze direction (axis, degrees); the right eye's sideways turns are
+# the negatives (its nose side is +x)
+GAZE_TURNS = {
+    "Up": ("x", -GAZE_VERTICAL_DEG),
+    "Down": ("x", GAZE_VERTICAL_DEG),
+    "In": ("y", -GAZE_SIDEWAYS_DEG),
+    "Out": ("y", GAZE_SIDEWAYS_DEG),
+}
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,17 @@ def _rotation(axis: str, degrees: float) -> np.ndarray:
     if axis == "x":
         return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+def eyeball_turn(points: np.ndarray, centre: np.ndarray, direction: str, side: str) -> np.ndarray:
+    """The delta that turns eyeball ``points`` about ``centre`` by the gaze shape's angle at
+    weight 1 (``GAZE_TURNS``; ``side`` Left or Right). Linear blending makes it the chord of the
+    turn, so half a weight turns the ball half as far and shrinks it by at most 4%."""
+    axis, degrees = GAZE_TURNS[direction]
+    if side == "Right" and axis == "y":
+        degrees = -degrees
+    rel = points - centre
+    return rel @ _rotation(axis, degrees).T - rel
 
 
 def _split_side(points: np.ndarray, upper: np.ndarray, lower: np.ndarray, width: float) -> np.ndarray:
@@ -559,17 +578,15 @@ def _author_left_and_centre(
         eye_sel[n_eye:] = True
     eye_centre = (eyes_pts[eye_sel].max(0) + eyes_pts[eye_sel].min(0)) / 2.0
 
-    def gaze(axis: str, degrees: float) -> np.ndarray:
-        rel = eyes_pts - eye_centre
-        moved = rel @ _rotation(axis, degrees).T
-        return (moved - rel) * eye_sel[:, None]
+    def gaze(direction: str) -> np.ndarray:
+        return eyeball_turn(eyes_pts, eye_centre, direction, "Left") * eye_sel[:, None]
 
     lid_follow_down = lid_field(-0.3 * gap, -0.08 * gap)
     lid_follow_up = lid_field(0.12 * gap + [0, 0.05, 0], 0.05 * gap)
-    put("eyeLookUpLeft", lid_follow_up, eyes_delta=gaze("x", -GAZE_VERTICAL_DEG))
-    put("eyeLookDownLeft", lid_follow_down, eyes_delta=gaze("x", GAZE_VERTICAL_DEG))
-    put("eyeLookInLeft", np.zeros_like(fv), eyes_delta=gaze("y", -GAZE_SIDEWAYS_DEG))
-    put("eyeLookOutLeft", np.zeros_like(fv), eyes_delta=gaze("y", GAZE_SIDEWAYS_DEG))
+    put("eyeLookUpLeft", lid_follow_up, eyes_delta=gaze("Up"))
+    put("eyeLookDownLeft", lid_follow_down, eyes_delta=gaze("Down"))
+    put("eyeLookInLeft", np.zeros_like(fv), eyes_delta=gaze("In"))
+    put("eyeLookOutLeft", np.zeros_like(fv), eyes_delta=gaze("Out"))
 
     # brows --------------------------------------------------------------------------------------
     above_eye = 1 - eye_lower_side

@@ -110,7 +110,7 @@ _SPECS = [
         local_name="ict_face_arkit.npz",
         url="https://github.com/ICT-VGL/ICT-FaceKit",
         license="MIT",
-        how_to_get="`python -m emo_app weights fetch ict-facekit` builds it from the GitHub repository.",
+        how_to_get="The fetch builds it from the OBJ files in the GitHub repository (MIT).",
     ),
     ModelSpec(
         name="ganmut-c2a2",

@@ -34,8 +34,8 @@ SHAPE_DOCS: dict[str, str] = {
     "cheekSquintLeft": "left cheek under the eye rises and pushes the lower lid up",
     "eyeBlinkLeft": "left upper lid closes onto the lower lid line, the lower lid meets it",
     "eyeLookDownLeft": "left eyeball turns 25 degrees down and the upper lid follows",
-    "eyeLookInLeft": "left eyeball turns 30 degrees toward the nose",
-    "eyeLookOutLeft": "left eyeball turns 30 degrees toward the ear",
+    "eyeLookInLeft": "left eyeball turns 42 degrees toward the nose",
+    "eyeLookOutLeft": "left eyeball turns 42 degrees toward the ear",
     "eyeLookUpLeft": "left eyeball turns 25 degrees up and the upper lid lifts",
     "eyeSquintLeft": "left lower lid rises a third of the opening, the upper lid drops a little",
     "eyeWideLeft": "left upper lid lifts to bare the white above the iris",
@@ -68,7 +68,10 @@ SKIN_RGB = (0.80, 0.58, 0.47)
 JAW_HINGE = np.array([0.0, 0.2, -2.8])
 JAW_ANGLE_DEG = 18.0
 EYE_RADIUS = 1.25
-GAZE_SIDEWAYS_DEG = 30.0  # eyeLookIn/Out at weight 1
+# eyeLookIn/Out at weight 1: near the end of the eyes' sideways range (about 45-50 degrees).
+# With 30, one eye's eyeLookOutLeft read back as the other eye's eyeLookInRight (+0.20 each);
+# with 42 it reads as itself (+0.43) and each eyeLookIn rises more (DEVELOPERS.md)
+GAZE_SIDEWAYS_DEG = 42.0
 GAZE_VERTICAL_DEG = 25.0  # eyeLookUp/Down at weight 1
 # the left eyeball's turn per gaze direction (axis, degrees); the right eye's sideways turns are
 # the negatives (its nose side is +x)

@@ -146,11 +146,22 @@ def _rank(scores: np.ndarray, baseline: np.ndarray, k: int) -> tuple[int, str, f
     return int(np.flatnonzero(order == k)[0]) + 1, ARKIT_NAMES[order[0]], float(rise[order[0]])
 
 
-def measure_render_only(
-    rig: Any, *, texture: Any = None, size: int = 512, names: tuple[str, ...] = ARKIT_NAMES
-) -> list[RenderRow]:
-    """The render read-back of each shape in ``names`` alone on ``rig`` (tongueOut and shapes
-    whose render shows no face get rank 0)."""
+def _rig_and_texture(rig: Any, texture: Any, texture_kind: str) -> tuple[Any, Any]:
+    """The shipped rig unless one is given; the default photo texture for ``texture_kind``
+    "default" unless a texture is given."""
+    from emo_app.face.rig import build_rig
+    from emo_app.face.texture import default_texture
+
+    if texture is None and texture_kind == "default":
+        texture = default_texture()
+    return rig or build_rig(), texture
+
+
+def _render_alone(
+    rig: Any, texture: Any, size: int, names: tuple[str, ...] | list[str]
+) -> tuple[dict[str | None, np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The baselines (neutral, and jawOpen for mouthClose) and each shape in ``names`` alone at
+    weight 1: their weight vectors (baselines first) and renders."""
     from emo_app.face import get_face_renderer
 
     baselines = {None: _weights(None), "jawOpen": _weights("jawOpen")}
@@ -158,12 +169,26 @@ def measure_render_only(
     images = get_face_renderer().render_batch(
         [Blendshapes(v) for v in vectors], size=size, texture=texture, rig=rig
     )
+    return baselines, vectors, images
+
+
+def _measurable(name: str, readback: np.ndarray, baseline: np.ndarray) -> bool:
+    """MediaPipe has an output for ``name`` and found a face on both renders."""
+    return name != "tongueOut" and bool(np.isfinite(readback - baseline).all())
+
+
+def measure_render_only(
+    rig: Any, *, texture: Any = None, size: int = 512, names: tuple[str, ...] = ARKIT_NAMES
+) -> list[RenderRow]:
+    """The render read-back of each shape in ``names`` alone on ``rig`` (tongueOut and shapes
+    whose render shows no face get rank 0)."""
+    baselines, _, images = _render_alone(rig, texture, size, names)
     scores = _detect_all(images)
     base_scores = dict(zip(baselines, scores[:2]))
     rows = []
     for name, readback in zip(names, scores[2:]):
         baseline = base_scores[NEEDS_JAW.get(name)]
-        if name == "tongueOut" or not np.isfinite(readback - baseline).all():
+        if not _measurable(name, readback, baseline):
             rows.append(RenderRow(name, 0, float("nan"), "-", float("nan")))
             continue
         k = ARKIT_NAMES.index(name)
@@ -191,20 +216,11 @@ def measure(
     size: int = 512, texture_kind: str = "default", *, rig: Any = None, texture: Any = None
 ) -> list[FidelityRow]:
     """One row per ARKit shape (tongueOut is reported with no MediaPipe counterpart)."""
-    from emo_app.face import get_face_renderer
-    from emo_app.face.rig import build_rig
-    from emo_app.face.texture import default_texture
     from emo_app.face.tuning import direct_scores, load_tuning
 
-    rig = rig or build_rig()
-    if texture is None and texture_kind == "default":
-        texture = default_texture()
+    rig, texture = _rig_and_texture(rig, texture, texture_kind)
     names = list(ARKIT_NAMES)
-    baselines = {None: _weights(None), "jawOpen": _weights("jawOpen")}
-    vectors = [*baselines.values()] + [_weights(n) for n in names]
-    images = get_face_renderer().render_batch(
-        [Blendshapes(v) for v in vectors], size=size, texture=texture, rig=rig
-    )
+    baselines, vectors, images = _render_alone(rig, texture, size, names)
     sided = [k for k, n in enumerate(names) if mirror_name(n) != n]
     mirrored = [images[0][:, ::-1], images[1][:, ::-1]] + [images[k + 2][:, ::-1] for k in sided]
     scores, mirror_scores = _detect_all(images), _detect_all(mirrored)
@@ -218,7 +234,7 @@ def measure(
         readback = scores[k + 2]
         baseline_key = NEEDS_JAW.get(name)
         baseline = base_scores[baseline_key]
-        if name == "tongueOut" or not np.isfinite(readback - baseline).all():
+        if not _measurable(name, readback, baseline):
             rows.append(FidelityRow(name, float("nan"), float("nan"), "-", float("nan"), 0))
             continue
         rank, top, top_rise = _rank(readback, baseline, k)
@@ -247,12 +263,8 @@ def measure_together(
 ) -> list[TogetherRow]:
     """One row per group of shapes rendered together (``TOGETHER``: the pairs faces make)."""
     from emo_app.face import get_face_renderer
-    from emo_app.face.rig import build_rig
-    from emo_app.face.texture import default_texture
 
-    rig = rig or build_rig()
-    if texture is None and texture_kind == "default":
-        texture = default_texture()
+    rig, texture = _rig_and_texture(rig, texture, texture_kind)
     vectors = [np.zeros(len(ARKIT_NAMES), np.float32)]
     for group in groups:
         vectors.append(np.isin(ARKIT_NAMES, group).astype(np.float32))
@@ -304,17 +316,25 @@ def _together_lines(together: list[TogetherRow]) -> list[str]:
     return lines
 
 
-def _reference_ranks(
+def _reference_pairs(
     rows: list[FidelityRow], reference: Reference
-) -> tuple[list[FidelityRow], dict[str, list[int]]]:
-    """The visible shapes both heads were measured on, and each head's ranks for them."""
+) -> list[tuple[FidelityRow, RenderRow, RenderRow]]:
+    """Each visible shape measured on both heads: (this rig with the photo, the reference head,
+    this rig with flat skin)."""
     ref = {r.name: r for r in reference.reference}
     flat = {r.name: r for r in reference.flat}
-    measured = [r for r in rows if r.rank > 0 and r.visible and r.name in ref and r.name in flat]
-    return measured, {
-        reference.label: [ref[r.name].rank for r in measured],
-        "this rig, flat skin": [flat[r.name].rank for r in measured],
-        "this rig, photo (the table above)": [r.rank for r in measured],
+    return [(r, ref[r.name], flat[r.name]) for r in rows
+            if r.rank > 0 and r.visible and r.name in ref and r.name in flat]
+
+
+def _reference_ranks(
+    reference: Reference, pairs: list[tuple[FidelityRow, RenderRow, RenderRow]]
+) -> dict[str, list[int]]:
+    """Each head's ranks over the same shapes, keyed by how the report names it."""
+    return {
+        reference.label: [other.rank for _, other, _ in pairs],
+        "this rig, flat skin": [flat.rank for _, _, flat in pairs],
+        "this rig, photo (the table above)": [own.rank for own, _, _ in pairs],
     }
 
 
@@ -322,10 +342,10 @@ def _count(ranks: list[int], best: int) -> str:
     return f"{sum(0 < k <= best for k in ranks)} / {len(ranks)}"
 
 
-def _reference_lines(rows: list[FidelityRow], reference: Reference) -> list[str]:
-    measured, ranks = _reference_ranks(rows, reference)
-    ref = {r.name: r for r in reference.reference}
-    flat = {r.name: r for r in reference.flat}
+def _reference_lines(
+    reference: Reference, pairs: list[tuple[FidelityRow, RenderRow, RenderRow]],
+    ranks: dict[str, list[int]],
+) -> list[str]:
     lines = [
         "",
         f"## Against a reference head: {reference.label}",
@@ -334,7 +354,7 @@ def _reference_lines(rows: list[FidelityRow], reference: Reference) -> list[str]
         "the same way (render read-back only: its vertices are not MediaPipe's landmarks, so "
         "there is no direct read-back). It has no photo, so this rig is shown with the same flat "
         "skin material as well (*flat*); *photo* is the shipped look measured above. Counted over "
-        f"the {len(measured)} visible shapes.",
+        f"the {len(pairs)} visible shapes.",
         "",
         *(f"- {who}: own name rose the most **{_count(k, 1)}**, in the top 3 **{_count(k, 3)}**"
           for who, k in ranks.items()),
@@ -342,8 +362,7 @@ def _reference_lines(rows: list[FidelityRow], reference: Reference) -> list[str]
         "| shape | photo rank | flat rank | reference rank | reference rise | reference: rose most |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for r in measured:
-        other, own_flat = ref[r.name], flat[r.name]
+    for r, other, own_flat in pairs:
         if other.rank == 0:
             lines.append(f"| {r.name} | {r.rank} | {own_flat.rank or '-'} | - | - | no face found |")
             continue
@@ -365,13 +384,14 @@ def write_report(
     first = [r for r in valid if r.rank == 1]
     sided_misses = [r for r in visible if r.rank != 1 and r.mirror_rank > 0]
     one_way = [r for r in sided_misses if r.mirror_rank == 1]
-    # a miss where the other eye's matching gaze rose (almost) as much: MediaPipe's model moves
-    # both eyes together, an ARKit eyeLook shape turns one
+    # a miss where the other eye's matching gaze rose (almost) as much: the read-back turned both
+    # eyes where an ARKit eyeLook shape turns one
     binocular = [
         r for r in visible
         if r.rank != 1 and r.top_name == conjugate_gaze(r.name) and r.own - r.neutral >= 0.75 * r.top_rise
     ]
-    reference_ranks = _reference_ranks(rows, reference)[1] if reference else {}
+    reference_pairs = _reference_pairs(rows, reference) if reference else []
+    reference_ranks = _reference_ranks(reference, reference_pairs) if reference else {}
     lines = [
         "# Face rig fidelity (MediaPipe read-back)",
         "",
@@ -439,7 +459,7 @@ def write_report(
     if together:
         lines += _together_lines(together)
     if reference:
-        lines += _reference_lines(rows, reference)
+        lines += _reference_lines(reference, reference_pairs, reference_ranks)
     target = Path(path)
     target.write_text("\n".join(lines) + "\n")
     return target

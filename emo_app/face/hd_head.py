@@ -121,12 +121,11 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     )
 
 
-def _eyeball_centre(ball: np.ndarray) -> tuple[np.ndarray, float]:
-    """Centre and radius of an eyeball's sphere, from its points (the front is its furthest +z)."""
+def _eyeball_centre(ball: np.ndarray) -> np.ndarray:
+    """The centre of an eyeball's sphere, from its points: one radius behind its front (+z) pole."""
     centre = (ball.max(0) + ball.min(0)) / 2.0
-    radius = float((ball.max(0) - ball.min(0)).max() / 2.0)
-    centre[2] = ball[:, 2].max() - radius
-    return centre, radius
+    centre[2] = ball[:, 2].max() - (ball.max(0) - ball.min(0)).max() / 2.0
+    return centre
 
 
 def _add_eyeball_turns(neutral: np.ndarray, deltas: np.ndarray, eyes: Part | None) -> None:
@@ -138,7 +137,7 @@ def _add_eyeball_turns(neutral: np.ndarray, deltas: np.ndarray, eyes: Part | Non
     for side, chosen in (("Left", points[:, 0] > 0), ("Right", points[:, 0] <= 0)):
         if not chosen.any():
             continue
-        centre, _ = _eyeball_centre(points[chosen])
+        centre = _eyeball_centre(points[chosen])
         rows = eyes.start + np.flatnonzero(chosen)
         for direction in GAZE_TURNS:
             turn = eyeball_turn(neutral[rows], centre, direction, side)
@@ -152,7 +151,7 @@ def _paint_irises(points: np.ndarray, colors: np.ndarray) -> None:
         if not side.any():
             continue
         ball = points[side]
-        centre, _ = _eyeball_centre(ball)
+        centre = _eyeball_centre(ball)
         rel = ball - centre
         angle = np.degrees(np.arccos(np.clip(rel[:, 2] / np.linalg.norm(rel, axis=1), -1, 1)))
         painted = colors[side]

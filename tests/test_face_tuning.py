@@ -54,7 +54,9 @@ def test_shipped_tuning_is_small_local_and_keeps_the_rig_symmetric():
         inside = authored.neutral[:468][region]
         near = np.linalg.norm(authored.neutral[vertices, None] - inside[None], axis=2)
         assert near.min(axis=1).max() <= 1.3, name  # within the falloff of the shape's own region
-    assert set(TUNING["gains"].values()) <= {1.0, 1.5, 2.0, 2.5}
+    from emo_app.face.tuning import GAINS, REGAINS
+
+    assert set(TUNING["gains"].values()) <= set(GAINS) | set(REGAINS)
     for name in ARKIT_NAMES:  # Right twins stay exact mirrors after tuning
         twin = mirror_name(name)
         mirrored = tuned.deltas[ARKIT_NAMES.index(twin)][tuned.mirror] * [-1, 1, 1]
@@ -75,7 +77,7 @@ def test_tuned_deltas_apply_gain_and_correction_exactly():
 
 
 def test_tuning_gives_a_shape_its_authored_field_back_when_it_costs_a_side(monkeypatch):
-    """Step 5: a pair that read on both sides as authored and on one side tuned goes back to
+    """Step 6: a pair that read on both sides as authored and on one side tuned goes back to
     authored; a shape that reads on no side either way keeps its correction (ranks of tiny
     rises are noise, and the correction is what the direct read-back asked for)."""
     from emo_app.face import tuning as tuning_module
@@ -260,6 +262,63 @@ def test_fold_overs_notice_crossed_lips():
     crossed = replace(rig, deltas=deltas)
     weights = np.eye(52, dtype=np.float32)[k]
     assert fold_overs(crossed, weights) > fold_overs(rig, weights)
+
+
+def test_fold_relaxation_unfolds_a_compressed_lip_corner_with_small_moves():
+    """A sideways lower lip pushed 1.5x further turns the triangles at the corner it moves into
+    over; relax_folds slides only the vertices around them, a few mm at most, until none is
+    folded; a shape that folds nothing is left alone."""
+    from emo_app.face.tuning import fold_overs, relax_folds
+
+    rig = build_rig()
+    k = ARKIT_NAMES.index("jawLeft")
+    deltas = rig.deltas.copy()
+    deltas[k] *= 1.5
+    pushed = replace(rig, deltas=deltas)
+    weights = np.eye(52, dtype=np.float32)[k]
+    assert fold_overs(pushed, weights) > fold_overs(rig, weights)
+    moves = relax_folds(pushed, k)
+    moved = np.flatnonzero(np.abs(moves).max(axis=1) > 0)
+    assert 0 < len(moved) < 468 // 4 and np.abs(moves).max() < 0.5  # cm: local and small
+    assert np.all(moves[:, 2] == 0)  # in the image plane only
+    relaxed = deltas.copy()
+    relaxed[k, :468] += moves
+    relaxed_rig = replace(rig, deltas=relaxed)
+    assert fold_overs(relaxed_rig, weights) == 0
+    assert fold_overs(relaxed_rig, weights * 0.5) == 0
+    unfolded = ARKIT_NAMES.index("browInnerUp")  # folds nothing: nothing to move
+    assert fold_overs(rig, np.eye(52, dtype=np.float32)[unfolded]) == 0
+    np.testing.assert_array_equal(relax_folds(rig, unfolded), np.zeros((468, 3)))
+
+
+def test_regain_keeps_the_smallest_gain_that_makes_a_missed_side_read(monkeypatch):
+    """Step 5 on a fake read-back where jawRight reads from gain 1.3: jawLeft gets 1.3 (not a
+    larger caricature), with the folds it adds relaxed away; a pair whose sides all read and a
+    shape no gain helps keep their gains."""
+    from emo_app.face import tuning as tuning_module
+
+    rig = build_rig(tuned=False)
+    k = ARKIT_NAMES.index("jawLeft")
+
+    def fake_ranks(trial_rig, texture, sides):
+        # the chin is far from the lip corners the relaxation moves, so it shows the gain
+        gain = float(trial_rig.deltas[k, 152, 0] / tuned.deltas[k, 152, 0])
+        if "jawLeft" in sides:
+            return {"jawLeft": (1, 0.6), "jawRight": (1 if gain > 1.25 else 4, 0.3)}
+        if "mouthSmileLeft" in sides:
+            return {"mouthSmileLeft": (1, 0.5), "mouthSmileRight": (1, 0.4)}
+        return {"mouthFunnel": (6, 0.02)}
+
+    shipped = load_tuning() or {"corrections": {}, "gains": {}}
+    tuning = {"corrections": {n: shipped["corrections"].get(n, {}) for n in ("jawLeft", "mouthFunnel")},
+              "gains": {"jawLeft": 1.0, "mouthSmileLeft": 1.0, "mouthFunnel": 1.0}}
+    tuned = replace(rig, deltas=tuned_deltas(rig, tuning))
+    monkeypatch.setattr(tuning_module, "_pair_ranks", fake_ranks)
+    out = tuning_module.regain(tuning, rig, None, log=lambda message: None)
+    assert out["gains"] == {"jawLeft": 1.3, "mouthSmileLeft": 1.0, "mouthFunnel": 1.0}
+    regained = replace(rig, deltas=tuned_deltas(rig, out))
+    assert tuning_module._no_new_folds(rig, regained, [k])
+    assert tuning["gains"]["jawLeft"] == 1.0  # the input is not changed
 
 
 def test_refinement_search_climbs_a_piecewise_constant_read_back():

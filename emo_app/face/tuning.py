@@ -6,7 +6,7 @@ Projecting the posed rig (plus the iris centre and rim of each eyeball, landmark
 exactly the input MediaPipe's blendshape model reads (146 landmarks in image pixels), with no
 detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it can steer tuning.
 
-``python -m emo_app face tune`` (``tune``) does five things and writes ``rig_tuning.json``:
+``python -m emo_app face tune`` (``tune``) does six things and writes ``rig_tuning.json``:
 
 1. **Ceiling**: for every output, how high MediaPipe's model can go when any landmark may move
    up to ``CEILING_PX`` pixels (gradient ascent on the model alone). Outputs that stay low
@@ -26,7 +26,14 @@ detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it c
    most ``REFINE_PX`` more) searched on the render read-back itself, twice (finite
    differences, and a seeded evolution strategy, ``_evolve``: the read-back is too jumpy for
    either alone); the search that makes more sides read is kept, and only when it helps.
-5. **No shape pays for the tuning** (``drop_harmful``): a shape with fewer sides read as their
+5. **Gains again** (``regain``): for shapes a side of which still misses, the smallest larger
+   gain that makes more sides read. Step 3 chose gains before step 4 reshaped the field, and
+   refused any that folded a lip corner; here the folds are relaxed instead (``relax_folds``:
+   the smallest in-plane slide of the folded triangles' vertices that unfolds them), so a
+   gain is kept only when it adds no fold. jawLeft/jawRight: the refined slide read on one
+   side only; at gain 1.3 it reads on both, and relaxed it folds less than authored.
+   ``python -m emo_app face tune --regain`` runs this step (and step 6) on the shipped tuning.
+6. **No shape pays for the tuning** (``drop_harmful``): a shape with fewer sides read as their
    own name tuned than authored gets its authored field back. Steps 2 and 3 never compare with
    the uncorrected field, so without this a correction could cost a side that read as authored.
    Ranks alone do not count: where no side reads, the rises are a few hundredths and the rank
@@ -68,6 +75,8 @@ READBACK_SIZE = 512
 CEILING_PX = 6.0
 CORRECTION_PX = 6.0
 GAINS = (1.0, 1.5, 2.0, 2.5)
+# step 5 searches finer: the smallest gain that reads is the least caricature
+REGAINS = tuple(round(1.0 + 0.1 * i, 1) for i in range(1, 16))  # 1.1 ... 2.5
 CONTROL_POINTS = 6  # corrections move at most this many smooth control points per shape
 CONTROL_SIGMA_CM = 1.0
 FOLD_TOLERANCE = 2
@@ -79,6 +88,10 @@ REFINE_GRADIENT_STEPS = 40
 REFINE_STEPS = 80
 REFINE_CHILDREN = 12
 REFINE_SIGMA_PX = 4.0
+# fold relaxation (step 5): a posed triangle must keep this much of its neutral winding (px²), and
+# each cm a vertex is moved costs this much, so the fix is the smallest that unfolds
+RELAX_MARGIN_PX2 = 3.0
+RELAX_MOVE_COST = 50.0
 MIN_RISE = 0.05  # a rank-1 read-back must also rise this much over neutral to count
 VISIBLE_SCORE = 0.5
 
@@ -394,6 +407,106 @@ def _sides_read(ranks: dict[str, tuple[int, float]], sides: set[str]) -> int:
     return sum(ranks[n][0] == 1 and ranks[n][1] > MIN_RISE for n in sides)
 
 
+def relax_folds(rig: Any, k: int, weights: tuple[float, ...] = (0.5, 1.0)) -> np.ndarray:
+    """(468, 3) smallest in-plane moves that unfold the face triangles shape ``k`` flips at
+    ``weights`` (a larger extreme compresses a lip corner until its triangles turn over): the
+    vertices of those triangles and their neighbours slide until every triangle they touch keeps
+    its neutral winding (L-BFGS on a hinge on the signed areas plus a cost per cm moved). Zero
+    when nothing folds; the caller re-counts folds on the full pose (lid and lip limits
+    included, which the search leaves out to stay fast)."""
+    from scipy.optimize import minimize
+
+    from emo_app.face.render import project
+
+    triangles = rig.part("face").faces
+    neutral = face_triangle_areas(rig, rig.neutral)
+    counted = np.abs(neutral) > 1.0  # the triangles fold_overs counts
+    eye = np.eye(len(ARKIT_NAMES), dtype=np.float32)[k]
+    poses = {w: rig.deform(eye * w)[:468].astype(np.float64) for w in weights}
+    flipped = np.zeros(len(triangles), bool)
+    for pose in poses.values():
+        flipped |= (np.sign(face_triangle_areas(rig, pose)) != np.sign(neutral)) & counted
+    if not flipped.any():
+        return np.zeros((468, 3))
+    folded = np.unique(triangles[flipped])
+    movable = np.unique(triangles[np.isin(triangles, folded).any(axis=1)])
+    touched = triangles[np.isin(triangles, movable).any(axis=1) & counted]
+    keep_sign = np.sign(neutral[np.isin(triangles, movable).any(axis=1) & counted])
+
+    def moves_of(x: np.ndarray) -> np.ndarray:
+        moves = np.zeros((468, 3))
+        moves[movable, :2] = x.reshape(-1, 2)
+        return moves
+
+    def cost(x: np.ndarray) -> float:
+        total = RELAX_MOVE_COST * float(np.sum(x**2))
+        moves = moves_of(x)
+        for w, pose in poses.items():
+            p = project(pose + w * moves, "front", READBACK_SIZE)
+            a, b, c = p[touched[:, 0]], p[touched[:, 1]], p[touched[:, 2]]
+            area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+            total += float(np.sum(np.maximum(RELAX_MARGIN_PX2 - keep_sign * area, 0.0) ** 2))
+        return total
+
+    found = minimize(cost, np.zeros(2 * len(movable)), method="L-BFGS-B", options={"maxiter": 300})
+    return moves_of(found.x)
+
+
+def _field_array(moves: dict, count: int = 468) -> np.ndarray:
+    """A correction stored in rig_tuning.json ({vertex: [dx, dy, dz]}) as a (count, 3) array."""
+    field = np.zeros((count, 3))
+    for vertex, move in moves.items():
+        field[int(vertex)] = move
+    return field
+
+
+def _pair_ranks(rig: Any, texture: Any, sides: set[str]) -> dict[str, tuple[int, float]]:
+    """(rank, rise) of the render read-back for ``sides`` only (each shape is rendered alone, so
+    the other shapes' read-back does not depend on these fields)."""
+    from emo_app.face.fidelity import measure_render_only
+
+    rows = measure_render_only(rig, texture=texture, names=tuple(sorted(sides)))
+    return {row.name: (row.rank, row.rise) for row in rows}
+
+
+def regain(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> dict[str, Any]:
+    """Step 5 (module doc): for a tuned shape with a side the read-back still misses, the
+    smallest larger gain in REGAINS that makes more sides read, its folds relaxed
+    (``relax_folds``) so it adds none. Step 3 picks gains before the refinement reshapes the
+    field, and refuses any gain that folds a lip corner; the refined field can need both."""
+    from emo_app.face.rig import tuned_deltas
+
+    corrections = dict(tuning.get("corrections", {}))
+    gains = dict(tuning.get("gains", {}))
+    tuned = replace(base, deltas=tuned_deltas(base, tuning))
+    for name in sorted(gains):
+        sides = {name, mirror_name(name)}
+        indices = [ARKIT_NAMES.index(n) for n in sides]
+        ranks = _pair_ranks(tuned, texture, sides)
+        read = _sides_read(ranks, sides)
+        if read == len(sides):
+            continue
+        for gain in (g for g in REGAINS if g > gains[name]):
+            trial = {"corrections": corrections, "gains": {**gains, name: gain}}
+            rig = replace(base, deltas=tuned_deltas(base, trial))
+            if not _no_new_folds(base, rig, indices):
+                # corrections are stored unscaled (tuned_deltas multiplies them by the gain)
+                moves = relax_folds(rig, ARKIT_NAMES.index(name)) / gain
+                field = _as_json_field(_field_array(corrections.get(name, {})) + moves)
+                trial = {"corrections": {**corrections, name: field}, "gains": trial["gains"]}
+                rig = replace(base, deltas=tuned_deltas(base, trial))
+                if not _no_new_folds(base, rig, indices):
+                    continue
+            gained = _sides_read(_pair_ranks(rig, texture, sides), sides)
+            if gained > read:
+                corrections, gains, tuned = trial["corrections"], trial["gains"], rig
+                log(f"  {name}: {read} -> {gained} sides read as their own name (gain {gain})")
+                break
+        else:
+            log(f"  {name}: no larger gain makes more sides read")
+    return {**tuning, "corrections": corrections, "gains": gains}
+
+
 def drop_harmful(
     tuning: dict[str, Any],
     base: Any,
@@ -401,7 +514,7 @@ def drop_harmful(
     before: dict[str, tuple[int, float]] | None = None,
     log=print,
 ) -> dict[str, Any]:
-    """Step 5 (module doc): the tuning without the shapes it made read worse than authored
+    """Step 6 (module doc): the tuning without the shapes it made read worse than authored
     (fewer sides read as their own name).
     ``base``: the authored rig; ``before``: its read-back ranks, measured here when not given.
     Each shape is rendered alone, so dropping one shape's tuning leaves the others' read-back as
@@ -440,7 +553,7 @@ def tune(
     if previous and previous.get("ceiling"):
         ceilings = previous["ceiling"]
     else:
-        log("1/5 ceiling of every MediaPipe output (a few minutes)")
+        log("1/6 ceiling of every MediaPipe output (a few minutes)")
         ceilings = ceiling(base)
     neutral = direct_scores(base, np.zeros(len(ARKIT_NAMES)))
     direct_rise = {
@@ -456,11 +569,11 @@ def tune(
         n for n in visible
         if (mirror_name(n) == n or n.endswith("Left")) and any(before[m][0] != 1 for m in {n, mirror_name(n)})
     ]
-    log(f"2/4 direct corrections for {len(authored)} shapes the render read-back misses")
+    log(f"2/6 direct corrections for {len(authored)} shapes the render read-back misses")
     fields = {name: correction(base, name) for name in authored}
     corrections = {name: _as_json_field(field) for name, field in fields.items()}
     best: dict[str, tuple[tuple[int, float], float]] = {}
-    log("3/5 one gain per shape from the render read-back")
+    log("3/6 one gain per shape from the render read-back")
     for gain in GAINS:
         trial = {"corrections": corrections, "gains": dict.fromkeys(authored, gain)}
         trial_rig = replace(base, deltas=tuned_deltas(base, trial))
@@ -477,7 +590,7 @@ def tune(
     tuned = replace(base, deltas=tuned_deltas(base, {"corrections": corrections, "gains": gains}))
     ranks = _readback_ranks(tuned, texture)
     missed = [n for n in authored if any(ranks[m][0] != 1 for m in {n, mirror_name(n)})]
-    log(f"4/5 render-in-the-loop refinement of {len(missed)} shapes the detector still misses")
+    log(f"4/6 render-in-the-loop refinement of {len(missed)} shapes the detector still misses")
     refined = []
     for name in missed:
         sides = {name, mirror_name(name)}
@@ -496,16 +609,18 @@ def tune(
             corrections[name] = kept
             refined.append(name)
         log(f"  {name}: {hits_before} -> {hits_kept} sides read as their own name ({how})")
-    log("5/5 authored fields back for shapes the tuning made read worse")
+    log("5/6 larger gains, folds relaxed, for shapes a side of which still misses")
+    gained = regain({"corrections": corrections, "gains": gains}, base, texture, log)
+    log("6/6 authored fields back for shapes the tuning made read worse")
     result = {
         "about": "written by `python -m emo_app face tune`; see emo_app/face/tuning.py",
         "ceiling_px": CEILING_PX,
         "ceiling": ceilings,
         "direct_rise_untuned": {n: round(v, 4) for n, v in direct_rise.items()},
         "visible_threshold": visible_threshold,
-        "gains": gains,
+        "gains": gained["gains"],
         "refined": refined,
-        "corrections": corrections,
+        "corrections": gained["corrections"],
     }
     return drop_harmful(result, base, texture, before, log)
 
@@ -520,3 +635,19 @@ def load_tuning(path: Path = TUNING_PATH) -> dict[str, Any] | None:
 def write_tuning(tuning: dict[str, Any], path: Path = TUNING_PATH) -> Path:
     path.write_text(json.dumps(tuning, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def regain_shipped(log=print) -> dict[str, Any]:
+    """Steps 5 and 6 alone on the shipped tuning (``face tune --regain``): minutes instead of the
+    full tune, and the earlier steps' fields stay exactly as shipped."""
+    from emo_app.face.rig import build_rig
+    from emo_app.face.texture import default_texture
+
+    shipped = load_tuning()
+    if shipped is None:
+        raise FileNotFoundError(f"No tuning to start from at {TUNING_PATH}; run `face tune` first.")
+    base, texture = build_rig(tuned=False), default_texture()
+    log("5/6 larger gains, folds relaxed, for shapes a side of which still misses")
+    gained = regain(shipped, base, texture, log)
+    log("6/6 authored fields back for shapes the tuning made read worse")
+    return drop_harmful(gained, base, texture, log=log)

@@ -292,7 +292,7 @@ def test_fold_relaxation_unfolds_a_compressed_lip_corner_with_small_moves():
 
 
 def test_regain_keeps_the_smallest_gain_that_makes_a_missed_side_read(monkeypatch):
-    """Step 5 on a fake read-back where jawRight reads from gain 1.3: jawLeft gets 1.3 (not a
+    """Step 5 on a fake read-back where jawRight reads from gain 1.6: jawLeft gets 1.6 (not a
     larger caricature), with the folds it adds relaxed away; a pair whose sides all read and a
     shape no gain helps keep their gains."""
     from emo_app.face import tuning as tuning_module
@@ -304,7 +304,7 @@ def test_regain_keeps_the_smallest_gain_that_makes_a_missed_side_read(monkeypatc
         # the chin is far from the lip corners the relaxation moves, so it shows the gain
         gain = float(trial_rig.deltas[k, 152, 0] / tuned.deltas[k, 152, 0])
         if "jawLeft" in sides:
-            return {"jawLeft": (1, 0.6), "jawRight": (1 if gain > 1.25 else 4, 0.3)}
+            return {"jawLeft": (1, 0.6), "jawRight": (1 if gain > 1.55 else 4, 0.3)}
         if "mouthSmileLeft" in sides:
             return {"mouthSmileLeft": (1, 0.5), "mouthSmileRight": (1, 0.4)}
         return {"mouthFunnel": (6, 0.02)}
@@ -315,7 +315,9 @@ def test_regain_keeps_the_smallest_gain_that_makes_a_missed_side_read(monkeypatc
     tuned = replace(rig, deltas=tuned_deltas(rig, tuning))
     monkeypatch.setattr(tuning_module, "_pair_ranks", fake_ranks)
     out = tuning_module.regain(tuning, rig, None, log=lambda message: None)
-    assert out["gains"] == {"jawLeft": 1.3, "mouthSmileLeft": 1.0, "mouthFunnel": 1.0}
+    assert out["gains"] == {"jawLeft": 1.6, "mouthSmileLeft": 1.0, "mouthFunnel": 1.0}
+    unrelaxed = replace(rig, deltas=tuned_deltas(rig, {**tuning, "gains": out["gains"]}))
+    assert not tuning_module._no_new_folds(rig, unrelaxed, [k])  # the gain alone folds the lips
     regained = replace(rig, deltas=tuned_deltas(rig, out))
     assert tuning_module._no_new_folds(rig, regained, [k])
     assert tuning["gains"]["jawLeft"] == 1.0  # the input is not changed

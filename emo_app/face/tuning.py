@@ -31,7 +31,7 @@ detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it c
    refused any that folded a lip corner; here the folds are relaxed instead (``relax_folds``:
    the smallest in-plane slide of the folded triangles' vertices that unfolds them), so a
    gain is kept only when it adds no fold. jawLeft/jawRight: the refined slide read on one
-   side only; at gain 1.3 it reads on both, and relaxed it folds less than authored.
+   side only; at gain 1.3 it reads on both, and relaxed it folds less than authored (none).
    ``python -m emo_app face tune --regain`` runs this step (and step 6) on the shipped tuning.
 6. **No shape pays for the tuning** (``drop_harmful``): a shape with fewer sides read as their
    own name tuned than authored gets its authored field back. Steps 2 and 3 never compare with
@@ -438,17 +438,39 @@ def relax_folds(rig: Any, k: int, weights: tuple[float, ...] = (0.5, 1.0)) -> np
         moves[movable, :2] = x.reshape(-1, 2)
         return moves
 
-    def cost(x: np.ndarray) -> float:
+    # in the front view a slide in x or y keeps each vertex's depth, so its pixels move linearly:
+    # one projection per axis gives the exact Jacobian, and the cost its exact gradient
+    views = []
+    for w, pose in poses.items():
+        pixels = project(pose, "front", READBACK_SIZE)
+        per_cm = [project(pose + axis, "front", READBACK_SIZE) - pixels for axis in np.eye(3)[:2]]
+        views.append((w, pixels, np.stack(per_cm, axis=1)))  # (468, 2 axes, 2 pixel coords)
+
+    def cost_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
+        moves = moves_of(x)[:, :2]
         total = RELAX_MOVE_COST * float(np.sum(x**2))
-        moves = moves_of(x)
-        for w, pose in poses.items():
-            p = project(pose + w * moves, "front", READBACK_SIZE)
+        gradient = np.zeros((468, 2))
+        for w, pixels, per_cm in views:
+            p = pixels + w * np.einsum("va,vap->vp", moves, per_cm)
             a, b, c = p[touched[:, 0]], p[touched[:, 1]], p[touched[:, 2]]
             area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-            total += float(np.sum(np.maximum(RELAX_MARGIN_PX2 - keep_sign * area, 0.0) ** 2))
-        return total
+            short = np.maximum(RELAX_MARGIN_PX2 - keep_sign * area, 0.0)
+            total += float(np.sum(short**2))
+            d_area = -2.0 * short * keep_sign  # d cost / d area
+            # d area / d pixel of each corner (a, b, c)
+            corners = (
+                np.stack([b[:, 1] - c[:, 1], c[:, 0] - b[:, 0]], 1),
+                np.stack([c[:, 1] - a[:, 1], a[:, 0] - c[:, 0]], 1),
+                np.stack([a[:, 1] - b[:, 1], b[:, 0] - a[:, 0]], 1),
+            )
+            d_pixels = np.zeros((468, 2))
+            for corner, d in enumerate(corners):
+                np.add.at(d_pixels, touched[:, corner], d_area[:, None] * d)
+            gradient += w * np.einsum("vp,vap->va", d_pixels, per_cm)
+        return total, gradient[movable].ravel() + 2.0 * RELAX_MOVE_COST * x
 
-    found = minimize(cost, np.zeros(2 * len(movable)), method="L-BFGS-B", options={"maxiter": 300})
+    found = minimize(cost_and_gradient, np.zeros(2 * len(movable)), jac=True, method="L-BFGS-B",
+                     options={"maxiter": 500})
     return moves_of(found.x)
 
 

@@ -88,10 +88,10 @@ def _fidelity(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from emo_app.face.tuning import load_tuning, regain_shipped, tune, write_tuning
+    from emo_app.face.tuning import load_tuning, second_pass_shipped, tune, write_tuning
 
-    if args.regain:
-        path = write_tuning(regain_shipped())
+    if args.second_pass:
+        path = write_tuning(second_pass_shipped())
     else:
         path = write_tuning(tune(previous=None if args.fresh else load_tuning()))
     print(f"wrote {path}; now run `python -m emo_app face fidelity` to measure the tuned rig")
@@ -150,8 +150,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tune_cmd = sub.add_parser("tune", help="re-tune the rig against MediaPipe (writes rig_tuning.json)")
     tune_cmd.add_argument("--fresh", action="store_true",
                           help="also recompute MediaPipe's ceilings (a few minutes) instead of reusing them")
-    tune_cmd.add_argument("--regain", action="store_true",
-                          help="only re-pick gains (folds relaxed) on the shipped tuning: steps 5-6")
+    tune_cmd.add_argument("--second-pass", action="store_true",
+                          help="only steps 5-6 on the shipped tuning: larger gains and a wider "
+                          "search, folds relaxed, for shapes that still miss")
     tune_cmd.set_defaults(func=_tune)
 
     capture = subparsers.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")

@@ -26,13 +26,14 @@ detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it c
    most ``REFINE_PX`` more) searched on the render read-back itself, twice (finite
    differences, and a seeded evolution strategy, ``_evolve``: the read-back is too jumpy for
    either alone); the search that makes more sides read is kept, and only when it helps.
-5. **Gains again** (``regain``): for shapes a side of which still misses, the smallest larger
-   gain that makes more sides read. Step 3 chose gains before step 4 reshaped the field, and
-   refused any that folded a lip corner; here the folds are relaxed instead (``relax_folds``:
-   the smallest in-plane slide of the folded triangles' vertices that unfolds them), so a
-   gain is kept only when it adds no fold. jawLeft/jawRight: the refined slide read on one
-   side only; at gain 1.3 it reads on both, and relaxed it folds less than authored (none).
-   ``python -m emo_app face tune --regain`` runs this step (and step 6) on the shipped tuning.
+5. **Second pass, folds relaxed** (``second_pass``), for shapes a side of which still misses.
+   Steps 3 and 4 refuse anything that folds a lip corner; here a fold is undone instead
+   (``relax_folds``: the smallest in-plane slide of the folded triangles' vertices and their
+   neighbours that unfolds them). First the smallest larger gain that makes more sides read
+   (step 3 chose gains before step 4 reshaped the field); then step 4's evolution search again
+   from the tuned field, reaching ``SECOND_PASS_PX``, its folding trials relaxed. Kept only when
+   more sides read and nothing new folds. ``python -m emo_app face tune --second-pass`` runs
+   this step (and step 6) on the shipped tuning.
 6. **No shape pays for the tuning** (``drop_harmful``): a shape with fewer sides read as their
    own name tuned than authored gets its authored field back. Steps 2 and 3 never compare with
    the uncorrected field, so without this a correction could cost a side that read as authored.
@@ -77,6 +78,9 @@ CORRECTION_PX = 6.0
 GAINS = (1.0, 1.5, 2.0, 2.5)
 # step 5 searches finer: the smallest gain that reads is the least caricature
 REGAINS = tuple(round(1.0 + 0.1 * i, 1) for i in range(1, 16))  # 1.1 ... 2.5
+# step 5's relaxed search: each control point's reach (px) and the evolution's length
+SECOND_PASS_PX = 20.0
+SECOND_PASS_STEPS = 60
 CONTROL_POINTS = 6  # corrections move at most this many smooth control points per shape
 CONTROL_SIGMA_CM = 1.0
 FOLD_TOLERANCE = 2
@@ -317,7 +321,8 @@ def _evolve(objective, x: np.ndarray, limit: float, steps: int, rng: np.random.G
 
 
 def refine(
-    rig: Any, name: str, texture: Any, search: str = "gradient", region_rig: Any = None
+    rig: Any, name: str, texture: Any, search: str = "gradient", region_rig: Any = None,
+    *, relax: bool = False, reach_px: float = REFINE_PX, steps: int | None = None,
 ) -> np.ndarray:
     """(468, 3) further correction from the full render -> FaceLandmarker read-back, for a shape
     the detector still misses (module doc, step 4). Both sides are scored for a Left shape;
@@ -326,12 +331,15 @@ def refine(
     read-back each finds fields the other misses, so ``tune`` tries both. Repeatable within a
     process; across processes a render can differ by one pixel level, which the gradient search
     may amplify (DEVELOPERS.md). ``region_rig``: the rig whose field for this shape defines the
-    region (the authored one)."""
+    region (the authored one). ``relax``: a trial that folds the mesh is relaxed
+    (``relax_folds``) instead of refused, and the returned field includes that relaxation
+    (step 5); ``reach_px`` bounds each control point's move, ``steps`` the search's length."""
     if search not in REFINE_SEARCHES:
         raise ValueError(f"Unknown search '{search}'; choose one of {', '.join(REFINE_SEARCHES)}.")
 
     from emo_app.face import get_face_renderer
     from emo_app.face.capture import FaceCapture
+    from emo_app.face.fidelity import NEEDS_JAW, _weights
     from emo_app.face.rig import FLIP
 
     k = ARKIT_NAMES.index(name)
@@ -342,14 +350,36 @@ def refine(
         return np.zeros_like(face)
     basis = _control_basis(face, handles)
     smooth_field = _pixel_moves_to_field(face, handles)
-
-    def to_field(controls: np.ndarray) -> np.ndarray:
-        return smooth_field(basis @ controls)
-
     mirror = rig.mirror[:468]
-    renderer = get_face_renderer()
-    eye = np.eye(len(ARKIT_NAMES), dtype=np.float32)
     sides = [k] if twin == k else [k, twin]
+
+    def paired(field: np.ndarray) -> np.ndarray:
+        """The field of shape k plus its twin's mirror (or symmetrised when unsided)."""
+        deltas = rig.deltas.copy()
+        if twin == k:
+            deltas[k, :468] += ((field + field[mirror] * FLIP) / 2.0).astype(np.float32)
+        else:
+            deltas[k, :468] += field.astype(np.float32)
+            deltas[twin, :468] += (field[mirror] * FLIP).astype(np.float32)
+        return deltas
+
+    def trial_field(controls: np.ndarray) -> np.ndarray | None:
+        """The correction for these control moves, relaxed when asked; None when it folds.
+        Folds are counted against the authored rig (region_rig), not the gained one, so gain
+        and refinement together stay within FOLD_TOLERANCE."""
+        field = smooth_field(basis @ controls)
+        trial = replace(rig, deltas=paired(field))
+        if _no_new_folds(region_rig or rig, trial, sides):
+            return field
+        if relax:
+            field = field + relax_folds(trial, k)
+            if _no_new_folds(region_rig or rig, replace(rig, deltas=paired(field)), sides):
+                return field
+        return None
+
+    renderer = get_face_renderer()
+    # mouthClose only acts on an open jaw: it is rendered and compared with jawOpen on
+    weights = {side: _weights(ARKIT_NAMES[side]) for side in sides}
     with FaceCapture() as capture:
 
         def read(image: np.ndarray) -> np.ndarray:
@@ -358,40 +388,35 @@ def refine(
             except Exception:  # a failed detection scores as nothing
                 return np.zeros(len(ARKIT_NAMES))
 
-        baseline = read(renderer.render(Blendshapes.zeros(), size=READBACK_SIZE, texture=texture, rig=rig))
+        baseline = read(renderer.render(Blendshapes(_weights(NEEDS_JAW.get(name))), size=READBACK_SIZE,
+                                        texture=texture, rig=rig))
 
         def objective(x: np.ndarray) -> float:
-            field = to_field(x)
-            deltas = rig.deltas.copy()
-            if twin == k:
-                deltas[k, :468] += ((field + field[mirror] * FLIP) / 2.0).astype(np.float32)
-            else:
-                deltas[k, :468] += field.astype(np.float32)
-                deltas[twin, :468] += (field[mirror] * FLIP).astype(np.float32)
-            trial = replace(rig, deltas=deltas)
-            # folds are counted against the authored rig (region_rig), not the gained one, so
-            # gain and refinement together stay within FOLD_TOLERANCE
-            if not _no_new_folds(region_rig or rig, trial, sides):
+            field = trial_field(x)
+            if field is None:
                 return -1e6  # a fold or tear: never worth any read-back
+            trial = replace(rig, deltas=paired(field))
             total = 0.0
             for side in sides:
-                scores = read(renderer.render(Blendshapes(eye[side]), size=READBACK_SIZE,
+                scores = read(renderer.render(Blendshapes(weights[side]), size=READBACK_SIZE,
                                               texture=texture, rig=trial))
                 total += _objective(scores[:51] - baseline[:51], float(scores[side] - baseline[side]), side)
             return total
 
         best_x = np.zeros((basis.shape[1], 2))
         if search == "evolution":
-            best_x = _evolve(objective, best_x, REFINE_PX, REFINE_STEPS, np.random.default_rng(k))
+            best_x = _evolve(objective, best_x, reach_px, steps or REFINE_STEPS, np.random.default_rng(k))
         else:
             best = objective(best_x)
             x = best_x.copy()
-            for _ in range(REFINE_GRADIENT_STEPS):
-                x = _finite_difference_ascent(objective, x, REFINE_PX, 1, step_px=1.5, probe_px=1.0)
+            for _ in range(steps or REFINE_GRADIENT_STEPS):
+                x = _finite_difference_ascent(objective, x, reach_px, 1, step_px=1.5, probe_px=1.0)
                 value = objective(x)
                 if value > best:
                     best_x, best = x.copy(), value
-    field = to_field(best_x)
+    field = trial_field(best_x)
+    if field is None:  # only the start can be refused: it is the tuned field itself
+        field = np.zeros_like(face)
     return (field + field[mirror] * FLIP) / 2.0 if twin == k else field
 
 
@@ -491,11 +516,14 @@ def _pair_ranks(rig: Any, texture: Any, sides: set[str]) -> dict[str, tuple[int,
     return {row.name: (row.rank, row.rise) for row in rows}
 
 
-def regain(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> dict[str, Any]:
-    """Step 5 (module doc): for a tuned shape with a side the read-back still misses, the
-    smallest larger gain in REGAINS that makes more sides read, its folds relaxed
-    (``relax_folds``) so it adds none. Step 3 picks gains before the refinement reshapes the
-    field, and refuses any gain that folds a lip corner; the refined field can need both."""
+def second_pass(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> dict[str, Any]:
+    """Step 5 (module doc), for each tuned shape a side of which the read-back still misses:
+    first the smallest larger gain in REGAINS that makes more sides read, its folds relaxed
+    (``relax_folds``); then, if a side still misses, the evolution search of step 4 again from
+    the tuned field, reaching SECOND_PASS_PX, with folding trials relaxed instead of refused.
+    Step 3 picks gains before step 4 reshapes the field, and steps 3 and 4 refuse anything that
+    folds a lip corner; here a fold is undone instead. Kept only when more sides read and the
+    result adds no fold."""
     from emo_app.face.rig import tuned_deltas
 
     corrections = dict(tuning.get("corrections", {}))
@@ -504,8 +532,7 @@ def regain(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> dict[s
     for name in sorted(gains):
         sides = {name, mirror_name(name)}
         indices = [ARKIT_NAMES.index(n) for n in sides]
-        ranks = _pair_ranks(tuned, texture, sides)
-        read = _sides_read(ranks, sides)
+        read = _sides_read(_pair_ranks(tuned, texture, sides), sides)
         if read == len(sides):
             continue
         for gain in (g for g in REGAINS if g > gains[name]):
@@ -523,9 +550,21 @@ def regain(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> dict[s
             if gained > read:
                 corrections, gains, tuned = trial["corrections"], trial["gains"], rig
                 log(f"  {name}: {read} -> {gained} sides read as their own name (gain {gain})")
+                read = gained
                 break
+        if read == len(sides):
+            continue
+        extra = refine(tuned, name, texture, "evolution", region_rig=base, relax=True,
+                       reach_px=SECOND_PASS_PX, steps=SECOND_PASS_STEPS) / gains[name]
+        field = _as_json_field(_field_array(corrections.get(name, {})) + extra)
+        trial = {"corrections": {**corrections, name: field}, "gains": gains}
+        rig = replace(base, deltas=tuned_deltas(base, trial))
+        searched = _sides_read(_pair_ranks(rig, texture, sides), sides)
+        if searched > read and _no_new_folds(base, rig, indices):
+            corrections, tuned = trial["corrections"], rig
+            log(f"  {name}: {read} -> {searched} sides read as their own name (relaxed search)")
         else:
-            log(f"  {name}: no larger gain makes more sides read")
+            log(f"  {name}: still {read} sides read (no larger gain or relaxed search helped)")
     return {**tuning, "corrections": corrections, "gains": gains}
 
 
@@ -631,8 +670,8 @@ def tune(
             corrections[name] = kept
             refined.append(name)
         log(f"  {name}: {hits_before} -> {hits_kept} sides read as their own name ({how})")
-    log("5/6 larger gains, folds relaxed, for shapes a side of which still misses")
-    gained = regain({"corrections": corrections, "gains": gains}, base, texture, log)
+    log("5/6 second pass, folds relaxed, for shapes a side of which still misses")
+    gained = second_pass({"corrections": corrections, "gains": gains}, base, texture, log)
     log("6/6 authored fields back for shapes the tuning made read worse")
     result = {
         "about": "written by `python -m emo_app face tune`; see emo_app/face/tuning.py",
@@ -659,9 +698,9 @@ def write_tuning(tuning: dict[str, Any], path: Path = TUNING_PATH) -> Path:
     return path
 
 
-def regain_shipped(log=print) -> dict[str, Any]:
-    """Steps 5 and 6 alone on the shipped tuning (``face tune --regain``): minutes instead of the
-    full tune, and the earlier steps' fields stay exactly as shipped."""
+def second_pass_shipped(log=print) -> dict[str, Any]:
+    """Steps 5 and 6 alone on the shipped tuning (``face tune --second-pass``): minutes instead of
+    the full tune, and the earlier steps' fields stay exactly as shipped."""
     from emo_app.face.rig import build_rig
     from emo_app.face.texture import default_texture
 
@@ -669,7 +708,7 @@ def regain_shipped(log=print) -> dict[str, Any]:
     if shipped is None:
         raise FileNotFoundError(f"No tuning to start from at {TUNING_PATH}; run `face tune` first.")
     base, texture = build_rig(tuned=False), default_texture()
-    log("5/6 larger gains, folds relaxed, for shapes a side of which still misses")
-    gained = regain(shipped, base, texture, log)
+    log("5/6 second pass, folds relaxed, for shapes a side of which still misses")
+    gained = second_pass(shipped, base, texture, log)
     log("6/6 authored fields back for shapes the tuning made read worse")
     return drop_harmful(gained, base, texture, log=log)

@@ -323,7 +323,7 @@ def test_second_pass_takes_the_smallest_gain_then_a_relaxed_search(monkeypatch):
     tuning = {"corrections": {n: shipped["corrections"].get(n, {}) for n in ("jawLeft", "mouthFunnel")},
               "gains": {"jawLeft": 1.0, "mouthSmileLeft": 1.0, "mouthFunnel": 1.0}}
     tuned = replace(rig, deltas=tuned_deltas(rig, tuning))
-    monkeypatch.setattr(tuning_module, "_pair_ranks", fake_ranks)
+    monkeypatch.setattr(tuning_module, "_readback_ranks", fake_ranks)
     monkeypatch.setattr(tuning_module, "refine", fake_refine)
     out = tuning_module.second_pass(tuning, rig, None, log=lambda message: None)
     assert out["gains"] == {"jawLeft": 1.6, "mouthSmileLeft": 1.0, "mouthFunnel": 1.0}

@@ -235,15 +235,18 @@ def _control_basis(face: np.ndarray, handles: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+def _signed_areas(pixels: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Signed doubled area of each triangle of ``pixels`` (the sign is its winding)."""
+    a, b, c = pixels[triangles[:, 0]], pixels[triangles[:, 1]], pixels[triangles[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
 def face_triangle_areas(rig: Any, vertices: np.ndarray) -> np.ndarray:
     """Signed doubled area (px²) of every face triangle in a READBACK_SIZE front view: the sign
     is the winding (a flip is a fold), the size how far a pose stretches or squashes it."""
     from emo_app.face.render import project
 
-    triangles = rig.part("face").faces
-    p = project(vertices[:468], "front", READBACK_SIZE)
-    a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    return _signed_areas(project(vertices[:468], "front", READBACK_SIZE), rig.part("face").faces)
 
 
 def fold_overs(rig: Any, weights: np.ndarray) -> int:
@@ -363,18 +366,19 @@ def refine(
             deltas[twin, :468] += (field[mirror] * FLIP).astype(np.float32)
         return deltas
 
-    def trial_field(controls: np.ndarray) -> np.ndarray | None:
-        """The correction for these control moves, relaxed when asked; None when it folds.
-        Folds are counted against the authored rig (region_rig), not the gained one, so gain
-        and refinement together stay within FOLD_TOLERANCE."""
+    def trial_field(controls: np.ndarray) -> tuple[np.ndarray, Any] | None:
+        """The correction for these control moves (relaxed when asked) and the rig it makes; None
+        when it folds. Folds are counted against the authored rig (region_rig), not the gained
+        one, so gain and refinement together stay within FOLD_TOLERANCE."""
         field = smooth_field(basis @ controls)
         trial = replace(rig, deltas=paired(field))
         if _no_new_folds(region_rig or rig, trial, sides):
-            return field
+            return field, trial
         if relax:
             field = field + relax_folds(trial, k)
-            if _no_new_folds(region_rig or rig, replace(rig, deltas=paired(field)), sides):
-                return field
+            trial = replace(rig, deltas=paired(field))
+            if _no_new_folds(region_rig or rig, trial, sides):
+                return field, trial
         return None
 
     renderer = get_face_renderer()
@@ -392,10 +396,10 @@ def refine(
                                         texture=texture, rig=rig))
 
         def objective(x: np.ndarray) -> float:
-            field = trial_field(x)
-            if field is None:
+            found = trial_field(x)
+            if found is None:
                 return -1e6  # a fold or tear: never worth any read-back
-            trial = replace(rig, deltas=paired(field))
+            trial = found[1]
             total = 0.0
             for side in sides:
                 scores = read(renderer.render(Blendshapes(weights[side]), size=READBACK_SIZE,
@@ -414,17 +418,22 @@ def refine(
                 value = objective(x)
                 if value > best:
                     best_x, best = x.copy(), value
-    field = trial_field(best_x)
-    if field is None:  # only the start can be refused: it is the tuned field itself
-        field = np.zeros_like(face)
+    found = trial_field(best_x)
+    # only the start can be refused: it is the tuned field itself
+    field = np.zeros_like(face) if found is None else found[0]
     return (field + field[mirror] * FLIP) / 2.0 if twin == k else field
 
 
-def _readback_ranks(rig: Any, texture: Any) -> dict[str, tuple[int, float]]:
-    """(rank, rise) of every shape's own name in the render -> FaceLandmarker read-back."""
-    from emo_app.face.fidelity import measure
+def _readback_ranks(
+    rig: Any, texture: Any, names: tuple[str, ...] | set[str] = ARKIT_NAMES
+) -> dict[str, tuple[int, float]]:
+    """(rank, rise) of each of ``names`` in the render -> FaceLandmarker read-back (what
+    FIDELITY.md ranks). Each shape is rendered alone, so a pair's read-back does not depend on
+    the other shapes' fields and can be measured by itself."""
+    from emo_app.face.fidelity import measure_render_only
 
-    return {row.name: (row.rank, row.own - row.neutral) for row in measure(rig=rig, texture=texture)}
+    rows = measure_render_only(rig, texture=texture, names=tuple(n for n in ARKIT_NAMES if n in names))
+    return {row.name: (row.rank, row.rise) for row in rows}
 
 
 def _sides_read(ranks: dict[str, tuple[int, float]], sides: set[str]) -> int:
@@ -455,8 +464,8 @@ def relax_folds(rig: Any, k: int, weights: tuple[float, ...] = (0.5, 1.0)) -> np
         return np.zeros((468, 3))
     folded = np.unique(triangles[flipped])
     movable = np.unique(triangles[np.isin(triangles, folded).any(axis=1)])
-    touched = triangles[np.isin(triangles, movable).any(axis=1) & counted]
-    keep_sign = np.sign(neutral[np.isin(triangles, movable).any(axis=1) & counted])
+    near = np.isin(triangles, movable).any(axis=1) & counted
+    touched, keep_sign = triangles[near], np.sign(neutral[near])
 
     def moves_of(x: np.ndarray) -> np.ndarray:
         moves = np.zeros((468, 3))
@@ -477,8 +486,8 @@ def relax_folds(rig: Any, k: int, weights: tuple[float, ...] = (0.5, 1.0)) -> np
         gradient = np.zeros((468, 2))
         for w, pixels, per_cm in views:
             p = pixels + w * np.einsum("va,vap->vp", moves, per_cm)
+            area = _signed_areas(p, touched)
             a, b, c = p[touched[:, 0]], p[touched[:, 1]], p[touched[:, 2]]
-            area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
             short = np.maximum(RELAX_MARGIN_PX2 - keep_sign * area, 0.0)
             total += float(np.sum(short**2))
             d_area = -2.0 * short * keep_sign  # d cost / d area
@@ -507,15 +516,6 @@ def _field_array(moves: dict, count: int = 468) -> np.ndarray:
     return field
 
 
-def _pair_ranks(rig: Any, texture: Any, sides: set[str]) -> dict[str, tuple[int, float]]:
-    """(rank, rise) of the render read-back for ``sides`` only (each shape is rendered alone, so
-    the other shapes' read-back does not depend on these fields)."""
-    from emo_app.face.fidelity import measure_render_only
-
-    rows = measure_render_only(rig, texture=texture, names=tuple(sorted(sides)))
-    return {row.name: (row.rank, row.rise) for row in rows}
-
-
 def second_pass(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> dict[str, Any]:
     """Step 5 (module doc), for each tuned shape a side of which the read-back still misses:
     first the smallest larger gain in REGAINS that makes more sides read, its folds relaxed
@@ -529,24 +529,28 @@ def second_pass(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> d
     corrections = dict(tuning.get("corrections", {}))
     gains = dict(tuning.get("gains", {}))
     tuned = replace(base, deltas=tuned_deltas(base, tuning))
+
+    def with_extra(name: str, extra: np.ndarray, trial_gains: dict) -> tuple[dict, Any]:
+        """The tuning with ``extra`` added to ``name``'s stored correction, and its rig.
+        Corrections are stored unscaled (tuned_deltas multiplies them by the gain)."""
+        field = _as_json_field(_field_array(corrections.get(name, {})) + extra / trial_gains[name])
+        trial = {"corrections": {**corrections, name: field}, "gains": trial_gains}
+        return trial, replace(base, deltas=tuned_deltas(base, trial))
+
     for name in sorted(gains):
         sides = {name, mirror_name(name)}
         indices = [ARKIT_NAMES.index(n) for n in sides]
-        read = _sides_read(_pair_ranks(tuned, texture, sides), sides)
+        read = _sides_read(_readback_ranks(tuned, texture, sides), sides)
         if read == len(sides):
             continue
         for gain in (g for g in REGAINS if g > gains[name]):
             trial = {"corrections": corrections, "gains": {**gains, name: gain}}
             rig = replace(base, deltas=tuned_deltas(base, trial))
             if not _no_new_folds(base, rig, indices):
-                # corrections are stored unscaled (tuned_deltas multiplies them by the gain)
-                moves = relax_folds(rig, ARKIT_NAMES.index(name)) / gain
-                field = _as_json_field(_field_array(corrections.get(name, {})) + moves)
-                trial = {"corrections": {**corrections, name: field}, "gains": trial["gains"]}
-                rig = replace(base, deltas=tuned_deltas(base, trial))
+                trial, rig = with_extra(name, relax_folds(rig, ARKIT_NAMES.index(name)), trial["gains"])
                 if not _no_new_folds(base, rig, indices):
                     continue
-            gained = _sides_read(_pair_ranks(rig, texture, sides), sides)
+            gained = _sides_read(_readback_ranks(rig, texture, sides), sides)
             if gained > read:
                 corrections, gains, tuned = trial["corrections"], trial["gains"], rig
                 log(f"  {name}: {read} -> {gained} sides read as their own name (gain {gain})")
@@ -555,11 +559,9 @@ def second_pass(tuning: dict[str, Any], base: Any, texture: Any, log=print) -> d
         if read == len(sides):
             continue
         extra = refine(tuned, name, texture, "evolution", region_rig=base, relax=True,
-                       reach_px=SECOND_PASS_PX, steps=SECOND_PASS_STEPS) / gains[name]
-        field = _as_json_field(_field_array(corrections.get(name, {})) + extra)
-        trial = {"corrections": {**corrections, name: field}, "gains": gains}
-        rig = replace(base, deltas=tuned_deltas(base, trial))
-        searched = _sides_read(_pair_ranks(rig, texture, sides), sides)
+                       reach_px=SECOND_PASS_PX, steps=SECOND_PASS_STEPS)
+        trial, rig = with_extra(name, extra, gains)
+        searched = _sides_read(_readback_ranks(rig, texture, sides), sides)
         if searched > read and _no_new_folds(base, rig, indices):
             corrections, tuned = trial["corrections"], rig
             log(f"  {name}: {read} -> {searched} sides read as their own name (relaxed search)")
@@ -670,20 +672,28 @@ def tune(
             corrections[name] = kept
             refined.append(name)
         log(f"  {name}: {hits_before} -> {hits_kept} sides read as their own name ({how})")
-    log("5/6 second pass, folds relaxed, for shapes a side of which still misses")
-    gained = second_pass({"corrections": corrections, "gains": gains}, base, texture, log)
-    log("6/6 authored fields back for shapes the tuning made read worse")
     result = {
         "about": "written by `python -m emo_app face tune`; see emo_app/face/tuning.py",
         "ceiling_px": CEILING_PX,
         "ceiling": ceilings,
         "direct_rise_untuned": {n: round(v, 4) for n, v in direct_rise.items()},
         "visible_threshold": visible_threshold,
-        "gains": gained["gains"],
+        "gains": gains,
         "refined": refined,
-        "corrections": gained["corrections"],
+        "corrections": corrections,
     }
-    return drop_harmful(result, base, texture, before, log)
+    return _last_steps(result, base, texture, before, log)
+
+
+def _last_steps(
+    tuning: dict[str, Any], base: Any, texture: Any,
+    before: dict[str, tuple[int, float]] | None = None, log=print,
+) -> dict[str, Any]:
+    """Steps 5 and 6 (module doc), for ``tune`` and for ``second_pass_shipped``."""
+    log("5/6 second pass, folds relaxed, for shapes a side of which still misses")
+    gained = second_pass(tuning, base, texture, log)
+    log("6/6 authored fields back for shapes the tuning made read worse")
+    return drop_harmful(gained, base, texture, before, log)
 
 
 def load_tuning(path: Path = TUNING_PATH) -> dict[str, Any] | None:
@@ -707,8 +717,4 @@ def second_pass_shipped(log=print) -> dict[str, Any]:
     shipped = load_tuning()
     if shipped is None:
         raise FileNotFoundError(f"No tuning to start from at {TUNING_PATH}; run `face tune` first.")
-    base, texture = build_rig(tuned=False), default_texture()
-    log("5/6 second pass, folds relaxed, for shapes a side of which still misses")
-    gained = second_pass(shipped, base, texture, log)
-    log("6/6 authored fields back for shapes the tuning made read worse")
-    return drop_harmful(gained, base, texture, log=log)
+    return _last_steps(shipped, build_rig(tuned=False), default_texture(), log=log)

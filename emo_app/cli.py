@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from emo_app.errors import EmoAppError
 
-# Modules with a `register(subparsers)` function, in help order. Missing ones are skipped.
+# Modules with a `register(subparsers)` function, in help order.
 _AREAS = (
     "emo_app.services_cli",
     "emo_app.face.cli",
@@ -89,13 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     for module_name in _AREAS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

@@ -255,10 +255,8 @@ def sphere_point(
 
 def generation_status() -> dict[str, Any]:
     """What the generator can do here (weights present? GPU?) and what the UI should say."""
-    try:
-        from emo_app.generation import generator_status
-    except ImportError:
-        return {"can_generate": False, "message": "Image generation is not part of this build."}
+    from emo_app.generation import generator_status
+
     return generator_status()
 
 

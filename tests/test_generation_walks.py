@@ -81,9 +81,7 @@ def test_walk_arguments_are_checked(tmp_path):
         )
 
 
-def test_real_face_for_a_point_when_the_renderer_is_installed():
-    if not walks.face_renderer_available():
-        pytest.skip("emo_app.face / emo_app.text.facs not installed")
+def test_real_face_for_a_point():
     from emo_app.emotion.space import EmotionPoint
 
     happy, sad = (walks.face_for_point(EmotionPoint.of_class(c), SIZE) for c in ("Happy", "Sad"))

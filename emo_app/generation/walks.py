@@ -73,23 +73,11 @@ def image_grid(images: Sequence[Any], labels: Sequence[str] | None = None, colum
     return grid
 
 
-def face_renderer_available() -> bool:
-    """True when both the 3D face renderer and an emotions -> blendshapes prior are importable."""
-    try:
-        from emo_app.face import get_face_renderer  # noqa: F401
-        from emo_app.text.facs import emotion_prior  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def face_for_point(point: EmotionPoint, size: int) -> np.ndarray | None:
     """The rendered ARKit face for ``point`` (via Emo3D intensities and the FACS prior), or None."""
-    try:
-        from emo_app.face import get_face_renderer
-        from emo_app.text.facs import shapes_for_point
-    except ImportError:
-        return None
+    from emo_app.face import get_face_renderer
+    from emo_app.text.facs import shapes_for_point
+
     try:
         shapes = shapes_for_point(point)
         return np.asarray(get_face_renderer().render(shapes, view="front", size=size))

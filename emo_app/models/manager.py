@@ -162,13 +162,10 @@ class ModelManager:
         log.info("Evicting model '%s' (%d MB)", name, entry.nbytes // 2**20)
         del entry
         gc.collect()
-        try:
-            import torch
+        import torch
 
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:  # pragma: no cover - torch is a hard dependency
-            pass
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def offload(self, name: str) -> None:
         """Move a loaded GPU model to CPU to free GPU memory without forgetting it."""

@@ -349,22 +349,16 @@ def list_items(db: DBLike, study: int | str, model: str | None = None) -> list[I
 def point_blendshapes(point: EmotionPoint):  # -> emo_app.blendshapes.Blendshapes
     """Point -> 8 Emo3D intensities -> 52 ARKit blendshapes through the text area's FACS prior
     (emotion -> action units -> shapes), so a study face is interpretable and needs no model."""
-    try:
-        from emo_app.text.facs import shapes_for_point
-    except ImportError as exc:
-        raise EmoAppError("Rendering a study face needs the FACS prior (emo_app.text.facs), which "
-                          "this build lacks; create the study from a folder of images instead.") from exc
+    from emo_app.text.facs import shapes_for_point
+
     return shapes_for_point(point)
 
 
 def default_point_renderer(size: int = 256) -> PointRenderer:
     """Render our face for a point (front view). Imported lazily: the renderer is heavy."""
     def render(point: EmotionPoint) -> np.ndarray:
-        try:
-            from emo_app.face import get_face_renderer
-        except ImportError as exc:
-            raise EmoAppError("The face renderer (emo_app.face) is not available; create the study "
-                              "from a folder of images instead.") from exc
+        from emo_app.face import get_face_renderer
+
         shapes = point_blendshapes(point)
         return np.asarray(get_face_renderer().render(shapes, view="front", size=size))
     return render

@@ -55,13 +55,7 @@ def build_app(settings: Settings | None = None):
         with gr.Tabs():
             for label, module_name, builder in TABS:
                 with gr.Tab(label, id=module_name):
-                    try:
-                        module = importlib.import_module(f"emo_app.ui.tabs.{module_name}")
-                    except ModuleNotFoundError as exc:
-                        if exc.name != f"emo_app.ui.tabs.{module_name}":
-                            raise
-                        gr.Markdown(f"The {label} tab is not part of this build yet.")
-                        continue
+                    module = importlib.import_module(f"emo_app.ui.tabs.{module_name}")
                     getattr(module, builder)(settings)
     return demo
 

@@ -66,12 +66,9 @@ def photo_upload(**kwargs: Any):
 def gpu(fn: F) -> F:
     """``@spaces.GPU`` on Hugging Face ZeroGPU Spaces; unchanged everywhere else."""
     if os.environ.get("SPACES_ZERO_GPU") or os.environ.get("SPACE_ID"):
-        try:
-            import spaces
+        import spaces
 
-            return spaces.GPU(fn)  # type: ignore[return-value]
-        except ImportError:  # pragma: no cover - spaces is in requirements
-            pass
+        return spaces.GPU(fn)  # type: ignore[return-value]
     return fn
 
 

@@ -155,3 +155,25 @@ def test_failed_load_is_reported_and_others_keep_working():
     assert warm == {"ok": "ok", "broken": "Loading 'broken' failed: file is corrupt"}
     manager.unload()
     assert manager.used_bytes() == 0
+
+
+def test_a_model_that_is_built_is_fetched_through_its_own_spec(settings, monkeypatch, no_network):
+    """The resolver knows no model by name: a spec with its own ``download`` is fetched by it."""
+    from emo_app.models import registry, resolver
+
+    built = []
+
+    def build(target):
+        built.append(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"packed")
+        return target
+
+    spec = registry.ModelSpec(name="packed-head", description="a head packed from parts",
+                              local_name="packed.npz", download=build)
+    monkeypatch.setitem(registry.KNOWN_MODELS, spec.name, spec)
+    monkeypatch.setattr(resolver, "is_online", lambda settings: True)
+    path = resolve("packed-head", settings)
+    assert built == [settings.weights_dir / "packed.npz"] and path.read_bytes() == b"packed"
+    assert resolve("packed-head", settings) == path and len(built) == 1  # found locally the second time
+    assert registry.KNOWN_MODELS["ict-facekit"].download is not None

@@ -6,7 +6,11 @@ package that ships the file, then the Hugging Face Hub (or a plain URL) at a pin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from emo_app.models.ict_facekit import build_ict_npz
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,12 @@ class ModelSpec:
     url: str | None = None  # plain download when the file is not on the Hub
     license: str = "see source"
     how_to_get: str = ""  # extra sentence for the "missing" message when nothing is fetchable
+    # a model that is built rather than downloaded: writes weights/<local_name> and returns its path
+    download: Callable[[Path], Path] | None = None
 
     @property
     def fetchable(self) -> bool:
-        return bool(self.hub_repo or self.url)
+        return bool(self.hub_repo or self.url or self.download)
 
 
 _SPECS = [
@@ -111,6 +117,7 @@ _SPECS = [
         url="https://github.com/ICT-VGL/ICT-FaceKit",
         license="MIT",
         how_to_get="The fetch builds it from the OBJ files in the GitHub repository (MIT).",
+        download=build_ict_npz,
     ),
     ModelSpec(
         name="ganmut-c2a2",

@@ -189,10 +189,8 @@ def fetch(name: str, settings: Settings | None = None) -> Path:
 
 
 def _download(spec: ModelSpec, target: Path) -> Path:
-    if spec.name == "ict-facekit":
-        from emo_app.face.hd_head import build_ict_npz_from_github
-
-        return build_ict_npz_from_github(target)
+    if spec.download is not None:
+        return spec.download(target)
     if spec.hub_repo:
         import huggingface_hub as hub
 

@@ -30,10 +30,10 @@ class _LearnedModel(TextModel):
         self._emotion_source = emotion_source
 
     def _emotion_analyser(self) -> Any:
+        """Who estimates the emotions of a model without an emotion head: the ``emotion_source``
+        given (the registry passes the embedded model), anything with ``analyse_emotions``."""
         if self._emotion_source is None:
-            from emo_app.text.registry import get_text_model
-
-            self._emotion_source = get_text_model("embedded", self.settings)
+            raise RuntimeError(f"'{self.name}' has no emotion head and was built without an emotion_source")
         return self._emotion_source
 
     def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:

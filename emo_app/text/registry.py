@@ -86,6 +86,17 @@ def list_text_models(settings: Settings | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+class _EmbeddedEmotions:
+    """The embedded model's emotion analyser, loaded on first use: learned models without an
+    emotion head borrow it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def analyse_emotions(self, texts: list[str]) -> Any:
+        return get_text_model(EMBEDDED, self.settings).analyse_emotions(texts)
+
+
 def _loader(name: str, settings: Settings):
     def load(device: str, dtype: Any) -> TextModel:
         if name == EMBEDDED:
@@ -95,13 +106,14 @@ def _loader(name: str, settings: Settings):
         if name in OFFICIAL:
             from emo_app.text.checkpoints import OfficialEmo3DModel
 
-            return OfficialEmo3DModel(name, settings)
+            return OfficialEmo3DModel(name, settings, emotion_source=_EmbeddedEmotions(settings))
         folder = Path(name).expanduser()
         if not (folder / "config.json").is_file():
             folder = _checkpoints(settings).get(name)
         from emo_app.text.checkpoints import CheckpointTextModel
 
-        return CheckpointTextModel(folder, settings, name=folder.name)
+        return CheckpointTextModel(folder, settings, name=folder.name,
+                                   emotion_source=_EmbeddedEmotions(settings))
 
     return load
 

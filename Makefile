@@ -12,13 +12,21 @@ export PYOPENGL_PLATFORM ?= egl
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: demo test bench lint install apt clean browser
+.PHONY: demo test lab screenshots bench lint install apt clean browser
 
 demo: install
 	$(PY) app.py
 
 test: install browser
 	$(PY) -m pytest -q
+
+# the face lab's own tests (MediaPipe read-back of the photo rig; slow, not part of `make test`)
+lab: install
+	$(PY) -m pytest -q lab/tests
+
+# refresh the README's screenshots in docs/ (the browser tests write them to a temporary folder)
+screenshots: install browser
+	EMO_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q tests/test_browser.py
 
 bench: install
 	$(PY) -m benchmarks.run_all

@@ -1,9 +1,10 @@
 """A person in a real browser (Playwright driving Debian's chromium): type a description and
 see the face; click the emotion sphere and see the nearest class and the face change.
-Screenshots go to docs/ for the README."""
+Screenshots go to a temporary folder; `make screenshots` writes them to docs/ for the README."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,10 +14,17 @@ from conftest import running_studio
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parents[1] / "docs"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    """Where the screenshots go: EMO_SCREENSHOTS (``make screenshots``: docs/), else a temporary
+    folder, so a test run leaves the tree as it found it."""
+    folder = os.environ.get("EMO_SCREENSHOTS")
+    return Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +73,7 @@ def _wait_for_drawing(canvas, seconds: float = 120.0) -> float:
     return drawn
 
 
-def test_type_a_description_and_see_the_face(page, app_url):
+def test_type_a_description_and_see_the_face(page, app_url, screenshots):
     first = _image_src(page, "describe-front")  # the first screen already shows a face
     page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
     page.locator("#describe-go").click()
@@ -77,8 +85,8 @@ def test_type_a_description_and_see_the_face(page, app_url):
     # gr.Model3D draws the GLB (morph targets set, photo texture) in the page's own WebGL viewer
     drawn = _wait_for_drawing(page.locator("#describe-model3d canvas").first)
     assert drawn > 0.05, f"the 3D viewer stayed blank ({drawn:.1%} of its pixels drawn)"
-    DOCS.mkdir(exist_ok=True)  # the README's picture: the face, before the sliders scroll the page
-    page.screenshot(path=str(DOCS / "describe.png"), full_page=False)
+    screenshots.mkdir(parents=True, exist_ok=True)  # the face, before the sliders scroll the page
+    page.screenshot(path=str(screenshots / "describe.png"), full_page=False)
     # the page copies the predicted weights into the shape sliders (in the browser, not /describe)
     from gradio_client import Client
 
@@ -93,7 +101,7 @@ def test_type_a_description_and_see_the_face(page, app_url):
     assert abs(float(slider.input_value()) - predicted) <= 0.01
 
 
-def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page):
+def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, screenshots):
     page.get_by_role("tab", name="Emotion sphere").click()
     heading = page.locator("#sphere-nearest")
     heading.get_by_text("Nearest class").wait_for(timeout=120_000)
@@ -153,4 +161,4 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page):
         "old => { const i = document.querySelector('#sphere-face img'); return i && i.src !== old; }",
         arg=before_face, timeout=60_000,
     )
-    page.screenshot(path=str(DOCS / "sphere.png"), full_page=False)
+    page.screenshot(path=str(screenshots / "sphere.png"), full_page=False)

@@ -168,12 +168,27 @@ def test_an_open_mouth_shows_its_interior_out_to_the_corners(rig, pose):
     assert hits.count("mouth") >= len(hits) // 2
 
 
+def face_triangle_areas(rig, vertices: np.ndarray) -> np.ndarray:
+    """Signed doubled area (px²) of every face triangle in a 512 px front view: the sign is the
+    winding (a flip is a fold), the size how far a pose stretches or squashes it."""
+    from emo_app.face.render import project
+
+    pixels = project(vertices[:468], "front", 512)
+    a, b, c = (pixels[rig.part("face").faces[:, i]] for i in range(3))
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def fold_overs(rig, weights: np.ndarray) -> int:
+    """Face triangles (over 1 px²) whose winding flips between the neutral face and the pose."""
+    before = face_triangle_areas(rig, rig.neutral)
+    after = face_triangle_areas(rig, rig.deform(np.asarray(weights, np.float32)))
+    return int(np.sum((np.sign(before) != np.sign(after)) & (np.abs(before) > 1.0)))
+
+
 def test_mouth_close_seals_an_open_jaw_without_tearing(rig):
     """jawOpen + mouthClose: the chin stays down, the lips meet, and the lower face stretches
     smoothly. A mask on the lips alone (tuned) folded 22 triangles and stretched one 4.0x; now
     10 (2 are the open jaw's own) and 3.1x."""
-    from emo_app.face.tuning import face_triangle_areas, fold_overs
-
     neutral = rig.deform(Blendshapes.zeros())
     jaw = Blendshapes.from_dict({"jawOpen": 1.0})
     sealed = Blendshapes.from_dict({"jawOpen": 1.0, "mouthClose": 1.0})

@@ -1,4 +1,4 @@
-"""The rig's MediaPipe tuning (face/tuning.py) and the fidelity read-back (face/fidelity.py)."""
+"""The rig's MediaPipe tuning (lab/tuning.py) and the fidelity read-back (lab/fidelity.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
-from emo_app.face.rig import build_rig, tuned_deltas
-from emo_app.face.tuning import BLENDSHAPE_LANDMARKS, blendshape_model, direct_scores, load_tuning
+from emo_app.face.rig import build_rig, load_tuning, tuned_deltas
+from lab.readback import BLENDSHAPE_LANDMARKS, blendshape_model, direct_scores
 
 TUNING = load_tuning()
 
@@ -55,7 +55,7 @@ def test_shipped_tuning_is_small_local_and_keeps_the_rig_symmetric():
         inside = authored.neutral[:468][region]
         near = np.linalg.norm(authored.neutral[vertices, None] - inside[None], axis=2)
         assert near.min(axis=1).max() <= 1.3, name  # within the falloff of the shape's own region
-    from emo_app.face.tuning import GAINS, REGAINS
+    from lab.tuning import GAINS, REGAINS
 
     assert set(TUNING["gains"].values()) <= set(GAINS) | set(REGAINS)
     for name in ARKIT_NAMES:  # Right twins stay exact mirrors after tuning
@@ -81,7 +81,7 @@ def test_tuning_gives_a_shape_its_authored_field_back_when_it_costs_a_side(monke
     """Step 6: a pair that read on both sides as authored and on one side tuned goes back to
     authored; a shape that reads on no side either way keeps its correction (ranks of tiny
     rises are noise, and the correction is what the direct read-back asked for)."""
-    from emo_app.face import tuning as tuning_module
+    from lab import tuning as tuning_module
 
     rig = build_rig(tuned=False)
     before = {"jawLeft": (1, 0.30), "jawRight": (1, 0.30), "mouthFunnel": (3, 0.03)}
@@ -100,7 +100,7 @@ def test_tuning_gives_a_shape_its_authored_field_back_when_it_costs_a_side(monke
 
 def test_key_shapes_read_back_from_renders_as_their_own_name():
     """The FIDELITY.md measurement for the shapes the text model leans on most."""
-    from emo_app.face.fidelity import measure
+    from lab.fidelity import measure
 
     rows = {row.name: row for row in measure(size=512)}
     for name in ("browInnerUp", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight",
@@ -116,7 +116,7 @@ def test_key_shapes_read_back_from_renders_as_their_own_name():
 
 
 def test_fidelity_report_is_written(tmp_path):
-    from emo_app.face.fidelity import FidelityRow, write_report
+    from lab.fidelity import FidelityRow, write_report
 
     rows = [FidelityRow("jawOpen", 0.5, 0.1, "jawOpen", 0.4, 1, 1, 0.7, 0.9),
             FidelityRow("cheekPuff", 0.0, 0.0, "jawOpen", 0.01, 20, 30, 0.0, 0.09),
@@ -133,7 +133,7 @@ def test_fidelity_report_is_written(tmp_path):
 
 
 def test_report_lists_groups_of_shapes_and_counts_only_those_that_read(tmp_path):
-    from emo_app.face.fidelity import FidelityRow, TogetherRow, write_report
+    from lab.fidelity import FidelityRow, TogetherRow, write_report
 
     together = [
         TogetherRow(("eyeLookOutLeft", "eyeLookInRight"), (1, 2), (0.65, 0.62),
@@ -154,7 +154,7 @@ def test_report_lists_groups_of_shapes_and_counts_only_those_that_read(tmp_path)
 def test_both_eyes_looking_down_read_as_both_names():
     """A single eye's gaze can lose to the other eye's (the read-back turns both eyes);
     rendered together, as a face looks down, both names must rise the most."""
-    from emo_app.face.fidelity import measure_together
+    from lab.fidelity import measure_together
 
     (down,) = measure_together((("eyeLookDownLeft", "eyeLookDownRight"),))
     assert down.reads, down.top
@@ -162,7 +162,7 @@ def test_both_eyes_looking_down_read_as_both_names():
 
 
 def test_report_compares_a_reference_head_over_the_visible_shapes_only(tmp_path):
-    from emo_app.face.fidelity import FidelityRow, Reference, RenderRow, write_report
+    from lab.fidelity import FidelityRow, Reference, RenderRow, write_report
 
     rows = [FidelityRow("jawOpen", 0.5, 0.1, "jawOpen", 0.4, 1, 1, 0.7, 0.9),
             FidelityRow("mouthFunnel", 0.02, 0.0, "jawOpen", 0.2, 6, 1, 0.6, 0.97),
@@ -189,7 +189,7 @@ def test_report_compares_a_reference_head_over_the_visible_shapes_only(tmp_path)
 
 def test_render_only_read_back_ranks_a_shape_on_any_head():
     """The measurement used for heads without MediaPipe's topology, on the flat-skin rig."""
-    from emo_app.face.fidelity import measure_render_only
+    from lab.fidelity import measure_render_only
 
     jaw, pucker, tongue = measure_render_only(build_rig(), names=("jawOpen", "mouthPucker", "tongueOut"))
     assert jaw.rank == 1 and jaw.rise > 0.2, jaw
@@ -198,8 +198,8 @@ def test_render_only_read_back_ranks_a_shape_on_any_head():
 
 
 def test_ict_facekit_reference_reads_its_jaw_open_pucker_and_gaze(shared_dir):
-    from emo_app.face.fidelity import measure_reference
     from emo_app.face.hd_head import load_hd_head
+    from lab.fidelity import measure_reference
 
     path = shared_dir / "data" / "ict_facekit" / "ict_face_arkit.npz"
     if not path.exists():
@@ -212,7 +212,7 @@ def test_ict_facekit_reference_reads_its_jaw_open_pucker_and_gaze(shared_dir):
 
 def test_fidelity_reference_head_is_optional_and_never_downloaded(tmp_path, monkeypatch, capsys):
     from emo_app.errors import MissingWeightsError
-    from emo_app.face.cli import _reference_head
+    from lab.cli import _reference_head
 
     monkeypatch.setenv("EMO_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setenv("EMO_OFFLINE", "1")
@@ -224,7 +224,7 @@ def test_fidelity_reference_head_is_optional_and_never_downloaded(tmp_path, monk
 
 
 def test_conjugate_gaze_names_the_other_eye():
-    from emo_app.face.fidelity import conjugate_gaze
+    from lab.fidelity import conjugate_gaze
 
     assert conjugate_gaze("eyeLookOutLeft") == "eyeLookInRight"
     assert conjugate_gaze("eyeLookInRight") == "eyeLookOutLeft"
@@ -233,7 +233,7 @@ def test_conjugate_gaze_names_the_other_eye():
 
 
 def test_mouth_close_is_measured_on_an_open_jaw():
-    from emo_app.face.fidelity import _weights
+    from lab.fidelity import _weights
 
     weights = _weights("mouthClose")
     assert weights[ARKIT_NAMES.index("jawOpen")] == 1.0 and weights[ARKIT_NAMES.index("mouthClose")] == 1.0
@@ -243,7 +243,8 @@ def test_mouth_close_is_measured_on_an_open_jaw():
 def test_tuning_adds_no_folds_or_tears_to_any_shape():
     """A tuned shape at weight 1 flips at most FOLD_TOLERANCE more face triangles than the
     authored one, so the corrections and gains never fold the lips or tear the mesh."""
-    from emo_app.face.tuning import FOLD_TOLERANCE, fold_overs
+    from lab.readback import fold_overs
+    from lab.tuning import FOLD_TOLERANCE
 
     authored, tuned = build_rig(tuned=False), build_rig()
     eye = np.eye(52, dtype=np.float32)
@@ -253,7 +254,7 @@ def test_tuning_adds_no_folds_or_tears_to_any_shape():
 
 
 def test_fold_overs_notice_crossed_lips():
-    from emo_app.face.tuning import fold_overs
+    from lab.readback import fold_overs
 
     rig = build_rig(tuned=False)
     k = ARKIT_NAMES.index("mouthLeft")
@@ -269,7 +270,8 @@ def test_fold_relaxation_unfolds_a_compressed_lip_corner_with_small_moves():
     """A sideways lower lip pushed 1.5x further turns the triangles at the corner it moves into
     over; relax_folds slides only the vertices around them, a few mm at most, until none is
     folded; a shape that folds nothing is left alone."""
-    from emo_app.face.tuning import fold_overs, relax_folds
+    from lab.readback import fold_overs
+    from lab.tuning import relax_folds
 
     rig = build_rig()
     k = ARKIT_NAMES.index("jawLeft")
@@ -297,7 +299,7 @@ def test_second_pass_takes_the_smallest_gain_then_a_relaxed_search(monkeypatch):
     caricature), the folds that gain adds relaxed away, and no search. mouthFunnel reads at no
     gain: it keeps gain 1 and gets the relaxed search's field, which makes it read. A pair whose
     sides all read is left alone."""
-    from emo_app.face import tuning as tuning_module
+    from lab import tuning as tuning_module
 
     rig = build_rig(tuned=False)
     k, funnel = ARKIT_NAMES.index("jawLeft"), ARKIT_NAMES.index("mouthFunnel")
@@ -340,7 +342,7 @@ def test_second_pass_takes_the_smallest_gain_then_a_relaxed_search(monkeypatch):
 def test_refinement_of_mouth_close_renders_it_on_an_open_jaw(monkeypatch):
     """mouthClose only acts on an open jaw, so the search must render it with jawOpen and compare
     with jawOpen alone; rendered alone it is the neutral face and the search sees nothing."""
-    from emo_app.face import tuning as tuning_module
+    from lab import tuning as tuning_module
 
     rendered = []
 
@@ -361,7 +363,7 @@ def test_refinement_search_climbs_a_piecewise_constant_read_back():
     """The render read-back changes in jumps (the detector snaps landmarks), so a 1 px finite
     difference sees a flat objective and stops where it started; the seeded evolution strategy
     still climbs, never returns a worse point, keeps to its box and repeats itself exactly."""
-    from emo_app.face.tuning import _evolve, _finite_difference_ascent
+    from lab.tuning import _evolve, _finite_difference_ascent
 
     target = np.array([[7.5, -7.5], [7.5, 7.5]])  # the start sits mid-terrace on every axis
 

@@ -6,7 +6,7 @@ Projecting the posed rig (plus the iris centre and rim of each eyeball, landmark
 exactly the input MediaPipe's blendshape model reads (146 landmarks in image pixels), with no
 detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it can steer tuning.
 
-``python -m emo_app face tune`` (``tune``) does six things and writes ``rig_tuning.json``:
+``python -m lab tune`` (``tune``) does six things and writes ``rig_tuning.json``:
 
 1. **Ceiling**: for every output, how high MediaPipe's model can go when any landmark may move
    up to ``CEILING_PX`` pixels (gradient ascent on the model alone). Outputs that stay low
@@ -32,7 +32,7 @@ detector in between: ``direct_scores``. That is fast (< 1 ms) and exact, so it c
    neighbours that unfolds them). First the smallest larger gain that makes more sides read
    (step 3 chose gains before step 4 reshaped the field); then step 4's evolution search again
    from the tuned field, reaching ``SECOND_PASS_PX``, its folding trials relaxed. Kept only when
-   more sides read and nothing new folds. ``python -m emo_app face tune --second-pass`` runs
+   more sides read and nothing new folds. ``python -m lab tune --second-pass`` runs
    this step (and step 6) on the shipped tuning.
 6. **No shape pays for the tuning** (``drop_harmful``): a shape with fewer sides read as their
    own name tuned than authored gets its authored field back. Steps 2 and 3 never compare with
@@ -50,30 +50,28 @@ extra face triangles (``fold_overs``: folds and tears).
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes, mirror_name
+from emo_app.face.rig import TUNING_PATH, load_tuning
+from lab.readback import (
+    BLENDSHAPE_LANDMARKS,
+    CEILING_PX,
+    READBACK_SIZE,
+    VISIBLE_SCORE,
+    blendshape_model,
+    direct_scores,
+    face_triangle_areas,
+    fold_overs,
+    is_visible,
+    rig_landmarks,
+    signed_areas,
+)
 
-TUNING_PATH = Path(__file__).resolve().parent / "rig_tuning.json"
-# kLandmarksSubsetIdxs of MediaPipe's face_blendshapes_graph.cc: the 146 landmarks the model reads.
-BLENDSHAPE_LANDMARKS = (
-    0, 1, 4, 5, 6, 7, 8, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58, 61, 63, 65,
-    66, 67, 70, 78, 80, 81, 82, 84, 87, 88, 91, 93, 95, 103, 105, 107, 109, 127, 132, 133, 136, 144,
-    145, 146, 148, 149, 150, 152, 153, 154, 155, 157, 158, 159, 160, 161, 162, 163, 168, 172, 173,
-    176, 178, 181, 185, 191, 195, 197, 234, 246, 249, 251, 263, 267, 269, 270, 276, 282, 283, 284,
-    285, 288, 291, 293, 295, 296, 297, 300, 308, 310, 311, 312, 314, 317, 318, 321, 323, 324, 332,
-    334, 336, 338, 356, 361, 362, 365, 373, 374, 375, 377, 378, 379, 380, 381, 382, 384, 385, 386,
-    387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415, 454, 466, 468, 469, 470, 471, 472, 473,
-    474, 475, 476, 477,
-)  # fmt: skip
-READBACK_SIZE = 512
-CEILING_PX = 6.0
 CORRECTION_PX = 6.0
 GAINS = (1.0, 1.5, 2.0, 2.5)
 # step 5 searches finer: the smallest gain that reads is the least caricature
@@ -84,6 +82,7 @@ SECOND_PASS_STEPS = 60
 CONTROL_POINTS = 6  # corrections move at most this many smooth control points per shape
 CONTROL_SIGMA_CM = 1.0
 FOLD_TOLERANCE = 2
+MIN_RISE = 0.05  # a rank-1 read-back must also rise this much over neutral to count
 REFINE_PX = 14.0
 # the refinement's two searches on the render read-back: finite-difference steps, and a seeded
 # (1 + children) evolution strategy
@@ -96,70 +95,6 @@ REFINE_SIGMA_PX = 4.0
 # each cm a vertex is moved costs this much, so the fix is the smallest that unfolds
 RELAX_MARGIN_PX2 = 3.0
 RELAX_MOVE_COST = 50.0
-MIN_RISE = 0.05  # a rank-1 read-back must also rise this much over neutral to count
-VISIBLE_SCORE = 0.5
-
-
-def is_visible(ceiling_score: float, direct_rise: float, threshold: float = VISIBLE_SCORE) -> bool:
-    """MediaPipe can see a shape when its model can reach ``threshold`` within CEILING_PX of
-    landmark motion, or when the authored geometry already makes it rise by half that (large
-    motions such as jawOpen need more than CEILING_PX)."""
-    return ceiling_score >= threshold or direct_rise >= threshold / 2
-# the eyeball's ring at 30 degrees from the front pole is the iris rim (see rig._eye_sphere)
-IRIS_RING_START = 1 + 7 * 32
-IRIS_RIM_OFFSETS = (0, 8, 16, 24)  # +x, +y, -x, -y: MediaPipe's order is centre, +x, up, -x, down
-
-
-class BlendshapeModel:
-    """MediaPipe's face_blendshapes.tflite from the resolved face_landmarker.task, run with
-    LiteRT on 146 landmarks in pixels; ``scores`` returns the 52 outputs (``_neutral`` first)."""
-
-    def __init__(self, settings: Any = None):
-        from ai_edge_litert.interpreter import Interpreter
-
-        from emo_app.models import resolve
-
-        with zipfile.ZipFile(resolve("face-landmarker", settings)) as bundle:
-            content = bundle.read("face_blendshapes.tflite")
-        self._interpreter = Interpreter(model_content=content)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-
-    def scores(self, landmarks_px: np.ndarray) -> np.ndarray:
-        """(478, 2) or (146, 2) pixel landmarks -> 52 scores in MediaPipe's order."""
-        points = np.asarray(landmarks_px, np.float32)
-        if len(points) != len(BLENDSHAPE_LANDMARKS):
-            points = points[list(BLENDSHAPE_LANDMARKS), :2]
-        self._interpreter.set_tensor(self._input, np.ascontiguousarray(points[None, :, :2]))
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output).copy()
-
-
-@lru_cache(maxsize=1)
-def blendshape_model() -> BlendshapeModel:
-    return BlendshapeModel()
-
-
-def rig_landmarks(rig: Any, vertices: np.ndarray, size: int = READBACK_SIZE) -> np.ndarray:
-    """MediaPipe's 478 landmarks of a posed rig in a front render: the 468 face vertices plus
-    each iris's centre and rim (subject's right eye first, as MediaPipe orders them)."""
-    from emo_app.face.render import project
-
-    eyes = rig.part("eyes")
-    eye_vertices = vertices[eyes.start : eyes.stop]
-    half = len(eye_vertices) // 2
-    balls = sorted((eye_vertices[:half], eye_vertices[half:]), key=lambda ball: ball[:, 0].mean())
-    iris = [ball[[0, *(IRIS_RING_START + k for k in IRIS_RIM_OFFSETS)]] for ball in balls]
-    return project(np.concatenate([vertices[:468], *iris]), "front", size)
-
-
-def direct_scores(rig: Any, weights: np.ndarray) -> np.ndarray:
-    """MediaPipe's 52 blendshape scores for the rig's own landmarks posed by ``weights``
-    (``_neutral`` first), skipping the image and the landmark detector."""
-    return blendshape_model().scores(rig_landmarks(rig, rig.deform(np.asarray(weights, np.float32))))
-
-
 # ------------------------------------------------------------------------------------- tuning
 def _finite_difference_ascent(
     objective, x: np.ndarray, limit: float, steps: int, step_px: float = 0.5, probe_px: float = 0.5
@@ -202,18 +137,18 @@ def _shape_handles(rig: Any, k: int) -> np.ndarray:
 
 def _pixel_moves_to_field(face: np.ndarray, handles: np.ndarray):
     """A function: in-plane pixel moves of the handles -> a smooth (468, 3) field in cm."""
+    from emo_app.face.fields import blend_handles, near
     from emo_app.face.render import project
-    from emo_app.face.rig import _blend_handles, _near
 
     pixels = project(face[handles], "front", READBACK_SIZE)
     per_cm_x = np.linalg.norm(project(face[handles] + [1, 0, 0], "front", READBACK_SIZE) - pixels, axis=1)
     per_cm_y = np.linalg.norm(project(face[handles] + [0, 1, 0], "front", READBACK_SIZE) - pixels, axis=1)
-    reach = _near(face, face[handles], 1.2)[:, None]
+    reach = near(face, face[handles], 1.2)[:, None]
 
     def field(moves_px: np.ndarray) -> np.ndarray:
         zeros = np.zeros(len(handles))
         moves = np.column_stack([moves_px[:, 0] / per_cm_x, -moves_px[:, 1] / per_cm_y, zeros])
-        out = _blend_handles(face, handles, moves, 1.2) * reach
+        out = blend_handles(face, handles, moves, 1.2) * reach
         out[handles] = moves
         return out
 
@@ -233,28 +168,6 @@ def _control_basis(face: np.ndarray, handles: np.ndarray) -> np.ndarray:
     d = np.linalg.norm(points[:, None] - points[chosen][None], axis=2)
     weights = np.exp(-0.5 * (d / CONTROL_SIGMA_CM) ** 2)
     return weights / weights.sum(axis=1, keepdims=True)
-
-
-def _signed_areas(pixels: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Signed doubled area of each triangle of ``pixels`` (the sign is its winding)."""
-    a, b, c = pixels[triangles[:, 0]], pixels[triangles[:, 1]], pixels[triangles[:, 2]]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-
-
-def face_triangle_areas(rig: Any, vertices: np.ndarray) -> np.ndarray:
-    """Signed doubled area (px²) of every face triangle in a READBACK_SIZE front view: the sign
-    is the winding (a flip is a fold), the size how far a pose stretches or squashes it."""
-    from emo_app.face.render import project
-
-    return _signed_areas(project(vertices[:468], "front", READBACK_SIZE), rig.part("face").faces)
-
-
-def fold_overs(rig: Any, weights: np.ndarray) -> int:
-    """Face triangles (over 1 px² in a 512 px front view) whose winding flips between the
-    neutral face and the posed one: folds and tears a tuning must not add."""
-    before = face_triangle_areas(rig, rig.neutral)
-    after = face_triangle_areas(rig, rig.deform(np.asarray(weights, np.float32)))
-    return int(np.sum((np.sign(before) != np.sign(after)) & (np.abs(before) > 1.0)))
 
 
 def _no_new_folds(base: Any, trial: Any, sides: list[int]) -> bool:
@@ -342,8 +255,8 @@ def refine(
 
     from emo_app.face import get_face_renderer
     from emo_app.face.capture import FaceCapture
-    from emo_app.face.fidelity import NEEDS_JAW, _weights
     from emo_app.face.rig import FLIP
+    from lab.fidelity import NEEDS_JAW, _weights
 
     k = ARKIT_NAMES.index(name)
     twin = ARKIT_NAMES.index(mirror_name(name))
@@ -430,7 +343,7 @@ def _readback_ranks(
     """(rank, rise) of each of ``names`` in the render -> FaceLandmarker read-back (what
     FIDELITY.md ranks). Each shape is rendered alone, so a pair's read-back does not depend on
     the other shapes' fields and can be measured by itself."""
-    from emo_app.face.fidelity import measure_render_only
+    from lab.fidelity import measure_render_only
 
     rows = measure_render_only(rig, texture=texture, names=tuple(n for n in ARKIT_NAMES if n in names))
     return {row.name: (row.rank, row.rise) for row in rows}
@@ -486,7 +399,7 @@ def relax_folds(rig: Any, k: int, weights: tuple[float, ...] = (0.5, 1.0)) -> np
         gradient = np.zeros((468, 2))
         for w, pixels, per_cm in views:
             p = pixels + w * np.einsum("va,vap->vp", moves, per_cm)
-            area = _signed_areas(p, touched)
+            area = signed_areas(p, touched)
             a, b, c = p[touched[:, 0]], p[touched[:, 1]], p[touched[:, 2]]
             short = np.maximum(RELAX_MARGIN_PX2 - keep_sign * area, 0.0)
             total += float(np.sum(short**2))
@@ -673,7 +586,7 @@ def tune(
             refined.append(name)
         log(f"  {name}: {hits_before} -> {hits_kept} sides read as their own name ({how})")
     result = {
-        "about": "written by `python -m emo_app face tune`; see emo_app/face/tuning.py",
+        "about": "written by `python -m lab tune`; see lab/tuning.py",
         "ceiling_px": CEILING_PX,
         "ceiling": ceilings,
         "direct_rise_untuned": {n: round(v, 4) for n, v in direct_rise.items()},
@@ -696,13 +609,6 @@ def _last_steps(
     return drop_harmful(gained, base, texture, before, log)
 
 
-def load_tuning(path: Path = TUNING_PATH) -> dict[str, Any] | None:
-    """The shipped tuning, or None (the rig then uses its authored fields as they are)."""
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
-
-
 def write_tuning(tuning: dict[str, Any], path: Path = TUNING_PATH) -> Path:
     path.write_text(json.dumps(tuning, indent=1, sort_keys=True) + "\n")
     return path
@@ -716,5 +622,5 @@ def second_pass_shipped(log=print) -> dict[str, Any]:
 
     shipped = load_tuning()
     if shipped is None:
-        raise FileNotFoundError(f"No tuning to start from at {TUNING_PATH}; run `face tune` first.")
+        raise FileNotFoundError(f"No tuning to start from at {TUNING_PATH}; run `python -m lab tune` first.")
     return _last_steps(shipped, build_rig(tuned=False), default_texture(), log=log)

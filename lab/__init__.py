@@ -1,0 +1,1 @@
+"""Development machinery for the face rig; the product (emo_app) never imports it."""

@@ -163,20 +163,15 @@ class _GLState:
 
     def draw(self, vertices: np.ndarray, rig: Any, texture: Any, request: _Request) -> np.ndarray:
         pr = self.pyrender
+        from emo_app.face.texture import texture_uvs
+
         primitives = []
-        face_part = next((p for p in rig.parts if p.name == "face"), None)
-        textured = (
-            texture is not None
-            and face_part is not None
-            and face_part.uvs is not None
-            and len(texture.uvs) == face_part.size
-        )
         for part, positions, normals in posed_parts(rig, vertices):
-            colors, uvs = part.colors, None
-            if textured and part.name == "face":
-                uvs = np.column_stack([texture.uvs[:, 0], 1.0 - texture.uvs[:, 1]])  # GL: v up
+            colors, uvs = part.colors, texture_uvs(texture, rig, part)
+            if uvs is not None:
+                uvs = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
                 colors = None
-            elif textured and part.name == "head":
+            elif texture is not None and part.name == "head":
                 colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
             primitives.append(
                 pr.Primitive(
@@ -185,7 +180,8 @@ class _GLState:
                     indices=part.faces,
                     color_0=colors,
                     texcoord_0=uvs,
-                    material=self.material(part.name, texture if uvs is not None else None),
+                    material=self.material("face" if uvs is not None else part.name,
+                                           texture if uvs is not None else None),
                 )
             )
         mesh = pr.Mesh(primitives=primitives)
@@ -208,14 +204,19 @@ class _GLState:
 
 
 def posed_parts(rig: Any, vertices: np.ndarray):
-    """(part, positions, normals) for each drawable part of a posed rig; the skull shell takes the
-    mask's normals along their shared border so the seam does not show."""
+    """(part, positions, normals) for each drawable part of a posed rig. Vertices split along UV
+    seams (``rig.weld``) share one normal, and the canonical skull shell takes the mask's
+    normals along their shared border, so no seam shows."""
     from emo_app.face.mesh import vertex_normals
 
+    welded = _welded_normals(rig, vertices)
     out, normals_by_part = [], {}
     for part in rig.parts:
         positions = np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32)
-        normals = vertex_normals(positions, part.faces)
+        if welded is not None and part.uvs is not None:
+            normals = welded[rig.weld[part.start : part.stop]]
+        else:
+            normals = vertex_normals(positions, part.faces)
         normals_by_part[part.name] = (part, normals)
         out.append((part, positions, normals))
     seam_head, seam_face = rig.seams
@@ -224,6 +225,24 @@ def posed_parts(rig: Any, vertices: np.ndarray):
         face_part, face_normals = normals_by_part["face"]
         head_normals[seam_head - head_part.start] = face_normals[seam_face - face_part.start]
     return out
+
+
+_WELDED_FACES: dict[int, tuple[Any, np.ndarray]] = {}
+
+
+def _welded_normals(rig: Any, vertices: np.ndarray) -> np.ndarray | None:
+    """Smooth normals over every textured part at once, indexed by global vertex, with split
+    copies of a vertex counted as one (``rig.weld``); None for a rig without a weld map."""
+    weld = getattr(rig, "weld", None)
+    if weld is None:
+        return None
+    from emo_app.face.mesh import vertex_normals
+
+    cached = _WELDED_FACES.get(id(rig))
+    if cached is None or cached[0] is not rig:
+        faces = np.concatenate([weld[p.faces + p.start] for p in rig.parts if p.uvs is not None])
+        cached = _WELDED_FACES[id(rig)] = (rig, faces.astype(np.int64))
+    return vertex_normals(np.asarray(vertices, np.float32), cached[1])
 
 
 def _use_lean_shaders(offscreen: Any) -> None:
@@ -354,9 +373,12 @@ class FaceRenderer:
         return _Request(shapes, view, int(size), background, texture, rig)
 
     def _draw_all(self, request: _Request) -> list[np.ndarray]:
-        from emo_app.face.rig import build_rig
+        from emo_app.face.looks import default_face
 
-        rig = request.rig or build_rig()
+        rig, texture = request.rig, request.texture
+        if rig is None:  # the default face: the settings' head, and its look unless given one
+            rig, default_texture = default_face(self.settings)
+            texture = default_texture if texture is None else texture
         if self._state is None:
             self._state = _GLState(request.size, self.msaa_samples)
         state = self._state
@@ -365,7 +387,7 @@ class FaceRenderer:
         images = []
         for shapes in request.shapes:
             vertices = rig.deform(shapes)
-            images.append(state.draw(vertices, rig, request.texture, request))
+            images.append(state.draw(vertices, rig, texture, request))
         return images
 
     def _submit(self, job: Callable[[], Any]) -> Any:

@@ -347,7 +347,8 @@ def walk(
     from emo_app.face.looks import default_face
 
     rig, texture = default_face(settings)
-    frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture, rig=rig)
+    frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture,
+                                                      rig=rig)
     labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
     folder = output_dir(f"walk-{kind}")
     files = {

@@ -118,7 +118,7 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     vertices = (vertices - centre) * scale + np.array([0.0, -0.6, 7.6])
     deltas *= scale
 
-    parts, sources, uv_chunks, start = [], [], [], 0
+    parts, sources, start = [], [], 0
     for part_name in ("face", "head", "eyes", "mouth"):
         chosen = [i for i, m in enumerate(materials) if MATERIAL_PARTS.get(m, ("", ()))[0] == part_name]
         mask = np.isin(face_material, chosen)

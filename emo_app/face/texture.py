@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from emo_app.config import Settings
-from emo_app.errors import InvalidInputError
 from emo_app.validation import load_image
 
 log = logging.getLogger(__name__)

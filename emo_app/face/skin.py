@@ -196,9 +196,9 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
 
     # base skin with smooth, blotchy and fine variation
     albedo = np.broadcast_to(_linear(colours["skin"]), shape + (3,)).copy()
-    albedo *= (1.0 + 0.05 * _smooth_noise(shape, side / 24, rng))[..., None]
-    albedo *= (1.0 + 0.025 * _smooth_noise(shape, side / 160, rng))[..., None]
-    albedo *= (1.0 + 0.02 * _smooth_noise(shape, 0.8, rng))[..., None]
+    albedo *= (1.0 + 0.05 * _noise_3d(positions, 2.5, rng))[..., None]
+    albedo *= (1.0 + 0.025 * _noise_3d(positions, 0.5, rng))[..., None]
+    albedo *= (1.0 + 0.015 * _smooth_noise(shape, 0.8, rng))[..., None]
 
     def mix(weight: np.ndarray, colour: Any) -> None:
         w = np.clip(weight, 0.0, 1.0)[..., None]
@@ -264,14 +264,32 @@ def _eye_centres(rig: Any) -> list[np.ndarray]:
 def _hair_mask(positions: np.ndarray, marks: np.ndarray, rig: Any, rng: np.random.Generator,
                shape: tuple[int, int]) -> np.ndarray:
     """Where the short crop covers the scalp: above a hairline whose height follows the angle
-    round the head (forehead top in front, over the ears, the nape behind)."""
+    round the head (forehead top in front, over the ears, the nape behind). The ears stay bare."""
     face = rig.part("face")
     top = rig.neutral[face.start : face.stop][:, 1].max()
     x, y, z = positions[..., 0], positions[..., 1], positions[..., 2]
-    angle = np.degrees(np.arctan2(np.abs(x), z - 0.0))  # 0 in front, 180 behind
-    front, temple, ear, back = top - 1.2, top - 2.6, 3.4, -3.5
-    line = np.interp(angle, [0, 35, 62, 90, 115, 180], [front, front - 0.4, temple, ear, ear - 2.0, back])
-    line = line + 0.25 * _smooth_noise(shape, 6, rng)
-    t = np.clip((y - line) / 0.35, 0, 1)
-    density = 0.82 + 0.18 * np.clip(_smooth_noise(shape, 1.0, rng), -1, 1)
+    angle = np.degrees(np.arctan2(np.abs(x), z))  # 0 in front, 180 behind
+    front, temple, over_ear, back = top - 1.3, top - 3.0, 4.9, -4.2
+    line = np.interp(angle, [0, 30, 55, 80, 100, 125, 180],
+                     [front, front - 0.3, temple, over_ear, over_ear, over_ear - 2.5, back])
+    line = line + 0.12 * _noise_3d(positions, 0.5, rng)
+    t = np.clip((y - line) / 0.5, 0, 1)
+    ear = (np.abs(x) > 6.2) & (y > -0.5) & (y < 4.7) & (z < -1.6) & (z > -6.0)
+    t = np.where(ear, 0.0, t)
+    density = 0.93 + 0.07 * np.clip(_smooth_noise(shape, 0.7, rng), -1.5, 1.5)
     return t * t * (3 - 2 * t) * density
+
+
+def _noise_3d(positions: np.ndarray, scale_cm: float, rng: np.random.Generator) -> np.ndarray:
+    """Smooth unit-variance noise sampled at 3D points (so it is seamless across atlas tiles),
+    with features about ``scale_cm`` across."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
+    lo, hi = positions.reshape(-1, 3).min(0) - 1, positions.reshape(-1, 3).max(0) + 1
+    cell = max(scale_cm / 2.0, 0.02)
+    dims = np.minimum(np.ceil((hi - lo) / cell).astype(int) + 1, 320)
+    cell = (hi - lo) / (dims - 1)
+    grid = gaussian_filter(rng.standard_normal(tuple(dims)), 1.0)
+    grid /= grid.std() + 1e-12
+    coords = ((positions.reshape(-1, 3) - lo) / cell).T
+    return map_coordinates(grid, coords, order=1, mode="nearest").reshape(positions.shape[:-1])

@@ -57,7 +57,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     render_size: int = 512
-    face_look: str = "photo"  # photo (the astronaut's skin on the face) | skin (clean skin)
+    face_head: str = "full"  # full (ICT-FaceKit head) | mediapipe (the photo-fitting mask head)
+    face_look: str = "skin"  # skin (generated skin) | photo (a photo's skin mapped onto the face)
+    skin_tone: str = "medium"  # light | medium | deep (the generated skin)
     memory_budget_mb: int = 0  # 0 = no limit for the model manager
     max_text_chars: int = 2000
     max_image_pixels: int = 40_000_000
@@ -78,7 +80,9 @@ class Settings:
             host=os.environ.get("EMO_HOST", defaults.host),
             port=_env_int("EMO_PORT", defaults.port, 1, 65535),
             render_size=_env_int("EMO_RENDER_SIZE", defaults.render_size, 64, 2048),
-            face_look=_env_choice("EMO_FACE_LOOK", defaults.face_look, ("photo", "skin")),
+            face_head=_env_choice("EMO_FACE_HEAD", defaults.face_head, ("full", "mediapipe")),
+            face_look=_env_choice("EMO_FACE_LOOK", defaults.face_look, ("skin", "photo")),
+            skin_tone=_env_choice("EMO_SKIN_TONE", defaults.skin_tone, ("light", "medium", "deep")),
             memory_budget_mb=_env_int("EMO_MEMORY_BUDGET_MB", 0, 0, 10_000_000),
             max_text_chars=_env_int("EMO_MAX_TEXT_CHARS", defaults.max_text_chars, 1, 1_000_000),
             max_image_pixels=_env_int(
@@ -100,7 +104,9 @@ ENV_VARS: dict[str, str] = {
     "EMO_HOST": "address the app listens on (default 127.0.0.1; Spaces sets 0.0.0.0)",
     "EMO_PORT": "port the app listens on (default 7860)",
     "EMO_RENDER_SIZE": "face render size in pixels, 64..2048 (default 512)",
-    "EMO_FACE_LOOK": "photo (a public-domain photo's skin on the face, the default) or skin (clean skin)",
+    "EMO_FACE_HEAD": "full (the ICT-FaceKit head, the default) or mediapipe (the mask head photos fit)",
+    "EMO_FACE_LOOK": "skin (generated skin, the default) or photo (a public-domain photo's skin)",
+    "EMO_SKIN_TONE": "light, medium (default) or deep: the generated skin's tone",
     "EMO_MEMORY_BUDGET_MB": "model manager budget; least recently used models are evicted (0 = none)",
     "EMO_MAX_TEXT_CHARS": "longest description accepted (default 2000 characters)",
     "EMO_MAX_IMAGE_PIXELS": "largest uploaded image accepted (default 40 megapixels)",

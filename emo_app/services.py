@@ -90,7 +90,8 @@ class FaceOutput:
     shapes: Blendshapes
     images: dict[str, np.ndarray]
     files: dict[str, Path] = field(default_factory=dict)
-    texture: Any = None  # the photo the face was drawn with (None: clean skin), for later exports
+    texture: Any = None  # the skin the face was drawn with (None: plain materials), for exports
+    rig: Any = None  # the head it was drawn on
 
 
 def render_face(
@@ -103,18 +104,23 @@ def render_face(
     settings: Settings | None = None,
     rig: Any = None,
     look: str | None = None,
+    head: str | None = None,
+    tone: str | None = None,
+    background: str | None = None,
 ) -> FaceOutput:
     """Render the face for 52 weights in each view; with ``exports`` also write GLB, PNG,
-    JSON and Live Link Face CSV. ``rig``: another head (a photo's face shape, the HD head).
-    ``look``: "photo" or "skin" for the canonical head when no ``texture`` is given (default:
-    ``settings.face_look``)."""
+    JSON and Live Link Face CSV. ``rig``: a given head (a photo's face shape); otherwise
+    ``head`` ("full" or "mediapipe", default from settings) drawn in ``look`` ("skin" or
+    "photo") and skin ``tone``, on a "light" or "dark" ``background``."""
     from emo_app.face import get_face_renderer
+    from emo_app.face.looks import background_rgb, head_rig, look_texture
 
     shapes = as_blendshapes(weights)
-    if texture is None and rig is None:
-        from emo_app.face.texture import texture_for_look
-
-        texture = texture_for_look(look, settings)
+    if rig is None:
+        rig = head_rig(head, settings)
+        if texture is None:
+            texture = look_texture(look, head=head, tone=tone, settings=settings)
+    rgb = background_rgb(background)
     views = (views,) if isinstance(views, str) else tuple(views)
     if not views:
         raise InvalidInputError(f"Choose at least one view: {', '.join(VIEWS)}.")
@@ -122,8 +128,9 @@ def render_face(
         if view not in VIEWS:
             raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
     renderer = get_face_renderer(settings)
-    images = {view: renderer.render(shapes, view=view, size=size, texture=texture, rig=rig) for view in views}
-    output = FaceOutput(shapes, images, texture=texture)
+    images = {view: renderer.render(shapes, view=view, size=size, texture=texture, rig=rig, background=rgb)
+              for view in views}
+    output = FaceOutput(shapes, images, texture=texture, rig=rig)
     if exports:
         output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig)
     return output
@@ -170,6 +177,9 @@ def describe(
     exports: bool = True,
     settings: Settings | None = None,
     look: str | None = None,
+    head: str | None = None,
+    tone: str | None = None,
+    background: str | None = None,
 ) -> DescribeResult:
     """Text -> emotions -> 52 weights -> the rendered face (and its files)."""
     from emo_app.text import get_text_model
@@ -178,9 +188,10 @@ def describe(
     validate_text(text, settings)  # this call's limits: the cached model may hold older settings
     prediction = get_text_model(model, settings).predict(text)
     face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=False,
-                       settings=settings, look=look)
+                       settings=settings, look=look, head=head, tone=tone, background=background)
     if exports:
         face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=face.texture,
+                                 rig=face.rig,
                                  extra={"text": prediction.text, "model": prediction.model,
                                         "emotions": prediction.emotions.to_dict()})
     return DescribeResult(prediction, face)
@@ -331,15 +342,16 @@ def walk(
     from emo_app.text.facs import shapes_for_point
 
     shapes = [shapes_for_point(p) for p in points]
-    from emo_app.face.texture import texture_for_look
+    from emo_app.face.looks import default_face
 
-    texture = texture_for_look(None, settings)
-    frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture)
+    rig, texture = default_face(settings)
+    frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture,
+                                                      rig=rig)
     labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
     folder = output_dir(f"walk-{kind}")
     files = {
         "gif": folder / "walk.gif",
-        "glb": export_glb(shapes, folder / "walk.glb", fps=fps, texture=texture),
+        "glb": export_glb(shapes, folder / "walk.glb", fps=fps, texture=texture, rig=rig),
         "grid": folder / "grid.png",
     }
     iio.imwrite(files["gif"], np.stack(frames), duration=1000 / fps, loop=0)

@@ -132,6 +132,7 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
     import pygltflib
 
     from emo_app.face.render import posed_parts
+    from emo_app.face.texture import texture_uvs
 
     gltf = pygltflib.GLTF2(asset=pygltflib.Asset(generator="Emotion Studio", version="2.0"))
     gltf.buffers.append(pygltflib.Buffer())
@@ -150,10 +151,10 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
         if textured:
             from PIL import Image
 
-            png = io.BytesIO()
-            Image.fromarray(texture.image).save(png, format="PNG")
-            view = packer.view(png.getvalue())
-            gltf.images.append(pygltflib.Image(bufferView=view, mimeType="image/png"))
+            encoded = io.BytesIO()  # JPEG: a skin atlas is 4-8x smaller than as PNG
+            Image.fromarray(texture.image).save(encoded, format="JPEG", quality=90)
+            view = packer.view(encoded.getvalue())
+            gltf.images.append(pygltflib.Image(bufferView=view, mimeType="image/jpeg"))
             gltf.samplers.append(pygltflib.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071))
             gltf.textures.append(
                 pygltflib.Texture(source=len(gltf.images) - 1, sampler=len(gltf.samplers) - 1)
@@ -166,13 +167,14 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
     primitives = []
     neutral = rig.neutral.astype(np.float32)
     for part, positions, normals in posed_parts(rig, neutral):
-        textured = texture is not None and part.name == "face" and getattr(part, "uvs", None) is not None
+        uvs = texture_uvs(texture, rig, part)
+        textured = uvs is not None
         attributes = pygltflib.Attributes(
             POSITION=packer.accessor(positions, "VEC3", bounds=True),
             NORMAL=packer.accessor(normals.astype(np.float32), "VEC3"),
         )
         if textured:
-            attributes.TEXCOORD_0 = packer.accessor(np.asarray(texture.uvs, np.float32), "VEC2")
+            attributes.TEXCOORD_0 = packer.accessor(np.asarray(uvs, np.float32), "VEC2")
         else:
             colors = part.colors.astype(np.float32)
             if texture is not None and part.name in ("face", "head"):
@@ -188,7 +190,7 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
                 indices=packer.accessor(
                     part.faces.astype(np.uint32).reshape(-1), "SCALAR", _ELEMENT_ARRAY_BUFFER
                 ),
-                material=material(part.name, textured),
+                material=material("face" if textured else part.name, textured),
                 targets=targets,
             )
         )
@@ -227,12 +229,12 @@ def build_glb(
     rig: Any = None,
 ) -> bytes:
     """The GLB file as bytes (see ``export_glb``)."""
-    from emo_app.face.rig import build_rig
+    from emo_app.face.looks import head_rig
 
     frames = _as_sequence(shapes)
     if not np.isfinite(fps) or fps <= 0:
         raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
-    rig = rig or build_rig()
+    rig = rig or head_rig()
     weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
     template, blob = _template(rig, texture)
     # shallow copies of only what changes: the template itself is shared and never mutated

@@ -13,11 +13,13 @@ import io
 import os
 import tempfile
 import urllib.request
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from emo_app.blendshapes import ARKIT_NAMES
+from emo_app.config import Settings
 from emo_app.errors import InvalidInputError, MissingWeightsError, ModelLoadError
 from emo_app.face.rig import FLIP, GAZE_TURNS, SKIN_RGB, FaceRig, Part, eyeball_turn
 
@@ -45,8 +47,32 @@ MATERIAL_PARTS = {
     "M_IrisLeft": ("eyes", (0.33, 0.45, 0.47, 1.0)),
     "M_IrisRight": ("eyes", (0.33, 0.45, 0.47, 1.0)),
 }
+SKIN_PARTS = ("face", "head")  # drawn with the skin atlas: tile 0 the face, tile 1 the scalp
 # M_EyeLashes is left out too: its cards need an alpha texture, and drawn opaque the lower lashes
 # read as a dark crescent under each eye.
+
+
+ICT_LANDMARKS = Path(__file__).resolve().parents[2] / "assets" / "ict_landmarks.npz"
+
+
+@lru_cache(maxsize=2)
+def _load_cached(path: str) -> FaceRig:
+    return load_hd_head(path)
+
+
+def load_default_head(settings: Settings | None = None) -> FaceRig:
+    """The default full head (ICT-FaceKit, shipped in assets/), loaded once per process."""
+    from emo_app.models import resolve
+
+    return _load_cached(str(resolve("ict-facekit", settings, allow_download=False)))
+
+
+@lru_cache(maxsize=1)
+def landmark_surface() -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's 478 landmarks on the default head's face part: (478, 3) triangle corners
+    (face-part vertex indices) and barycentric weights (written by ``lab/ict_landmarks.py``)."""
+    with np.load(ICT_LANDMARKS, allow_pickle=False) as data:
+        return data["corners"].astype(np.int64), data["weights"].astype(np.float64)
 
 
 def arkit_name(ict_name: str) -> str:
@@ -60,11 +86,14 @@ def arkit_name(ict_name: str) -> str:
 def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> FaceRig:
     """The ICT head as a ``FaceRig``: split L/R shapes merged where ARKit has one name, tongueOut
     left at zero (ICT has none), scaled and centred onto the canonical face's frame so the same
-    cameras frame it."""
+    cameras frame it. Face and scalp vertices are split where their UVs are (one UV each, in a
+    two-tile skin atlas: face left, scalp right; ``weld`` keeps their normals smooth)."""
     try:
         with np.load(Path(path), allow_pickle=False) as data:
             vertices = data["vertices"].astype(np.float64)
             faces = data["faces"].astype(np.int64)
+            face_uvs = data["face_uvs"].astype(np.int64)
+            uv_table = data["uvs"].astype(np.float64)
             materials = [str(m) for m in data["materials"]]
             face_material = data["face_material"].astype(np.int64)
             names = [str(n) for n in data["expression_names"]]
@@ -89,36 +118,51 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     vertices = (vertices - centre) * scale + np.array([0.0, -0.6, 7.6])
     deltas *= scale
 
-    parts, neutral_chunks, delta_chunks, start = [], [], [], 0
+    parts, sources, start = [], [], 0
     for part_name in ("face", "head", "eyes", "mouth"):
         chosen = [i for i, m in enumerate(materials) if MATERIAL_PARTS.get(m, ("", ()))[0] == part_name]
         mask = np.isin(face_material, chosen)
         if not mask.any():
             continue
-        quads = faces[mask]
-        used = np.unique(quads[quads >= 0])
-        remap = np.full(len(vertices), -1, np.int64)
-        remap[used] = np.arange(len(used))
-        tris = np.concatenate([quads[:, [0, 1, 2]], quads[quads[:, 3] >= 0][:, [0, 2, 3]]])
-        colors = np.zeros((len(used), 4), np.float32)
+        quads, quad_uvs = faces[mask], face_uvs[mask]
+        textured = part_name in SKIN_PARTS
+        # one render vertex per (mesh vertex, uv) corner on skin parts, per mesh vertex elsewhere
+        corner_keys = quads * len(uv_table) + quad_uvs if textured else quads.copy()
+        corner_keys[quads < 0] = -1
+        keys, inverse = np.unique(corner_keys[corner_keys >= 0], return_inverse=True)
+        local = np.full(quads.shape, -1, np.int64)
+        local[corner_keys >= 0] = inverse
+        source = keys // len(uv_table) if textured else keys
+        tris = np.concatenate([local[:, [0, 1, 2]], local[local[:, 3] >= 0][:, [0, 2, 3]]])
+        colors = np.zeros((len(source), 4), np.float32)
+        corner_material = np.repeat(face_material[mask], 4).reshape(quads.shape)
         for mat_index in chosen:
-            corners = faces[face_material == mat_index]
-            colors[remap[corners[corners >= 0]]] = MATERIAL_PARTS[materials[mat_index]][1]
+            at = (corner_material == mat_index) & (local >= 0)
+            colors[local[at]] = MATERIAL_PARTS[materials[mat_index]][1]
         if part_name == "eyes":
-            _paint_irises(vertices[used], colors)
-        parts.append(Part(part_name, start, start + len(used), remap[tris].astype(np.int32), colors))
-        neutral_chunks.append(vertices[used])
-        delta_chunks.append(deltas[:, used])
-        start += len(used)
-    neutral = np.concatenate(neutral_chunks).astype(np.float32)
-    deltas = np.concatenate(delta_chunks, axis=1)
+            _paint_irises(vertices[source], colors)
+        uvs = None
+        if textured:
+            raw = uv_table[keys % len(uv_table)]
+            uvs = np.column_stack([raw[:, 0] / len(SKIN_PARTS), 1.0 - raw[:, 1]]).astype(np.float32)
+        parts.append(Part(part_name, start, start + len(source), tris.astype(np.int32), colors, uvs))
+        sources.append(source)
+        start += len(source)
+    source = np.concatenate(sources)
+    neutral = vertices[source].astype(np.float32)
+    deltas = np.ascontiguousarray(deltas[:, source])
     _add_eyeball_turns(neutral, deltas, next((p for p in parts if p.name == "eyes"), None))
     from scipy.spatial import cKDTree
 
     mirror = cKDTree(neutral).query(neutral * FLIP)[1]
-    return FaceRig(
-        neutral=neutral, deltas=deltas, parts=tuple(parts), mirror=mirror
-    )
+    skin = np.zeros(len(source), bool)
+    for part in parts:
+        skin[part.start : part.stop] = part.name in SKIN_PARTS
+    weld = np.arange(len(source))
+    first = {}
+    for i in np.flatnonzero(skin):
+        weld[i] = first.setdefault(int(source[i]), i)
+    return FaceRig(neutral=neutral, deltas=deltas, parts=tuple(parts), mirror=mirror, head="ict", weld=weld)
 
 
 def _eyeball_centre(ball: np.ndarray) -> np.ndarray:

@@ -102,6 +102,8 @@ class FaceRig:
     lip_margins: tuple[np.ndarray, np.ndarray] | None = None
     seams: tuple[np.ndarray, np.ndarray] = field(default=(np.zeros(0, int), np.zeros(0, int)))
     names: tuple[str, ...] = ARKIT_NAMES
+    head: str = "mediapipe"  # which head: "mediapipe" (this module) or "ict" (hd_head)
+    weld: np.ndarray | None = None  # (V,) vertex -> the vertex it shares a position with (UV seams)
 
     def part(self, name: str) -> Part:
         return next(p for p in self.parts if p.name == name)

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from emo_app.config import Settings
-from emo_app.errors import InvalidInputError
 from emo_app.validation import load_image
 
 log = logging.getLogger(__name__)
@@ -32,9 +31,23 @@ class FaceTexture:
     """A face photo cropped around the face, plus one UV per canonical vertex."""
 
     image: np.ndarray  # (H, W, 3) uint8
-    uvs: np.ndarray  # (468, 2) float32, image convention (u right, v down), in [0, 1]
+    uvs: np.ndarray | None  # (468, 2) float32, image convention (u right, v down), in [0, 1]
     skin_rgb: np.ndarray  # (3,) linear RGB for the parts the photo does not cover (head, neck)
     source: str = "photo"
+    head: str = "mediapipe"  # the head it fits; uvs None: the head's own atlas UVs (part.uvs)
+
+
+def texture_uvs(texture: FaceTexture | None, rig: Any, part: Any) -> np.ndarray | None:
+    """The UVs (image convention) ``texture`` is drawn with on ``part`` of ``rig``, or None when
+    the texture does not cover that part: a photo covers the MediaPipe mask with its own UVs,
+    a skin atlas covers every part of its head that has atlas UVs."""
+    if texture is None or texture.head != getattr(rig, "head", "mediapipe"):
+        return None
+    if texture.uvs is None:
+        return part.uvs
+    if part.name == "face" and len(texture.uvs) == part.size:
+        return texture.uvs
+    return None
 
 
 def _linear(rgb: np.ndarray) -> np.ndarray:
@@ -143,23 +156,3 @@ def default_texture(settings: Settings | None = None) -> FaceTexture:
     """The photo-real default look: skimage's astronaut photo (public domain)."""
     settings = settings or Settings.from_env()
     return _default_texture(str(settings.data_dir))
-
-
-LOOKS = ("photo", "skin")
-
-
-def texture_for_look(look: str | None = None, settings: Settings | None = None) -> FaceTexture | None:
-    """The texture a named look draws with: "photo" the default photo texture, "skin" none (the
-    clean skin material). When the photo cannot be had (no scikit-image, no face model) the face
-    falls back to clean skin, with a warning in the log, instead of failing the render."""
-    settings = settings or Settings.from_env()
-    look = look or settings.face_look
-    if look not in LOOKS:
-        raise InvalidInputError(f"Unknown look '{look}'; choose one of {', '.join(LOOKS)}.")
-    if look == "skin":
-        return None
-    try:
-        return default_texture(settings)
-    except Exception as exc:  # the look is cosmetic: clean skin beats no face at all
-        log.warning("The photo look is unavailable (%s); drawing clean skin instead.", exc)
-        return None

@@ -30,6 +30,7 @@ class ModelSpec:
     url: str | None = None  # plain download when the file is not on the Hub
     license: str = "see source"
     how_to_get: str = ""  # extra sentence for the "missing" message when nothing is fetchable
+    bundled: str | None = None  # path inside this repository (assets/) where a copy ships
     # a model that is built rather than downloaded: writes weights/<local_name> and returns its path
     download: Callable[[Path], Path] | None = None
 
@@ -112,8 +113,9 @@ _SPECS = [
     ),
     ModelSpec(
         name="ict-facekit",
-        description="ICT-FaceKit ARKit head packed as npz (HD head option)",
+        description="ICT-FaceKit ARKit head packed as npz (the default full head)",
         local_name="ict_face_arkit.npz",
+        bundled="assets/ict_face_arkit.npz",
         url="https://github.com/ICT-VGL/ICT-FaceKit",
         license="MIT",
         how_to_get="The fetch builds it from the OBJ files in the GitHub repository (MIT).",

@@ -25,6 +25,7 @@ from emo_app.errors import MissingWeightsError, ModelLoadError
 from emo_app.models.registry import KNOWN_MODELS, ModelSpec, get_spec
 
 log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where assets/ ships beside emo_app/
 
 
 def is_online(settings: Settings) -> bool:
@@ -85,6 +86,8 @@ def _fetch_command(spec: ModelSpec) -> str:
 def local_candidates(spec: ModelSpec, settings: Settings) -> list[Path]:
     """Every place on disk the resolver looks for ``spec``, in order (no network)."""
     places = [settings.weights_dir / spec.local_name]
+    if spec.bundled:
+        places.append(PROJECT_ROOT / spec.bundled)
     shipped = package_path(spec)
     if shipped is not None:
         places.append(shipped)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,8 @@ from hypothesis import settings
 
 # the same examples on every run (a fixed seed per test) and no per-example time limit:
 # the suite stays deterministic and has no timed assertions
-settings.register_profile("deterministic", derandomize=True, deadline=None, print_blob=True)
+# (no example database either: nothing is written into the tree)
+settings.register_profile("deterministic", derandomize=True, deadline=None, print_blob=True, database=None)
 settings.load_profile("deterministic")
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
@@ -20,7 +25,42 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# Whatever the tests write (studies, reports, caches, Gradio's uploads and files) goes to a
+# scratch folder removed at exit, never to the developer's ./data or the tree.
+SCRATCH = Path(tempfile.mkdtemp(prefix="emo-tests-"))
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
+os.environ["EMO_DATA_DIR"] = str(SCRATCH / "data")
+os.environ["GRADIO_TEMP_DIR"] = str(SCRATCH / "gradio")
+os.environ["MPLCONFIGDIR"] = str(SCRATCH / "matplotlib")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def _tree_state() -> str | None:
+    """``git status`` of the checkout, untracked and ignored files included (None outside git)."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    # the virtualenv, bytecode and the linter's cache are not the tests' doing
+    keep = [line for line in done.stdout.splitlines()
+            if not any(part in line for part in (".venv/", "__pycache__", ".egg-info/", ".ruff_cache/"))]
+    return "\n".join(keep)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tree_stays_clean():
+    """A test run leaves the checkout as it found it: nothing written, changed or removed."""
+    before = _tree_state()
+    yield
+    after = _tree_state()
+    if before is not None and after is not None and after != before:
+        changed = sorted(set(after.splitlines()) ^ set(before.splitlines()))
+        pytest.fail(f"the tests changed the checkout: {changed[:20]}")
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ def _stats(samples_s: list[float]) -> tuple[float, float]:
 def run(quick: bool = False) -> dict:
     import torch
 
-    from emo_app.metric.clip import TextEmbeddingCache, load_clip
     from emo_app.metric.core import emo3d_metric
     from emo_app.metric.live import live_score
     from emo_app.metric.pool import load_pool
+    from emo_app.models.clip import TextEmbeddingCache, load_clip
 
     torch.manual_seed(0)
     pool = load_pool()

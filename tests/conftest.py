@@ -128,7 +128,7 @@ def tiny_clip():
     import open_clip
     import torch
 
-    from emo_app.metric.clip import ClipEncoder
+    from emo_app.models.clip import ClipEncoder
 
     torch.manual_seed(0)
     model = open_clip.CLIP(

@@ -89,6 +89,18 @@ def test_the_import_graph_has_no_cycles():
     assert not cycles, f"import cycles: {cycles}"
 
 
+def test_packages_depend_one_way():
+    """emo_app's packages (text, metric, face, ...) form layers: no two reach each other."""
+    modules = _without_package_inits(import_graph())
+    layers = nx.DiGraph()
+    for source, target in modules.edges:
+        above, below = source.split(".")[:2], target.split(".")[:2]
+        if above != below:
+            layers.add_edge(".".join(above), ".".join(below))
+    cycles = [sorted(c) for c in nx.strongly_connected_components(layers) if len(c) > 1]
+    assert not cycles, f"packages that import each other: {cycles}"
+
+
 def test_the_product_never_imports_the_lab():
     graph = import_graph(PACKAGE, LAB)
     reached = {target for source, target in graph.edges if source.startswith("emo_app")}

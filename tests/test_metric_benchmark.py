@@ -12,8 +12,8 @@ import pytest
 from emo_app.blendshapes import Blendshapes
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
 from emo_app.metric.benchmark import BenchmarkConfig, run_benchmark
-from emo_app.metric.clip import TextEmbeddingCache
 from emo_app.metric.pool import PromptPool, write_pool
+from emo_app.models.clip import TextEmbeddingCache
 
 
 class FakePrediction:

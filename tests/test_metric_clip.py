@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from emo_app.errors import MissingWeightsError
-from emo_app.metric.clip import TextEmbeddingCache, get_clip
 from emo_app.metric.core import emo3d_score, kl_divergence, mean_distribution
 from emo_app.metric.live import live_score, score_face
 from emo_app.metric.pool import PromptPool
+from emo_app.models.clip import TextEmbeddingCache, get_clip
 
 
 def _pool(n: int = 12, first_text: str = "a broad grin") -> PromptPool:

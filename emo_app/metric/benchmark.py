@@ -30,15 +30,15 @@ import numpy as np
 
 from emo_app.blendshapes import Blendshapes
 from emo_app.errors import InvalidInputError, MissingWeightsError
-from emo_app.metric.clip import (
+from emo_app.metric.core import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_K, emo3d_metric
+from emo_app.metric.pool import PromptPool, load_pool
+from emo_app.models.clip import (
     DEFAULT_CLIP_MODEL,
     DEFAULT_CLIP_PRETRAINED,
     ClipEncoder,
     TextEmbeddingCache,
     get_clip,
 )
-from emo_app.metric.core import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_K, emo3d_metric
-from emo_app.metric.pool import PromptPool, load_pool
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ import numpy as np
 from emo_app.blendshapes import Blendshapes
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities, as_intensities
 from emo_app.errors import MissingWeightsError
-from emo_app.metric.clip import ClipEncoder, TextEmbeddingCache, get_clip
 from emo_app.metric.core import (
     DEFAULT_ALPHA,
     DEFAULT_EPS,
@@ -28,6 +27,7 @@ from emo_app.metric.core import (
     top_k,
 )
 from emo_app.metric.pool import PromptPool, load_pool
+from emo_app.models.clip import ClipEncoder, TextEmbeddingCache, get_clip
 
 EMO3D_LABEL = "Emo3D metric (CLIP retrieval; lower is better, 0.5 = perfect)"
 

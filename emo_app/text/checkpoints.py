@@ -96,7 +96,7 @@ class CheckpointTextModel(_LearnedModel):
         self.description = self.config.description or f"trained {self.kind} ({self.config.encoder})"
         self._clip = clip_encoder
         if self.kind in ("clip-mlp", "vae-clip") and self._clip is None:
-            from emo_app.metric.clip import get_clip
+            from emo_app.models.clip import get_clip
 
             self._clip = get_clip(settings=self.settings)
 
@@ -122,8 +122,8 @@ class OfficialEmo3DModel(_LearnedModel):
         clip_encoder: Any = None,
         emotion_source: Any = None,
     ):
-        from emo_app.metric.clip import get_clip
         from emo_app.models import load_state_dict, resolve
+        from emo_app.models.clip import get_clip
         from emo_app.text.baselines import Emo3DHead, VAEClip
 
         super().__init__(name, settings, emotion_source)

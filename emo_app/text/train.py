@@ -243,7 +243,7 @@ def train(
     else:
         module = None
     if config.kind in CLIP_KINDS:
-        from emo_app.metric.clip import get_clip
+        from emo_app.models.clip import get_clip
 
         clip = clip_encoder or get_clip(settings=settings)
         text_emb, image_emb = _clip_features(samples, clip, config)

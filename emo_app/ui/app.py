@@ -12,7 +12,7 @@ from emo_app.config import Settings
 
 log = logging.getLogger(__name__)
 
-# (tab label, module in emo_app.ui.tabs, builder function); a missing module shows a notice.
+# (tab label, module in emo_app.ui.tabs, builder function)
 TABS: tuple[tuple[str, str, str], ...] = (
     ("Describe", "describe", "build_describe_tab"),
     ("Emotion sphere", "sphere", "build_sphere_tab"),

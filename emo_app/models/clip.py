@@ -1,4 +1,5 @@
-"""CLIP for the Emo3D metric, through open_clip: batched image encoding and cached text embeddings.
+"""CLIP through open_clip, shared by the Emo3D metric and the CLIP text baselines: batched image
+encoding and cached text embeddings.
 
 The paper's model is OpenAI CLIP ViT-B/32 (open_clip ``ViT-B-32-quickgelu`` with ``openai``
 weights); its weights come through the resolver (``clip-vit-b-32``), so offline without the file

@@ -336,6 +336,81 @@ def save_validation_grid(pipeline: C2A2Pipeline, config: TrainConfig, step: int)
     return path
 
 
+def _trainable_groups(config: TrainConfig, pipeline: C2A2Pipeline) -> list[dict[str, Any]]:
+    """What trains (UNet, NumberEncoder, the text encoder if asked; never the VAE), as optimizer
+    groups, with gradient checkpointing switched on where asked."""
+    sd = pipeline.sd
+    sd.vae.requires_grad_(False)
+    sd.unet.requires_grad_(True)
+    sd.text_encoder.requires_grad_(config.train_text_encoder)
+    if config.gradient_checkpointing:
+        sd.unet.enable_gradient_checkpointing()
+        if config.train_text_encoder:
+            sd.text_encoder.gradient_checkpointing_enable()
+    groups = [{"params": list(sd.unet.parameters()), "lr": config.learning_rate}]
+    if config.train_text_encoder:
+        groups.append({"params": list(sd.text_encoder.parameters()), "lr": config.learning_rate})
+    groups.append({"params": list(pipeline.number_encoder.parameters()), "lr": config.number_encoder_lr})
+    return groups
+
+
+def _batch_loss(config: TrainConfig, pipeline: C2A2Pipeline, noise_scheduler: Any, rows: list,
+                class_paths: list, generator: torch.Generator, device: str, amp_dtype: Any) -> torch.Tensor:
+    """One random batch's denoising loss (plus the prior-preservation loss on class images)."""
+    sd = pipeline.sd
+    scaling = float(getattr(sd.vae.config, "scaling_factor", 0.18215))
+    prediction_type = noise_scheduler.config.prediction_type
+    picks = torch.randint(len(rows), (config.batch_size,), generator=generator).tolist()
+    pixels = [image_tensor(rows[i][0], config.resolution) for i in picks]
+    points = [rows[i][1] for i in picks]
+    if class_paths:
+        class_picks = torch.randint(len(class_paths), (config.batch_size,), generator=generator).tolist()
+        pixels += [image_tensor(class_paths[i], config.resolution) for i in class_picks]
+    pixel_batch = torch.stack(pixels).to(device)
+    with torch.autocast(
+        device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+    ):
+        with torch.no_grad():
+            latents = sd.vae.encode(pixel_batch).latent_dist.sample(generator=None) * scaling
+        noise = torch.randn(latents.shape, generator=generator).to(device, latents.dtype)
+        timesteps = torch.randint(
+            noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator
+        ).to(device)
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        embeds = pipeline.encode_points(points, config.template)
+        if class_paths:
+            embeds = torch.cat([embeds, pipeline.encode_text([config.class_prompt] * config.batch_size)])
+        prediction = sd.unet(noisy, timesteps, encoder_hidden_states=embeds).sample
+        target = (
+            noise_scheduler.get_velocity(latents, noise, timesteps)
+            if prediction_type == "v_prediction"
+            else noise
+        )
+        n = config.batch_size
+        loss = F.mse_loss(prediction[:n].float(), target[:n].float())
+        if class_paths:
+            loss = loss + config.prior_loss_weight * F.mse_loss(
+                prediction[n:].float(), target[n:].float()
+            )
+    return loss
+
+
+def _after_step(config: TrainConfig, pipeline: C2A2Pipeline, optimizer: Any, result: TrainResult,
+                step: int) -> None:
+    """Log, checkpoint and validate on their schedules."""
+    if step % max(1, config.log_every) == 0 or step == config.max_steps:
+        log.info("step %d/%d loss %.4f", step, config.max_steps, result.losses[-1])
+    if config.checkpoint_every and step % config.checkpoint_every == 0:
+        folder = config.out_dir / "checkpoints" / f"step-{step:06d}"
+        saved = save_checkpoint(folder, pipeline, optimizer, step, config.train_text_encoder)
+        result.checkpoints.append(saved)
+        _prune_checkpoints(config.out_dir, config.keep_checkpoints)
+    if config.validate_every and step % config.validate_every == 0:
+        pipeline.sd.unet.eval()
+        pipeline.number_encoder.eval()
+        result.validation_images.append(save_validation_grid(pipeline, config, step))
+
+
 def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> TrainResult:
     """Run (or resume) training and save a pipeline folder to ``config.out_dir``."""
     from diffusers import DDPMScheduler
@@ -355,17 +430,7 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
     class_paths = prepare_class_images(config, pipeline) if config.prior_loss_weight > 0 else []
     noise_scheduler = DDPMScheduler.from_config(dict(sd.scheduler.config))
 
-    sd.vae.requires_grad_(False)
-    sd.unet.requires_grad_(True)
-    sd.text_encoder.requires_grad_(config.train_text_encoder)
-    if config.gradient_checkpointing:
-        sd.unet.enable_gradient_checkpointing()
-        if config.train_text_encoder:
-            sd.text_encoder.gradient_checkpointing_enable()
-    groups = [{"params": list(sd.unet.parameters()), "lr": config.learning_rate}]
-    if config.train_text_encoder:
-        groups.append({"params": list(sd.text_encoder.parameters()), "lr": config.learning_rate})
-    groups.append({"params": list(pipeline.number_encoder.parameters()), "lr": config.number_encoder_lr})
+    groups = _trainable_groups(config, pipeline)
     optimizer = _make_optimizer(groups, config.use_8bit_adam)
     trainable = [p for g in groups for p in g["params"]]
 
@@ -379,45 +444,12 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
     amp_dtype = _autocast_dtype(config.mixed_precision, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     generator = torch.Generator("cpu").manual_seed(config.seed + step)
-    scaling = float(getattr(sd.vae.config, "scaling_factor", 0.18215))
-    prediction_type = noise_scheduler.config.prediction_type
 
     while step < config.max_steps:
         sd.unet.train()
         sd.text_encoder.train(config.train_text_encoder)
         pipeline.number_encoder.train()
-        picks = torch.randint(len(rows), (config.batch_size,), generator=generator).tolist()
-        pixels = [image_tensor(rows[i][0], config.resolution) for i in picks]
-        points = [rows[i][1] for i in picks]
-        if class_paths:
-            class_picks = torch.randint(len(class_paths), (config.batch_size,), generator=generator).tolist()
-            pixels += [image_tensor(class_paths[i], config.resolution) for i in class_picks]
-        pixel_batch = torch.stack(pixels).to(device)
-        with torch.autocast(
-            device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
-        ):
-            with torch.no_grad():
-                latents = sd.vae.encode(pixel_batch).latent_dist.sample(generator=None) * scaling
-            noise = torch.randn(latents.shape, generator=generator).to(device, latents.dtype)
-            timesteps = torch.randint(
-                noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator
-            ).to(device)
-            noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-            embeds = pipeline.encode_points(points, config.template)
-            if class_paths:
-                embeds = torch.cat([embeds, pipeline.encode_text([config.class_prompt] * config.batch_size)])
-            prediction = sd.unet(noisy, timesteps, encoder_hidden_states=embeds).sample
-            target = (
-                noise_scheduler.get_velocity(latents, noise, timesteps)
-                if prediction_type == "v_prediction"
-                else noise
-            )
-            n = config.batch_size
-            loss = F.mse_loss(prediction[:n].float(), target[:n].float())
-            if class_paths:
-                loss = loss + config.prior_loss_weight * F.mse_loss(
-                    prediction[n:].float(), target[n:].float()
-                )
+        loss = _batch_loss(config, pipeline, noise_scheduler, rows, class_paths, generator, device, amp_dtype)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(
                 f"Training diverged at step {step + 1} (loss {loss.item()}); lower the rate."
@@ -430,18 +462,7 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
         scaler.update()
         step += 1
         result.losses.append(float(loss.item()))
-        if step % max(1, config.log_every) == 0 or step == config.max_steps:
-            log.info("step %d/%d loss %.4f", step, config.max_steps, result.losses[-1])
-        if config.checkpoint_every and step % config.checkpoint_every == 0:
-            folder = config.out_dir / "checkpoints" / f"step-{step:06d}"
-            result.checkpoints.append(
-                save_checkpoint(folder, pipeline, optimizer, step, config.train_text_encoder)
-            )
-            _prune_checkpoints(config.out_dir, config.keep_checkpoints)
-        if config.validate_every and step % config.validate_every == 0:
-            sd.unet.eval()
-            pipeline.number_encoder.eval()
-            result.validation_images.append(save_validation_grid(pipeline, config, step))
+        _after_step(config, pipeline, optimizer, result, step)
     result.steps = step
     sd.unet.eval()
     sd.text_encoder.eval()

@@ -75,6 +75,15 @@ def landmark_surface() -> tuple[np.ndarray, np.ndarray]:
         return data["corners"].astype(np.int64), data["weights"].astype(np.float64)
 
 
+def landmark_points(rig: FaceRig, vertices: np.ndarray | None = None) -> np.ndarray:
+    """(478, 3) positions of MediaPipe's landmarks on the head, posed by ``vertices`` (default:
+    neutral): where a feature of the face is, without detecting anything."""
+    corners, weights = landmark_surface()
+    face = rig.part("face")
+    points = (rig.neutral if vertices is None else vertices)[face.start : face.stop]
+    return (points[corners] * weights[..., None]).sum(axis=1)
+
+
 def arkit_name(ict_name: str) -> str:
     """browDown_L -> browDownLeft; browInnerUp_L and _R both map to browInnerUp (summed)."""
     base, _, side = ict_name.partition("_")

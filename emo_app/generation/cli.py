@@ -96,7 +96,7 @@ def _walk(args: argparse.Namespace) -> int:
     if args.kind == "axis":
         result = walks.axis_walk_images(args.a, args.walk_steps, **common)
     elif args.kind == "circle":
-        result = walks.circle_walk_images(args.theta, args.phi, args.r, args.walk_steps, **common)
+        result = walks.circle_walk_images(args.tilt, args.start_angle, args.r, args.walk_steps, **common)
     else:
         result = walks.class_walk_images(args.a, args.b, args.walk_steps, **common)
     for path in result.paths():
@@ -167,8 +167,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     walk.add_argument("kind", choices=("axis", "circle", "between"))
     walk.add_argument("--a", default="Happy", help="class for axis; first class for between")
     walk.add_argument("--b", default="Sad", help="second class for between")
-    walk.add_argument("--theta", type=float, default=0.0)
-    walk.add_argument("--phi", type=float, default=0.0)
+    walk.add_argument("--tilt", "--theta", dest="tilt", type=float, default=0.0,
+                      help="circle: tilt towards +Z in radians (the figures' theta)")
+    walk.add_argument("--start-angle", "--phi", dest="start_angle", type=float, default=0.0,
+                      help="circle: starting angle on the circle in radians (the figures' phi)")
     walk.add_argument("--r", type=float, default=0.8)
     walk.add_argument("--walk-steps", type=int, default=9)
     walk.add_argument("--seed", type=int, default=0)

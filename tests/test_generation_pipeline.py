@@ -192,3 +192,22 @@ def test_public_api_names_the_missing_weights(tmp_path, monkeypatch):
         api.generate_for_point(HAPPY, mode="magic")
     with pytest.raises(InvalidInputError, match="seed"):
         api.generate_for_point(HAPPY, seeds=())
+
+
+def test_number_encoder_frequencies_are_what_its_config_says():
+    """Measured on the features themselves: sin(pi f x) for f = 1..max_frequency runs 0.5 to
+    max_frequency / 2 cycles per unit, as NumberEncoderConfig documents."""
+    from emo_app.generation.number_encoder import NumberEncoder, NumberEncoderConfig
+
+    config = NumberEncoderConfig(embedding_dim=8, hidden_dim=8)
+    encoder = NumberEncoder(config)
+    length = 10.0
+    x = torch.linspace(0.0, length, 20001, dtype=torch.float64)
+    points = torch.stack([x, torch.zeros_like(x), torch.zeros_like(x)], dim=1).float()
+    with torch.no_grad():
+        sines = encoder.fourier_features(points)[:, 3 : 3 + config.num_frequencies].double()
+    signs = torch.sign(sines[1:]) != torch.sign(sines[:-1])
+    measured = signs.sum(0).double() / 2 / length  # two zero crossings per cycle
+    assert torch.allclose(measured, encoder.cycles_per_unit.double(), atol=0.05)
+    assert float(encoder.cycles_per_unit.min()) == pytest.approx(0.5)
+    assert float(encoder.cycles_per_unit.max()) == pytest.approx(config.max_frequency / 2)

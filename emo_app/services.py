@@ -302,13 +302,19 @@ def walk_points(
     *,
     emotion: str = "Happy",
     other: str = "Sad",
-    theta: float = 0.0,
-    phi: float = 0.0,
+    tilt: float = 0.0,
+    start_angle: float = 0.0,
     r: float = 0.8,
     steps: int = 12,
     spherical: bool = True,
+    theta: float | None = None,
+    phi: float | None = None,
 ) -> list[EmotionPoint]:
-    """The points of an axis, circle or between-classes walk (see emo_app.emotion.space)."""
+    """The points of an axis, circle or between-classes walk (see emo_app.emotion.space).
+    ``theta``/``phi`` are the older names of the circle's ``tilt``/``start_angle`` (the paper's
+    figure labels), still accepted."""
+    tilt = tilt if theta is None else theta
+    start_angle = start_angle if phi is None else phi
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
         raise InvalidInputError(f"steps must be a whole number; got {steps!r}.")
     if not 2 <= steps <= MAX_WALK_STEPS:
@@ -316,7 +322,7 @@ def walk_points(
     if kind == "axis":
         return axis_walk(emotion, steps)
     if kind == "circle":
-        return circle_walk(theta, phi, r, steps)
+        return circle_walk(tilt, start_angle, r, steps)
     if kind == "classes":
         return class_walk(emotion, other, steps, spherical=spherical)
     raise InvalidInputError(f"Unknown walk '{kind}'; choose axis, circle or classes.")

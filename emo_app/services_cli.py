@@ -59,8 +59,9 @@ def _sphere(args: argparse.Namespace) -> int:
 def _walk(args: argparse.Namespace) -> int:
     from emo_app.services import walk
 
-    result = walk(args.kind, emotion=args.emotion, other=args.other, theta=args.theta, phi=args.phi,
-                  r=args.r, steps=args.steps, spherical=not args.straight, size=args.size)
+    result = walk(args.kind, emotion=args.emotion, other=args.other, tilt=args.tilt,
+                  start_angle=args.start_angle, r=args.r, steps=args.steps,
+                  spherical=not args.straight, size=args.size)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for kind, path in result.files.items():
@@ -96,8 +97,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("kind", choices=("axis", "circle", "classes"))
     w.add_argument("--emotion", default="Happy", help="class for axis walks; start class for classes")
     w.add_argument("--other", default="Sad", help="end class for classes walks")
-    w.add_argument("--theta", type=float, default=0.0)
-    w.add_argument("--phi", type=float, default=0.0)
+    w.add_argument("--tilt", "--theta", dest="tilt", type=float, default=0.0,
+                   help="circle: tilt towards +Z in radians (the figures' theta)")
+    w.add_argument("--start-angle", "--phi", dest="start_angle", type=float, default=0.0,
+                   help="circle: starting angle on the circle in radians (the figures' phi)")
     w.add_argument("--r", type=float, default=0.8)
     w.add_argument("--steps", type=int, default=12)
     w.add_argument("--straight", action="store_true", help="straight line instead of the great circle")

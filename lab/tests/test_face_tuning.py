@@ -210,17 +210,16 @@ def test_ict_facekit_reference_reads_its_jaw_open_pucker_and_gaze(shared_dir):
     assert [r.name for r in result.flat] == list(names)
 
 
-def test_fidelity_reference_head_is_optional_and_never_downloaded(tmp_path, monkeypatch, capsys):
+def test_fidelity_reference_head_is_the_bundled_one_and_never_downloaded(tmp_path, monkeypatch):
     from emo_app.errors import MissingWeightsError
     from lab.cli import _reference_head
 
     monkeypatch.setenv("EMO_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setenv("EMO_OFFLINE", "1")
     assert _reference_head("none") is None
-    assert _reference_head("auto") is None
-    assert "ict_face_arkit.npz" in capsys.readouterr().out  # says what is missing and how to get it
+    assert _reference_head("auto").head == "ict"  # the copy in assets/, offline
     with pytest.raises(MissingWeightsError):
-        _reference_head("ict-facekit")  # asked for by name: an error, not a silent skip
+        _reference_head(str(tmp_path / "elsewhere.npz"))  # asked for by path: an error, not a skip
 
 
 def test_conjugate_gaze_names_the_other_eye():

@@ -18,8 +18,8 @@ import numpy as np
 
 from emo_app.face import mesh as fm
 from emo_app.face.fields import blend_handles, near, rotation, smoothstep, split_side
+from emo_app.face.rig_geometry import FLIP
 
-FLIP = np.array([-1.0, 1.0, 1.0], dtype=np.float64)
 JAW_HINGE = np.array([0.0, 0.2, -2.8])
 JAW_ANGLE_DEG = 18.0
 # eyeLookIn/Out at weight 1: near the end of the eyes' sideways range (about 45-50 degrees).
@@ -74,7 +74,8 @@ class Shape:
     eyes: tuple[Term, ...] = ()  # the eyeballs
 
 
-def T(*weight: Factor, move: Vector | str, scale: float | None = None) -> Term:  # noqa: N802
+def T(*weight: Factor, move: Vector | str, scale: float | None = None) -> Term:
+    """A term, written as the table reads: T("upper_lip", 0.06, move=(0, -1, 0))."""
     return Term(weight, move, scale)
 
 

@@ -25,6 +25,9 @@ import numpy as np
 
 from emo_app.config import Settings
 from emo_app.errors import InvalidInputError, MissingWeightsError
+from emo_app.models.manager import get_manager
+from emo_app.models.registry import KNOWN_MODELS
+from emo_app.models.resolver import resolve
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +136,6 @@ def _weights_path(model_name: str, pretrained: str, settings: Settings) -> Path:
     """Every CLIP weight file comes through the resolver (MissingWeightsError offline)."""
     import open_clip
 
-    from emo_app.models import resolve
-    from emo_app.models.registry import KNOWN_MODELS
-
     if Path(pretrained).expanduser().exists():
         return Path(pretrained).expanduser()
     if (model_name, pretrained) in _OPENAI_B32:
@@ -202,8 +202,6 @@ def get_clip(
     settings: Settings | None = None,
 ) -> ClipEncoder:
     """The shared encoder, loaded once through the ModelManager; MissingWeightsError offline."""
-    from emo_app.models import get_manager
-
     settings = settings or Settings.from_env()
     _weights_path(model_name, pretrained, settings)  # fail fast, before the manager wraps errors
     manager = get_manager()
@@ -223,8 +221,6 @@ def clip_available(
     settings = settings or Settings.from_env()
     try:
         if (model_name, pretrained) in _OPENAI_B32:
-            from emo_app.models import resolve
-
             resolve("clip-vit-b-32", settings, allow_download=False)
         else:
             _weights_path(model_name, pretrained, settings)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import configuration, settings
 
 # the same examples on every run (a fixed seed per test) and no per-example time limit:
 # the suite stays deterministic and has no timed assertions
@@ -32,6 +32,7 @@ atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 os.environ["EMO_DATA_DIR"] = str(SCRATCH / "data")
 os.environ["GRADIO_TEMP_DIR"] = str(SCRATCH / "gradio")
 os.environ["MPLCONFIGDIR"] = str(SCRATCH / "matplotlib")
+configuration.set_hypothesis_home_dir(str(SCRATCH / "hypothesis"))  # its constants cache
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

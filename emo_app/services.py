@@ -253,11 +253,13 @@ def sphere_point(
     seed: int = 0,
     exports: bool = False,
     settings: Settings | None = None,
+    **face: Any,
 ) -> SphereResult:
-    """A C2A2 point -> its nearest classes, 8 intensities, the face, and (optionally) an image."""
+    """A C2A2 point -> its nearest classes, 8 intensities, the face, and (optionally) an image.
+    ``face``: the head, look, tone and background choices of ``render_face``."""
     emotions = EmotionIntensities.from_point(point)
     shapes, _ = shapes_for_emotions(emotions)
-    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings)
+    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings, **face)
     result = SphereResult(point, nearest_classes(point, 3), emotions, face)
     if generate:
         result.generated, result.generation_message = generate_images(point, seeds=(seed,))

@@ -200,7 +200,7 @@ def _add_eyeball_turns(neutral: np.ndarray, deltas: np.ndarray, eyes: Part | Non
             deltas[ARKIT_NAMES.index(f"eyeLook{direction}{side}"), rows] += turn
 
 
-IRIS_RGB = (0.30, 0.40, 0.42)
+IRIS_RGB = (0.34, 0.23, 0.14)  # brown, the commonest eye colour
 IRIS_DEG, PUPIL_DEG = 29.5, 11.0  # angular radii from the eyeball's front pole
 CATCHLIGHT = np.array([-0.24, 0.22, 1.0]) / np.linalg.norm([-0.24, 0.22, 1.0])  # toward the key
 

@@ -269,8 +269,8 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
         # MediaPipe's brow rows run outer -> inner on the lower edge and outer -> inner on top
         shape_mask = _polygon_mask(shape, [np.concatenate([low, up[::-1]])], blur=0.008 * face_width)
         hairs = _brow_hairs(shape, low, up, rng, side)
-        brows = np.maximum(brows, 0.55 * shape_mask + 0.45 * hairs * (shape_mask > 0.05))
-    mix(0.9 * brows, _linear(colours["brows"]))
+        brows = np.maximum(brows, np.clip(0.7 * shape_mask + 0.5 * hairs * (shape_mask > 0.05), 0, 1))
+    mix(0.95 * brows, _linear(colours["brows"]))
 
     # lid margins and lash lines along the face mesh's rims round the eyes
     lines = []

@@ -23,6 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
 from emo_app.face import mesh as landmarks_of
 from emo_app.face.texture import FaceTexture
@@ -265,3 +266,15 @@ def _build(rgb: np.ndarray, landmarks: np.ndarray, tone: str) -> FaceTexture:
     atlas = base.image.copy()
     atlas[:, :side] = _srgb(blended)
     return FaceTexture(atlas, None, base.skin_rgb, f"photo skin ({tone})", head=rig.head)
+
+
+def default_photo_skin(tone: str | None = None, settings: Settings | None = None) -> FaceTexture:
+    """The "photo" look on the full head: the public-domain astronaut photo that scikit-image
+    ships (Eileen Collins, NASA), its landmarks detected once and cached in the data folder."""
+    from skimage.data import astronaut
+
+    from emo_app.face.texture import _cached_landmarks
+
+    settings = settings or Settings.from_env()
+    rgb = astronaut()
+    return photo_skin(rgb, _cached_landmarks(rgb, settings), tone)

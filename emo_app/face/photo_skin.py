@@ -89,15 +89,23 @@ def photo_skin(image: np.ndarray, landmarks: np.ndarray, tone: str | None = None
     return texture
 
 
-def _triangle_index(shape: tuple[int, int], corners: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """(rows, cols) map of which triangle covers each pixel (-1: none), drawn with PIL."""
+def _triangle_index(shape: tuple[int, int], corners: np.ndarray, offset: np.ndarray,
+                    order: np.ndarray) -> np.ndarray:
+    """(rows, cols) map of which triangle covers each pixel (-1: none), drawn with PIL in
+    ``order`` (a later triangle wins where two overlap)."""
     from PIL import Image, ImageDraw
 
     canvas = Image.new("I", (shape[1], shape[0]), 0)
     draw = ImageDraw.Draw(canvas)
-    for k, triangle in enumerate(corners - offset - 0.5):  # PIL puts pixel centres at integers
-        draw.polygon([tuple(p) for p in triangle], fill=k + 1)
+    shifted = corners - offset - 0.5  # PIL puts pixel centres at integers
+    for k in order:
+        draw.polygon([tuple(p) for p in shifted[k]], fill=int(k) + 1)
     return np.asarray(canvas, np.int64) - 1
+
+
+def _signed_areas(corners: np.ndarray) -> np.ndarray:
+    edges_a, edges_b = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    return edges_a[:, 0] * edges_b[:, 1] - edges_a[:, 1] * edges_b[:, 0]
 
 
 def _affine_maps(dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +128,11 @@ def warp_to_atlas(photo: np.ndarray, photo_points: np.ndarray, atlas_points: np.
     dst, src = atlas_points[triangles], photo_points[triangles]
     lo = np.clip(np.floor(dst.reshape(-1, 2).min(0)).astype(int) - 1, 0, None)
     hi = np.minimum(np.ceil(dst.reshape(-1, 2).max(0)).astype(int) + 2, [shape[1], shape[0]])
-    index = _triangle_index((hi[1] - lo[1], hi[0] - lo[0]), dst, lo)
+    # where the atlas folds a triangle over its neighbours (it is mirrored there relative to the
+    # photo), the unfolded triangles are drawn last so they keep the texels both cover
+    folded = np.sign(_signed_areas(dst)) != np.sign(_signed_areas(src))
+    order = np.concatenate([np.flatnonzero(folded), np.flatnonzero(~folded)])
+    index = _triangle_index((hi[1] - lo[1], hi[0] - lo[0]), dst, lo, order)
     maps, valid = _affine_maps(dst, src)
     rows, cols = np.nonzero(index >= 0)
     chosen = index[rows, cols]

@@ -5,8 +5,9 @@ head's surface (``hd_head.landmark_surface``), so each canonical-mesh triangle h
 the photo and a place in the atlas's face tile. Warping triangle by triangle (piecewise affine)
 puts the photo's eyes, nostrils and lips on the head's. Outside the face oval the chosen tone's
 generated skin stays. No seam shows: the photo's skin is matched to the tone's colour, its broad
-shading near the border is evened out to the generated skin's, and over a band inside the oval
-it fades in, where it looks like skin (not the hair or background a photo has at its border).
+shading is evened out to the generated skin's (fully near the border, half elsewhere: the
+renderer lights the head again), and over a band inside the oval it fades in where it looks
+like skin (not the hair or background a photo has at its border).
 The eye openings and the gap between the lips keep the generated atlas's detail in the photo's
 colours: on the head those texels are lid margins and inner lips, where the photo's eyeballs and
 teeth must not land.
@@ -34,6 +35,9 @@ SKIN_SAMPLE_LANDMARKS = (50, 280, 101, 330, 151, 9, 205, 425, 108, 337, 117, 346
 FADE_BAND = 0.07  # inside the oval, over which the photo fades in from the generated skin
 SHADING_BAND = 0.12  # inside the oval, over which the photo's broad shading is evened out
 SHADING_BLUR = 0.03  # what counts as broad shading
+# the share of the photo's broad shading evened out everywhere: the renderer lights the head
+# again, and the photo's own light on top of it darkens the sides of the face twice
+RELIGHT = 0.5
 SKIN_CHECK_BAND = 0.15  # inside the oval, where only skin-coloured photo pixels are kept
 OPENING_GROW = 0.006  # how far the eye openings and the lip gap are grown
 OPENING_BLUR = 0.02  # how far round an opening its colour is taken from
@@ -257,14 +261,14 @@ def _build(rgb: np.ndarray, landmarks: np.ndarray, tone: str) -> FaceTexture:
     face = warped * (1.0 - openings[..., None]) + around * detail * openings[..., None]
     reached = np.maximum(covered, openings)
 
-    # the photo's skin takes the tone's colour (so face and neck match; its own shading, lips,
-    # brows and marks stay), and near the border its low-frequency shading (hair shadows, a
-    # darker jaw line) is evened out to the generated skin's, which carries on outside the oval
+    # the photo's skin takes the tone's colour (so face and neck match; its lips, brows, folds
+    # and marks stay), and its broad shading is evened out to the generated skin's: fully near
+    # the border (hair shadows, a darker jaw line), by RELIGHT elsewhere
     face = face * to_tone
     sigma = SHADING_BLUR * face_width
     broad = np.maximum(_masked_blur(face, reached, sigma), 1e-4)
     shading = _masked_blur(generated, np.ones(tile), sigma) / broad
-    evened = 1.0 - _smoothstep(depth / (SHADING_BAND * face_width))
+    evened = np.maximum(1.0 - _smoothstep(depth / (SHADING_BAND * face_width)), RELIGHT)
     face = face * np.clip(1.0 + (shading - 1.0) * evened[..., None], 0.25, 4.0)
 
     # the photo fades in over a band inside the oval, only where the warp reached, and near the

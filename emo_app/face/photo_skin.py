@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 
 import numpy as np
 
@@ -287,10 +288,15 @@ def _build(rgb: np.ndarray, landmarks: np.ndarray, tone: str) -> FaceTexture:
 def default_photo_skin(tone: str | None = None, settings: Settings | None = None) -> FaceTexture:
     """The "photo" look on the full head: the public-domain astronaut photo that scikit-image
     ships (Eileen Collins, NASA), its landmarks detected once and cached in the data folder."""
+    settings = settings or Settings.from_env()
+    return _default_photo_skin(tone, settings)
+
+
+@lru_cache(maxsize=8)
+def _default_photo_skin(tone: str | None, settings: Settings) -> FaceTexture:
     from skimage.data import astronaut
 
     from emo_app.face.texture import _cached_landmarks
 
-    settings = settings or Settings.from_env()
     rgb = astronaut()
     return photo_skin(rgb, _cached_landmarks(rgb, settings), tone)

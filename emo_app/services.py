@@ -397,16 +397,31 @@ def capture(
     use_photo_texture: bool = False,
     size: int | None = None,
     settings: Settings | None = None,
+    head: str | None = None,
+    tone: str | None = None,
 ) -> CaptureOutcome:
     """A photo -> its 52 weights -> our face performing them; with ``text``, the user's own
-    textured face performs the description instead."""
+    face performs the description instead. The user's face on the full ``head`` (default from
+    settings) is their photo's skin on the full head, blended into skin ``tone``; on the
+    "mediapipe" head it is their photo's skin AND their face's shape."""
     from emo_app.face.capture import capture_blendshapes
+    from emo_app.face.looks import HEADS
     from emo_app.validation import load_image
 
+    settings = settings or Settings.from_env()
+    head = head or settings.face_head
+    if head not in HEADS:
+        raise InvalidInputError(f"Unknown head '{head}'; choose one of {', '.join(HEADS)}.")
     pixels = load_image(image, settings)
     captured = capture_blendshapes(pixels, settings)
     texture = rig = None
-    if use_photo_texture or text:  # the user's face: their skin AND their face's shape
+    if (use_photo_texture or text) and head == "full":  # the user's skin on the full head
+        from emo_app.face.looks import head_rig
+        from emo_app.face.photo_skin import photo_skin
+
+        rig = head_rig(head, settings)
+        texture = photo_skin(pixels, captured.landmarks, tone or settings.skin_tone)
+    elif use_photo_texture or text:  # the user's face: their skin AND their face's shape
         from emo_app.face.photo_mesh import rig_from_landmarks
         from emo_app.face.texture import texture_from_landmarks
 
@@ -421,5 +436,5 @@ def capture(
         shapes = prediction.shapes
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
-                       exports=True, settings=settings, rig=rig)
+                       exports=True, settings=settings, rig=rig, head=head, tone=tone)
     return CaptureOutcome(shapes, message.strip(), face, texture, rig)

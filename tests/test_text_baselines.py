@@ -229,6 +229,56 @@ def test_official_checkpoints_load_strictly():
         assert vae.eval().decode(embedding).shape == (2, 51)
 
 
+@pytest.fixture(scope="module")
+def clip_512():
+    """A tiny random CLIP whose embeddings have the 512 dimensions the released heads take."""
+    import open_clip
+
+    from emo_app.metric.clip import ClipEncoder
+
+    torch.manual_seed(1)
+    model = open_clip.CLIP(
+        embed_dim=512,
+        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
+        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
+    )
+    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id="tiny-512")
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "first_layer"),
+    [
+        ("emo3d-clip-baseline", "CLIP_Baseline.pth", "network.0"),
+        ("emo3d-vae-clip", "VAE_CLIP.pt", "decoder.0"),
+    ],
+)
+def test_official_heads_receive_raw_clip_features(name, file, first_layer, clip_512, tmp_path):
+    """The released heads were trained on raw encode_text output; a unit vector collapses them."""
+    from emo_app.config import Settings
+    from emo_app.text.checkpoints import OfficialEmo3DModel
+
+    torch.manual_seed(0)
+    module = bl.Emo3DHead(512) if name == "emo3d-clip-baseline" else bl.VAEClip()
+    torch.save(module.state_dict(), tmp_path / file)
+    settings = Settings(weights_dir=tmp_path, offline=True)
+    model = OfficialEmo3DModel(name, settings, clip_encoder=clip_512, emotion_source=_FixedEmotions())
+    seen = []
+    model.module.get_submodule(first_layer).register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    model.predict("a joyful smile")
+    raw = clip_512.encode_texts(["a joyful smile"], normalise=False)
+    assert abs(float(np.linalg.norm(raw)) - 1.0) > 0.1  # the raw vector is not unit length
+    np.testing.assert_allclose(seen[0].numpy(), raw, rtol=1e-5, atol=1e-6)
+
+
+def test_official_checkpoints_are_fetched_from_the_models_folder():
+    from emo_app.models.registry import get_spec
+
+    for name, file in (("emo3d-clip-baseline", "CLIP_Baseline.pth"), ("emo3d-vae-clip", "VAE_CLIP.pt")):
+        url = get_spec(name).url
+        assert url.startswith("https://github.com/MahshidDehghani/Emo3D/raw/")
+        assert url.endswith(f"/Emo3D/models/{file}")
+
+
 def test_official_models_are_listed_and_fail_clearly_without_clip(tmp_path, monkeypatch):
     from emo_app.config import Settings
     from emo_app.errors import MissingWeightsError

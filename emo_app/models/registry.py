@@ -32,6 +32,11 @@ class ModelSpec:
         return bool(self.hub_repo or self.url)
 
 
+# the authors' repository keeps the checkpoints under Emo3D/models/ (pinned commit)
+_EMO3D_MODELS = (
+    "https://github.com/MahshidDehghani/Emo3D/raw/e5548c2f38eded7dfa278dd20d028ebd7ef734c3/Emo3D/models"
+)
+
 _SPECS = [
     ModelSpec(
         name="minilm",
@@ -94,14 +99,14 @@ _SPECS = [
         name="emo3d-clip-baseline",
         description="Emo3D authors' CLIP + MLP checkpoint (CLIP_Baseline.pth)",
         local_name="CLIP_Baseline.pth",
-        url="https://github.com/MahshidDehghani/Emo3D/raw/main/CLIP_Baseline.pth",
+        url=f"{_EMO3D_MODELS}/CLIP_Baseline.pth",
         license="MIT",
     ),
     ModelSpec(
         name="emo3d-vae-clip",
         description="Emo3D authors' VAE-CLIP checkpoint (VAE_CLIP.pt)",
         local_name="VAE_CLIP.pt",
-        url="https://github.com/MahshidDehghani/Emo3D/raw/main/VAE_CLIP.pt",
+        url=f"{_EMO3D_MODELS}/VAE_CLIP.pt",
         license="MIT",
     ),
     ModelSpec(

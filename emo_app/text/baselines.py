@@ -6,8 +6,10 @@ released CLIP + MLP head (Linear 256 -> ReLU -> Linear 128 -> ReLU -> Linear 51 
 (``encoder.0``, ``fc_mu``, ``fc_logvar``, ``decoder.0``, ``decoder.3``). Outputs are Emo3D's 51
 values (MediaPipe order without ``_neutral``); ``Blendshapes.from_mediapipe`` adds tongueOut = 0.
 
-CLIP embeddings are L2-normalised before the heads (the released notebooks' normalisation is
-not documented; normalised CLIP features are the common convention).
+CLIP features reach the heads RAW, as the released notebooks train and run them (OpenAI CLIP's
+``encode_text`` / ``encode_image`` output, not L2-normalised): the released checkpoints only
+give MediaPipe-like values at that scale. Unit-length features are for cosine similarity (the
+metric, VAE-CLIP's alignment loss, which is scale-free anyway).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ KINDS = ("lm-mlp", "emotion-xlm", "clip-mlp", "vae-clip")
 LM_KINDS = ("lm-mlp", "emotion-xlm")
 CLIP_KINDS = ("clip-mlp", "vae-clip")
 SHAPE_NAMES_51 = MEDIAPIPE_NAMES[1:]
+CLIP_FEATURES = ("raw", "unit")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class TrainConfig:
     use_images: bool = False  # CLIP kinds: also train on image embeddings (needs image_root)
     image_root: str = ""
     embed_dim: int = 512  # CLIP kinds: the CLIP embedding size (ViT-B/32: 512)
+    clip_features: str = "raw"  # CLIP kinds: "raw" encode_text/encode_image output, as released; or "unit"
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -58,6 +60,8 @@ class TrainConfig:
             raise InvalidInputError(f"Unknown model kind '{self.kind}'; choose one of {', '.join(KINDS)}.")
         if self.epochs < 1 or self.batch_size < 1:
             raise InvalidInputError("epochs and batch_size must be at least 1.")
+        if self.clip_features not in CLIP_FEATURES:
+            raise InvalidInputError(f"clip_features must be one of {', '.join(CLIP_FEATURES)}.")
         if self.kind in CLIP_KINDS and self.encoder == "minilm":
             self.encoder = "clip-vit-b-32"
 
@@ -143,7 +147,9 @@ def read_checkpoint_config(folder: Path) -> tuple[TrainConfig, dict[str, Any]]:
         raise ModelLoadError(f"'{folder}' is not a text-model checkpoint (no config.json).")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        return TrainConfig.from_dict(payload["config"]), dict(payload.get("state", {}))
+        saved = dict(payload["config"])
+        saved.setdefault("clip_features", "unit")  # checkpoints from before raw features trained on unit ones
+        return TrainConfig.from_dict(saved), dict(payload.get("state", {}))
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelLoadError(f"'{path}' is not a valid checkpoint config: {exc}.") from exc
 
@@ -187,7 +193,8 @@ def _clip_features(
     import torch
 
     texts = [s.text for s in samples]
-    text_emb = torch.from_numpy(clip.encode_texts(texts, batch_size=batch))
+    normalise = config.clip_features == "unit"
+    text_emb = torch.from_numpy(clip.encode_texts(texts, batch_size=batch, normalise=normalise))
     image_emb = None
     if config.use_images:
         from emo_app.validation import load_image
@@ -199,7 +206,7 @@ def _clip_features(
                 raise InvalidInputError(f"Image '{s.image}' of sample {s.sample_id} is not under '{root}'.")
             img = load_image(root / s.image)
             images.append(img[:, ::-1].copy() if s.mirrored else img)
-        image_emb = torch.from_numpy(clip.encode_images(images, batch_size=batch))
+        image_emb = torch.from_numpy(clip.encode_images(images, batch_size=batch, normalise=normalise))
     return text_emb, image_emb
 
 

@@ -361,6 +361,9 @@ def _degree(
     if index + 1 < end and tokens[index + 1] in DEGREE_AFTER:
         factor *= DEGREE_AFTER[tokens[index + 1]]
         used.append(index + 1)
+    elif index + 2 < end and tokens[index + 1] == "a" and tokens[index + 2] in {"little", "bit"}:
+        factor *= DEGREE_AFTER["a_little"]  # two tokens: "smiling a little", "frowning a bit"
+        used.extend((index + 1, index + 2))
     return factor, used
 
 

@@ -333,3 +333,109 @@ def test_clip_mlp_trains_on_image_embeddings_too(dataset, tiny_clip, tmp_path):
     (root / samples[0].image).unlink()
     with pytest.raises(InvalidInputError, match=samples[0].image):
         train(config, samples, tmp_path / "ckpt2", clip_encoder=tiny_clip, progress=False)
+
+
+@pytest.fixture(scope="module")
+def paper_weights(tmp_path_factory, tiny_encoder) -> Path:
+    """A weights folder where the paper's encoders 'resolve' (tiny random BERTs by those names)."""
+    import shutil
+
+    weights = tmp_path_factory.mktemp("weights")
+    for name in ("bert-base-uncased", "xlm-roberta-base"):
+        shutil.copytree(tiny_encoder, weights / name)
+    return weights
+
+
+def test_the_paper_encoder_is_chosen_when_it_resolves_else_minilm(paper_weights, tmp_path):
+    from emo_app.config import Settings
+    from emo_app.text.train import choose_encoder
+
+    found = Settings(weights_dir=paper_weights, offline=True)
+    assert choose_encoder("lm-mlp", found)[0] == "bert-base-uncased"
+    assert choose_encoder("emotion-xlm", found)[0] == "xlm-roberta-base"
+    encoder, why = choose_encoder("lm-mlp", Settings(weights_dir=tmp_path, offline=True))
+    assert encoder == "minilm" and "bert-base-uncased" in why and "falling back" in why
+
+
+def test_default_training_fine_tunes_the_papers_encoder(dataset, paper_weights, tmp_path):
+    from emo_app.config import Settings
+    from emo_app.models import load_state_dict
+
+    settings = Settings(weights_dir=paper_weights, offline=True)
+    config = TrainConfig(kind="lm-mlp", epochs=1, batch_size=8, lr=1e-3, mirror=False)
+    assert TrainConfig().epochs == 50 and config.train_encoder
+    train(config, load_samples(dataset, "train"), tmp_path / "ckpt", settings=settings, progress=False)
+    module, saved, _ = load_module(tmp_path / "ckpt", settings)
+    assert saved.train_encoder and (tmp_path / "ckpt" / "encoder").is_dir()
+    before = load_state_dict(paper_weights / "bert-base-uncased" / "model.safetensors")
+    after = module.encoder.model.state_dict()
+    key = next(k for k in before if k.endswith("embeddings.word_embeddings.weight"))
+    assert not torch.equal(before[key], after[key.removeprefix("bert.")])
+
+
+def _dataset_with_images(dataset: Path, root: Path) -> Path:
+    """A copy of the dataset with every published image path present next to the data."""
+    from PIL import Image
+
+    (root / "data").mkdir(parents=True)
+    data = root / "data" / "train_data.csv"
+    data.write_bytes((dataset / "data" / "train_data.csv").read_bytes())
+    rng = np.random.default_rng(0)
+    for sample in load_samples(data):
+        target = root / sample.image
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(target)
+    return data
+
+
+def test_train_cli_defaults_follow_the_paper_and_print_the_choices(
+    dataset, paper_weights, tmp_path, monkeypatch, capsys
+):
+    import emo_app.text.train as train_module
+    from emo_app.cli import main
+
+    seen = []
+    monkeypatch.setattr(train_module, "train", lambda config, samples, out, **_: seen.append(config) or {})
+    monkeypatch.setenv("EMO_WEIGHTS_DIR", str(paper_weights))
+    monkeypatch.setenv("EMO_OFFLINE", "1")
+    common = ["--data", str(dataset), "--out", str(tmp_path / "out")]
+    weights = ["--shape-weight", "2", "--emotion-weight", "0.1"]
+    assert main(["train", "--model", "emotion-xlm", *common, *weights]) == 0
+    xlm = seen[-1]
+    assert (xlm.encoder, xlm.epochs, xlm.train_encoder) == ("xlm-roberta-base", 50, True)
+    assert (xlm.shape_weight, xlm.emotion_weight) == (2.0, 0.1)
+    assert "xlm-roberta-base" in capsys.readouterr().out
+
+    data = _dataset_with_images(dataset, tmp_path / "with-images")
+    assert main(["train", "--model", "clip-mlp", "--data", str(data), "--out", str(tmp_path / "c")]) == 0
+    assert seen[-1].use_images and Path(seen[-1].image_root) == tmp_path / "with-images"
+    assert "image embeddings" in capsys.readouterr().out
+    assert main(["train", "--model", "clip-mlp", *common]) == 0  # the fixture has no images
+    assert not seen[-1].use_images and "text only" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "mirrored"),
+    [
+        ("She left the room, smiling.", "She left the room, smiling."),
+        ("Her left eyebrow is raised.", "Her right eyebrow is raised."),
+        ("LEFT EYE closed", "RIGHT EYE closed"),
+        ("Right cheek puffed, left corner of the mouth", "Left cheek puffed, right corner of the mouth"),
+        ("He glances to the right.", "He glances to the left."),
+        ("She looks left, then smiles.", "She looks right, then smiles."),
+        ("That is the right answer, right now.", "That is the right answer, right now."),
+        ("They have left; her left and right eyes wet.", "They have left; her right and left eyes wet."),
+    ],
+)
+def test_mirror_swaps_only_directions_and_keeps_case(text, mirrored):
+    from emo_app.text.data import Emo3DSample, mirror_sample
+
+    sample = Emo3DSample(text, np.zeros(8, np.float32), np.zeros(51, np.float32))
+    assert mirror_sample(sample).text == mirrored
+
+
+def test_mirror_augmentation_is_applied_once(dataset, tiny_clip, tmp_path):
+    once = load_samples(dataset, "train", mirror=True)
+    config = TrainConfig(kind="clip-mlp", epochs=1, batch_size=1, lr=1e-3, mirror=True)
+    state = train(config, once, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    assert state["step"] == len(once) == 2 * len(load_samples(dataset, "train"))

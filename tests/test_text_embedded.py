@@ -9,7 +9,7 @@ import pytest
 
 from emo_app.errors import InvalidInputError
 from emo_app.text import TextPrediction, get_text_model
-from emo_app.text.cues import mirror_text
+from emo_app.text.mirror import mirror_text
 
 
 @pytest.fixture(scope="module")

@@ -174,7 +174,8 @@ def emotion_xlm_loss(
     shape_weight: float = 1.0,
     emotion_weight: float = 0.5,
 ) -> torch.Tensor:
-    """l1 * MSE(blendshapes) + l2 * MSE(emotions)."""
+    """l1 * MSE(blendshapes) + l2 * MSE(emotions). The paper gives no l1, l2: the defaults
+    (1.0, 0.5) are ours (``TrainConfig.shape_weight`` / ``emotion_weight``, ``--shape-weight``)."""
     return shape_weight * nn.functional.mse_loss(
         shapes, target_shapes
     ) + emotion_weight * nn.functional.mse_loss(emotions, target_emotions)

@@ -473,17 +473,6 @@ def analyse(text: str) -> TextAnalysis:
     return TextAnalysis(tokens, hits, cues, global_degree, text_side)
 
 
-def mirror_text(text: str) -> str:
-    """Swap the words left and right (keeping case), for mirror augmentation and tests."""
-
-    def swap(match: re.Match[str]) -> str:
-        word = match.group(0)
-        new = "right" if word.lower() == "left" else "left"
-        return new.capitalize() if word[0].isupper() else new
-
-    return re.sub(r"\b(left|right)\b", swap, text, flags=re.IGNORECASE)
-
-
 def side_neutral_text(text: str) -> str:
     """The text with 'left'/'right' removed, so the sentence encoder sees no side (mirror symmetry)."""
     return re.sub(r"\b(left|right)\b\s*", "", text, flags=re.IGNORECASE)

@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _FLOAT, _UINT, _USHORT, _SHORT, _UBYTE, _BYTE = 5126, 5125, 5123, 5122, 5121, 5120
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
-# The one glTF extension the GLB needs (three.js, Babylon.js and Blender read it): morph deltas
-# as 16-bit integers and normals as bytes halve the file next to 32-bit floats.
+# The one glTF extension the GLB needs (three.js, Babylon.js and Blender read it): a moved
+# vertex's delta takes 8 bytes as 16-bit integers (with its index) instead of 14 as floats.
 QUANTIZATION = "KHR_mesh_quantization"
 # Small deltas are left out of the morph targets (see ``kept_morph_entries``): no pose with
 # weights in [0, 1] puts a vertex further than this from the rig, 0.1 mm or a fifth of a pixel

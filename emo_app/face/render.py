@@ -215,42 +215,39 @@ def posed_parts(rig: Any, vertices: np.ndarray):
     """(part, positions, normals) for each drawable part of a posed rig. Vertices split along UV
     seams (``rig.weld``) share one normal, and the canonical skull shell takes the mask's
     normals along their shared border, so no seam shows."""
-    from emo_app.face.mesh import vertex_normals
-
-    welded = _welded_normals(rig, vertices)
-    out, normals_by_part = [], {}
-    for part in rig.parts:
-        positions = np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32)
-        if welded is not None and part.uvs is not None:
-            normals = welded[rig.weld[part.start : part.stop]]
-        else:
-            normals = vertex_normals(positions, part.faces)
-        normals_by_part[part.name] = (part, normals)
-        out.append((part, positions, normals))
+    normals = _head_normals(rig, vertices)
     seam_head, seam_face = rig.seams
-    if len(seam_head) and "head" in normals_by_part and "face" in normals_by_part:
-        head_part, head_normals = normals_by_part["head"]
-        face_part, face_normals = normals_by_part["face"]
-        head_normals[seam_head - head_part.start] = face_normals[seam_face - face_part.start]
-    return out
+    if len(seam_head):
+        normals[seam_head] = normals[seam_face]
+    return [
+        (part, np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32),
+         normals[part.start : part.stop])
+        for part in rig.parts
+    ]
 
 
-_WELDED_FACES: dict[int, tuple[Any, np.ndarray]] = {}
+_HEAD_FACES: dict[tuple[int, int], tuple[Any, Any, np.ndarray]] = {}
 
 
-def _welded_normals(rig: Any, vertices: np.ndarray) -> np.ndarray | None:
-    """Smooth normals over every textured part at once, indexed by global vertex, with split
-    copies of a vertex counted as one (``rig.weld``); None for a rig without a weld map."""
-    weld = getattr(rig, "weld", None)
-    if weld is None:
-        return None
+def _head_normals(rig: Any, vertices: np.ndarray) -> np.ndarray:
+    """Smooth normals of every part in one pass over all triangles (parts share no vertices),
+    with the split copies of a vertex (``rig.weld``) counted as one. The triangle list is
+    cached per parts and weld map, which rigs made by ``replace`` share."""
     from emo_app.face.mesh import vertex_normals
 
-    cached = _WELDED_FACES.get(id(rig))
-    if cached is None or cached[0] is not rig:
-        faces = np.concatenate([weld[p.faces + p.start] for p in rig.parts if p.uvs is not None])
-        cached = _WELDED_FACES[id(rig)] = (rig, faces.astype(np.int64))
-    return vertex_normals(np.asarray(vertices, np.float32), cached[1])
+    weld = getattr(rig, "weld", None)
+    key = (id(rig.parts), id(weld))
+    cached = _HEAD_FACES.get(key)
+    if cached is None or cached[0] is not rig.parts or cached[1] is not weld:
+        faces = np.concatenate([
+            weld[p.faces + p.start] if weld is not None and p.uvs is not None else p.faces + p.start
+            for p in rig.parts
+        ]).astype(np.int64)
+        if len(_HEAD_FACES) >= 8:  # holding parts and weld keeps their ids unique
+            _HEAD_FACES.pop(next(iter(_HEAD_FACES)))
+        cached = _HEAD_FACES[key] = (rig.parts, weld, faces)
+    normals = vertex_normals(vertices, cached[2])
+    return normals[weld] if weld is not None else normals
 
 
 def cavity_shading(rig: Any, vertices: np.ndarray) -> np.ndarray | None:

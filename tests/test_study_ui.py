@@ -63,6 +63,7 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
     from emo_app.ui.tabs.study import build_study_tab
 
     monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
     with gr.Blocks() as demo:
         build_study_tab(Settings())
     handlers = {fn.api_name: fn.fn for fn in demo.fns.values()}
@@ -74,9 +75,13 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
         handlers["study_vote"]("pilot", token, "3d", 1, 2, 5)
     with pytest.raises(gr.Error, match="admin token is not valid"):
         handlers["study_admin_results"]("wrong", "pilot")
-    request = SimpleNamespace(query_params={"study": "pilot", "rater": token})
-    update, state, greeting = handlers["study_open_link"](request)
+    request = SimpleNamespace(query_params={"study": "pilot", "rater": token}, headers={})
+    update, state, greeting, model, part, position, image, text, mine, _ = handlers["study_open_link"](request)
     assert update["value"] == "pilot" and state == token and "Ann" in greeting
+    # the link lands on the rater's first unrated face: 3D part 1, item 1 (item 2 is rated)
+    assert (model, part, position) == ("3d", 1, 1) and image is not None and "part 1, item 1" in text
+    service.ui_vote(db, "pilot", token, "3d", 1, 1, 3)
+    assert handlers["study_open_link"](request)[3:6] == ("3d", 1, 3)
 
 
 def test_rater_flow_through_the_handlers(db: StudyDB, admin: str, tmp_path: Path) -> None:

@@ -534,13 +534,36 @@ def ui_study_names(db: DBLike) -> list[str]:
     return [s.name for s in list_studies(db)]
 
 
+def admin_configured(db: DBLike) -> bool:
+    """Whether anyone can unlock the admin part here: EMO_STUDY_ADMIN_TOKEN is set or a token
+    was made with ``python -m emo_app study admin-token``."""
+    if os.environ.get(ADMIN_ENV_VAR, "").strip():
+        return True
+    with as_db(db).read() as conn:
+        return conn.execute("SELECT 1 FROM admin_tokens LIMIT 1").fetchone() is not None
+
+
+def first_unrated(db: DBLike, study: str, token: str) -> tuple[str, int, int] | None:
+    """(model, part, position) of the rater's first unrated item, 3D before 2D; None when done."""
+    mine = my_votes(db, study, token)
+    for model in MODELS:
+        for item in list_items(db, study, model):
+            if item.id not in mine:
+                return item.model, item.part, item.position
+    return None
+
+
 def ui_open_link(db: DBLike, query: Mapping[str, str]) -> tuple[str | None, str, str]:
     """A rater's link ``?study=..&rater=..`` -> (study, token, greeting); a bad link only explains."""
     study, token = (query.get("study") or "").strip(), (query.get("rater") or "").strip()
     if not study:
         return None, "", ""
+    try:
+        get_study(db, study)
+    except EmoAppError as exc:
+        return None, "", str(exc)
     if not token:
-        return study, "", f"Study '{study}': enter your name to start rating."
+        return study, "", f"Study '{study}': enter your name and press *Start rating*."
     try:
         rater = rater_from_token(db, study, token)
     except EmoAppError as exc:

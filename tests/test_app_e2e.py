@@ -188,3 +188,13 @@ def test_the_neutral_point_of_the_sphere_is_a_neutral_face(client):
     result = client.predict(0.0, 0.0, 0.0, api_name="/sphere_point_xyz")
     assert result[2] == 0 and "Nearest class: Neutral" in result[4]
     assert services.sphere_point(EmotionPoint(0, 0, 0), size=64).face.shapes.values.max() == 0.0
+
+
+def test_capture_message_reads_as_english(client, tmp_path):
+    from gradio_client import handle_file
+    from skimage.data import astronaut
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut()).save(photo)
+    result = client.predict(handle_file(str(photo)), "He is furious.", False, api_name="/capture")
+    assert result[4] == "1 face found. Your face performs: anger."

@@ -134,6 +134,11 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots)
         " #sphere-nearest .progress-text')",
         timeout=120_000,
     )
+    # a weaker expression: r = 0.5 (inside the sphere); a click on the surface keeps it
+    radius = page.locator("#sphere-r input[type=number]")
+    radius.fill("0.5")
+    radius.press("Tab")
+    heading.get_by_text("r 0.50").wait_for(timeout=120_000)
     page.wait_for_timeout(1500)
     before_text = heading.inner_text()
     before_face = _image_src(page, "sphere-face")
@@ -173,12 +178,14 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots)
         changed = True
         break
     assert changed, "clicking the sphere did not select a point"
-    assert "Nearest class" in heading.inner_text()
+    assert "Nearest class" in heading.inner_text() and "r 0.50" in heading.inner_text()
     page.wait_for_function(
         "old => { const i = document.querySelector('#sphere-face img'); return i && i.src !== old; }",
         arg=before_face, timeout=60_000,
     )
     page.screenshot(path=str(shots / "sphere.png"), full_page=False)
+    page.get_by_role("button", name="Go to the neutral centre").click()
+    heading.get_by_text("Nearest class: Neutral").wait_for(timeout=120_000)
 
 
 def _wait_until_idle(page, elem_id: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from emo_app.blendshapes import GROUPS, Blendshapes
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
-from emo_app.errors import EmoAppError
+from emo_app.errors import EmoAppError, InvalidInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("emo_app.ui")
@@ -98,6 +98,9 @@ def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
         if own_request is None:
             bound.arguments.pop("request", None)
         try:
+            refused = next((a for a in bound.arguments.values() if isinstance(a, RefusedUpload)), None)
+            if refused is not None:
+                raise InvalidInputError(refused.message)
             return fn(*bound.args, **bound.kwargs)
         except EmoAppError as exc:
             message = str(exc)
@@ -112,6 +115,14 @@ def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class RefusedUpload:
+    """An upload our image check refused, handed to the handler in place of the image; the
+    ``ui_errors`` wrapper turns it into our sentence (so the page keeps what it shows)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
 def photo_upload(**kwargs: Any):
     """A gr.Image for photo uploads whose files pass our image check BEFORE Gradio decodes them,
     so a damaged, truncated, non-image or oversized upload gets our specific sentence instead of
@@ -121,7 +132,6 @@ def photo_upload(**kwargs: Any):
 
     import gradio as gr
 
-    from emo_app.errors import EmoAppError
     from emo_app.validation import load_image
 
     component = gr.Image(**kwargs)
@@ -133,8 +143,7 @@ def photo_upload(**kwargs: Any):
             try:
                 load_image(path)
             except EmoAppError as exc:
-                log.info("upload refused: %s", exc)
-                raise gr.Error(str(exc), duration=12, print_exception=False) from exc
+                return RefusedUpload(str(exc))
         return decode(payload)
 
     component.preprocess = types.MethodType(checked_preprocess, component)

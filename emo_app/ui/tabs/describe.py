@@ -68,7 +68,7 @@ def point_text(point) -> str:
     nearest = ", ".join(f"{n} ({d:.2f})" for n, d in nearest_classes(point, 3))
     theta, phi, r = point.to_spherical()
     return (f"**C2A2 point** valence {point.valence:+.2f}, arousal {point.arousal:+.2f}, Z {point.z:+.2f} "
-            f"(θ {math.degrees(theta):.0f}°, φ {math.degrees(phi):.0f}°, r {r:.2f})  \n"
+            f"(θ {round(math.degrees(theta))}°, φ {round(math.degrees(phi))}°, r {r:.2f})  \n"
             f"**Nearest classes:** {nearest}")
 
 

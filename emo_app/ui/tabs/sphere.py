@@ -42,7 +42,7 @@ def _point_outputs(point: EmotionPoint) -> tuple:
     theta, phi, r = _angles(point)
     heading = (f"### Nearest class: {result.nearest[0][0]}\n"
                f"valence {point.valence:+.2f}, arousal {point.arousal:+.2f}, Z {point.z:+.2f} · "
-               f"θ {theta:.0f}°, φ {phi:.0f}°, r {r:.2f}\n\n{nearest}")
+               f"θ {round(theta)}°, φ {round(phi)}°, r {r:.2f}\n\n{nearest}")
     return (sphere_value(point), heading, result.face.images["front"], emotions_figure(result.emotions))
 
 

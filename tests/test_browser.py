@@ -184,6 +184,12 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots)
         arg=before_face, timeout=60_000,
     )
     page.screenshot(path=str(shots / "sphere.png"), full_page=False)
+    # a click that hits nothing says so, and the point stays
+    page.wait_for_function("() => !document.querySelector('#sphere-nearest .progress-text')", timeout=120_000)
+    chosen = heading.inner_text()
+    page.mouse.click(box["x"] + 8, box["y"] + box["height"] - 8)
+    page.get_by_text("did not land on the sphere").first.wait_for(timeout=30_000)
+    assert heading.inner_text() == chosen
     page.get_by_role("button", name="Go to the neutral centre").click()
     heading.get_by_text("Nearest class: Neutral").wait_for(timeout=120_000)
 
@@ -224,6 +230,7 @@ def test_score_this_face_scores_the_edited_face_on_screen(page, app_url):
     from emo_app.blendshapes import ARKIT_NAMES
 
     text = "A calm, neutral expression."
+    page.get_by_role("tab", name="Describe").click()
     page.locator("#describe-text textarea").fill(text)
     before = _image_src(page, "describe-front")
     page.locator("#describe-go").click()
@@ -263,6 +270,13 @@ def test_score_this_face_scores_the_edited_face_on_screen(page, app_url):
     rows, _, _ = api.predict(state, *[weights[n] for n in ARKIT_NAMES], "photo", api_name="/score_face")
     mse = next(row[1] for row in rows["data"] if row[0] == "MediaPipe re-read: MSE")
     assert str(mse) in edited and str(mse) not in unedited
+
+    # changing the look redraws the face on screen at once
+    shown = _image_src(page, "describe-front")
+    page.locator("#describe-look").get_by_text("clean skin").click()
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#describe-front img'); return i && i.src !== old; }",
+        arg=shown, timeout=120_000)
 
 
 def test_a_rater_link_opens_the_study_on_the_first_unrated_item(browser, app_url, study_db, shots):

@@ -76,7 +76,7 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
     with pytest.raises(gr.Error, match="admin token is not valid"):
         handlers["study_admin_results"]("wrong", "pilot")
     request = SimpleNamespace(query_params={"study": "pilot", "rater": token}, headers={})
-    update, state, greeting, model, part, position, image, text, mine, _ = handlers["study_open_link"](request)
+    update, state, greeting, model, part, position, image, text, _, _ = handlers["study_open_link"](request)
     assert update["value"] == "pilot" and state == token and "Ann" in greeting
     # the link lands on the rater's first unrated face: 3D part 1, item 1 (item 2 is rated)
     assert (model, part, position) == ("3d", 1, 1) and image is not None and "part 1, item 1" in text

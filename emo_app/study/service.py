@@ -1,6 +1,6 @@
 """Everything a rating study does, as plain functions: create studies, enrol raters, vote,
-aggregate, export, and the handlers the Study tab wraps (``ui_*``), so the UI, the CLI and tests
-share one implementation.
+navigate, aggregate and export, so the Study tab (which words it all for people), the CLI and
+tests share one implementation.
 
 Access model: admins hold tokens (stored as SHA-256 hashes, compared with
 ``hmac.compare_digest``; ``EMO_STUDY_ADMIN_TOKEN`` is also accepted) and alone see results and
@@ -18,14 +18,14 @@ import hmac
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
 
-from emo_app.emotion.space import EmotionPoint, nearest_class, nearest_classes
+from emo_app.emotion.space import EmotionPoint, nearest_class
 from emo_app.errors import EmoAppError, InvalidInputError
 from emo_app.study.db import StudyDB, as_db
 from emo_app.study.model import MAX_SCORE, MIN_SCORE, MODEL_LABELS, MODELS, Item, Rater, Study, Vote
@@ -526,11 +526,11 @@ def export_votes_csv(db: DBLike, admin_token: str, study: int | str,
     return target
 
 
-# ----------------------------------------------------------------------------- UI handlers
-# The Study tab wraps these one-to-one; each takes the database first and plain values after.
+# ----------------------------------------------------------------------------- navigation
 
 
-def ui_study_names(db: DBLike) -> list[str]:
+def study_names(db: DBLike) -> list[str]:
+    """Every study's name (public: raters pick one)."""
     return [s.name for s in list_studies(db)]
 
 
@@ -553,79 +553,8 @@ def first_unrated(db: DBLike, study: str, token: str) -> tuple[str, int, int] | 
     return None
 
 
-def ui_open_link(db: DBLike, query: Mapping[str, str]) -> tuple[str | None, str, str]:
-    """A rater's link ``?study=..&rater=..`` -> (study, token, greeting); a bad link only explains."""
-    study, token = (query.get("study") or "").strip(), (query.get("rater") or "").strip()
-    if not study:
-        return None, "", ""
-    try:
-        get_study(db, study)
-    except EmoAppError as exc:
-        return None, "", str(exc)
-    if not token:
-        return study, "", f"Study '{study}': enter your name and press *Start rating*."
-    try:
-        rater = rater_from_token(db, study, token)
-    except EmoAppError as exc:
-        return None, "", str(exc)
-    return study, token, f"Signed in as **{rater.name}** for study '{study}'."
-
-
-def ui_sign_in(db: DBLike, study: str, name: str, token: str, base_url: str = "") -> tuple[str, str]:
-    """Token -> that rater; otherwise a new rater by name. Returns (token, message)."""
-    if not study:
-        raise InvalidInputError("Choose a study first.")
-    if token and token.strip():
-        rater = rater_from_token(db, study, token)
-        return token.strip(), f"Signed in as **{rater.name}**."
-    rater, new_token = join_study(db, study, name)
-    return new_token, (
-        f"Welcome, **{rater.name}**. Keep your personal link to come back and change votes: "
-        f"`{rater_link(study, new_token, base_url)}` (your token: `{new_token}`)."
-    )
-
-
-def _progress_text(db: DBLike, study: str, token: str) -> str:
-    progress = rater_progress(db, study, token)
-    parts = []
-    for model in MODELS:
-        if model in progress:
-            done = sum(d for d, _ in progress[model].values())
-            total = sum(n for _, n in progress[model].values())
-            per_part = ", ".join(f"part {p}: {d}/{n}" for p, (d, n) in sorted(progress[model].items()))
-            parts.append(f"**{MODEL_LABELS[model]}** {done}/{total} ({per_part})")
-    return "Your progress: " + "; ".join(parts) if parts else "This study has no items yet."
-
-
-def ui_show_item(
-    db: DBLike, study: str, token: str, model: str, part: int, position: int,
-    render: PointRenderer | None = None, cache_dir: str | os.PathLike[str] | None = None,
-) -> tuple[np.ndarray | None, str, int | None, str]:
-    """(image, what the item shows, my earlier score or None, my progress) for a signed-in rater."""
-    rater_from_token(db, study, token)  # raters only; raises for anyone else
-    item = get_item(db, study, model, int(part), int(position))
-    note = ""
-    try:
-        image = item_image(db, item, render=render, cache_dir=cache_dir)
-    except EmoAppError as exc:
-        image, note = None, f"\n\n_Image unavailable: {exc}_"
-    point = item.point
-    distance = nearest_classes(point, 1)[0][1]
-    flat = " (2D AV model: Z is 0)" if item.model == "2d" else ""
-    mine = my_votes(db, study, token).get(item.id)
-    text = (
-        f"**{MODEL_LABELS[item.model]}**, part {item.part}, item {item.position}{flat}  \n"
-        f"Point: valence {point.valence:+.3f}, arousal {point.arousal:+.3f}, Z {point.z:+.3f}  \n"
-        f"Emotion to judge (nearest class): **{item.nearest_class}** (distance {distance:.2f})  \n"
-        f"How well does the face show this emotion? 1 = not at all, 5 = perfectly.  \n"
-        + (f"You rated this face **{mine}**." if mine is not None else "You have not rated this face yet.")
-        + note
-    )
-    return image, text, mine, _progress_text(db, study, token)
-
-
-def ui_navigate(db: DBLike, study: str, model: str, part: int, position: int, step: int) -> tuple[int, int]:
-    """Move ``step`` items forwards or backwards, across parts, wrapping at the ends."""
+def step_item(db: DBLike, study: str, model: str, part: int, position: int, step: int) -> tuple[int, int]:
+    """(part, position) ``step`` items forwards or backwards, across parts, wrapping at the ends."""
     layout = study_layout(db, study).get(_check_model(model), {})
     order = [(p, i) for p in sorted(layout) for i in range(1, layout[p] + 1)]
     if not order:
@@ -635,10 +564,8 @@ def ui_navigate(db: DBLike, study: str, model: str, part: int, position: int, st
     return order[(index + int(step)) % len(order)]
 
 
-def ui_next_unrated(
-    db: DBLike, study: str, token: str, model: str, part: int, position: int
-) -> tuple[int, int]:
-    """The next item (after the current one) that this rater has not rated yet."""
+def next_unrated(db: DBLike, study: str, token: str, model: str, part: int, position: int) -> tuple[int, int]:
+    """(part, position) of the next item after the current one that this rater has not rated."""
     mine = my_votes(db, study, token)
     items = list_items(db, study, model)
     if not items:
@@ -652,73 +579,44 @@ def ui_next_unrated(
     raise InvalidInputError(f"You have rated every {MODEL_LABELS[_check_model(model)]} face. Thank you!")
 
 
-def ui_vote(db: DBLike, study: str, token: str, model: str, part: int, position: int,
-            score: Any) -> tuple[str, str]:
-    """Commit a first vote, then confirm it: (message, progress)."""
-    item = get_item(db, study, model, int(part), int(position))
-    vote = cast_vote(db, study, token, item.id, score)
-    return (f"Saved: you rated part {item.part}, item {item.position} **{vote.score}**.",
-            _progress_text(db, study, token))
+# ----------------------------------------------------------------------------- admin
 
 
-def ui_change_vote(db: DBLike, study: str, token: str, model: str, part: int, position: int,
-                   score: Any) -> tuple[str, str]:
-    """Explicitly replace the rater's vote on the shown item: (message, progress)."""
-    item = get_item(db, study, model, int(part), int(position))
-    vote = change_vote(db, study, token, item.id, score)
-    return (f"Changed: part {item.part}, item {item.position} is now **{vote.score}**.",
-            _progress_text(db, study, token))
-
-
-def ui_admin_overview(db: DBLike, admin_token: str) -> str:
-    """Admins only: each study with its item, rater and vote counts."""
+def study_overview(db: DBLike, admin_token: str) -> list[dict[str, Any]]:
+    """Admins only: each study's name with its item, rater and vote counts."""
     check_admin(db, admin_token)
-    lines = ["| study | items | raters | votes |", "| --- | --- | --- | --- |"]
     with as_db(db).read() as conn:
-        for r in conn.execute(
-            "SELECT s.name, (SELECT COUNT(*) FROM items i WHERE i.study_id = s.id) AS items, "
+        return [dict(r) for r in conn.execute(
+            "SELECT s.name AS study, (SELECT COUNT(*) FROM items i WHERE i.study_id = s.id) AS items, "
             "(SELECT COUNT(*) FROM raters r WHERE r.study_id = s.id) AS raters, "
             "(SELECT COUNT(*) FROM votes v JOIN items i ON i.id = v.item_id WHERE i.study_id = s.id) "
-            "AS votes FROM studies s ORDER BY s.id"
-        ):
-            lines.append(f"| {r['name']} | {r['items']} | {r['raters']} | {r['votes']} |")
-    return "Admin unlocked.\n\n" + ("\n".join(lines) if len(lines) > 2 else "No studies yet.")
+            "AS votes FROM studies s ORDER BY s.id")]
 
 
-def ui_admin_create(db: DBLike, admin_token: str, name: str, source: str, seed: Any = 0,
-                    folder: str = "", csv_path: str = "", model: str = "3d") -> str:
-    """Create a study from generated points ('points') or a folder + CSV ('folder')."""
+def create_study(db: DBLike, admin_token: str, name: str, source: str, seed: Any = 0,
+                 folder: str = "", csv_path: str = "", model: str = "3d") -> Study:
+    """A study from generated points (``source`` 'points') or a folder + CSV ('folder')."""
     if source == "points":
         try:
             seed_value = int(seed or 0)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"The seed must be a whole number; got {seed!r}.") from exc
-        study = create_study_from_points(db, admin_token, name, seed=seed_value)
-    elif source == "folder":
+        return create_study_from_points(db, admin_token, name, seed=seed_value)
+    if source == "folder":
         if not folder:
             raise InvalidInputError("Enter the folder that holds the images and their CSV.")
-        study = create_study_from_folder(db, admin_token, name, folder, csv_path or None, model=model)
-    else:
-        raise InvalidInputError("Choose where the items come from: generated points or a folder.")
-    count = sum(sum(parts.values()) for parts in study_layout(db, study.id).values())
-    return f"Created study '{study.name}' with {count} items; pick it in the Study list."
+        return create_study_from_folder(db, admin_token, name, folder, csv_path or None, model=model)
+    raise InvalidInputError("Choose where the items come from: generated points or a folder.")
 
 
-def ui_admin_add_rater(db: DBLike, admin_token: str, study: str, rater_name: str, base_url: str = "") -> str:
-    rater, token = add_rater(db, admin_token, study, rater_name)
-    return f"Rater **{rater.name}** added. Send them this link: `{rater_link(study, token, base_url)}`"
+def item_count(db: DBLike, study: int | str) -> int:
+    return sum(sum(parts.values()) for parts in study_layout(db, study).values())
 
 
-def ui_admin_results(db: DBLike, admin_token: str, study: str) -> tuple[str, Any]:
-    """(Table-1-style markdown, bar chart figure) for admins."""
-    results = study_results(db, admin_token, study)
-    return results.to_markdown(), results.bar_chart()
-
-
-def ui_admin_export(db: DBLike, admin_token: str, study: str,
-                    out_dir: str | os.PathLike[str] | None = None) -> str:
-    """Write the votes CSV and return its path (for a download component)."""
+def export_votes(db: DBLike, admin_token: str, study: str,
+                 out_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The votes CSV written beside the database (``exports/``) or into ``out_dir``."""
     check_admin(db, admin_token)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(study)) or "study"
     folder = Path(out_dir) if out_dir is not None else as_db(db).path.parent / "exports"
-    return str(export_votes_csv(db, admin_token, study, folder / f"{safe}_votes.csv"))
+    return export_votes_csv(db, admin_token, study, folder / f"{safe}_votes.csv")

@@ -303,3 +303,21 @@ def test_a_rater_link_opens_the_study_on_the_first_unrated_item(browser, app_url
         page.locator("#study-item").get_by_text("part 1, item 2").wait_for(timeout=120_000)
     finally:
         page.close()
+
+
+def test_a_new_rater_enrols_by_name_and_sees_the_first_face(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(f"{app_url}?study=pilot", wait_until="domcontentloaded")
+        page.locator("#study-signed-in").get_by_text("enter your name").wait_for(timeout=60_000)
+        page.get_by_label("Your name (first visit)").fill("Dee")
+        page.get_by_role("button", name="Start rating").click()
+        page.locator("#study-signed-in").get_by_text("Welcome").wait_for(timeout=60_000)
+        link = page.locator("#study-signed-in code").first.inner_text()
+        assert link.startswith(f"{app_url}?study=pilot&rater=")
+        page.locator("#study-item").get_by_text("part 1, item 1").wait_for(timeout=120_000)
+        page.goto(link, wait_until="domcontentloaded")  # the personal link brings Dee back
+        page.locator("#study-signed-in").get_by_text("Signed in as").wait_for(timeout=60_000)
+        assert "Dee" in page.locator("#study-signed-in").inner_text()
+    finally:
+        page.close()

@@ -123,9 +123,9 @@ def describe(text: str, model: str, look: str | None = None, request: gr.Request
 
 
 @ui_errors
-def describe_example(text: str) -> tuple:
+def describe_example(text: str, request: gr.Request = None) -> tuple:
     """An example description with the default model and look."""
-    return describe(text, "embedded")
+    return describe(text, "embedded", None, request)
 
 
 # Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
@@ -206,7 +206,8 @@ def build_describe_tab(settings: Settings) -> None:
             if models_note:
                 with gr.Accordion("Unavailable models and how to get them", open=False):
                     gr.Markdown(models_note)
-            # the face's appearance choices; each redraws the face on screen when changed
+            # the face's appearance choices (`appearance`): a change to any redraws the face on
+            # screen; render_weights and score_face take them after the 52 weights
             look = gr.Radio(LOOKS, value=settings.face_look, label="Look", elem_id="describe-look")
             appearance = [look]
             go = gr.Button("Make the face", variant="primary", elem_id="describe-go")

@@ -123,8 +123,17 @@ def build_study_tab(settings: Settings) -> None:
     def do_sign_in(study_name: str, name: str, token: str, request: gr.Request) -> tuple[str, str]:
         return ui_sign_in(db, study_name, name, token, page_url(request))
 
+    def first_item(study_name: str, token: str) -> tuple:
+        """After signing in: the rater's first unrated face (nothing when sign-in failed)."""
+        where = service.first_unrated(db, study_name, token) if token else None
+        if where is None:
+            return gr.skip()
+        return (*where, *show_item(study_name, token, *where))
+
     sign_in.click(_handler(do_sign_in, "study_sign_in"), [study, rater_name, rater_token],
-                  [token_state, signed_in], api_name="study_sign_in")
+                  [token_state, signed_in], api_name="study_sign_in",
+                  ).success(_handler(first_item, "study_first_item"), [study, token_state],
+                            [model, part, position, *show_outputs], api_visibility="private")
 
     show_handler = _handler(show_item, "study_show_item")
     show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item")

@@ -71,3 +71,15 @@ def test_handlers_use_no_private_gradio_names():
         source = path.read_text()
         for name in ("._data", "gr.context", "gradio.context", "PlotData", "gradio.components.plot"):
             assert name not in source, f"{path.name} uses {name}"
+
+
+def test_the_sphere_labels_only_the_seven_basic_classes_and_names_compounds_on_hover():
+    from emo_app.emotion.space import BASIC_CLASSES, COMPOUND_CLASSES
+    from emo_app.ui.sphere_plot import sphere_figure
+
+    traces = [t for t in sphere_figure(None)["data"] if t.get("type") == "scatter3d"]
+    labelled = [t for t in traces if "text" in t.get("mode", "")]
+    assert len(labelled) == 1 and list(labelled[0]["text"]) == list(BASIC_CLASSES)
+    hover_only = [t for t in traces if t is not labelled[0]]
+    assert [list(t["text"]) for t in hover_only] == [list(COMPOUND_CLASSES)]
+    assert all("%{text}" in t["hovertemplate"] for t in traces)

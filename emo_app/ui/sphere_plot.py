@@ -25,6 +25,10 @@ def plotly_js_path() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+# Angry and Disgusted sit close together: one label above its marker, one below
+LABEL_POSITIONS = {"Angry": "top center", "Disgusted": "bottom center"}
+
+
 def sphere_figure(point: EmotionPoint | None = None, resolution: int = 28) -> dict:
     """Plotly figure dict: a translucent unit sphere, the 20 classes and the selected point.
     The sphere and classes are built once per resolution (plotly's figure validation is the
@@ -59,7 +63,8 @@ def _base_sphere_json(resolution: int) -> str:
         coords = np.array([C2A2_CLASSES[n] for n in names])
         fig.add_scatter3d(
             x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="markers+text" if basic else "markers",
-            text=names, textfont=dict(size=11), textposition="top center",
+            text=names, textfont=dict(size=11),
+            textposition=[LABEL_POSITIONS.get(n, "top center") for n in names],
             name="basic classes" if basic else "compound classes",
             marker=dict(size=7 if basic else 4, color="#1f2937" if basic else "#6b7280"),
             hovertemplate="%{text}<br>valence %{x:.2f}, arousal %{y:.2f}, Z %{z:.2f}<extra></extra>",

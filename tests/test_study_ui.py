@@ -136,3 +136,22 @@ def test_admin_handlers(db: StudyDB, admin: str, tmp_path: Path) -> None:
     assert [(r["rater"], r["score"], r["nearest_class"]) for r in rows] == [("Bo", "2", item.nearest_class)]
     with pytest.raises(service.InvalidInputError, match="already exists"):
         pages.ui_admin_create(db, admin, "pilot", "points")
+
+
+def test_the_admin_part_says_where_the_first_token_comes_from(db: StudyDB,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.delenv(service.ADMIN_ENV_VAR, raising=False)
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    status = next(fn.fn for fn in demo.fns.values() if fn.api_name == "admin_state")
+    assert "EMO_STUDY_ADMIN_TOKEN" in status() and "study admin-token" in status()  # nobody can unlock yet
+    monkeypatch.setenv(service.ADMIN_ENV_VAR, "secret")
+    assert status() == ""
+    monkeypatch.delenv(service.ADMIN_ENV_VAR)
+    service.create_admin_token(db)
+    assert status() == ""

@@ -214,8 +214,10 @@ def score_face(
     look: str | None = None,
     size: int = 256,
     settings: Settings | None = None,
+    **face: Any,
 ) -> dict[str, Any]:
-    """Score a face (its 52 weights, drawn in ``look``) against the text's emotions
+    """Score a face (its 52 weights, drawn in ``look`` and the ``face`` choices of
+    ``render_face``) against the text's emotions
     (``prediction``: a describe result's dict): Emo3D when CLIP is present, and the offline
     judges. The UI passes the weights on screen, so hand edits are scored too."""
     from emo_app.metric import live
@@ -225,7 +227,8 @@ def score_face(
             "Describe a face first: the score compares the face with the text's emotions.")
     shapes = as_blendshapes(weights)
     emotions = EmotionIntensities.from_dict(prediction["emotions"])
-    image = render_face(shapes, views=("front",), size=size, look=look, settings=settings).images["front"]
+    face_output = render_face(shapes, views=("front",), size=size, look=look, settings=settings, **face)
+    image = face_output.images["front"]
     return live.score_face(image, emotions, shapes)
 
 

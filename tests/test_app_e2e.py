@@ -46,22 +46,25 @@ def test_describe_returns_a_face_and_the_emotion(client):
                                                        for f in result[8]))
 
 
-def test_describe_draws_the_photo_look_by_default_and_clean_skin_on_request(client):
-    """The face wears the default photo's skin unless the caller picks clean skin; the look
-    changes the picture, never the prediction."""
+def test_describe_appearance_changes_the_picture_never_the_prediction(client):
+    """The default face is the full head in generated skin; a deep tone, the photo look, the
+    mask head and a dark background each change the picture and none changes the prediction."""
     text = "A broad grin with eyes alight with cheer."
-    photo = client.predict(text, "embedded", api_name="/describe")  # old two-argument callers
-    skin = client.predict(text, "embedded", "skin", api_name="/describe")
-    assert photo[9]["blendshapes"] == skin[9]["blendshapes"]
-    photo_face = np.asarray(Image.open(photo[0]).convert("RGB"), float)
-    skin_face = np.asarray(Image.open(skin[0]).convert("RGB"), float)
-    # clean skin is one smooth colour; the photo brings freckles, brows and lips of its own
-    middle = (slice(photo_face.shape[0] // 3, photo_face.shape[0] // 2),
-              slice(photo_face.shape[1] // 3, 2 * photo_face.shape[1] // 3))
-    def detail(face):
-        return np.abs(np.diff(face[middle], axis=1)).mean()
-
-    assert detail(photo_face) > 1.5 * detail(skin_face)
+    default = client.predict(text, "embedded", api_name="/describe")  # old two-argument callers
+    faces = {"default": default}
+    for name, choice in {"deep": ("skin", "full", "deep", "light"),
+                         "photo": ("photo", "full", "medium", "light"),
+                         "mask": ("skin", "mediapipe", "medium", "light"),
+                         "dark": ("skin", "full", "medium", "dark")}.items():
+        faces[name] = client.predict(text, "embedded", *choice, api_name="/describe")
+    pictures = {name: np.asarray(Image.open(r[0]).convert("RGB"), float) for name, r in faces.items()}
+    for name, result in faces.items():
+        assert result[9]["blendshapes"] == default[9]["blendshapes"], name
+        if name != "default":
+            assert np.abs(pictures[name] - pictures["default"]).mean() > 2, name
+    middle = (slice(200, 300), slice(200, 312))
+    assert pictures["deep"][middle].mean() < pictures["default"][middle].mean() - 30
+    assert pictures["dark"][:8, :8].mean() < 60 < pictures["default"][:8, :8].mean()
 
 
 def test_describe_rejects_empty_text_with_a_sentence(client):

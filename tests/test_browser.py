@@ -273,7 +273,7 @@ def test_score_this_face_scores_the_edited_face_on_screen(page, app_url):
 
     # changing the look redraws the face on screen at once
     shown = _image_src(page, "describe-front")
-    page.locator("#describe-look").get_by_text("clean skin").click()
+    page.locator("#describe-look").get_by_text("photo skin").click()
     page.wait_for_function(
         "old => { const i = document.querySelector('#describe-front img'); return i && i.src !== old; }",
         arg=shown, timeout=120_000)

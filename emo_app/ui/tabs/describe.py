@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import gradio as gr
@@ -27,7 +28,17 @@ from emo_app.ui.common import (
 EXAMPLES = list(EXAMPLE_DESCRIPTIONS)
 
 DEFAULT_TEXT = EXAMPLES[0]
-LOOKS = [("photo skin", "photo"), ("clean skin", "skin")]
+LOOKS = [("generated skin", "skin"), ("photo skin", "photo")]
+HEADS = [("full head (ICT-FaceKit)", "full"), ("MediaPipe mask head", "mediapipe")]
+TONES = [("light", "light"), ("medium", "medium"), ("deep", "deep")]
+BACKGROUNDS = [("light", "light"), ("dark", "dark")]
+APPEARANCE = ("look", "head", "tone", "background")  # the order the appearance inputs come in
+
+
+def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
+    """The appearance inputs (look, head, tone, background) as render_face keywords; missing or
+    empty ones fall back to the settings."""
+    return {name: (values[i] or None) if i < len(values) else None for i, name in enumerate(APPEARANCE)}
 N_SHAPES = len(ARKIT_NAMES)
 
 
@@ -111,12 +122,15 @@ def _image_files(face) -> tuple[Any, Any]:
 
 
 @ui_errors
-def describe(text: str, model: str, look: str | None = None, request: gr.Request = None) -> tuple:
+def describe(text: str, model: str, look: str | None = None, head: str | None = None,
+             tone: str | None = None, background: str | None = None, request: gr.Request = None) -> tuple:
     """Text -> the whole Describe page (images, plots, reasons, files, the prediction, the point).
-    ``look``: "photo" or "skin" (default: the EMO_FACE_LOOK setting)."""
+    ``look`` ("skin" or "photo"), ``head`` ("full" or "mediapipe"), skin ``tone`` and
+    ``background`` ("light" or "dark") default to the EMO_* settings."""
     from emo_app import services
 
-    result = services.describe(text, model=model or "embedded", look=look or None)
+    result = services.describe(text, model=model or "embedded",
+                               **_appearance([look, head, tone, background]))
     if result.language_note and from_the_page(request):
         gr.Warning(result.language_note, duration=15)
     return _describe_outputs(result)
@@ -125,7 +139,7 @@ def describe(text: str, model: str, look: str | None = None, request: gr.Request
 @ui_errors
 def describe_example(text: str, request: gr.Request = None) -> tuple:
     """An example description with the default model and look."""
-    return describe(text, "embedded", None, request)
+    return describe(text, "embedded", request=request)
 
 
 # Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
@@ -138,14 +152,13 @@ SLIDERS_FROM_STATE_JS = (
 
 @ui_errors(positional=N_SHAPES + 1)
 def render_weights(*values: Any) -> tuple:
-    """The face for 52 weights (ARKit order) and a look ("photo" or "skin"): images, GLB,
-    the blendshape chart and the files."""
+    """The face for 52 weights (ARKit order) and its appearance (look, head, tone, background):
+    images, GLB, the blendshape chart and the files."""
     from emo_app.services import render_face
 
     weights, rest = values[:N_SHAPES], values[N_SHAPES:]
-    look = rest[0] if rest else None
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
-                       look=look or None)
+                       **_appearance(rest))
     return (*_image_files(face), str(face.files["glb"]),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
@@ -156,8 +169,8 @@ def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
     the sliders and the look. Returns (a table of measures, a note, the top-k prompts)."""
     from emo_app.services import score_face as score
 
-    state, weights, look = values[0], values[1:N_SHAPES + 1], values[N_SHAPES + 1]
-    return score_tables(score(weights, state, look=look or None))
+    state, weights = values[0], values[1:N_SHAPES + 1]
+    return score_tables(score(weights, state, **_appearance(values[N_SHAPES + 1:])))
 
 
 def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[list[Any]]]:
@@ -208,8 +221,15 @@ def build_describe_tab(settings: Settings) -> None:
                     gr.Markdown(models_note)
             # the face's appearance choices (`appearance`): a change to any redraws the face on
             # screen; render_weights and score_face take them after the 52 weights
-            look = gr.Radio(LOOKS, value=settings.face_look, label="Look", elem_id="describe-look")
-            appearance = [look]
+            with gr.Row():
+                head = gr.Radio(HEADS, value=settings.face_head, label="Head shown", elem_id="describe-head",
+                                info="the full head, or the mask head that photos fit")
+                look = gr.Radio(LOOKS, value=settings.face_look, label="Look", elem_id="describe-look")
+            with gr.Row():
+                tone = gr.Radio(TONES, value=settings.skin_tone, label="Skin tone", elem_id="describe-tone")
+                background = gr.Radio(BACKGROUNDS, value="light", label="Background",
+                                      elem_id="describe-background")
+            appearance = [look, head, tone, background]
             go = gr.Button("Make the face", variant="primary", elem_id="describe-go")
             examples_slot = gr.Column()
         with gr.Column(scale=3):
@@ -257,20 +277,21 @@ def build_describe_tab(settings: Settings) -> None:
         gr.Examples([[t] for t in EXAMPLES], inputs=[text], outputs=outputs, fn=describe_example,
                     label="Examples", cache_examples=True, cache_mode="lazy")
     state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_visibility="private", queue=False)
-    go.click(describe, [text, model, look], outputs, api_name="describe", concurrency_id="render")
-    text.submit(describe, [text, model, look], outputs, api_visibility="private", concurrency_id="render")
+    go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
+    text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",
+                concurrency_id="render")
     redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
-    apply.click(render_weights, [*ordered, look], redraw_outputs, api_name="render_weights",
+    apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",
                 concurrency_id="render")
     gr.on([slider.release for slider in sliders] + [control.input for control in appearance],
-          render_weights, [*ordered, look], redraw_outputs, api_visibility="private", concurrency_id="render",
-          trigger_mode="always_last")
-    score_btn.click(score_face, [state, *ordered, look], [score_table, score_note, score_top],
+          render_weights, [*ordered, *appearance], redraw_outputs, api_visibility="private",
+          concurrency_id="render", trigger_mode="always_last")
+    score_btn.click(score_face, [state, *ordered, *appearance], [score_table, score_note, score_top],
                     api_name="score_face")
 
     def first_face(request: gr.Request) -> tuple:
         """The first screen already shows a face: the default text in the default look."""
-        return describe(DEFAULT_TEXT, "embedded", settings.face_look, request)
+        return describe(DEFAULT_TEXT, "embedded", request=request)
 
     gr.on(triggers=None, fn=first_face, outputs=outputs, api_visibility="private",
           concurrency_id="render")

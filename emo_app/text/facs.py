@@ -111,12 +111,12 @@ def _load_prior_tables(path: Path = PRIOR_FILE):
         frozenset(pair): (name, {str(au): (lips if au == 25 else weight) for au in aus})
         for name, pair, aus in data["compounds"]
     }
-    return emotions, compounds, float(data["onset"]), float(data["min_compound"])
+    return emotions, compounds, float(data["onset"]), float(data["dominance"]), float(data["min_compound"])
 
 
 # Emotion -> {AU code: weight}; codes are "12" (both sides) or "R14" / "L14" (one side).
 # Compound prototypes (Du et al. 2014) keyed by the pair of Emo3D emotions.
-EMOTION_AUS, COMPOUND_AUS, ONSET, MIN_COMPOUND = _load_prior_tables()
+EMOTION_AUS, COMPOUND_AUS, ONSET, DOMINANCE, MIN_COMPOUND = _load_prior_tables()
 
 
 def au_shapes(code: str) -> dict[str, float]:
@@ -161,8 +161,7 @@ def emotion_prior(intensities: np.ndarray, one_sided: str = "Right") -> PriorRes
     values = np.zeros(len(ARKIT_NAMES))
     explanation: dict[str, list[tuple[str, float]]] = {}
 
-    def add(source: str, level: float, aus: dict[str, float]) -> None:
-        strength = shown(level)
+    def add(source: str, strength: float, aus: dict[str, float]) -> None:
         for code, au_weight in aus.items():
             for shape, shape_weight in au_shapes(code).items():
                 contribution = float(min(1.0, strength * au_weight * shape_weight))
@@ -172,14 +171,16 @@ def emotion_prior(intensities: np.ndarray, one_sided: str = "Right") -> PriorRes
                 i = INDEX[shape]
                 values[i] = max(values[i], contribution)
 
+    strongest = max((v for e, v in levels.items() if e != "neutral"), default=0.0)
     for emotion, level in residual.items():
         if emotion != "neutral" and level > 1e-3:
             aus = EMOTION_AUS[emotion]
             if one_sided == "Left":
                 aus = {("L" + c[1:] if c.startswith("R") else c): w for c, w in aus.items()}
-            add(emotion, level, aus)
+            # a weaker emotion shows in proportion to how near it comes to the strongest
+            add(emotion, shown(level) * (levels[emotion] / strongest) ** DOMINANCE, aus)
     for name, shared, aus, label in compounds:
-        add(f"{label} (compound '{name}')", shared, aus)
+        add(f"{label} (compound '{name}')", shown(shared), aus)
     for rows in explanation.values():
         rows.sort(key=lambda r: -r[1])
     return PriorResult(values, explanation, [(name, shared) for name, shared, _, _ in compounds])

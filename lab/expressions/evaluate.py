@@ -33,6 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).with_name("descriptions.json")
+HELDOUT = Path(__file__).with_name("heldout.json")
 REPORT = ROOT / "docs" / "expressions.md"
 GRID = ROOT / "docs" / "expression_grid.png"
 
@@ -189,9 +190,68 @@ def _pct(hits: int, total: int) -> str:
     return f"{hits}/{total} ({100.0 * hits / max(total, 1):.0f}%)"
 
 
-def report(rows: list[Row], grid_rows: dict[str, Any], seconds: float) -> str:
-    from emo_app.config import Settings
+def _summary(basic: list[Row]) -> list[str]:
+    fer_hits = sum(r.fer_top == r.parts[0] for r in basic)
+    text_hits = [r for r in basic if r.text_top == EMOTION_OF_FER[r.parts[0]]]
+    return [
+        f"- **FER recognises the intended class: {_pct(fer_hits, len(basic))}** (description -> text "
+        "model -> face -> FER, end to end).",
+        f"- The text model names the intended emotion for {_pct(len(text_hits), len(basic))}; where it "
+        f"does, FER agrees on {_pct(sum(r.fer_top == r.parts[0] for r in text_hits), len(text_hits))}.",
+    ]
+
+
+def _class_tables(basic: list[Row], level: str = "##") -> list[str]:
+    """Per-class accuracy and the confusion table of one set of descriptions."""
     from emo_app.metric.judges import FER_CLASSES
+
+    lines = [
+        f"{level} Per class",
+        "",
+        "| class | FER correct | text model correct | FER correct where text is | intended AUs visible |",
+        "|---|---|---|---|---|",
+    ]
+    for key in GRID_ORDER:
+        fer_class = FER_OF_KEY[key]
+        mine = [r for r in basic if r.key == key]
+        right_text = [r for r in mine if r.text_top == EMOTION_OF_FER[fer_class]]
+        if fer_class == "neutral":
+            visible = "-"
+        else:
+            codes = intended_aus(fer_class)
+            seen = [sum(r.visible(c) for c in codes) / len(codes) for r in mine if r.au_rise]
+            visible = f"{100 * np.mean(seen):.0f}% (AUs {', '.join(codes)})" if seen else "n/a"
+        lines.append(
+            f"| {key} | {_pct(sum(r.fer_top == fer_class for r in mine), len(mine))} "
+            f"| {_pct(len(right_text), len(mine))} "
+            f"| {_pct(sum(r.fer_top == fer_class for r in right_text), len(right_text))} | {visible} |"
+        )
+    lines += ["", f"{level} Confusion (rows: intended; columns: FER's top class)", "",
+              "| intended \\ FER | " + " | ".join(FER_CLASSES) + " |",
+              "|---|" + "---|" * len(FER_CLASSES)]
+    for key in GRID_ORDER:
+        mine = [r for r in basic if r.key == key]
+        counts = [sum(r.fer_top == c for r in mine) for c in FER_CLASSES]
+        lines.append(f"| {key} | " + " | ".join(f"**{n}**" if c == FER_OF_KEY[key] else str(n)
+                                               for n, c in zip(counts, FER_CLASSES)) + " |")
+    return lines
+
+
+def _description_table(basic: list[Row]) -> list[str]:
+    lines = ["| class | description | text model | FER (top, p) | intended AUs visible |",
+             "|---|---|---|---|---|"]
+    for r in basic:
+        codes = intended_aus(r.parts[0]) if r.parts[0] != "neutral" else []
+        seen = " ".join(c for c in codes if r.visible(c)) or "-"
+        mark = "" if r.fer_top == r.parts[0] else " ✗"
+        fer = f"{r.fer_top} {r.fer[r.fer_top]:.2f}{mark}"
+        lines.append(f"| {r.key} | {r.text} | {r.text_top} | {fer} | {seen} |")
+    return lines
+
+
+def report(rows: list[Row], grid_rows: dict[str, Any], seconds: float,
+           heldout: list[Row] | None = None) -> str:
+    from emo_app.config import Settings
 
     settings = Settings.from_env()
     basic = [r for r in rows if r.key != "compound"]
@@ -212,43 +272,12 @@ def report(rows: list[Row], grid_rows: dict[str, Any], seconds: float) -> str:
         f"(an AU shows when its main shapes read at least {AU_VISIBLE} above the neutral render).",
         "",
     ]
-    fer_hits = sum(r.fer_top == r.parts[0] for r in basic)
-    text_hits = [r for r in basic if r.text_top == EMOTION_OF_FER[r.parts[0]]]
-    lines += [
-        "## Summary",
-        "",
-        f"- **FER recognises the intended class: {_pct(fer_hits, len(basic))}** (description -> text "
-        "model -> face -> FER, end to end).",
-        f"- The text model names the intended emotion for {_pct(len(text_hits), len(basic))}; where it "
-        f"does, FER agrees on {_pct(sum(r.fer_top == r.parts[0] for r in text_hits), len(text_hits))}.",
-        "",
-        "## Per class",
-        "",
-        "| class | FER correct | text model correct | FER correct where text is | intended AUs visible |",
-        "|---|---|---|---|---|",
-    ]
-    for key, fer_class in zip(GRID_ORDER, classes):
-        mine = [r for r in basic if r.key == key]
-        right_text = [r for r in mine if r in text_hits]
-        if fer_class == "neutral":
-            visible = "-"
-        else:
-            codes = intended_aus(fer_class)
-            seen = [sum(r.visible(c) for c in codes) / len(codes) for r in mine if r.au_rise]
-            visible = f"{100 * np.mean(seen):.0f}% (AUs {', '.join(codes)})" if seen else "n/a"
-        lines.append(
-            f"| {key} | {_pct(sum(r.fer_top == fer_class for r in mine), len(mine))} "
-            f"| {_pct(len(right_text), len(mine))} "
-            f"| {_pct(sum(r.fer_top == fer_class for r in right_text), len(right_text))} | {visible} |"
-        )
-    lines += ["", "## Confusion (rows: intended; columns: FER's top class)", "",
-              "| intended \\ FER | " + " | ".join(FER_CLASSES) + " |",
-              "|---|" + "---|" * len(FER_CLASSES)]
-    for key, fer_class in zip(GRID_ORDER, classes):
-        mine = [r for r in basic if r.key == key]
-        counts = [sum(r.fer_top == c for r in mine) for c in FER_CLASSES]
-        lines.append(f"| {key} | " + " | ".join(f"**{n}**" if c == fer_class else str(n)
-                                               for n, c in zip(counts, FER_CLASSES)) + " |")
+    lines += ["## Summary", "", *_summary(basic), ""]
+    if heldout:
+        lines += [f"Held-out check ({len(heldout)} descriptions in `lab/expressions/heldout.json`, written "
+                  "after the calibration and never used to tune it; details at the end):", "",
+                  *_summary(heldout), ""]
+    lines += _class_tables(basic)
     lines += ["", "## Per action unit: how often MediaPipe sees it (descriptions of the class)", "",
               "| class | " + " | ".join(["AU (rise above neutral, mean; share visible)"]) + " |", "|---|---|"]
     for key, fer_class in zip(GRID_ORDER[1:], classes[1:]):
@@ -281,15 +310,10 @@ def report(rows: list[Row], grid_rows: dict[str, Any], seconds: float) -> str:
                   "Each column is the first description of its class that the text model reads as that "
                   "class (a fixed rule, not picked by FER):", ""]
         lines += [f"- {key}: \"{grid_rows[key][0].text}\"" for key in GRID_ORDER if key in grid_rows]
-    lines += ["", "## Every description", "",
-              "| class | description | text model | FER (top, p) | intended AUs visible |",
-              "|---|---|---|---|---|"]
-    for r in basic:
-        codes = intended_aus(r.parts[0]) if r.parts[0] != "neutral" else []
-        seen = " ".join(c for c in codes if r.visible(c)) or "-"
-        mark = "" if r.fer_top == r.parts[0] else " ✗"
-        fer = f"{r.fer_top} {r.fer[r.fer_top]:.2f}{mark}"
-        lines.append(f"| {r.key} | {r.text} | {r.text_top} | {fer} | {seen} |")
+    lines += ["", "## Every description", "", *_description_table(basic)]
+    if heldout:
+        lines += ["", "## Held-out descriptions", "", *_summary(heldout), "", *_class_tables(heldout, "###"),
+                  "", *_description_table(heldout)]
     return "\n".join(lines) + "\n"
 
 
@@ -297,16 +321,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-grid", action="store_true", help="skip docs/expression_grid.png")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--heldout", type=Path, default=HELDOUT, help="held-out set ('' for none)")
     parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = load_descriptions(args.data)
     grid_rows = evaluate(rows, grid=not args.no_grid)
+    heldout = load_descriptions(args.heldout) if args.heldout.name else []
+    if heldout:
+        evaluate(heldout, grid=False)
     if grid_rows:
         write_grid(grid_rows)
-    args.out.write_text(report(rows, grid_rows, time.perf_counter() - started))
-    basic = [r for r in rows if r.key != "compound"]
-    print(f"FER recognises {sum(r.fer_top == r.parts[0] for r in basic)}/{len(basic)}; wrote {args.out}")
+    args.out.write_text(report(rows, grid_rows, time.perf_counter() - started, heldout))
+    for name, chosen in (("calibration", rows), ("held-out", heldout)):
+        basic = [r for r in chosen if r.key != "compound"]
+        if basic:
+            print(f"{name}: FER recognises {sum(r.fer_top == r.parts[0] for r in basic)}/{len(basic)}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -295,7 +295,12 @@ def report(rows: list[Row], grid_rows: dict[str, Any], seconds: float,
             f"emotions at least {COMPOUND_LEVEL}, and each part's signature AUs are visible in the read-back "
             "(signatures: " + "; ".join(f"{p}: " + " or ".join("+".join(c) for c in combos)
                                         for p, combos in SIGNATURES.items()) + "). FER's two most likely "
-            "classes are listed for information (FER2013 was trained on single-label faces).",
+            "classes are listed too: both parts are among them for "
+            f"{_pct(sum(set(r.parts) <= set(r.fer_top2) for r in compounds), len(compounds))} "
+            "(FER2013 was trained on single-label faces). MediaPipe does not read the ICT head's "
+            "mouthFrown (AU15), noseSneer (AU9) or cheekSquint (AU6), nor browDown (AU4) beside an "
+            "inner-brow raise (the per-AU table above), so a sad part drawn with them can show to "
+            "the eye and to FER but not here.",
             "", "| description | parts | text model | part 1 shows | part 2 shows | FER top 2 |",
             "|---|---|---|---|---|---|",
         ]

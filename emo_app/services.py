@@ -253,11 +253,13 @@ def sphere_point(
     seed: int = 0,
     exports: bool = False,
     settings: Settings | None = None,
+    **face: Any,
 ) -> SphereResult:
-    """A C2A2 point -> its nearest classes, 8 intensities, the face, and (optionally) an image."""
+    """A C2A2 point -> its nearest classes, 8 intensities, the face, and (optionally) an image.
+    ``face``: the head, look, tone and background choices of ``render_face``."""
     emotions = EmotionIntensities.from_point(point)
     shapes, _ = shapes_for_emotions(emotions)
-    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings)
+    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings, **face)
     result = SphereResult(point, nearest_classes(point, 3), emotions, face)
     if generate:
         result.generated, result.generation_message = generate_images(point, seeds=(seed,))
@@ -304,13 +306,19 @@ def walk_points(
     *,
     emotion: str = "Happy",
     other: str = "Sad",
-    theta: float = 0.0,
-    phi: float = 0.0,
+    tilt: float = 0.0,
+    start_angle: float = 0.0,
     r: float = 0.8,
     steps: int = 12,
     spherical: bool = True,
+    theta: float | None = None,
+    phi: float | None = None,
 ) -> list[EmotionPoint]:
-    """The points of an axis, circle or between-classes walk (see emo_app.emotion.space)."""
+    """The points of an axis, circle or between-classes walk (see emo_app.emotion.space).
+    ``theta``/``phi`` are the older names of the circle's ``tilt``/``start_angle`` (the paper's
+    figure labels), still accepted."""
+    tilt = tilt if theta is None else theta
+    start_angle = start_angle if phi is None else phi
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
         raise InvalidInputError(f"steps must be a whole number; got {steps!r}.")
     if not 2 <= steps <= MAX_WALK_STEPS:
@@ -318,7 +326,7 @@ def walk_points(
     if kind == "axis":
         return axis_walk(emotion, steps)
     if kind == "circle":
-        return circle_walk(theta, phi, r, steps)
+        return circle_walk(tilt, start_angle, r, steps)
     if kind == "classes":
         return class_walk(emotion, other, steps, spherical=spherical)
     raise InvalidInputError(f"Unknown walk '{kind}'; choose axis, circle or classes.")
@@ -389,16 +397,31 @@ def capture(
     use_photo_texture: bool = False,
     size: int | None = None,
     settings: Settings | None = None,
+    head: str | None = None,
+    tone: str | None = None,
 ) -> CaptureOutcome:
     """A photo -> its 52 weights -> our face performing them; with ``text``, the user's own
-    textured face performs the description instead."""
+    face performs the description instead. The user's face on the full ``head`` (default from
+    settings) is their photo's skin on the full head, blended into skin ``tone``; on the
+    "mediapipe" head it is their photo's skin AND their face's shape."""
     from emo_app.face.capture import capture_blendshapes
+    from emo_app.face.looks import HEADS
     from emo_app.validation import load_image
 
+    settings = settings or Settings.from_env()
+    head = head or settings.face_head
+    if head not in HEADS:
+        raise InvalidInputError(f"Unknown head '{head}'; choose one of {', '.join(HEADS)}.")
     pixels = load_image(image, settings)
     captured = capture_blendshapes(pixels, settings)
     texture = rig = None
-    if use_photo_texture or text:  # the user's face: their skin AND their face's shape
+    if (use_photo_texture or text) and head == "full":  # the user's skin on the full head
+        from emo_app.face.looks import head_rig
+        from emo_app.face.photo_skin import photo_skin
+
+        rig = head_rig(head, settings)
+        texture = photo_skin(pixels, captured.landmarks, tone or settings.skin_tone)
+    elif use_photo_texture or text:  # the user's face: their skin AND their face's shape
         from emo_app.face.photo_mesh import rig_from_landmarks
         from emo_app.face.texture import texture_from_landmarks
 
@@ -413,5 +436,5 @@ def capture(
         shapes = prediction.shapes
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
-                       exports=True, settings=settings, rig=rig)
+                       exports=True, settings=settings, rig=rig, head=head, tone=tone)
     return CaptureOutcome(shapes, message.strip(), face, texture, rig)

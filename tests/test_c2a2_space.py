@@ -106,18 +106,33 @@ def test_axis_walk_goes_from_neutral_to_class():
 
 
 @given(st.floats(-3, 3), st.floats(-10, 10), st.floats(0.05, 1.0))
-def test_circle_walk_stays_on_its_radius(theta, phi, r):
-    walk = circle_walk(theta, phi, r, steps=12)
+def test_circle_walk_stays_on_its_radius(tilt, start_angle, r):
+    walk = circle_walk(tilt=tilt, start_angle=start_angle, r=r, steps=12)
     assert len(walk) == 12
     for point in walk:
         assert point.radius == pytest.approx(r, rel=1e-9)
     start = walk[0].as_array()
-    assert start == pytest.approx(r * np.array([math.cos(phi), math.sin(phi) * math.cos(theta),
-                                                math.sin(phi) * math.sin(theta)]))
+    assert start == pytest.approx(r * np.array([math.cos(start_angle), math.sin(start_angle) * math.cos(tilt),
+                                                math.sin(start_angle) * math.sin(tilt)]))
 
 
-def test_circle_walk_in_plane_for_theta_zero():
+def test_circle_walk_in_plane_for_no_tilt():
     assert all(abs(p.z) < 1e-12 for p in circle_walk(0.0, 0.0, 0.8, steps=8))
+
+
+def test_circle_walk_angles_are_not_the_spherical_theta_and_phi():
+    """The walk's angles have their own names: a tilted circle's start is not from_spherical's
+    (azimuth, elevation) point, and the services keep the figures' theta/phi as aliases."""
+    from emo_app import services
+
+    walk = circle_walk(tilt=math.pi / 3, start_angle=math.pi / 2, r=1.0, steps=4)
+    assert walk[0].as_array() == pytest.approx([0.0, 0.5, math.sqrt(3) / 2])
+    assert EmotionPoint.from_spherical(math.pi / 3, math.pi / 2, 1.0).as_array() == pytest.approx([0, 0, 1])
+    named = services.walk_points("circle", tilt=math.pi / 3, start_angle=math.pi / 2, r=1.0, steps=4)
+    legacy = services.walk_points("circle", theta=math.pi / 3, phi=math.pi / 2, r=1.0, steps=4)
+    assert named == legacy == walk
+    with pytest.raises(InvalidInputError, match="start_angle must be a finite number"):
+        circle_walk(0.0, math.nan, 0.8)
 
 
 def test_class_walk_slerp_stays_on_sphere_and_line_does_not():

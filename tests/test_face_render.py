@@ -308,21 +308,25 @@ def test_the_look_picks_the_photo_or_clean_skin_and_falls_back_to_skin(monkeypat
     from dataclasses import replace
 
     from emo_app.config import Settings
+    from emo_app.face import looks
     from emo_app.face import texture as texture_module
+    from emo_app.face.skin import skin_texture
 
     settings = Settings.from_env()
-    assert texture_module.texture_for_look("photo", settings) is texture_module.default_texture(settings)
-    assert texture_module.texture_for_look("skin", settings) is None
-    assert texture_module.texture_for_look(None, replace(settings, face_look="skin")) is None
+    mask = {"head": "mediapipe", "settings": settings}
+    assert looks.look_texture("photo", **mask) is texture_module.default_texture(settings)
+    assert looks.look_texture("skin", **mask) is None
+    assert looks.look_texture(None, head="mediapipe", settings=replace(settings, face_look="skin")) is None
+    assert looks.look_texture(None, settings=settings) is skin_texture(settings.skin_tone)  # the default
     with pytest.raises(InvalidInputError, match="Unknown look 'chrome'"):
-        texture_module.texture_for_look("chrome", settings)
+        looks.look_texture("chrome", settings=settings)
 
     def no_photo(_settings=None):
         raise ModuleNotFoundError("No module named 'skimage'")
 
     monkeypatch.setattr(texture_module, "default_texture", no_photo)
     with caplog.at_level("WARNING"):
-        assert texture_module.texture_for_look("photo", settings) is None
+        assert looks.look_texture("photo", **mask) is None
     assert "clean skin" in caplog.text and "skimage" in caplog.text
 
 
@@ -333,10 +337,10 @@ def test_render_face_uses_the_look_and_exports_the_photo_in_the_glb(tmp_path, mo
 
     monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
     smile = {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}
-    photo = services.render_face(smile, size=128, exports=True, look="photo")
-    skin = services.render_face(smile, size=128, exports=True, look="skin")
+    photo = services.render_face(smile, size=128, exports=True, look="photo", head="mediapipe")
+    skin = services.render_face(smile, size=128, exports=True, look="skin", head="mediapipe")
     assert np.abs(photo.images["front"].astype(int) - skin.images["front"].astype(int)).mean() > 3
     assert len(GLTF2().load(str(photo.files["glb"])).images) == 1
     assert len(GLTF2().load(str(skin.files["glb"])).images) == 0
-    described = services.describe("A broad grin", size=128, look="photo")  # exports after rendering
+    described = services.describe("A broad grin", size=128, look="photo", head="mediapipe")  # exports after
     assert len(GLTF2().load(str(described.face.files["glb"])).images) == 1

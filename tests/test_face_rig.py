@@ -87,6 +87,11 @@ def test_corrective_limits(rig):
     effective = rig.effective_weights(w)
     assert effective[INDEX["eyeWideLeft"]] == 0.0
     assert effective[INDEX["mouthClose"]] == pytest.approx(0.4)
+    # nothing else is touched: opposite pairs are not cancelled, as the docstring now says
+    others = np.random.default_rng(0).uniform(0.0, 1.0, 52).astype(np.float32)
+    limited = [INDEX[n] for n in ("eyeWideLeft", "eyeWideRight", "mouthClose")]
+    untouched = np.setdiff1d(np.arange(52), limited)
+    np.testing.assert_array_equal(rig.effective_weights(others)[untouched], others[untouched])
     # blink + wide closes the eye just like a blink alone
     blink = rig.deform(Blendshapes.from_dict({"eyeBlinkLeft": 1.0}))
     both = rig.deform(Blendshapes.from_dict({"eyeBlinkLeft": 1.0, "eyeWideLeft": 1.0}))

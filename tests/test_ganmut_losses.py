@@ -97,9 +97,10 @@ def test_class_directions_unit_and_cover_the_whole_sphere():
 
 
 def test_sampled_codes_follow_rho_ranges():
-    cfg = tiny_config()
+    cfg = tiny_config(code_noise_std=0.0, off_axis_codes=0)
     dirs = ClassDirections(cfg)()
     codes = sample_codes(dirs, 2000, cfg, torch.Generator().manual_seed(3))
+    assert codes.on_axis.all()
     neutral = codes.target == NEUTRAL_INDEX
     assert 0.08 < neutral.float().mean() < 0.22  # ~1/7 neutral
     assert torch.all(codes.rho[neutral] < 0.2) and torch.all(codes.rho[~neutral] >= 0.2)
@@ -109,6 +110,41 @@ def test_sampled_codes_follow_rho_ranges():
     cos = (codes.code[~neutral] / codes.rho[~neutral, None] * dirs[codes.target[~neutral]]).sum(1)
     assert torch.allclose(cos, torch.ones_like(cos), atol=1e-5)
     codes.code.sum().backward()  # codes are differentiable in the learned directions
+
+
+def test_codes_leave_the_class_axes_to_cover_compound_emotions():
+    """GANmut's training codes: n_r = 5 codes per batch in random directions (here over the
+    whole sphere, for Fear above and Sad below) and 0.075 noise on the others, so the generator
+    sees the space between the seven axes; the off-axis rows are kept out of eq. (2)."""
+    cfg = tiny_config()
+    assert (cfg.off_axis_codes, cfg.code_noise_std) == (5, 0.075)
+    dirs = ClassDirections(cfg)()
+    on_axis_cos, off_axis_cos, residuals, octants = [], [], [], set()
+    for seed in range(40):
+        codes = sample_codes(dirs, 16, cfg, torch.Generator().manual_seed(seed))
+        assert codes.on_axis.tolist() == [False] * 5 + [True] * 11
+        assert torch.allclose(codes.code[:5].norm(dim=1), codes.rho[:5], atol=1e-5)
+        emotional = codes.target != NEUTRAL_INDEX
+        unit = codes.code / codes.code.norm(dim=1, keepdim=True)
+        cos = (unit * dirs[codes.target]).sum(1)
+        on_axis_cos += cos[codes.on_axis & emotional].tolist()
+        along = codes.rho[:, None] * dirs[codes.target]
+        residuals.append((codes.code - along)[codes.on_axis & emotional])
+        off_axis_cos += cos[~codes.on_axis & emotional].tolist()
+        octants |= {tuple((row > 0).tolist()) for row in codes.code[:5]}
+    on_axis_cos, off_axis_cos = np.array(on_axis_cos), np.array(off_axis_cos)
+    noise = torch.cat(residuals).detach()
+    assert float(noise.std()) == pytest.approx(0.075, rel=0.1) and abs(float(noise.mean())) < 0.01
+    assert np.median(on_axis_cos) > 0.95  # still near their class axis
+    assert off_axis_cos.min() < 0.0 and len(octants) == 8  # anywhere on the sphere
+    # a code far from every class axis is common among the off-axis ones
+    assert np.mean(off_axis_cos < 0.7) > 0.5
+    fake_cls = torch.zeros(16, 7)
+    fake_cls[:5, 0] = 50.0  # the off-axis rows "look neutral": no penalty, they have no class
+    target = torch.full((16,), 3)
+    masked = L.classification_fake_loss(fake_cls, target, codes.on_axis)
+    assert float(masked) == pytest.approx(math.log(7), rel=1e-5)
+    assert float(L.classification_fake_loss(fake_cls, target)) > float(masked) + 10
 
 
 def test_gradient_penalty_zero_for_unit_lipschitz_linear_critic():
@@ -147,14 +183,15 @@ def test_generator_losses_send_gradient_to_generator_and_directions(nets):
     cfg, G, D, directions = nets
     D.requires_grad_(False)
     x = images()
-    codes = sample_codes(directions(), 4, cfg, torch.Generator().manual_seed(0))
+    codes = sample_codes(directions(), 4, tiny_config(off_axis_codes=1), torch.Generator().manual_seed(0))
+    assert codes.on_axis.tolist() == [False, True, True, True]
     fake = G(x, codes.code)
     out = D(fake)
     terms = {
-        "cls_fake": L.classification_fake_loss(out.cls, codes.target),
+        "cls_fake": L.classification_fake_loss(out.cls, codes.target, codes.on_axis),
         "info": L.info_loss(out.coor, codes.code),
         "rec": L.reconstruction_loss(x, G(fake, D(x).coor)),
-        "rho": L.strength_loss(estimate_strength(out.coor, out.cls, directions()), codes.rho),
+        "rho": L.strength_loss(estimate_strength(out.cls), codes.rho),
         "adv": -out.src.mean(),
     }
     for name, value in terms.items():
@@ -199,20 +236,30 @@ def test_masked_terms_ignore_unlabelled_rows():
     assert float(L.au_z_loss(coor, torch.tensor([0.0, 0.0]))) == pytest.approx((0.09 + 25) / 2)
 
 
-def test_strength_loss_counts_only_emotional_codes():
+def test_strength_loss_averages_over_the_emotional_codes_only():
+    """GANmut divides the masked squared error by the mask's sum, not by the batch size."""
     rho_hat = torch.tensor([0.9, 0.9, 0.9])
     assert float(L.strength_loss(rho_hat, torch.tensor([0.1, 0.15, 0.19]))) == 0.0
-    assert float(L.strength_loss(rho_hat, torch.tensor([0.5, 0.1, 0.9]))) == pytest.approx(0.16 / 3)
+    assert float(L.strength_loss(rho_hat, torch.tensor([0.5, 0.1, 0.9]))) == pytest.approx(0.16 / 2)
 
 
-def test_strength_estimate_projects_on_the_likely_class():
-    dirs = torch.zeros(7, 3)
-    dirs[4] = torch.tensor([0.0, 0.0, 1.0])
-    logits = torch.full((2, 7), -5.0)
-    logits[0, 4] = 5.0
-    logits[1, NEUTRAL_INDEX] = 5.0
-    coor = torch.tensor([[0.3, 0.0, 0.6], [0.3, 0.4, 0.0]])
-    assert torch.allclose(estimate_strength(coor, logits, dirs), torch.tensor([0.6, 0.5]))
+def test_info_loss_averages_over_the_coordinates():
+    """F.mse_loss as in GANmut: one coordinate off by 0.3 in one of two codes -> 0.09 / 6."""
+    code = torch.zeros(2, 3)
+    coor = torch.tensor([[0.3, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    assert float(L.info_loss(coor, code)) == pytest.approx(0.09 / 6)
+
+
+def test_strength_estimate_is_the_top_class_probability():
+    """rho-hat = max softmax of D_cls (GANmut), whatever D_coor says."""
+    logits = torch.full((3, 7), 0.0)
+    logits[0, 4] = math.log(6 * 9.0)  # p(Fearful) = 54 / 60 = 0.9
+    logits[1, NEUTRAL_INDEX] = math.log(6 * 1.0)  # p(Neutral) = 6 / 12 = 0.5
+    rho_hat = estimate_strength(logits)
+    assert torch.allclose(rho_hat, torch.tensor([0.9, 0.5, 1 / 7]), atol=1e-6)
+    logits.requires_grad_(True)
+    estimate_strength(logits).sum().backward()
+    assert logits.grad.abs().sum() > 0  # eq. (5) trains G through D_cls
 
 
 def test_objectives_combine_terms_with_the_paper_weights():

@@ -201,6 +201,31 @@ def test_train_cli_resumes_and_exports_labels_and_edits(tmp_path):
                      "--point", "1,2", "--out", str(edited)]) == 2
 
 
+def test_pseudo_labels_keep_the_annotated_valence_arousal_and_add_z(tmp_path):
+    """The paper recovers pseudo-labels along Z only: annotated images keep their valence and
+    arousal; D_coor supplies Z, and valence/arousal only where no annotation exists."""
+    folder, labels = write_dataset(tmp_path)
+    trainer = GanmutTrainer(GanmutConfig(**TINY))
+    trainer.save(tmp_path / "run")
+    csv_path = tmp_path / "pseudo.csv"
+    assert cli_main(["ganmut-labels", "--checkpoint", str(tmp_path / "run"), "--data", str(folder),
+                     "--labels", str(labels), "--out", str(csv_path), "--device", "cpu"]) == 0
+    with csv_path.open() as handle:
+        rows = {r["file"]: r for r in csv.DictReader(handle)}
+    annotated = {r.file: r for r in read_labels(labels)}
+    images = torch.stack([ImageFolderDataset(folder, labels, 32).batch([i]).images[0] for i in range(7)])
+    coords = trainer.coordinates(images)
+    for index, row in enumerate(read_labels(labels)):
+        out = rows[row.file]
+        assert float(out["z"]) == pytest.approx(float(coords[index, 2]), abs=1e-4)
+        if np.isfinite(row.arousal):  # annotated: kept as the annotator gave it
+            assert (float(out["valence"]), float(out["arousal"])) == pytest.approx(
+                (annotated[row.file].valence, annotated[row.file].arousal), abs=1e-5)
+        else:  # img1 (AffectNet's -2): estimated
+            assert float(out["arousal"]) == pytest.approx(float(coords[index, 1]), abs=1e-4)
+    assert float(rows["img0.png"]["arousal"]) == pytest.approx(0.1)
+
+
 def test_edit_photo_and_availability(tmp_path):
     trainer = GanmutTrainer(GanmutConfig(**TINY))
     trainer.train_step(synthetic_batch())

@@ -16,7 +16,7 @@ from emo_app.generation.pipeline import (
     validate_template,
 )
 from emo_app.generation.random_pipeline import build_random_sd_pipeline, clip_tokenizer
-from emo_app.generation.schedulers import PRESETS, get_preset, make_scheduler
+from emo_app.generation.schedulers import DEFAULT_PRESET, PRESETS, get_preset, make_scheduler
 
 HAPPY = EmotionPoint.of_class("Happy")
 SAD = EmotionPoint.of_class("Sad")
@@ -95,11 +95,16 @@ def test_progress_reports_every_step_up_to_one(c2a2):
 def test_prompt_mode_writes_nearest_classes_into_the_prompt():
     point = EmotionPoint(0.74, 0.66, 0.02)  # next to Happily surprised
     pairs = prompt_mode_prompts(point, "a photo of a <emo> person in front of a tree")
-    assert pairs[0][0] == "a photo of a sks person in front of a tree emotion: happily-surprised"
+    assert pairs[0][0] == "a photo of a person in front of a tree emotion: happily-surprised"
     assert pairs[0][1] > pairs[1][1] and sum(w for _, w in pairs) == pytest.approx(1.0)
     assert prompt_mode_prompts(EmotionPoint(0, 0, 0), blend=False) == [
-        ("a photo of a sks person emotion: neutral", 1.0)
+        ("a photo of a person emotion: neutral", 1.0)
     ]
+    # "sks" is a DreamBooth subject token; vanilla SD 1.4 (prompt mode) never sees it by default
+    assert not any("sks" in prompt for prompt, _ in pairs)
+    assert prompt_mode_prompts(EmotionPoint(0, 0, 0), blend=False, identifier="sks")[0][0] == (
+        "a photo of a sks person emotion: neutral"
+    )
 
 
 def test_prompt_mode_generates_from_a_plain_sd_pipeline(tokenizer):
@@ -128,7 +133,13 @@ def test_save_and_reload_gives_identical_images(c2a2, tmp_path):
 
 
 def test_presets_follow_the_paper():
-    paper = PRESETS["paper"]
+    import inspect
+
+    from emo_app.generation import api
+
+    paper = PRESETS[DEFAULT_PRESET]
+    for function in (api.generate_for_points, api.generate_for_point):
+        assert inspect.signature(function).parameters["preset"].default == "paper"
     assert (paper.solver, paper.steps, paper.guidance_scale, paper.eta) == ("ddim", 100, 10.0, 0.0)
     scheduler = make_scheduler("paper")
     assert scheduler.config.beta_schedule == "scaled_linear"
@@ -181,3 +192,22 @@ def test_public_api_names_the_missing_weights(tmp_path, monkeypatch):
         api.generate_for_point(HAPPY, mode="magic")
     with pytest.raises(InvalidInputError, match="seed"):
         api.generate_for_point(HAPPY, seeds=())
+
+
+def test_number_encoder_frequencies_are_what_its_config_says():
+    """Measured on the features themselves: sin(pi f x) for f = 1..max_frequency runs 0.5 to
+    max_frequency / 2 cycles per unit, as NumberEncoderConfig documents."""
+    from emo_app.generation.number_encoder import NumberEncoder, NumberEncoderConfig
+
+    config = NumberEncoderConfig(embedding_dim=8, hidden_dim=8)
+    encoder = NumberEncoder(config)
+    length = 10.0
+    x = torch.linspace(0.0, length, 20001, dtype=torch.float64)
+    points = torch.stack([x, torch.zeros_like(x), torch.zeros_like(x)], dim=1).float()
+    with torch.no_grad():
+        sines = encoder.fourier_features(points)[:, 3 : 3 + config.num_frequencies].double()
+    signs = torch.sign(sines[1:]) != torch.sign(sines[:-1])
+    measured = signs.sum(0).double() / 2 / length  # two zero crossings per cycle
+    assert torch.allclose(measured, encoder.cycles_per_unit.double(), atol=0.05)
+    assert float(encoder.cycles_per_unit.min()) == pytest.approx(0.5)
+    assert float(encoder.cycles_per_unit.max()) == pytest.approx(config.max_frequency / 2)

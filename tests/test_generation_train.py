@@ -13,7 +13,13 @@ from emo_app.errors import InvalidInputError
 from emo_app.generation.pipeline import C2A2Pipeline, GenerationRequest
 from emo_app.generation.random_pipeline import build_random_sd_pipeline, clip_tokenizer
 from emo_app.generation.schedulers import get_preset
-from emo_app.generation.train import TrainConfig, latest_checkpoint, read_labels, train_c2a2
+from emo_app.generation.train import (
+    TrainConfig,
+    latest_checkpoint,
+    prepare_class_images,
+    read_labels,
+    train_c2a2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +108,69 @@ def test_training_resumes_from_the_last_checkpoint(tmp_path, base_folder):
     config.max_steps = 2
     resumed = train_c2a2(config)
     assert resumed.resumed_from == 1 and resumed.steps == 2 and len(resumed.losses) == 1
+
+
+class RecordingSD:
+    """Wraps a diffusers pipeline: records each sampling call (and the scheduler it ran with)
+    and samples for real, but with 2 steps so the test stays fast."""
+
+    def __init__(self, sd):
+        object.__setattr__(self, "_sd", sd)
+        object.__setattr__(self, "calls", [])
+
+    def __getattr__(self, name):
+        return getattr(self._sd, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._sd, name, value)
+
+    def __call__(self, **kwargs):
+        self.calls.append(dict(kwargs, scheduler=type(self._sd.scheduler).__name__))
+        return self._sd(**(kwargs | {"num_inference_steps": 2}))
+
+
+def _count_encodings(monkeypatch, pipeline):
+    prompts = []
+    original = pipeline.encode_text
+
+    def counting(texts, vectors=None):
+        prompts.append(list(texts))
+        return original(texts, vectors)
+
+    monkeypatch.setattr(pipeline, "encode_text", counting)
+    return prompts
+
+
+def test_class_images_use_the_papers_sampler_and_encode_prompts_once(tmp_path, base_folder, monkeypatch):
+    """DDIM, eta 0, 100 steps, guidance 10 by default (the DreamBooth reference); fast on request."""
+    pipeline = C2A2Pipeline.from_pretrained(base_folder)
+    recorder = RecordingSD(pipeline.sd)
+    pipeline.sd = recorder
+    prompts = _count_encodings(monkeypatch, pipeline)
+    config = _config(tmp_path, base_folder, class_images_dir=None, num_class_images=3)
+    assert len(prepare_class_images(config, pipeline)) == 3
+    sampled = [(c["scheduler"], c["num_inference_steps"], c["eta"], c["guidance_scale"])
+               for c in recorder.calls]
+    assert sampled == [("DDIMScheduler", 100, 0.0, 10.0)] * 3
+    assert len(prompts) == 2  # the class prompt and the empty one, once each for all images
+    fast = _config(tmp_path / "fast", base_folder, class_images_dir=None, num_class_images=1,
+                   class_image_preset="fast", class_image_steps=7)
+    recorder.calls.clear()
+    prepare_class_images(fast, pipeline)
+    assert recorder.calls[0]["scheduler"] == "DPMSolverMultistepScheduler"
+    assert recorder.calls[0]["num_inference_steps"] == 7
+    with pytest.raises(InvalidInputError, match="preset"):
+        _config(tmp_path, base_folder, class_image_preset="turbo")
+
+
+def test_class_prompt_is_encoded_once_per_run(tmp_path, base_folder, monkeypatch):
+    pipeline = C2A2Pipeline.with_new_number_encoder(C2A2Pipeline.from_pretrained(base_folder).sd)
+    prompts = _count_encodings(monkeypatch, pipeline)
+    config = _config(tmp_path, base_folder, max_steps=3, validate_every=0, checkpoint_every=0)
+    result = train_c2a2(config, pipeline=pipeline)
+    assert result.steps == 3 and all(np.isfinite(result.losses))
+    class_encodings = [p for p in prompts if p and set(p) == {config.class_prompt}]
+    assert len(class_encodings) == 1
 
 
 def test_labels_are_checked_with_line_numbers(tmp_path):

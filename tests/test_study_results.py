@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emo_app.emotion.space import CLASS_NAMES, EmotionPoint, nearest_classes
+from emo_app.emotion.space import C2A2_CLASSES, CLASS_NAMES, EmotionPoint, nearest_classes
 from emo_app.study import service
 from emo_app.study.db import StudyDB
 from emo_app.study.points import generate_study_points
 from emo_app.study.published import PUBLISHED_TABLE1
-from emo_app.study.results import VoteRecord, aggregate, krippendorff_alpha_ordinal
+from emo_app.study.results import VoteRecord, aggregate, item_class, krippendorff_alpha_ordinal
 
 
 def test_aggregation_of_a_small_table_matches_hand_computed_means() -> None:
@@ -89,10 +89,55 @@ def test_study_items_carry_their_true_nearest_class(tmp_path: Path) -> None:
     items = service.list_items(db, "paper design")
     assert Counter(i.model for i in items) == {"3d": 315, "2d": 315}
     for item in items:
-        nearest, second = nearest_classes(item.point, 2)
+        nearest, second = nearest_classes(item.point, 2, model=item.model)
         assert item.nearest_class == nearest[0] != second[0]
         if item.model == "2d":
             assert item.z == 0.0
+
+
+def test_every_class_can_win_2d_items_in_the_2d_layout() -> None:
+    """A 2D item is matched in the 2D AV model's layout (each class at its valence/arousal
+    direction): Sad, Fearful and the z-lifted compounds get 2D items too, as in Table 1."""
+    for name, xyz in C2A2_CLASSES.items():
+        flat = EmotionPoint(xyz[0], xyz[1], 0.0)
+        direction = flat.as_array() / max(np.linalg.norm(flat.as_array()), 1e-12)
+        on_circle = EmotionPoint(*(0.9 * direction)) if name != "Neutral" else flat
+        assert item_class("2d", on_circle) == name
+        assert item_class("2d", EmotionPoint(xyz[0], xyz[1], 0.7)) == item_class("2d", flat)  # Z unseen
+    assert item_class("3d", EmotionPoint.of_class("Sad")) == "Sad"
+    with pytest.raises(service.InvalidInputError, match="model must be one of"):
+        item_class("4d", EmotionPoint(0.0, 0.0, 0.0))
+    # Our generated design: a class's own points flatten into its 2D sector unless its in-plane
+    # part is too short to beat Neutral reliably (|xy| <= 0.5 inside the unit ball).
+    two_d = Counter(item_class("2d", p.point("2d")) for p in generate_study_points(seed=0))
+    short = {n for n, xyz in C2A2_CLASSES.items() if n != "Neutral" and math.hypot(*xyz[:2]) < 0.5 + 1e-3}
+    assert set(CLASS_NAMES) - set(two_d) <= short
+    assert {"Sad", "Fearful"} <= set(two_d)
+
+
+def test_authors_315_points_give_2d_votes_to_every_class(tmp_path: Path, shared_dir: Path) -> None:
+    """The authors' study points, flattened for the 2D study: every class of Table 1 gets items
+    (matching them to the 3D table left Sad, Fearful and eight compounds empty)."""
+    from PIL import Image
+
+    points = json.loads((shared_dir / "reference" / "study_points_3d.json").read_text())
+    flat = [EmotionPoint(p["x"], p["y"], 0.0) for p in points]
+    counts = Counter(item_class("2d", p) for p in flat)
+    assert set(counts) == set(CLASS_NAMES)
+    assert counts["Neutral"] < 80  # the 3D table made 80 of them Neutral
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    Image.new("RGB", (8, 8), (120, 90, 60)).save(folder / "face.png")
+    rows = ["file,valence,arousal,z,model"] + [f"face.png,{p['x']},{p['y']},0,2d" for p in points]
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    db = StudyDB(tmp_path / "s.sqlite3")
+    admin = service.create_admin_token(db)
+    service.create_study_from_folder(db, admin, "paper 2d", folder)
+    token = service.add_rater(db, admin, "paper 2d", "A")[1]
+    for item in service.list_items(db, "paper 2d", "2d"):
+        service.cast_vote(db, "paper 2d", token, item.id, 4)
+    by_class = service.study_results(db, admin, "paper 2d").models["2d"].by_class
+    assert {name for name, summary in by_class.items() if summary.n_votes} == set(CLASS_NAMES)
 
 
 def test_results_of_a_study_put_ours_beside_the_published(tmp_path: Path) -> None:

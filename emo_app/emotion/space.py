@@ -11,11 +11,18 @@ Spherical convention (used by the sliders and the API):
   * ``r`` - radius, 0 = neutral, 1 = full intensity on the sphere.
   x = r cos(phi) cos(theta), y = r cos(phi) sin(theta), z = r sin(phi).
 
-Circle walk convention (the supplementary's "Circle theta, phi, r" figures): the walk runs
-on the circle of radius ``r`` about the origin in the plane spanned by the valence axis and
-the arousal axis tilted by ``theta`` towards +Z, i.e. e1 = (1, 0, 0),
-e2 = (0, cos theta, sin theta); ``phi`` is the starting angle on that circle (any real).
-theta = 0 walks the classic valence/arousal wheel; theta = pi/3 passes near Fearful.
+Circle walk convention (the supplementary's "Circle theta, phi, r" figures): the figure
+labels reuse the letters theta and phi, but there they are NOT the azimuth and elevation above,
+so the walk names its angles ``tilt`` and ``start_angle``. The walk runs on the circle of
+radius ``r`` about the origin in the plane spanned by the valence axis and the arousal axis
+tilted by ``tilt`` towards +Z, i.e. e1 = (1, 0, 0), e2 = (0, cos tilt, sin tilt);
+``start_angle`` is where the walk starts on that circle (any real; it goes towards e2).
+tilt = 0 walks the classic valence/arousal wheel; tilt = pi/3 passes near Fearful. The figure
+"Circle theta=0.4901 phi=0.9801 r=0.6" is ``circle_walk(tilt=0.4901, start_angle=0.9801, r=0.6)``.
+
+The 2D AV model (the paper's baseline, used by its 2D study) has no Z: each class sits at its
+valence/arousal direction on the unit circle (Fear and Sad at the direction they are lifted
+from, every compound at its own azimuth) and Neutral at the origin (``AV_CLASSES``).
 """
 
 from __future__ import annotations
@@ -59,6 +66,19 @@ C2A2_CLASSES: dict[str, tuple[float, float, float]] = {
 CLASS_NAMES: tuple[str, ...] = tuple(C2A2_CLASSES)
 COMPOUND_CLASSES: tuple[str, ...] = tuple(n for n in CLASS_NAMES if n not in BASIC_CLASSES)
 CLASS_MATRIX = np.array([C2A2_CLASSES[n] for n in CLASS_NAMES], dtype=np.float64)
+
+
+def _av_direction(xyz: tuple[float, float, float]) -> tuple[float, float, float]:
+    length = math.hypot(xyz[0], xyz[1])
+    return (0.0, 0.0, 0.0) if length == 0.0 else (xyz[0] / length, xyz[1] / length, 0.0)
+
+
+# The 2D AV model's layout (module doc): each class's valence/arousal direction on the unit
+# circle, Neutral at the origin. Used to assign 2D items, whose Z the 2D model cannot show.
+AV_CLASSES: dict[str, tuple[float, float, float]] = {
+    name: _av_direction(xyz) for name, xyz in C2A2_CLASSES.items()
+}
+MODEL_LAYOUTS: dict[str, dict[str, tuple[float, float, float]]] = {"3d": C2A2_CLASSES, "2d": AV_CLASSES}
 
 # Which basic emotions each class is made of (compound "Happily sad" = Happy + Sad).
 CLASS_COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -160,18 +180,28 @@ class EmotionPoint:
 
 
 def nearest_classes(
-    point: EmotionPoint, n: int = 3, classes: Sequence[str] | None = None
+    point: EmotionPoint, n: int = 3, classes: Sequence[str] | None = None, model: str = "3d"
 ) -> list[tuple[str, float]]:
-    """The ``n`` nearest classes by euclidean distance, nearest first, with their distances."""
+    """The ``n`` nearest classes by euclidean distance, nearest first, with their distances.
+
+    ``model="2d"`` measures in the 2D AV model's own layout (``AV_CLASSES``): the point's Z is
+    ignored and each class sits at its valence/arousal direction on the unit circle."""
+    if model not in MODEL_LAYOUTS:
+        raise InvalidInputError(f"model must be one of {', '.join(MODEL_LAYOUTS)}; got '{model}'.")
+    layout = MODEL_LAYOUTS[model]
     names = list(classes) if classes is not None else list(CLASS_NAMES)
-    matrix = np.array([C2A2_CLASSES[canonical_class(c)] for c in names])
-    distances = np.linalg.norm(matrix - point.as_array(), axis=1)
+    matrix = np.array([layout[canonical_class(c)] for c in names])
+    xyz = point.as_array()
+    if model == "2d":
+        xyz[2] = 0.0
+    distances = np.linalg.norm(matrix - xyz, axis=1)
     order = np.argsort(distances, kind="stable")[: max(1, n)]
     return [(names[i], float(distances[i])) for i in order]
 
 
-def nearest_class(point: EmotionPoint) -> str:
-    return nearest_classes(point, 1)[0][0]
+def nearest_class(point: EmotionPoint, model: str = "3d") -> str:
+    """The nearest class in the 3D C2A2 table, or in the 2D AV layout with ``model="2d"``."""
+    return nearest_classes(point, 1, model=model)[0][0]
 
 
 def _check_steps(steps: int, limit: int = 1000) -> int:
@@ -188,15 +218,18 @@ def axis_walk(name: str, steps: int = 9) -> list[EmotionPoint]:
     return [EmotionPoint.of_class(name, t) for t in np.linspace(0.0, 1.0, steps)]
 
 
-def circle_walk(theta: float, phi: float, r: float, steps: int = 16) -> list[EmotionPoint]:
-    """``steps`` points around the tilted circle of the module doc, starting at angle ``phi``."""
+def circle_walk(tilt: float, start_angle: float, r: float, steps: int = 16) -> list[EmotionPoint]:
+    """``steps`` points around the circle of radius ``r`` tilted by ``tilt`` towards +Z, starting
+    at ``start_angle`` on it (module doc; the paper's figures label these theta and phi)."""
     steps = _check_steps(steps)
-    theta, phi, r = (_finite(v, k) for v, k in ((theta, "theta"), (phi, "phi"), (r, "r")))
+    tilt, start_angle, r = (
+        _finite(v, k) for v, k in ((tilt, "tilt"), (start_angle, "start_angle"), (r, "r"))
+    )
     if r < 0:
         raise InvalidInputError(f"r must be >= 0; got {r}.")
     e1 = np.array([1.0, 0.0, 0.0])
-    e2 = np.array([0.0, math.cos(theta), math.sin(theta)])
-    angles = phi + np.linspace(0.0, 2 * math.pi, steps, endpoint=False)
+    e2 = np.array([0.0, math.cos(tilt), math.sin(tilt)])
+    angles = start_angle + np.linspace(0.0, 2 * math.pi, steps, endpoint=False)
     return [EmotionPoint(*(r * (math.cos(a) * e1 + math.sin(a) * e2))) for a in angles]
 
 

@@ -41,7 +41,7 @@ ICT_EXPRESSIONS = (
 MATERIAL_PARTS = {
     "M_Face": ("face", (*SKIN_RGB, 1.0)),
     "M_BackHead": ("head", (*SKIN_RGB, 1.0)),
-    "M_GumsTongue": ("mouth", (0.72, 0.33, 0.35, 1.0)),
+    "M_GumsTongue": ("mouth", (0.62, 0.26, 0.28, 1.0)),
     "M_Teeth": ("mouth", (0.95, 0.93, 0.86, 1.0)),
     "M_ScleraLeft": ("eyes", (0.93, 0.91, 0.88, 1.0)),
     "M_ScleraRight": ("eyes", (0.93, 0.91, 0.88, 1.0)),
@@ -74,6 +74,15 @@ def landmark_surface() -> tuple[np.ndarray, np.ndarray]:
     (face-part vertex indices) and barycentric weights (written by ``lab/ict_landmarks.py``)."""
     with np.load(ICT_LANDMARKS, allow_pickle=False) as data:
         return data["corners"].astype(np.int64), data["weights"].astype(np.float64)
+
+
+def landmark_points(rig: FaceRig, vertices: np.ndarray | None = None) -> np.ndarray:
+    """(478, 3) positions of MediaPipe's landmarks on the head, posed by ``vertices`` (default:
+    neutral): where a feature of the face is, without detecting anything."""
+    corners, weights = landmark_surface()
+    face = rig.part("face")
+    points = (rig.neutral if vertices is None else vertices)[face.start : face.stop]
+    return (points[corners] * weights[..., None]).sum(axis=1)
 
 
 HEAD_GAINS = Path(__file__).resolve().parent / "data" / "head_gains.json"
@@ -134,7 +143,7 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     deltas *= shape_gains()[:, None, None]  # THE place the per-shape gains apply (head_gains.json)
 
     parts, sources, start = [], [], 0
-    for part_name in ("face", "head", "eyes", "mouth"):
+    for part_name in ("face", "head", "mouth", "eyes"):
         chosen = [i for i, m in enumerate(materials) if MATERIAL_PARTS.get(m, ("", ()))[0] == part_name]
         mask = np.isin(face_material, chosen)
         if not mask.any():
@@ -154,8 +163,8 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
         for mat_index in chosen:
             at = (corner_material == mat_index) & (local >= 0)
             colors[local[at]] = MATERIAL_PARTS[materials[mat_index]][1]
-        if part_name == "eyes":
-            _paint_irises(vertices[source], colors)
+        if part_name == "mouth":
+            _shade_mouth(vertices[source], colors)
         uvs = None
         if textured:
             raw = uv_table[keys % len(uv_table)]
@@ -166,7 +175,10 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     source = np.concatenate(sources)
     neutral = vertices[source].astype(np.float32)
     deltas = np.ascontiguousarray(deltas[:, source])
-    _add_eyeball_turns(neutral, deltas, next((p for p in parts if p.name == "eyes"), None))
+    neutral, deltas, parts[-1] = _refine_eye_fronts(neutral, deltas, parts[-1])
+    _paint_irises(neutral[parts[-1].start :], parts[-1].colors)
+    _add_eyeball_turns(neutral, deltas, parts[-1])
+    source = np.concatenate([source, np.full(len(neutral) - len(source), -1)])
     from scipy.spatial import cKDTree
 
     mirror = cKDTree(neutral).query(neutral * FLIP)[1]
@@ -203,20 +215,76 @@ def _add_eyeball_turns(neutral: np.ndarray, deltas: np.ndarray, eyes: Part | Non
             deltas[ARKIT_NAMES.index(f"eyeLook{direction}{side}"), rows] += turn
 
 
+IRIS_RGB = (0.34, 0.23, 0.14)  # brown, the commonest eye colour
+IRIS_DEG, PUPIL_DEG = 29.5, 11.0  # angular radii from the eyeball's front pole
+CATCHLIGHT = np.array([-0.24, 0.22, 1.0]) / np.linalg.norm([-0.24, 0.22, 1.0])  # toward the key
+
+
+def _angles_from_front(points: np.ndarray) -> np.ndarray:
+    """Degrees between each point of one eyeball and its front pole, seen from the centre."""
+    rel = points - _eyeball_centre(points)
+    return np.degrees(np.arccos(np.clip(rel[:, 2] / np.linalg.norm(rel, axis=1), -1, 1)))
+
+
+def _refine_eye_fronts(neutral: np.ndarray, deltas: np.ndarray, eyes: Part, within_deg: float = 34.0):
+    """Split every eye triangle near the front pole into four (edge midpoints, which stay on the
+    unsplit neighbours' edges, so nothing cracks): the painted iris and pupil get round edges.
+    New vertices are appended after the eye part, which comes last."""
+    points = neutral[eyes.start : eyes.stop]
+    angle = np.empty(len(points))
+    for side in (points[:, 0] > 0, points[:, 0] <= 0):
+        angle[side] = _angles_from_front(points[side])
+    tris = eyes.faces.astype(np.int64)
+    front = (angle[tris] < within_deg).all(axis=1)
+    chosen = tris[front]
+    edges = np.sort(np.concatenate([chosen[:, [0, 1]], chosen[:, [1, 2]], chosen[:, [2, 0]]]), axis=1)
+    edges, inverse = np.unique(edges, axis=0, return_inverse=True)
+    mids = len(points) + np.arange(len(edges))
+    m01, m12, m20 = inverse.reshape(3, -1)
+    a, b, c = tris[front].T
+    split = np.column_stack([a, mids[m01], mids[m20], mids[m01], b, mids[m12], mids[m20], mids[m12], c,
+                             mids[m01], mids[m12], mids[m20]]).reshape(-1, 3)
+    faces = np.concatenate([tris[~front], split]).astype(np.int32)
+    glob = edges + eyes.start
+    neutral = np.concatenate([neutral, (neutral[glob[:, 0]] + neutral[glob[:, 1]]) / 2]).astype(np.float32)
+    deltas = np.concatenate([deltas, (deltas[:, glob[:, 0]] + deltas[:, glob[:, 1]]) / 2], axis=1)
+    colors = np.concatenate([eyes.colors, (eyes.colors[edges[:, 0]] + eyes.colors[edges[:, 1]]) / 2])
+    part = Part(eyes.name, eyes.start, eyes.stop + len(edges), faces, colors.astype(np.float32), None)
+    return neutral, deltas, part
+
+
 def _paint_irises(points: np.ndarray, colors: np.ndarray) -> None:
-    """ICT's iris sits behind a cornea that only a transparent material shows; paint pupil and
-    iris onto the front of each eyeball instead, as the canonical rig does."""
+    """ICT's iris sits behind a cornea that only a transparent material shows; paint the iris
+    (darker at its rim, lighter streaks toward the pupil), the pupil and a catchlight toward the
+    key light onto the front of each eyeball, with soft edges."""
     for side in (points[:, 0] > 0, points[:, 0] <= 0):
         if not side.any():
             continue
         ball = points[side]
-        centre = _eyeball_centre(ball)
-        rel = ball - centre
-        angle = np.degrees(np.arccos(np.clip(rel[:, 2] / np.linalg.norm(rel, axis=1), -1, 1)))
-        painted = colors[side]
-        painted[angle <= 29.5] = (0.33, 0.45, 0.47, 1.0)
-        painted[angle <= 12.0] = (0.03, 0.03, 0.03, 1.0)
-        colors[side] = painted
+        angle = _angles_from_front(ball)
+        rel = ball - _eyeball_centre(ball)
+        direction = rel / np.linalg.norm(rel, axis=1, keepdims=True)
+        sclera = colors[side, :3]
+
+        def ramp(edge: float, width: float, angle: np.ndarray = angle) -> np.ndarray:
+            t = np.clip((edge - angle) / width + 0.5, 0, 1)
+            return (t * t * (3 - 2 * t))[:, None]
+
+        spokes = 0.85 + 0.15 * np.cos(np.radians(np.degrees(np.arctan2(rel[:, 1], rel[:, 0])) * 9))[:, None]
+        iris = np.asarray(IRIS_RGB) * (0.55 + 0.45 * np.clip((IRIS_DEG - angle) / 8, 0, 1))[:, None] * spokes
+        rgb = sclera * (1 - ramp(IRIS_DEG, 3.0)) + iris * ramp(IRIS_DEG, 3.0)
+        rgb = rgb * (1 - ramp(PUPIL_DEG, 2.5)) + 0.02 * ramp(PUPIL_DEG, 2.5)
+        from_glint = np.degrees(np.arccos(np.clip(direction @ CATCHLIGHT, -1, 1)))
+        glint = np.clip((3.5 - from_glint) / 2.0 + 1, 0, 1)
+        rgb = rgb * (1 - glint[:, None]) + glint[:, None]
+        colors[side, :3] = rgb
+
+
+def _shade_mouth(points: np.ndarray, colors: np.ndarray) -> None:
+    """Darken the mouth's inside with depth behind the front teeth: the tongue and back teeth sit
+    in the mouth's shadow, as they do in a real open mouth."""
+    depth = points[:, 2].max() - points[:, 2]
+    colors[:, :3] *= (0.18 + 0.82 * np.clip(1.0 - depth / 3.0, 0, 1) ** 1.5)[:, None]
 
 
 def _parse_obj(text: str, with_faces: bool):

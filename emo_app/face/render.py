@@ -58,9 +58,9 @@ def view_poses(view: str) -> tuple[np.ndarray, list[np.ndarray]]:
     right, up = camera[:3, 0], camera[:3, 1]
     lights = []
     for offset in (
-        direction * 1.0 - right * 0.7 + up * 0.6,  # key: upper left of the camera
-        direction * 1.0 + right * 0.9 - up * 0.1,  # fill: right, softer
-        -direction * 0.8 + up * 0.9 + right * 0.4,  # rim: behind and above
+        direction * 0.9 - right * 0.75 + up * 0.85,  # key: high to the upper left, rakes the brow
+        direction * 1.0 + right * 0.9 - up * 0.05,  # fill: right, soft, keeps shadows open
+        -direction * 0.8 + up * 0.9 + right * 0.4,  # rim: behind and above, separates the head
     ):
         lights.append(_look_at(CAMERA_TARGET + offset * 50.0, CAMERA_TARGET))
     return camera, lights
@@ -78,7 +78,9 @@ def project(points: np.ndarray, view: str = "front", size: int = 512) -> np.ndar
     return np.column_stack([(x_ndc + 1.0) / 2.0 * size, (1.0 - y_ndc) / 2.0 * size])
 
 
-LIGHT_INTENSITIES = (2.4, 0.9, 1.4)
+LIGHT_INTENSITIES = (3.6, 0.55, 1.2)
+AMBIENT = 0.1
+CAVITY_STRENGTH = 0.9  # how dark creases get (0: no cavity shading)
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 # pyrender's 4x MSAA triples the 512 px frame time on llvmpipe; FaceRenderer(msaa_samples=4)
 # buys smoother silhouettes where a GPU makes it cheap.
@@ -117,7 +119,7 @@ class _GLState:
         _skip_depth_readback(self.renderer)
         _use_lean_shaders(self.renderer)
         _limit_multisampling(self.renderer, msaa_samples)
-        self.scene = pyrender.Scene(ambient_light=np.full(3, 0.18), bg_color=[1.0, 1.0, 1.0, 1.0])
+        self.scene = pyrender.Scene(ambient_light=np.full(3, AMBIENT), bg_color=[1.0, 1.0, 1.0, 1.0])
         camera = pyrender.PerspectiveCamera(
             yfov=np.radians(CAMERA_YFOV_DEG), aspectRatio=1.0, znear=20.0, zfar=200.0
         )
@@ -166,11 +168,17 @@ class _GLState:
         from emo_app.face.texture import texture_uvs
 
         primitives = []
+        cavity = cavity_shading(rig, vertices)
         for part, positions, normals in posed_parts(rig, vertices):
             colors, uvs = part.colors, texture_uvs(texture, rig, part)
             if uvs is not None:
                 uvs = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
                 colors = None
+            if cavity is not None and part.uvs is not None:
+                shade = cavity[part.start : part.stop, None]
+                base = np.ones((part.size, 4), np.float32) if colors is None else colors.copy()
+                base[:, :3] *= shade
+                colors = base
             elif texture is not None and part.name == "head":
                 colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
             primitives.append(
@@ -243,6 +251,51 @@ def _welded_normals(rig: Any, vertices: np.ndarray) -> np.ndarray | None:
         faces = np.concatenate([weld[p.faces + p.start] for p in rig.parts if p.uvs is not None])
         cached = _WELDED_FACES[id(rig)] = (rig, faces.astype(np.int64))
     return vertex_normals(np.asarray(vertices, np.float32), cached[1])
+
+
+def cavity_shading(rig: Any, vertices: np.ndarray) -> np.ndarray | None:
+    """Per-vertex darkening (1 = none) where the skin folds inward, recomputed every frame: a
+    cheap stand-in for ambient occlusion that makes furrows, nasolabial folds and lid creases
+    show as they form. A vertex sitting below the mean of its neighbours, along its normal, is
+    in a crease; creases an expression deepens count fully, the neutral face's own hollows
+    (eye sockets, nostrils) a third. None for a rig without a weld map (the mask head)."""
+    welded = _welded_normals(rig, vertices)
+    if welded is None or CAVITY_STRENGTH <= 0:
+        return None
+    mean, neutral_depth, scale = _cavity_basis(rig)
+    posed = np.asarray(vertices, np.float32)
+    depth = np.einsum("ij,ij->i", mean @ posed - posed, welded)
+    crease = (depth - neutral_depth) + 0.35 * neutral_depth
+    shade = 1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5)
+    return shade[rig.weld].astype(np.float32)
+
+
+_CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}
+
+
+def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float]:
+    """The neighbour-mean operator over the welded skin, the neutral face's crease depths and
+    the typical vertex spacing, built once per rig."""
+    cached = _CAVITY_BASES.get(id(rig))
+    if cached is not None and cached[0] is rig:
+        return cached[1]
+    from scipy.sparse import coo_matrix, diags
+
+    faces = _WELDED_FACES[id(rig)][1]
+    rows = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
+    cols = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
+    n = len(rig.neutral)
+    adjacency = coo_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n)).tocsr()
+    adjacency.data[:] = 1.0
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    mean = (diags(1.0 / np.maximum(degree, 1)) @ adjacency).astype(np.float32).tocsr()
+    neutral = rig.neutral.astype(np.float32)
+    offset = mean @ neutral - neutral
+    neutral_depth = np.einsum("ij,ij->i", offset, _welded_normals(rig, neutral))
+    scale = float(np.median(np.linalg.norm(offset, axis=1)[degree > 0]) + 1e-6)
+    basis = (mean, neutral_depth, scale)
+    _CAVITY_BASES[id(rig)] = (rig, basis)
+    return basis
 
 
 def _use_lean_shaders(offscreen: Any) -> None:

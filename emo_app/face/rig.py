@@ -122,8 +122,10 @@ class FaceRig:
         return int(self.neutral.shape[0])
 
     def effective_weights(self, weights: np.ndarray) -> np.ndarray:
-        """Corrective limits on the weights themselves: a blink overrides a wide eye, mouthClose
-        cannot close more than the jaw opened, and opposite shapes cancel instead of adding."""
+        """Corrective limits on the weights themselves, and only these two: a blink overrides a
+        wide eye (eyeWide is scaled by 1 - eyeBlink, per side), and mouthClose cannot close more
+        than the jaw opened (mouthClose <= jawOpen). Every other weight, opposite pairs such as
+        mouthLeft + mouthRight included, passes through unchanged and adds linearly."""
         w = np.asarray(weights, dtype=np.float32).copy()
         for side in ("Left", "Right"):
             w[INDEX["eyeWide" + side]] *= 1.0 - w[INDEX["eyeBlink" + side]]

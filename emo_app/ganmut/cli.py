@@ -47,7 +47,8 @@ def _labels(args: argparse.Namespace) -> int:
     from emo_app.ganmut.train import export_pseudo_labels
     from emo_app.models.manager import pick_device
 
-    count = export_pseudo_labels(args.checkpoint, args.data, args.out, device=pick_device(args.device))
+    count = export_pseudo_labels(args.checkpoint, args.data, args.out, device=pick_device(args.device),
+                                 labels=args.labels)
     print(f"wrote {count} rows to {args.out}")
     return 0
 
@@ -88,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     labels.add_argument("--checkpoint", required=True, help="training folder or .safetensors weights")
     labels.add_argument("--data", required=True, help="folder of face images")
     labels.add_argument("--out", required=True, help="CSV to write")
+    labels.add_argument("--labels", default=None,
+                        help="the training CSV file,class,valence,arousal: its valence/arousal are kept, "
+                             "only Z comes from the model (without it, all three are estimated)")
     labels.add_argument("--device", default="auto")
     labels.set_defaults(func=_labels)
 

@@ -4,8 +4,15 @@ non-neutral class and an expression strength rho.
 GANmut initialises its class angles so that codes cover only the positive quadrant/octant;
 C2A2 needs Fear above and Sad below the valence/arousal plane, so the directions here start
 uniformly over the whole sphere (seeded) and are learned by the generator's optimiser through
-eqs. (2), (4) and (5). rho ~ U[rho_min, rho_max] = U[0.2, 1] for emotional targets; neutral
+eqs. (2) and (4). rho ~ U[rho_min, rho_max] = U[0.2, 1] for emotional targets; neutral
 targets have rho < 0.2 in a uniformly random direction (a ball around the origin).
+
+As GANmut's training generator does, codes are not only the class axes: every code gets small
+Gaussian noise (std ``code_noise_std`` = 0.075), and ``off_axis_codes`` (GANmut's n_r = 5) codes
+per batch point in a uniformly random direction at their rho, so the generator also learns the
+space between the axes, where the compound emotions live. GANmut draws those directions in the
+positive quadrant; C2A2 needs the whole sphere. Off-axis codes have no class, so eq. (2) skips
+them (``SampledCodes.on_axis``); eqs. (4) and (5) use them.
 """
 
 from __future__ import annotations
@@ -40,9 +47,10 @@ class ClassDirections(nn.Module):
 
 
 class SampledCodes(NamedTuple):
-    code: torch.Tensor  # (B, 3) = rho * d_c (neutral: a short random vector)
-    target: torch.Tensor  # (B,) class index c
+    code: torch.Tensor  # (B, 3) = rho * d_c + noise (neutral: a short random vector)
+    target: torch.Tensor  # (B,) class index c (meaningless where on_axis is False)
     rho: torch.Tensor  # (B,) expression strength
+    on_axis: torch.Tensor  # (B,) bool: the code follows its class axis (False: random direction)
 
 
 def sample_codes(
@@ -52,7 +60,9 @@ def sample_codes(
     generator: torch.Generator | None = None,
 ) -> SampledCodes:
     """Random targets for a batch: the class, then rho, then the code (differentiable in
-    ``directions`` so eq. (2) and (5) move the class directions)."""
+    ``directions`` so eqs. (2) and (4) move the class directions). The first
+    ``min(off_axis_codes, batch - 1)`` rows point in random directions (at least one row keeps a
+    class axis); the others get ``code_noise_std`` Gaussian noise."""
     num_emotional = config.num_classes - 1
     neutral = torch.rand(batch, generator=generator) < config.neutral_prob
     emotional = torch.randint(0, num_emotional, (batch,), generator=generator)
@@ -63,17 +73,19 @@ def sample_codes(
         neutral, u * config.rho_min, config.rho_min + u * (config.rho_max - config.rho_min)
     )
     random_dirs = uniform_sphere(batch, generator)
-    target = target.to(directions.device)
-    rho = rho.to(directions.device)
+    noise = torch.randn(batch, 3, generator=generator) * config.code_noise_std
+    off_axis = torch.arange(batch) < min(config.off_axis_codes, batch - 1)
+    device = directions.device
+    target, rho = target.to(device), rho.to(device)
     class_dirs = directions[target]
-    unit = torch.where(neutral.to(directions.device)[:, None], random_dirs.to(directions.device), class_dirs)
-    return SampledCodes(rho[:, None] * unit, target, rho)
+    random_rows = (neutral | off_axis).to(device)[:, None]
+    unit = torch.where(random_rows, random_dirs.to(device), class_dirs)
+    code = rho[:, None] * unit + torch.where(off_axis.to(device)[:, None], 0.0, noise.to(device))
+    return SampledCodes(code, target, rho, ~off_axis.to(device))
 
 
-def estimate_strength(coor: torch.Tensor, cls_logits: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """rho-hat: the estimated code projected on the direction of the most likely class (the
-    supplementary: "based on the class to which image x belongs most likely"); for images judged
-    neutral, the code's length."""
-    likely = cls_logits.argmax(dim=1)
-    projected = (coor * directions[likely]).sum(dim=1)
-    return torch.where(likely == NEUTRAL_INDEX, coor.norm(dim=1), projected)
+def estimate_strength(cls_logits: torch.Tensor) -> torch.Tensor:
+    """rho-hat as GANmut computes it: the probability D_cls gives the most likely class (the
+    supplementary: "the estimated expression strength based on the class to which image x
+    belongs most likely"). A confident classifier reads a strong expression."""
+    return torch.softmax(cls_logits, dim=1).max(dim=1).values

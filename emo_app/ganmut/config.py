@@ -52,6 +52,8 @@ class GanmutConfig:
     rho_min: float = 0.2  # expression strengths below this are neutral
     rho_max: float = 1.0
     neutral_prob: float = 1.0 / 7.0  # share of sampled target codes that are neutral
+    off_axis_codes: int = 5  # GANmut's n_r: codes per batch in a random direction (compounds)
+    code_noise_std: float = 0.075  # GANmut's Gaussian noise on every on-axis code
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -63,6 +65,8 @@ class GanmutConfig:
             raise InvalidInputError("GANmut-3D codes are 3D (valence, arousal, Z); code_dim must be 3.")
         if self.num_classes != len(GANMUT_CLASSES):
             raise InvalidInputError(f"num_classes must be {len(GANMUT_CLASSES)} (AffectNet's 7 classes).")
+        if self.off_axis_codes < 0 or self.code_noise_std < 0:
+            raise InvalidInputError("off_axis_codes and code_noise_std must not be negative.")
         for name in ("g_conv_dim", "d_conv_dim", "batch_size", "n_critic"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be at least 1; got {getattr(self, name)}.")

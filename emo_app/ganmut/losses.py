@@ -42,9 +42,12 @@ def adversarial_loss(
     return real_src.mean() - fake_src.mean() - lambda_gp * penalty
 
 
-def classification_fake_loss(fake_cls: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. (2): -log D_cls(c | G(x, z_{c,rho})): fakes must look like their target class."""
-    return F.cross_entropy(fake_cls, target)
+def classification_fake_loss(
+    fake_cls: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Eq. (2): -log D_cls(c | G(x, z_{c,rho})): fakes must look like their target class.
+    ``mask`` (B,) keeps the rows whose code follows a class axis (off-axis codes have no class)."""
+    return _masked_mean(F.cross_entropy(fake_cls, target, reduction="none"), mask)
 
 
 def classification_real_loss(real_cls: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -53,15 +56,17 @@ def classification_real_loss(real_cls: torch.Tensor, label: torch.Tensor) -> tor
 
 
 def info_loss(fake_coor: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-    """Eq. (4): ||D_coor(G(x, z)) - z||_2^2: the code must be recoverable from the fake."""
-    return ((fake_coor - code) ** 2).sum(dim=1).mean()
+    """Eq. (4): ||D_coor(G(x, z)) - z||_2^2: the code must be recoverable from the fake.
+    Averaged over images and coordinates, as GANmut's ``F.mse_loss`` does, so lambda_info
+    weighs it as in GANmut."""
+    return F.mse_loss(fake_coor, code)
 
 
 def strength_loss(rho_hat: torch.Tensor, rho: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
     """Eq. (5): ||rho-hat(G(x, z_{., rho})) - rho||^2 counted only where rho > threshold
-    (weaker codes are neutral and have no class direction to be measured along)."""
-    mask = (rho > threshold).to(rho_hat.dtype)
-    return (mask * (rho_hat - rho) ** 2).sum() / rho_hat.new_tensor(max(1, rho_hat.numel()))
+    (weaker codes are neutral), averaged over the counted codes as GANmut divides by the mask's
+    sum; 0 when no code counts."""
+    return _masked_mean((rho_hat - rho) ** 2, rho > threshold)
 
 
 def reconstruction_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:

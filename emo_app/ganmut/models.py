@@ -1,6 +1,6 @@
 """The GANmut-3D networks: a StarGAN generator steered by a 3D code tiled over the image, and a
 PatchGAN discriminator with the heads the losses need (D_src, D_cls, D_coor; the expression
-strength rho-hat is derived from D_coor and D_cls in ``codes.estimate_strength``)."""
+strength rho-hat is D_cls's top softmax probability, ``codes.estimate_strength``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Training GANmut-3D: alternating WGAN-GP updates with the losses of eqs. (1)-(8), resumable
 checkpoints (weights, optimiser state and the sampling RNG, all in safetensors with a JSON
-config beside them), sample grids, and the export of (valence, arousal, z) pseudo-labels
-read by D_coor from real images: the input of the C2A2 Stable Diffusion training.
+config beside them), sample grids, and the export of (valence, arousal, z) pseudo-labels for
+real images, the input of the C2A2 Stable Diffusion training: Z is read by D_coor, valence and
+arousal stay the human annotation wherever the labels CSV has one (the paper recovers
+pseudo-labels "along Z" only).
 
 Checkpoint layout in the output folder:
   ganmut-c2a2.safetensors           G, D and the class directions (config also in its metadata)
@@ -92,14 +94,13 @@ class GanmutTrainer:
         x = batch.images
         fake = self.G(x, codes.code)
         fake_out = self.D(fake)
-        directions = self.directions()
         with torch.no_grad():
             cycle_code = self.D(x).coor  # D_coor(x): where the input sits in the space
         reconstructed = self.G(fake, cycle_code)
-        rho_hat = estimate_strength(fake_out.coor, fake_out.cls, directions)
+        rho_hat = estimate_strength(fake_out.cls)
         return L.generator_objective(
             adv=-fake_out.src.mean(),  # the part of eq. (1) that depends on G
-            cls_fake=L.classification_fake_loss(fake_out.cls, codes.target),
+            cls_fake=L.classification_fake_loss(fake_out.cls, codes.target, codes.on_axis),
             rec=L.reconstruction_loss(x, reconstructed),
             info=L.info_loss(fake_out.coor, codes.code),
             rho=L.strength_loss(rho_hat, codes.rho, self.config.rho_min),
@@ -337,10 +338,21 @@ def export_pseudo_labels(
     batch_size: int = 32,
     device: str = "cpu",
     progress: bool = True,
+    labels: str | Path | None = None,
 ) -> int:
-    """Write ``file,valence,arousal,z`` (D_coor of each real image); returns the row count."""
+    """Write ``file,valence,arousal,z``; returns the row count. Z is D_coor's; valence and
+    arousal are the annotation in ``labels`` (``file,class,valence,arousal``) where it has one,
+    else D_coor's estimate (logged, since an annotation is better than our regressor)."""
     from tqdm.auto import tqdm
 
+    from emo_app.ganmut.data import read_labels
+
+    annotated = {
+        row.file: (row.valence, row.arousal)
+        for row in (read_labels(labels) if labels is not None else [])
+        if np.isfinite(row.valence) and np.isfinite(row.arousal)
+    }
+    estimated = 0
     trainer = GanmutTrainer.from_checkpoint(checkpoint, device, with_training_state=False)
     root = Path(data)
     names = files if files is not None else list_images(root)
@@ -356,5 +368,12 @@ def export_pseudo_labels(
             images = to_tensor(np.stack([load_square(root / n, trainer.config.image_size) for n in chunk]))
             coords = trainer.coordinates(images).cpu().numpy()
             for name, (v, a, z) in zip(chunk, coords, strict=True):
+                if name in annotated:
+                    v, a = annotated[name]
+                else:
+                    estimated += 1
                 writer.writerow([name, f"{v:.5f}", f"{a:.5f}", f"{z:.5f}"])
+    if estimated:
+        log.warning("%d of %d images have no valence/arousal annotation; D_coor estimated them",
+                    estimated, len(names))
     return len(names)

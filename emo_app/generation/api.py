@@ -23,7 +23,7 @@ from emo_app.generation.pipeline import (
     validate_seeds,
     validate_template,
 )
-from emo_app.generation.schedulers import PRESETS, get_preset
+from emo_app.generation.schedulers import DEFAULT_PRESET, PRESETS, get_preset
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def generate_for_points(
     points: Sequence[EmotionPoint],
     *,
     seeds: Sequence[int] | int = 0,
-    preset: str = "fast",
+    preset: str = DEFAULT_PRESET,
     template: str = DEFAULT_TEMPLATE,
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
     mode: str = "auto",
@@ -219,7 +219,7 @@ def generate_for_point(
     point: EmotionPoint,
     *,
     seeds: Sequence[int] | int = (0,),
-    preset: str = "fast",
+    preset: str = DEFAULT_PRESET,
     template: str = DEFAULT_TEMPLATE,
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
     mode: str = "auto",

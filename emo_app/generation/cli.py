@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from emo_app.generation.schedulers import DEFAULT_PRESET
+
 
 def _train(args: argparse.Namespace) -> int:
     from emo_app.generation.train import TrainConfig, train_c2a2
@@ -18,6 +20,7 @@ def _train(args: argparse.Namespace) -> int:
         labels_csv=Path(args.labels) if args.labels else None,
         class_images_dir=Path(args.class_images) if args.class_images else None,
         num_class_images=args.num_class_images,
+        class_image_preset=args.class_image_preset,
         class_image_steps=args.class_image_steps,
         resolution=args.resolution,
         batch_size=args.batch_size,
@@ -96,7 +99,7 @@ def _walk(args: argparse.Namespace) -> int:
     if args.kind == "axis":
         result = walks.axis_walk_images(args.a, args.walk_steps, **common)
     elif args.kind == "circle":
-        result = walks.circle_walk_images(args.theta, args.phi, args.r, args.walk_steps, **common)
+        result = walks.circle_walk_images(args.tilt, args.start_angle, args.r, args.walk_steps, **common)
     else:
         result = walks.class_walk_images(args.a, args.b, args.walk_steps, **common)
     for path in result.paths():
@@ -112,7 +115,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _sampling_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="fast", help="paper (DDIM 100 steps), fast (DPM++ 25) or preview")
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help="paper (DDIM eta 0, 100 steps, guidance 10; the default), fast (DPM++ 25) "
+                             "or preview")
     parser.add_argument("--mode", default="auto", choices=("auto", "number", "prompt"))
     parser.add_argument("--cpu-preview", action="store_true", help="allow a small slow preview without a GPU")
     parser.add_argument("--size", type=int, default=None, help="image size in pixels (default: the preset's)")
@@ -131,7 +136,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--labels", default=None, help="labels CSV (default: DATA/labels.csv)")
     train.add_argument("--class-images", default=None, help="prior-preservation images (default: generate)")
     train.add_argument("--num-class-images", type=int, default=200)
-    train.add_argument("--class-image-steps", type=int, default=25, help="sampling steps per class image")
+    train.add_argument("--class-image-preset", default="paper",
+                       help="sampler of the class images: paper (DDIM eta 0, 100 steps, guidance 10) "
+                            "or fast")
+    train.add_argument("--class-image-steps", type=int, default=None,
+                       help="sampling steps per class image (default: the preset's)")
     train.add_argument("--resolution", type=int, default=512)
     train.add_argument("--batch-size", type=int, default=1)
     train.add_argument("--steps", type=int, default=800)
@@ -167,8 +176,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     walk.add_argument("kind", choices=("axis", "circle", "between"))
     walk.add_argument("--a", default="Happy", help="class for axis; first class for between")
     walk.add_argument("--b", default="Sad", help="second class for between")
-    walk.add_argument("--theta", type=float, default=0.0)
-    walk.add_argument("--phi", type=float, default=0.0)
+    walk.add_argument("--tilt", "--theta", dest="tilt", type=float, default=0.0,
+                      help="circle: tilt towards +Z in radians (the figures' theta)")
+    walk.add_argument("--start-angle", "--phi", dest="start_angle", type=float, default=0.0,
+                      help="circle: starting angle on the circle in radians (the figures' phi)")
     walk.add_argument("--r", type=float, default=0.8)
     walk.add_argument("--walk-steps", type=int, default=9)
     walk.add_argument("--seed", type=int, default=0)

@@ -29,7 +29,10 @@ class NumberEncoderConfig:
     embedding_dim: int = 768
     num_frequencies: int = 6
     hidden_dim: int = 256
-    max_frequency: float = 8.0  # highest frequency, in cycles per unit of the point's coordinates
+    # Features are sin/cos(pi * f * coordinate) for f = 1 .. max_frequency, log-spaced: with the
+    # defaults f = 1, 1.52, 2.30, 3.48, 5.28, 8, i.e. 0.5 to 4 cycles per unit of a coordinate
+    # (``NumberEncoder.cycles_per_unit``); the slowest is half a cycle across [-1, 1]'s width of 2.
+    max_frequency: float = 8.0
     initial_offset_scale: float = 0.1  # keeps the untrained offset small next to the base token
 
 
@@ -54,6 +57,11 @@ class NumberEncoder(nn.Module):
             self.mlp[-1].weight.mul_(c.initial_offset_scale)
             self.mlp[-1].bias.zero_()
         self.base = nn.Parameter(torch.zeros(c.embedding_dim))
+
+    @property
+    def cycles_per_unit(self) -> torch.Tensor:
+        """The features' real frequencies in cycles per unit of a coordinate (f / 2)."""
+        return self.frequencies / (2 * math.pi)
 
     def fourier_features(self, points: torch.Tensor) -> torch.Tensor:
         angles = points[..., :, None] * self.frequencies  # (batch, 3, F)

@@ -3,9 +3,11 @@
 Number mode (fine-tuned weights): the NumberEncoder's embedding replaces the placeholder token
 ``<emo>`` of an editable template ("a photo of a <emo> person in front of a tree") right after
 CLIP's token-embedding lookup, so the rest of the text encoder, and SD, are untouched.
-Prompt mode (vanilla SD 1.4): the point's nearest class is written into the prompt as in the
-supplementary's figures ("a photo of a sks person ... emotion: happily-surprised"); with
-``blend`` the embeddings of the two nearest class prompts are mixed by inverse distance.
+Prompt mode (vanilla SD 1.4): the point's nearest class is written into the prompt in the
+form of the supplementary's figures ("a photo of a person ... emotion: happily-surprised");
+their DreamBooth identifier "sks" is left out, since it names the fine-tuned subject and means
+nothing to vanilla SD 1.4. With ``blend`` the embeddings of the two nearest class prompts are
+mixed by inverse distance.
 
 Seeds go through CPU ``torch.Generator``s, one per image, so a seed gives the same starting
 noise (hence the same image up to float rounding) on any device and in any batch.
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 PLACEHOLDER = "<emo>"
 DEFAULT_TEMPLATE = "a photo of a <emo> person"
 CLASS_PROMPT = "a photo of a person"  # DreamBooth's prior-preservation caption
-PROMPT_MODE_IDENTIFIER = "sks"  # the supplementary's DreamBooth identifier
+PROMPT_MODE_IDENTIFIER = ""  # the figures' "sks" is DreamBooth's subject token: void on vanilla SD
 DEFAULT_NEGATIVE_PROMPT = "blurry, deformed, disfigured, low quality, cartoon, text, watermark"
 C2A2_CONFIG_NAME = "c2a2.json"
 MAX_SEEDS = 16
@@ -96,12 +98,14 @@ def validate_seeds(seeds: Sequence[int] | int) -> list[int]:
 
 
 def prompt_mode_prompts(
-    point: EmotionPoint, template: str = DEFAULT_TEMPLATE, blend: bool = True
+    point: EmotionPoint, template: str = DEFAULT_TEMPLATE, blend: bool = True,
+    identifier: str = PROMPT_MODE_IDENTIFIER,
 ) -> list[tuple[str, float]]:
     """(prompt, weight) pairs for a point in prompt mode: the nearest class, or the two nearest
-    weighted by inverse distance (weights sum to 1)."""
+    weighted by inverse distance (weights sum to 1). ``<emo>`` becomes ``identifier`` (nothing
+    by default; "sks" only for a model DreamBooth-trained with that token)."""
     template = validate_template(template, needs_placeholder=False)
-    base = template.replace(PLACEHOLDER, PROMPT_MODE_IDENTIFIER)
+    base = " ".join(template.replace(PLACEHOLDER, identifier).split())
     ranked = nearest_classes(point, 2 if blend else 1)
     inverse = [1.0 / (distance + 1e-3) for _, distance in ranked]
     total = sum(inverse)

@@ -46,6 +46,9 @@ PRESETS: dict[str, SamplingPreset] = {
 }
 
 
+DEFAULT_PRESET = "paper"  # what the API and CLIs sample with unless told otherwise
+
+
 def get_preset(name: str | SamplingPreset) -> SamplingPreset:
     """A preset by name; an unknown name lists the known ones."""
     if isinstance(name, SamplingPreset):

@@ -3,10 +3,13 @@
 Instance images are faces labelled with their C2A2 point (CSV ``file,valence,arousal,z``),
 captioned "a photo of a <emo> person" with the point's embedding injected at <emo>. Prior
 preservation keeps SD's general notion of a person: class images captioned "a photo of a person"
-(given as a folder, or generated once by the base pipeline) add their own denoising loss,
-weighted 1.0 as in the supplementary. The UNet (and optionally the text encoder) train at the
-paper's learning rate 1e-6; the NumberEncoder starts from scratch, so it gets its own, larger
-rate (1e-4 by default; set it equal to reproduce a single-rate run).
+(given as a folder, or generated once by the base pipeline with the paper's sampler: DDIM,
+eta 0, 100 steps, guidance 10, as in the DreamBooth reference code) add their own denoising
+loss, weighted 1.0 as in the supplementary. The class caption's embedding is computed once per
+run (the text encoder is frozen by default; when it trains, it is re-encoded every step). The
+UNet (and optionally the text encoder) train at the paper's learning rate 1e-6; the
+NumberEncoder starts from scratch, so it gets its own, larger rate (1e-4 by default; set it
+equal to reproduce a single-rate run).
 
 Checkpoints (safetensors, optimizer state included) make runs resumable; validation grids at
 fixed points every N steps show whether the emotion control is being learnt.
@@ -49,7 +52,8 @@ class TrainConfig:
     labels_csv: Path | None = None  # default: <data_dir>/labels.csv, or the only CSV there
     class_images_dir: Path | None = None  # None: generate num_class_images with the base model
     num_class_images: int = 200
-    class_image_steps: int = 25
+    class_image_preset: str = "paper"  # DDIM eta 0, guidance 10 (the paper); "fast" is a choice
+    class_image_steps: int | None = None  # None: the preset's (100 for "paper")
     class_prompt: str = CLASS_PROMPT
     template: str = DEFAULT_TEMPLATE
     resolution: int = 512
@@ -84,6 +88,9 @@ class TrainConfig:
             raise InvalidInputError("mixed_precision must be auto, no, fp16 or bf16.")
         if not (self.learning_rate > 0 and self.number_encoder_lr > 0):
             raise InvalidInputError("Learning rates must be positive.")
+        get_preset(self.class_image_preset)  # an unknown name fails here, not after model loading
+        if self.class_image_steps is not None and not 1 <= self.class_image_steps <= 500:
+            raise InvalidInputError("class_image_steps must be between 1 and 500.")
 
 
 @dataclass
@@ -181,20 +188,22 @@ def prepare_class_images(config: TrainConfig, pipeline: C2A2Pipeline) -> list[Pa
     missing = config.num_class_images - len(images)
     if missing <= 0:
         return images[: config.num_class_images]
-    log.info("Generating %d class images with '%s'", missing, config.class_prompt)
-    preset = get_preset("fast")
-    embeds_cache: dict[str, torch.Tensor] = {}
+    preset = get_preset(config.class_image_preset)
+    steps = config.class_image_steps or preset.steps
+    log.info("Generating %d class images with '%s' (%s, %d steps, eta %g, guidance %g)", missing,
+             config.class_prompt, preset.solver, steps, preset.eta, preset.guidance_scale)
     with torch.no_grad(), pipeline.using_scheduler(preset):
+        embeds = pipeline.encode_text([config.class_prompt])
+        negative = pipeline.encode_text([""])  # unconditional branch of classifier-free guidance
         for index in range(len(images), config.num_class_images):
-            embeds = embeds_cache.setdefault("c", pipeline.encode_text([config.class_prompt]))
-            negative = pipeline.encode_text([""])
             out = pipeline.sd(
                 prompt_embeds=embeds,
                 negative_prompt_embeds=negative,
                 height=config.resolution,
                 width=config.resolution,
-                num_inference_steps=config.class_image_steps,
+                num_inference_steps=steps,
                 guidance_scale=preset.guidance_scale,
+                eta=preset.eta,
                 generator=torch.Generator("cpu").manual_seed(10_000 + index),
             )
             out.images[0].save(folder / f"class_{index:05d}.png")
@@ -381,6 +390,10 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
     generator = torch.Generator("cpu").manual_seed(config.seed + step)
     scaling = float(getattr(sd.vae.config, "scaling_factor", 0.18215))
     prediction_type = noise_scheduler.config.prediction_type
+    class_embeds = None  # the fixed caption's embedding: once per run while the text encoder is frozen
+    if class_paths and not config.train_text_encoder:
+        with torch.no_grad():
+            class_embeds = pipeline.encode_text([config.class_prompt]).expand(config.batch_size, -1, -1)
 
     while step < config.max_steps:
         sd.unet.train()
@@ -405,7 +418,10 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
             noisy = noise_scheduler.add_noise(latents, noise, timesteps)
             embeds = pipeline.encode_points(points, config.template)
             if class_paths:
-                embeds = torch.cat([embeds, pipeline.encode_text([config.class_prompt] * config.batch_size)])
+                prior = class_embeds
+                if prior is None:  # a training text encoder changes the caption's embedding
+                    prior = pipeline.encode_text([config.class_prompt] * config.batch_size)
+                embeds = torch.cat([embeds, prior.to(embeds.dtype)])
             prediction = sd.unet(noisy, timesteps, encoder_hidden_states=embeds).sample
             target = (
                 noise_scheduler.get_velocity(latents, noise, timesteps)

@@ -201,10 +201,13 @@ def axis_walk_images(class_name: str, steps: int = 9, **kwargs: Any) -> WalkResu
     return render_walk(points, f"axis-{name.lower().replace(' ', '-')}", labels=labels, **kwargs)
 
 
-def circle_walk_images(theta: float, phi: float, r: float, steps: int = 16, **kwargs: Any) -> WalkResult:
-    """Around the tilted circle (theta, phi, r) of ``emo_app.emotion.space`` (Figs. 22-29)."""
-    points = space.circle_walk(theta, phi, r, steps)
-    return render_walk(points, f"circle-t{theta:.2f}-p{phi:.2f}-r{r:.2f}", **kwargs)
+def circle_walk_images(
+    tilt: float, start_angle: float, r: float, steps: int = 16, **kwargs: Any
+) -> WalkResult:
+    """Around the circle of ``emo_app.emotion.space.circle_walk`` (Figs. 22-29, whose labels call
+    ``tilt`` theta and ``start_angle`` phi)."""
+    points = space.circle_walk(tilt, start_angle, r, steps)
+    return render_walk(points, f"circle-t{tilt:.2f}-p{start_angle:.2f}-r{r:.2f}", **kwargs)
 
 
 def class_walk_images(a: str, b: str, steps: int = 9, spherical: bool = True, **kwargs: Any) -> WalkResult:

@@ -4,7 +4,8 @@ Each part holds 3 points per C2A2 class (60) plus 3 points drawn uniformly in th
 (63): every class is rated in every part, and the ball's interior is sampled too. A class point
 is the class direction tilted by a small random angle at intensity 0.55..1 (Neutral: radius
 < 0.3), redrawn until the class is still its nearest, so the class-wise table has every row.
-The 2D version of a point keeps valence and arousal and sets z = 0, as in the paper.
+The 2D version of a point keeps valence and arousal and sets z = 0, as in the paper; it is
+scored under its nearest class in the 2D AV layout (``emo_app.study.results.item_class``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,12 @@
 """Aggregating votes into the paper's Table 1: overall and class-wise means per model.
 
-Each item is scored under its nearest C2A2 class (computed from the point the model shows: the
-2D version's z = 0), as the supplementary assigns samples. Means are over individual votes;
+Each item is scored under its nearest class in the layout of the model that drew it, as the
+supplementary assigns samples "based on their nearest compound emotion classes": a 3D item
+under the C2A2 table; a 2D item (valence and arousal only) under the 2D AV model's own layout,
+each class at its valence/arousal direction on the unit circle (``space.AV_CLASSES``). Matching
+a z = 0 point against the 3D table instead would leave Sad, Fearful and the eight compounds
+lifted off the plane without a single 2D item, yet the paper's Table 1 scores all 20 classes
+for 2D. ``item_class`` is the one place the assignment happens. Means are over individual votes;
 the standard error is the votes' sample standard deviation / sqrt(n). Agreement between raters
 is Krippendorff's alpha at the ordinal level (1..5 is an ordered scale whose steps need not be
 equal), which, unlike ICC, tolerates raters who skipped items.
@@ -17,8 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from emo_app.emotion.space import EmotionPoint, nearest_class
+from emo_app.errors import InvalidInputError
 from emo_app.study.model import MAX_SCORE, MIN_SCORE, MODEL_LABELS, MODELS
 from emo_app.study.published import PUBLISHED_SOURCE, PUBLISHED_TABLE1
+
+
+def item_class(model: str, point: EmotionPoint) -> str:
+    """The class an item is scored under: its nearest class in ``model``'s own layout."""
+    if model not in MODELS:
+        raise InvalidInputError(f"model must be one of {', '.join(MODELS)}; got '{model}'.")
+    return nearest_class(point, model=model)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from emo_app.emotion.space import EmotionPoint, nearest_class, nearest_classes
+from emo_app.emotion.space import EmotionPoint, nearest_classes
 from emo_app.errors import EmoAppError, InvalidInputError
 from emo_app.study.db import StudyDB, as_db
 from emo_app.study.model import MAX_SCORE, MIN_SCORE, MODEL_LABELS, MODELS, Item, Rater, Study, Vote
 from emo_app.study.points import PARTS, PER_PART, generate_study_points
-from emo_app.study.results import StudyResults, VoteRecord, aggregate
+from emo_app.study.results import StudyResults, VoteRecord, aggregate, item_class
 
 ADMIN_ENV_VAR = "EMO_STUDY_ADMIN_TOKEN"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -138,7 +138,7 @@ def _insert_item(conn: sqlite3.Connection, study_id: int, model: str, part: int,
         "INSERT INTO items (study_id, model, part, position, point_id, valence, arousal, z, "
         "nearest_class, image_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (study_id, model, part, position, point_id, point.valence, point.arousal, point.z,
-         nearest_class(point), image_path),
+         item_class(model, point), image_path),
     )
 
 
@@ -587,7 +587,7 @@ def ui_show_item(
     except EmoAppError as exc:
         image, note = None, f"\n\n_Image unavailable: {exc}_"
     point = item.point
-    distance = nearest_classes(point, 1)[0][1]
+    distance = nearest_classes(point, 1, model=item.model)[0][1]
     flat = " (2D AV model: Z is 0)" if item.model == "2d" else ""
     mine = my_votes(db, study, token).get(item.id)
     text = (

@@ -23,8 +23,8 @@ def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float
     from emo_app import services
 
     progress(0.1, desc=f"Rendering {int(steps)} faces")
-    result = services.walk(kind, emotion=emotion, other=other, theta=theta, phi=phi, r=r, steps=int(steps),
-                  spherical=not straight)
+    result = services.walk(kind, emotion=emotion, other=other, tilt=theta, start_angle=phi, r=r,
+                           steps=int(steps), spherical=not straight)
     files = result.files
     return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
             str(files["grid"]), [str(p) for p in files.values()])

@@ -1,0 +1,126 @@
+"""The default face is the full ICT-FaceKit head in its generated skin, and it reads as a face:
+brows move, lips are coloured, no lash crescent, ears in the silhouette."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emo_app import services
+from emo_app.blendshapes import Blendshapes
+from emo_app.face import get_face_renderer
+from emo_app.face.hd_head import landmark_points
+from emo_app.face.looks import head_rig
+from emo_app.face.render import project
+from emo_app.face.skin import TONES, skin_texture
+
+SIZE = 512
+BROW_TOP = {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)}
+
+
+@pytest.fixture(scope="module")
+def head():
+    return head_rig("full")
+
+
+def _render(weights: dict[str, float] | None = None, **kwargs) -> np.ndarray:
+    return services.render_face(Blendshapes.from_dict(weights or {}), size=SIZE, **kwargs).images["front"]
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return image[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114]
+
+
+def test_default_face_is_the_full_head_with_ears(head):
+    assert head.vertex_count > 20_000 and head.head == "ict"
+    out = services.render_face(Blendshapes.zeros(), size=64)
+    assert out.rig is head
+    # transparent background: the ears stick out beyond the cheeks in the silhouette
+    rgba = get_face_renderer().render(Blendshapes.zeros(), size=SIZE, background=None, rig=head,
+                                      texture=out.texture)
+    face = head.part("face")
+    points = head.neutral[face.start : face.stop]
+    for side in (1, -1):
+        ear = points[(side * points[:, 0] > 7.0) & (points[:, 1] > 1.0) & (points[:, 1] < 3.5)]
+        assert len(ear) > 10
+        pixels = project(ear, "front", SIZE)
+        row = int(round(pixels[:, 1].mean()))
+        opaque = np.flatnonzero(rgba[row, :, 3] > 0)
+        outermost = pixels[:, 0].max() if side > 0 else pixels[:, 0].min()
+        # the silhouette reaches out to the ear's outer rim at the ear's height
+        assert abs((opaque.max() if side > 0 else opaque.min()) - outermost) < 4
+
+
+def _brow_row(image: np.ndarray, head, vertices=None) -> float:
+    """The row of the darkest band (the brow) in a column strip through the middle of each
+    brow, averaged over both brows."""
+    points = landmark_points(head, vertices)
+    rows = []
+    for top in BROW_TOP.values():
+        centre = project(points[list(top)], "front", SIZE).mean(0)
+        col, row = int(centre[0]), int(centre[1])
+        strip = _luma(image[row - 40 : row + 40, col - 6 : col + 6]).mean(axis=1)
+        rows.append(row - 40 + float(np.argmin(strip)))
+    return float(np.mean(rows))
+
+
+def test_brows_move_down_with_browdown_and_up_with_inner_up(head):
+    neutral = _brow_row(_render(), head)
+    down = _brow_row(_render({"browDownLeft": 1, "browDownRight": 1}), head)
+    up = _brow_row(_render({"browInnerUp": 1, "browOuterUpLeft": 1, "browOuterUpRight": 1}), head)
+    assert down > neutral + 2  # rows grow downwards
+    assert up < neutral - 2
+
+
+def test_lips_are_redder_than_the_cheeks(head):
+    image = _render()
+    points = project(landmark_points(head), "front", SIZE)
+
+    def redness(index: int) -> float:
+        x, y = np.round(points[index]).astype(int)
+        patch = image[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).astype(float)
+        r, g, _ = patch.mean(0)
+        return r / max(g, 1.0)
+
+    lips = np.mean([redness(i) for i in (11, 12, 15, 16)])  # inside the upper and lower lip
+    cheeks = np.mean([redness(i) for i in (50, 280)])
+    assert lips > cheeks + 0.1
+
+
+def test_no_dark_crescent_under_the_eyes(head):
+    """Opaque lash cards drew a dark crescent under each eye; lashes live in the skin now."""
+    image = _luma(_render())
+    points = project(landmark_points(head), "front", SIZE)
+    for lower_lid in (145, 374):  # the lower lid's middle
+        x, y = np.round(points[lower_lid]).astype(int)
+        below = image[y + 4 : y + 14, x - 6 : x + 7]
+        assert below.min() > 90, f"dark band under the eye at landmark {lower_lid}"
+
+
+@pytest.mark.parametrize("tone", TONES)
+def test_each_skin_tone_draws(tone, head):
+    texture = skin_texture(tone)
+    assert texture.image.shape[1] == 2 * texture.image.shape[0]
+    image = _render(tone=tone)
+    points = project(landmark_points(head), "front", SIZE)
+    x, y = np.round(points[50]).astype(int)
+    assert image[y - 2 : y + 3, x - 2 : x + 3].std() < 40  # skin, not background or a hole
+
+
+def test_tones_differ_and_skin_is_reproducible():
+    light, deep = skin_texture("light").image, skin_texture("deep").image
+    assert light.mean() > deep.mean() + 40
+    from emo_app.face.skin import build_atlas, skin_tones
+
+    again = build_atlas(head_rig("full"), skin_tones()["deep"], side=128)
+    assert np.array_equal(again, build_atlas(head_rig("full"), skin_tones()["deep"], side=128))
+
+
+def test_dark_background_and_unknown_choices(head):
+    dark = _render(background="dark")
+    assert dark[2, 2].max() < 60
+    from emo_app.errors import InvalidInputError
+
+    for bad in ({"head": "robot"}, {"tone": "green"}, {"background": "plaid"}, {"look": "oil"}):
+        with pytest.raises(InvalidInputError):
+            services.render_face(Blendshapes.zeros(), size=64, **bad)

@@ -150,7 +150,7 @@ SLIDERS_FROM_STATE_JS = (
 )
 
 
-@ui_errors(positional=N_SHAPES + 1)
+@ui_errors(positional=N_SHAPES + len(APPEARANCE))
 def render_weights(*values: Any) -> tuple:
     """The face for 52 weights (ARKit order) and its appearance (look, head, tone, background):
     images, GLB, the blendshape chart and the files."""
@@ -163,7 +163,7 @@ def render_weights(*values: Any) -> tuple:
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
 
-@ui_errors(positional=N_SHAPES + 2)
+@ui_errors(positional=N_SHAPES + 1 + len(APPEARANCE))
 def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
     """Score the face on screen: the prediction (for the text's emotions), the 52 weights now in
     the sliders and the look. Returns (a table of measures, a note, the top-k prompts)."""

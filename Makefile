@@ -26,7 +26,7 @@ lab: install
 
 # refresh the README's screenshots in docs/ (the browser tests write them to a temporary folder)
 screenshots: install browser
-	EMO_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q tests/test_browser.py
+	EMO_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q tests/test_browser.py -k "see_the_face or click_the_sphere"
 
 bench: install
 	$(PY) -m benchmarks.run_all

@@ -160,11 +160,20 @@ def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: A
 class DescribeResult:
     prediction: Any  # emo_app.text.TextPrediction
     face: FaceOutput
+    language_note: str = ""  # a sentence when the text does not look English (only English is understood)
 
     def to_dict(self) -> dict[str, Any]:
         data = self.prediction.to_dict()
         data["files"] = {kind: str(path) for kind, path in self.face.files.items()}
+        data["language"] = self.language_note
         return data
+
+
+def text_models(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every text model: name, description, available, reason (why not and how to get it)."""
+    from emo_app.text import list_text_models
+
+    return list_text_models(settings)
 
 
 def describe(
@@ -182,6 +191,7 @@ def describe(
     background: str | None = None,
 ) -> DescribeResult:
     """Text -> emotions -> 52 weights -> the rendered face (and its files)."""
+    from emo_app.language import not_english_note
     from emo_app.text import get_text_model
     from emo_app.validation import validate_text
 
@@ -194,7 +204,32 @@ def describe(
                                  rig=face.rig,
                                  extra={"text": prediction.text, "model": prediction.model,
                                         "emotions": prediction.emotions.to_dict()})
-    return DescribeResult(prediction, face)
+    return DescribeResult(prediction, face, not_english_note(text))
+
+
+def score_face(
+    weights: Blendshapes | Mapping[str, float] | Sequence[float],
+    prediction: Mapping[str, Any] | None,
+    *,
+    look: str | None = None,
+    size: int = 256,
+    settings: Settings | None = None,
+    **face: Any,
+) -> dict[str, Any]:
+    """Score a face (its 52 weights, drawn in ``look`` and the ``face`` choices of
+    ``render_face``) against the text's emotions
+    (``prediction``: a describe result's dict): Emo3D when CLIP is present, and the offline
+    judges. The UI passes the weights on screen, so hand edits are scored too."""
+    from emo_app.metric import live
+
+    if not isinstance(prediction, Mapping) or not isinstance(prediction.get("emotions"), Mapping):
+        raise InvalidInputError(
+            "Describe a face first: the score compares the face with the text's emotions.")
+    shapes = as_blendshapes(weights)
+    emotions = EmotionIntensities.from_dict(prediction["emotions"])
+    face_output = render_face(shapes, views=("front",), size=size, look=look, settings=settings, **face)
+    image = face_output.images["front"]
+    return live.score_face(image, emotions, shapes)
 
 
 def predict_texts(texts: Sequence[str], *, model: str = "embedded", settings: Settings | None = None) -> list:
@@ -253,11 +288,13 @@ def sphere_point(
     seed: int = 0,
     exports: bool = False,
     settings: Settings | None = None,
+    **face: Any,
 ) -> SphereResult:
-    """A C2A2 point -> its nearest classes, 8 intensities, the face, and (optionally) an image."""
+    """A C2A2 point -> its nearest classes, 8 intensities, the face, and (optionally) an image.
+    ``face``: the head, look, tone and background choices of ``render_face``."""
     emotions = EmotionIntensities.from_point(point)
     shapes, _ = shapes_for_emotions(emotions)
-    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings)
+    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings, **face)
     result = SphereResult(point, nearest_classes(point, 3), emotions, face)
     if generate:
         result.generated, result.generation_message = generate_images(point, seeds=(seed,))
@@ -376,6 +413,34 @@ def walk(
     return WalkResult(points, shapes, frames, files, labels)
 
 
+def generate_walk(
+    kind: WalkKind,
+    *,
+    emotion: str = "Happy",
+    other: str = "Sad",
+    theta: float = 0.0,
+    phi: float = 0.0,
+    r: float = 0.8,
+    steps: int = 9,
+    spherical: bool = True,
+    seed: int = 0,
+) -> tuple[Any, str]:
+    """The walk through the C2A2 image generator: (its emo_app.generation.walks.WalkResult,
+    "") when weights and a GPU are here, else (None, the reason in a sentence)."""
+    status = generation_status()
+    if not status.get("can_generate"):
+        return None, str(status.get("message", "Image generation is unavailable."))
+    from emo_app.generation import walks
+
+    walk_points(kind, emotion=emotion, other=other, theta=theta, phi=phi, r=r, steps=steps,
+                spherical=spherical)  # the same checks and sentences as the face walk
+    if kind == "axis":
+        return walks.axis_walk_images(emotion, steps, seed=seed), ""
+    if kind == "circle":
+        return walks.circle_walk_images(theta, phi, r, steps, seed=seed), ""
+    return walks.class_walk_images(emotion, other, steps, spherical=spherical, seed=seed), ""
+
+
 # --------------------------------------------------------------------------------- capture
 @dataclass
 class CaptureOutcome:
@@ -393,23 +458,38 @@ def capture(
     use_photo_texture: bool = False,
     size: int | None = None,
     settings: Settings | None = None,
+    head: str | None = None,
+    tone: str | None = None,
 ) -> CaptureOutcome:
     """A photo -> its 52 weights -> our face performing them; with ``text``, the user's own
-    textured face performs the description instead."""
+    face performs the description instead. The user's face on the full ``head`` (default from
+    settings) is their photo's skin on the full head, blended into skin ``tone``; on the
+    "mediapipe" head it is their photo's skin AND their face's shape."""
     from emo_app.face.capture import capture_blendshapes
+    from emo_app.face.looks import HEADS
     from emo_app.validation import load_image
 
+    settings = settings or Settings.from_env()
+    head = head or settings.face_head
+    if head not in HEADS:
+        raise InvalidInputError(f"Unknown head '{head}'; choose one of {', '.join(HEADS)}.")
     pixels = load_image(image, settings)
     captured = capture_blendshapes(pixels, settings)
     texture = rig = None
-    if use_photo_texture or text:  # the user's face: their skin AND their face's shape
+    if (use_photo_texture or text) and head == "full":  # the user's skin on the full head
+        from emo_app.face.looks import head_rig
+        from emo_app.face.photo_skin import photo_skin
+
+        rig = head_rig(head, settings)
+        texture = photo_skin(pixels, captured.landmarks, tone or settings.skin_tone)
+    elif use_photo_texture or text:  # the user's face: their skin AND their face's shape
         from emo_app.face.photo_mesh import rig_from_landmarks
         from emo_app.face.texture import texture_from_landmarks
 
         texture = texture_from_landmarks(pixels, captured.landmarks)
         rig = rig_from_landmarks(captured.landmarks, captured.image_size, expression=captured.shapes)
     shapes = captured.shapes
-    message = captured.message
+    message = captured.message.rstrip(".") + "."  # "1 face found."
     if text:
         from emo_app.text import get_text_model
 
@@ -417,5 +497,72 @@ def capture(
         shapes = prediction.shapes
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
-                       exports=True, settings=settings, rig=rig)
+                       exports=True, settings=settings, rig=rig, head=head, tone=tone)
     return CaptureOutcome(shapes, message.strip(), face, texture, rig)
+
+
+def photo_editor_available(settings: Settings | None = None) -> bool:
+    """Whether a GANmut-3D checkpoint is here to move a photo's expression."""
+    from emo_app.ganmut import ganmut_available
+
+    return ganmut_available(settings)
+
+
+def edit_photo(image: Any, point: EmotionPoint, settings: Settings | None = None) -> np.ndarray:
+    """The photo with its expression moved to ``point`` by the GANmut-3D editor."""
+    from emo_app.ganmut import edit_photo as ganmut_edit
+    from emo_app.validation import load_image
+
+    return ganmut_edit(load_image(image, settings), point)
+
+
+# ------------------------------------------------------------------------------- benchmark
+@dataclass
+class BenchmarkOutcome:
+    report: Any  # emo_app.metric.benchmark.BenchmarkReport (rows only for the models that ran)
+    skipped: list[str]  # "model: why it did not run (and how to get it)"
+
+
+def benchmark(
+    models: Sequence[str],
+    *,
+    pool: str | None = None,
+    limit: int = 40,
+    k: int = 10,
+    progress: bool = True,
+    settings: Settings | None = None,
+) -> BenchmarkOutcome:
+    """The Emo3D benchmark (and offline judges) for each model that can run here; a model whose
+    weights are missing is skipped with its reason instead of failing the whole run."""
+    from emo_app.errors import MissingWeightsError, ModelLoadError
+    from emo_app.metric.benchmark import BenchmarkConfig, run_benchmark, write_report
+
+    if not models:
+        raise InvalidInputError("Pick at least one text model to benchmark.")
+    known = {row["name"]: row for row in text_models(settings)}
+    out_dir = output_dir("benchmark")
+    skipped: list[str] = []
+    report = None
+    for name in dict.fromkeys(models):
+        row = known.get(name)
+        if row is None:
+            skipped.append(f"{name}: there is no text model by that name")
+            continue
+        if not row.get("available"):
+            skipped.append(f"{name}: {row.get('reason') or 'its weights are missing'}")
+            continue
+        config = BenchmarkConfig(models=(name,), pool=pool, out_dir=out_dir, limit=int(limit), k=int(k))
+        try:
+            part = run_benchmark(config, progress=progress, write=False)
+        except (MissingWeightsError, ModelLoadError) as exc:
+            skipped.append(f"{name}: {exc}")
+            continue
+        if report is None:
+            report = part
+        else:
+            report.rows.extend(part.rows)
+    if report is None:
+        raise InvalidInputError("None of the chosen models can run here. " + " ".join(
+            f"{line.rstrip('.')}." for line in skipped))
+    report.files = write_report(report, out_dir)
+    return BenchmarkOutcome(report, skipped)

@@ -18,7 +18,8 @@ def _save_image(image, path: str) -> None:
 def _describe(args: argparse.Namespace) -> int:
     from emo_app.services import describe
 
-    result = describe(args.text, model=args.model, views=(args.view,), size=args.size, exports=bool(args.glb))
+    result = describe(args.text, model=args.model, views=(args.view,), size=args.size, exports=bool(args.glb),
+                      **_face_choices(args))
     data = result.to_dict()
     if args.out:
         _save_image(result.face.images[args.view], args.out)
@@ -45,7 +46,8 @@ def _sphere(args: argparse.Namespace) -> int:
         point = parse_point(valence, arousal, z)
     else:
         point = parse_point(theta=args.theta, phi=args.phi, r=args.r)
-    result = sphere_point(point, size=args.size, generate=args.generate, seed=args.seed)
+    result = sphere_point(point, size=args.size, generate=args.generate, seed=args.seed,
+                          **_face_choices(args))
     if args.out:
         _save_image(result.face.images["front"], args.out)
     for i, image in enumerate(result.generated):
@@ -71,6 +73,21 @@ def _walk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _face_choices(args: argparse.Namespace) -> dict[str, str | None]:
+    return {"head": args.head, "look": args.look, "tone": args.tone, "background": args.background}
+
+
+def _add_face_options(parser: argparse.ArgumentParser) -> None:
+    """Which head, skin and background the face is drawn with (defaults: the EMO_* settings)."""
+    from emo_app.face.looks import BACKGROUNDS, HEADS, LOOKS
+    from emo_app.face.skin import TONES
+
+    parser.add_argument("--head", choices=HEADS, help="full (ICT-FaceKit, default) or mediapipe")
+    parser.add_argument("--look", choices=LOOKS, help="skin (generated, default) or photo")
+    parser.add_argument("--tone", choices=TONES, help="skin tone of the generated skin")
+    parser.add_argument("--background", choices=tuple(BACKGROUNDS), help="light (default) or dark")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("describe", help="text -> emotions -> blendshapes -> face")
     d.add_argument("text")
@@ -80,6 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--glb", help="GLB with the 52 ARKit morph targets")
     d.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"))
     d.add_argument("--size", type=int, default=None)
+    _add_face_options(d)
     d.set_defaults(func=_describe)
 
     s = sub.add_parser("sphere", help="a C2A2 point -> nearest classes, emotions and the face")
@@ -91,6 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="PNG of the face")
     s.add_argument("--size", type=int, default=None)
+    _add_face_options(s)
     s.set_defaults(func=_sphere)
 
     w = sub.add_parser("walk", help="axis, circle or between-classes walk as GIF/MP4/GLB/grid")

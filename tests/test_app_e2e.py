@@ -13,12 +13,18 @@ from PIL import Image
 pytestmark = pytest.mark.slow
 
 
+ADMIN = "e2e-admin-token"
+
+
 @pytest.fixture(scope="module")
-def client():
+def client(tmp_path_factory):
     from gradio_client import Client
 
-    with running_studio() as url:
-        yield Client(url, verbose=False)
+    with pytest.MonkeyPatch.context() as patch:  # a study database of its own, an admin secret
+        patch.setenv("EMO_STUDY_DB", str(tmp_path_factory.mktemp("study") / "study.sqlite3"))
+        patch.setenv("EMO_STUDY_ADMIN_TOKEN", ADMIN)
+        with running_studio() as url:
+            yield Client(url, verbose=False)
 
 
 def test_every_tab_exposes_named_endpoints(client):
@@ -40,22 +46,25 @@ def test_describe_returns_a_face_and_the_emotion(client):
                                                        for f in result[8]))
 
 
-def test_describe_draws_the_photo_look_by_default_and_clean_skin_on_request(client):
-    """The face wears the default photo's skin unless the caller picks clean skin; the look
-    changes the picture, never the prediction."""
+def test_describe_appearance_changes_the_picture_never_the_prediction(client):
+    """The default face is the full head in generated skin; a deep tone, the photo look, the
+    mask head and a dark background each change the picture and none changes the prediction."""
     text = "A broad grin with eyes alight with cheer."
-    photo = client.predict(text, "embedded", api_name="/describe")  # old two-argument callers
-    skin = client.predict(text, "embedded", "skin", api_name="/describe")
-    assert photo[9]["blendshapes"] == skin[9]["blendshapes"]
-    photo_face = np.asarray(Image.open(photo[0]).convert("RGB"), float)
-    skin_face = np.asarray(Image.open(skin[0]).convert("RGB"), float)
-    # clean skin is one smooth colour; the photo brings freckles, brows and lips of its own
-    middle = (slice(photo_face.shape[0] // 3, photo_face.shape[0] // 2),
-              slice(photo_face.shape[1] // 3, 2 * photo_face.shape[1] // 3))
-    def detail(face):
-        return np.abs(np.diff(face[middle], axis=1)).mean()
-
-    assert detail(photo_face) > 1.5 * detail(skin_face)
+    default = client.predict(text, "embedded", api_name="/describe")  # old two-argument callers
+    faces = {"default": default}
+    for name, choice in {"deep": ("skin", "full", "deep", "light"),
+                         "photo": ("photo", "full", "medium", "light"),
+                         "mask": ("skin", "mediapipe", "medium", "light"),
+                         "dark": ("skin", "full", "medium", "dark")}.items():
+        faces[name] = client.predict(text, "embedded", *choice, api_name="/describe")
+    pictures = {name: np.asarray(Image.open(r[0]).convert("RGB"), float) for name, r in faces.items()}
+    for name, result in faces.items():
+        assert result[9]["blendshapes"] == default[9]["blendshapes"], name
+        if name != "default":
+            assert np.abs(pictures[name] - pictures["default"]).mean() > 1, name
+    middle = (slice(200, 300), slice(200, 312))
+    assert pictures["deep"][middle].mean() < pictures["default"][middle].mean() - 30
+    assert pictures["dark"][:8, :8].mean() < 60 < pictures["default"][:8, :8].mean()
 
 
 def test_describe_rejects_empty_text_with_a_sentence(client):
@@ -66,7 +75,7 @@ def test_describe_rejects_empty_text_with_a_sentence(client):
 
 
 def test_sphere_point_names_the_nearest_class(client):
-    theta, phi, r = 2.25, 0.0, 1.0  # the direction of Angry
+    theta, phi, r = 129, 0, 1.0  # degrees: the direction of Angry
     result = client.predict(theta, phi, r, api_name="/sphere_point")
     assert "Nearest class: Angry" in result[1]
     assert os.path.exists(result[2])
@@ -111,3 +120,84 @@ def test_describe_files_are_served_in_place_from_the_pruned_folders(client):
         assert root in path.parents, path
         with urllib.request.urlopen(entry["url"], timeout=30) as response:
             assert response.read() == path.read_bytes()
+
+
+def test_every_api_output_and_input_has_a_name(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    unnamed = {name: [v["label"] for v in (*info["parameters"], *info["returns"])
+                      if v["label"].startswith("value_")] for name, info in api.items()}
+    assert not {name: labels for name, labels in unnamed.items() if labels}
+
+
+def test_study_links_and_sign_in_work_from_the_api(client):
+    """An admin makes a study and a rater's link through the API; the link is the page itself;
+    a rater signs in with the study's name (not only names the page loaded)."""
+    import urllib.request
+
+    created = client.predict(ADMIN, "api-study", "points", 0, "", "", "3d", api_name="/study_admin_create")
+    assert "Created study 'api-study'" in created
+    added = client.predict(ADMIN, "api-study", "Bo", api_name="/study_admin_add_rater")
+    link = added.split("`")[1]
+    assert link.startswith(client.src.rstrip("/") + "/?study=api-study&rater=")
+    with urllib.request.urlopen(link, timeout=30) as page:  # a page, not a 405 from the queue
+        assert page.status == 200 and "<html" in page.read(2000).decode().lower()
+    welcome = client.predict("api-study", "Cy", "", api_name="/study_sign_in")
+    assert "Welcome, **Cy**" in welcome
+    assert f"{client.src.rstrip('/')}/?study=api-study&rater=" in welcome
+
+
+def test_a_users_mistake_is_one_info_line_and_no_traceback(client, caplog, capfd):
+    import logging
+
+    from gradio_client.exceptions import AppError
+
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="emo_app.ui"), pytest.raises(AppError, match="empty"):
+        client.predict("   ", "embedded", api_name="/describe")
+    lines = [r for r in caplog.records if r.name == "emo_app.ui"]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO and "empty" in lines[0].getMessage()
+    assert lines[0].exc_info is None and "Traceback" not in capfd.readouterr().err
+
+
+def test_a_description_in_another_language_is_said_plainly(client):
+    german = client.predict("Er ist wütend", "embedded", api_name="/describe")
+    assert "Only English" in german[9]["language"] and "Only English" in german[6]
+    english = client.predict("He is furious", "embedded", api_name="/describe")
+    assert english[9]["language"] == "" and english[9]["dominant_emotion"] == "anger"
+
+
+def test_the_why_column_reads_as_english(client):
+    result = client.predict("Furious, with a furrowed brow and lips pressed tight.", "embedded",
+                            api_name="/describe")
+    reasons = {row[0]: row[2] for row in result[7]["data"]}
+    assert "anger moves it through AU4, the brow lowerer" in reasons["browDownLeft"]
+    assert all(why.endswith(".") and "via AU" not in why for why in reasons.values())
+
+
+def test_the_benchmark_skips_a_model_without_weights_and_shows_only_computed_columns(client):
+    notes, table, _plot, files = client.predict(["embedded", "emo3d-vae-clip"], None, 5, 3,
+                                                api_name="/benchmark")
+    assert "Skipped" in notes and "emo3d-vae-clip" in notes and "VAE_CLIP.pt" in notes
+    assert [row[0] for row in table["data"]] == ["embedded"]
+    for column, values in zip(table["headers"], zip(*table["data"])):
+        assert all(v not in ("", None) for v in values), column
+    assert any(str(f).endswith("report.csv") for f in files)
+
+
+def test_the_neutral_point_of_the_sphere_is_a_neutral_face(client):
+    from emo_app import services
+    from emo_app.emotion.space import EmotionPoint
+
+    result = client.predict(0.0, 0.0, 0.0, api_name="/sphere_point_xyz")
+    assert result[2] == 0 and "Nearest class: Neutral" in result[4]
+    assert services.sphere_point(EmotionPoint(0, 0, 0), size=64).face.shapes.values.max() == 0.0
+
+
+def test_capture_message_reads_as_english(client, tmp_path):
+    from gradio_client import handle_file
+    from skimage.data import astronaut
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut()).save(photo)
+    result = client.predict(handle_file(str(photo)), "He is furious.", False, api_name="/capture")
+    assert result[4] == "1 face found. Your face performs: anger."

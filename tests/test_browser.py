@@ -1,6 +1,6 @@
 """A person in a real browser (Playwright driving Debian's chromium): type a description and
-see the face; click the emotion sphere and see the nearest class and the face change.
-Screenshots go to a temporary folder; `make screenshots` writes them to docs/ for the README."""
+see the face; a failed action keeps the face; score an edited face; click the emotion sphere;
+open a rater's study link and land on the first item. Screenshots go to a temporary folder."""
 
 from __future__ import annotations
 
@@ -20,31 +20,52 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-quic", "--no-first-run",
 
 
 @pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    """Where the screenshots go: EMO_SCREENSHOTS (``make screenshots``: docs/), else a temporary
-    folder, so a test run leaves the tree as it found it."""
+def shots(tmp_path_factory) -> Path:
+    """Where the screenshots go: a temporary folder, never the source tree, unless
+    EMO_SCREENSHOTS names one (``make screenshots`` refreshes the README's images in docs/)."""
     folder = os.environ.get("EMO_SCREENSHOTS")
     return Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
-def app_url():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser)")
-    with running_studio() as url:
-        yield url
+def study_db(tmp_path_factory):
+    """The server's study database: a small study with one rater, made before it starts."""
+    from emo_app.study import service
+    from emo_app.study.db import StudyDB
+
+    db = StudyDB(tmp_path_factory.mktemp("study") / "study.sqlite3")
+    admin = service.create_admin_token(db)
+    service.create_study_from_points(db, admin, "pilot", parts=1, per_part=60)
+    _, token = service.add_rater(db, admin, "pilot", "Ann")
+    return db, token
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def app_url(study_db):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMO_STUDY_DB", str(study_db[0].path))
+        with running_studio() as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(app_url, wait_until="domcontentloaded")
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(app_url, wait_until="domcontentloaded")
+    yield page
+    page.close()
 
 
 def _image_src(page, elem_id: str) -> str:
@@ -73,7 +94,7 @@ def _wait_for_drawing(canvas, seconds: float = 120.0) -> float:
     return drawn
 
 
-def test_type_a_description_and_see_the_face(page, app_url, screenshots):
+def test_type_a_description_and_see_the_face(page, app_url, shots):
     first = _image_src(page, "describe-front")  # the first screen already shows a face
     page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
     page.locator("#describe-go").click()
@@ -85,8 +106,7 @@ def test_type_a_description_and_see_the_face(page, app_url, screenshots):
     # gr.Model3D draws the GLB (morph targets set, photo texture) in the page's own WebGL viewer
     drawn = _wait_for_drawing(page.locator("#describe-model3d canvas").first)
     assert drawn > 0.05, f"the 3D viewer stayed blank ({drawn:.1%} of its pixels drawn)"
-    screenshots.mkdir(parents=True, exist_ok=True)  # the face, before the sliders scroll the page
-    page.screenshot(path=str(screenshots / "describe.png"), full_page=False)
+    page.screenshot(path=str(shots / "describe.png"), full_page=False)
     # the page copies the predicted weights into the shape sliders (in the browser, not /describe)
     from gradio_client import Client
 
@@ -101,7 +121,7 @@ def test_type_a_description_and_see_the_face(page, app_url, screenshots):
     assert abs(float(slider.input_value()) - predicted) <= 0.01
 
 
-def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, screenshots):
+def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots):
     page.get_by_role("tab", name="Emotion sphere").click()
     heading = page.locator("#sphere-nearest")
     heading.get_by_text("Nearest class").wait_for(timeout=120_000)
@@ -117,6 +137,11 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, screen
         " #sphere-nearest .progress-text')",
         timeout=120_000,
     )
+    # a weaker expression: r = 0.5 (inside the sphere); a click on the surface keeps it
+    radius = page.locator("#sphere-r input[type=number]")
+    radius.fill("0.5")
+    radius.press("Tab")
+    heading.get_by_text("r 0.50").wait_for(timeout=120_000)
     page.wait_for_timeout(1500)
     before_text = heading.inner_text()
     before_face = _image_src(page, "sphere-face")
@@ -156,9 +181,146 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, screen
         changed = True
         break
     assert changed, "clicking the sphere did not select a point"
-    assert "Nearest class" in heading.inner_text()
+    assert "Nearest class" in heading.inner_text() and "r 0.50" in heading.inner_text()
     page.wait_for_function(
         "old => { const i = document.querySelector('#sphere-face img'); return i && i.src !== old; }",
         arg=before_face, timeout=60_000,
     )
-    page.screenshot(path=str(screenshots / "sphere.png"), full_page=False)
+    page.screenshot(path=str(shots / "sphere.png"), full_page=False)
+    # a click that hits nothing says so, and the point stays
+    page.wait_for_function("() => !document.querySelector('#sphere-nearest .progress-text')", timeout=120_000)
+    chosen = heading.inner_text()
+    page.mouse.click(box["x"] + 8, box["y"] + box["height"] - 8)
+    page.get_by_text("did not land on the sphere").first.wait_for(timeout=30_000)
+    assert heading.inner_text() == chosen
+    page.get_by_role("button", name="Go to the neutral centre").click()
+    heading.get_by_text("Nearest class: Neutral").wait_for(timeout=120_000)
+
+
+def _wait_until_idle(page, elem_id: str) -> None:
+    """No request still pending on the component (its progress overlay eats clicks)."""
+    page.wait_for_function(f"() => !document.querySelector('#{elem_id} .progress-text')", timeout=120_000)
+
+
+def test_a_failed_action_keeps_the_face_and_says_why(page):
+    page.get_by_role("tab", name="Describe").click()
+    before = _image_src(page, "describe-front")
+    _wait_until_idle(page, "describe-front")
+    page.locator("#describe-text textarea").fill("   ")
+    page.locator("#describe-go").click()
+    page.get_by_text("The description is empty").first.wait_for(timeout=60_000)
+    _wait_until_idle(page, "describe-front")
+    assert _image_src(page, "describe-front") == before  # the face is still there
+    for elem_id in ("describe-front", "describe-summary", "describe-shapes"):
+        assert page.locator(f"#{elem_id}").get_by_text("Error", exact=True).count() == 0, elem_id
+    # a model whose weights are missing says how to get them, and the face stays too
+    page.locator("#describe-text textarea").fill("A broad grin with eyes alight with cheer.")
+    dropdown = page.get_by_label("Text model")
+    dropdown.click()
+    page.get_by_role("option", name="emo3d-vae-clip (unavailable)").click()
+    page.locator("#describe-go").click()
+    page.get_by_text("VAE_CLIP.pt").first.wait_for(timeout=60_000)
+    _wait_until_idle(page, "describe-front")
+    assert _image_src(page, "describe-front") == before
+    assert page.locator("#describe-front").get_by_text("Error", exact=True).count() == 0
+    dropdown.click()
+    page.get_by_role("option", name="embedded", exact=True).click()
+
+
+def test_score_this_face_scores_the_edited_face_on_screen(page, app_url):
+    from gradio_client import Client
+
+    from emo_app.blendshapes import ARKIT_NAMES
+
+    text = "A calm, neutral expression."
+    page.get_by_role("tab", name="Describe").click()
+    page.locator("#describe-text textarea").fill(text)
+    before = _image_src(page, "describe-front")
+    page.locator("#describe-go").click()
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#describe-front img'); return i && i.src !== old; }",
+        arg=before, timeout=120_000)
+    table = page.locator("#describe-score-table")
+    page.locator("#describe-score").click()
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#describe-score-table');"
+        " return t && !t.querySelector('.progress-text') && t.innerText.includes('MediaPipe re-read'); }",
+        timeout=120_000)
+    unedited = table.inner_text()
+
+    slider = page.locator("#slider-jawOpen input[type=number]")
+    if not slider.is_visible():
+        page.get_by_text("Edit any shape").first.click()
+        page.locator("#shapes-jaw .label-wrap").first.click()
+    slider.wait_for(state="visible", timeout=30_000)
+    shown = _image_src(page, "describe-front")
+    slider.fill("1")
+    slider.press("Tab")  # letting go of the slider redraws the face at once
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#describe-front img'); return i && i.src !== old; }",
+        arg=shown, timeout=120_000)
+    page.locator("#describe-score").click()
+    page.wait_for_function(
+        "old => { const t = document.querySelector('#describe-score-table');"
+        " return t && !t.querySelector('.progress-text') && t.innerText !== old; }",
+        arg=unedited, timeout=120_000)
+    edited = table.inner_text()
+
+    # the same numbers as scoring the edited weights directly, not the described ones
+    api = Client(app_url, verbose=False, download_files=False, analytics_enabled=False)
+    state = api.predict(text, "embedded", api_name="/describe")[9]
+    weights = dict(state["blendshapes"], jawOpen=1.0)
+    rows, _, _ = api.predict(state, *[weights[n] for n in ARKIT_NAMES], "photo", api_name="/score_face")
+    mse = next(row[1] for row in rows["data"] if row[0] == "MediaPipe re-read: MSE")
+    assert str(mse) in edited and str(mse) not in unedited
+
+    # changing the look redraws the face on screen at once
+    shown = _image_src(page, "describe-front")
+    page.locator("#describe-look").get_by_text("photo skin").click()
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#describe-front img'); return i && i.src !== old; }",
+        arg=shown, timeout=120_000)
+
+
+def test_a_rater_link_opens_the_study_on_the_first_unrated_item(browser, app_url, study_db, shots):
+    from emo_app.study import service
+
+    db, token = study_db
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(f"{app_url}?study=pilot&rater={token}", wait_until="domcontentloaded")
+        tab = page.get_by_role("tab", name="Study")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[role=tab]')].some(t => t.innerText.trim() === 'Study'"
+            " && t.getAttribute('aria-selected') === 'true')", timeout=60_000)
+        assert tab.get_attribute("aria-selected") == "true"
+        page.locator("#study-signed-in").get_by_text("Signed in as").wait_for(timeout=60_000)
+        assert "Ann" in page.locator("#study-signed-in").inner_text()
+        page.locator("#study-item").get_by_text("part 1, item 1").wait_for(timeout=120_000)
+        _image_src(page, "study-face")
+        page.screenshot(path=str(shots / "study-link.png"), full_page=False)
+        # after one vote the same link lands on the next face to rate
+        first = service.get_item(db, "pilot", "3d", 1, 1)
+        service.cast_vote(db, "pilot", token, first.id, 4)
+        page.goto(f"{app_url}?study=pilot&rater={token}", wait_until="domcontentloaded")
+        page.locator("#study-item").get_by_text("part 1, item 2").wait_for(timeout=120_000)
+    finally:
+        page.close()
+
+
+def test_a_new_rater_enrols_by_name_and_sees_the_first_face(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(f"{app_url}?study=pilot", wait_until="domcontentloaded")
+        page.locator("#study-signed-in").get_by_text("enter your name").wait_for(timeout=60_000)
+        page.get_by_label("Your name (first visit)").fill("Dee")
+        page.get_by_role("button", name="Start rating").click()
+        page.locator("#study-signed-in").get_by_text("Welcome").wait_for(timeout=60_000)
+        link = page.locator("#study-signed-in code").first.inner_text()
+        assert link.startswith(f"{app_url}?study=pilot&rater=")
+        page.locator("#study-item").get_by_text("part 1, item 1").wait_for(timeout=120_000)
+        page.goto(link, wait_until="domcontentloaded")  # the personal link brings Dee back
+        page.locator("#study-signed-in").get_by_text("Signed in as").wait_for(timeout=60_000)
+        assert "Dee" in page.locator("#study-signed-in").inner_text()
+    finally:
+        page.close()

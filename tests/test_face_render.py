@@ -89,32 +89,6 @@ def test_render_from_many_threads_matches_sequential(renderer):
         np.testing.assert_array_equal(results[i], expected[i])
 
 
-def test_glb_has_52_named_morph_targets_and_an_animation(tmp_path):
-    import pygltflib
-
-    from emo_app.face.export import export_glb, export_obj, save_png
-
-    frames = [Blendshapes.from_dict({"jawOpen": 0.7}), Blendshapes.from_dict({"mouthSmileLeft": 1.0})]
-    path = export_glb(frames, tmp_path / "face.glb", fps=24)
-    gltf = pygltflib.GLTF2().load(str(path))
-    mesh = gltf.meshes[0]
-    assert mesh.extras["targetNames"] == list(ARKIT_NAMES)
-    assert all(len(p.targets) == 52 for p in mesh.primitives)
-    assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.7)
-    assert len(gltf.animations) == 1 and gltf.animations[0].channels[0].target.path == "weights"
-    times = gltf.accessors[gltf.animations[0].samplers[0].input]
-    assert times.count == 2 and times.max[0] == pytest.approx(1 / 24)
-
-    import trimesh
-
-    obj = trimesh.load(export_obj(frames[0], tmp_path / "face.obj"), force="mesh", process=False)
-    assert len(obj.vertices) == build_rig().vertex_count
-    with pytest.raises(InvalidInputError, match=".glb"):
-        export_glb(frames[0], tmp_path / "face.gltf")
-    png = save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / "x.png")
-    assert png.read_bytes()[:4] == b"\x89PNG"
-
-
 def test_capture_reads_the_smiling_astronaut(capture):
     from skimage.data import astronaut
 
@@ -260,33 +234,6 @@ def test_hd_head_has_no_dark_band_under_the_eyes(renderer, shared_dir):
         top, bottom = int(middle + 0.55 * radius), int(rows.max())
         below_iris = image[top:bottom, int(columns.min()) : int(columns.max()), :3]
         assert below_iris.size and below_iris.mean(-1).min() > 150
-
-def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_exactly(tmp_path):
-    """Only moved vertices are stored, yet every target decodes to the rig's delta field."""
-    import pygltflib
-
-    from emo_app.face.export import build_glb
-
-    rig = build_rig()
-    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.zeros()))
-    blob = gltf.binary_blob()
-
-    def view(index: int, dtype) -> np.ndarray:
-        v = gltf.bufferViews[index]
-        return np.frombuffer(blob[v.byteOffset : v.byteOffset + v.byteLength], dtype=dtype)
-
-    face = rig.part("face")
-    primitive = gltf.meshes[0].primitives[0]
-    for k in (ARKIT_NAMES.index("jawOpen"), ARKIT_NAMES.index("eyeBlinkLeft")):
-        accessor = gltf.accessors[primitive.targets[k]["POSITION"]]
-        assert accessor.bufferView is None and accessor.sparse.count < accessor.count
-        decoded = np.zeros((accessor.count, 3), np.float32)
-        rows = view(accessor.sparse.indices.bufferView, np.uint32)
-        decoded[rows] = view(accessor.sparse.values.bufferView, np.float32).reshape(-1, 3)
-        np.testing.assert_array_equal(decoded, rig.deltas[k, face.start : face.stop])
-        assert np.all(decoded.min(0) >= np.array(accessor.min) - 1e-6)
-        assert np.all(decoded.max(0) <= np.array(accessor.max) + 1e-6)
-
 
 def test_training_after_rendering_does_not_crash_the_process():
     """Mesa's llvmpipe and triton each bring an LLVM: rendering first and then building a torch

@@ -457,3 +457,24 @@ def test_api_rejects_bad_input_with_the_same_sentence(client, tmp_path_factory, 
 def test_api_keeps_serving_after_the_hostile_calls(client):
     result = client.predict("Terrified, eyes wide with fear", "embedded", api_name="/describe")
     assert result[9]["dominant_emotion"] == "fear"
+
+
+# ------------------------------------------------------------------------------- language
+@pytest.mark.parametrize("text", [
+    "Er ist wütend", "Sie lächelt glücklich", "Il est furieux", "Elle est très triste",
+    "Está muy enojado", "Lei è molto arrabbiata", "Он в ужасе, глаза широко раскрыты",
+    "她非常生气，眉头紧锁",
+])
+def test_a_description_in_another_language_says_only_english_is_understood(text):
+    result = services.describe(text, views=("front",), size=64, exports=False)
+    assert "Only English" in result.language_note and result.to_dict()["language"] == result.language_note
+
+
+@pytest.mark.parametrize("text", [
+    "Furious!", "a smirk", "A broad grin with eyes alight with cheer.", "😀 a huge happy grin 😀",
+    "Z̵̢̛a̸͎͝l̷̡̈g̴̱̀o̶̰͌ screams", "a naïve smile in the café", "Her left eyebrow is raised in doubt.",
+])
+def test_english_descriptions_get_no_language_note(text):
+    from emo_app.language import not_english_note
+
+    assert not_english_note(text) == ""

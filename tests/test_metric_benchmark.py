@@ -11,6 +11,7 @@ import pytest
 
 from emo_app.blendshapes import Blendshapes
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
+from emo_app.errors import InvalidInputError
 from emo_app.metric.benchmark import BenchmarkConfig, run_benchmark
 from emo_app.metric.pool import PromptPool, write_pool
 from emo_app.models.clip import TextEmbeddingCache
@@ -111,6 +112,24 @@ def test_report_files_and_resume(tmp_path, tiny_clip):
     run_benchmark(_config(tmp_path, changed), text_models=models, render_fn=renderer, clip=tiny_clip,
                   text_cache=text_cache, progress=False)
     assert renderer.rendered == 28 + 4 + 30
+
+
+def test_report_says_which_psi_and_the_option_changes_the_score(tmp_path, tiny_clip):
+    pool_path = _pool_file(tmp_path)  # rows of independent intensities: most sum to more than 1
+    models = {"fake-a": FakeTextModel("a")}
+    text_cache = TextEmbeddingCache(tmp_path / "text")
+    reports = {}
+    for psi in ("normalise-then-mean", "sum-then-normalise"):
+        config = _config(tmp_path, pool_path, models=("fake-a",), psi=psi)
+        reports[psi] = run_benchmark(config, text_models=models, render_fn=FakeRenderer(), clip=tiny_clip,
+                                     text_cache=text_cache, progress=False)
+        markdown = reports[psi].files["markdown"].read_text()
+        assert f"(`{psi}`)" in markdown
+    mean_row, sum_row = reports["normalise-then-mean"].rows[0], reports["sum-then-normalise"].rows[0]
+    assert mean_row.recall_at_k == sum_row.recall_at_k  # the same retrieval
+    assert mean_row.mean_kl != pytest.approx(sum_row.mean_kl, abs=1e-6)
+    with pytest.raises(InvalidInputError, match="psi"):
+        _config(tmp_path, pool_path, psi="sum")
 
 
 def test_without_clip_only_offline_judges_are_reported(tmp_path, monkeypatch):

@@ -7,6 +7,8 @@ import pytest
 
 from emo_app.errors import InvalidInputError
 from emo_app.metric.core import (
+    PSI_MEAN,
+    PSI_SUM,
     divergences_from_retrieval,
     emo3d_metric,
     emo3d_score,
@@ -87,6 +89,23 @@ def test_psi_is_the_mean_of_the_retrieved_rows():
     pool = np.array([[0, 1.0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0.5, 0.5, 0, 0, 0]])
     # sum = (0, 1, 0, .5, .5, 0, 0, 0) / 2 -> (0, .5, 0, .25, .25, 0, 0, 0)
     np.testing.assert_allclose(mean_distribution(pool, [0, 1]), [0, 0.5, 0, 0.25, 0.25, 0, 0, 0])
+
+
+def test_psi_averages_distributions_by_default_and_sums_as_an_option():
+    """Rows happiness 1.0 and sadness 0.1 retrieved for a pure-sadness prompt (issue example)."""
+    sad = np.array([0, 0, 0, 1.0, 0, 0, 0, 0])
+    pool = np.array([HAPPY, 0.1 * sad])
+    # mean of the distributions: sadness (0 + 1) / 2 = 0.5 -> KL = ln(1 / 0.51) = 0.673345
+    # sum, then normalise: sadness 0.1 / 1.1 = 0.0909 -> KL = ln(1 / 0.1009091) = 2.293535
+    default = divergences_from_retrieval(sad, pool, np.array([[0, 1]]))[0]
+    assert default == pytest.approx(0.673345, abs=1e-6)
+    assert divergences_from_retrieval(sad, pool, np.array([[0, 1]]), psi=PSI_MEAN)[0] == default
+    summed = divergences_from_retrieval(sad, pool, np.array([[0, 1]]), psi=PSI_SUM)[0]
+    assert summed == pytest.approx(2.293535, abs=1e-6)
+    result = emo3d_metric(np.eye(2), np.eye(2), pool, k=2, psi=PSI_SUM)
+    assert result.psi == PSI_SUM
+    with pytest.raises(InvalidInputError, match="psi"):
+        mean_distribution(pool, [0, 1], "median")
 
 
 def test_all_zero_intensities_count_as_neutral():

@@ -131,9 +131,7 @@ def test_wrong_admin_token_sees_nothing(db: StudyDB, admin: str, study: str, tmp
         with pytest.raises(service.StudyAccessError):
             service.export_votes_csv(db, wrong, study, out)
         with pytest.raises(service.StudyAccessError):
-            service.ui_admin_results(db, wrong, study)
-        with pytest.raises(service.StudyAccessError):
-            service.ui_admin_overview(db, wrong)
+            service.study_overview(db, wrong)
         with pytest.raises(service.StudyAccessError):
             service.add_rater(db, wrong, study, "Eve")
         with pytest.raises(service.StudyAccessError):
@@ -148,9 +146,9 @@ def test_wrong_admin_token_sees_nothing(db: StudyDB, admin: str, study: str, tmp
 
 def test_env_admin_token_is_accepted(db: StudyDB, study: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(service.ADMIN_ENV_VAR, "from-the-environment")
-    assert "pilot" in service.ui_admin_overview(db, "from-the-environment")
+    assert [row["study"] for row in service.study_overview(db, "from-the-environment")] == ["pilot"]
     with pytest.raises(service.StudyAccessError):
-        service.ui_admin_overview(db, "from-the-environment!")
+        service.study_overview(db, "from-the-environment!")
 
 
 def test_export_lists_every_vote(db: StudyDB, admin: str, study: str, tmp_path: Path) -> None:

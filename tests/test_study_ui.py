@@ -14,6 +14,7 @@ from emo_app.config import Settings
 from emo_app.emotion.space import EmotionPoint
 from emo_app.study import service
 from emo_app.study.db import StudyDB
+from emo_app.ui.tabs import study as pages
 
 RENDERED: list[EmotionPoint] = []
 
@@ -33,7 +34,7 @@ def db(tmp_path: Path) -> StudyDB:
 @pytest.fixture
 def admin(db: StudyDB) -> str:
     token = service.create_admin_token(db)
-    message = service.ui_admin_create(db, token, "pilot", "points", seed=5)
+    message = pages.ui_admin_create(db, token, "pilot", "points", seed=5)
     assert "630 items" in message
     return token
 
@@ -63,10 +64,11 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
     from emo_app.ui.tabs.study import build_study_tab
 
     monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
     with gr.Blocks() as demo:
         build_study_tab(Settings())
     handlers = {fn.api_name: fn.fn for fn in demo.fns.values()}
-    token, _ = service.ui_sign_in(db, "pilot", "Ann", "")
+    token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
     message, progress = handlers["study_vote"]("pilot", token, "3d", 1, 2, 4)
     assert "Saved" in message and "part 1: 1/63" in progress
     assert service.my_votes(db, "pilot", token) == {service.get_item(db, "pilot", "3d", 1, 2).id: 4}
@@ -74,59 +76,82 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
         handlers["study_vote"]("pilot", token, "3d", 1, 2, 5)
     with pytest.raises(gr.Error, match="admin token is not valid"):
         handlers["study_admin_results"]("wrong", "pilot")
-    request = SimpleNamespace(query_params={"study": "pilot", "rater": token})
-    update, state, greeting = handlers["study_open_link"](request)
+    request = SimpleNamespace(query_params={"study": "pilot", "rater": token}, headers={})
+    update, state, greeting, model, part, position, image, text, _, _ = handlers["study_open_link"](request)
     assert update["value"] == "pilot" and state == token and "Ann" in greeting
+    # the link lands on the rater's first unrated face: 3D part 1, item 1 (item 2 is rated)
+    assert (model, part, position) == ("3d", 1, 1) and image is not None and "part 1, item 1" in text
+    pages.ui_vote(db, "pilot", token, "3d", 1, 1, 3)
+    assert handlers["study_open_link"](request)[3:6] == ("3d", 1, 3)
 
 
 def test_rater_flow_through_the_handlers(db: StudyDB, admin: str, tmp_path: Path) -> None:
     with pytest.raises(service.StudyAccessError):
-        service.ui_show_item(db, "pilot", "", "3d", 1, 1, render=fake_render)
-    token, welcome = service.ui_sign_in(db, "pilot", "  Ann  ", "", base_url="http://host/app?x=1")
+        pages.ui_show_item(db, "pilot", "", "3d", 1, 1, render=fake_render)
+    token, welcome = pages.ui_sign_in(db, "pilot", "  Ann  ", "", base_url="http://host/app?x=1")
     assert f"http://host/app?study=pilot&rater={token}" in welcome
-    assert service.ui_sign_in(db, "pilot", "", token)[1] == "Signed in as **Ann**."
+    assert pages.ui_sign_in(db, "pilot", "", token)[1] == "Signed in as **Ann**."
     with pytest.raises(service.InvalidInputError, match="already taken"):
-        service.ui_sign_in(db, "pilot", "Ann", "")
+        pages.ui_sign_in(db, "pilot", "Ann", "")
 
     RENDERED.clear()
-    image, text, mine, progress = service.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)
+    image, text, mine, progress = pages.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)
     item = service.get_item(db, "pilot", "2d", 1, 7)
     assert image.shape == (16, 16, 3) and RENDERED == [item.point] and item.point.z == 0.0
     assert f"**{item.nearest_class}**" in text and mine is None and "**2D AV** 0/315" in progress
-    again = service.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[0]
+    again = pages.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[0]
     assert RENDERED == [item.point] and np.array_equal(again, image)  # served from the PNG cache
 
-    message, progress = service.ui_vote(db, "pilot", token, "2d", 1, 7, "3")
+    message, progress = pages.ui_vote(db, "pilot", token, "2d", 1, 7, "3")
     assert "**3**" in message and "**2D AV** 1/315 (part 1: 1/63," in progress
-    assert service.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[2] == 3
+    assert pages.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[2] == 3
     with pytest.raises(service.AlreadyVotedError):
-        service.ui_vote(db, "pilot", token, "2d", 1, 7, 4)
-    assert "now **4**" in service.ui_change_vote(db, "pilot", token, "2d", 1, 7, 4)[0]
+        pages.ui_vote(db, "pilot", token, "2d", 1, 7, 4)
+    assert "now **4**" in pages.ui_change_vote(db, "pilot", token, "2d", 1, 7, 4)[0]
 
-    assert service.ui_navigate(db, "pilot", "3d", 1, 63, 1) == (2, 1)  # across parts
-    assert service.ui_navigate(db, "pilot", "3d", 1, 1, -1) == (5, 63)  # wraps at the ends
-    service.ui_vote(db, "pilot", token, "2d", 1, 8, 5)
-    assert service.ui_next_unrated(db, "pilot", token, "2d", 1, 6) == (1, 9)
+    assert service.step_item(db, "pilot", "3d", 1, 63, 1) == (2, 1)  # across parts
+    assert service.step_item(db, "pilot", "3d", 1, 1, -1) == (5, 63)  # wraps at the ends
+    pages.ui_vote(db, "pilot", token, "2d", 1, 8, 5)
+    assert service.next_unrated(db, "pilot", token, "2d", 1, 6) == (1, 9)
 
-    link = service.ui_open_link(db, {"study": "pilot", "rater": token})
+    link = pages.ui_open_link(db, {"study": "pilot", "rater": token})
     assert link == ("pilot", token, "Signed in as **Ann** for study 'pilot'.")
-    chosen, state, message = service.ui_open_link(db, {"study": "pilot", "rater": "forged"})
+    chosen, state, message = pages.ui_open_link(db, {"study": "pilot", "rater": "forged"})
     assert (chosen, state) == (None, "") and "not valid" in message
 
 
 def test_admin_handlers(db: StudyDB, admin: str, tmp_path: Path) -> None:
-    link_text = service.ui_admin_add_rater(db, admin, "pilot", "Bo", base_url="http://h/")
+    link_text = pages.ui_admin_add_rater(db, admin, "pilot", "Bo", base_url="http://h/")
     token = link_text.split("rater=")[1].rstrip("`")
-    service.ui_vote(db, "pilot", token, "3d", 1, 1, 2)
-    overview = service.ui_admin_overview(db, admin)
+    pages.ui_vote(db, "pilot", token, "3d", 1, 1, 2)
+    overview = pages.ui_admin_overview(db, admin)
     assert "| pilot | 630 | 1 | 1 |" in overview
-    markdown, figure = service.ui_admin_results(db, admin, "pilot")
+    markdown, figure = pages.ui_admin_results(db, admin, "pilot")
     item = service.get_item(db, "pilot", "3d", 1, 1)
     assert f"| {item.nearest_class} |" in markdown and "2.00 (1)" in markdown
     assert len(figure.axes) == 1
-    path = Path(service.ui_admin_export(db, admin, "pilot", out_dir=tmp_path))
+    path = Path(pages.ui_admin_export(db, admin, "pilot", out_dir=tmp_path))
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["rater"], r["score"], r["nearest_class"]) for r in rows] == [("Bo", "2", item.nearest_class)]
     with pytest.raises(service.InvalidInputError, match="already exists"):
-        service.ui_admin_create(db, admin, "pilot", "points")
+        pages.ui_admin_create(db, admin, "pilot", "points")
+
+
+def test_the_admin_part_says_where_the_first_token_comes_from(db: StudyDB,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.delenv(service.ADMIN_ENV_VAR, raising=False)
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    status = next(fn.fn for fn in demo.fns.values() if fn.api_name == "admin_state")
+    assert "EMO_STUDY_ADMIN_TOKEN" in status() and "study admin-token" in status()  # nobody can unlock yet
+    monkeypatch.setenv(service.ADMIN_ENV_VAR, "secret")
+    assert status() == ""
+    monkeypatch.delenv(service.ADMIN_ENV_VAR)
+    service.create_admin_token(db)
+    assert status() == ""

@@ -229,6 +229,56 @@ def test_official_checkpoints_load_strictly():
         assert vae.eval().decode(embedding).shape == (2, 51)
 
 
+@pytest.fixture(scope="module")
+def clip_512():
+    """A tiny random CLIP whose embeddings have the 512 dimensions the released heads take."""
+    import open_clip
+
+    from emo_app.models.clip import ClipEncoder
+
+    torch.manual_seed(1)
+    model = open_clip.CLIP(
+        embed_dim=512,
+        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
+        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
+    )
+    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id="tiny-512")
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "first_layer"),
+    [
+        ("emo3d-clip-baseline", "CLIP_Baseline.pth", "network.0"),
+        ("emo3d-vae-clip", "VAE_CLIP.pt", "decoder.0"),
+    ],
+)
+def test_official_heads_receive_raw_clip_features(name, file, first_layer, clip_512, tmp_path):
+    """The released heads were trained on raw encode_text output; a unit vector collapses them."""
+    from emo_app.config import Settings
+    from emo_app.text.checkpoints import OfficialEmo3DModel
+
+    torch.manual_seed(0)
+    module = bl.Emo3DHead(512) if name == "emo3d-clip-baseline" else bl.VAEClip()
+    torch.save(module.state_dict(), tmp_path / file)
+    settings = Settings(weights_dir=tmp_path, offline=True)
+    model = OfficialEmo3DModel(name, settings, clip_encoder=clip_512, emotion_source=_FixedEmotions())
+    seen = []
+    model.module.get_submodule(first_layer).register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    model.predict("a joyful smile")
+    raw = clip_512.encode_texts(["a joyful smile"], normalise=False)
+    assert abs(float(np.linalg.norm(raw)) - 1.0) > 0.1  # the raw vector is not unit length
+    np.testing.assert_allclose(seen[0].numpy(), raw, rtol=1e-5, atol=1e-6)
+
+
+def test_official_checkpoints_are_fetched_from_the_models_folder():
+    from emo_app.models.registry import get_spec
+
+    for name, file in (("emo3d-clip-baseline", "CLIP_Baseline.pth"), ("emo3d-vae-clip", "VAE_CLIP.pt")):
+        url = get_spec(name).url
+        assert url.startswith("https://github.com/MahshidDehghani/Emo3D/raw/")
+        assert url.endswith(f"/Emo3D/models/{file}")
+
+
 def test_official_models_are_listed_and_fail_clearly_without_clip(tmp_path, monkeypatch):
     from emo_app.config import Settings
     from emo_app.errors import MissingWeightsError
@@ -283,3 +333,109 @@ def test_clip_mlp_trains_on_image_embeddings_too(dataset, tiny_clip, tmp_path):
     (root / samples[0].image).unlink()
     with pytest.raises(InvalidInputError, match=samples[0].image):
         train(config, samples, tmp_path / "ckpt2", clip_encoder=tiny_clip, progress=False)
+
+
+@pytest.fixture(scope="module")
+def paper_weights(tmp_path_factory, tiny_encoder) -> Path:
+    """A weights folder where the paper's encoders 'resolve' (tiny random BERTs by those names)."""
+    import shutil
+
+    weights = tmp_path_factory.mktemp("weights")
+    for name in ("bert-base-uncased", "xlm-roberta-base"):
+        shutil.copytree(tiny_encoder, weights / name)
+    return weights
+
+
+def test_the_paper_encoder_is_chosen_when_it_resolves_else_minilm(paper_weights, tmp_path):
+    from emo_app.config import Settings
+    from emo_app.text.train import choose_encoder
+
+    found = Settings(weights_dir=paper_weights, offline=True)
+    assert choose_encoder("lm-mlp", found)[0] == "bert-base-uncased"
+    assert choose_encoder("emotion-xlm", found)[0] == "xlm-roberta-base"
+    encoder, why = choose_encoder("lm-mlp", Settings(weights_dir=tmp_path, offline=True))
+    assert encoder == "minilm" and "bert-base-uncased" in why and "falling back" in why
+
+
+def test_default_training_fine_tunes_the_papers_encoder(dataset, paper_weights, tmp_path):
+    from emo_app.config import Settings
+    from emo_app.models import load_state_dict
+
+    settings = Settings(weights_dir=paper_weights, offline=True)
+    config = TrainConfig(kind="lm-mlp", epochs=1, batch_size=8, lr=1e-3, mirror=False)
+    assert TrainConfig().epochs == 50 and config.train_encoder
+    train(config, load_samples(dataset, "train"), tmp_path / "ckpt", settings=settings, progress=False)
+    module, saved, _ = load_module(tmp_path / "ckpt", settings)
+    assert saved.train_encoder and (tmp_path / "ckpt" / "encoder").is_dir()
+    before = load_state_dict(paper_weights / "bert-base-uncased" / "model.safetensors")
+    after = module.encoder.model.state_dict()
+    key = next(k for k in before if k.endswith("embeddings.word_embeddings.weight"))
+    assert not torch.equal(before[key], after[key.removeprefix("bert.")])
+
+
+def _dataset_with_images(dataset: Path, root: Path) -> Path:
+    """A copy of the dataset with every published image path present next to the data."""
+    from PIL import Image
+
+    (root / "data").mkdir(parents=True)
+    data = root / "data" / "train_data.csv"
+    data.write_bytes((dataset / "data" / "train_data.csv").read_bytes())
+    rng = np.random.default_rng(0)
+    for sample in load_samples(data):
+        target = root / sample.image
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(target)
+    return data
+
+
+def test_train_cli_defaults_follow_the_paper_and_print_the_choices(
+    dataset, paper_weights, tmp_path, monkeypatch, capsys
+):
+    import emo_app.text.train as train_module
+    from emo_app.cli import main
+
+    seen = []
+    monkeypatch.setattr(train_module, "train", lambda config, samples, out, **_: seen.append(config) or {})
+    monkeypatch.setenv("EMO_WEIGHTS_DIR", str(paper_weights))
+    monkeypatch.setenv("EMO_OFFLINE", "1")
+    common = ["--data", str(dataset), "--out", str(tmp_path / "out")]
+    weights = ["--shape-weight", "2", "--emotion-weight", "0.1"]
+    assert main(["train", "--model", "emotion-xlm", *common, *weights]) == 0
+    xlm = seen[-1]
+    assert (xlm.encoder, xlm.epochs, xlm.train_encoder) == ("xlm-roberta-base", 50, True)
+    assert (xlm.shape_weight, xlm.emotion_weight) == (2.0, 0.1)
+    assert "xlm-roberta-base" in capsys.readouterr().out
+
+    data = _dataset_with_images(dataset, tmp_path / "with-images")
+    assert main(["train", "--model", "clip-mlp", "--data", str(data), "--out", str(tmp_path / "c")]) == 0
+    assert seen[-1].use_images and Path(seen[-1].image_root) == tmp_path / "with-images"
+    assert "image embeddings" in capsys.readouterr().out
+    assert main(["train", "--model", "clip-mlp", *common]) == 0  # the fixture has no images
+    assert not seen[-1].use_images and "text only" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "mirrored"),
+    [
+        ("She left the room, smiling.", "She left the room, smiling."),
+        ("Her left eyebrow is raised.", "Her right eyebrow is raised."),
+        ("LEFT EYE closed", "RIGHT EYE closed"),
+        ("Right cheek puffed, left corner of the mouth", "Left cheek puffed, right corner of the mouth"),
+        ("He glances to the right.", "He glances to the left."),
+        ("She looks left, then smiles.", "She looks right, then smiles."),
+        ("That is the right answer, right now.", "That is the right answer, right now."),
+        ("They have left; her left and right eyes wet.", "They have left; her right and left eyes wet."),
+    ],
+)
+def test_mirror_swaps_only_directions_and_keeps_case(text, mirrored):
+    from emo_app.text.data import Emo3DSample, mirror_sample
+
+    sample = Emo3DSample(text, np.zeros(8, np.float32), np.zeros(51, np.float32))
+    assert mirror_sample(sample).text == mirrored
+
+
+def test_mirror_augmentation_is_applied_once(dataset, tiny_clip, tmp_path):
+    once = load_samples(dataset, "train", mirror=True)
+    config = TrainConfig(kind="clip-mlp", epochs=1, batch_size=1, lr=1e-3, mirror=True)
+    state = train(config, once, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    assert state["step"] == len(once) == 2 * len(load_samples(dataset, "train"))

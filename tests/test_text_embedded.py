@@ -9,7 +9,7 @@ import pytest
 
 from emo_app.errors import InvalidInputError
 from emo_app.text import TextPrediction, get_text_model
-from emo_app.text.cues import mirror_text
+from emo_app.text.mirror import mirror_text
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,15 @@ def test_slight_smile_smiles_less_than_a_wide_grin(model):
     grin = model.predict("grinning widely").shapes
     for side in ("Left", "Right"):
         assert slight["mouthSmile" + side] + 0.2 < grin["mouthSmile" + side]
+
+
+@pytest.mark.parametrize("degree", ["a little", "a bit"])
+def test_smiling_a_little_smiles_less_than_smiling(model, degree):
+    plain = model.predict("she is smiling")
+    little = model.predict(f"she is smiling {degree}")
+    for side in ("Left", "Right"):
+        assert little.shapes["mouthSmile" + side] < plain.shapes["mouthSmile" + side] - 0.1
+    assert little.emotions["happiness"] < plain.emotions["happiness"]
 
 
 def test_degree_words_scale_the_emotion_and_the_face(model):

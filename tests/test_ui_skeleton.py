@@ -55,3 +55,31 @@ def test_launch_warm_up_loads_the_describe_path_and_freezes_it_out_of_the_collec
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
                          timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "True True False"
+
+
+def test_the_examples_table_shows_only_the_description():
+    demo = build_app()
+    examples = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    config = examples[0].get_config()
+    assert [c["name"] for c in config["components"]] == ["textbox"]  # no column repeating "embedded"
+    assert all(len(sample) == 1 for sample in config["samples"])
+
+
+def test_handlers_use_no_private_gradio_names():
+    """The UI uses Gradio's public API only (no ``_data``, ``Context``, ``PlotData``)."""
+    for path in (ROOT / "emo_app" / "ui").rglob("*.py"):
+        source = path.read_text()
+        for name in ("._data", "gr.context", "gradio.context", "PlotData", "gradio.components.plot"):
+            assert name not in source, f"{path.name} uses {name}"
+
+
+def test_the_sphere_labels_only_the_seven_basic_classes_and_names_compounds_on_hover():
+    from emo_app.emotion.space import BASIC_CLASSES, COMPOUND_CLASSES
+    from emo_app.ui.sphere_plot import sphere_figure
+
+    traces = [t for t in sphere_figure(None)["data"] if t.get("type") == "scatter3d"]
+    labelled = [t for t in traces if "text" in t.get("mode", "")]
+    assert len(labelled) == 1 and list(labelled[0]["text"]) == list(BASIC_CLASSES)
+    hover_only = [t for t in traces if t is not labelled[0]]
+    assert [list(t["text"]) for t in hover_only] == [list(COMPOUND_CLASSES)]
+    assert all("%{text}" in t["hovertemplate"] for t in traces)

@@ -9,10 +9,10 @@ animation track.
 from __future__ import annotations
 
 import io
-import json
 import struct
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +25,16 @@ from emo_app.errors import InvalidInputError
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
 
-_FLOAT, _UINT = 5126, 5125
+_FLOAT, _UINT, _USHORT, _SHORT, _UBYTE, _BYTE = 5126, 5125, 5123, 5122, 5121, 5120
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+# The one glTF extension the GLB needs (three.js, Babylon.js and Blender read it): a moved
+# vertex's delta takes 8 bytes as 16-bit integers (with its index) instead of 14 as floats.
+QUANTIZATION = "KHR_mesh_quantization"
+# Small deltas are left out of the morph targets (see ``kept_morph_entries``): no pose with
+# weights in [0, 1] puts a vertex further than this from the rig, 0.1 mm or a fifth of a pixel
+# in a 512 px render.
+MORPH_TOLERANCE_CM = 0.01
+_SHORT_MAX = 32767
 
 
 def _as_sequence(shapes: Blendshapes | Sequence[Blendshapes]) -> list[Blendshapes]:
@@ -47,179 +55,264 @@ def _target_path(path: str | Path, suffix: str) -> Path:
     return target
 
 
+def kept_morph_entries(deltas: np.ndarray, tolerance: float = MORPH_TOLERANCE_CM) -> np.ndarray:
+    """(shapes, vertices) mask of the deltas a GLB stores. Per vertex, its smallest deltas are
+    left out as long as their lengths sum to at most ``tolerance``, so with any weights in
+    [0, 1] a vertex ends at most ``tolerance`` from where the rig puts it (a hard threshold per
+    delta has no such bound: at 0.01 cm, overlapping small deltas move a vertex 0.09 cm)."""
+    lengths = np.linalg.norm(deltas, axis=-1)
+    order = np.argsort(lengths, axis=0, kind="stable")
+    dropped = np.cumsum(np.take_along_axis(lengths, order, axis=0), axis=0) <= tolerance
+    keep = np.empty_like(dropped)
+    np.put_along_axis(keep, order, ~dropped, axis=0)
+    return keep & (lengths > 0)
+
+
+def morph_unit(deltas: np.ndarray) -> float:
+    """Centimetres per integer step of the stored morph deltas: the smallest power of two that
+    fits the largest delta in a signed 16-bit integer (1/8192 cm for the full head). The mesh is
+    stored in this unit and the node scales it back to metres."""
+    largest = max(float(np.abs(deltas).max(initial=0.0)), 1e-3)
+    return float(2.0 ** np.ceil(np.log2(largest / _SHORT_MAX)))
+
+
 class _Packer:
-    """Collects binary chunks, buffer views and accessors for one glTF buffer."""
+    """Collects the binary chunk, buffer views and accessors of one glTF buffer as plain JSON."""
 
-    def __init__(self, gltf: Any):
-        self.gltf = gltf
+    def __init__(self) -> None:
         self.blob = bytearray()
+        self.views: list[dict] = []
+        self.accessors: list[dict] = []
 
-    def view(self, data: bytes, target: int | None = None) -> int:
-        import pygltflib
-
-        while len(self.blob) % 4:
-            self.blob.append(0)
-        self.gltf.bufferViews.append(
-            pygltflib.BufferView(buffer=0, byteOffset=len(self.blob), byteLength=len(data), target=target)
-        )
+    def view(self, data: bytes, target: int | None = None, stride: int | None = None) -> int:
+        self.blob.extend(b"\0" * (-len(self.blob) % 4))
+        view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)}
+        if target is not None:
+            view["target"] = target
+        if stride is not None:
+            view["byteStride"] = stride
         self.blob.extend(data)
-        return len(self.gltf.bufferViews) - 1
+        self.views.append(view)
+        return len(self.views) - 1
 
-    def accessor(
-        self, array: np.ndarray, kind: str, target: int | None = _ARRAY_BUFFER, bounds: bool = False
-    ) -> int:
-        import pygltflib
+    def add(self, accessor: dict) -> int:
+        self.accessors.append(accessor)
+        return len(self.accessors) - 1
 
-        component = _UINT if array.dtype == np.uint32 else _FLOAT
-        flat = np.ascontiguousarray(array)
-        view = self.view(flat.tobytes(), target)
-        count = flat.size if kind == "SCALAR" else flat.shape[0]
-        accessor = pygltflib.Accessor(bufferView=view, componentType=component, count=int(count), type=kind)
+    def attribute(self, array: np.ndarray, kind: str, component: int, normalized: bool = False,
+                  bounds: bool = False, stride: int | None = None) -> int:
+        """A vertex attribute; ``stride`` pads each element to a 4-byte boundary (byte normals)."""
+        data = np.ascontiguousarray(array)
+        if stride is not None:
+            padded = np.zeros((len(data), stride // data.itemsize), data.dtype)
+            padded[:, : data.shape[1]] = data
+            data = padded
+        accessor = {"bufferView": self.view(data.tobytes(), _ARRAY_BUFFER, stride),
+                    "componentType": component, "count": len(array), "type": kind}
+        if normalized:
+            accessor["normalized"] = True
         if bounds:
-            data = flat.reshape(int(count), -1)
-            accessor.min = data.min(axis=0).astype(float).tolist()
-            accessor.max = data.max(axis=0).astype(float).tolist()
-        self.gltf.accessors.append(accessor)
-        return len(self.gltf.accessors) - 1
+            accessor["min"] = np.asarray(array).min(axis=0).tolist()
+            accessor["max"] = np.asarray(array).max(axis=0).tolist()
+        return self.add(accessor)
+
+    def indices(self, faces: np.ndarray, vertex_count: int) -> int:
+        """Triangle indices, 16-bit where the part has fewer than 65535 vertices."""
+        small = vertex_count < 0xFFFF  # 65535 itself is reserved (primitive restart)
+        flat = np.ascontiguousarray(faces.reshape(-1), np.uint16 if small else np.uint32)
+        return self.add({"bufferView": self.view(flat.tobytes(), _ELEMENT_ARRAY_BUFFER),
+                         "componentType": _USHORT if small else _UINT, "count": len(flat), "type": "SCALAR"})
+
+    def sparse_target(self, steps: np.ndarray, kept: np.ndarray, zero: int) -> int:
+        """One morph target as a sparse accessor of 16-bit integer deltas: only the vertices in
+        ``kept`` are stored, every other one reads as zero (``zero``: the shared all-zero one)."""
+        rows = np.flatnonzero(kept)
+        if not len(rows):
+            return zero
+        values = steps[rows]
+        lo, hi = values.min(axis=0), values.max(axis=0)
+        if len(rows) < len(steps):  # the vertices left out are zeros and count in the bounds
+            lo, hi = np.minimum(lo, 0), np.maximum(hi, 0)
+        index_type, index_component = (np.uint16, _USHORT) if len(steps) <= 0xFFFF else (np.uint32, _UINT)
+        return self.add({
+            "componentType": _SHORT, "count": len(steps), "type": "VEC3",
+            "min": lo.astype(int).tolist(), "max": hi.astype(int).tolist(),
+            "sparse": {
+                "count": len(rows),
+                "indices": {"bufferView": self.view(rows.astype(index_type).tobytes()),
+                            "componentType": index_component},
+                "values": {"bufferView": self.view(np.ascontiguousarray(values, np.int16).tobytes())},
+            },
+        })
 
 
-_TEMPLATES: dict[tuple[int, int], tuple[Any, Any, dict, bytes]] = {}
+@dataclass(frozen=True, eq=False)
+class _Template:
+    """The weight-independent GLB of one rig and texture: glTF JSON and binary chunk."""
+
+    rig: Any
+    texture: Any
+    document: dict
+    blob: bytes
+
+
+_TEMPLATES: dict[tuple[int, int], _Template] = {}
 _TEMPLATE_LOCK = threading.Lock()
 _MAX_TEMPLATES = 8
 
 
-def _sparse_target(packer: _Packer, delta: np.ndarray) -> int:
-    """A morph target as a sparse accessor: only the vertices the shape moves are stored (most
-    shapes move a small region, so the GLB is several times smaller than dense targets)."""
-    import pygltflib
-
-    moved = np.flatnonzero(np.abs(delta).max(axis=1) > 1e-7).astype(np.uint32)
-    accessor = pygltflib.Accessor(componentType=_FLOAT, count=int(len(delta)), type="VEC3")
-    accessor.min = np.minimum(delta.min(axis=0), 0.0).astype(float).tolist()
-    accessor.max = np.maximum(delta.max(axis=0), 0.0).astype(float).tolist()
-    if len(moved):
-        accessor.sparse = pygltflib.Sparse(
-            count=int(len(moved)),
-            indices=pygltflib.AccessorSparseIndices(
-                bufferView=packer.view(moved.tobytes()), componentType=_UINT
-            ),
-            values=pygltflib.AccessorSparseValues(
-                bufferView=packer.view(np.ascontiguousarray(delta[moved], np.float32).tobytes())
-            ),
-        )
-    packer.gltf.accessors.append(accessor)
-    return len(packer.gltf.accessors) - 1
-
-
-def _template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
-    """The weight-independent GLB (geometry, 52 sparse targets, materials, texture) as a glTF
-    JSON dict and its binary chunk, built once per rig and texture: a describe call then only
-    sets the weights, instead of re-packing and re-encoding everything."""
+def _template(rig: Any, texture: FaceTexture | None) -> _Template:
+    """The template of a rig and texture, built once: a describe call then only sets the
+    weights, instead of re-packing and re-encoding geometry, targets and texture."""
     key = (id(rig), id(texture))
     with _TEMPLATE_LOCK:
         cached = _TEMPLATES.get(key)
-        if cached is not None and cached[0] is rig and cached[1] is texture:
-            return cached[2], cached[3]
-    built = _build_template(rig, texture)
+        if cached is not None and cached.rig is rig and cached.texture is texture:
+            return cached
+    built = _Template(rig, texture, *_build_template(rig, texture))
     with _TEMPLATE_LOCK:
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.pop(next(iter(_TEMPLATES)))
-        _TEMPLATES[key] = (rig, texture, *built)  # holding the objects keeps their ids unique
+        _TEMPLATES[key] = built  # holding the rig and texture keeps their ids unique
     return built
 
 
-def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
-    import pygltflib
+def _jpeg(image: np.ndarray) -> bytes:
+    """A skin atlas as JPEG: 2048 x 1024 is about 350 kB, 4-8x smaller than as PNG."""
+    from PIL import Image
 
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format="JPEG", quality=88, optimize=True)
+    return encoded.getvalue()
+
+
+def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
     from emo_app.face.render import posed_parts
     from emo_app.face.texture import texture_uvs
 
-    gltf = pygltflib.GLTF2(asset=pygltflib.Asset(generator="Emotion Studio", version="2.0"))
-    gltf.buffers.append(pygltflib.Buffer())
-    packer = _Packer(gltf)
-    materials = {}
+    packer = _Packer()
+    document: dict[str, Any] = {
+        "asset": {"version": "2.0", "generator": "Emotion Studio"},
+        "extensionsUsed": [QUANTIZATION], "extensionsRequired": [QUANTIZATION],
+        "materials": [],
+    }
+    materials: dict[str, int] = {}
 
     def material(kind: str, textured: bool) -> int:
-        key = (kind, textured)
-        if key in materials:
-            return materials[key]
-        pbr = pygltflib.PbrMetallicRoughness(
-            baseColorFactor=[1.0, 1.0, 1.0, 1.0],
-            metallicFactor=0.0,
-            roughnessFactor={"eyes": 0.2, "mouth": 0.5}.get(kind, 0.65),
-        )
-        if textured:
-            from PIL import Image
+        name = "skin" if textured else kind
+        if name not in materials:
+            pbr: dict[str, Any] = {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+                                   "roughnessFactor": {"eyes": 0.2, "mouth": 0.5}.get(kind, 0.65)}
+            if textured:
+                image = packer.view(_jpeg(texture.image))
+                document["images"] = [{"bufferView": image, "mimeType": "image/jpeg"}]
+                document["samplers"] = [{"magFilter": 9729, "minFilter": 9729, "wrapS": 33071,
+                                         "wrapT": 33071}]
+                document["textures"] = [{"source": 0, "sampler": 0}]
+                pbr["baseColorTexture"] = {"index": 0}
+            document["materials"].append({"name": name, "pbrMetallicRoughness": pbr})
+            materials[name] = len(document["materials"]) - 1
+        return materials[name]
 
-            encoded = io.BytesIO()  # JPEG: a skin atlas is 4-8x smaller than as PNG
-            Image.fromarray(texture.image).save(encoded, format="JPEG", quality=90)
-            view = packer.view(encoded.getvalue())
-            gltf.images.append(pygltflib.Image(bufferView=view, mimeType="image/jpeg"))
-            gltf.samplers.append(pygltflib.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071))
-            gltf.textures.append(
-                pygltflib.Texture(source=len(gltf.images) - 1, sampler=len(gltf.samplers) - 1)
-            )
-            pbr.baseColorTexture = pygltflib.TextureInfo(index=len(gltf.textures) - 1)
-        gltf.materials.append(pygltflib.Material(name=kind, pbrMetallicRoughness=pbr, doubleSided=False))
-        materials[key] = len(gltf.materials) - 1
-        return materials[key]
-
-    primitives = []
+    unit = morph_unit(rig.deltas)
     neutral = rig.neutral.astype(np.float32)
+    primitives = []
     for part, positions, normals in posed_parts(rig, neutral):
         uvs = texture_uvs(texture, rig, part)
-        textured = uvs is not None
-        attributes = pygltflib.Attributes(
-            POSITION=packer.accessor(positions, "VEC3", bounds=True),
-            NORMAL=packer.accessor(normals.astype(np.float32), "VEC3"),
-        )
-        if textured:
-            attributes.TEXCOORD_0 = packer.accessor(np.asarray(uvs, np.float32), "VEC2")
+        attributes = {
+            "POSITION": packer.attribute((positions / unit).astype(np.float32), "VEC3", _FLOAT, bounds=True),
+            "NORMAL": packer.attribute(np.round(np.clip(normals, -1, 1) * 127).astype(np.int8), "VEC3",
+                                       _BYTE, normalized=True, stride=4),
+        }
+        if uvs is not None:
+            attributes["TEXCOORD_0"] = packer.attribute(
+                np.round(np.clip(uvs, 0, 1) * 65535).astype(np.uint16), "VEC2", _USHORT, normalized=True)
         else:
-            colors = part.colors.astype(np.float32)
+            colors = part.colors
             if texture is not None and part.name in ("face", "head"):
-                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
-            attributes.COLOR_0 = packer.accessor(colors, "VEC4")
-        targets = [
-            {"POSITION": _sparse_target(packer, rig.deltas[k, part.start : part.stop])}
-            for k in range(len(ARKIT_NAMES))
-        ]
-        primitives.append(
-            pygltflib.Primitive(
-                attributes=attributes,
-                indices=packer.accessor(
-                    part.faces.astype(np.uint32).reshape(-1), "SCALAR", _ELEMENT_ARRAY_BUFFER
-                ),
-                material=material("face" if textured else part.name, textured),
-                targets=targets,
-            )
-        )
-    gltf.meshes.append(
-        pygltflib.Mesh(name="face", primitives=primitives, extras={"targetNames": list(ARKIT_NAMES)})
+                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1))
+            attributes["COLOR_0"] = packer.attribute(
+                np.round(np.clip(colors, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE, normalized=True)
+        deltas = rig.deltas[:, part.start : part.stop]
+        steps = np.round(deltas / unit).astype(np.int16)
+        kept = kept_morph_entries(deltas)
+        zero = packer.add({"componentType": _SHORT, "count": part.size, "type": "VEC3",
+                           "min": [0, 0, 0], "max": [0, 0, 0]})
+        primitives.append({
+            "attributes": attributes,
+            "indices": packer.indices(part.faces, part.size),
+            "material": material(part.name, uvs is not None),
+            "targets": [{"POSITION": packer.sparse_target(steps[k], kept[k], zero)}
+                        for k in range(len(ARKIT_NAMES))],
+        })
+    document.update(
+        meshes=[{"name": "face", "primitives": primitives, "extras": {"targetNames": list(ARKIT_NAMES)}}],
+        # the mesh is stored in morph steps; the node scales it to metres (life-size in Blender)
+        nodes=[{"name": "face", "mesh": 0, "scale": [unit / 100.0] * 3}],
+        scenes=[{"nodes": [0]}], scene=0,
+        bufferViews=packer.views, accessors=packer.accessors,
     )
-    # cm -> m, so the head is life-size in Blender and three.js
-    gltf.nodes.append(pygltflib.Node(name="face", mesh=0, scale=[0.01, 0.01, 0.01]))
-    gltf.scenes.append(pygltflib.Scene(nodes=[0]))
-    gltf.scene = 0
-    return json.loads(gltf.to_json()), bytes(packer.blob)
+    packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
+    return document, bytes(packer.blob)
 
-
-def _glb_container(document: dict, blob: bytes) -> bytes:
-    """GLB 2.0 container: 12-byte header, a JSON chunk padded with spaces and a BIN chunk padded
-    with zeros (glTF 2.0 spec, section 4.4)."""
+def _glb_head(document: dict, binary_length: int) -> bytes:
+    """Everything of a GLB 2.0 before its binary data: 12-byte header, the JSON chunk padded
+    with spaces, and the BIN chunk's header (glTF 2.0 spec, section 4.4). ``binary_length``
+    must be a multiple of 4."""
     text = orjson.dumps(document)  # compact like json.dumps(separators=(",", ":")), 10x faster
     text += b" " * (-len(text) % 4)
-    binary = blob + b"\0" * (-len(blob) % 4)
-    length = 12 + 8 + len(text) + 8 + len(binary)
-    return b"".join(
-        [
-            struct.pack("<4sII", b"glTF", 2, length),
-            struct.pack("<I4s", len(text), b"JSON"),
-            text,
-            struct.pack("<I4s", len(binary), b"BIN\0"),
-            binary,
-        ]
-    )
+    length = 12 + 8 + len(text) + 8 + binary_length
+    return b"".join([struct.pack("<4sII", b"glTF", 2, length), struct.pack("<I4s", len(text), b"JSON"),
+                     text, struct.pack("<I4s", binary_length, b"BIN\0")])
+
+
+def _face(rig: Any, texture: FaceTexture | None) -> tuple[Any, FaceTexture | None]:
+    """The head and skin an export draws: a given rig as given; with only a texture, the head
+    it fits; with neither, the default face (the settings' head in its look), as rendered."""
+    from emo_app.face.looks import default_face, head_rig
+
+    if rig is not None:
+        return rig, texture
+    if texture is None:
+        return default_face()
+    return head_rig("full" if texture.head == "ict" else "mediapipe"), texture
+
+
+def _glb_parts(
+    shapes: Blendshapes | Sequence[Blendshapes], fps: float, texture: FaceTexture | None, rig: Any
+) -> tuple[dict, _Template, bytes]:
+    """The GLB of these weights as its JSON, the shared template and the bytes after the
+    template's binary part (the animation of a sequence, padded to 4 bytes)."""
+    frames = _as_sequence(shapes)
+    if not np.isfinite(fps) or fps <= 0:
+        raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
+    rig, texture = _face(rig, texture)
+    weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
+    template = _template(rig, texture)
+    # shallow copies of only what changes: the template itself is shared and never mutated
+    document = dict(template.document)
+    document["meshes"] = [dict(document["meshes"][0], weights=weights[0].astype(float).tolist())]
+    extra = b""
+    if len(frames) > 1:
+        document["bufferViews"] = list(document["bufferViews"])
+        document["accessors"] = list(document["accessors"])
+        times = np.arange(len(frames), dtype=np.float32) / np.float32(fps)
+        accessors = []
+        for array, bounds in ((times, {"min": [0.0], "max": [float(times[-1])]}), (weights.reshape(-1), {})):
+            offset = len(template.blob) + len(extra)  # the template's blob ends 4-byte aligned
+            document["bufferViews"].append({"buffer": 0, "byteOffset": offset, "byteLength": array.nbytes})
+            extra += array.tobytes()
+            document["accessors"].append({"bufferView": len(document["bufferViews"]) - 1,
+                                          "componentType": _FLOAT, "count": int(array.size),
+                                          "type": "SCALAR", **bounds})
+            accessors.append(len(document["accessors"]) - 1)
+        document["animations"] = [{
+            "name": "expression",
+            "samplers": [{"input": accessors[0], "output": accessors[1], "interpolation": "LINEAR"}],
+            "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
+        }]
+    document["buffers"] = [{"byteLength": len(template.blob) + len(extra)}]
+    return document, template, extra
 
 
 def build_glb(
@@ -229,39 +322,8 @@ def build_glb(
     rig: Any = None,
 ) -> bytes:
     """The GLB file as bytes (see ``export_glb``)."""
-    from emo_app.face.looks import head_rig
-
-    frames = _as_sequence(shapes)
-    if not np.isfinite(fps) or fps <= 0:
-        raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
-    rig = rig or head_rig()
-    weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
-    template, blob = _template(rig, texture)
-    # shallow copies of only what changes: the template itself is shared and never mutated
-    document = dict(template)
-    document["meshes"] = [dict(template["meshes"][0], weights=weights[0].astype(float).tolist())]
-    document["bufferViews"] = list(template["bufferViews"])
-    document["accessors"] = list(template["accessors"])
-    if len(frames) > 1:
-        blob = bytearray(blob)
-        times = np.arange(len(frames), dtype=np.float32) / np.float32(fps)
-        accessors = []
-        for array, extra in ((times, {"min": [0.0], "max": [float(times[-1])]}), (weights.reshape(-1), {})):
-            blob.extend(b"\0" * (-len(blob) % 4))
-            document["bufferViews"].append({"buffer": 0, "byteOffset": len(blob), "byteLength": array.nbytes})
-            blob.extend(array.tobytes())
-            document["accessors"].append({"bufferView": len(document["bufferViews"]) - 1,
-                                          "componentType": _FLOAT, "count": int(array.size),
-                                          "type": "SCALAR", **extra})
-            accessors.append(len(document["accessors"]) - 1)
-        document["animations"] = [{
-            "name": "expression",
-            "samplers": [{"input": accessors[0], "output": accessors[1], "interpolation": "LINEAR"}],
-            "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
-        }]
-        blob = bytes(blob)
-    document["buffers"] = [{"byteLength": len(blob)}]
-    return _glb_container(document, blob)
+    document, template, extra = _glb_parts(shapes, fps, texture, rig)
+    return _glb_head(document, len(template.blob) + len(extra)) + template.blob + extra
 
 
 def export_glb(
@@ -272,33 +334,59 @@ def export_glb(
     rig: Any = None,
 ) -> Path:
     """Write a GLB: 52 morph targets named with ARKIT_NAMES, weights set to the first frame,
-    and for a sequence a LINEAR animation of the morph weights at ``fps``."""
+    and for a sequence a LINEAR animation of the morph weights at ``fps``. ``rig`` and
+    ``texture`` default to the face the renderer draws (the full head in its skin)."""
     target = _target_path(path, ".glb")
-    target.write_bytes(build_glb(shapes, fps=fps, texture=texture, rig=rig))
+    document, template, extra = _glb_parts(shapes, fps, texture, rig)
+    with open(target, "wb") as out:  # in pieces: the shared binary part is not copied first
+        out.write(_glb_head(document, len(template.blob) + len(extra)))
+        out.write(template.blob)
+        out.write(extra)
     return target
 
 
-def export_obj(shapes: Blendshapes, path: str | Path) -> Path:
-    """Write the posed head as a Wavefront OBJ (positions in cm, one group per part)."""
-    from emo_app.face.rig import build_rig
+def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | None = None,
+               rig: Any = None) -> Path:
+    """Write the posed head as a Wavefront OBJ (centimetres, +y up, one group per part) with
+    an MTL beside it; a skin texture goes beside them as JPEG, mapped with the head's UVs.
+    ``rig`` and ``texture`` default as in ``export_glb``."""
+    from emo_app.face.texture import texture_uvs
 
     if not isinstance(shapes, Blendshapes):
         raise InvalidInputError(f"Expected Blendshapes to export; got {type(shapes).__name__}.")
     target = _target_path(path, ".obj")
-    rig = build_rig()
+    rig, texture = _face(rig, texture)
     vertices = rig.deform(shapes)
-    lines = ["# Emotion Studio face, centimetres, +y up"]
-    lines += [f"v {x:.5f} {y:.5f} {z:.5f}" for x, y, z in vertices]
-    face_part = rig.part("face")
-    lines += [f"vt {u:.6f} {1.0 - v:.6f}" for u, v in face_part.uvs]
+    image_name = f"{target.stem}_skin.jpg"
+    lines = ["# Emotion Studio face, centimetres, +y up", f"mtllib {target.stem}.mtl"]
+    materials = []
+    for part in rig.parts:  # vertex colours after the position: Blender, MeshLab and trimesh read them
+        block = np.column_stack([vertices[part.start : part.stop], part.colors[:, :3]])
+        lines += [f"v {x:.5f} {y:.5f} {z:.5f} {r:.4f} {g:.4f} {b:.4f}" for x, y, z, r, g, b in block]
+    faces, uv_count = [], 0
     for part in rig.parts:
-        lines.append(f"g {part.name}")
-        for a, b, c in part.faces + part.start + 1:
-            if part.name == "face":
-                lines.append(f"f {a}/{a} {b}/{b} {c}/{c}")
-            else:
-                lines.append(f"f {a} {b} {c}")
-    target.write_text("\n".join(lines) + "\n")
+        uvs = texture_uvs(texture, rig, part)
+        corners = part.faces + part.start + 1
+        faces += [f"g {part.name}", f"usemtl {'skin' if uvs is not None else part.name}"]
+        if uvs is None:
+            faces += [f"f {a} {b} {c}" for a, b, c in corners]
+            materials.append((part.name, part.colors[:, :3].mean(axis=0), None))
+            continue
+        lines += [f"vt {u:.6f} {1.0 - v:.6f}" for u, v in uvs]  # OBJ's v points up
+        tex = part.faces + uv_count + 1
+        faces += [f"f {a}/{ta} {b}/{tb} {c}/{tc}" for (a, b, c), (ta, tb, tc) in zip(corners, tex)]
+        uv_count += len(uvs)
+        if not any(name == "skin" for name, _, _ in materials):
+            materials.append(("skin", np.ones(3), image_name))
+    target.write_text("\n".join(lines + faces) + "\n")
+    mtl = []
+    for name, rgb, image in materials:
+        mtl += [f"newmtl {name}", "Kd {:.4f} {:.4f} {:.4f}".format(*rgb), "Ks 0.05 0.05 0.05", "illum 2"]
+        if image is not None:
+            mtl.append(f"map_Kd {image}")
+            (target.parent / image).write_bytes(_jpeg(texture.image))
+        mtl.append("")
+    (target.parent / f"{target.stem}.mtl").write_text("\n".join(mtl))
     return target
 
 

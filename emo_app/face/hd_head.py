@@ -10,6 +10,7 @@ files; ``python -m emo_app weights fetch ict-facekit`` calls it.
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 import urllib.request
@@ -84,6 +85,19 @@ def landmark_points(rig: FaceRig, vertices: np.ndarray | None = None) -> np.ndar
     return (points[corners] * weights[..., None]).sum(axis=1)
 
 
+HEAD_GAINS = Path(__file__).resolve().parent / "data" / "head_gains.json"
+
+
+def shape_gains() -> np.ndarray:
+    """(52,) gains on the ICT head's ARKit deltas, ARKIT_NAMES order, from ``data/head_gains.json``
+    (why each: the file's note; unlisted shapes 1). Read where the head loads, nowhere else."""
+    table = json.loads(HEAD_GAINS.read_text())["ict"]
+    unknown = set(table) - set(ARKIT_NAMES)
+    if unknown:
+        raise ModelLoadError(f"{HEAD_GAINS.name} names shapes ARKit does not have: {sorted(unknown)}.")
+    return np.array([float(table.get(name, 1.0)) for name in ARKIT_NAMES], np.float32)
+
+
 def arkit_name(ict_name: str) -> str:
     """browDown_L -> browDownLeft; browInnerUp_L and _R both map to browInnerUp (summed)."""
     base, _, side = ict_name.partition("_")
@@ -126,6 +140,7 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]])
     vertices = (vertices - centre) * scale + np.array([0.0, -0.6, 7.6])
     deltas *= scale
+    deltas *= shape_gains()[:, None, None]  # THE place the per-shape gains apply (head_gains.json)
 
     parts, sources, start = [], [], 0
     for part_name in ("face", "head", "mouth", "eyes"):
@@ -200,7 +215,7 @@ def _add_eyeball_turns(neutral: np.ndarray, deltas: np.ndarray, eyes: Part | Non
             deltas[ARKIT_NAMES.index(f"eyeLook{direction}{side}"), rows] += turn
 
 
-IRIS_RGB = (0.30, 0.40, 0.42)
+IRIS_RGB = (0.34, 0.23, 0.14)  # brown, the commonest eye colour
 IRIS_DEG, PUPIL_DEG = 29.5, 11.0  # angular radii from the eyeball's front pole
 CATCHLIGHT = np.array([-0.24, 0.22, 1.0]) / np.linalg.norm([-0.24, 0.22, 1.0])  # toward the key
 

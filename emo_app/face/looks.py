@@ -3,7 +3,8 @@
 Heads: "full" (ICT-FaceKit, shipped in assets/, the default) and "mediapipe" (the mask head
 whose vertices are MediaPipe's landmarks, so any photo fits it). Looks: "skin" (on the full
 head the generated skin in a chosen tone; on the mask head clean skin) and "photo" (a photo's
-skin: the public-domain astronaut by default).
+skin: the public-domain astronaut by default, on the full head through
+``photo_skin``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from typing import Any
 
 from emo_app.config import Settings
-from emo_app.errors import InvalidInputError
+from emo_app.errors import EmoAppError, InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +50,24 @@ def head_name(rig: Any) -> str:
 def look_texture(look: str | None = None, *, head: str | None = None, tone: str | None = None,
                  settings: Settings | None = None) -> Any:
     """The texture a look draws ``head`` with (None: the head's plain materials). A photo that
-    cannot be had (no scikit-image, no face model) falls back to the skin look with a warning."""
+    cannot be had (no face model, no face found) falls back to the skin look with a warning."""
     settings = settings or Settings.from_env()
     look = _choice(look, settings.face_look, LOOKS, "look")
     head = _choice(head, settings.face_head, HEADS, "head")
     tone = tone or settings.skin_tone
-    if look == "skin" or head == "full":
-        if look == "photo":
-            log.info("Photo skin on the full head comes from Capture; drawing the generated skin.")
-        if head == "mediapipe":
-            return None
+    if head == "full":
         from emo_app.face.skin import skin_texture
 
+        if look == "photo":
+            from emo_app.face.photo_skin import default_photo_skin
+
+            try:
+                return default_photo_skin(tone, settings)
+            except (EmoAppError, OSError) as exc:  # the look is cosmetic: skin beats no face
+                log.warning("The photo skin is unavailable (%s); drawing the generated skin instead.", exc)
         return skin_texture(tone)
+    if look == "skin":
+        return None
     from emo_app.face.texture import default_texture
 
     try:

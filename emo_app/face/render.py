@@ -168,8 +168,11 @@ class _GLState:
         from emo_app.face.texture import texture_uvs
 
         primitives = []
-        cavity = cavity_shading(rig, vertices)
-        for part, positions, normals in posed_parts(rig, vertices):
+        all_normals = posed_normals(rig, vertices)
+        cavity = cavity_shading(rig, vertices, all_normals)
+        for part in rig.parts:
+            positions = np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32)
+            normals = all_normals[part.start : part.stop]
             colors, uvs = part.colors, texture_uvs(texture, rig, part)
             if uvs is not None:
                 uvs = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
@@ -215,59 +218,61 @@ def posed_parts(rig: Any, vertices: np.ndarray):
     """(part, positions, normals) for each drawable part of a posed rig. Vertices split along UV
     seams (``rig.weld``) share one normal, and the canonical skull shell takes the mask's
     normals along their shared border, so no seam shows."""
-    from emo_app.face.mesh import vertex_normals
+    normals = posed_normals(rig, vertices)
+    return [
+        (part, np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32),
+         normals[part.start : part.stop])
+        for part in rig.parts
+    ]
 
-    welded = _welded_normals(rig, vertices)
-    out, normals_by_part = [], {}
-    for part in rig.parts:
-        positions = np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32)
-        if welded is not None and part.uvs is not None:
-            normals = welded[rig.weld[part.start : part.stop]]
-        else:
-            normals = vertex_normals(positions, part.faces)
-        normals_by_part[part.name] = (part, normals)
-        out.append((part, positions, normals))
+
+def posed_normals(rig: Any, vertices: np.ndarray) -> np.ndarray:
+    """(V, 3) smooth normals of a posed rig (see ``posed_parts``)."""
+    normals = _head_normals(rig, vertices)
     seam_head, seam_face = rig.seams
-    if len(seam_head) and "head" in normals_by_part and "face" in normals_by_part:
-        head_part, head_normals = normals_by_part["head"]
-        face_part, face_normals = normals_by_part["face"]
-        head_normals[seam_head - head_part.start] = face_normals[seam_face - face_part.start]
-    return out
+    if len(seam_head):
+        normals[seam_head] = normals[seam_face]
+    return normals
 
 
-_WELDED_FACES: dict[int, tuple[Any, np.ndarray]] = {}
+_HEAD_FACES: dict[tuple[int, int], tuple[Any, Any, np.ndarray]] = {}
 
 
-def _welded_normals(rig: Any, vertices: np.ndarray) -> np.ndarray | None:
-    """Smooth normals over every textured part at once, indexed by global vertex, with split
-    copies of a vertex counted as one (``rig.weld``); None for a rig without a weld map."""
-    weld = getattr(rig, "weld", None)
-    if weld is None:
-        return None
+def _head_normals(rig: Any, vertices: np.ndarray) -> np.ndarray:
+    """Smooth normals of every part in one pass over all triangles (parts share no vertices),
+    with the split copies of a vertex (``rig.weld``) counted as one. The triangle list is
+    cached per parts and weld map, which rigs made by ``replace`` share."""
     from emo_app.face.mesh import vertex_normals
 
-    cached = _WELDED_FACES.get(id(rig))
-    if cached is None or cached[0] is not rig:
-        faces = np.concatenate([weld[p.faces + p.start] for p in rig.parts if p.uvs is not None])
-        cached = _WELDED_FACES[id(rig)] = (rig, faces.astype(np.int64))
-    return vertex_normals(np.asarray(vertices, np.float32), cached[1])
+    weld = getattr(rig, "weld", None)
+    key = (id(rig.parts), id(weld))
+    cached = _HEAD_FACES.get(key)
+    if cached is None or cached[0] is not rig.parts or cached[1] is not weld:
+        faces = np.concatenate([
+            weld[p.faces + p.start] if weld is not None and p.uvs is not None else p.faces + p.start
+            for p in rig.parts
+        ]).astype(np.int64)
+        if len(_HEAD_FACES) >= 8:  # holding parts and weld keeps their ids unique
+            _HEAD_FACES.pop(next(iter(_HEAD_FACES)))
+        cached = _HEAD_FACES[key] = (rig.parts, weld, faces)
+    normals = vertex_normals(vertices, cached[2])
+    return normals[weld] if weld is not None else normals
 
 
-def cavity_shading(rig: Any, vertices: np.ndarray) -> np.ndarray | None:
+def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray | None:
     """Per-vertex darkening (1 = none) where the skin folds inward, recomputed every frame: a
     cheap stand-in for ambient occlusion that makes furrows, nasolabial folds and lid creases
     show as they form. A vertex sitting below the mean of its neighbours, along its normal, is
     in a crease; creases an expression deepens count fully, the neutral face's own hollows
     (eye sockets, nostrils) a third. None for a rig without a weld map (the mask head)."""
-    welded = _welded_normals(rig, vertices)
-    if welded is None or CAVITY_STRENGTH <= 0:
+    if getattr(rig, "weld", None) is None or CAVITY_STRENGTH <= 0:
         return None
     mean, neutral_depth, scale = _cavity_basis(rig)
     posed = np.asarray(vertices, np.float32)
-    depth = np.einsum("ij,ij->i", mean @ posed - posed, welded)
+    depth = np.einsum("ij,ij->i", mean @ posed - posed, normals)
     crease = (depth - neutral_depth) + 0.35 * neutral_depth
     shade = 1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5)
-    return shade[rig.weld].astype(np.float32)
+    return shade[rig.weld].astype(np.float32)  # split copies take their representative's
 
 
 _CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}
@@ -281,7 +286,7 @@ def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float]:
         return cached[1]
     from scipy.sparse import coo_matrix, diags
 
-    faces = _WELDED_FACES[id(rig)][1]
+    faces = np.concatenate([rig.weld[p.faces + p.start] for p in rig.parts if p.uvs is not None])
     rows = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
     cols = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
     n = len(rig.neutral)
@@ -291,7 +296,7 @@ def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float]:
     mean = (diags(1.0 / np.maximum(degree, 1)) @ adjacency).astype(np.float32).tocsr()
     neutral = rig.neutral.astype(np.float32)
     offset = mean @ neutral - neutral
-    neutral_depth = np.einsum("ij,ij->i", offset, _welded_normals(rig, neutral))
+    neutral_depth = np.einsum("ij,ij->i", offset, posed_normals(rig, neutral))
     scale = float(np.median(np.linalg.norm(offset, axis=1)[degree > 0]) + 1e-6)
     basis = (mean, neutral_depth, scale)
     _CAVITY_BASES[id(rig)] = (rig, basis)

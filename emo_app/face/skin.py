@@ -60,9 +60,37 @@ def _skin_texture(tone: str) -> FaceTexture:
 
     rig = load_default_head()
     colours = skin_tones()[tone]
-    image = build_atlas(rig, colours)
+    image = _cached_atlas(tone, lambda: build_atlas(rig, colours))
     return FaceTexture(image, None, _linear(colours["skin"]).astype(np.float32),
                        f"generated skin ({tone})", head=rig.head)
+
+
+def _cached_atlas(tone: str, build: Any) -> np.ndarray:
+    """The atlas from the data folder's cache when this code and data made it, else built and
+    stored (generation takes seconds; a cold server start should not pay it every time)."""
+    import hashlib
+
+    from emo_app.config import Settings
+    from emo_app.face.hd_head import ICT_LANDMARKS
+
+    digest = hashlib.sha1()
+    for source in (Path(__file__), TONES_FILE, ICT_LANDMARKS):
+        digest.update(source.read_bytes())
+    path = Settings.from_env().data_dir / "cache" / "face" / f"skin-{tone}-{digest.hexdigest()[:12]}.png"
+    from PIL import Image
+
+    if path.is_file():
+        try:
+            return np.asarray(Image.open(path).convert("RGB"))
+        except OSError:
+            pass  # a damaged cache file is rebuilt below
+    image = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+    except OSError:
+        pass  # a read-only data folder only costs the build next time
+    return image
 
 
 def landmark_pixels(rig: Any, side: int = ATLAS_SIDE) -> np.ndarray:
@@ -74,9 +102,25 @@ def landmark_pixels(rig: Any, side: int = ATLAS_SIDE) -> np.ndarray:
     return (uvs[corners] * weights[..., None]).sum(axis=1) * [2 * side, side]
 
 
-def texel_positions(rig: Any, side: int = ATLAS_SIDE) -> tuple[np.ndarray, np.ndarray]:
-    """The neutral head's 3D point under every atlas texel, (side, 2 side, 3), and which
-    texels lie on the surface; texels off it take their nearest surface point."""
+_POSITIONS: dict[tuple[int, int], tuple[Any, np.ndarray]] = {}
+
+
+def texel_positions(rig: Any, side: int = ATLAS_SIDE) -> np.ndarray:
+    """The neutral head's 3D point under every atlas texel, (side, 2 side, 3); texels off the
+    surface take their nearest surface point. Interpolated at half resolution and scaled up
+    (the surface is smooth at that scale), once per rig and size."""
+    from scipy.ndimage import zoom
+
+    cached = _POSITIONS.get((id(rig), side))
+    if cached is not None and cached[0] is rig:
+        return cached[1]
+    half = _texel_positions(rig, max(side // 2, 8))
+    positions = zoom(half, (side / half.shape[0], 2 * side / half.shape[1], 1), order=1, mode="nearest")
+    _POSITIONS[(id(rig), side)] = (rig, positions)
+    return positions
+
+
+def _texel_positions(rig: Any, side: int) -> np.ndarray:
     from scipy.interpolate import LinearNDInterpolator
     from scipy.ndimage import distance_transform_edt
 
@@ -92,7 +136,7 @@ def texel_positions(rig: Any, side: int = ATLAS_SIDE) -> tuple[np.ndarray, np.nd
     positions = positions.reshape(side, 2 * side, 3)
     covered = ~np.isnan(positions[..., 0])
     nearest = distance_transform_edt(~covered, return_distances=False, return_indices=True)
-    return positions[nearest[0], nearest[1]], covered
+    return positions[nearest[0], nearest[1]]
 
 
 def _polygon_mask(shape: tuple[int, int], polygons: list[np.ndarray], blur: float) -> np.ndarray:
@@ -190,7 +234,7 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
     """The albedo atlas (side, 2 side, 3) uint8 sRGB for ``rig`` in the given colours."""
     rng = np.random.default_rng(SEED)
     shape = (side, 2 * side)
-    positions, _ = texel_positions(rig, side)
+    positions = texel_positions(rig, side)
     marks = landmark_pixels(rig, side)
     face_width = np.ptp(marks[list(landmarks_of.FACE_OVAL), 0])
 
@@ -225,8 +269,8 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
         # MediaPipe's brow rows run outer -> inner on the lower edge and outer -> inner on top
         shape_mask = _polygon_mask(shape, [np.concatenate([low, up[::-1]])], blur=0.008 * face_width)
         hairs = _brow_hairs(shape, low, up, rng, side)
-        brows = np.maximum(brows, 0.55 * shape_mask + 0.45 * hairs * (shape_mask > 0.05))
-    mix(0.9 * brows, _linear(colours["brows"]))
+        brows = np.maximum(brows, np.clip(0.7 * shape_mask + 0.5 * hairs * (shape_mask > 0.05), 0, 1))
+    mix(0.95 * brows, _linear(colours["brows"]))
 
     # lid margins and lash lines along the face mesh's rims round the eyes
     lines = []
@@ -240,6 +284,11 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
 
     # scalp: a short crop above a hairline that runs from the forehead over the ears to the nape
     mix(_hair_mask(positions, marks, rig, rng, shape), _linear(colours["scalp"]))
+    # a plain crew-neck top, so the bust ends in cloth rather than bare, cut-off shoulders
+    shirt = _shirt_mask(positions)
+    albedo[:] = albedo * (1 - shirt[..., None]) + (
+        _linear(colours["shirt"]) * (1.0 + 0.04 * _noise_3d(positions, 0.3, rng))[..., None]
+    ) * shirt[..., None]
 
     return np.clip(np.round(255.0 * np.clip(albedo, 0, 1) ** (1 / 2.2)), 0, 255).astype(np.uint8)
 
@@ -270,14 +319,26 @@ def _hair_mask(positions: np.ndarray, marks: np.ndarray, rig: Any, rng: np.rando
     x, y, z = positions[..., 0], positions[..., 1], positions[..., 2]
     angle = np.degrees(np.arctan2(np.abs(x), z))  # 0 in front, 180 behind
     front, temple, over_ear, back = top - 1.3, top - 3.0, 4.9, -4.2
-    line = np.interp(angle, [0, 30, 55, 80, 100, 125, 180],
-                     [front, front - 0.3, temple, over_ear, over_ear, over_ear - 2.5, back])
+    line = np.interp(angle, [0, 30, 55, 80, 108, 130, 150, 180],
+                     [front, front - 0.3, temple, over_ear, over_ear, over_ear - 0.8, 0.5, back])
     line = line + 0.12 * _noise_3d(positions, 0.5, rng)
     t = np.clip((y - line) / 0.5, 0, 1)
-    ear = (np.abs(x) > 6.2) & (y > -0.5) & (y < 4.7) & (z < -1.6) & (z > -6.0)
-    t = np.where(ear, 0.0, t)
+    ear = (np.clip((np.abs(x) - 6.2) / 0.3, 0, 1) * np.clip((4.7 - y) / 0.4, 0, 1)
+           * np.clip((-1.6 - z) / 0.4, 0, 1) * np.clip((z + 6.0) / 0.4, 0, 1))
+    t = t * (1.0 - ear)
     density = 0.93 + 0.07 * np.clip(_smooth_noise(shape, 0.7, rng), -1.5, 1.5)
     return t * t * (3 - 2 * t) * density
+
+
+def _shirt_mask(positions: np.ndarray) -> np.ndarray:
+    """Where the top covers the bust: the shoulders beyond the neck and the chest below a round
+    neckline, with a soft edge."""
+    x, y, z = positions[..., 0], positions[..., 1], positions[..., 2]
+    from_neck = np.sqrt(x**2 + ((z + 3.0) * 1.2) ** 2)
+    shoulders = np.clip((from_neck - 6.4) / 0.3, 0, 1) * np.clip((-7.5 - y) / 0.3, 0, 1)
+    chest = np.clip((-12.4 - y + 0.06 * x**2) / 0.3, 0, 1)
+    t = np.maximum(shoulders, chest)
+    return t * t * (3 - 2 * t)
 
 
 def _noise_3d(positions: np.ndarray, scale_cm: float, rng: np.random.Generator) -> np.ndarray:

@@ -30,7 +30,15 @@ import numpy as np
 
 from emo_app.blendshapes import Blendshapes
 from emo_app.errors import InvalidInputError, MissingWeightsError
-from emo_app.metric.core import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_K, emo3d_metric
+from emo_app.metric.core import (
+    DEFAULT_ALPHA,
+    DEFAULT_EPS,
+    DEFAULT_K,
+    DEFAULT_PSI,
+    PSI_DESCRIPTIONS,
+    check_psi,
+    emo3d_metric,
+)
 from emo_app.metric.pool import PromptPool, load_pool
 from emo_app.models.clip import (
     DEFAULT_CLIP_MODEL,
@@ -65,6 +73,7 @@ class BenchmarkConfig:
     k: int = DEFAULT_K
     alpha: float = DEFAULT_ALPHA
     eps: float = DEFAULT_EPS
+    psi: str = DEFAULT_PSI  # core.PSI_METHODS: how the top-k rows make psi
     batch_size: int = 16
     limit: int | None = None
     judges: tuple[str, ...] = JUDGES
@@ -83,6 +92,7 @@ class BenchmarkConfig:
             raise InvalidInputError("Name at least one text model to benchmark.")
         if self.batch_size < 1:
             raise InvalidInputError("batch_size must be at least 1.")
+        check_psi(self.psi)
 
 
 @dataclass
@@ -114,6 +124,7 @@ class BenchmarkReport:
     clip_model: str | None
     clip_note: str = ""
     files: dict[str, Path] = field(default_factory=dict)
+    psi: str = DEFAULT_PSI
 
 
 class GroundTruthModel:
@@ -239,7 +250,7 @@ def summarise(
     if text_embeddings is not None and all(records[i].get("image_embedding") for i in query):
         images = np.array([records[i]["image_embedding"] for i in query])
         common = dict(k=config.k, alpha=config.alpha, eps=config.eps)
-        paper = emo3d_metric(images, text_embeddings, pool.intensities, query, **common)
+        paper = emo3d_metric(images, text_embeddings, pool.intensities, query, psi=config.psi, **common)
         released = emo3d_metric(
             images, text_embeddings, pool.intensities, query, released_code=True, **common
         )
@@ -333,7 +344,7 @@ def run_benchmark(
                 bar.update(len(batch))
         rows.append(summarise(name, records, pool, query, text_embeddings, config))
     report = BenchmarkReport(rows, pool.name, len(pool), config.k, config.alpha,
-                             clip.model_id if clip else None, clip_note)
+                             clip.model_id if clip else None, clip_note, psi=config.psi)
     if write:
         report.files = write_report(report, config.out_dir)
     return report
@@ -375,6 +386,8 @@ def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
         f"Pool: `{report.pool_name}` ({report.pool_size} prompts); k = {report.k}; alpha = {report.alpha}; "
         f"CLIP: {report.clip_model or 'none'}.",
         "",
+        f"Emo3D's {PSI_DESCRIPTIONS[report.psi]} (`{report.psi}`).",
+        "",
     ]
     if report.clip_note:
         lines += [f"> {report.clip_note}", ""]
@@ -384,8 +397,8 @@ def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
         lines.append("| " + " | ".join(_fmt(values[key]) for key, _ in _COLUMNS) + " |")
     lines += [
         "",
-        "Emo3D = sigmoid(mean KL / alpha) with the paper's definition (the mean emotion distribution of "
-        "the top-k retrieved prompts); 0.5 means perfect retrieval, lower is better. The "
+        "Emo3D = sigmoid(mean KL / alpha) with the paper's definition (psi as stated above); "
+        "0.5 means perfect retrieval, lower is better. The "
         "released-code column applies the authors' released formula (a sum over the k rows), "
         "comparable only with numbers produced by that code. MSE is over the 51 MediaPipe "
         "blendshapes against the pool's ground truth (Emo3D split only). The offline judges are "

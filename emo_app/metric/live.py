@@ -20,6 +20,7 @@ from emo_app.metric.core import (
     DEFAULT_ALPHA,
     DEFAULT_EPS,
     DEFAULT_K,
+    DEFAULT_PSI,
     emo3d_score,
     kl_divergence,
     mean_distribution,
@@ -66,6 +67,7 @@ def live_score(
     alpha: float = DEFAULT_ALPHA,
     eps: float = DEFAULT_EPS,
     cache: TextEmbeddingCache | None = None,
+    psi: str = DEFAULT_PSI,
 ) -> LiveScore:
     """Score one face: MissingWeightsError when CLIP is absent (offer ``offline_judges``)."""
     pool = pool or _shipped_pool()
@@ -76,7 +78,7 @@ def live_score(
     probabilities = softmax_similarity(image_embedding, text_embeddings)[0]
     indices = top_k(probabilities[None], k)[0]
     phi = as_intensities(intensities).distribution()
-    kl = kl_divergence(phi, mean_distribution(pool.intensities, indices), eps)
+    kl = kl_divergence(phi, mean_distribution(pool.intensities, indices, psi), eps)
     top = [
         {
             "id": pool.ids[i],

@@ -96,8 +96,11 @@ class ClipEncoder:
         tensor = tensor[..., top : top + self.image_size, left : left + self.image_size].clamp(0, 1)
         return ((tensor - self._mean) / self._std)[0]
 
-    def encode_images(self, images: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
-        """(M, D) unit-length float32 image embeddings."""
+    def encode_images(
+        self, images: Sequence[np.ndarray], batch_size: int = 32, *, normalise: bool = True
+    ) -> np.ndarray:
+        """(M, D) float32 image embeddings: unit length for cosine similarity (the metric), or
+        ``normalise=False`` for the raw ``encode_image`` output the Emo3D heads were trained on."""
         import torch
 
         if len(images) == 0:
@@ -107,18 +110,23 @@ class ClipEncoder:
             for start in range(0, len(images), batch_size):
                 batch = torch.stack([self._prepare(im) for im in images[start : start + batch_size]])
                 features = self.model.encode_image(batch.to(self.device, self._dtype))
-                chunks.append(_unit(features.float().cpu().numpy()))
+                features = features.float().cpu().numpy()
+                chunks.append(_unit(features) if normalise else features.astype(np.float32))
         return np.concatenate(chunks)
 
-    def encode_texts(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
-        """(N, D) unit-length float32 text embeddings."""
+    def encode_texts(
+        self, texts: Sequence[str], batch_size: int = 128, *, normalise: bool = True
+    ) -> np.ndarray:
+        """(N, D) float32 text embeddings: unit length, or raw ``encode_text`` output with
+        ``normalise=False`` (see ``encode_images``)."""
         import torch
 
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
-                chunks.append(_unit(self.model.encode_text(tokens).float().cpu().numpy()))
+                features = self.model.encode_text(tokens).float().cpu().numpy()
+                chunks.append(_unit(features) if normalise else features.astype(np.float32))
         return np.concatenate(chunks) if chunks else np.zeros((0, self.embed_dim), dtype=np.float32)
 
     @property

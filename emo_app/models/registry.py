@@ -39,6 +39,11 @@ class ModelSpec:
         return bool(self.hub_repo or self.url or self.download)
 
 
+# the authors' repository keeps the checkpoints under Emo3D/models/ (pinned commit)
+_EMO3D_MODELS = (
+    "https://github.com/MahshidDehghani/Emo3D/raw/e5548c2f38eded7dfa278dd20d028ebd7ef734c3/Emo3D/models"
+)
+
 _SPECS = [
     ModelSpec(
         name="minilm",
@@ -49,6 +54,34 @@ _SPECS = [
         package_path="model",
         hub_repo="sentence-transformers/all-MiniLM-L6-v2",
         hub_revision="c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
+        license="Apache-2.0",
+    ),
+    # the Emo3D paper's 768-d encoders for the LM+MLP and Emotion-XLM baselines (fine-tuned)
+    ModelSpec(
+        name="bert-base-uncased",
+        description="BERT base uncased (768-d): the Emo3D LM+MLP baseline's encoder",
+        local_name="bert-base-uncased",
+        is_folder=True,
+        hub_repo="google-bert/bert-base-uncased",
+        hub_allow_patterns=("*.json", "*.txt", "model.safetensors"),
+        license="Apache-2.0",
+    ),
+    ModelSpec(
+        name="xlm-roberta-base",
+        description="XLM-RoBERTa base (768-d): the Emotion-XLM baseline's encoder",
+        local_name="xlm-roberta-base",
+        is_folder=True,
+        hub_repo="FacebookAI/xlm-roberta-base",
+        hub_allow_patterns=("*.json", "sentencepiece.bpe.model", "model.safetensors"),
+        license="MIT",
+    ),
+    ModelSpec(
+        name="glot500-base",
+        description="Glot500 base (768-d, multilingual XLM-R): the paper's other LM+MLP encoder",
+        local_name="glot500-base",
+        is_folder=True,
+        hub_repo="cis-lmu/glot500-base",
+        hub_allow_patterns=("*.json", "*.model", "*.safetensors", "pytorch_model.bin"),
         license="Apache-2.0",
     ),
     ModelSpec(
@@ -101,14 +134,14 @@ _SPECS = [
         name="emo3d-clip-baseline",
         description="Emo3D authors' CLIP + MLP checkpoint (CLIP_Baseline.pth)",
         local_name="CLIP_Baseline.pth",
-        url="https://github.com/MahshidDehghani/Emo3D/raw/main/CLIP_Baseline.pth",
+        url=f"{_EMO3D_MODELS}/CLIP_Baseline.pth",
         license="MIT",
     ),
     ModelSpec(
         name="emo3d-vae-clip",
         description="Emo3D authors' VAE-CLIP checkpoint (VAE_CLIP.pt)",
         local_name="VAE_CLIP.pt",
-        url="https://github.com/MahshidDehghani/Emo3D/raw/main/VAE_CLIP.pt",
+        url=f"{_EMO3D_MODELS}/VAE_CLIP.pt",
         license="MIT",
     ),
     ModelSpec(

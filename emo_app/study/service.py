@@ -1,6 +1,6 @@
 """Everything a rating study does, as plain functions: create studies, enrol raters, vote,
-aggregate, export, and the handlers the Study tab wraps (``ui_*``), so the UI, the CLI and tests
-share one implementation.
+navigate, aggregate and export, so the Study tab (which words it all for people), the CLI and
+tests share one implementation. The SQL lives in ``emo_app.study.storage``.
 
 Access model: admins hold tokens (stored as SHA-256 hashes, compared with
 ``hmac.compare_digest``; ``EMO_STUDY_ADMIN_TOKEN`` is also accepted) and alone see results and
@@ -18,19 +18,20 @@ import hmac
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
 
-from emo_app.emotion.space import EmotionPoint, nearest_classes
+from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import EmoAppError, InvalidInputError
+from emo_app.study import storage
 from emo_app.study.db import StudyDB, as_db
 from emo_app.study.model import MAX_SCORE, MIN_SCORE, MODEL_LABELS, MODELS, Item, Rater, Study, Vote
 from emo_app.study.points import PARTS, PER_PART, generate_study_points
-from emo_app.study.results import StudyResults, VoteRecord, aggregate, item_class
+from emo_app.study.results import StudyResults, VoteRecord, aggregate
 
 ADMIN_ENV_VAR = "EMO_STUDY_ADMIN_TOKEN"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -63,8 +64,7 @@ def create_admin_token(db: DBLike = None, label: str = "") -> str:
     """A new admin token; only its hash is stored, so print it now or lose it."""
     token = _new_token()
     with as_db(db).write() as conn:
-        conn.execute("INSERT INTO admin_tokens (token_hash, label) VALUES (?, ?)",
-                     (_hash_token(token), str(label)[:MAX_NAME_CHARS]))
+        storage.insert_admin_token(conn, _hash_token(token), str(label)[:MAX_NAME_CHARS])
     return token
 
 
@@ -80,7 +80,7 @@ def check_admin(db: DBLike, token: str | None) -> None:
     if env_token:
         valid |= hmac.compare_digest(given, _hash_token(env_token))
     with as_db(db).read() as conn:
-        for (stored,) in conn.execute("SELECT token_hash FROM admin_tokens"):
+        for stored in storage.admin_token_hashes(conn):
             valid |= hmac.compare_digest(given, stored)
     if not valid:
         raise denied
@@ -99,21 +99,16 @@ def _clean_name(name: Any, what: str) -> str:
 
 
 def _study_row(conn: sqlite3.Connection, study: int | str | Study) -> Study:
-    if isinstance(study, Study):
-        study = study.id
-    if isinstance(study, int) and not isinstance(study, bool):
-        row = conn.execute("SELECT * FROM studies WHERE id = ?", (study,)).fetchone()
-    else:
-        row = conn.execute("SELECT * FROM studies WHERE name = ?", (str(study or "").strip(),)).fetchone()
-    if row is None:
+    found = storage.find_study(conn, study)
+    if found is None:
         raise InvalidInputError(f"There is no study called '{study}'; pick one from the list.")
-    return Study.from_row(row)
+    return found
 
 
 def list_studies(db: DBLike = None) -> list[Study]:
     """Study names are public (raters pick one); their votes and results are not."""
     with as_db(db).read() as conn:
-        return [Study.from_row(r) for r in conn.execute("SELECT * FROM studies ORDER BY id")]
+        return storage.all_studies(conn)
 
 
 def get_study(db: DBLike, study: int | str) -> Study:
@@ -123,23 +118,9 @@ def get_study(db: DBLike, study: int | str) -> Study:
 
 def _insert_study(conn: sqlite3.Connection, name: str, description: str, open_enrollment: bool) -> int:
     try:
-        cursor = conn.execute(
-            "INSERT INTO studies (name, description, open_enrollment) VALUES (?, ?, ?)",
-            (name, description, int(open_enrollment)),
-        )
+        return storage.insert_study(conn, name, description, open_enrollment)
     except sqlite3.IntegrityError as exc:
         raise InvalidInputError(f"A study called '{name}' already exists; choose another name.") from exc
-    return int(cursor.lastrowid)
-
-
-def _insert_item(conn: sqlite3.Connection, study_id: int, model: str, part: int, position: int,
-                 point: EmotionPoint, image_path: str | None, point_id: int | None) -> None:
-    conn.execute(
-        "INSERT INTO items (study_id, model, part, position, point_id, valence, arousal, z, "
-        "nearest_class, image_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (study_id, model, part, position, point_id, point.valence, point.arousal, point.z,
-         item_class(model, point), image_path),
-    )
 
 
 def create_study_from_points(
@@ -160,7 +141,7 @@ def create_study_from_points(
                                  open_enrollment)
         for model in models:
             for p in points:
-                _insert_item(conn, study_id, model, p.part, p.position, p.point(model), None, p.id)
+                storage.insert_item(conn, study_id, model, p.part, p.position, p.point(model), None, p.id)
         return _study_row(conn, study_id)
 
 
@@ -241,7 +222,7 @@ def create_study_from_folder(
     with as_db(db).write() as conn:
         study_id = _insert_study(conn, name, description or f"images from {root.name}", open_enrollment)
         for index, (item_model, part, position, point, image) in enumerate(planned):
-            _insert_item(conn, study_id, item_model, part, position, point, image, index)
+            storage.insert_item(conn, study_id, item_model, part, position, point, image, index)
         return _study_row(conn, study_id)
 
 
@@ -251,15 +232,12 @@ def create_study_from_folder(
 def _insert_rater(conn: sqlite3.Connection, study: Study, name: str) -> tuple[Rater, str]:
     token = _new_token()
     try:
-        cursor = conn.execute("INSERT INTO raters (study_id, name, token_hash) VALUES (?, ?, ?)",
-                              (study.id, name, _hash_token(token)))
+        return storage.insert_rater(conn, study.id, name, _hash_token(token)), token
     except sqlite3.IntegrityError as exc:
         raise InvalidInputError(
             f"The name '{name}' is already taken in this study; open your personal link (or "
             "enter your token), or choose another name."
         ) from exc
-    row = conn.execute("SELECT * FROM raters WHERE id = ?", (cursor.lastrowid,)).fetchone()
-    return Rater.from_row(row), token
 
 
 def add_rater(db: DBLike, admin_token: str, study: int | str, name: str) -> tuple[Rater, str]:
@@ -289,12 +267,11 @@ def _rater(conn: sqlite3.Connection, study: Study, token: str | None) -> Rater:
     if not isinstance(token, str) or not token.strip():
         raise StudyAccessError("Sign in first: enter your name or open your personal link.")
     given = _hash_token(token.strip())
-    row = conn.execute("SELECT * FROM raters WHERE study_id = ? AND token_hash = ?",
-                       (study.id, given)).fetchone()
-    if row is None or not hmac.compare_digest(given, row["token_hash"]):
+    rater = storage.find_rater(conn, study.id, given)  # looked up by the token's hash
+    if rater is None:
         raise StudyAccessError(f"That rater token is not valid for study '{study.name}'; "
                                "open the link you were given.")
-    return Rater.from_row(row)
+    return rater
 
 
 def rater_from_token(db: DBLike, study: int | str, token: str) -> Rater:
@@ -315,35 +292,22 @@ def _check_model(model: str) -> str:
 def study_layout(db: DBLike, study: int | str) -> dict[str, dict[int, int]]:
     """model -> part -> number of items, so a rater can pick any part and item."""
     with as_db(db).read() as conn:
-        row = _study_row(conn, study)
-        layout: dict[str, dict[int, int]] = {}
-        for r in conn.execute("SELECT model, part, COUNT(*) AS n FROM items WHERE study_id = ? "
-                              "GROUP BY model, part ORDER BY model, part", (row.id,)):
-            layout.setdefault(r["model"], {})[int(r["part"])] = int(r["n"])
-    return layout
+        return storage.item_layout(conn, _study_row(conn, study).id)
 
 
 def get_item(db: DBLike, study: int | str, model: str, part: int, position: int) -> Item:
     model = _check_model(model)
     with as_db(db).read() as conn:
-        row = _study_row(conn, study)
-        item = conn.execute("SELECT * FROM items WHERE study_id = ? AND model = ? AND part = ? AND "
-                            "position = ?", (row.id, model, int(part), int(position))).fetchone()
+        item = storage.find_item(conn, _study_row(conn, study).id, model, part, position)
     if item is None:
         raise InvalidInputError(f"Part {part} of the {MODEL_LABELS[model]} model has no item {position}.")
-    return Item.from_row(item)
+    return item
 
 
 def list_items(db: DBLike, study: int | str, model: str | None = None) -> list[Item]:
     with as_db(db).read() as conn:
-        row = _study_row(conn, study)
-        query = "SELECT * FROM items WHERE study_id = ?"
-        args: list[Any] = [row.id]
-        if model is not None:
-            query += " AND model = ?"
-            args.append(_check_model(model))
-        rows = conn.execute(query + " ORDER BY model DESC, part, position", args).fetchall()
-    return [Item.from_row(r) for r in rows]
+        return storage.study_items(conn, _study_row(conn, study).id,
+                                   None if model is None else _check_model(model))
 
 
 def point_blendshapes(point: EmotionPoint):  # -> emo_app.blendshapes.Blendshapes
@@ -402,9 +366,7 @@ def _check_score(score: Any) -> int:
 
 
 def _item_in_study(conn: sqlite3.Connection, study: Study, item_id: int) -> None:
-    row = conn.execute("SELECT 1 FROM items WHERE id = ? AND study_id = ?",
-                       (int(item_id), study.id)).fetchone()
-    if row is None:
+    if not storage.item_in_study(conn, study.id, item_id):
         raise InvalidInputError(f"Item {item_id} is not part of study '{study.name}'.")
 
 
@@ -417,14 +379,11 @@ def cast_vote(db: DBLike, study: int | str, rater_token: str, item_id: int, scor
         rater = _rater(conn, row, rater_token)
         _item_in_study(conn, row, item_id)
         try:
-            cursor = conn.execute("INSERT INTO votes (item_id, rater_id, score) VALUES (?, ?, ?)",
-                                  (int(item_id), rater.id, score))
+            return storage.insert_vote(conn, item_id, rater.id, score)
         except sqlite3.IntegrityError as exc:
             raise AlreadyVotedError(
                 "You already rated this face; use 'Change my vote' to update it."
             ) from exc
-        vote = conn.execute("SELECT * FROM votes WHERE id = ?", (cursor.lastrowid,)).fetchone()
-    return Vote.from_row(vote)
 
 
 def change_vote(db: DBLike, study: int | str, rater_token: str, item_id: int, score: int) -> Vote:
@@ -434,49 +393,27 @@ def change_vote(db: DBLike, study: int | str, rater_token: str, item_id: int, sc
         row = _study_row(conn, study)
         rater = _rater(conn, row, rater_token)
         _item_in_study(conn, row, item_id)
-        updated = conn.execute(
-            "UPDATE votes SET score = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-            "WHERE item_id = ? AND rater_id = ?", (score, int(item_id), rater.id))
-        if updated.rowcount != 1:
-            raise InvalidInputError("You have not rated this face yet; submit a vote first.")
-        vote = conn.execute("SELECT * FROM votes WHERE item_id = ? AND rater_id = ?",
-                            (int(item_id), rater.id)).fetchone()
-    return Vote.from_row(vote)
+        vote = storage.update_vote(conn, item_id, rater.id, score)
+    if vote is None:
+        raise InvalidInputError("You have not rated this face yet; submit a vote first.")
+    return vote
 
 
 def my_votes(db: DBLike, study: int | str, rater_token: str) -> dict[int, int]:
     """item id -> score for the signed-in rater only."""
     with as_db(db).read() as conn:
         row = _study_row(conn, study)
-        rater = _rater(conn, row, rater_token)
-        return {int(r[0]): int(r[1]) for r in conn.execute(
-            "SELECT item_id, score FROM votes WHERE rater_id = ?", (rater.id,))}
+        return storage.rater_votes(conn, _rater(conn, row, rater_token).id)
 
 
 def rater_progress(db: DBLike, study: int | str, rater_token: str) -> dict[str, dict[int, tuple[int, int]]]:
     """model -> part -> (rated by me, items) for the signed-in rater."""
     with as_db(db).read() as conn:
         row = _study_row(conn, study)
-        rater = _rater(conn, row, rater_token)
-        progress: dict[str, dict[int, tuple[int, int]]] = {}
-        for r in conn.execute(
-            "SELECT i.model, i.part, COUNT(*) AS n, COUNT(v.id) AS done FROM items i LEFT JOIN votes v "
-            "ON v.item_id = i.id AND v.rater_id = ? WHERE i.study_id = ? GROUP BY i.model, i.part",
-            (rater.id, row.id),
-        ):
-            progress.setdefault(r["model"], {})[int(r["part"])] = (int(r["done"]), int(r["n"]))
-    return progress
+        return storage.rater_progress(conn, row.id, _rater(conn, row, rater_token).id)
 
 
 # ----------------------------------------------------------------------------- results
-
-
-def _vote_rows(conn: sqlite3.Connection, study: Study) -> list[sqlite3.Row]:
-    return conn.execute(
-        "SELECT v.id AS vote_id, i.id AS item_id, i.model, i.part, i.position, i.point_id, i.valence, "
-        "i.arousal, i.z, i.nearest_class, i.image_path, r.name AS rater, v.score, v.created_at, "
-        "v.updated_at FROM votes v JOIN items i ON i.id = v.item_id JOIN raters r ON r.id = v.rater_id "
-        "WHERE i.study_id = ? ORDER BY v.id", (study.id,)).fetchall()
 
 
 def study_results(db: DBLike, admin_token: str, study: int | str) -> StudyResults:
@@ -484,13 +421,11 @@ def study_results(db: DBLike, admin_token: str, study: int | str) -> StudyResult
     check_admin(db, admin_token)
     with as_db(db).read() as conn:
         row = _study_row(conn, study)
-        votes = _vote_rows(conn, row)
-        items = conn.execute("SELECT id, model, nearest_class FROM items WHERE study_id = ?",
-                             (row.id,)).fetchall()
+        votes = storage.vote_rows(conn, row.id)
+        classes = storage.item_classes(conn, row.id)
     records = [VoteRecord(v["model"], v["item_id"], v["nearest_class"], v["rater"], v["score"])
                for v in votes]
-    return aggregate(records, study=row.name,
-                     item_classes={(i["model"], i["id"]): i["nearest_class"] for i in items})
+    return aggregate(records, study=row.name, item_classes=classes)
 
 
 EXPORT_COLUMNS = ("vote_id", "study", "model", "part", "position", "item_id", "point_id", "valence",
@@ -504,7 +439,7 @@ def export_votes_csv(db: DBLike, admin_token: str, study: int | str,
     check_admin(db, admin_token)
     with as_db(db).read() as conn:
         row = _study_row(conn, study)
-        votes = _vote_rows(conn, row)
+        votes = storage.vote_rows(conn, row.id)
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
@@ -520,83 +455,35 @@ def export_votes_csv(db: DBLike, admin_token: str, study: int | str,
     return target
 
 
-# ----------------------------------------------------------------------------- UI handlers
-# The Study tab wraps these one-to-one; each takes the database first and plain values after.
+# ----------------------------------------------------------------------------- navigation
 
 
-def ui_study_names(db: DBLike) -> list[str]:
+def study_names(db: DBLike) -> list[str]:
+    """Every study's name (public: raters pick one)."""
     return [s.name for s in list_studies(db)]
 
 
-def ui_open_link(db: DBLike, query: Mapping[str, str]) -> tuple[str | None, str, str]:
-    """A rater's link ``?study=..&rater=..`` -> (study, token, greeting); a bad link only explains."""
-    study, token = (query.get("study") or "").strip(), (query.get("rater") or "").strip()
-    if not study:
-        return None, "", ""
-    if not token:
-        return study, "", f"Study '{study}': enter your name to start rating."
-    try:
-        rater = rater_from_token(db, study, token)
-    except EmoAppError as exc:
-        return None, "", str(exc)
-    return study, token, f"Signed in as **{rater.name}** for study '{study}'."
+def admin_configured(db: DBLike) -> bool:
+    """Whether anyone can unlock the admin part here: EMO_STUDY_ADMIN_TOKEN is set or a token
+    was made with ``python -m emo_app study admin-token``."""
+    if os.environ.get(ADMIN_ENV_VAR, "").strip():
+        return True
+    with as_db(db).read() as conn:
+        return storage.has_admin_token(conn)
 
 
-def ui_sign_in(db: DBLike, study: str, name: str, token: str, base_url: str = "") -> tuple[str, str]:
-    """Token -> that rater; otherwise a new rater by name. Returns (token, message)."""
-    if not study:
-        raise InvalidInputError("Choose a study first.")
-    if token and token.strip():
-        rater = rater_from_token(db, study, token)
-        return token.strip(), f"Signed in as **{rater.name}**."
-    rater, new_token = join_study(db, study, name)
-    return new_token, (
-        f"Welcome, **{rater.name}**. Keep your personal link to come back and change votes: "
-        f"`{rater_link(study, new_token, base_url)}` (your token: `{new_token}`)."
-    )
-
-
-def _progress_text(db: DBLike, study: str, token: str) -> str:
-    progress = rater_progress(db, study, token)
-    parts = []
+def first_unrated(db: DBLike, study: str, token: str) -> tuple[str, int, int] | None:
+    """(model, part, position) of the rater's first unrated item, 3D before 2D; None when done."""
+    mine = my_votes(db, study, token)
     for model in MODELS:
-        if model in progress:
-            done = sum(d for d, _ in progress[model].values())
-            total = sum(n for _, n in progress[model].values())
-            per_part = ", ".join(f"part {p}: {d}/{n}" for p, (d, n) in sorted(progress[model].items()))
-            parts.append(f"**{MODEL_LABELS[model]}** {done}/{total} ({per_part})")
-    return "Your progress: " + "; ".join(parts) if parts else "This study has no items yet."
+        for item in list_items(db, study, model):
+            if item.id not in mine:
+                return item.model, item.part, item.position
+    return None
 
 
-def ui_show_item(
-    db: DBLike, study: str, token: str, model: str, part: int, position: int,
-    render: PointRenderer | None = None, cache_dir: str | os.PathLike[str] | None = None,
-) -> tuple[np.ndarray | None, str, int | None, str]:
-    """(image, what the item shows, my earlier score or None, my progress) for a signed-in rater."""
-    rater_from_token(db, study, token)  # raters only; raises for anyone else
-    item = get_item(db, study, model, int(part), int(position))
-    note = ""
-    try:
-        image = item_image(db, item, render=render, cache_dir=cache_dir)
-    except EmoAppError as exc:
-        image, note = None, f"\n\n_Image unavailable: {exc}_"
-    point = item.point
-    distance = nearest_classes(point, 1, model=item.model)[0][1]
-    flat = " (2D AV model: Z is 0)" if item.model == "2d" else ""
-    mine = my_votes(db, study, token).get(item.id)
-    text = (
-        f"**{MODEL_LABELS[item.model]}**, part {item.part}, item {item.position}{flat}  \n"
-        f"Point: valence {point.valence:+.3f}, arousal {point.arousal:+.3f}, Z {point.z:+.3f}  \n"
-        f"Emotion to judge (nearest class): **{item.nearest_class}** (distance {distance:.2f})  \n"
-        f"How well does the face show this emotion? 1 = not at all, 5 = perfectly.  \n"
-        + (f"You rated this face **{mine}**." if mine is not None else "You have not rated this face yet.")
-        + note
-    )
-    return image, text, mine, _progress_text(db, study, token)
-
-
-def ui_navigate(db: DBLike, study: str, model: str, part: int, position: int, step: int) -> tuple[int, int]:
-    """Move ``step`` items forwards or backwards, across parts, wrapping at the ends."""
+def step_item(db: DBLike, study: str, model: str, part: int, position: int, step: int) -> tuple[int, int]:
+    """(part, position) ``step`` items forwards or backwards, across parts, wrapping at the ends."""
     layout = study_layout(db, study).get(_check_model(model), {})
     order = [(p, i) for p in sorted(layout) for i in range(1, layout[p] + 1)]
     if not order:
@@ -606,10 +493,8 @@ def ui_navigate(db: DBLike, study: str, model: str, part: int, position: int, st
     return order[(index + int(step)) % len(order)]
 
 
-def ui_next_unrated(
-    db: DBLike, study: str, token: str, model: str, part: int, position: int
-) -> tuple[int, int]:
-    """The next item (after the current one) that this rater has not rated yet."""
+def next_unrated(db: DBLike, study: str, token: str, model: str, part: int, position: int) -> tuple[int, int]:
+    """(part, position) of the next item after the current one that this rater has not rated."""
     mine = my_votes(db, study, token)
     items = list_items(db, study, model)
     if not items:
@@ -623,73 +508,40 @@ def ui_next_unrated(
     raise InvalidInputError(f"You have rated every {MODEL_LABELS[_check_model(model)]} face. Thank you!")
 
 
-def ui_vote(db: DBLike, study: str, token: str, model: str, part: int, position: int,
-            score: Any) -> tuple[str, str]:
-    """Commit a first vote, then confirm it: (message, progress)."""
-    item = get_item(db, study, model, int(part), int(position))
-    vote = cast_vote(db, study, token, item.id, score)
-    return (f"Saved: you rated part {item.part}, item {item.position} **{vote.score}**.",
-            _progress_text(db, study, token))
+# ----------------------------------------------------------------------------- admin
 
 
-def ui_change_vote(db: DBLike, study: str, token: str, model: str, part: int, position: int,
-                   score: Any) -> tuple[str, str]:
-    """Explicitly replace the rater's vote on the shown item: (message, progress)."""
-    item = get_item(db, study, model, int(part), int(position))
-    vote = change_vote(db, study, token, item.id, score)
-    return (f"Changed: part {item.part}, item {item.position} is now **{vote.score}**.",
-            _progress_text(db, study, token))
-
-
-def ui_admin_overview(db: DBLike, admin_token: str) -> str:
-    """Admins only: each study with its item, rater and vote counts."""
+def study_overview(db: DBLike, admin_token: str) -> list[dict[str, Any]]:
+    """Admins only: each study's name with its item, rater and vote counts."""
     check_admin(db, admin_token)
-    lines = ["| study | items | raters | votes |", "| --- | --- | --- | --- |"]
     with as_db(db).read() as conn:
-        for r in conn.execute(
-            "SELECT s.name, (SELECT COUNT(*) FROM items i WHERE i.study_id = s.id) AS items, "
-            "(SELECT COUNT(*) FROM raters r WHERE r.study_id = s.id) AS raters, "
-            "(SELECT COUNT(*) FROM votes v JOIN items i ON i.id = v.item_id WHERE i.study_id = s.id) "
-            "AS votes FROM studies s ORDER BY s.id"
-        ):
-            lines.append(f"| {r['name']} | {r['items']} | {r['raters']} | {r['votes']} |")
-    return "Admin unlocked.\n\n" + ("\n".join(lines) if len(lines) > 2 else "No studies yet.")
+        return storage.study_counts(conn)
 
 
-def ui_admin_create(db: DBLike, admin_token: str, name: str, source: str, seed: Any = 0,
-                    folder: str = "", csv_path: str = "", model: str = "3d") -> str:
-    """Create a study from generated points ('points') or a folder + CSV ('folder')."""
+def create_study(db: DBLike, admin_token: str, name: str, source: str, seed: Any = 0,
+                 folder: str = "", csv_path: str = "", model: str = "3d") -> Study:
+    """A study from generated points (``source`` 'points') or a folder + CSV ('folder')."""
     if source == "points":
         try:
             seed_value = int(seed or 0)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"The seed must be a whole number; got {seed!r}.") from exc
-        study = create_study_from_points(db, admin_token, name, seed=seed_value)
-    elif source == "folder":
+        return create_study_from_points(db, admin_token, name, seed=seed_value)
+    if source == "folder":
         if not folder:
             raise InvalidInputError("Enter the folder that holds the images and their CSV.")
-        study = create_study_from_folder(db, admin_token, name, folder, csv_path or None, model=model)
-    else:
-        raise InvalidInputError("Choose where the items come from: generated points or a folder.")
-    count = sum(sum(parts.values()) for parts in study_layout(db, study.id).values())
-    return f"Created study '{study.name}' with {count} items; pick it in the Study list."
+        return create_study_from_folder(db, admin_token, name, folder, csv_path or None, model=model)
+    raise InvalidInputError("Choose where the items come from: generated points or a folder.")
 
 
-def ui_admin_add_rater(db: DBLike, admin_token: str, study: str, rater_name: str, base_url: str = "") -> str:
-    rater, token = add_rater(db, admin_token, study, rater_name)
-    return f"Rater **{rater.name}** added. Send them this link: `{rater_link(study, token, base_url)}`"
+def item_count(db: DBLike, study: int | str) -> int:
+    return sum(sum(parts.values()) for parts in study_layout(db, study).values())
 
 
-def ui_admin_results(db: DBLike, admin_token: str, study: str) -> tuple[str, Any]:
-    """(Table-1-style markdown, bar chart figure) for admins."""
-    results = study_results(db, admin_token, study)
-    return results.to_markdown(), results.bar_chart()
-
-
-def ui_admin_export(db: DBLike, admin_token: str, study: str,
-                    out_dir: str | os.PathLike[str] | None = None) -> str:
-    """Write the votes CSV and return its path (for a download component)."""
+def export_votes(db: DBLike, admin_token: str, study: str,
+                 out_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The votes CSV written beside the database (``exports/``) or into ``out_dir``."""
     check_admin(db, admin_token)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(study)) or "study"
     folder = Path(out_dir) if out_dir is not None else as_db(db).path.parent / "exports"
-    return str(export_votes_csv(db, admin_token, study, folder / f"{safe}_votes.csv"))
+    return export_votes_csv(db, admin_token, study, folder / f"{safe}_votes.csv")

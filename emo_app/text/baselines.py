@@ -6,8 +6,10 @@ released CLIP + MLP head (Linear 256 -> ReLU -> Linear 128 -> ReLU -> Linear 51 
 (``encoder.0``, ``fc_mu``, ``fc_logvar``, ``decoder.0``, ``decoder.3``). Outputs are Emo3D's 51
 values (MediaPipe order without ``_neutral``); ``Blendshapes.from_mediapipe`` adds tongueOut = 0.
 
-CLIP embeddings are L2-normalised before the heads (the released notebooks' normalisation is
-not documented; normalised CLIP features are the common convention).
+CLIP features reach the heads RAW, as the released notebooks train and run them (OpenAI CLIP's
+``encode_text`` / ``encode_image`` output, not L2-normalised): the released checkpoints only
+give MediaPipe-like values at that scale. Unit-length features are for cosine similarity (the
+metric, VAE-CLIP's alignment loss, which is scale-free anyway).
 """
 
 from __future__ import annotations
@@ -172,7 +174,8 @@ def emotion_xlm_loss(
     shape_weight: float = 1.0,
     emotion_weight: float = 0.5,
 ) -> torch.Tensor:
-    """l1 * MSE(blendshapes) + l2 * MSE(emotions)."""
+    """l1 * MSE(blendshapes) + l2 * MSE(emotions). The paper gives no l1, l2: the defaults
+    (1.0, 0.5) are ours (``TrainConfig.shape_weight`` / ``emotion_weight``, ``--shape-weight``)."""
     return shape_weight * nn.functional.mse_loss(
         shapes, target_shapes
     ) + emotion_weight * nn.functional.mse_loss(emotions, target_emotions)

@@ -39,13 +39,14 @@ class _LearnedModel(TextModel):
     def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
-    def _shapes_from_clip(self, texts: list[str], vae: bool) -> np.ndarray:
+    def _shapes_from_clip(self, texts: list[str], vae: bool, raw: bool = True) -> np.ndarray:
         """(N, 51) shapes from the CLIP text embedding, through a CLIP+MLP head or, for
-        VAE-CLIP, its decoder (``self._clip`` and ``self.module`` are set by the subclass)."""
+        VAE-CLIP, its decoder (``self._clip`` and ``self.module`` are set by the subclass).
+        ``raw``: the un-normalised ``encode_text`` output, the scale the heads were trained on."""
         import torch
 
         with torch.inference_mode():
-            embedding = torch.from_numpy(self._clip.encode_texts(texts))
+            embedding = torch.from_numpy(self._clip.encode_texts(texts, normalise=not raw))
             shapes = self.module.decode(embedding) if vae else self.module(embedding)
         return shapes.float().cpu().numpy()
 
@@ -109,11 +110,13 @@ class CheckpointTextModel(_LearnedModel):
             if self.kind == "emotion-xlm":
                 shapes, emotions = self.module(texts)
                 return shapes.float().cpu().numpy(), emotions.float().cpu().numpy()
-        return self._shapes_from_clip(texts, vae=self.kind == "vae-clip"), None
+        raw = self.config.clip_features == "raw"
+        return self._shapes_from_clip(texts, vae=self.kind == "vae-clip", raw=raw), None
 
 
 class OfficialEmo3DModel(_LearnedModel):
-    """The authors' CLIP_Baseline.pth / VAE_CLIP.pt (need OpenAI CLIP ViT-B/32 weights)."""
+    """The authors' CLIP_Baseline.pth / VAE_CLIP.pt (need OpenAI CLIP ViT-B/32 weights), fed
+    raw CLIP text features as in the released notebooks."""
 
     def __init__(
         self,
@@ -134,4 +137,4 @@ class OfficialEmo3DModel(_LearnedModel):
         self._clip = clip_encoder or get_clip(settings=self.settings)
 
     def _shapes_and_emotions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        return self._shapes_from_clip(texts, vae=self.name != "emo3d-clip-baseline"), None
+        return self._shapes_from_clip(texts, vae=self.name != "emo3d-clip-baseline", raw=True), None

@@ -56,24 +56,40 @@ def _train(args: argparse.Namespace) -> int:
     from emo_app.config import Settings
     from emo_app.text.data import load_samples
     from emo_app.text.registry import checkpoint_root
-    from emo_app.text.train import TrainConfig, train
+    from emo_app.text.train import CLIP_KINDS, TrainConfig, choose_encoder, find_image_root, train
 
     settings = Settings.from_env()
+    samples = load_samples(args.data, args.split)
+    encoder = args.encoder or ""
+    if args.model in CLIP_KINDS:
+        image_root = args.image_root or ("" if args.no_images else find_image_root(args.data, samples) or "")
+        if image_root:
+            with_images = sum(1 for s in samples if s.image)
+            print(f"{args.model}: training on text and {with_images} image embeddings from {image_root}")
+        else:
+            why = "--no-images" if args.no_images else "no complete image folder next to the data"
+            print(f"{args.model}: training on text only ({why})")
+    else:
+        image_root = ""
+        if not encoder:
+            encoder, why = choose_encoder(args.model, settings)
+            print(why)
     config = TrainConfig(
         kind=args.model,
-        encoder=args.encoder or ("clip-vit-b-32" if args.model.endswith("clip") else "minilm"),
+        encoder=encoder,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
-        train_encoder=args.train_encoder,
+        train_encoder=not args.freeze_encoder,
+        shape_weight=args.shape_weight,
+        emotion_weight=args.emotion_weight,
         kl_weight=args.kl_weight,
         mirror=not args.no_mirror,
-        use_images=bool(args.image_root),
-        image_root=args.image_root or "",
+        use_images=bool(image_root),
+        image_root=str(image_root),
         description=args.description or "",
     )
-    samples = load_samples(args.data, args.split)
     out = (
         Path(args.out)
         if args.out
@@ -117,18 +133,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--model", required=True, choices=["lm-mlp", "emotion-xlm", "clip-mlp", "vae-clip"])
     tr.add_argument("--data", required=True, help="Emo3D folder, CSV or parquet")
     tr.add_argument("--split", default="train")
-    tr.add_argument("--encoder", help="transformers encoder (name, hf id or folder); default minilm / CLIP")
+    tr.add_argument(
+        "--encoder",
+        help="transformers encoder (name, hf id or folder); default the paper's: bert-base-uncased "
+        "(lm-mlp), xlm-roberta-base (emotion-xlm), minilm when those are unavailable; glot500-base also "
+        "known; CLIP models use clip-vit-b-32",
+    )
     tr.add_argument("--out", help="checkpoint folder (default weights/text/MODEL-ENCODER)")
-    tr.add_argument("--epochs", type=int, default=3)
+    tr.add_argument("--epochs", type=int, default=50, help="default 50, as in the paper")
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--lr", type=float, default=0.0, help="0 = the paper's default for the model")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--train-encoder", action="store_true", help="fine-tune the language model too")
+    tr.add_argument(
+        "--freeze-encoder", action="store_true", help="train only the heads (the paper fine-tunes the LM)"
+    )
+    tr.add_argument(
+        "--shape-weight", type=float, default=1.0, help="Emotion-XLM l1 (blendshape MSE); our default"
+    )
+    tr.add_argument(
+        "--emotion-weight", type=float, default=0.5, help="Emotion-XLM l2 (emotion MSE); our default"
+    )
     tr.add_argument("--kl-weight", type=float, default=0.0, help="VAE-CLIP KL term (0 = as released)")
     tr.add_argument("--no-mirror", action="store_true", help="skip left/right mirror augmentation")
     tr.add_argument(
-        "--image-root", help="CLIP models: folder with the dataset images (adds image embeddings)"
+        "--image-root",
+        help="CLIP models: folder the dataset's image paths are relative to (default: found next to "
+        "the data; the models then train on image embeddings too)",
     )
+    tr.add_argument("--no-images", action="store_true", help="CLIP models: train on text only")
     tr.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
     tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     tr.add_argument("--description")

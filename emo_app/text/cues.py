@@ -135,6 +135,9 @@ def _degree(
     if index + 1 < end and tokens[index + 1] in DEGREE_AFTER:
         factor *= DEGREE_AFTER[tokens[index + 1]]
         used.append(index + 1)
+    elif index + 2 < end and tokens[index + 1] == "a" and tokens[index + 2] in {"little", "bit"}:
+        factor *= DEGREE_AFTER["a_little"]  # two tokens: "smiling a little", "frowning a bit"
+        used.extend((index + 1, index + 2))
     return factor, used
 
 
@@ -258,17 +261,6 @@ def analyse(text: str) -> TextAnalysis:
     ]
     found.global_degree = float(min(loose, key=lambda f: -abs(f - 1.0))) if loose else 1.0
     return found
-
-
-def mirror_text(text: str) -> str:
-    """Swap the words left and right (keeping case), for mirror augmentation and tests."""
-
-    def swap(match: re.Match[str]) -> str:
-        word = match.group(0)
-        new = "right" if word.lower() == "left" else "left"
-        return new.capitalize() if word[0].isupper() else new
-
-    return re.sub(r"\b(left|right)\b", swap, text, flags=re.IGNORECASE)
 
 
 def side_neutral_text(text: str) -> str:

@@ -21,7 +21,7 @@ from emo_app.blendshapes import Blendshapes
 from emo_app.blendshapes.schema import MIRROR_PERMUTATION
 from emo_app.emotion.emotions import EMO3D_EMOTIONS
 from emo_app.errors import InvalidInputError
-from emo_app.text.cues import mirror_text
+from emo_app.text.mirror import mirror_text
 
 TEXT_COLUMNS = ("text_1", "text_2", "text_3")
 IMAGE_COLUMNS = ("img_1", "img_2", "img_3", "img_4")
@@ -129,13 +129,14 @@ def row_samples(row: dict[str, object]) -> list[Emo3DSample]:
 
 
 def mirror_sample(sample: Emo3DSample) -> Emo3DSample:
-    """Left/right mirror: swap Left/Right shapes and the words left/right (images flip at load)."""
+    """Left/right mirror: swap Left/Right shapes and the directions left/right in the text
+    (``mirror.mirror_text``: "She left the room" stays); images flip at load."""
     return replace(sample, text=mirror_text(sample.text), shapes=sample.shapes[_MIRROR_51], mirrored=True)
 
 
 def load_samples(path: str | Path, split: str | None = None, mirror: bool = False) -> list[Emo3DSample]:
     """All pairs of a split, plus their mirror images when ``mirror`` (the CLIP baseline's
-    augmentation)."""
+    augmentation; ``train`` then adds no second copy)."""
     samples = [s for row in read_emo3d(path, split) for s in row_samples(row)]
     if not samples:
         raise InvalidInputError(f"No usable (text, blendshape) pairs in '{path}': every score is empty.")

@@ -5,7 +5,8 @@ text -> (1) rules (emotion words with negation and degree, explicit facial cues 
          calibrated -> 8 Emo3D intensities
      -> FACS prior (``facs.py``: emotion -> AUs -> ARKit, with compound prototypes) for the
         regions the text does not describe, overridden/combined with the explicit cues
-     -> 52 blendshapes, the C2A2 point, and per-shape explanations.
+     -> 52 blendshapes, the C2A2 point (its arousal also read from the words: ``arousal.py``),
+        and per-shape explanations.
 
 Calibration of the similarity part (why these constants): MiniLM cosine similarities of face
 descriptions to the anchors sit in about 0.1-0.7; the best emotion's margin over the others is
@@ -27,6 +28,7 @@ from emo_app.blendshapes.schema import ARKIT_NAMES, INDEX
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
 from emo_app.text.anchors import EMOTION_ANCHORS
+from emo_app.text.arousal import WEIGHT, WEIGHT_WITH_FACE_CUES, ArousalReader, with_arousal
 from emo_app.text.base import TextModel, TextPrediction
 from emo_app.text.cues import NEGATED_LEANS, TextAnalysis, analyse, side_neutral_text
 from emo_app.text.facs import emotion_prior
@@ -114,6 +116,7 @@ class EmbeddedTextModel(TextModel):
         width = max(len(g) for g in groups)
         self._anchor_columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in groups])
         self._anchor_padding = np.array([[j >= len(g) for j in range(width)] for g in groups])
+        self.arousal_reader = ArousalReader(encoder.encode)
 
     @classmethod
     def load(cls, settings: Settings | None = None, device: str = "cpu") -> EmbeddedTextModel:
@@ -177,9 +180,10 @@ class EmbeddedTextModel(TextModel):
     def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:
         embeddings = self.encoder.encode([side_neutral_text(t) for t in texts])
         similarity = self.similarity_scores(embeddings)
-        return [self._one(text, sim) for text, sim in zip(texts, similarity)]
+        arousal = self.arousal_reader.read(embeddings)
+        return [self._one(*row) for row in zip(texts, similarity, arousal)]
 
-    def _one(self, text: str, similarity: np.ndarray) -> TextPrediction:
+    def _one(self, text: str, similarity: np.ndarray, arousal: float) -> TextPrediction:
         analysis = analyse(text)
         intensities, notes = self._emotions(analysis, similarity)
         prior = emotion_prior(intensities, analysis.one_sided_default("Right"))
@@ -238,6 +242,11 @@ class EmbeddedTextModel(TextModel):
             "emotions from emotion words (negation, degree) and MiniLM similarity to anchor "
             "descriptions; face from the FACS prior plus the facial cues in the text"
         )
+        arousal_weight = WEIGHT_WITH_FACE_CUES if analysis.cues else WEIGHT
+        notes.append(
+            f"C2A2 arousal leans towards the words' own arousal ({arousal:+.2f}, from MiniLM "
+            f"similarity to rated state words; weight {arousal_weight:.2f})"
+        )
         explanation = {
             name: explanation[name]
             for name in ARKIT_NAMES
@@ -249,7 +258,7 @@ class EmbeddedTextModel(TextModel):
             model=self.name,
             emotions=emotions,
             shapes=Blendshapes(np.clip(values, 0.0, 1.0)),
-            point=emotions.to_point(),
+            point=with_arousal(emotions.to_point(), arousal, arousal_weight),
             explanation=explanation,
             cues=cue_names,
             notes=notes,

@@ -7,9 +7,11 @@ interpretable: every shape can name the emotion and the AU that produced it.
 Emotion -> AU prototypes: the compound-expression prototypes of Du, Tao and Martinez (2014,
 PNAS), as listed in the C2A2 reference (Happy 12,25; Sad 4,15; Fearful 1,4,20,25; Angry 4,7,24;
 Surprised 1,2,25,26; Disgusted 9,10,17; and the 13 compounds), completed with Ekman's classic
-basic-emotion AUs at lower weights (AU6 for happiness, AU1 for sadness, AU5 for surprise, fear
-and anger, AU23 for anger). Contempt is Ekman's unilateral AU14 (+ a weak unilateral AU12),
-"R14": on the subject's RIGHT.
+basic-emotion AUs (AU6 for happiness, AU1 for sadness, AU5 for surprise and fear), then
+calibrated on the default full head so each basic emotion reads (lab/expressions/evaluate.py,
+docs/expressions.md). The tables are data: ``data/facs_prior.json`` (weights, the onset below
+which an emotion shows nothing, the compounds, and why). Contempt is Ekman's unilateral AU14
+(+ a weak unilateral AU12), "R14": on the subject's RIGHT.
 
 Compounds: when two emotions with a published compound prototype are both present, the shared
 part min(i_a, i_b) is expressed with the compound's AUs ("happily surprised" -> 1, 2, 12, 25)
@@ -52,7 +54,9 @@ A unilateral AU is written with a side prefix: "R14" = AU14 on the subject's rig
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -95,39 +99,24 @@ AU_TO_ARKIT: dict[int, dict[str, float]] = {
     64: _both("eyeLookDown", 1.0),
 }
 
+PRIOR_FILE = Path(__file__).resolve().parent / "data" / "facs_prior.json"
+
+
+def _load_prior_tables(path: Path = PRIOR_FILE):
+    """The emotion and compound AU tables, the onset and the compound threshold (the file says why)."""
+    data = json.loads(path.read_text())
+    emotions = {e: {str(c): float(w) for c, w in aus.items()} for e, aus in data["emotions"].items()}
+    weight, lips = float(data["compound_weight"]), float(data["compound_lips_part"])
+    compounds = {
+        frozenset(pair): (name, {str(au): (lips if au == 25 else weight) for au in aus})
+        for name, pair, aus in data["compounds"]
+    }
+    return emotions, compounds, float(data["onset"]), float(data["dominance"]), float(data["min_compound"])
+
+
 # Emotion -> {AU code: weight}; codes are "12" (both sides) or "R14" / "L14" (one side).
-EMOTION_AUS: dict[str, dict[str, float]] = {
-    "neutral": {},
-    "happiness": {"12": 1.0, "6": 0.7, "25": 0.5},
-    "surprise": {"1": 1.0, "2": 1.0, "5": 0.6, "25": 0.7, "26": 0.8},
-    "sadness": {"4": 0.7, "15": 0.9, "1": 0.8, "17": 0.3, "43": 0.2},
-    "anger": {"4": 1.0, "7": 0.8, "24": 0.8, "5": 0.3, "23": 0.4},
-    "disgust": {"9": 1.0, "10": 0.9, "17": 0.6, "4": 0.3},
-    "fear": {"1": 0.9, "4": 0.6, "20": 0.9, "25": 0.7, "2": 0.5, "5": 0.8},
-    "contempt": {"R14": 1.0, "R12": 0.35},
-}
-
 # Compound prototypes (Du et al. 2014) keyed by the pair of Emo3D emotions.
-COMPOUND_AUS: dict[frozenset[str], tuple[str, dict[str, float]]] = {
-    frozenset(pair): (name, {str(au): (0.7 if au == 25 else 1.0) for au in aus})
-    for name, pair, aus in [
-        ("Happily sad", ("happiness", "sadness"), (4, 6, 12, 25)),
-        ("Happily surprised", ("happiness", "surprise"), (1, 2, 12, 25)),
-        ("Happily disgusted", ("happiness", "disgust"), (10, 12, 25)),
-        ("Happily fearful", ("happiness", "fear"), (1, 2, 12, 25, 26)),
-        ("Sadly fearful", ("sadness", "fear"), (1, 4, 15, 25)),
-        ("Sadly angry", ("sadness", "anger"), (4, 7, 15)),
-        ("Sadly surprised", ("sadness", "surprise"), (1, 4, 25, 26)),
-        ("Sadly disgusted", ("sadness", "disgust"), (4, 10)),
-        ("Fearfully angry", ("fear", "anger"), (4, 20, 25)),
-        ("Fearfully surprised", ("fear", "surprise"), (1, 2, 5, 20, 25)),
-        ("Fearfully disgusted", ("fear", "disgust"), (1, 4, 10, 20, 25)),
-        ("Angrily surprised", ("anger", "surprise"), (4, 25, 26)),
-        ("Angrily disgusted", ("anger", "disgust"), (4, 10, 17)),
-    ]
-}
-
-MIN_COMPOUND = 0.15  # both emotions must reach this before the compound prototype is used
+EMOTION_AUS, COMPOUND_AUS, ONSET, DOMINANCE, MIN_COMPOUND = _load_prior_tables()
 
 
 def au_shapes(code: str) -> dict[str, float]:
@@ -138,6 +127,11 @@ def au_shapes(code: str) -> dict[str, float]:
     if side is None:
         return dict(shapes)
     return {n: w for n, w in shapes.items() if not n.endswith(("Left", "Right")) or n.endswith(side)}
+
+
+def shown(level: float) -> float:
+    """How much of an emotion's face shows at ``level``: nothing up to ``ONSET``, then linear to 1."""
+    return max(0.0, (level - ONSET) / (1.0 - ONSET))
 
 
 @dataclass
@@ -177,14 +171,16 @@ def emotion_prior(intensities: np.ndarray, one_sided: str = "Right") -> PriorRes
                 i = INDEX[shape]
                 values[i] = max(values[i], contribution)
 
+    strongest = max((v for e, v in levels.items() if e != "neutral"), default=0.0)
     for emotion, level in residual.items():
         if emotion != "neutral" and level > 1e-3:
             aus = EMOTION_AUS[emotion]
             if one_sided == "Left":
                 aus = {("L" + c[1:] if c.startswith("R") else c): w for c, w in aus.items()}
-            add(emotion, level, aus)
+            # a weaker emotion shows in proportion to how near it comes to the strongest
+            add(emotion, shown(level) * (levels[emotion] / strongest) ** DOMINANCE, aus)
     for name, shared, aus, label in compounds:
-        add(f"{label} (compound '{name}')", shared, aus)
+        add(f"{label} (compound '{name}')", shown(shared), aus)
     for rows in explanation.values():
         rows.sort(key=lambda r: -r[1])
     return PriorResult(values, explanation, [(name, shared) for name, shared, _, _ in compounds])

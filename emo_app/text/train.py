@@ -20,8 +20,8 @@ import numpy as np
 from emo_app.blendshapes.schema import GROUPS, MEDIAPIPE_NAMES
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EMO3D_EMOTIONS
-from emo_app.errors import InvalidInputError, ModelLoadError
-from emo_app.text.data import Emo3DSample, stack
+from emo_app.errors import InvalidInputError, MissingWeightsError, ModelLoadError
+from emo_app.text.data import Emo3DSample, find_data_file, mirror_sample, stack
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ KINDS = ("lm-mlp", "emotion-xlm", "clip-mlp", "vae-clip")
 LM_KINDS = ("lm-mlp", "emotion-xlm")
 CLIP_KINDS = ("clip-mlp", "vae-clip")
 SHAPE_NAMES_51 = MEDIAPIPE_NAMES[1:]
+CLIP_FEATURES = ("raw", "unit")
 
 
 @dataclass
@@ -36,21 +37,25 @@ class TrainConfig:
     """Everything needed to rebuild and continue a training run (saved as config.json)."""
 
     kind: str = "lm-mlp"
-    encoder: str = "minilm"  # transformers encoder: a known name, hf model id or folder; CLIP: clip-vit-b-32
-    epochs: int = 3
+    # transformers encoder: a known name, hf model id or folder; "" = the paper's (choose_encoder);
+    # CLIP kinds: clip-vit-b-32
+    encoder: str = ""
+    epochs: int = 50  # the paper's
     batch_size: int = 32
     lr: float = 0.0  # 0 = the paper's default for the kind
     seed: int = 0
-    train_encoder: bool = False  # fine-tune the language model too (slow on CPU)
+    train_encoder: bool = True  # fine-tune the language model too, as the paper does (slow on CPU)
     pooling: str = "mean"  # mean | cls
     teacher_forcing: float = 0.5  # Emotion-XLM: share of batches rows with ground-truth emotions
-    shape_weight: float = 1.0  # Emotion-XLM l1
-    emotion_weight: float = 0.5  # Emotion-XLM l2
+    # Emotion-XLM's l1 (blendshapes) and l2 (emotions): the paper gives no values; these are ours
+    shape_weight: float = 1.0
+    emotion_weight: float = 0.5
     kl_weight: float = 0.0  # VAE-CLIP: 0 = as released (no KL term)
-    mirror: bool = True  # left/right mirror augmentation
+    mirror: bool = True  # left/right mirror augmentation (added once, see train)
     use_images: bool = False  # CLIP kinds: also train on image embeddings (needs image_root)
-    image_root: str = ""
+    image_root: str = ""  # the CLI finds it next to the data (find_image_root)
     embed_dim: int = 512  # CLIP kinds: the CLIP embedding size (ViT-B/32: 512)
+    clip_features: str = "raw"  # CLIP kinds: "raw" encode_text/encode_image output, as released; or "unit"
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -58,7 +63,9 @@ class TrainConfig:
             raise InvalidInputError(f"Unknown model kind '{self.kind}'; choose one of {', '.join(KINDS)}.")
         if self.epochs < 1 or self.batch_size < 1:
             raise InvalidInputError("epochs and batch_size must be at least 1.")
-        if self.kind in CLIP_KINDS and self.encoder == "minilm":
+        if self.clip_features not in CLIP_FEATURES:
+            raise InvalidInputError(f"clip_features must be one of {', '.join(CLIP_FEATURES)}.")
+        if self.kind in CLIP_KINDS and self.encoder in ("", "minilm"):
             self.encoder = "clip-vit-b-32"
 
     @property
@@ -71,6 +78,49 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+PAPER_ENCODERS = {"lm-mlp": "bert-base-uncased", "emotion-xlm": "xlm-roberta-base"}
+OFFLINE_ENCODER = "minilm"  # ships with the app (384-d); the paper never used it
+
+
+def choose_encoder(kind: str, settings: Settings | None = None) -> tuple[str, str]:
+    """(encoder, sentence saying why) for a language-model baseline given no encoder: the
+    paper's 768-d encoder (BERT for LM+MLP, XLM-RoBERTa for Emotion-XLM) when its weights
+    resolve (fetched when online), else MiniLM, the offline fallback."""
+    from emo_app.models import resolve
+
+    paper = PAPER_ENCODERS[kind]
+    try:
+        resolve(paper, settings)
+    except MissingWeightsError as exc:
+        return OFFLINE_ENCODER, (
+            f"{kind}: the paper's encoder {paper} is not available ({exc}); falling back to "
+            f"{OFFLINE_ENCODER} (384-d, not the paper's: numbers will not compare with Table 2)."
+        )
+    return paper, f"{kind}: encoder {paper} (768-d, as in the paper)."
+
+
+def find_image_root(data: str | Path, samples: Sequence[Emo3DSample]) -> Path | None:
+    """The folder the samples' published image paths are relative to, looked for next to the
+    data (the file's folder and the ones above it, up to two levels); None unless every image
+    is there (then the CLIP baselines train on text only)."""
+    wanted = sorted({s.image for s in samples if s.image})
+    if not wanted:
+        return None
+    folder = find_data_file(data).parent
+    for root in (folder, folder.parent, folder.parent.parent):
+        if all((root / image).is_file() for image in wanted):
+            return root
+    return None
+
+
+def with_mirrors(samples: list[Emo3DSample]) -> list[Emo3DSample]:
+    """The samples plus one mirror of each, unless they already hold mirrors
+    (``load_samples(mirror=True)``): the augmentation is applied once."""
+    if any(s.mirrored for s in samples):
+        return list(samples)
+    return list(samples) + [mirror_sample(s) for s in samples]
 
 
 def encoder_folder(reference: str, settings: Settings | None = None, base: Path | None = None) -> Path:
@@ -143,7 +193,9 @@ def read_checkpoint_config(folder: Path) -> tuple[TrainConfig, dict[str, Any]]:
         raise ModelLoadError(f"'{folder}' is not a text-model checkpoint (no config.json).")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        return TrainConfig.from_dict(payload["config"]), dict(payload.get("state", {}))
+        saved = dict(payload["config"])
+        saved.setdefault("clip_features", "unit")  # checkpoints from before raw features trained on unit ones
+        return TrainConfig.from_dict(saved), dict(payload.get("state", {}))
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelLoadError(f"'{path}' is not a valid checkpoint config: {exc}.") from exc
 
@@ -187,7 +239,8 @@ def _clip_features(
     import torch
 
     texts = [s.text for s in samples]
-    text_emb = torch.from_numpy(clip.encode_texts(texts, batch_size=batch))
+    normalise = config.clip_features == "unit"
+    text_emb = torch.from_numpy(clip.encode_texts(texts, batch_size=batch, normalise=normalise))
     image_emb = None
     if config.use_images:
         from emo_app.validation import load_image
@@ -199,7 +252,7 @@ def _clip_features(
                 raise InvalidInputError(f"Image '{s.image}' of sample {s.sample_id} is not under '{root}'.")
             img = load_image(root / s.image)
             images.append(img[:, ::-1].copy() if s.mirrored else img)
-        image_emb = torch.from_numpy(clip.encode_images(images, batch_size=batch))
+        image_emb = torch.from_numpy(clip.encode_images(images, batch_size=batch, normalise=normalise))
     return text_emb, image_emb
 
 
@@ -222,13 +275,15 @@ def train(
     from tqdm.auto import tqdm
 
     from emo_app.text import baselines as bl
-    from emo_app.text.data import mirror_sample
 
     out = Path(out)
     if config.mirror:
-        samples = samples + [mirror_sample(s) for s in samples if not s.mirrored]
+        samples = with_mirrors(samples)
     if not samples:
         raise InvalidInputError("No training samples.")
+    if config.kind in LM_KINDS and not config.encoder and not (resume and (out / "config.json").is_file()):
+        config.encoder, why = choose_encoder(config.kind, settings)
+        log.info(why)
     state: dict[str, Any] = {"epoch": 0, "step": 0, "epoch_losses": []}
     if resume and (out / "config.json").is_file():
         module, saved_config, state = load_module(out, settings)

@@ -7,8 +7,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from typing import TYPE_CHECKING, Any
 
 from emo_app.config import Settings
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ def build_app(settings: Settings | None = None):
     import gradio as gr
 
     from emo_app.services import output_root
+    from emo_app.ui.common import ui_errors
 
     settings = settings or Settings.from_env()
     # Request folders are written once and pruned by services.output_dir, so Gradio serves them
@@ -52,12 +57,25 @@ def build_app(settings: Settings | None = None):
     # anything else Gradio caches (arrays returned by other tabs, uploads) expires after an hour
     with gr.Blocks(title="Emotion Studio", analytics_enabled=False, delete_cache=CACHE_LIFETIME) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             for label, module_name, builder in TABS:
                 with gr.Tab(label, id=module_name):
                     module = importlib.import_module(f"emo_app.ui.tabs.{module_name}")
                     getattr(module, builder)(settings)
+        demo.load(ui_errors(tab_from_link), None, tabs, api_visibility="private", queue=False)
     return demo
+
+
+def tab_from_link(request: gr.Request | None = None) -> Any:
+    """The tab a link asks for: ``?tab=<id>`` (a module name in TABS), and a rater's study link
+    (``?study=..``) opens the Study tab; otherwise the page stays on the first tab."""
+    import gradio as gr
+
+    query = dict(request.query_params) if request is not None else {}
+    wanted = (query.get("tab") or ("study" if query.get("study") else "")).strip().lower()
+    if wanted in {module for _, module, _ in TABS}:
+        return gr.Tabs(selected=wanted)
+    return gr.skip()
 
 
 def launch_kwargs() -> dict:
@@ -101,12 +119,23 @@ def warm_up_and_freeze(text: str = "A calm, neutral expression.") -> bool:
     return True
 
 
+def log_user_mistakes() -> None:
+    """The server log gets one INFO line per refused request (``emo_app.ui``: empty text, no
+    face found), while everything else keeps the WARNING level and real faults their tracebacks."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ui_log = logging.getLogger("emo_app.ui")
+    if ui_log.level == logging.NOTSET:
+        ui_log.setLevel(logging.INFO)
+
+
 def launch(host: str | None = None, port: int | None = None, mcp: bool = False, share: bool = False):
     """Serve the studio with a bounded queue (GPU work shares one concurrency id). A background
     thread warms the describe path while the server starts (``warm_up_and_freeze``)."""
     import threading
 
     settings = Settings.from_env()
+    log_user_mistakes()
     demo = build_app(settings)
     threading.Thread(target=warm_up_and_freeze, name="warm-up", daemon=True).start()
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=QUEUE_CONCURRENCY,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from emo_app.blendshapes import GROUPS, Blendshapes
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
-from emo_app.errors import EmoAppError
+from emo_app.errors import EmoAppError, InvalidInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("emo_app.ui")
 
 GROUP_COLOURS = {
     "brows": "#8e6c8a", "eyes": "#3d7ea6", "jaw": "#c06c84", "mouth": "#e07a5f",
@@ -20,19 +23,104 @@ GROUP_COLOURS = {
 EMOTION_COLOURS = ["#9e9e9e", "#f4c430", "#ff8c42", "#4a6fa5", "#d7263d", "#6a994e", "#7b2cbf", "#5c4d7d"]
 
 
-def ui_errors(fn: F) -> F:
-    """Show our errors (bad input, missing weights) as a gr.Error sentence in the page."""
+PAGE_HEADER = "x-gradio-user"  # Gradio's own page sends "app"; gradio_client "api"; MCP "mcp"
+
+
+def from_the_page(request: Any) -> bool:
+    """True when the studio's own page made this request (not gradio_client, not MCP)."""
+    headers = getattr(request, "headers", None)
+    try:
+        return bool(headers) and headers.get(PAGE_HEADER) == "app"
+    except AttributeError:
+        return False
+
+
+def page_url(request: Any) -> str:
+    """The studio page's own address (for links to hand out), from any request to it: the
+    proxy's ``x-forwarded-*`` headers when present (Hugging Face Spaces), else the request's
+    host; the path up to Gradio's ``/gradio_api/`` routes. "" without a request."""
+    url = getattr(request, "url", None)
+    if url is None:
+        return ""
+    headers = getattr(request, "headers", None) or {}
+    host = (headers.get("x-forwarded-host") or headers.get("host") or url.netloc).split(",")[0].strip()
+    scheme = (headers.get("x-forwarded-proto") or url.scheme or "http").split(",")[0].strip()
+    path = str(url.path).split("/gradio_api/")[0].rstrip("/")
+    return f"{scheme}://{host}{path}/"
+
+
+def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
+    """Our errors (bad input, missing weights) as a sentence, without losing the page.
+
+    From the studio's page the sentence is a warning toast and every output keeps what it
+    showed (``gr.skip()``): the face and charts stay on screen. API and MCP callers get a
+    ``gr.Error`` with the same sentence. Either way the server logs one INFO line (a user's
+    mistake is not a fault); any other exception propagates with its traceback.
+
+    The wrapper adds a ``request: gr.Request`` parameter (Gradio fills it) unless ``fn`` has
+    one. A function taking ``*values`` needs ``positional``: how many inputs it is wired to."""
+    if fn is None:
+        return functools.partial(ui_errors, positional=positional)  # type: ignore[return-value]
+    import inspect
+    import typing
+
+    import gradio as gr
+
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        if positional is None:
+            raise TypeError(f"{fn} takes *values: say how many inputs it is wired to")
+        params = [inspect.Parameter(f"value_{i}", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                  for i in range(positional)]
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - unresolvable hints: Gradio only needs ours below
+        hints = {}
+    own_request = next((p.name for p in params if p.name == "request"
+                        or hints.get(p.name) in (gr.Request, gr.Request | None)), None)
+    if own_request is not None:
+        hints = {**hints, own_request: gr.Request}
+    if own_request is None:
+        position = next((i for i, p in enumerate(params) if p.kind not in
+                         (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)), len(params))
+        params.insert(position, inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                  default=None, annotation=gr.Request))
+        hints = {**hints, "request": gr.Request}
+    request_name = own_request or "request"
+    wrapper_signature = signature.replace(parameters=params)
+    name = getattr(getattr(fn, "func", fn), "__name__", "action")
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import gradio as gr
-
+        bound = wrapper_signature.bind_partial(*args, **kwargs)
+        request = bound.arguments.get(request_name)
+        if own_request is None:
+            bound.arguments.pop("request", None)
         try:
-            return fn(*args, **kwargs)
+            refused = next((a for a in bound.arguments.values() if isinstance(a, RefusedUpload)), None)
+            if refused is not None:
+                raise InvalidInputError(refused.message)
+            return fn(*bound.args, **bound.kwargs)
         except EmoAppError as exc:
-            raise gr.Error(str(exc), duration=12) from exc
+            message = str(exc)
+            log.info("%s refused: %s", name, message)
+            if from_the_page(request):
+                gr.Warning(message, duration=12)
+                return gr.skip()
+            raise gr.Error(message, duration=12, print_exception=False) from exc
 
+    wrapper.__signature__ = wrapper_signature  # type: ignore[attr-defined]
+    wrapper.__annotations__ = hints
     return wrapper  # type: ignore[return-value]
+
+
+class RefusedUpload:
+    """An upload our image check refused, handed to the handler in place of the image; the
+    ``ui_errors`` wrapper turns it into our sentence (so the page keeps what it shows)."""
+
+    def __init__(self, message: str):
+        self.message = message
 
 
 def photo_upload(**kwargs: Any):
@@ -44,7 +132,6 @@ def photo_upload(**kwargs: Any):
 
     import gradio as gr
 
-    from emo_app.errors import EmoAppError
     from emo_app.validation import load_image
 
     component = gr.Image(**kwargs)
@@ -56,7 +143,7 @@ def photo_upload(**kwargs: Any):
             try:
                 load_image(path)
             except EmoAppError as exc:
-                raise gr.Error(str(exc), duration=12) from exc
+                return RefusedUpload(str(exc))
         return decode(payload)
 
     component.preprocess = types.MethodType(checked_preprocess, component)
@@ -79,37 +166,87 @@ def _plotly_template() -> dict:
     return pio.templates[pio.templates.default].to_plotly_json()
 
 
-def plot_data(data: list[dict[str, Any]], layout: dict[str, Any]):
-    """A plotly chart for gr.Plot from plain trace and layout dicts, with plotly's default look:
-    skips building and validating a plotly Figure on every request (the slow part)."""
-    import json
+class PlotlyJSON:
+    """A finished plotly figure for ``gr.Plot``, which serialises any plotly-like figure by its
+    ``to_json()``: this one is JSON already, so no plotly Figure is built and validated on every
+    request (the slow part, ~20 ms for the blendshape chart)."""
 
-    from gradio.components.plot import PlotData
+    def __init__(self, figure: dict[str, Any]):
+        import json
 
-    figure = {"data": data, "layout": {"template": _plotly_template(), **layout}}
-    return PlotData(type="plotly", plot=json.dumps(figure))
+        self._json = json.dumps(figure)
+
+    def to_json(self) -> str:
+        return self._json
 
 
-def emotions_figure(emotions: EmotionIntensities):
+def plotly_figure(figure: dict[str, Any]) -> PlotlyJSON:
+    """A plotly figure dict (data and layout) as a ``gr.Plot`` value."""
+    return PlotlyJSON(figure)
+
+
+def plot_data(data: list[dict[str, Any]], layout: dict[str, Any]) -> PlotlyJSON:
+    """A chart for gr.Plot from plain trace and layout dicts, with plotly's default look."""
+    return PlotlyJSON({"data": data, "layout": {"template": _plotly_template(), **layout}})
+
+
+def emotions_figure(emotions: EmotionIntensities) -> PlotlyJSON:
     """The 8 Emo3D intensities as a bar chart."""
     bars = {"type": "bar", "x": list(EMO3D_EMOTIONS), "y": [float(v) for v in emotions.values],
-            "marker": {"color": EMOTION_COLOURS}}
+            "marker": {"color": EMOTION_COLOURS}, "hovertemplate": "%{x}: %{y:.2f}<extra></extra>"}
     return plot_data([bars], {"title": {"text": "Emotion intensities"}, "yaxis": {"range": [0, 1]},
-                              "height": 300, "margin": {"l": 30, "r": 10, "t": 40, "b": 30}})
+                              "height": 300, "margin": {"l": 40, "r": 10, "t": 40, "b": 60},
+                              "xaxis": {"automargin": True}})
 
 
-def blendshapes_figure(shapes: Blendshapes):
-    """The 52 weights grouped by face region (brows, eyes, jaw, mouth, cheeks, nose, tongue)."""
+def blendshapes_figure(shapes: Blendshapes) -> PlotlyJSON:
+    """The 52 weights grouped by face region (brows, eyes, jaw, mouth, cheeks, nose, tongue);
+    the x axis grows its margin to fit the longest rotated name (no label is cut off)."""
     bars = [{"type": "bar", "x": list(names), "y": [float(shapes[n]) for n in names], "name": group,
-             "marker": {"color": GROUP_COLOURS[group]}} for group, names in GROUPS.items()]
+             "marker": {"color": GROUP_COLOURS[group]}, "hovertemplate": "%{x}: %{y:.2f}<extra></extra>"}
+            for group, names in GROUPS.items()]
     return plot_data(bars, {"title": {"text": "ARKit blendshapes by region"}, "yaxis": {"range": [0, 1]},
-                            "height": 340, "margin": {"l": 30, "r": 10, "t": 40, "b": 110},
-                            "legend": {"orientation": "h"}, "xaxis": {"tickangle": -60}})
+                            "height": 420, "margin": {"l": 40, "r": 10, "t": 40, "b": 10},
+                            "legend": {"orientation": "h", "y": 1.12, "x": 0},
+                            "xaxis": {"tickangle": -60, "automargin": True, "tickfont": {"size": 10}}})
+
+
+# FACS action units by number, as the reasons name them (see emo_app.text.facs)
+AU_NAMES = {
+    1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
+    6: "cheek raiser", 7: "lid tightener", 9: "nose wrinkler", 10: "upper lip raiser",
+    12: "lip corner puller", 13: "cheek puffer", 14: "dimpler", 15: "lip corner depressor",
+    16: "lower lip depressor", 17: "chin raiser", 18: "lip pucker", 20: "lip stretcher",
+    22: "lip funneler", 23: "lip tightener", 24: "lip pressor", 25: "lips part", 26: "jaw drop",
+    27: "mouth stretch", 28: "lip suck", 43: "eyes closed", 64: "eyes down",
+}  # fmt: skip
+_EMOTION_VIA_AU = re.compile(r"^emotion: (?P<source>.+?) via AU(?P<side>[LR]?)(?P<code>\d+)$")
+_CUE = re.compile(r"^cue: '(?P<phrase>.*)'$")
+
+
+def reason_sentence(source: str, value: float) -> str:
+    """One reason a shape moved, in English: "anger moves it through AU4, the brow lowerer (1.00)"."""
+    amount = f"{value:.2f}"
+    match = _EMOTION_VIA_AU.match(source)
+    if match:
+        code = int(match["code"])
+        side = {"L": " on the left", "R": " on the right"}.get(match["side"], "")
+        name = AU_NAMES.get(code)
+        action = f"AU{code}, the {name}" if name else f"AU{code}"
+        return f"{match['source']} moves it through {action}{side} ({amount})"
+    match = _CUE.match(source)
+    if match:
+        return f"the text says “{match['phrase']}” ({amount})"
+    if source == "cue: negated in the text":
+        return f"the text negates it ({amount})"
+    if source.startswith("cue: "):
+        return f"{source.removeprefix('cue: ')} ({amount})"
+    return f"{source} ({amount})"
 
 
 def explanation_rows(explanation: dict[str, list[tuple[str, float]]], shapes: Blendshapes,
                      limit: int = 20) -> list[list[Any]]:
-    """Rows of (shape, weight, reasons) for the strongest shapes, for a table."""
+    """Rows of (shape, weight, why in English) for the strongest shapes, for a table."""
     ranked = sorted(((shapes[n], n) for n in explanation if shapes[n] > 0.01), reverse=True)[:limit]
-    return [[name, round(weight, 3), "; ".join(f"{s} ({v:.2f})" for s, v in explanation[name][:3])]
+    return [[name, round(weight, 2), "; ".join(reason_sentence(s, v) for s, v in explanation[name][:3]) + "."]
             for weight, name in ranked]

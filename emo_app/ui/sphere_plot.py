@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emo_app.emotion.space import BASIC_CLASSES, C2A2_CLASSES, EmotionPoint
+from emo_app.emotion.space import BASIC_CLASSES, C2A2_CLASSES, COMPOUND_CLASSES, EmotionPoint
 
 
 def plotly_js_path() -> Path:
@@ -23,6 +23,10 @@ def plotly_js_path() -> Path:
     import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+# Angry and Disgusted sit close together: one label above its marker, one below
+LABEL_POSITIONS = {"Angry": "top center", "Disgusted": "bottom center"}
 
 
 def sphere_figure(point: EmotionPoint | None = None, resolution: int = 28) -> dict:
@@ -53,15 +57,18 @@ def _base_sphere_json(resolution: int) -> str:
     fig.add_surface(x=xs.round(4), y=ys.round(4), z=zs.round(4), opacity=0.25, showscale=False,
                     colorscale=[[0, "#c7d2fe"], [1, "#fbcfe8"]], name="sphere",
                     hovertemplate="valence %{x:.2f}<br>arousal %{y:.2f}<br>Z %{z:.2f}<extra></extra>")
-    names = list(C2A2_CLASSES)
-    coords = np.array([C2A2_CLASSES[n] for n in names])
-    fig.add_scatter3d(
-        x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="markers+text", text=names,
-        textfont=dict(size=10), name="classes",
-        marker=dict(size=[7 if n in BASIC_CLASSES else 5 for n in names],
-                    color=["#1f2937" if n in BASIC_CLASSES else "#6b7280" for n in names]),
-        hovertemplate="%{text}<br>(%{x:.2f}, %{y:.2f}, %{z:.2f})<extra></extra>",
-    )
+    # the 7 basic classes carry labels; the compounds are smaller markers named on hover, so
+    # their labels do not pile up on top of each other
+    for names, basic in ((list(BASIC_CLASSES), True), (list(COMPOUND_CLASSES), False)):
+        coords = np.array([C2A2_CLASSES[n] for n in names])
+        fig.add_scatter3d(
+            x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="markers+text" if basic else "markers",
+            text=names, textfont=dict(size=11),
+            textposition=[LABEL_POSITIONS.get(n, "top center") for n in names],
+            name="basic classes" if basic else "compound classes",
+            marker=dict(size=7 if basic else 4, color="#1f2937" if basic else "#6b7280"),
+            hovertemplate="%{text}<br>valence %{x:.2f}, arousal %{y:.2f}, Z %{z:.2f}<extra></extra>",
+        )
     axis = dict(range=[-1.15, 1.15], zeroline=True)
     fig.update_layout(
         height=460, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
@@ -92,10 +99,21 @@ const draw = () => {
   window.Plotly.react(plot, fig.data, fig.layout, {displaylogo: false, responsive: true}).then(() => {
     if (plot.dataset.bound === '1') return;
     plot.dataset.bound = '1';
+    // a click on a point selects it; a click that hits nothing (not a drag to turn the view)
+    // is reported too, so the page can say what happened
+    let down = null, picked = false;
     plot.on('plotly_click', (event) => {
       const p = event.points && event.points[0];
       if (!p || p.x === undefined) return;
-      trigger('click', {valence: p.x, arousal: p.y, z: p.z});
+      picked = true;
+      trigger('select', {index: [p.x, p.y, p.z], value: {valence: p.x, arousal: p.y, z: p.z}});
+    });
+    plot.addEventListener('pointerdown', (e) => { down = [e.clientX, e.clientY]; picked = false; });
+    plot.addEventListener('pointerup', (e) => {
+      if (!down) return;
+      const moved = Math.hypot(e.clientX - down[0], e.clientY - down[1]);
+      down = null;
+      setTimeout(() => { if (!picked && moved < 4) trigger('click'); }, 400);
     });
   });
   return true;
@@ -118,4 +136,5 @@ def sphere_component(point: EmotionPoint | None, elem_id: str = "emo-sphere"):
 
     script = f'<script src="/gradio_api/file={plotly_js_path()}"></script>'
     return gr.HTML(value=sphere_value(point), html_template=HTML_TEMPLATE, js_on_load=JS_ON_LOAD,
-                   head=script, elem_id=elem_id, padding=False, apply_default_css=False)
+                   head=script, elem_id=elem_id, padding=False, apply_default_css=False,
+                   label="Emotion sphere (plotly figure JSON)")

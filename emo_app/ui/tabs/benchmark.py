@@ -1,5 +1,6 @@
-"""Benchmark tab: the Emo3D metric (and the offline judges) over a prompt pool, as a table,
-a plot and CSV/Markdown files."""
+"""Benchmark tab: the Emo3D metric (and the offline judges) over a prompt pool, as a table of
+the numbers that were computed, a chart with one panel per computed measure, and CSV/Markdown
+files. Models that cannot run here are skipped with their reason."""
 
 from __future__ import annotations
 
@@ -8,27 +9,77 @@ from typing import Any
 import gradio as gr
 
 from emo_app.config import Settings
-from emo_app.ui.common import ui_errors
+from emo_app.ui.common import plot_data, ui_errors
+
+# (field of a report row, column title); a column shows only when some model has a number
+COLUMNS = (
+    ("model", "model"), ("prompts", "prompts"), ("mse", "MSE"), ("emotion_mae", "emotion MAE"),
+    ("emo3d", "Emo3D ↓"), ("mean_kl", "mean KL"), ("recall_at_k", "recall@k"),
+    ("emo3d_released_code", "Emo3D (released code)"), ("fer_kl", "FER judge KL"),
+    ("fer_agreement", "FER judge agreement"), ("mediapipe_r", "MediaPipe judge r"),
+    ("mediapipe_mse", "MediaPipe judge MSE"), ("mediapipe_detected", "faces found"),
+)  # fmt: skip
+PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"),
+          ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
+
+
+def report_table(rows: list[Any], k: int) -> tuple[list[str], list[list[Any]]]:
+    """(headers, rows) with only the columns that hold a number for some model."""
+    keys = [(key, title.replace("@k", f"@{k}")) for key, title in COLUMNS
+            if any(getattr(row, key) is not None for row in rows)]
+    values = [[round(v, 4) if isinstance(v := getattr(row, key), float) else ("" if v is None else v)
+               for key, _ in keys] for row in rows]
+    return [title for _, title in keys], values
+
+
+def report_chart(rows: list[Any], k: int):
+    """One bar panel per measure that was computed (none left empty), side by side."""
+    panels = [(key, title.replace("@k", f"@{k}")) for key, title in PANELS
+              if any(getattr(row, key) is not None for row in rows)]
+    if not panels:
+        return None
+    names = [row.model for row in rows]
+    gap, width = 0.06, 1 / len(panels)
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {"height": 340, "showlegend": False, "annotations": [],
+                              "margin": {"l": 40, "r": 10, "t": 50, "b": 10}}
+    for i, (key, title) in enumerate(panels):
+        suffix = "" if i == 0 else str(i + 1)
+        values = [getattr(row, key) for row in rows]
+        traces.append({"type": "bar", "x": names, "y": values, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                       "text": [f"{v:.3f}" if v is not None else "" for v in values], "textposition": "auto",
+                       "marker": {"color": "#4C72B0"}, "name": title})
+        domain = [i * width + (gap / 2 if i else 0),
+                  (i + 1) * width - (gap / 2 if i < len(panels) - 1 else 0)]
+        layout[f"xaxis{suffix}"] = {"domain": domain, "anchor": f"y{suffix}", "automargin": True,
+                                    "tickangle": -30}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "automargin": True}
+        layout["annotations"].append({"text": title, "x": sum(domain) / 2, "y": 1.08, "xref": "paper",
+                                      "yref": "paper", "showarrow": False, "xanchor": "center"})
+    return plot_data(traces, layout)
 
 
 @ui_errors
 def benchmark(models: list[str], pool_file: Any, limit: int, k: int,
               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008
-    """Run (or resume) the benchmark over the first ``limit`` prompts."""
-    from emo_app.metric.benchmark import BenchmarkConfig, run_benchmark
-    from emo_app.services import output_dir
+    """Run (or resume) the benchmark over the first ``limit`` prompts: (notes, table, chart,
+    files). Models that cannot run here are skipped and named in the notes."""
+    from emo_app import services
 
-    if not models:
-        from emo_app.errors import InvalidInputError
-
-        raise InvalidInputError("Pick at least one text model to benchmark.")
     pool = getattr(pool_file, "name", pool_file) or None
-    config = BenchmarkConfig(models=tuple(models), pool=pool, out_dir=output_dir("benchmark"),
-                             limit=int(limit), k=int(k))
-    report = run_benchmark(config, progress=True)  # tqdm bars show in the page
-    files = report.files
-    markdown = files["markdown"].read_text() if "markdown" in files else ""
-    return markdown, str(files["png"]) if "png" in files else None, [str(p) for p in files.values()]
+    outcome = services.benchmark(list(models or []), pool=pool, limit=int(limit), k=int(k))
+    report = outcome.report
+    notes = [f"Pool `{report.pool_name}` ({report.pool_size} prompts); k = {report.k}; "
+             f"CLIP: {report.clip_model or 'none'}."]
+    if report.clip_note:
+        notes.append(f"⚠️ {report.clip_note}")
+    if outcome.skipped:
+        notes.append("Skipped (cannot run here):\n" + "\n".join(f"- {line}" for line in outcome.skipped))
+    import pandas as pd
+
+    headers, rows = report_table(report.rows, report.k)
+    return ("\n\n".join(notes), pd.DataFrame(rows, columns=headers),
+            report_chart(report.rows, report.k), [str(p) for p in report.files.values()])
 
 
 def build_benchmark_tab(settings: Settings) -> None:
@@ -45,8 +96,10 @@ def build_benchmark_tab(settings: Settings) -> None:
             k = gr.Slider(1, 20, value=10, step=1, label="k (top-k retrieval)")
             go = gr.Button("Run the benchmark", variant="primary")
         with gr.Column(scale=2):
-            report = gr.Markdown()
-            plot = gr.Image(label="Report plot", type="filepath")
+            notes = gr.Markdown(label="Notes", elem_id="benchmark-notes")
+            table = gr.Dataframe(label="Scores per model", interactive=False, wrap=False,
+                                 elem_id="benchmark-table")
+            plot = gr.Plot(label="Report chart")
             files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple")
-    go.click(benchmark, [models, pool, limit, k], [report, plot, files], api_name="benchmark",
+    go.click(benchmark, [models, pool, limit, k], [notes, table, plot, files], api_name="benchmark",
              concurrency_id="render")

@@ -25,11 +25,10 @@ def capture(image: Any, text: str, own_face: bool) -> tuple:
 @ui_errors
 def ganmut_edit(image: Any, valence: float, arousal: float, z: float) -> Any:
     """Move the photo's expression to a C2A2 point with the GANmut-3D editor."""
+    from emo_app import services
     from emo_app.emotion.space import EmotionPoint
-    from emo_app.ganmut import edit_photo
-    from emo_app.validation import load_image
 
-    return edit_photo(load_image(image), EmotionPoint(valence, arousal, z))
+    return services.edit_photo(image, EmotionPoint(valence, arousal, z))
 
 
 def build_capture_tab(settings: Settings) -> None:
@@ -45,7 +44,7 @@ def build_capture_tab(settings: Settings) -> None:
             own_face = gr.Checkbox(False, label="Use my photo as the face's texture")
             go = gr.Button("Capture", variant="primary")
         with gr.Column(scale=2):
-            message = gr.Markdown()
+            message = gr.Markdown(label="Message")
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", height=300)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
@@ -53,13 +52,13 @@ def build_capture_tab(settings: Settings) -> None:
     plot = gr.Plot(label="Captured blendshapes")
     weights = gr.JSON(label="The 52 weights")
     files = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
-    from emo_app.ganmut import ganmut_available
+    from emo_app.services import photo_editor_available
 
-    available = ganmut_available(settings)
+    available = photo_editor_available(settings)
     with gr.Accordion("Edit the photo to any C2A2 point (GANmut-3D)", open=False):
         gr.Markdown("A GANmut-3D checkpoint is present." if available else
                     "Needs a GANmut-3D checkpoint at weights/ganmut-c2a2.safetensors "
-                    "(train one with `python -m emo_app train-ganmut`).")
+                    "(train one with `python -m emo_app train-ganmut`).", label="Editor status")
         with gr.Row():
             valence = gr.Slider(-1, 1, value=0.8, step=0.01, label="valence")
             arousal = gr.Slider(-1, 1, value=0.5, step=0.01, label="arousal")

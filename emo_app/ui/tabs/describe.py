@@ -1,71 +1,107 @@
-"""Describe tab: text -> face, emotions, blendshapes, C2A2 point, reasons, score, downloads."""
+"""Describe tab: text -> face, emotions, blendshapes, C2A2 point, reasons, score, downloads.
+
+What the page shows is what it scores: the shape sliders hold the weights of the face on
+screen (the page copies each prediction into them), editing a slider or the Look redraws the
+face at once, and *Score this face* renders exactly those weights in that look."""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from typing import Any
+
+import gradio as gr
 
 from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
 from emo_app.config import Settings
 from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
-from emo_app.ui.common import blendshapes_figure, emotions_figure, explanation_rows, ui_errors
+from emo_app.ui.common import (
+    blendshapes_figure,
+    emotions_figure,
+    explanation_rows,
+    from_the_page,
+    plotly_figure,
+    ui_errors,
+)
 
 EXAMPLES = list(EXAMPLE_DESCRIPTIONS)
 
 DEFAULT_TEXT = EXAMPLES[0]
+LOOKS = [("generated skin", "skin"), ("photo skin", "photo")]
+HEADS = [("full head (ICT-FaceKit)", "full"), ("MediaPipe mask head", "mediapipe")]
+TONES = [("light", "light"), ("medium", "medium"), ("deep", "deep")]
+BACKGROUNDS = [("light", "light"), ("dark", "dark")]
+APPEARANCE = ("look", "head", "tone", "background")  # the order the appearance inputs come in
+
+
+def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
+    """The appearance inputs (look, head, tone, background) as render_face keywords; missing or
+    empty ones fall back to the settings."""
+    return {name: (values[i] or None) if i < len(values) else None for i, name in enumerate(APPEARANCE)}
+N_SHAPES = len(ARKIT_NAMES)
+
+
+def model_rows(settings: Settings | None = None) -> list[dict[str, Any]]:
+    from emo_app.services import text_models
+
+    return text_models(settings)
 
 
 def model_choices(settings: Settings | None = None) -> list[tuple[str, str]]:
-    """(label, name) for every text model; unavailable ones say why in the label."""
-    from emo_app.text import list_text_models
+    """(label, name) for every text model; unavailable ones say so in the label."""
+    return [(row["name"] if row.get("available") else f"{row['name']} (unavailable)", row["name"])
+            for row in model_rows(settings)]
 
-    choices = []
-    for row in list_text_models(settings):
-        label = row["name"] if row.get("available") else f"{row['name']} (unavailable)"
-        choices.append((label, row["name"]))
-    return choices
+
+def unavailable_models_note(settings: Settings | None = None) -> str:
+    """Which text models cannot run here, and how to get each (Markdown; "" when all can)."""
+    missing = [row for row in model_rows(settings) if not row.get("available")]
+    if not missing:
+        return ""
+    lines = [f"- **{row['name']}**: {row.get('reason') or 'its weights are missing.'}" for row in missing]
+    return "Models marked *(unavailable)* cannot run on this machine yet:\n" + "\n".join(lines)
 
 
 def sphere_plot(point):
-    """A small static view of the C2A2 sphere with the text's point, handed to gr.Plot as
-    ready JSON (no plotly Figure to validate and re-serialise on every request)."""
-    from gradio.components.plot import PlotData
-
+    """A small static view of the C2A2 sphere with the text's point."""
     from emo_app.ui.sphere_plot import sphere_figure
 
     figure = sphere_figure(point, resolution=20)
     figure["layout"]["height"] = 300
-    return PlotData(type="plotly", plot=json.dumps(figure))
+    return plotly_figure(figure)
+
+
+def point_text(point) -> str:
+    """The point in words: valence, arousal, Z, its angles in degrees and nearest classes."""
+    from emo_app.emotion.space import nearest_classes
+
+    nearest = ", ".join(f"{n} ({d:.2f})" for n, d in nearest_classes(point, 3))
+    theta, phi, r = point.to_spherical()
+    return (f"**C2A2 point** valence {point.valence:+.2f}, arousal {point.arousal:+.2f}, Z {point.z:+.2f} "
+            f"(θ {round(math.degrees(theta))}°, φ {round(math.degrees(phi))}°, r {r:.2f})  \n"
+            f"**Nearest classes:** {nearest}")
 
 
 def _describe_outputs(result) -> tuple:
-    from emo_app.emotion.space import nearest_classes
-
     prediction = result.prediction
     shapes = prediction.shapes
-    nearest = ", ".join(f"{n} ({d:.2f})" for n, d in nearest_classes(prediction.point, 3))
-    theta, phi, r = prediction.point.to_spherical()
-    point_md = (
-        f"**C2A2 point** valence {prediction.point.valence:+.2f}, "
-        f"arousal {prediction.point.arousal:+.2f}, Z {prediction.point.z:+.2f} "
-        f"(θ {theta:.2f}, φ {phi:.2f}, r {r:.2f})  \n**Nearest classes:** {nearest}"
-    )
     cues = ", ".join(prediction.cues) or "none"
-    notes = " ".join(prediction.notes)
     summary = f"**Dominant emotion:** {prediction.emotions.dominant()} · **facial cues found:** {cues}"
+    if result.language_note:
+        summary = f"⚠️ {result.language_note}  \n" + summary
+    notes = " ".join(prediction.notes)
     if notes:
         summary += f"  \n{notes}"
-    files = [str(p) for p in result.face.files.values()]
     return (
         *_image_files(result.face),
-
         str(result.face.files["glb"]),
         emotions_figure(prediction.emotions),
         blendshapes_figure(shapes),
-        point_md,
+        point_text(prediction.point),
         summary,
         explanation_rows(prediction.explanation, shapes),
-        files,
+        [str(p) for p in result.face.files.values()],
         result.to_dict(),
         sphere_plot(prediction.point),
     )
@@ -86,12 +122,24 @@ def _image_files(face) -> tuple[Any, Any]:
 
 
 @ui_errors
-def describe(text: str, model: str, look: str | None = None) -> tuple:
-    """Text -> the whole Describe page (images, plots, reasons, files, sliders). ``look``:
-    "photo" or "skin" (default: the EMO_FACE_LOOK setting)."""
+def describe(text: str, model: str, look: str | None = None, head: str | None = None,
+             tone: str | None = None, background: str | None = None, request: gr.Request = None) -> tuple:
+    """Text -> the whole Describe page (images, plots, reasons, files, the prediction, the point).
+    ``look`` ("skin" or "photo"), ``head`` ("full" or "mediapipe"), skin ``tone`` and
+    ``background`` ("light" or "dark") default to the EMO_* settings."""
     from emo_app import services
 
-    return _describe_outputs(services.describe(text, model=model or "embedded", look=look or None))
+    result = services.describe(text, model=model or "embedded",
+                               **_appearance([look, head, tone, background]))
+    if result.language_note and from_the_page(request):
+        gr.Warning(result.language_note, duration=15)
+    return _describe_outputs(result)
+
+
+@ui_errors
+def describe_example(text: str, request: gr.Request = None) -> tuple:
+    """An example description with the default model and look."""
+    return describe(text, "embedded", request=request)
 
 
 # Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
@@ -102,113 +150,148 @@ SLIDERS_FROM_STATE_JS = (
 )
 
 
-@ui_errors
+@ui_errors(positional=N_SHAPES + len(APPEARANCE))
 def render_weights(*values: Any) -> tuple:
-    """Re-render after hand edits to any shape: the 52 weights, then optionally the look;
-    returns images, GLB, plot and files."""
+    """The face for 52 weights (ARKit order) and its appearance (look, head, tone, background):
+    images, GLB, the blendshape chart and the files."""
     from emo_app.services import render_face
 
-    weights, rest = values[: len(ARKIT_NAMES)], values[len(ARKIT_NAMES) :]
-    look = rest[0] if rest else None
+    weights, rest = values[:N_SHAPES], values[N_SHAPES:]
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
-                       look=look or None)
+                       **_appearance(rest))
     return (*_image_files(face), str(face.files["glb"]),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
 
-@ui_errors
-def score_face(state: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
-    """The Emo3D score of the face just described (or, without CLIP, the offline judges)."""
-    from emo_app.emotion.emotions import EmotionIntensities
-    from emo_app.metric import live
-    from emo_app.services import render_face
+@ui_errors(positional=N_SHAPES + 1 + len(APPEARANCE))
+def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
+    """Score the face on screen: the prediction (for the text's emotions), the 52 weights now in
+    the sliders and the look. Returns (a table of measures, a note, the top-k prompts)."""
+    from emo_app.services import score_face as score
 
-    if not state or "blendshapes" not in state:
-        return "Describe a face first.", []
-    shapes = Blendshapes.from_dict(state["blendshapes"])
-    emotions = EmotionIntensities.from_dict(state["emotions"])
-    image = render_face(shapes, views=("front",), size=256).images["front"]
-    report = live.score_face(image, emotions, shapes)
+    state, weights = values[0], values[1:N_SHAPES + 1]
+    return score_tables(score(weights, state, **_appearance(values[N_SHAPES + 1:])))
+
+
+def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[list[Any]]]:
+    """A score report as (rows of measure, value, meaning; a note; the top-k prompts)."""
     rows: list[list[Any]] = []
-    if report.get("emo3d"):
-        emo3d = report["emo3d"]
-        text = (f"**Emo3D** {emo3d['score']:.3f} (KL {emo3d['kl']:.3f}, k = {emo3d['k']}, "
-                f"{emo3d['clip_model']}; lower is better, 0.5 = perfect retrieval)")
-        rows = [[t["text"], t["similarity"]] for t in emo3d["top"]]
+    top: list[list[Any]] = []
+    note = ""
+    emo3d = report.get("emo3d")
+    if emo3d:
+        rows.append(["Emo3D score", round(emo3d["score"], 3),
+                     f"lower is better; 0.5 = perfect retrieval (k = {emo3d['k']}, {emo3d['clip_model']})"])
+        rows.append(["Emo3D KL", round(emo3d["kl"], 3),
+                     "how far the retrieved prompts' emotions are from the text's"])
+        top = [[t["text"], round(float(t["similarity"]), 3)] for t in emo3d["top"]]
     else:
-        text = f"⚠️ {report['emo3d_unavailable']}"
+        note = "⚠️ " + str(report.get("emo3d_unavailable") or "")
     judges = report.get("offline_judges") or {}
     fer = judges.get("fer") or {}
     if fer:
-        text += f"\n\n**Offline judge: FER2013 classifier** {fer.get('summary', fer)}"
+        seen = fer["top_class"]
+        verdict = "they agree" if fer["agrees"] else "they differ"
+        rows.append(["FER2013 classifier sees", f"{seen} ({fer['probabilities'][seen]:.0%})",
+                     f"the text expects {fer['expected_class']}: {verdict}"])
+        rows.append(["FER2013 KL", round(fer["kl"], 3),
+                     "the text's emotions against the classifier's; lower is better"])
     mediapipe = judges.get("mediapipe") or {}
     if mediapipe.get("detected"):
-        text += (f"\n\n**Offline judge: MediaPipe re-read** Pearson r {mediapipe['pearson_r']:.2f}, "
-                 f"MSE {mediapipe['mse']:.4f} against the intended weights")
+        r = mediapipe["pearson_r"]
+        rows.append(["MediaPipe re-read: Pearson r",
+                     round(r, 2) if r is not None and math.isfinite(r) else "undefined (a still face)",
+                     "the weights read back from the picture against the weights drawn; 1 is best"])
+        rows.append(["MediaPipe re-read: MSE", round(mediapipe["mse"], 4), "lower is better"])
     elif mediapipe:
-        text += "\n\n**Offline judge: MediaPipe re-read** no face detected in the render"
-    return text, rows
+        rows.append(["MediaPipe re-read", "no face found", "MediaPipe did not find the face in the picture"])
+    return rows, note, top
 
 
 def build_describe_tab(settings: Settings) -> None:
     """Lay out the Describe tab and wire its events (call inside a gr.Tab)."""
-    import gradio as gr
-
     with gr.Row():
-        with gr.Column(scale=2) as left:
+        with gr.Column(scale=2):
             text = gr.Textbox(label="Describe a face", value=DEFAULT_TEXT, lines=3, max_lines=8,
                               elem_id="describe-text")
             model = gr.Dropdown(choices=model_choices(settings), value="embedded", label="Text model")
-            look = gr.Radio([("photo skin", "photo"), ("clean skin", "skin")], value=settings.face_look,
-                            label="Look", elem_id="describe-look")
+            models_note = unavailable_models_note(settings)
+            if models_note:
+                with gr.Accordion("Unavailable models and how to get them", open=False):
+                    gr.Markdown(models_note)
+            # the face's appearance choices (`appearance`): a change to any redraws the face on
+            # screen; render_weights and score_face take them after the 52 weights
+            with gr.Row():
+                head = gr.Radio(HEADS, value=settings.face_head, label="Head shown", elem_id="describe-head",
+                                info="the full head, or the mask head that photos fit")
+                look = gr.Radio(LOOKS, value=settings.face_look, label="Look", elem_id="describe-look")
+            with gr.Row():
+                tone = gr.Radio(TONES, value=settings.skin_tone, label="Skin tone", elem_id="describe-tone")
+                background = gr.Radio(BACKGROUNDS, value="light", label="Background",
+                                      elem_id="describe-background")
+            appearance = [look, head, tone, background]
             go = gr.Button("Make the face", variant="primary", elem_id="describe-go")
+            examples_slot = gr.Column()
         with gr.Column(scale=3):
             with gr.Row():
-                front = gr.Image(label="Front", type="numpy", elem_id="describe-front", height=320)
-                three_quarter = gr.Image(label="Three-quarter", type="numpy", height=320)
+                front = gr.Image(label="Front", type="filepath", elem_id="describe-front", height=320)
+                three_quarter = gr.Image(label="Three-quarter", type="filepath", height=320)
             model3d = gr.Model3D(
                 label="Interactive 3D (GLB with 52 ARKit morph targets)",
                 height=320,
                 elem_id="describe-model3d",
             )
-    summary = gr.Markdown(elem_id="describe-summary")
+    summary = gr.Markdown(label="Summary", elem_id="describe-summary")
     with gr.Row():
-        point_md = gr.Markdown()
+        point_md = gr.Markdown(label="C2A2 point")
         point_plot = gr.Plot(label="The text's point on the C2A2 sphere")
     with gr.Row():
         emotions_plot = gr.Plot(label="Emotions")
-        shapes_plot = gr.Plot(label="Blendshapes")
-    reasons = gr.Dataframe(headers=["shape", "weight", "why"], label="Why each shape moved",
-                           interactive=False, wrap=True)
+        shapes_plot = gr.Plot(label="Blendshapes", elem_id="describe-shapes")
+    reasons = gr.Dataframe(headers=["shape", "weight", "why it moved"], label="Why each shape moved",
+                           interactive=False, wrap=True, elem_id="describe-reasons")
+    sliders = []
+    with gr.Accordion("Edit any shape (the face redraws as you let go of a slider)", open=False,
+                      elem_id="describe-edit"):
+        for group, names in GROUPS.items():
+            with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
+                for name in names:
+                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
+        apply = gr.Button("Redraw with these weights")
+    ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
     with gr.Row():
-        score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)")
-    score_md = gr.Markdown()
+        score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)",
+                              elem_id="describe-score")
+    score_table = gr.Dataframe(headers=["measure", "value", "what it means"], interactive=False, wrap=True,
+                               label="Score of the face on screen", elem_id="describe-score-table")
+    score_note = gr.Markdown(label="Score note")
     score_top = gr.Dataframe(headers=["retrieved prompt", "similarity"], label="Top-k prompts",
                              interactive=False)
     downloads = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
     with gr.Accordion("The prediction as JSON", open=False):
         state = gr.JSON(label="Prediction")
-    sliders = []
-    with gr.Accordion("Edit any shape", open=False):
-        for group, names in GROUPS.items():
-            with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
-                for name in names:
-                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
-        apply = gr.Button("Apply the sliders")
-    ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
 
     outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
                downloads, state, point_plot]
-    with left:  # examples sit under the button; each is computed on first use, then cached
-        gr.Examples([[t, "embedded"] for t in EXAMPLES], inputs=[text, model], outputs=outputs, fn=describe,
+    with examples_slot:  # the examples sit under the button; each is computed once, then cached
+        gr.Examples([[t] for t in EXAMPLES], inputs=[text], outputs=outputs, fn=describe_example,
                     label="Examples", cache_examples=True, cache_mode="lazy")
-    state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_name=False, queue=False)
-    for trigger in (go.click, text.submit):
-        trigger(describe, [text, model, look], outputs, api_name="describe" if trigger == go.click else False,
+    state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_visibility="private", queue=False)
+    go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
+    text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",
                 concurrency_id="render")
-    apply.click(render_weights, [*ordered, look], [front, three_quarter, model3d, shapes_plot, downloads],
-                api_name="render_weights", concurrency_id="render")
-    score_btn.click(score_face, [state], [score_md, score_top], api_name="score_face")
-    root = gr.context.Context.root_block
-    if root is not None:  # the first screen already shows a face
-        root.load(describe, [text, model, look], outputs, api_name=False, concurrency_id="render")
+    redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
+    apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",
+                concurrency_id="render")
+    gr.on([slider.release for slider in sliders] + [control.input for control in appearance],
+          render_weights, [*ordered, *appearance], redraw_outputs, api_visibility="private",
+          concurrency_id="render", trigger_mode="always_last")
+    score_btn.click(score_face, [state, *ordered, *appearance], [score_table, score_note, score_top],
+                    api_name="score_face")
+
+    def first_face(request: gr.Request) -> tuple:
+        """The first screen already shows a face: the default text in the default look."""
+        return describe(DEFAULT_TEXT, "embedded", request=request)
+
+    gr.on(triggers=None, fn=first_face, outputs=outputs, api_visibility="private",
+          concurrency_id="render")

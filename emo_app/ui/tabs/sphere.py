@@ -1,4 +1,8 @@
-"""Emotion sphere tab: click (or slide to) any C2A2 point; see its classes, face and image."""
+"""Emotion sphere tab: click (or slide to) any C2A2 point; see its classes, face and image.
+
+A click on the sphere's surface picks a direction and keeps the intensity r set below it, so
+points inside the sphere (weaker expressions) are one click and one slide away; a click on a
+class marker goes to that class; the centre is neutral. Angles are shown in degrees."""
 
 from __future__ import annotations
 
@@ -9,10 +13,23 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
-from emo_app.ui.common import emotions_figure, gpu, ui_errors
+from emo_app.ui.common import emotions_figure, from_the_page, gpu, ui_errors
 from emo_app.ui.sphere_plot import sphere_component, sphere_value
 
 DEFAULT_POINT = EmotionPoint.of_class("Happily surprised")
+ON_SURFACE = 0.98  # a clicked point this far out is on the sphere's skin, not a class inside it
+MISSED = ("That click did not land on the sphere or a class. Click on the sphere's surface (r "
+          "below sets how strong the expression is) or on a class marker; drag to turn the view.")
+
+
+def _point(theta_deg: float, phi_deg: float, r: float) -> EmotionPoint:
+    return EmotionPoint.from_spherical(math.radians(theta_deg), math.radians(phi_deg), r)
+
+
+def _angles(point: EmotionPoint) -> tuple[float, float, float]:
+    """(θ°, φ°, r) for the sliders."""
+    theta, phi, r = point.to_spherical()
+    return round(math.degrees(theta), 1), round(math.degrees(phi), 1), round(min(r, 1.0), 3)
 
 
 def _point_outputs(point: EmotionPoint) -> tuple:
@@ -22,37 +39,44 @@ def _point_outputs(point: EmotionPoint) -> tuple:
     nearest = "\n".join(
         f"{i + 1}. **{name}** (distance {d:.2f})" for i, (name, d) in enumerate(result.nearest)
     )
-    theta, phi, r = point.to_spherical()
+    theta, phi, r = _angles(point)
     heading = (f"### Nearest class: {result.nearest[0][0]}\n"
                f"valence {point.valence:+.2f}, arousal {point.arousal:+.2f}, Z {point.z:+.2f} · "
-               f"θ {theta:.2f}, φ {phi:.2f}, r {r:.2f}\n\n{nearest}")
+               f"θ {round(theta)}°, φ {round(phi)}°, r {r:.2f}\n\n{nearest}")
     return (sphere_value(point), heading, result.face.images["front"], emotions_figure(result.emotions))
 
 
 @ui_errors
 def sphere_point(theta: float, phi: float, r: float) -> tuple:
-    """Sliders -> the point's page."""
-    return _point_outputs(EmotionPoint.from_spherical(theta, phi, r))
+    """A point by azimuth θ and elevation φ in degrees and intensity r (0 neutral, 1 full)."""
+    return _point_outputs(_point(theta, phi, r))
 
 
 @ui_errors
-def select_clicked(evt: gr.EventData) -> tuple:
-    """A click on the sphere -> the sliders move there, and the point's page."""
-    data = getattr(evt, "_data", None) or {}
+def select_clicked(r: float, evt: gr.SelectData) -> tuple:
+    """A click on the sphere: its surface gives a direction at the chosen r; a class marker
+    inside (or on) the sphere gives that point. The sliders follow."""
+    value = evt.value if isinstance(evt.value, dict) else {}
     try:
-        point = EmotionPoint(data["valence"], data["arousal"], data["z"])
+        point = EmotionPoint(value["valence"], value["arousal"], value["z"])
     except KeyError as exc:
-        raise InvalidInputError("The click did not carry a point; click on the sphere or a class.") from exc
-    theta, phi, r = point.to_spherical()
-    return (round(theta, 3), round(phi, 3), round(min(r, 1.0), 3), *_point_outputs(point))
+        raise InvalidInputError(MISSED) from exc
+    if point.radius >= ON_SURFACE and r is not None:
+        point = EmotionPoint(*(point.as_array() / point.radius * float(r)))
+    return (*_angles(point), *_point_outputs(point))
+
+
+def missed_click(request: gr.Request) -> None:
+    """A click that hit nothing: say so (the page keeps its point)."""
+    if from_the_page(request):
+        gr.Info(MISSED, duration=8)
 
 
 @ui_errors
 def sphere_point_xyz(valence: float, arousal: float, z: float) -> tuple:
-    """API: a point by valence, arousal and z."""
+    """A point by valence, arousal and z."""
     point = EmotionPoint(valence, arousal, z)
-    theta, phi, r = point.to_spherical()
-    return (round(theta, 3), round(phi, 3), round(min(r, 1.0), 3), *_point_outputs(point))
+    return (*_angles(point), *_point_outputs(point))
 
 
 @gpu
@@ -61,7 +85,7 @@ def generate(theta: float, phi: float, r: float, seed: int) -> tuple[list, str]:
     """Images from the C2A2 generator for the selected point (GPU; says why when unavailable)."""
     from emo_app.services import generate_images
 
-    images, message = generate_images(EmotionPoint.from_spherical(theta, phi, r), seeds=(int(seed),))
+    images, message = generate_images(_point(theta, phi, r), seeds=(int(seed),))
     return images, message or "Generated."
 
 
@@ -69,39 +93,47 @@ def build_sphere_tab(settings: Settings) -> None:
     """Lay out the Emotion sphere tab and wire its events (call inside a gr.Tab)."""
     from emo_app.services import generation_status
 
-    theta0, phi0, r0 = DEFAULT_POINT.to_spherical()
+    theta0, phi0, _ = _angles(DEFAULT_POINT)
     with gr.Row():
         with gr.Column(scale=3):
+            gr.Markdown("Click the sphere's surface to pick an emotion; **r** sets its strength "
+                        "(0 is the neutral centre). Class markers are named on hover.")
             sphere = sphere_component(DEFAULT_POINT)
-            theta = gr.Slider(-math.pi, math.pi, value=round(theta0, 3), step=0.01,
-                              label="θ: azimuth in the valence/arousal plane (radians)")
-            phi = gr.Slider(-math.pi / 2, math.pi / 2, value=round(phi0, 3), step=0.01,
-                            label="φ: elevation towards +Z (radians)")
-            r = gr.Slider(0, 1, value=1.0, step=0.01, label="r: intensity (0 neutral, 1 full)")
+            theta = gr.Slider(-180, 180, value=theta0, step=1,
+                              label="θ: direction in the valence/arousal plane (degrees; 0 = pleasant)")
+            phi = gr.Slider(-90, 90, value=phi0, step=1, label="φ: elevation towards +Z (degrees)")
+            r = gr.Slider(0, 1, value=1.0, step=0.01, label="r: intensity (0 neutral, 1 full)",
+                          elem_id="sphere-r")
+            neutral = gr.Button("Go to the neutral centre", size="md")
         with gr.Column(scale=2):
-            heading = gr.Markdown(elem_id="sphere-nearest")
+            heading = gr.Markdown(label="Nearest classes", elem_id="sphere-nearest")
             face = gr.Image(label="The face for this point", type="numpy", height=320, elem_id="sphere-face")
             emotions_plot = gr.Plot(label="Emo3D intensities for this point")
     with gr.Accordion("Generated image (C2A2 Stable Diffusion)", open=False):
         status = generation_status()
-        gen_message = gr.Markdown(status.get("message", ""))
+        gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
         seed = gr.Number(value=0, precision=0, label="Seed")
         gen_btn = gr.Button("Generate", interactive=bool(status.get("can_generate")))
         gallery = gr.Gallery(label="Generated", columns=2, height=300)
-    hidden_v = gr.Number(visible=False)
-    hidden_a = gr.Number(visible=False)
-    hidden_z = gr.Number(visible=False)
+    hidden_v = gr.Number(visible=False, label="valence")
+    hidden_a = gr.Number(visible=False, label="arousal")
+    hidden_z = gr.Number(visible=False, label="z")
     api_point = gr.Button(visible=False)
 
     page = [sphere, heading, face, emotions_plot]
-    slider_events = [theta.release, phi.release, r.release]
-    gr.on(slider_events, sphere_point, [theta, phi, r], page, api_name="sphere_point",
-          concurrency_id="render")
-    sphere.click(select_clicked, None, [theta, phi, r, *page], api_name=False, concurrency_id="render")
+    gr.on([theta.release, phi.release, r.release], sphere_point, [theta, phi, r], page,
+          api_name="sphere_point", concurrency_id="render")
+    sphere.select(select_clicked, [r], [theta, phi, r, *page], api_visibility="private",
+                  concurrency_id="render")
+    sphere.click(missed_click, None, None, api_visibility="private")
+    neutral.click(lambda: (0, 0, 0), None, [theta, phi, r], api_visibility="private", queue=False).then(
+        sphere_point, [theta, phi, r], page, api_visibility="private", concurrency_id="render")
     api_point.click(sphere_point_xyz, [hidden_v, hidden_a, hidden_z], [theta, phi, r, *page],
                     api_name="sphere_point_xyz", concurrency_id="render")
     gen_btn.click(generate, [theta, phi, r, seed], [gallery, gen_message], api_name="generate",
                   concurrency_id="gpu", concurrency_limit=1)
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(sphere_point, [theta, phi, r], page, api_name=False, concurrency_id="render")
+
+    def first_point(request: gr.Request) -> tuple:
+        return sphere_point(theta0, phi0, 1.0, request)
+
+    gr.on(triggers=None, fn=first_point, outputs=page, api_visibility="private", concurrency_id="render")

@@ -1,75 +1,77 @@
 """The Study tab: raters score one face at a time (1..5); admins create studies and see results.
 
-Only layout and wiring live here: every handler is a plain function in
-``emo_app.study.service`` (``ui_*``), wrapped so that an ``EmoAppError`` becomes a ``gr.Error``
-with the same sentence. The rater's token lives in per-session ``gr.State``.
+The layout, the wiring and the words: the handlers (``ui_*``, at the end) turn the study
+service's plain values into what a person reads, and are wrapped by ``ui_errors`` (a warning
+toast on the page, a ``gr.Error`` for API callers). The rater's token lives in per-session
+``gr.State``.
+
+A rater's personal link is the page itself, ``<page>/?study=NAME&rater=TOKEN``: on load the
+studio selects this tab (``emo_app.ui.app``), signs the rater in and shows their first
+unrated item.
 """
 
+from __future__ import annotations
+
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from emo_app.config import Settings
-from emo_app.errors import EmoAppError
+from emo_app.errors import EmoAppError, InvalidInputError
+from emo_app.study import service
+from emo_app.study.model import MODEL_LABELS, MODELS
+from emo_app.ui.common import page_url, ui_errors
 
 MODEL_CHOICES = [("3D C2A2", "3d"), ("2D AV (z = 0)", "2d")]
 SOURCE_CHOICES = [("Generate 315 points (3D + 2D), render our face", "points"),
                   ("Folder of images + CSV file,valence,arousal,z", "folder")]
 
-
-def _shown_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show our errors as a Gradio error toast with the same message."""
-    import gradio as gr
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except EmoAppError as exc:
-            raise gr.Error(str(exc)) from exc
-
-    inner = getattr(fn, "func", fn)  # functools.partial keeps the real function in .func
-    wrapper.__name__ = "study_" + getattr(inner, "__name__", "action").removeprefix("ui_")
-    return wrapper
+ADMIN_HELP = (
+    "Admins create studies, enrol raters and see results. **Where the first admin token comes "
+    "from:** set the secret `EMO_STUDY_ADMIN_TOKEN` where the app runs (on Hugging Face Spaces: "
+    "*Settings → Variables and secrets → New secret*, then restart the Space), or run "
+    "`python -m emo_app study admin-token` on the server, which prints a new token. Enter it "
+    "below and press *Unlock*."
+)
+NO_ADMIN_YET = ("⚠️ This server has no admin token yet, so nobody can unlock the admin part: set "
+                "`EMO_STUDY_ADMIN_TOKEN` or run `python -m emo_app study admin-token` as said above.")
 
 
-def _base_url(request: Any) -> str:
-    try:
-        return str(request.url).split("?")[0] if request is not None else ""
-    except Exception:  # noqa: BLE001 - a link without a base still works relative to the page
-        return ""
+def _handler(fn: Callable[..., Any], api: str) -> Callable[..., Any]:
+    """``fn`` with our error handling, named for its API endpoint."""
+    wrapped = ui_errors(fn)
+    wrapped.__name__ = api
+    return wrapped
 
 
 def build_study_tab(settings: Settings) -> None:
     """Lay out the Study tab inside the caller's current ``gr.Tab`` context."""
     import gradio as gr
 
-    from emo_app.study import service
     from emo_app.study.db import StudyDB, default_db_path
 
     db = StudyDB(default_db_path(settings))
     size = min(settings.render_size, 384)
-
-    def names_update() -> Any:
-        try:
-            return gr.update(choices=service.ui_study_names(db))
-        except EmoAppError:
-            return gr.update(choices=[])
+    render = service.default_point_renderer(size)
 
     gr.Markdown(
         "### Expert rating study\nRate how well each face shows the emotion named below, from 1 "
-        "(not at all) to 5 (perfectly). You can pick any part and item; each face takes one vote "
-        "(use *Change my vote* to correct it)."
+        "(not at all) to 5 (perfectly). Open the personal link you were sent, or pick a study and "
+        "enter your name. Each face takes one vote (use *Change my vote* to correct it)."
     )
     token_state = gr.State("")
     with gr.Row():
-        study = gr.Dropdown(choices=[], label="Study", interactive=True, allow_custom_value=False)
-        refresh = gr.Button("Refresh studies", size="sm")
+        # filled when the page loads; any name is accepted (API callers, studies created since),
+        # and the service answers an unknown one with a sentence
+        study = gr.Dropdown(choices=[], label="Study", interactive=True,
+                            allow_custom_value=True, elem_id="study-name")
+        refresh = gr.Button("Refresh studies", size="md", variant="secondary")
     with gr.Row():
         rater_name = gr.Textbox(label="Your name (first visit)", max_lines=1)
         rater_token = gr.Textbox(label="Your rater token (from your link)", type="password", max_lines=1)
         sign_in = gr.Button("Start rating", variant="primary")
-    signed_in = gr.Markdown()
+    signed_in = gr.Markdown(label="Sign-in message", elem_id="study-signed-in")
     with gr.Row():
         model = gr.Radio(MODEL_CHOICES, value="3d", label="Model")
         part = gr.Number(value=1, minimum=1, precision=0, label="Part")
@@ -80,91 +82,249 @@ def build_study_tab(settings: Settings) -> None:
         following = gr.Button("Next ▶")
         next_unrated = gr.Button("Next unrated")
     with gr.Row():
-        image = gr.Image(label="Face", type="numpy", interactive=False, height=size)
+        image = gr.Image(label="Face", type="numpy", interactive=False, height=size, elem_id="study-face")
         with gr.Column():
-            item_text = gr.Markdown()
+            item_text = gr.Markdown(label="What the face should show", elem_id="study-item")
             score = gr.Radio([1, 2, 3, 4, 5], label="Your rating (1 = not at all, 5 = perfectly)")
             with gr.Row():
                 vote = gr.Button("Submit vote", variant="primary")
                 change = gr.Button("Change my vote")
-            vote_text = gr.Markdown()
-    progress = gr.Markdown()
-
-    def open_link(request: gr.Request) -> tuple[Any, str, str]:
-        chosen, token, message = service.ui_open_link(db, dict(request.query_params) if request else {})
-        choices = service.ui_study_names(db)
-        return gr.update(choices=choices, value=chosen if chosen in choices else None), token, message
-
-    gr.on(triggers=None, fn=open_link, inputs=[], outputs=[study, token_state, signed_in],
-          api_name="study_open_link")
-    refresh.click(names_update, outputs=study, api_name="study_list")
-
-    def do_sign_in(study_name: str, name: str, token: str, request: gr.Request) -> tuple[str, str]:
-        return service.ui_sign_in(db, study_name, name, token, _base_url(request))
-
-    sign_in.click(_shown_errors(do_sign_in), [study, rater_name, rater_token], [token_state, signed_in],
-                  api_name="study_sign_in")
+            vote_text = gr.Markdown(label="Vote message")
+    progress = gr.Markdown(label="Your progress")
 
     show_outputs = [image, item_text, score, progress]
     show_inputs = [study, token_state, model, part, position]
-    show_item = _shown_errors(functools.partial(
-        service.ui_show_item, db, render=service.default_point_renderer(size)))
-    show.click(show_item, show_inputs, show_outputs, api_name="study_show_item")
+    show_item = functools.partial(ui_show_item, db, render=render)
+
+    def open_link(request: gr.Request) -> tuple:
+        """The page was opened (maybe from a rater's link): sign in and show the first item."""
+        query = dict(request.query_params) if request is not None else {}
+        chosen, token, message = ui_open_link(db, query)
+        names = service.study_names(db)
+        picked = gr.update(choices=names, value=chosen) if chosen else gr.update(choices=names)
+        if not token:
+            return (picked, token, message, *[gr.skip()] * 3, *[gr.skip()] * len(show_outputs))
+        where = service.first_unrated(db, chosen, token)
+        if where is None:
+            return (picked, token, message + " You have rated every face. Thank you!",
+                    *[gr.skip()] * 3, *[gr.skip()] * len(show_outputs))
+        shown = show_item(chosen, token, *where)
+        return (picked, token, message, *where, *shown)
+
+    gr.on(triggers=None, fn=_handler(open_link, "study_open_link"), inputs=None,
+          outputs=[study, token_state, signed_in, model, part, position, *show_outputs],
+          api_name="study_open_link")
+
+    def list_studies() -> Any:
+        return gr.update(choices=service.study_names(db))
+
+    refresh.click(list_studies, outputs=study, api_name="study_list")
+
+    def do_sign_in(study_name: str, name: str, token: str, request: gr.Request) -> tuple[str, str]:
+        return ui_sign_in(db, study_name, name, token, page_url(request))
+
+    def first_item(study_name: str, token: str) -> tuple:
+        """After signing in: the rater's first unrated face (nothing when sign-in failed)."""
+        where = service.first_unrated(db, study_name, token) if token else None
+        if where is None:
+            return gr.skip()
+        return (*where, *show_item(study_name, token, *where))
+
+    sign_in.click(_handler(do_sign_in, "study_sign_in"), [study, rater_name, rater_token],
+                  [token_state, signed_in], api_name="study_sign_in",
+                  ).success(_handler(first_item, "study_first_item"), [study, token_state],
+                            [model, part, position, *show_outputs], api_visibility="private")
+
+    show_handler = _handler(show_item, "study_show_item")
+    show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item")
     for button, step, api in ((previous, -1, "study_previous"), (following, 1, "study_next")):
         button.click(
-            _shown_errors(functools.partial(service.ui_navigate, db, step=step)),
+            _handler(functools.partial(service.step_item, db, step=step), api),
             [study, model, part, position], [part, position], api_name=api,
-        ).success(show_item, show_inputs, show_outputs, api_name=f"{api}_show")
+        ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show")
     next_unrated.click(
-        _shown_errors(functools.partial(service.ui_next_unrated, db)), show_inputs, [part, position],
-        api_name="study_next_unrated",
-    ).success(show_item, show_inputs, show_outputs, api_name="study_next_unrated_show")
-    vote.click(_shown_errors(functools.partial(service.ui_vote, db)), [*show_inputs, score],
+        _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
+        [part, position], api_name="study_next_unrated",
+    ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show")
+    vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, score],
                [vote_text, progress], api_name="study_vote")
-    change.click(_shown_errors(functools.partial(service.ui_change_vote, db)), [*show_inputs, score],
-                 [vote_text, progress], api_name="study_change_vote")
+    change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
+                 [*show_inputs, score], [vote_text, progress], api_name="study_change_vote")
 
-    with gr.Accordion("Admin", open=False):
-        admin_token = gr.Textbox(label="Admin token", type="password", max_lines=1)
-        unlock = gr.Button("Unlock")
-        admin_text = gr.Markdown()
-        with gr.Group():
-            gr.Markdown("**Create a study**")
-            with gr.Row():
-                new_name = gr.Textbox(label="Study name", max_lines=1)
-                source = gr.Radio(SOURCE_CHOICES, value="points", label="Items")
-                seed = gr.Number(value=0, precision=0, label="Seed (generated points)")
-            with gr.Row():
-                folder = gr.Textbox(label="Image folder (server path)", max_lines=1)
-                csv_path = gr.Textbox(label="CSV (optional; default: the folder's only .csv)", max_lines=1)
-                folder_model = gr.Radio(MODEL_CHOICES, value="3d", label="Folder images show")
-            create = gr.Button("Create study")
-        with gr.Group():
-            gr.Markdown("**Raters and results** (for the study chosen above)")
-            with gr.Row():
-                new_rater = gr.Textbox(label="Rater name", max_lines=1)
-                add = gr.Button("Add rater and make a link")
-            with gr.Row():
-                results = gr.Button("Show results")
-                export = gr.Button("Export votes CSV")
-            results_text = gr.Markdown()
-            chart = gr.Plot(label="Ratings per class")
-            export_file = gr.File(label="Votes CSV", interactive=False)
+    with gr.Accordion("Admin", open=False, elem_id="study-admin"):
+        gr.Markdown(ADMIN_HELP)
+        admin_status = gr.Markdown(label="Admin status")
+        with gr.Row():
+            admin_token = gr.Textbox(label="Admin token", type="password", max_lines=1, scale=3)
+            unlock = gr.Button("Unlock", variant="primary", scale=1)
+        admin_text = gr.Markdown(label="Admin message", elem_id="study-admin-text")
+        gr.Markdown("#### Create a study")
+        with gr.Row():
+            new_name = gr.Textbox(label="Study name", max_lines=1)
+            source = gr.Radio(SOURCE_CHOICES, value="points", label="Items")
+            seed = gr.Number(value=0, precision=0, label="Seed (generated points)")
+        with gr.Row():
+            folder = gr.Textbox(label="Image folder (server path)", max_lines=1)
+            csv_path = gr.Textbox(label="CSV (optional; default: the folder's only .csv)", max_lines=1)
+            folder_model = gr.Radio(MODEL_CHOICES, value="3d", label="Folder images show")
+        create = gr.Button("Create study", variant="primary")
+        gr.Markdown("#### Raters and results (for the study chosen above)")
+        with gr.Row():
+            new_rater = gr.Textbox(label="Rater name", max_lines=1, scale=3)
+            add = gr.Button("Add rater and make a link", variant="primary", scale=1)
+        with gr.Row():
+            results = gr.Button("Show results", variant="secondary")
+            export = gr.Button("Export votes CSV", variant="secondary")
+        results_text = gr.Markdown(label="Results table")
+        chart = gr.Plot(label="Ratings per class")
+        export_file = gr.File(label="Votes CSV", interactive=False)
 
-    unlock.click(_shown_errors(functools.partial(service.ui_admin_overview, db)), admin_token, admin_text,
-                 api_name="study_admin_overview")
+    def admin_state() -> str:
+        return "" if service.admin_configured(db) else NO_ADMIN_YET
+
+    gr.on(triggers=None, fn=admin_state, outputs=admin_status, api_visibility="private")
+    unlock.click(_handler(functools.partial(ui_admin_overview, db), "study_admin_overview"),
+                 admin_token, admin_text, api_name="study_admin_overview")
     create.click(
-        _shown_errors(functools.partial(service.ui_admin_create, db)),
+        _handler(functools.partial(ui_admin_create, db), "study_admin_create"),
         [admin_token, new_name, source, seed, folder, csv_path, folder_model], admin_text,
         api_name="study_admin_create",
-    ).success(names_update, outputs=study, api_name="study_list_after_create")
+    ).success(list_studies, outputs=study, api_name="study_list_after_create")
 
     def do_add_rater(token: str, study_name: str, name: str, request: gr.Request) -> str:
-        return service.ui_admin_add_rater(db, token, study_name, name, _base_url(request))
+        return ui_admin_add_rater(db, token, study_name, name, page_url(request))
 
-    add.click(_shown_errors(do_add_rater), [admin_token, study, new_rater], admin_text,
+    add.click(_handler(do_add_rater, "study_admin_add_rater"), [admin_token, study, new_rater], admin_text,
               api_name="study_admin_add_rater")
-    results.click(_shown_errors(functools.partial(service.ui_admin_results, db)), [admin_token, study],
-                  [results_text, chart], api_name="study_admin_results")
-    export.click(_shown_errors(functools.partial(service.ui_admin_export, db)), [admin_token, study],
-                 export_file, api_name="study_admin_export")
+    results.click(_handler(functools.partial(ui_admin_results, db), "study_admin_results"),
+                  [admin_token, study], [results_text, chart], api_name="study_admin_results")
+    export.click(_handler(functools.partial(ui_admin_export, db), "study_admin_export"),
+                 [admin_token, study], export_file, api_name="study_admin_export")
+
+
+# ----------------------------------------------------------------------------- the words
+# What the tab says, from the study service's plain values; each takes the database first.
+
+
+def ui_open_link(db: Any, query: Mapping[str, str]) -> tuple[str | None, str, str]:
+    """A rater's link ``?study=..&rater=..`` -> (study, token, greeting); a bad link only explains."""
+    study, token = (query.get("study") or "").strip(), (query.get("rater") or "").strip()
+    if not study:
+        return None, "", ""
+    try:
+        service.get_study(db, study)
+    except EmoAppError as exc:
+        return None, "", str(exc)
+    if not token:
+        return study, "", f"Study '{study}': enter your name and press *Start rating*."
+    try:
+        rater = service.rater_from_token(db, study, token)
+    except EmoAppError as exc:
+        return None, "", str(exc)
+    return study, token, f"Signed in as **{rater.name}** for study '{study}'."
+
+
+def ui_sign_in(db: Any, study: str, name: str, token: str, base_url: str = "") -> tuple[str, str]:
+    """Token -> that rater; otherwise a new rater by name. Returns (token, message)."""
+    if not study:
+        raise InvalidInputError("Choose a study first.")
+    if token and token.strip():
+        rater = service.rater_from_token(db, study, token)
+        return token.strip(), f"Signed in as **{rater.name}**."
+    rater, new_token = service.join_study(db, study, name)
+    return new_token, (
+        f"Welcome, **{rater.name}**. Keep your personal link to come back and change votes: "
+        f"`{service.rater_link(study, new_token, base_url)}` (your token: `{new_token}`)."
+    )
+
+
+def progress_text(db: Any, study: str, token: str) -> str:
+    progress = service.rater_progress(db, study, token)
+    parts = []
+    for model in MODELS:
+        if model in progress:
+            done = sum(d for d, _ in progress[model].values())
+            total = sum(n for _, n in progress[model].values())
+            per_part = ", ".join(f"part {p}: {d}/{n}" for p, (d, n) in sorted(progress[model].items()))
+            parts.append(f"**{MODEL_LABELS[model]}** {done}/{total} ({per_part})")
+    return "Your progress: " + "; ".join(parts) if parts else "This study has no items yet."
+
+
+def ui_show_item(
+    db: Any, study: str, token: str, model: str, part: int, position: int,
+    render: Callable[..., Any] | None = None, cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[Any, str, int | None, str]:
+    """(image, what the item shows, my earlier score or None, my progress) for a signed-in rater."""
+    from emo_app.emotion.space import nearest_classes
+
+    service.rater_from_token(db, study, token)  # raters only; raises for anyone else
+    item = service.get_item(db, study, model, int(part), int(position))
+    note = ""
+    try:
+        image = service.item_image(db, item, render=render, cache_dir=cache_dir)
+    except EmoAppError as exc:
+        image, note = None, f"\n\n_Image unavailable: {exc}_"
+    point = item.point
+    distance = nearest_classes(point, 1, model=item.model)[0][1]
+    flat = " (2D AV model: Z is 0)" if item.model == "2d" else ""
+    mine = service.my_votes(db, study, token).get(item.id)
+    text = (
+        f"**{MODEL_LABELS[item.model]}**, part {item.part}, item {item.position}{flat}  \n"
+        f"Point: valence {point.valence:+.3f}, arousal {point.arousal:+.3f}, Z {point.z:+.3f}  \n"
+        f"Emotion to judge (nearest class): **{item.nearest_class}** (distance {distance:.2f})  \n"
+        f"How well does the face show this emotion? 1 = not at all, 5 = perfectly.  \n"
+        + (f"You rated this face **{mine}**." if mine is not None else "You have not rated this face yet.")
+        + note
+    )
+    return image, text, mine, progress_text(db, study, token)
+
+
+def ui_vote(db: Any, study: str, token: str, model: str, part: int, position: int,
+            score: Any) -> tuple[str, str]:
+    """Commit a first vote, then confirm it: (message, progress)."""
+    item = service.get_item(db, study, model, int(part), int(position))
+    vote = service.cast_vote(db, study, token, item.id, score)
+    return (f"Saved: you rated part {item.part}, item {item.position} **{vote.score}**.",
+            progress_text(db, study, token))
+
+
+def ui_change_vote(db: Any, study: str, token: str, model: str, part: int, position: int,
+                   score: Any) -> tuple[str, str]:
+    """Explicitly replace the rater's vote on the shown item: (message, progress)."""
+    item = service.get_item(db, study, model, int(part), int(position))
+    vote = service.change_vote(db, study, token, item.id, score)
+    return (f"Changed: part {item.part}, item {item.position} is now **{vote.score}**.",
+            progress_text(db, study, token))
+
+
+def ui_admin_overview(db: Any, admin_token: str) -> str:
+    """Admins only: each study with its item, rater and vote counts, as a table."""
+    rows = service.study_overview(db, admin_token)
+    lines = ["| study | items | raters | votes |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['study']} | {r['items']} | {r['raters']} | {r['votes']} |" for r in rows]
+    return "Admin unlocked.\n\n" + ("\n".join(lines) if rows else "No studies yet.")
+
+
+def ui_admin_create(db: Any, admin_token: str, name: str, source: str, seed: Any = 0,
+                    folder: str = "", csv_path: str = "", model: str = "3d") -> str:
+    study = service.create_study(db, admin_token, name, source, seed, folder, csv_path, model)
+    return (f"Created study '{study.name}' with {service.item_count(db, study.id)} items; "
+            "pick it in the Study list.")
+
+
+def ui_admin_add_rater(db: Any, admin_token: str, study: str, rater_name: str, base_url: str = "") -> str:
+    rater, token = service.add_rater(db, admin_token, study, rater_name)
+    link = service.rater_link(study, token, base_url)
+    return f"Rater **{rater.name}** added. Send them this link: `{link}`"
+
+
+def ui_admin_results(db: Any, admin_token: str, study: str) -> tuple[str, Any]:
+    """(Table-1-style markdown, bar chart figure) for admins."""
+    results = service.study_results(db, admin_token, study)
+    return results.to_markdown(), results.bar_chart()
+
+
+def ui_admin_export(db: Any, admin_token: str, study: str,
+                    out_dir: str | os.PathLike[str] | None = None) -> str:
+    """The votes CSV's path (for a download component)."""
+    return str(service.export_votes(db, admin_token, study, out_dir))

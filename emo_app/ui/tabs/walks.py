@@ -12,19 +12,20 @@ from emo_app.emotion.space import CLASS_NAMES
 from emo_app.services import MAX_WALK_STEPS
 from emo_app.ui.common import gpu, ui_errors
 
-WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (θ, φ, r)", "circle"),
+WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),
               ("Between two classes", "classes")]
 
 
 @ui_errors
 def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
          straight: bool, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-    """A walk rendered with the 3D face: GIF, MP4, animated GLB, grid and the files."""
+    """A walk rendered with the 3D face: GIF, MP4, animated GLB, grid and the files. The circle's
+    tilt θ and starting angle φ are in degrees."""
     from emo_app import services
 
     progress(0.1, desc=f"Rendering {int(steps)} faces")
-    result = services.walk(kind, emotion=emotion, other=other, tilt=theta, start_angle=phi, r=r,
-                           steps=int(steps), spherical=not straight)
+    result = services.walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
+                           start_angle=math.radians(phi), r=r, steps=int(steps), spherical=not straight)
     files = result.files
     return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
             str(files["grid"]), [str(p) for p in files.values()])
@@ -35,19 +36,14 @@ def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float
 def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
                   straight: bool, seed: int, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
     """The same walk through the C2A2 image generator (needs weights and a GPU)."""
-    from emo_app.generation import walks
-    from emo_app.services import generation_status
+    from emo_app import services
 
-    status = generation_status()
-    if not status.get("can_generate"):
-        return None, None, status.get("message", "Image generation is unavailable.")
     progress(0.05, desc=f"Generating {int(steps)} images")
-    if kind == "axis":
-        result = walks.axis_walk_images(emotion, int(steps), seed=int(seed))
-    elif kind == "circle":
-        result = walks.circle_walk_images(theta, phi, r, int(steps), seed=int(seed))
-    else:
-        result = walks.class_walk_images(emotion, other, int(steps), spherical=not straight, seed=int(seed))
+    result, message = services.generate_walk(kind, emotion=emotion, other=other, theta=math.radians(theta),
+                                             phi=math.radians(phi), r=r, steps=int(steps),
+                                             spherical=not straight, seed=int(seed))
+    if result is None:
+        return None, None, message
     return str(result.grid), str(result.gif) if result.gif else None, "Generated."
 
 
@@ -58,9 +54,8 @@ def build_walks_tab(settings: Settings) -> None:
             kind = gr.Radio(WALK_KINDS, value="axis", label="Walk")
             emotion = gr.Dropdown(list(CLASS_NAMES), value="Happy", label="Class (axis) / start class")
             other = gr.Dropdown(list(CLASS_NAMES), value="Sad", label="End class (between two classes)")
-            theta = gr.Slider(-math.pi, math.pi, value=0.0, step=0.01,
-                              label="θ: tilt of the circle towards +Z")
-            phi = gr.Slider(-2 * math.pi, 2 * math.pi, value=0.0, step=0.01, label="φ: starting angle")
+            theta = gr.Slider(-180, 180, value=0, step=1, label="θ: tilt of the circle towards +Z (degrees)")
+            phi = gr.Slider(-180, 180, value=0, step=1, label="φ: starting angle on the circle (degrees)")
             r = gr.Slider(0.05, 1.0, value=0.8, step=0.01, label="r: radius")
             steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps")
             straight = gr.Checkbox(False, label="Straight line instead of the great circle")
@@ -75,7 +70,7 @@ def build_walks_tab(settings: Settings) -> None:
     with gr.Accordion("Generated-image walk (C2A2 Stable Diffusion)", open=False):
         seed = gr.Number(value=0, precision=0, label="Seed (the same for every step)")
         gen = gr.Button("Generate the image walk")
-        gen_message = gr.Markdown()
+        gen_message = gr.Markdown(label="Generation message")
         gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
     inputs = [kind, emotion, other, theta, phi, r, steps, straight]

@@ -1,0 +1,236 @@
+"""Face exports: the GLB (52 ARKit morph targets, the skin texture, small enough to download and
+valid for three.js, Babylon.js and Blender) and the OBJ, both of the full head by default."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
+from emo_app.errors import InvalidInputError
+
+MAX_GLB_BYTES = 4_000_000
+_DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
+_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+
+
+@pytest.fixture(scope="module")
+def full_head():
+    from emo_app.face.looks import head_rig, look_texture
+
+    return head_rig("full"), look_texture("skin", head="full")
+
+
+@pytest.fixture(scope="module")
+def full_glb(full_head):
+    import pygltflib
+
+    from emo_app.face.export import build_glb
+
+    rig, skin = full_head
+    data = build_glb(Blendshapes.from_dict({"jawOpen": 0.6, "browInnerUp": 0.8}), texture=skin, rig=rig)
+    return data, pygltflib.GLTF2.load_from_bytes(data)
+
+
+def _view_bytes(gltf, blob: bytes, index: int) -> bytes:
+    view = gltf.bufferViews[index]
+    return blob[(view.byteOffset or 0) : (view.byteOffset or 0) + view.byteLength]
+
+
+def _read(gltf, index: int) -> np.ndarray:
+    """An accessor's values as a glTF reader sees them: strided views, sparse substitution."""
+    accessor, blob = gltf.accessors[index], gltf.binary_blob()
+    dtype, width = np.dtype(_DTYPES[accessor.componentType]), _WIDTH[accessor.type]
+    values = np.zeros((accessor.count, width), dtype)
+    if accessor.bufferView is not None:
+        raw = _view_bytes(gltf, blob, accessor.bufferView)
+        stride = gltf.bufferViews[accessor.bufferView].byteStride or width * dtype.itemsize
+        for row in range(width):  # column by column keeps it simple for any stride
+            start = (accessor.byteOffset or 0) + row * dtype.itemsize
+            values[:, row] = np.ndarray((accessor.count,), dtype, raw, start, (stride,))
+    if accessor.sparse is not None:
+        rows = np.frombuffer(_view_bytes(gltf, blob, accessor.sparse.indices.bufferView),
+                             _DTYPES[accessor.sparse.indices.componentType])
+        values[rows] = np.frombuffer(_view_bytes(gltf, blob, accessor.sparse.values.bufferView),
+                                     dtype).reshape(-1, width)
+    return values
+
+
+def _decoded_targets(gltf, rig) -> np.ndarray:
+    """(52, V, 3) morph deltas in centimetres, decoded the way a viewer does (node scale)."""
+    scale = gltf.nodes[0].scale[0] * 100.0
+    targets = []
+    for primitive in gltf.meshes[0].primitives:
+        targets.append(np.stack([_read(gltf, t["POSITION"]) * scale for t in primitive.targets]))
+    return np.concatenate(targets, axis=1)
+
+
+def test_full_head_glb_is_under_4_mb_with_52_named_targets_and_the_skin_jpeg(full_head, full_glb):
+    import trimesh
+
+    rig, _ = full_head
+    data, gltf = full_glb
+    assert len(data) <= MAX_GLB_BYTES
+    mesh = gltf.meshes[0]
+    assert mesh.extras["targetNames"] == list(ARKIT_NAMES)
+    assert all(len(p.targets) == 52 for p in mesh.primitives)
+    assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.6)
+    assert sum(gltf.accessors[p.attributes.POSITION].count for p in mesh.primitives) == rig.vertex_count
+    assert [image.mimeType for image in gltf.images] == ["image/jpeg"]
+    assert _view_bytes(gltf, gltf.binary_blob(), gltf.images[0].bufferView)[:2] == b"\xff\xd8"
+    skin = [gltf.materials[p.material] for p in mesh.primitives if p.attributes.TEXCOORD_0 is not None]
+    assert len(skin) == 2  # face and scalp, both drawn with the one skin atlas
+    assert all(m.pbrMetallicRoughness.baseColorTexture.index == 0 for m in skin)
+    # trimesh reads it back life-size: the node turns the stored units into metres
+    scene = trimesh.load(io.BytesIO(data), file_type="glb")
+    assert sum(len(g.vertices) for g in scene.geometry.values()) == rig.vertex_count
+    expected = np.array([rig.neutral.min(0), rig.neutral.max(0)]) / 100.0
+    np.testing.assert_allclose(scene.bounds, expected, atol=1e-5)
+
+
+def test_glb_follows_the_gltf_rules_a_validator_checks(full_glb):
+    """What the Khronos validator would reject: chunk layout, views inside the buffer and
+    aligned, accessor bounds that are the data's own, sparse indices increasing and in range,
+    triangle indices in range, extensions declared."""
+    data, gltf = full_glb
+    magic, version, length = struct.unpack_from("<4sII", data)
+    assert (magic, version, length) == (b"glTF", 2, len(data))
+    json_length, json_kind = struct.unpack_from("<I4s", data, 12)
+    bin_length, bin_kind = struct.unpack_from("<I4s", data, 20 + json_length)
+    assert json_kind == b"JSON" and bin_kind == b"BIN\0" and json_length % 4 == 0 and bin_length % 4 == 0
+    assert 28 + json_length + bin_length == len(data) and gltf.buffers[0].byteLength <= bin_length
+    assert set(gltf.extensionsRequired) <= set(gltf.extensionsUsed)
+    for view in gltf.bufferViews:
+        assert (view.byteOffset or 0) % 4 == 0
+        assert view.byteOffset + view.byteLength <= gltf.buffers[0].byteLength
+        assert view.byteStride is None or (view.byteStride % 4 == 0 and 4 <= view.byteStride <= 252)
+    sparse_views = set()
+    for index, accessor in enumerate(gltf.accessors):
+        values = _read(gltf, index)  # raises if a view is too short for its accessor
+        if accessor.min:  # pygltflib reads a missing min as []
+            np.testing.assert_array_equal(values.min(0), accessor.min)
+            np.testing.assert_array_equal(values.max(0), accessor.max)
+        if accessor.sparse is not None:
+            rows = np.frombuffer(_view_bytes(gltf, gltf.binary_blob(), accessor.sparse.indices.bufferView),
+                                 _DTYPES[accessor.sparse.indices.componentType])
+            assert len(rows) == accessor.sparse.count and np.all(np.diff(rows.astype(np.int64)) > 0)
+            assert rows[-1] < accessor.count
+            sparse_views |= {accessor.sparse.indices.bufferView, accessor.sparse.values.bufferView}
+    for index in sparse_views:  # sparse data is tightly packed and no vertex buffer
+        assert gltf.bufferViews[index].target is None and gltf.bufferViews[index].byteStride is None
+    for primitive in gltf.meshes[0].primitives:
+        assert gltf.accessors[primitive.attributes.POSITION].min
+        assert all(gltf.accessors[t["POSITION"]].min for t in primitive.targets)
+        count = gltf.accessors[primitive.attributes.POSITION].count
+        triangles = _read(gltf, primitive.indices)
+        assert len(triangles) % 3 == 0 and triangles.max() < count
+        normals = _read(gltf, primitive.attributes.NORMAL) / 127.0
+        np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=0.02)
+
+
+@pytest.mark.parametrize("head", ["full", "mediapipe"])
+def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_within_the_tolerance(head):
+    """Small deltas are left out and the rest stored as 16-bit steps, yet no pose with weights
+    in [0, 1] puts a vertex further from the rig than MORPH_TOLERANCE_CM plus the rounding."""
+    import pygltflib
+
+    from emo_app.face.export import MORPH_TOLERANCE_CM, build_glb, morph_unit
+    from emo_app.face.looks import head_rig
+
+    rig = head_rig(head)
+    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.zeros(), rig=rig))
+    decoded = _decoded_targets(gltf, rig)
+    expected = rig.deltas.astype(np.float64)
+    bound = MORPH_TOLERANCE_CM + len(ARKIT_NAMES) * np.sqrt(3) / 2 * morph_unit(rig.deltas)
+    rng = np.random.default_rng(0)
+    for weights in [np.ones(52), *rng.random((20, 52)), *(rng.random((20, 52)) < 0.2)]:
+        error = np.linalg.norm(np.tensordot(weights, decoded - expected, axes=1), axis=1)
+        assert error.max() <= bound
+    stored = sum(gltf.accessors[t["POSITION"]].sparse.count for p in gltf.meshes[0].primitives
+                 for t in p.targets if gltf.accessors[t["POSITION"]].sparse is not None)
+    assert stored < 0.5 * expected.shape[0] * expected.shape[1]  # sparse: a shape moves one region
+    jaw = ARKIT_NAMES.index("jawOpen")
+    assert np.abs(decoded[jaw] - expected[jaw]).max() < 0.01 and np.abs(decoded[jaw]).max() > 1.0
+
+
+def test_glb_template_is_built_once_per_head_and_skin(full_head, monkeypatch):
+    """A describe call sets only the weights: the binary part (geometry, targets, texture) is
+    packed once per head and skin and shared by every later GLB."""
+    from emo_app.face import export
+
+    rig, skin = full_head
+    export.build_glb(Blendshapes.zeros(), texture=skin, rig=rig)
+    built = []
+    original = export._build_template
+    monkeypatch.setattr(export, "_build_template", lambda *a: built.append(a) or original(*a))
+    first = export.build_glb(Blendshapes.from_dict({"jawOpen": 1.0}), texture=skin, rig=rig)
+    second = export.build_glb(Blendshapes.from_dict({"mouthSmileLeft": 1.0}), texture=skin, rig=rig)
+    assert built == [] and first != second and first[-100_000:] == second[-100_000:]
+
+
+def test_glb_sequence_becomes_a_morph_weight_animation(tmp_path, full_head):
+    import pygltflib
+
+    from emo_app.face.export import build_glb, export_glb
+
+    rig, skin = full_head
+    frames = [Blendshapes.from_dict({"jawOpen": 0.7}), Blendshapes.from_dict({"mouthSmileLeft": 1.0})]
+    path = export_glb(frames, tmp_path / "walk.glb", fps=24, texture=skin, rig=rig)
+    assert path.read_bytes() == build_glb(frames, fps=24, texture=skin, rig=rig)
+    gltf = pygltflib.GLTF2().load(str(path))
+    assert gltf.meshes[0].weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.7)
+    animation = gltf.animations[0]
+    assert animation.channels[0].target.path == "weights"
+    times = _read(gltf, animation.samplers[0].input)[:, 0]
+    np.testing.assert_allclose(times, [0.0, 1 / 24])
+    weights = _read(gltf, animation.samplers[0].output).reshape(2, 52)
+    assert weights[1, ARKIT_NAMES.index("mouthSmileLeft")] == pytest.approx(1.0)
+    with pytest.raises(InvalidInputError, match=".glb"):
+        export_glb(frames[0], tmp_path / "face.gltf")
+    with pytest.raises(InvalidInputError, match="Frames per second"):
+        build_glb(frames, fps=0.0, rig=rig)
+
+
+def test_obj_export_is_the_full_head_with_its_uvs_and_skin_texture(tmp_path, full_head):
+    import trimesh
+
+    from emo_app.face.export import export_obj, save_png
+
+    rig, _ = full_head
+    smile = Blendshapes.from_dict({"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0})
+    path = export_obj(smile, tmp_path / "face.obj")  # the default face: full head in its skin
+    assert "map_Kd face_skin.jpg" in (tmp_path / "face.mtl").read_text()
+    assert (tmp_path / "face_skin.jpg").read_bytes()[:2] == b"\xff\xd8"
+    mesh = trimesh.load(path, force="mesh", process=False)
+    assert len(mesh.vertices) == rig.vertex_count
+    posed = rig.deform(smile)  # trimesh reorders vertices by material: compare them as sets
+    np.testing.assert_allclose(np.sort(mesh.vertices, axis=0), np.sort(posed, axis=0), atol=1e-4)
+    assert mesh.visual.kind == "texture"
+    skin = rig.part("face").size + rig.part("head").size
+    assert sum(line.startswith("vt ") for line in path.read_text().splitlines()) == skin
+    with pytest.raises(InvalidInputError, match="Blendshapes"):
+        export_obj({"jawOpen": 1.0}, tmp_path / "x.obj")
+    png = save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / "x.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_describe_exports_the_full_head_with_its_skin_offline(no_network, tmp_path, monkeypatch):
+    import pygltflib
+
+    from emo_app import services
+    from emo_app.face.looks import head_rig
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    result = services.describe("She beams with delight at the news", size=64)
+    files = result.face.files
+    gltf = pygltflib.GLTF2().load(str(files["glb"]))
+    positions = [gltf.accessors[p.attributes.POSITION].count for p in gltf.meshes[0].primitives]
+    assert sum(positions) == head_rig("full").vertex_count
+    assert len(gltf.images) == 1 and gltf.meshes[0].extras["targetNames"] == list(ARKIT_NAMES)
+    assert files["glb"].stat().st_size <= MAX_GLB_BYTES
+    assert files["csv"].read_text().splitlines()[0].startswith("Timecode,BlendShapeCount")
+    assert '"jawOpen"' in files["json"].read_text()
+    assert no_network == []

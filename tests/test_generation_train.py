@@ -3,6 +3,8 @@ the weights, the saved folder reloads to identical images, checkpoints resume, b
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -287,3 +289,42 @@ def test_cli_generate_says_a_gpu_is_needed(monkeypatch, capsys):
     monkeypatch.setattr(api, "gpu_available", lambda: False)
     assert main(["generate-c2a2", "--class", "happily-surprised", "--mode", "prompt"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folder):
+    """`accelerate launch` with 2 CPU processes (gloo DDP), batch 1 each, trains the same weights
+    as one process with batch 2. Accelerate's --cpu launcher starts a single process, so the test
+    launches its multi-process launcher (torchrun) and the trainer's --device cpu keeps it on CPU."""
+    import os
+    import subprocess
+    import sys
+
+    one = _config(tmp_path / "one", base_folder, batch_size=2, validate_every=0, checkpoint_every=0)
+    single = train_c2a2(one)
+    two_out = tmp_path / "two"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(_free_port()), "-m", "emo_app", "train-c2a2",
+        "--data", str(one.data_dir), "--class-images", str(one.class_images_dir), "--out", str(two_out),
+        "--base", str(base_folder), "--resolution", "64", "--batch-size", "1", "--steps", "2",
+        "--lr", "1e-3", "--number-encoder-lr", "1e-2", "--validate-every", "0", "--checkpoint-every", "0",
+        "--device", "cpu",
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert report["steps"] == 2
+    assert report["final_loss"] == pytest.approx(single.losses[-1], rel=1e-5)
+    a, b = _unet_and_encoder(one.out_dir), _unet_and_encoder(two_out)
+    assert _update_difference(a, b, base_folder) < 1e-3

@@ -40,6 +40,8 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
     )
     result = train_c2a2(config)
+    if not result.main_process:  # one report per run, not one per process
+        return 0
     print(
         json.dumps(
             {

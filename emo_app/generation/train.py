@@ -114,6 +114,7 @@ class TrainResult:
     validation_images: list[Path] = field(default_factory=list)
     resumed_from: int = 0
     pipeline: C2A2Pipeline | None = None  # the trained pipeline, still in memory
+    main_process: bool = True  # False on the other processes of a data-parallel run
 
 
 # ----- data ------------------------------------------------------------------------------------
@@ -403,7 +404,7 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
     unet, number_encoder = prepared[0], prepared[1]
     text_encoder = prepared[2] if config.train_text_encoder else sd.text_encoder
 
-    result = TrainResult(out_dir=config.out_dir, steps=0)
+    result = TrainResult(out_dir=config.out_dir, steps=0, main_process=accelerator.is_main_process)
     step = 0
     checkpoint = latest_checkpoint(config.out_dir) if config.resume else None
     if checkpoint is not None:

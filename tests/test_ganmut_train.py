@@ -73,7 +73,10 @@ def test_save_and_reload_give_identical_outputs(tmp_path):
     weights = trainer.save(tmp_path)
     assert weights.name == "ganmut-c2a2.safetensors"
     _, config_json, training = checkpoint_paths(tmp_path)
-    assert json.loads(config_json.read_text())["step"] == 3 and training.is_file()
+    assert json.loads(config_json.read_text())["step"] == 3
+    # Accelerate's save_state: the modules as safetensors, both optimisers, the RNG states
+    assert {"model.safetensors", "optimizer.bin", "optimizer_1.bin", "random_states_0.pkl"} <= {
+        p.name for p in training.iterdir()}
     codes = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.5, 0.87], [-0.4, -0.2, -0.87], [1.0, 0.0, 0.0]])
     reloaded = GanmutTrainer.from_checkpoint(tmp_path)
     assert reloaded.step == 3
@@ -101,10 +104,20 @@ def test_resume_continues_exactly(tmp_path):
     first = GanmutTrainer(config)
     run(first, 3)
     first.save(tmp_path)
+    run(first, 2)  # the RNG moves on: the resumed run must rewind it to step 3
     resumed = GanmutTrainer.from_checkpoint(tmp_path)
+    assert resumed.step == 3
     run(resumed, 2)
     for a, b in zip(straight.model_state().values(), resumed.model_state().values(), strict=True):
         assert torch.equal(a, b)
+    # the weights alone (fresh Adam moments, no RNG state) would not continue the same way
+    bare = GanmutTrainer.from_checkpoint(tmp_path, with_training_state=False)
+    assert bare.accelerator is None
+    restarted = GanmutTrainer(config)
+    restarted.load_model_state(bare.model_state())
+    run(restarted, 2)
+    assert not all(torch.equal(a, b) for a, b in zip(straight.model_state().values(),
+                                                      restarted.model_state().values(), strict=True))
 
 
 def test_code_regressor_recovers_known_codes():

@@ -52,11 +52,13 @@ def checkpoint_paths(location: str | Path) -> tuple[Path, Path, Path]:
 
 
 def make_accelerator(device: str = "cpu", mixed_precision: str = "no") -> Any:
-    """``device='cpu'`` forces CPU (gloo data parallel under ``accelerate launch``); any other
-    value lets Accelerate place each process on its launcher-assigned device."""
+    """CPU for ``device='cpu'`` or 'auto' without a GPU (gloo data parallel under ``accelerate
+    launch``); otherwise Accelerate places each process on its launcher-assigned GPU."""
     from accelerate import Accelerator
 
-    return Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
+    from emo_app.models.manager import accelerate_cpu
+
+    return Accelerator(cpu=accelerate_cpu(device), mixed_precision=mixed_precision)
 
 
 class GanmutTrainer:
@@ -317,7 +319,7 @@ def train(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights, _, _ = checkpoint_paths(out)
-    accelerator = make_accelerator("cpu" if options.device == "cpu" else "auto", options.mixed_precision)
+    accelerator = make_accelerator(options.device, options.mixed_precision)
     if weights.is_file():
         trainer = GanmutTrainer.from_checkpoint(out, accelerator=accelerator)
         log.info("Resuming from step %d", trainer.step)
@@ -382,7 +384,9 @@ def export_pseudo_labels(
     if labels is not None:
         read_labels(labels)  # a bad CSV fails on every process before any work
 
-    state = PartialState(cpu=str(device) == "cpu")
+    from emo_app.models.manager import accelerate_cpu
+
+    state = PartialState(cpu=accelerate_cpu(str(device)))
     if state.num_processes > 1:
         device = str(state.device)  # each process on its launcher-assigned device
     trainer = GanmutTrainer.from_checkpoint(checkpoint, device, with_training_state=False)

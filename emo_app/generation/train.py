@@ -272,9 +272,11 @@ def make_accelerator(device: str, mixed_precision: str, gradient_accumulation_st
     place each process on its launcher-assigned device."""
     from accelerate import Accelerator
 
-    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    from emo_app.models.manager import accelerate_cpu
+
+    on_cpu = accelerate_cpu(device)
     return Accelerator(
-        cpu=device == "cpu",
+        cpu=on_cpu,
         mixed_precision=resolve_mixed_precision(mixed_precision, on_cpu),
         gradient_accumulation_steps=gradient_accumulation_steps,
     )

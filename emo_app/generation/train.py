@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,7 @@ class TrainResult:
     resumed_from: int = 0
     pipeline: C2A2Pipeline | None = None  # the trained pipeline, still in memory
     main_process: bool = True  # False on the other processes of a data-parallel run
+    step_seconds: list[float] = field(default_factory=list)  # wall time of each optimizer step
 
 
 # ----- data ------------------------------------------------------------------------------------
@@ -466,6 +468,7 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
         sd.text_encoder.train(config.train_text_encoder)
         pipeline.number_encoder.train()
         micro_losses = []
+        started = time.perf_counter()
         draws = _StepDraws.draw(
             n * world * accumulation, len(rows), len(class_paths), latent_shape,
             noise_scheduler.config.num_train_timesteps,
@@ -487,7 +490,8 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
                 f"Training diverged at step {step + 1} (loss {step_loss}); lower the rate."
             )
         step += 1
-        result.losses.append(step_loss)
+        result.losses.append(step_loss)  # (the gather above synchronised the device)
+        result.step_seconds.append(time.perf_counter() - started)
         if step % max(1, config.log_every) == 0 or step == config.max_steps:
             log.info("step %d/%d loss %.4f", step, config.max_steps, step_loss)
         if config.checkpoint_every and step % config.checkpoint_every == 0:

@@ -249,3 +249,24 @@ def test_warm_up_records_seconds_per_batch_size(c2a2):
     seconds = c2a2.warm_up((1, 2), size=64, steps=1)
     assert set(seconds) == {1, 2} and all(s > 0 for s in seconds.values())
     assert c2a2.speed["warmup_seconds"] == seconds
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch.compile with CUDA graphs needs CUDA")
+def test_compiled_images_match_uncompiled_fp16_on_cuda(tmp_path):
+    """On a GPU the fast path compiles; its images match the uncompiled fp16 ones (same seeds)
+    within 2 levels on average (kernels differ, fp16 rounding differs)."""
+    from emo_app.generation.pipeline import prepare_for_serving
+
+    def fresh(name):
+        sd = build_random_sd_pipeline(seed=0, tokenizer=clip_tokenizer(tmp_path / name))
+        sd = sd.to("cuda", torch.float16)
+        sd.set_progress_bar_config(disable=True)
+        return C2A2Pipeline.with_new_number_encoder(sd, seed=0)
+
+    plain = fresh("plain")
+    fast = prepare_for_serving(fresh("fast"), compile_modules=True, warm_up_batches=(2,), size=64)
+    assert fast.speed["compiled"] is True and fast.speed["warmup_seconds"][2] > 0
+    request = _request([HAPPY, SAD], [3, 4])
+    for a, b in zip(plain.generate(request), fast.generate(request), strict=True):
+        diff = np.abs(np.asarray(a).astype(int) - np.asarray(b).astype(int))
+        assert diff.mean() < 2.0, diff.mean()

@@ -323,6 +323,9 @@ def train(
     if weights.is_file():
         trainer = GanmutTrainer.from_checkpoint(out, accelerator=accelerator)
         log.info("Resuming from step %d", trainer.step)
+        if not checkpoint_paths(out)[2].is_dir():
+            log.warning("No Accelerate training state in '%s' (a checkpoint from before it?): the "
+                        "optimisers and RNG start afresh from the saved weights", out)
     else:
         trainer = GanmutTrainer(config or GanmutConfig(), accelerator=accelerator)
     cfg = trainer.config

@@ -334,12 +334,14 @@ class C2A2Pipeline:
     def _embeddings_for(
         self, keys: list[tuple[Any, ...]], encode: Callable[[list[int]], torch.Tensor]
     ) -> torch.Tensor:
-        """Rows for ``keys``; with the cache on, only unseen keys are encoded (in one batch)."""
+        """Rows for ``keys``; with the cache on, only unseen keys are encoded (in one batch).
+        Rows are kept on the CPU and moved per call, so they survive offloading and ZeroGPU's
+        per-call GPU."""
         if not self.cache_embeddings:
             return encode(list(range(len(keys))))
         missing = [i for i, key in enumerate(keys) if key not in self._embeddings]
         if missing:
-            for i, row in zip(missing, encode(missing)):
+            for i, row in zip(missing, encode(missing).cpu()):
                 self._embeddings[keys[i]] = row
         rows = []
         for key in keys:
@@ -347,7 +349,7 @@ class C2A2Pipeline:
             rows.append(self._embeddings[key])
         while len(self._embeddings) > EMBEDDING_CACHE_SIZE:
             self._embeddings.popitem(last=False)
-        return torch.stack(rows)
+        return torch.stack(rows).to(self.device)
 
     # ----- sampling --------------------------------------------------------------------------
     @torch.no_grad()

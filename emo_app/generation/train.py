@@ -235,7 +235,11 @@ STATE_MARKER = "trainer_state.json"
 def latest_checkpoint(out_dir: Path) -> Path | None:
     folders = sorted((out_dir / "checkpoints").glob("step-*[0-9]"))
     complete = [f for f in folders if (f / STATE_MARKER).exists()]
-    return complete[-1] if complete else None
+    usable = [f for f in complete if (f / "model.safetensors").exists()]  # Accelerate's layout
+    if len(usable) < len(complete):
+        log.warning("Ignoring %d checkpoint(s) in the layout before Accelerate (unet.safetensors); "
+                    "they cannot resume exactly", len(complete) - len(usable))
+    return usable[-1] if usable else None
 
 
 def save_checkpoint(accelerator: Any, folder: Path, step: int) -> Path:

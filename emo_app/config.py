@@ -100,6 +100,7 @@ ENV_VARS: dict[str, str] = {
     "EMO_DATA_DIR": "folder for studies, caches and reports (default: ./data)",
     "EMO_DEVICE": "auto, cpu, cuda, cuda:N or mps (auto picks cuda, then mps, then cpu)",
     "EMO_DTYPE": "auto, float32, float16 or bfloat16 (auto: float16 on GPU, float32 on CPU)",
+    "EMO_COMPILE": "1 compiles the generator's UNet and VAE decoder at load (CUDA GPUs; warm-up ~1 min)",
     "EMO_OFFLINE": "1 never touches the network; HF_HUB_OFFLINE=1 sets the same default",
     "EMO_HOST": "address the app listens on (default 127.0.0.1; Spaces sets 0.0.0.0)",
     "EMO_PORT": "port the app listens on (default 7860)",

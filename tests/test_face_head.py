@@ -124,3 +124,17 @@ def test_dark_background_and_unknown_choices(head):
     for bad in ({"head": "robot"}, {"tone": "green"}, {"background": "plaid"}, {"look": "oil"}):
         with pytest.raises(InvalidInputError):
             services.render_face(Blendshapes.zeros(), size=64, **bad)
+
+
+def test_views_of_one_pose_share_the_mesh_and_a_new_pose_rebuilds_it(head):
+    """The renderer keeps the posed mesh between views of the same weights (describe draws two);
+    a changed weight must never show the old pose."""
+    renderer = get_face_renderer()
+    smile = Blendshapes.from_dict({"mouthSmileLeft": 1, "mouthSmileRight": 1})
+    frown = Blendshapes.from_dict({"mouthFrownLeft": 1, "mouthFrownRight": 1})
+    texture = skin_texture()
+    first = renderer.render(smile, size=128, rig=head, texture=texture)
+    renderer.render(smile, view="three_quarter", size=128, rig=head, texture=texture)
+    again = renderer.render(smile, size=128, rig=head, texture=texture)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(renderer.render(frown, size=128, rig=head, texture=texture), first)

@@ -73,7 +73,10 @@ def test_save_and_reload_give_identical_outputs(tmp_path):
     weights = trainer.save(tmp_path)
     assert weights.name == "ganmut-c2a2.safetensors"
     _, config_json, training = checkpoint_paths(tmp_path)
-    assert json.loads(config_json.read_text())["step"] == 3 and training.is_file()
+    assert json.loads(config_json.read_text())["step"] == 3
+    # Accelerate's save_state: the modules as safetensors, both optimisers, the RNG states
+    assert {"model.safetensors", "optimizer.bin", "optimizer_1.bin", "random_states_0.pkl"} <= {
+        p.name for p in training.iterdir()}
     codes = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.5, 0.87], [-0.4, -0.2, -0.87], [1.0, 0.0, 0.0]])
     reloaded = GanmutTrainer.from_checkpoint(tmp_path)
     assert reloaded.step == 3
@@ -101,10 +104,20 @@ def test_resume_continues_exactly(tmp_path):
     first = GanmutTrainer(config)
     run(first, 3)
     first.save(tmp_path)
+    run(first, 2)  # the RNG moves on: the resumed run must rewind it to step 3
     resumed = GanmutTrainer.from_checkpoint(tmp_path)
+    assert resumed.step == 3
     run(resumed, 2)
     for a, b in zip(straight.model_state().values(), resumed.model_state().values(), strict=True):
         assert torch.equal(a, b)
+    # the weights alone (fresh Adam moments, no RNG state) would not continue the same way
+    bare = GanmutTrainer.from_checkpoint(tmp_path, with_training_state=False)
+    assert bare.accelerator is None
+    restarted = GanmutTrainer(config)
+    restarted.load_model_state(bare.model_state())
+    run(restarted, 2)
+    assert not all(torch.equal(a, b) for a, b in zip(straight.model_state().values(),
+                                                      restarted.model_state().values(), strict=True))
 
 
 def test_code_regressor_recovers_known_codes():
@@ -280,3 +293,59 @@ def test_mediapipe_estimator_finds_no_face_in_noise():
         pytest.skip("face_landmarker.task is not installed")
     finally:
         estimator.close()
+
+
+LAUNCHED = """
+import sys
+from emo_app.ganmut.config import GanmutConfig
+from emo_app.ganmut.train import TrainOptions, export_pseudo_labels, train
+folder, labels, out, csv_path = sys.argv[1:5]
+config = GanmutConfig(image_size=32, g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=2, n_critic=1)
+train(folder, labels, out, config, TrainOptions(steps=2, save_every=2, sample_every=2, au_estimator="none",
+                                                 device="cpu"), progress=False)
+export_pseudo_labels(out, folder, csv_path, batch_size=3, device="cpu", progress=False)
+from pathlib import Path
+from accelerate import PartialState
+state = PartialState()
+Path(sys.argv[-1] + f".rank{state.process_index}").write_text(str(state.num_processes))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_train_and_pseudo_label_a_shard_each(tmp_path):
+    """`accelerate launch` with 2 CPU processes: GANmut trains data parallel (each process saves
+    its RNG state) and the pseudo-labels of the 8 images, 4 per process, gathered on the main
+    process, are the rows one process writes from the same checkpoint, in the same order."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    folder, labels = write_dataset(tmp_path)
+    script = tmp_path / "launched.py"
+    script.write_text(LAUNCHED)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out, two_csv = tmp_path / "run", tmp_path / "two.csv"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(port), str(script), str(folder), str(labels), str(out),
+               str(two_csv)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = sorted(tmp_path.glob("two.csv.rank*"))  # each process wrote its group's size
+    assert [r.read_text() for r in ranks] == ["2", "2"]
+    _, config_json, training = checkpoint_paths(out)
+    assert json.loads(config_json.read_text())["step"] == 2
+    assert {"random_states_0.pkl", "random_states_1.pkl"} <= {p.name for p in training.iterdir()}
+    one_csv = tmp_path / "one.csv"
+    assert cli_main(["ganmut-labels", "--checkpoint", str(out), "--data", str(folder),
+                     "--out", str(one_csv), "--device", "cpu"]) == 0
+    with two_csv.open() as a, one_csv.open() as b:
+        two, one = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [r["file"] for r in two] == [r["file"] for r in one] == [f"img{i}.png" for i in range(8)]
+    for x, y in zip(two, one, strict=True):
+        assert [float(x[k]) for k in ("valence", "arousal", "z")] == pytest.approx(
+            [float(y[k]) for k in ("valence", "arousal", "z")], abs=2e-5)

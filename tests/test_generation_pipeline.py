@@ -211,3 +211,62 @@ def test_number_encoder_frequencies_are_what_its_config_says():
     assert torch.allclose(measured, encoder.cycles_per_unit.double(), atol=0.05)
     assert float(encoder.cycles_per_unit.min()) == pytest.approx(0.5)
     assert float(encoder.cycles_per_unit.max()) == pytest.approx(config.max_frequency / 2)
+
+
+def test_speed_path_falls_back_on_cpu_and_keeps_the_images(tmp_path, monkeypatch):
+    """Asking for compilation on CPU leaves the modules uncompiled, says why, and the images
+    (with the per-point embedding cache on) equal the plain pipeline's, also on a cache hit."""
+    from emo_app.generation.pipeline import compile_unavailable_reason, prepare_for_serving
+
+    def fresh():  # its own tokenizer: adding <emo> to a shared one would change the second build
+        sd = build_random_sd_pipeline(seed=0, tokenizer=clip_tokenizer(tmp_path / str(len(built))))
+        sd.set_progress_bar_config(disable=True)
+        built.append(C2A2Pipeline.with_new_number_encoder(sd, seed=0))
+        return built[-1]
+
+    built: list[C2A2Pipeline] = []
+    plain, fast = fresh(), prepare_for_serving(fresh(), compile_modules=True, warm_up_batches=())
+    assert "CUDA" in compile_unavailable_reason("cpu")
+    assert fast.speed["compiled"] is False and "cpu" in fast.speed["reason"]
+    assert fast.cache_embeddings and not plain.cache_embeddings
+    assert type(fast.sd.unet).__name__ == "UNet2DConditionModel" and fast.sd.unet._compiled_call_impl is None
+    request = _request([HAPPY, SAD], [3, 4])
+    expected = [np.asarray(i) for i in plain.generate(request)]
+    encoded = []
+    original = fast.encode_points
+    monkeypatch.setattr(fast, "encode_points", lambda p, t: encoded.append(len(p)) or original(p, t))
+    for _ in range(2):  # the first call fills the cache, the second reads it
+        got = [np.asarray(i) for i in fast.generate(request)]
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert encoded == [2]  # the two points were encoded once, together
+    mixed = fast.generate(_request([SAD, EmotionPoint(0.1, 0.2, 0.3)], [4, 5]))
+    assert encoded == [2, 1]  # only the new point is encoded
+    np.testing.assert_array_equal(np.asarray(mixed[0]), expected[1])
+
+
+def test_warm_up_records_seconds_per_batch_size(c2a2):
+    seconds = c2a2.warm_up((1, 2), size=64, steps=1)
+    assert set(seconds) == {1, 2} and all(s > 0 for s in seconds.values())
+    assert c2a2.speed["warmup_seconds"] == seconds
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch.compile with CUDA graphs needs CUDA")
+def test_compiled_images_match_uncompiled_fp16_on_cuda(tmp_path):
+    """On a GPU the fast path compiles; its images match the uncompiled fp16 ones (same seeds)
+    within 2 levels on average (kernels differ, fp16 rounding differs)."""
+    from emo_app.generation.pipeline import prepare_for_serving
+
+    def fresh(name):
+        sd = build_random_sd_pipeline(seed=0, tokenizer=clip_tokenizer(tmp_path / name))
+        sd = sd.to("cuda", torch.float16)
+        sd.set_progress_bar_config(disable=True)
+        return C2A2Pipeline.with_new_number_encoder(sd, seed=0)
+
+    plain = fresh("plain")
+    fast = prepare_for_serving(fresh("fast"), compile_modules=True, warm_up_batches=(2,), size=64)
+    assert fast.speed["compiled"] is True and fast.speed["warmup_seconds"][2] > 0
+    request = _request([HAPPY, SAD], [3, 4])
+    for a, b in zip(plain.generate(request), fast.generate(request), strict=True):
+        diff = np.abs(np.asarray(a).astype(int) - np.asarray(b).astype(int))
+        assert diff.mean() < 2.0, diff.mean()

@@ -3,6 +3,8 @@ the weights, the saved folder reloads to identical images, checkpoints resume, b
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -99,15 +101,68 @@ def test_training_resumes_from_the_last_checkpoint(tmp_path, base_folder):
     train_c2a2(config)
     checkpoint = latest_checkpoint(config.out_dir)
     assert checkpoint is not None and checkpoint.name == "step-000001"
-    assert {p.name for p in checkpoint.iterdir()} >= {
-        "unet.safetensors",
-        "optimizer.safetensors",
-        "number_encoder.safetensors",
-        "trainer_state.json",
-    }
+    names = {p.name for p in checkpoint.iterdir()}
+    # Accelerate's save_state: both trained modules as safetensors, optimizer, RNG states
+    assert {"model.safetensors", "model_1.safetensors", "optimizer.bin", "random_states_0.pkl",
+            "trainer_state.json"} <= names
     config.max_steps = 2
     resumed = train_c2a2(config)
     assert resumed.resumed_from == 1 and resumed.steps == 2 and len(resumed.losses) == 1
+
+
+def _unet_and_encoder(folder):
+    trained = C2A2Pipeline.from_pretrained(folder, require_number_encoder=True)
+    state = {f"unet.{k}": v for k, v in trained.sd.unet.state_dict().items()}
+    return state | {f"ne.{k}": v for k, v in trained.number_encoder.state_dict().items()}
+
+
+def _update_difference(a, b, base_folder):
+    """|update_a - update_b| / |update_a| over all trained weights (Adam turns float-rounding
+    differences of near-zero gradients into lr-sized steps, so elementwise equality is too strict
+    for runs that batch differently; the loss and the overall update must agree)."""
+    start = C2A2Pipeline.with_new_number_encoder(C2A2Pipeline.from_pretrained(base_folder).sd, seed=0)
+    init = {f"unet.{k}": v for k, v in start.sd.unet.state_dict().items()}
+    init |= {f"ne.{k}": v for k, v in start.number_encoder.state_dict().items()}
+    step_a = torch.cat([(a[k] - init[k]).flatten() for k in init])
+    step_b = torch.cat([(b[k] - init[k]).flatten() for k in init])
+    return float((step_a - step_b).norm() / step_a.norm())
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, base_folder):
+    """Losses and weights after 3 steps are the same whether the run stopped after step 2 or not:
+    the checkpoint restores optimizer moments and the RNG that draws images, noise and timesteps."""
+    straight = _config(tmp_path / "a", base_folder, max_steps=3, validate_every=0, checkpoint_every=0)
+    full = train_c2a2(straight)
+    split = _config(tmp_path / "b", base_folder, max_steps=2, validate_every=0, checkpoint_every=2)
+    first = train_c2a2(split)
+    split.max_steps = 3
+    second = train_c2a2(split)
+    assert second.resumed_from == 2
+    assert first.losses + second.losses == pytest.approx(full.losses, rel=1e-6, abs=0)
+    a, b = _unet_and_encoder(straight.out_dir), _unet_and_encoder(split.out_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # without the restored state (the old behaviour: reseeding, fresh moments) it would not match
+    fresh = _config(tmp_path / "c", base_folder, max_steps=1, validate_every=0, checkpoint_every=0,
+                    base_model=str(split.out_dir))
+    assert train_c2a2(fresh).losses[0] != pytest.approx(full.losses[2], rel=1e-6, abs=0)
+
+
+def test_gradient_accumulation_matches_one_larger_batch(tmp_path, base_folder):
+    """Two micro-batches of 1 per step give the same update as one batch of 2 (Accelerate
+    divides the loss by the accumulation count)."""
+    big = _config(tmp_path / "big", base_folder, batch_size=2, validate_every=0, checkpoint_every=0,
+                  prior_loss_weight=0.0)
+    small = _config(tmp_path / "small", base_folder, batch_size=1, gradient_accumulation_steps=2,
+                    validate_every=0, checkpoint_every=0, prior_loss_weight=0.0)
+    a_run, b_run = train_c2a2(big), train_c2a2(small)
+    assert b_run.losses == pytest.approx(a_run.losses, rel=1e-5)
+    a, b = _unet_and_encoder(big.out_dir), _unet_and_encoder(small.out_dir)
+    assert _update_difference(a, b, base_folder) < 1e-3
+    # a different sample order is far off: the test can tell the two apart
+    other = _config(tmp_path / "other", base_folder, batch_size=2, validate_every=0, checkpoint_every=0,
+                    prior_loss_weight=0.0, seed=1)
+    train_c2a2(other)
+    assert _update_difference(a, _unet_and_encoder(other.out_dir), base_folder) > 1e-2
 
 
 class RecordingSD:
@@ -234,3 +289,42 @@ def test_cli_generate_says_a_gpu_is_needed(monkeypatch, capsys):
     monkeypatch.setattr(api, "gpu_available", lambda: False)
     assert main(["generate-c2a2", "--class", "happily-surprised", "--mode", "prompt"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folder):
+    """`accelerate launch` with 2 CPU processes (gloo DDP), batch 1 each, trains the same weights
+    as one process with batch 2. Accelerate's --cpu launcher starts a single process, so the test
+    launches its multi-process launcher (torchrun) and the trainer's --device cpu keeps it on CPU."""
+    import os
+    import subprocess
+    import sys
+
+    one = _config(tmp_path / "one", base_folder, batch_size=2, validate_every=0, checkpoint_every=0)
+    single = train_c2a2(one)
+    two_out = tmp_path / "two"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(_free_port()), "-m", "emo_app", "train-c2a2",
+        "--data", str(one.data_dir), "--class-images", str(one.class_images_dir), "--out", str(two_out),
+        "--base", str(base_folder), "--resolution", "64", "--batch-size", "1", "--steps", "2",
+        "--lr", "1e-3", "--number-encoder-lr", "1e-2", "--validate-every", "0", "--checkpoint-every", "0",
+        "--device", "cpu",
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert report["steps"] == 2
+    assert report["final_loss"] == pytest.approx(single.losses[-1], rel=1e-5)
+    a, b = _unet_and_encoder(one.out_dir), _unet_and_encoder(two_out)
+    assert _update_difference(a, b, base_folder) < 1e-3

@@ -194,3 +194,64 @@ def test_default_pipeline_real_text_model_and_renderer(tmp_path, tiny_clip):
     assert row.mediapipe_detected == 1.0  # MediaPipe finds every rendered head
     assert row.mediapipe_r is not None and row.fer_kl is not None
     assert row.emotion_mae is not None and row.emotion_mae < 0.5
+
+
+LAUNCHED = """
+import hashlib, sys
+import numpy as np
+from emo_app.blendshapes import Blendshapes
+from emo_app.metric.benchmark import BenchmarkConfig, run_benchmark
+
+class Prediction:
+    def __init__(self, shapes):
+        self.shapes, self.emotions = shapes, None
+
+class HashModel:
+    def predict_batch(self, texts):
+        seeds = [int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) for t in texts]
+        return [Prediction(Blendshapes(np.random.default_rng(s).uniform(0, 0.6, 52))) for s in seeds]
+
+def render(shapes_list):
+    return [np.full((48, 48, 3), (s.values[:3] * 255).astype(np.uint8), np.uint8) for s in shapes_list]
+
+pool, out = sys.argv[1:3]
+config = BenchmarkConfig(models=("hash",), pool=pool, out_dir=out, k=4, batch_size=2, judges=("fer",),
+                         use_clip=False, render_size=48)
+run_benchmark(config, text_models={"hash": HashModel()}, render_fn=render, progress=False)
+from pathlib import Path
+from accelerate import PartialState
+state = PartialState()
+Path(sys.argv[-1] + f".rank{state.process_index}").write_text(str(state.num_processes))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_score_shards_and_the_report_equals_one_process(tmp_path):
+    """`accelerate launch` with 2 CPU processes splits each round of prompts between them and
+    gathers the records on the main process: cache and report equal a single process's."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    pool = _emo3d_split(tmp_path)
+    script = tmp_path / "launched.py"
+    script.write_text(LAUNCHED)
+    for processes, out in ((1, tmp_path / "one"), (2, tmp_path / "two")):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        launcher = ["--multi_gpu", "--num_processes", "2"] if processes == 2 else ["--num_processes", "1"]
+        command = [sys.executable, "-m", "accelerate.commands.launch", *launcher, "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+                   str(script), str(pool), str(out)]
+        env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        ranks = sorted(tmp_path.glob(f"{out.name}.rank*"))  # each process wrote its group's size
+        assert [r.read_text() for r in ranks] == [str(processes)] * processes
+    one_cache, two_cache = (sorted((tmp_path / d / ".cache").glob("*.jsonl")) for d in ("one", "two"))
+    one_lines, two_lines = one_cache[0].read_text().splitlines(), two_cache[0].read_text().splitlines()
+    assert len(one_lines) == 12 and one_lines == two_lines  # every prompt once, in pool order
+    assert (tmp_path / "one" / "report.csv").read_text() == (tmp_path / "two" / "report.csv").read_text()
+    assert float(next(csv.DictReader((tmp_path / "two" / "report.csv").open()))["mse"]) > 0

@@ -129,6 +129,7 @@ class _GLState:
             for i in LIGHT_INTENSITIES
         ]
         self.mesh_node = None
+        self.pose: tuple | None = None  # (rig, texture, weights) of the mesh in the scene
         self.view = None
         self.materials: dict[Any, Any] = {}
 
@@ -163,7 +164,8 @@ class _GLState:
             self.scene.set_pose(node, pose)
         self.view = view
 
-    def draw(self, vertices: np.ndarray, rig: Any, texture: Any, request: _Request) -> np.ndarray:
+    def build(self, vertices: np.ndarray, rig: Any, texture: Any) -> None:
+        """Put one posed head in the scene: normals, cavity shading, colours and UVs per part."""
         pr = self.pyrender
         from emo_app.face.texture import texture_uvs
 
@@ -199,6 +201,10 @@ class _GLState:
         if self.mesh_node is not None:
             self.scene.remove_node(self.mesh_node)
         self.mesh_node = self.scene.add(mesh)
+
+    def shoot(self, request: _Request) -> np.ndarray:
+        """The scene as it stands, from the current view, over the request's background."""
+        pr = self.pyrender
         if request.background is None:
             self.scene.bg_color = np.array([0.0, 0.0, 0.0, 0.0])
             flags = pr.RenderFlags.RGBA
@@ -444,8 +450,13 @@ class FaceRenderer:
         state.set_view(request.view)
         images = []
         for shapes in request.shapes:
-            vertices = rig.deform(shapes)
-            images.append(state.draw(vertices, rig, texture, request))
+            # the same pose again (describe's second view): keep the uploaded mesh, move the camera
+            pose = (rig, texture, shapes.values.tobytes())
+            if state.mesh_node is None or state.pose is None or state.pose[0] is not rig \
+                    or state.pose[1] is not texture or state.pose[2] != pose[2]:
+                state.build(rig.deform(shapes), rig, texture)
+                state.pose = pose
+            images.append(state.shoot(request))
         return images
 
     def _submit(self, job: Callable[[], Any]) -> Any:

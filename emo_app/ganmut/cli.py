@@ -36,20 +36,26 @@ def _train(args: argparse.Namespace) -> int:
     )
     options = TrainOptions(
         steps=args.steps, save_every=args.save_every, sample_every=args.sample_every,
-        au_estimator=args.au, device=args.device,
+        au_estimator=args.au, device=args.device, mixed_precision=args.mixed_precision,
     )
     weights = train(args.data, args.labels, args.out, config, options)
-    print(weights)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        print(weights)
     return 0
 
 
 def _labels(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
     from emo_app.ganmut.train import export_pseudo_labels
     from emo_app.models.manager import pick_device
 
-    count = export_pseudo_labels(args.checkpoint, args.data, args.out, device=pick_device(args.device),
-                                 labels=args.labels)
-    print(f"wrote {count} rows to {args.out}")
+    device = "cpu" if args.device == "cpu" else pick_device(args.device)
+    count = export_pseudo_labels(args.checkpoint, args.data, args.out, device=device, labels=args.labels)
+    if PartialState().is_main_process:  # one line per run, not one per process
+        print(f"wrote {count} rows to {args.out}")
     return 0
 
 
@@ -82,7 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--sample-every", type=int, default=1000)
     train.add_argument("--au", choices=("mediapipe", "none"), default="mediapipe",
                        help="Z supervision of real images from action units (MediaPipe blendshapes)")
-    train.add_argument("--device", default="auto")
+    train.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
+    train.add_argument("--device", default="auto",
+                       help="cpu forces CPU; otherwise Accelerate places each process (accelerate launch)")
     train.set_defaults(func=_train)
 
     labels = subparsers.add_parser("ganmut-labels", help="export file,valence,arousal,z pseudo-labels")

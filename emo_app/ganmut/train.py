@@ -1,14 +1,20 @@
-"""Training GANmut-3D: alternating WGAN-GP updates with the losses of eqs. (1)-(8), resumable
-checkpoints (weights, optimiser state and the sampling RNG, all in safetensors with a JSON
-config beside them), sample grids, and the export of (valence, arousal, z) pseudo-labels for
-real images, the input of the C2A2 Stable Diffusion training: Z is read by D_coor, valence and
+"""Training GANmut-3D: alternating WGAN-GP updates with the losses of eqs. (1)-(8) on 🤗
+Accelerate (device placement, optional mixed precision, data parallel under ``accelerate
+launch``, ``save_state``/``load_state`` checkpoints that restore every RNG, so a resumed run
+continues exactly), sample grids, and the export of (valence, arousal, z) pseudo-labels for real
+images, the input of the C2A2 Stable Diffusion training: Z is read by D_coor, valence and
 arousal stay the human annotation wherever the labels CSV has one (the paper recovers
-pseudo-labels "along Z" only).
+pseudo-labels "along Z" only). Pseudo-labelling shards the image list over the processes and
+gathers the rows on the main process.
+
+Every random number of training comes from torch's global CPU RNG, seeded ``seed + process
+index`` (each data-parallel process draws its own batches and codes), which ``save_state``
+stores per process.
 
 Checkpoint layout in the output folder:
   ganmut-c2a2.safetensors           G, D and the class directions (config also in its metadata)
   ganmut-c2a2.json                  the GanmutConfig, the step and the class names
-  ganmut-c2a2.training.safetensors  Adam moments of both optimisers and the RNG state (resume)
+  ganmut-c2a2.training/             accelerator.save_state: modules, both Adam states, RNG states
   samples/step_XXXXXX.png           rows: input, neutral, then each class direction at rho = 1
 """
 
@@ -20,6 +26,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,21 +44,36 @@ CHECKPOINT_NAME = "ganmut-c2a2"
 
 
 def checkpoint_paths(location: str | Path) -> tuple[Path, Path, Path]:
-    """(weights, config JSON, training state) for a folder or a ``.safetensors`` weights file."""
+    """(weights, config JSON, training-state folder) for a folder or a ``.safetensors`` file."""
     path = Path(location)
     weights = path if path.suffix == ".safetensors" else path / f"{CHECKPOINT_NAME}.safetensors"
     stem = weights.with_suffix("")
-    return weights, stem.with_suffix(".json"), Path(f"{stem}.training.safetensors")
+    return weights, stem.with_suffix(".json"), Path(f"{stem}.training")
+
+
+def make_accelerator(device: str = "cpu", mixed_precision: str = "no") -> Any:
+    """CPU for ``device='cpu'`` or 'auto' without a GPU (gloo data parallel under ``accelerate
+    launch``); otherwise Accelerate places each process on its launcher-assigned GPU."""
+    from accelerate import Accelerator
+
+    from emo_app.models.manager import accelerate_cpu
+
+    return Accelerator(cpu=accelerate_cpu(device), mixed_precision=mixed_precision)
 
 
 class GanmutTrainer:
-    """The networks, their optimisers and one seeded RNG that draws every random number of
-    training (batches, target codes, GP mixing), so a resumed run continues exactly."""
+    """The networks and their optimisers, prepared by an Accelerator (one is made for
+    ``device`` unless given; ``inference=True`` skips it for labelling and editing)."""
 
-    def __init__(self, config: GanmutConfig, device: str = "cpu"):
+    def __init__(
+        self, config: GanmutConfig, device: str = "cpu", accelerator: Any = None, inference: bool = False
+    ):
+        from accelerate.utils import set_seed
+
         self.config = config
-        self.device = torch.device(device)
-        torch.manual_seed(config.seed)  # network initialisation
+        self.accelerator = None if inference else accelerator or make_accelerator(device)
+        self.device = self.accelerator.device if self.accelerator is not None else torch.device(device)
+        torch.manual_seed(config.seed)  # network initialisation, the same on every process
         self.G = Generator(config).to(self.device)
         self.D = Discriminator(config).to(self.device)
         self.directions = ClassDirections(config).to(self.device)
@@ -60,12 +82,29 @@ class GanmutTrainer:
             list(self.G.parameters()) + list(self.directions.parameters()), config.g_lr, betas
         )
         self.d_opt = torch.optim.Adam(self.D.parameters(), config.d_lr, betas)
-        self.rng = torch.Generator().manual_seed(config.seed)
+        # What backward goes through: the data-parallel wrappers under `accelerate launch`, the
+        # modules themselves in one process. Forwards that no backward follows use the modules.
+        self.G_train, self.D_train, self.directions_train = self.G, self.D, self.directions
+        if self.accelerator is not None:
+            acc = self.accelerator
+            self.G_train, self.D_train, self.directions_train, self.g_opt, self.d_opt = acc.prepare(
+                self.G, self.D, self.directions, self.g_opt, self.d_opt
+            )
+            set_seed(config.seed, device_specific=True)  # seed + process index: own batches
         self.step = 0
 
+    def _backward(self, loss: torch.Tensor) -> None:
+        if self.accelerator is not None:
+            self.accelerator.backward(loss)
+        else:
+            loss.backward()
+
     # ----------------------------------------------------------------- losses
-    def sample_codes(self, batch_size: int) -> SampledCodes:
-        return sample_codes(self.directions(), batch_size, self.config, self.rng)
+    def sample_codes(self, batch_size: int, train_directions: bool = True) -> SampledCodes:
+        if train_directions:
+            return sample_codes(self.directions_train(), batch_size, self.config)
+        with torch.no_grad():
+            return sample_codes(self.directions(), batch_size, self.config)
 
     def discriminator_loss(
         self, batch: Batch, codes: SampledCodes, gp_rng: torch.Generator | None = None
@@ -76,9 +115,9 @@ class GanmutTrainer:
         code = codes.code.detach()
         with torch.no_grad():
             fake = self.G(x, code)
-        real_out = self.D(x)
-        fake_out = self.D(fake)
-        penalty = L.gradient_penalty(lambda t: self.D(t).src, x, fake, gp_rng or self.rng)
+        real_out = self.D_train(x)
+        fake_out = self.D_train(fake)
+        penalty = L.gradient_penalty(lambda t: self.D_train(t).src, x, fake, gp_rng)
         adv = L.adversarial_loss(real_out.src, fake_out.src, penalty, cfg.lambda_gp)
         return L.discriminator_objective(
             adv=adv,
@@ -92,11 +131,11 @@ class GanmutTrainer:
     def generator_loss(self, batch: Batch, codes: SampledCodes) -> L.LossTerms:
         """Eq. (8); the codes keep their graph to the class directions, which learn here."""
         x = batch.images
-        fake = self.G(x, codes.code)
-        fake_out = self.D(fake)
+        fake = self.G_train(x, codes.code)
+        fake_out = self.D(fake)  # D is frozen here: its module, not its data-parallel wrapper
         with torch.no_grad():
             cycle_code = self.D(x).coor  # D_coor(x): where the input sits in the space
-        reconstructed = self.G(fake, cycle_code)
+        reconstructed = self.G_train(fake, cycle_code)
         rho_hat = estimate_strength(fake_out.cls)
         return L.generator_objective(
             adv=-fake_out.src.mean(),  # the part of eq. (1) that depends on G
@@ -113,10 +152,10 @@ class GanmutTrainer:
         batch = batch.to(self.device)
         self.G.train()
         self.D.train()
-        codes = self.sample_codes(batch.images.size(0))
+        codes = self.sample_codes(batch.images.size(0), train_directions=False)
         d_terms = self.discriminator_loss(batch, codes)
         self.d_opt.zero_grad(set_to_none=True)
-        d_terms.total.backward()
+        self._backward(d_terms.total)
         self.d_opt.step()
         logs = dict(d_terms.parts)
         if (self.step + 1) % self.config.n_critic == 0:
@@ -124,7 +163,7 @@ class GanmutTrainer:
             try:
                 g_terms = self.generator_loss(batch, self.sample_codes(batch.images.size(0)))
                 self.g_opt.zero_grad(set_to_none=True)
-                g_terms.total.backward()
+                self._backward(g_terms.total)
                 self.g_opt.step()
             finally:
                 self.D.requires_grad_(True)
@@ -133,7 +172,7 @@ class GanmutTrainer:
         return logs
 
     def random_indices(self, count: int, size: int) -> list[int]:
-        return torch.randint(0, count, (size,), generator=self.rng).tolist()
+        return torch.randint(0, count, (size,)).tolist()
 
     # ----------------------------------------------------------------- inference
     @torch.no_grad()
@@ -165,25 +204,22 @@ class GanmutTrainer:
         state |= {f"directions.{k}": v for k, v in self.directions.state_dict().items()}
         return {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
-    def training_state(self) -> dict[str, torch.Tensor]:
-        state: dict[str, torch.Tensor] = {"rng": self.rng.get_state()}
-        for name, opt in (("g_opt", self.g_opt), ("d_opt", self.d_opt)):
-            for index, values in opt.state_dict()["state"].items():
-                for key, value in values.items():
-                    tensor = value if torch.is_tensor(value) else torch.tensor(value)
-                    state[f"{name}.{index}.{key}"] = tensor.detach().cpu().contiguous()
-        return state
-
     def save(self, location: str | Path) -> Path:
-        """Write weights, config JSON and training state; returns the weights path."""
+        """Write weights and config JSON (main process) and, when training, the Accelerate state
+        of every process; returns the weights path."""
         from safetensors.torch import save_file
 
         weights, config_path, training = checkpoint_paths(location)
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"config": json.dumps(self.config.to_dict()), "step": str(self.step)}
-        save_file(self.model_state(), str(weights), metadata=meta)
-        self.config.save(config_path, step=self.step, classes=list(GANMUT_CLASSES))
-        save_file(self.training_state(), str(training))
+        main = self.accelerator is None or self.accelerator.is_main_process
+        if main:
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            meta = {"config": json.dumps(self.config.to_dict()), "step": str(self.step)}
+            save_file(self.model_state(), str(weights), metadata=meta)
+            self.config.save(config_path, step=self.step, classes=list(GANMUT_CLASSES))
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
+            self.accelerator.save_state(str(training))
+            self.accelerator.wait_for_everyone()
         return weights
 
     def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
@@ -194,23 +230,17 @@ class GanmutTrainer:
         except RuntimeError as exc:
             raise ModelLoadError(f"The GANmut checkpoint does not match its config: {exc}") from exc
 
-    def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.rng.set_state(state["rng"])
-        for name, opt in (("g_opt", self.g_opt), ("d_opt", self.d_opt)):
-            current = opt.state_dict()
-            restored: dict[int, dict[str, torch.Tensor]] = {}
-            for key, value in state.items():
-                if key.startswith(name + "."):
-                    _, index, field = key.split(".", 2)
-                    restored.setdefault(int(index), {})[field] = value
-            opt.load_state_dict({"state": restored, "param_groups": current["param_groups"]})
-
     @classmethod
     def from_checkpoint(
-        cls, location: str | Path, device: str = "cpu", with_training_state: bool = True
+        cls,
+        location: str | Path,
+        device: str = "cpu",
+        with_training_state: bool = True,
+        accelerator: Any = None,
     ) -> GanmutTrainer:
         """Rebuild from ``save``'s files; the config comes from the JSON beside the weights or,
-        for a lone weights file, from its safetensors metadata."""
+        for a lone weights file, from its safetensors metadata. ``with_training_state=False``
+        gives an inference-only trainer (no Accelerator, no optimiser state)."""
         from safetensors import safe_open
 
         from emo_app.models import load_state_dict
@@ -226,11 +256,11 @@ class GanmutTrainer:
             if "config" not in meta:
                 raise ModelLoadError(f"'{weights.name}' has no config beside it or in its metadata.")
             saved = json.loads(meta["config"]) | {"step": int(meta.get("step", 0))}
-        trainer = cls(GanmutConfig.from_dict(saved), device)
+        trainer = cls(GanmutConfig.from_dict(saved), device, accelerator, inference=not with_training_state)
         trainer.load_model_state(load_state_dict(weights))
         trainer.step = int(saved.get("step", 0))
-        if with_training_state and training.is_file():
-            trainer.load_training_state(load_state_dict(training))
+        if with_training_state and training.is_dir():
+            trainer.accelerator.load_state(str(training))  # also the modules: the same weights
         return trainer
 
 
@@ -242,7 +272,8 @@ class TrainOptions:
     sample_every: int = 1000
     # "mediapipe", "none", or any callable RGB uint8 image -> {AU: intensity} | None
     au_estimator: str | Callable[[np.ndarray], Mapping[int, float] | None] = "mediapipe"
-    device: str = "auto"
+    device: str = "auto"  # cpu forces CPU; otherwise Accelerate's (launcher-assigned) device
+    mixed_precision: str = "no"  # no | fp16 | bf16 (Accelerate's autocast)
 
 
 def _au_z_cache(
@@ -284,43 +315,47 @@ def train(
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from emo_app.models.manager import pick_device
-
     options = options or TrainOptions()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights, _, _ = checkpoint_paths(out)
-    device = pick_device(options.device)
+    accelerator = make_accelerator(options.device, options.mixed_precision)
     if weights.is_file():
-        trainer = GanmutTrainer.from_checkpoint(out, device)
+        trainer = GanmutTrainer.from_checkpoint(out, accelerator=accelerator)
         log.info("Resuming from step %d", trainer.step)
+        if not checkpoint_paths(out)[2].is_dir():
+            log.warning("No Accelerate training state in '%s' (a checkpoint from before it?): the "
+                        "optimisers and RNG start afresh from the saved weights", out)
     else:
-        trainer = GanmutTrainer(config or GanmutConfig(), device)
+        trainer = GanmutTrainer(config or GanmutConfig(), accelerator=accelerator)
     cfg = trainer.config
     dataset = ImageFolderDataset(data, labels, cfg.image_size)
-    if callable(options.au_estimator):
-        _au_z_cache(dataset, out, options.au_estimator)
-    elif options.au_estimator == "mediapipe":
-        from emo_app.ganmut.au import MediaPipeAUEstimator
+    with accelerator.main_process_first():  # the main process fills the AU cache, the others read it
+        if callable(options.au_estimator):
+            _au_z_cache(dataset, out, options.au_estimator)
+        elif options.au_estimator == "mediapipe":
+            from emo_app.ganmut.au import MediaPipeAUEstimator
 
-        estimator = MediaPipeAUEstimator()
-        try:
-            _au_z_cache(dataset, out, estimator)
-        finally:
-            estimator.close()
-    elif options.au_estimator != "none":
-        raise InvalidInputError(f"Unknown AU estimator '{options.au_estimator}'; use mediapipe or none.")
+            estimator = MediaPipeAUEstimator()
+            try:
+                _au_z_cache(dataset, out, estimator)
+            finally:
+                estimator.close()
+        elif options.au_estimator != "none":
+            raise InvalidInputError(f"Unknown AU estimator '{options.au_estimator}'; use mediapipe or none.")
     fixed = dataset.batch(list(range(min(8, len(dataset))))).images
     (out / "samples").mkdir(exist_ok=True)
+    main = accelerator.is_main_process
     bar = tqdm(
-        total=options.steps, initial=min(trainer.step, options.steps), desc="GANmut-3D", disable=not progress
+        total=options.steps, initial=min(trainer.step, options.steps), desc="GANmut-3D",
+        disable=not (progress and main),
     )
     while trainer.step < options.steps:
         batch = dataset.batch(trainer.random_indices(len(dataset), cfg.batch_size))
         logs = trainer.train_step(batch)
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k in ("D/total", "G/total", "D/info")})
-        if trainer.step % options.sample_every == 0 or trainer.step == options.steps:
+        if main and (trainer.step % options.sample_every == 0 or trainer.step == options.steps):
             Image.fromarray(trainer.sample_grid(fixed)).save(out / "samples" / f"step_{trainer.step:06d}.png")
         if trainer.step % options.save_every == 0 or trainer.step == options.steps:
             trainer.save(out)
@@ -343,8 +378,44 @@ def export_pseudo_labels(
     """Write ``file,valence,arousal,z``; returns the row count. Z is D_coor's; valence and
     arousal are the annotation in ``labels`` (``file,class,valence,arousal``) where it has one,
     else D_coor's estimate (logged, since an annotation is better than our regressor)."""
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
     from tqdm.auto import tqdm
 
+    from emo_app.ganmut.data import read_labels
+
+    if labels is not None:
+        read_labels(labels)  # a bad CSV fails on every process before any work
+
+    from emo_app.models.manager import accelerate_cpu
+
+    state = PartialState(cpu=accelerate_cpu(str(device)))
+    if state.num_processes > 1:
+        device = str(state.device)  # each process on its launcher-assigned device
+    trainer = GanmutTrainer.from_checkpoint(checkpoint, device, with_training_state=False)
+    root = Path(data)
+    names = files if files is not None else list_images(root)
+    if not names:
+        raise InvalidInputError(f"No images (png, jpg, webp, bmp) under '{root}'.")
+    mine: list[tuple[str, float, float, float]] = []
+    with state.split_between_processes(names) as shard:  # contiguous, in order
+        for start in tqdm(range(0, len(shard), batch_size), desc="pseudo-labels",
+                          disable=not (progress and state.is_main_process)):
+            chunk = shard[start : start + batch_size]
+            images = to_tensor(np.stack([load_square(root / n, trainer.config.image_size) for n in chunk]))
+            coords = trainer.coordinates(images).cpu().numpy()
+            mine += [(n, float(v), float(a), float(z)) for n, (v, a, z) in zip(chunk, coords, strict=True)]
+    rows = gather_object(mine)  # every shard, in process order: the original order
+    if state.is_main_process:
+        write_pseudo_labels(rows, out_csv, labels)
+    state.wait_for_everyone()
+    return len(rows)
+
+
+def write_pseudo_labels(
+    rows: list[tuple[str, float, float, float]], out_csv: str | Path, labels: str | Path | None = None
+) -> None:
+    """``file,valence,arousal,z``: annotated valence/arousal replace D_coor's where present."""
     from emo_app.ganmut.data import read_labels
 
     annotated = {
@@ -353,27 +424,17 @@ def export_pseudo_labels(
         if np.isfinite(row.valence) and np.isfinite(row.arousal)
     }
     estimated = 0
-    trainer = GanmutTrainer.from_checkpoint(checkpoint, device, with_training_state=False)
-    root = Path(data)
-    names = files if files is not None else list_images(root)
-    if not names:
-        raise InvalidInputError(f"No images (png, jpg, webp, bmp) under '{root}'.")
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "valence", "arousal", "z"])
-        for start in tqdm(range(0, len(names), batch_size), desc="pseudo-labels", disable=not progress):
-            chunk = names[start : start + batch_size]
-            images = to_tensor(np.stack([load_square(root / n, trainer.config.image_size) for n in chunk]))
-            coords = trainer.coordinates(images).cpu().numpy()
-            for name, (v, a, z) in zip(chunk, coords, strict=True):
-                if name in annotated:
-                    v, a = annotated[name]
-                else:
-                    estimated += 1
-                writer.writerow([name, f"{v:.5f}", f"{a:.5f}", f"{z:.5f}"])
+        for name, v, a, z in rows:
+            if name in annotated:
+                v, a = annotated[name]
+            else:
+                estimated += 1
+            writer.writerow([name, f"{v:.5f}", f"{a:.5f}", f"{z:.5f}"])
     if estimated:
         log.warning("%d of %d images have no valence/arousal annotation; D_coor estimated them",
-                    estimated, len(names))
-    return len(names)
+                    estimated, len(rows))

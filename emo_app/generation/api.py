@@ -20,6 +20,7 @@ from emo_app.generation.pipeline import (
     GenerationRequest,
     ProgressFn,
     optimize_for_gpu,
+    prepare_for_serving,
     validate_seeds,
     validate_template,
 )
@@ -58,8 +59,16 @@ def _weights_present(name: str) -> Path | None:
     return find_local(get_spec(name), Settings.from_env())
 
 
+def compile_requested() -> bool:
+    """EMO_COMPILE=1: compile the UNet and VAE decoder at load (CUDA only; see pipeline.compile)."""
+    from emo_app.config import _env_bool
+
+    return _env_bool("EMO_COMPILE", False)
+
+
 def _load_pipeline(model_name: str, device: str, dtype: Any) -> C2A2Pipeline:
-    """Manager loader: resolve the folder, load fp16 on GPU, offload to CPU when memory is short."""
+    """Manager loader: resolve the folder, load fp16 on GPU (EMO_DTYPE=bfloat16 for bf16),
+    offload to CPU when memory is short, then the speed path (embedding cache, compile)."""
     import torch
 
     from emo_app.models import resolve
@@ -76,8 +85,8 @@ def _load_pipeline(model_name: str, device: str, dtype: Any) -> C2A2Pipeline:
             return pipeline
         pipeline.to(device)
         optimize_for_gpu(pipeline.sd)
-        return pipeline
-    return pipeline.to(device)
+        return prepare_for_serving(pipeline, compile_requested(), size=PRESETS[DEFAULT_PRESET].size)
+    return prepare_for_serving(pipeline.to(device), compile_requested())
 
 
 def _ensure_registered() -> Any:
@@ -134,6 +143,7 @@ def generator_status() -> dict[str, Any]:
     }
     manager = _ensure_registered()
     status["loaded"] = [k for k in MANAGER_KEYS.values() if manager.is_loaded(k)]
+    status["speed"] = {k: manager.get(k).speed for k in status["loaded"]}  # compiled?, warm-up
     if mode is None:
         status["message"] = (
             "No generator weights: train C2A2 weights with `python -m emo_app train-c2a2` (saved to "

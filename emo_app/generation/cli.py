@@ -31,6 +31,7 @@ def _train(args: argparse.Namespace) -> int:
         train_text_encoder=args.train_text_encoder,
         mixed_precision=args.mixed_precision,
         gradient_checkpointing=not args.no_gradient_checkpointing,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
         use_8bit_adam=args.use_8bit_adam,
         checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every,
@@ -39,6 +40,8 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
     )
     result = train_c2a2(config)
+    if not result.main_process:  # one report per run, not one per process
+        return 0
     print(
         json.dumps(
             {
@@ -150,12 +153,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--train-text-encoder", action="store_true")
     train.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
     train.add_argument("--no-gradient-checkpointing", action="store_true")
+    train.add_argument("--gradient-accumulation-steps", type=int, default=1,
+                       help="micro-batches per optimizer step (global batch = batch size x processes x this)")
     train.add_argument("--use-8bit-adam", action="store_true", help="needs bitsandbytes installed")
     train.add_argument("--checkpoint-every", type=int, default=200)
     train.add_argument("--validate-every", type=int, default=100)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--no-resume", action="store_true", help="ignore checkpoints in --out")
-    train.add_argument("--device", default="auto")
+    train.add_argument("--device", default="auto",
+                       help="cpu forces CPU; otherwise Accelerate places each process (accelerate launch)")
     train.set_defaults(func=_train)
 
     gen = subparsers.add_parser("generate-c2a2", help="images of a C2A2 emotion point")

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +59,40 @@ def optimize_for_gpu(sd_pipeline: Any) -> Any:
     except (AttributeError, ValueError, RuntimeError) as exc:  # older diffusers or custom processors
         log.info("QKV fusion unavailable: %s", exc)
     return sd_pipeline
+
+
+COMPILE_MODE = "reduce-overhead"  # Inductor kernels + CUDA graphs: no per-kernel Python launch cost
+EMBEDDING_CACHE_SIZE = 512
+
+
+def compile_unavailable_reason(device: Any) -> str | None:
+    """Why ``torch.compile`` with CUDA graphs cannot speed this device up (None: it can)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return f"torch.compile with CUDA graphs needs a CUDA GPU; on {device.type} it runs uncompiled"
+    if os.environ.get("SPACES_ZERO_GPU"):  # ZeroGPU hands each call a fresh GPU context
+        return "ZeroGPU Spaces attach the GPU per call; compiled CUDA graphs would not survive"
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 7:
+        return f"GPU compute capability {major}.{minor} is older than Triton supports (7.0)"
+    try:
+        import triton  # noqa: F401  (ships with CUDA builds of torch, not with CPU ones)
+    except ImportError:
+        return "Triton is not installed, so torch.compile cannot build GPU kernels"
+    return None
+
+
+def prepare_for_serving(
+    pipeline: C2A2Pipeline, compile_modules: bool, warm_up_batches: Sequence[int] = (1,), size: int = 512
+) -> C2A2Pipeline:
+    """The app's speed path, once per process (the model manager's loader calls it): cache
+    embeddings per point, and optionally compile the UNet and VAE decoder and warm them up at
+    ``warm_up_batches`` so the first user request does not pay for compilation."""
+    pipeline.cache_embeddings = True
+    if compile_modules and pipeline.compile():
+        seconds = pipeline.warm_up(warm_up_batches, size=size)
+        log.info("Compiled the generator; warm-up seconds per batch size: %s", seconds)
+    return pipeline
 
 
 def class_label(name: str) -> str:
@@ -143,6 +180,11 @@ class C2A2Pipeline:
         self._lock = threading.Lock()
         self._vectors: torch.Tensor | None = None
         self._hook = None
+        # Inference speed path (off for training, whose weights move): per-point embeddings are
+        # kept, and ``speed`` says whether the UNet/VAE decoder were compiled and the warm-up cost.
+        self.cache_embeddings = False
+        self._embeddings: OrderedDict[tuple[Any, ...], torch.Tensor] = OrderedDict()
+        self.speed: dict[str, Any] = {"compiled": False, "reason": "not requested"}
         if number_encoder is not None:
             self._install_placeholder()
 
@@ -254,6 +296,61 @@ class C2A2Pipeline:
         finally:
             self.sd.scheduler = original
 
+    # ----- speed path ------------------------------------------------------------------------
+    def compile(self, mode: str = COMPILE_MODE) -> bool:
+        """Compile the UNet and the VAE decoder once (in place, so the pipeline keeps its types
+        and saves as before); where compile cannot help (CPU, MPS, old GPUs, ZeroGPU) leave
+        them as they are and say why in ``speed``. Returns whether it compiled."""
+        reason = compile_unavailable_reason(self.device)
+        if reason is not None:
+            log.info("Not compiling the generator: %s", reason)
+            self.speed = {"compiled": False, "reason": reason}
+            return False
+        start = time.perf_counter()
+        self.sd.unet.compile(mode=mode)
+        self.sd.vae.decoder.compile(mode=mode)
+        self.speed = {"compiled": True, "mode": mode, "reason": "",
+                      "compile_call_seconds": round(time.perf_counter() - start, 3)}
+        return True
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1,), size: int = 512, steps: int = 2) -> dict[int, float]:
+        """Run each batch size once (compilation and CUDA-graph capture happen on a shape's
+        first call), recording the seconds per batch size in ``speed['warmup_seconds']``."""
+        from emo_app.generation.schedulers import get_preset
+
+        timings: dict[int, float] = {}
+        for batch in batch_sizes:
+            points = [EmotionPoint(0.0, 0.0, 0.0)] * batch
+            request = GenerationRequest(points, list(range(batch)), get_preset("fast"), mode=self.mode,
+                                        height=size, width=size, steps=steps, max_batch=batch)
+            start = time.perf_counter()
+            self.generate(request)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            timings[batch] = round(time.perf_counter() - start, 3)
+        self.speed.setdefault("warmup_seconds", {}).update(timings)
+        return timings
+
+    def _embeddings_for(
+        self, keys: list[tuple[Any, ...]], encode: Callable[[list[int]], torch.Tensor]
+    ) -> torch.Tensor:
+        """Rows for ``keys``; with the cache on, only unseen keys are encoded (in one batch).
+        Rows are kept on the CPU and moved per call, so they survive offloading and ZeroGPU's
+        per-call GPU."""
+        if not self.cache_embeddings:
+            return encode(list(range(len(keys))))
+        missing = [i for i, key in enumerate(keys) if key not in self._embeddings]
+        if missing:
+            for i, row in zip(missing, encode(missing).cpu()):
+                self._embeddings[keys[i]] = row
+        rows = []
+        for key in keys:
+            self._embeddings.move_to_end(key)
+            rows.append(self._embeddings[key])
+        while len(self._embeddings) > EMBEDDING_CACHE_SIZE:
+            self._embeddings.popitem(last=False)
+        return torch.stack(rows).to(self.device)
+
     # ----- sampling --------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, request: GenerationRequest, progress: ProgressFn | None = None) -> list[Any]:
@@ -276,16 +373,27 @@ class C2A2Pipeline:
         total = len(request.points)
         chunk = max(1, int(request.max_batch))
         images: list[Any] = []
+        negative_text = request.negative_prompt or ""
         with self._lock:
             with self.using_scheduler(preset):
                 for start in range(0, total, chunk):
                     points = request.points[start : start + chunk]
                     seeds = request.seeds[start : start + chunk]
+                    keys = [(mode, request.template, request.blend, *p.as_array().tolist()) for p in points]
                     if mode == "number":
-                        embeds = self.encode_points(points, request.template)
+                        embeds = self._embeddings_for(
+                            keys, lambda rows, _p=points: self.encode_points([_p[i] for i in rows],
+                                                                             request.template))
                     else:
-                        embeds = self.encode_prompt_mode(points, request.template, request.blend)
-                    negative = self.encode_text([request.negative_prompt or ""] * len(points))
+                        embeds = self._embeddings_for(
+                            keys, lambda rows, _p=points: self.encode_prompt_mode(
+                                [_p[i] for i in rows], request.template, request.blend))
+                    if self.cache_embeddings:
+                        negative = self._embeddings_for(
+                            [("negative", negative_text)], lambda rows: self.encode_text([negative_text])
+                        ).expand(len(points), -1, -1)
+                    else:
+                        negative = self.encode_text([negative_text] * len(points))
                     generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
                     done_before = start
 

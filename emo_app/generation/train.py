@@ -11,8 +11,11 @@ UNet (and optionally the text encoder) train at the paper's learning rate 1e-6; 
 NumberEncoder starts from scratch, so it gets its own, larger rate (1e-4 by default; set it
 equal to reproduce a single-rate run).
 
-Checkpoints (safetensors, optimizer state included) make runs resumable; validation grids at
-fixed points every N steps show whether the emotion control is being learnt.
+Training runs on 🤗 Accelerate: device placement, mixed precision, gradient accumulation,
+data parallel over processes (``accelerate launch -m emo_app train-c2a2 ...``) and checkpoints
+through ``save_state``/``load_state`` (weights as safetensors, optimizer, RNG states of every
+process), so a resumed run continues exactly. Validation grids at fixed points every N steps
+show whether the emotion control is being learnt.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import logging
 import math
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,13 @@ import torch.nn.functional as F
 
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
-from emo_app.generation.pipeline import CLASS_PROMPT, DEFAULT_TEMPLATE, C2A2Pipeline, GenerationRequest
+from emo_app.generation.pipeline import (
+    CLASS_PROMPT,
+    DEFAULT_TEMPLATE,
+    C2A2Pipeline,
+    GenerationRequest,
+    validate_template,
+)
 from emo_app.generation.schedulers import get_preset
 
 log = logging.getLogger(__name__)
@@ -65,6 +75,7 @@ class TrainConfig:
     train_text_encoder: bool = False
     mixed_precision: str = "auto"  # auto | no | fp16 | bf16
     gradient_checkpointing: bool = True
+    gradient_accumulation_steps: int = 1
     use_8bit_adam: bool = False
     max_grad_norm: float = 1.0
     checkpoint_every: int = 200
@@ -82,8 +93,10 @@ class TrainConfig:
         self.data_dir, self.out_dir = Path(self.data_dir), Path(self.out_dir)
         if self.resolution % 8 or self.resolution < 64:
             raise InvalidInputError("resolution must be a multiple of 8 and at least 64.")
-        if self.max_steps < 1 or self.batch_size < 1:
-            raise InvalidInputError("max_steps and batch_size must be at least 1.")
+        if self.max_steps < 1 or self.batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise InvalidInputError(
+                "max_steps, batch_size and gradient_accumulation_steps must be at least 1."
+            )
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
             raise InvalidInputError("mixed_precision must be auto, no, fp16 or bf16.")
         if not (self.learning_rate > 0 and self.number_encoder_lr > 0):
@@ -102,6 +115,8 @@ class TrainResult:
     validation_images: list[Path] = field(default_factory=list)
     resumed_from: int = 0
     pipeline: C2A2Pipeline | None = None  # the trained pipeline, still in memory
+    main_process: bool = True  # False on the other processes of a data-parallel run
+    step_seconds: list[float] = field(default_factory=list)  # wall time of each optimizer step
 
 
 # ----- data ------------------------------------------------------------------------------------
@@ -211,93 +226,66 @@ def prepare_class_images(config: TrainConfig, pipeline: C2A2Pipeline) -> list[Pa
 
 
 # ----- checkpoints -----------------------------------------------------------------------------
-def _optimizer_to_safetensors(
-    optimizer: torch.optim.Optimizer,
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    state = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, Any] = {}
-    for index, values in state["state"].items():
-        for name, value in values.items():
-            key = f"{index}.{name}"
-            if torch.is_tensor(value):
-                tensors[key] = value.detach().cpu().contiguous()
-            else:
-                scalars[key] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
-
-
-def _optimizer_from_safetensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in list(tensors.items()) + list(meta["scalars"].items()):
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
-    return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def save_checkpoint(
-    folder: Path,
-    pipeline: C2A2Pipeline,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    train_text_encoder: bool,
-) -> Path:
-    """Everything needed to resume, as safetensors + JSON (no pickles)."""
-    from safetensors.torch import save_file
-
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(
-        {k: v.contiguous() for k, v in pipeline.sd.unet.state_dict().items()}, str(tmp / "unet.safetensors")
-    )
-    if train_text_encoder:
-        save_file(
-            {k: v.contiguous() for k, v in pipeline.sd.text_encoder.state_dict().items()},
-            str(tmp / "text_encoder.safetensors"),
-        )
-    pipeline.number_encoder.save_pretrained(tmp)
-    tensors, meta = _optimizer_to_safetensors(optimizer)
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
-    rng = {"torch": torch.get_rng_state()}
-    save_file(rng, str(tmp / "rng.safetensors"))
-    (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "optimizer": meta}), encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)  # a crash mid-save never leaves a half-written "latest" checkpoint
-    return folder
+# A checkpoint is ``accelerator.save_state``'s folder (the trained modules as safetensors, the
+# optimizer, the grad scaler and every process's RNG states) plus trainer_state.json, written
+# last, which marks it complete. The product stays the safetensors pipeline folder in out_dir.
+STATE_MARKER = "trainer_state.json"
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:
     folders = sorted((out_dir / "checkpoints").glob("step-*[0-9]"))
-    complete = [f for f in folders if (f / "trainer_state.json").exists()]
-    return complete[-1] if complete else None
+    complete = [f for f in folders if (f / STATE_MARKER).exists()]
+    usable = [f for f in complete if (f / "model.safetensors").exists()]  # Accelerate's layout
+    if len(usable) < len(complete):
+        log.warning("Ignoring %d checkpoint(s) in the layout before Accelerate (unet.safetensors); "
+                    "they cannot resume exactly", len(complete) - len(usable))
+    return usable[-1] if usable else None
 
 
-def load_checkpoint(folder: Path, pipeline: C2A2Pipeline, optimizer: torch.optim.Optimizer) -> int:
-    from emo_app.generation.number_encoder import WEIGHTS_NAME
-    from emo_app.models import load_state_dict
+def save_checkpoint(accelerator: Any, folder: Path, step: int) -> Path:
+    """Everything needed to resume exactly; a crash mid-save never leaves a marked folder."""
+    if accelerator.is_main_process:
+        shutil.rmtree(folder, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(folder))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (folder / STATE_MARKER).write_text(json.dumps({"step": step}), encoding="utf-8")
+    accelerator.wait_for_everyone()
+    return folder
 
-    pipeline.sd.unet.load_state_dict(load_state_dict(folder / "unet.safetensors"))
-    if (folder / "text_encoder.safetensors").exists():
-        pipeline.sd.text_encoder.load_state_dict(load_state_dict(folder / "text_encoder.safetensors"))
-    pipeline.number_encoder.load_state_dict(load_state_dict(folder / WEIGHTS_NAME))
-    state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
-    optimizer.load_state_dict(
-        _optimizer_from_safetensors(load_state_dict(folder / "optimizer.safetensors"), state["optimizer"])
-    )
-    torch.set_rng_state(load_state_dict(folder / "rng.safetensors")["torch"])
-    return int(state["step"])
+
+def load_checkpoint(accelerator: Any, folder: Path) -> int:
+    """Restore modules, optimizer and RNG states saved by ``save_checkpoint``; returns the step."""
+    accelerator.load_state(str(folder))
+    return int(json.loads((folder / STATE_MARKER).read_text(encoding="utf-8"))["step"])
 
 
 # ----- training --------------------------------------------------------------------------------
-def _autocast_dtype(mixed_precision: str, device: str) -> torch.dtype | None:
-    if not device.startswith("cuda"):
-        return None  # CPU autocast is slower than fp32 for these models
-    if mixed_precision == "no":
-        return None
-    if mixed_precision == "bf16" or (mixed_precision == "auto" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return torch.float16
+def resolve_mixed_precision(mixed_precision: str, on_cpu: bool) -> str:
+    """Accelerate's setting: 'auto' is bf16 where the GPU has it, else fp16; always 'no' on CPU
+    (CPU autocast is slower than fp32 for these models)."""
+    if on_cpu or not torch.cuda.is_available() or mixed_precision == "no":
+        return "no"
+    if mixed_precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return mixed_precision
+
+
+def make_accelerator(device: str, mixed_precision: str, gradient_accumulation_steps: int = 1) -> Any:
+    """The Accelerator of a training run. ``device='cpu'`` forces CPU (also under
+    ``accelerate launch``, where it gives gloo data parallel); anything else lets Accelerate
+    place each process on its launcher-assigned device."""
+    from accelerate import Accelerator
+
+    from emo_app.models.manager import accelerate_cpu
+
+    on_cpu = accelerate_cpu(device)
+    return Accelerator(
+        cpu=on_cpu,
+        mixed_precision=resolve_mixed_precision(mixed_precision, on_cpu),
+        gradient_accumulation_steps=gradient_accumulation_steps,
+    )
 
 
 def _make_optimizer(groups: list[dict[str, Any]], use_8bit: bool) -> torch.optim.Optimizer:
@@ -345,10 +333,67 @@ def save_validation_grid(pipeline: C2A2Pipeline, config: TrainConfig, step: int)
     return path
 
 
-def _trainable_groups(config: TrainConfig, pipeline: C2A2Pipeline) -> list[dict[str, Any]]:
-    """What trains (UNet, NumberEncoder, the text encoder if asked; never the VAE), as optimizer
-    groups, with gradient checkpointing switched on where asked."""
+def _encode_batch(
+    pipeline: C2A2Pipeline, text_encoder: Any, prompts: list[str], vectors: torch.Tensor, device: Any
+) -> torch.Tensor:
+    """One text-encoder pass (a data-parallel module may run forward once per step) in which
+    the rows with ``<emo>`` read ``vectors`` (rows without it ignore theirs)."""
+    ids = pipeline.token_ids(prompts).to(device)
+    with pipeline.injecting(vectors):
+        return text_encoder(ids)[0]
+
+
+@dataclass
+class _StepDraws:
+    """Every random number of one optimizer step, drawn for the whole global batch (micro-batches
+    x processes x batch size) from the CPU RNG, which is seeded alike on every process: each
+    process then keeps its rows, so N processes and gradient accumulation see exactly the
+    samples one process sees with the same global batch, and a resume restores them."""
+
+    picks: torch.Tensor  # (G,) instance rows
+    class_picks: torch.Tensor  # (G,) class images
+    eps: torch.Tensor  # (kinds, G, C, h, w) the VAE posterior's sample
+    noise: torch.Tensor  # (kinds, G, C, h, w)
+    timesteps: torch.Tensor  # (kinds, G)
+
+    @classmethod
+    def draw(
+        cls, total: int, rows: int, class_images: int, latent: tuple[int, ...], steps: int
+    ) -> _StepDraws:
+        kinds = 2 if class_images else 1
+        return cls(
+            torch.randint(rows, (total,)),
+            torch.randint(class_images, (total,)) if class_images else torch.zeros(0, dtype=torch.long),
+            torch.randn((kinds, total, *latent)),
+            torch.randn((kinds, total, *latent)),
+            torch.randint(steps, (kinds, total)),
+        )
+
+
+def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> TrainResult:
+    """Run (or resume) training and save a pipeline folder to ``config.out_dir``. Runs as one
+    process or as N data-parallel ones under ``accelerate launch`` (``batch_size`` is per
+    process; the global batch is batch_size x processes x gradient_accumulation_steps)."""
+    from accelerate.utils import set_seed
+    from diffusers import DDPMScheduler
+
+    accelerator = make_accelerator(config.device, config.mixed_precision, config.gradient_accumulation_steps)
+    device = accelerator.device
+    rows = read_labels(config.data_dir, _find_labels(config))
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(config.seed)  # the same on every process: the draws below are shared, then sliced
+    pipeline = pipeline or load_base_pipeline(config)
+    if pipeline.number_encoder is None:
+        pipeline = C2A2Pipeline.with_new_number_encoder(pipeline.sd, seed=config.seed)
     sd = pipeline.sd
+    sd.set_progress_bar_config(disable=True)
+    pipeline.to(device)
+    class_paths: list[Path] = []
+    if config.prior_loss_weight > 0:
+        with accelerator.main_process_first():  # the main process generates, the others reuse
+            class_paths = prepare_class_images(config, pipeline)
+    noise_scheduler = DDPMScheduler.from_config(dict(sd.scheduler.config))
+
     sd.vae.requires_grad_(False)
     sd.unet.requires_grad_(True)
     sd.text_encoder.requires_grad_(config.train_text_encoder)
@@ -360,136 +405,123 @@ def _trainable_groups(config: TrainConfig, pipeline: C2A2Pipeline) -> list[dict[
     if config.train_text_encoder:
         groups.append({"params": list(sd.text_encoder.parameters()), "lr": config.learning_rate})
     groups.append({"params": list(pipeline.number_encoder.parameters()), "lr": config.number_encoder_lr})
-    return groups
-
-
-def _batch_loss(config: TrainConfig, pipeline: C2A2Pipeline, noise_scheduler: Any, rows: list,
-                class_paths: list, class_embeds: torch.Tensor | None, generator: torch.Generator, device: str,
-                amp_dtype: Any) -> torch.Tensor:
-    """One random batch's denoising loss (plus the prior-preservation loss on class images,
-    whose caption embedding is ``class_embeds`` when the text encoder is frozen)."""
-    sd = pipeline.sd
-    scaling = float(getattr(sd.vae.config, "scaling_factor", 0.18215))
-    prediction_type = noise_scheduler.config.prediction_type
-    picks = torch.randint(len(rows), (config.batch_size,), generator=generator).tolist()
-    pixels = [image_tensor(rows[i][0], config.resolution) for i in picks]
-    points = [rows[i][1] for i in picks]
-    if class_paths:
-        class_picks = torch.randint(len(class_paths), (config.batch_size,), generator=generator).tolist()
-        pixels += [image_tensor(class_paths[i], config.resolution) for i in class_picks]
-    pixel_batch = torch.stack(pixels).to(device)
-    with torch.autocast(
-        device.split(":")[0], dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
-    ):
-        with torch.no_grad():
-            latents = sd.vae.encode(pixel_batch).latent_dist.sample(generator=None) * scaling
-        noise = torch.randn(latents.shape, generator=generator).to(device, latents.dtype)
-        timesteps = torch.randint(
-            noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator
-        ).to(device)
-        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        embeds = pipeline.encode_points(points, config.template)
-        if class_paths:
-            prior = class_embeds
-            if prior is None:  # a training text encoder changes the caption's embedding
-                prior = pipeline.encode_text([config.class_prompt] * config.batch_size)
-            embeds = torch.cat([embeds, prior.to(embeds.dtype)])
-        prediction = sd.unet(noisy, timesteps, encoder_hidden_states=embeds).sample
-        target = (
-            noise_scheduler.get_velocity(latents, noise, timesteps)
-            if prediction_type == "v_prediction"
-            else noise
-        )
-        n = config.batch_size
-        loss = F.mse_loss(prediction[:n].float(), target[:n].float())
-        if class_paths:
-            loss = loss + config.prior_loss_weight * F.mse_loss(
-                prediction[n:].float(), target[n:].float()
-            )
-    return loss
-
-
-def _after_step(config: TrainConfig, pipeline: C2A2Pipeline, optimizer: Any, result: TrainResult,
-                step: int) -> None:
-    """Log, checkpoint and validate on their schedules."""
-    if step % max(1, config.log_every) == 0 or step == config.max_steps:
-        log.info("step %d/%d loss %.4f", step, config.max_steps, result.losses[-1])
-    if config.checkpoint_every and step % config.checkpoint_every == 0:
-        folder = config.out_dir / "checkpoints" / f"step-{step:06d}"
-        saved = save_checkpoint(folder, pipeline, optimizer, step, config.train_text_encoder)
-        result.checkpoints.append(saved)
-        _prune_checkpoints(config.out_dir, config.keep_checkpoints)
-    if config.validate_every and step % config.validate_every == 0:
-        pipeline.sd.unet.eval()
-        pipeline.number_encoder.eval()
-        result.validation_images.append(save_validation_grid(pipeline, config, step))
-
-
-def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> TrainResult:
-    """Run (or resume) training and save a pipeline folder to ``config.out_dir``."""
-    from diffusers import DDPMScheduler
-
-    from emo_app.models.manager import pick_device
-
-    device = pick_device(config.device)
-    rows = read_labels(config.data_dir, _find_labels(config))
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    pipeline = pipeline or load_base_pipeline(config)
-    if pipeline.number_encoder is None:
-        pipeline = C2A2Pipeline.with_new_number_encoder(pipeline.sd, seed=config.seed)
-    sd = pipeline.sd
-    sd.set_progress_bar_config(disable=True)
-    pipeline.to(device)
-    class_paths = prepare_class_images(config, pipeline) if config.prior_loss_weight > 0 else []
-    noise_scheduler = DDPMScheduler.from_config(dict(sd.scheduler.config))
-
-    groups = _trainable_groups(config, pipeline)
     optimizer = _make_optimizer(groups, config.use_8bit_adam)
     trainable = [p for g in groups for p in g["params"]]
+    modules = [sd.unet, pipeline.number_encoder] + ([sd.text_encoder] if config.train_text_encoder else [])
+    *prepared, optimizer = accelerator.prepare(*modules, optimizer)
+    unet, number_encoder = prepared[0], prepared[1]
+    text_encoder = prepared[2] if config.train_text_encoder else sd.text_encoder
 
-    result = TrainResult(out_dir=config.out_dir, steps=0)
+    result = TrainResult(out_dir=config.out_dir, steps=0, main_process=accelerator.is_main_process)
     step = 0
     checkpoint = latest_checkpoint(config.out_dir) if config.resume else None
     if checkpoint is not None:
-        step = load_checkpoint(checkpoint, pipeline, optimizer)
+        step = load_checkpoint(accelerator, checkpoint)
         result.resumed_from = step
         log.info("Resumed from %s (step %d)", checkpoint, step)
-    amp_dtype = _autocast_dtype(config.mixed_precision, device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    generator = torch.Generator("cpu").manual_seed(config.seed + step)
+    scaling = float(getattr(sd.vae.config, "scaling_factor", 0.18215))
+    prediction_type = noise_scheduler.config.prediction_type
+    validate_template(config.template, needs_placeholder=True)
+    n = config.batch_size
+    world, rank = accelerator.num_processes, accelerator.process_index
+    accumulation = config.gradient_accumulation_steps
     class_embeds = None  # the fixed caption's embedding: once per run while the text encoder is frozen
     if class_paths and not config.train_text_encoder:
         with torch.no_grad():
-            class_embeds = pipeline.encode_text([config.class_prompt]).expand(config.batch_size, -1, -1)
+            class_embeds = pipeline.encode_text([config.class_prompt]).expand(n, -1, -1)
+
+    down = 2 ** (len(sd.vae.config.block_out_channels) - 1)
+    latent_shape = (int(sd.vae.config.latent_channels), config.resolution // down, config.resolution // down)
+
+    def micro_step(draws: _StepDraws, rows_of_mine: slice) -> torch.Tensor:
+        picks = draws.picks[rows_of_mine].tolist()
+        pixels = [image_tensor(rows[i][0], config.resolution) for i in picks]
+        xyz = torch.from_numpy(np.stack([rows[i][1].as_array() for i in picks])).float()
+        if class_paths:
+            class_picks = draws.class_picks[rows_of_mine].tolist()
+            pixels += [image_tensor(class_paths[i], config.resolution) for i in class_picks]
+        pixel_batch = torch.stack(pixels).to(device)
+        with torch.no_grad(), accelerator.autocast():
+            posterior = sd.vae.encode(pixel_batch).latent_dist
+        eps = draws.eps[:, rows_of_mine].flatten(0, 1).to(device)
+        latents = (posterior.mean + posterior.std * eps).float() * scaling  # the posterior's sample
+        noise = draws.noise[:, rows_of_mine].flatten(0, 1).to(device)
+        timesteps = draws.timesteps[:, rows_of_mine].flatten().to(device)
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        vectors = number_encoder(xyz.to(device))
+        if config.train_text_encoder:  # one pass for the instance and the class captions
+            prompts = [config.template] * n + [config.class_prompt] * (n if class_paths else 0)
+            padded = torch.cat([vectors, vectors.new_zeros(len(prompts) - n, vectors.shape[1])])
+            embeds = _encode_batch(pipeline, text_encoder, prompts, padded, device)
+        else:
+            embeds = pipeline.encode_text([config.template] * n, vectors)
+            if class_embeds is not None:
+                embeds = torch.cat([embeds, class_embeds.to(embeds.dtype)])
+        with accelerator.autocast():
+            prediction = unet(noisy, timesteps, encoder_hidden_states=embeds).sample
+        target = noise
+        if prediction_type == "v_prediction":
+            target = noise_scheduler.get_velocity(latents, noise, timesteps)
+        loss = F.mse_loss(prediction[:n].float(), target[:n].float())
+        if class_paths:
+            loss = loss + config.prior_loss_weight * F.mse_loss(prediction[n:].float(), target[n:].float())
+        return loss
 
     while step < config.max_steps:
         sd.unet.train()
         sd.text_encoder.train(config.train_text_encoder)
         pipeline.number_encoder.train()
-        loss = _batch_loss(config, pipeline, noise_scheduler, rows, class_paths, class_embeds, generator,
-                           device, amp_dtype)
-        if not math.isfinite(loss.item()):
+        micro_losses = []
+        started = time.perf_counter()
+        draws = _StepDraws.draw(
+            n * world * accumulation, len(rows), len(class_paths), latent_shape,
+            noise_scheduler.config.num_train_timesteps,
+        )
+        for micro in range(accumulation):
+            start = (micro * world + rank) * n
+            with accelerator.accumulate(*prepared):
+                loss = micro_step(draws, slice(start, start + n))
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            micro_losses.append(loss.detach())
+        # the loss of the global batch, the same number on every process
+        step_loss = float(accelerator.gather(torch.stack(micro_losses).mean()[None]).mean())
+        if not math.isfinite(step_loss):
             raise FloatingPointError(
-                f"Training diverged at step {step + 1} (loss {loss.item()}); lower the rate."
+                f"Training diverged at step {step + 1} (loss {step_loss}); lower the rate."
             )
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
         step += 1
-        result.losses.append(float(loss.item()))
-        _after_step(config, pipeline, optimizer, result, step)
+        result.losses.append(step_loss)  # (the gather above synchronised the device)
+        result.step_seconds.append(time.perf_counter() - started)
+        if step % max(1, config.log_every) == 0 or step == config.max_steps:
+            log.info("step %d/%d loss %.4f", step, config.max_steps, step_loss)
+        if config.checkpoint_every and step % config.checkpoint_every == 0:
+            folder = config.out_dir / "checkpoints" / f"step-{step:06d}"
+            result.checkpoints.append(save_checkpoint(accelerator, folder, step))
+            if accelerator.is_main_process:
+                _prune_checkpoints(config.out_dir, config.keep_checkpoints)
+        if config.validate_every and step % config.validate_every == 0:
+            if accelerator.is_main_process:
+                sd.unet.eval()
+                pipeline.number_encoder.eval()
+                result.validation_images.append(save_validation_grid(pipeline, config, step))
+            accelerator.wait_for_everyone()
     result.steps = step
+    for module in prepared:  # drop Accelerate's wrappers (DDP, autocast forward) from the modules
+        accelerator.unwrap_model(module, keep_fp32_wrapper=False)
+    accelerator.free_memory()
     sd.unet.eval()
     sd.text_encoder.eval()
     pipeline.number_encoder.eval()
     if config.gradient_checkpointing:
         sd.unet.disable_gradient_checkpointing()
-    meta = {"trained_steps": step, "train_config": json.loads(json.dumps(asdict(config), default=str))}
-    pipeline.save_pretrained(config.out_dir, extra=meta)
+    if accelerator.is_main_process:
+        meta = {"trained_steps": step, "train_config": json.loads(json.dumps(asdict(config), default=str))}
+        pipeline.save_pretrained(config.out_dir, extra=meta)
+    accelerator.wait_for_everyone()
     result.pipeline = pipeline
     return result
 

@@ -283,8 +283,18 @@ def run_benchmark(
     progress: bool = True,
     write: bool = True,
 ) -> BenchmarkReport:
-    """Run (or resume) the benchmark and write report.md, report.csv and report.png."""
+    """Run (or resume) the benchmark and write report.md, report.csv and report.png. Under
+    ``accelerate launch`` each round's prompts are split between the processes (each renders and
+    scores its share with its own models) and gathered on the main process, which alone writes
+    the cache and the report; the result is the one a single process gives."""
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
     from tqdm.auto import tqdm
+
+    from emo_app.config import Settings
+    from emo_app.models.manager import accelerate_cpu
+
+    state = PartialState(cpu=accelerate_cpu(Settings.from_env().device))
 
     pool = load_pool(config.pool)
     n_query = len(pool) if config.limit is None else max(1, min(config.limit, len(pool)))
@@ -330,23 +340,31 @@ def run_benchmark(
         cache_path = _cache_file(config, name, pool, clip.model_id if clip else None)
         records = _read_records(cache_path) if config.resume else {}
         todo = [int(i) for i in query if int(i) not in records]
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        with cache_path.open("a" if config.resume else "w", encoding="utf-8") as handle, tqdm(
-            total=len(query), initial=len(query) - len(todo), desc=name, disable=not progress, unit="face"
-        ) as bar:
-            for start in range(0, len(todo), config.batch_size):
-                batch = todo[start : start + config.batch_size]
-                new = _score_batch(batch, pool, model, render_fn, clip, config.judges, fer, mediapipe)
+        state.wait_for_everyone()  # every process has read the cache before the main one appends
+        if state.is_main_process:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            cache_path.open("a" if config.resume else "w", encoding="utf-8").close()
+        step = config.batch_size * state.num_processes  # one batch per process per round
+        with tqdm(total=len(query), initial=len(query) - len(todo), desc=name, unit="face",
+                  disable=not (progress and state.is_main_process)) as bar:
+            for start in range(0, len(todo), step):
+                chunk = todo[start : start + step]
+                with state.split_between_processes(chunk) as mine:  # contiguous shards, in order
+                    new = _score_batch(mine, pool, model, render_fn, clip, config.judges, fer, mediapipe) \
+                        if mine else []
+                new = gather_object(new)  # every process's records, in process order
                 for record in new:
                     records[record["i"]] = record
-                    handle.write(json.dumps(record) + "\n")
-                handle.flush()
-                bar.update(len(batch))
+                if state.is_main_process:  # appended round by round: an interrupted run resumes
+                    with cache_path.open("a", encoding="utf-8") as handle:
+                        handle.writelines(json.dumps(record) + "\n" for record in new)
+                bar.update(len(chunk))
         rows.append(summarise(name, records, pool, query, text_embeddings, config))
     report = BenchmarkReport(rows, pool.name, len(pool), config.k, config.alpha,
                              clip.model_id if clip else None, clip_note, psi=config.psi)
-    if write:
+    if write and state.is_main_process:
         report.files = write_report(report, config.out_dir)
+    state.wait_for_everyone()
     return report
 
 

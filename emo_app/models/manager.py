@@ -43,6 +43,13 @@ def pick_device(requested: str = "auto") -> str:
     return "cpu"
 
 
+def accelerate_cpu(requested: str = "auto") -> bool:
+    """Accelerate's ``cpu`` flag for a device request: True for 'cpu', and for 'auto' where
+    pick_device finds no GPU (without it, processes started by ``accelerate launch`` on a
+    CPU-only machine would not join one gloo group)."""
+    return pick_device(requested) == "cpu"
+
+
 def pick_dtype(device: str, requested: str = "auto") -> Any:
     """fp16 on GPU, fp32 on CPU, unless a dtype is named."""
     import torch

@@ -1,0 +1,273 @@
+"""Every number issue 23 asks for, in one run on the lent GPU (see benchmarks/gpu_session.sh).
+
+Generator (SD 1.4-sized random weights, 512 px, guidance on): diffusers' default pipeline (fp32)
+against ours uncompiled fp16 and compiled (UNet + VAE decoder, ``mode="reduce-overhead"``) in
+fp16 and bf16, at DPM-Solver++ 25 steps batch 1 and 4 and DDIM 100 steps batch 1; the warm-up
+(compile + first call per batch size); the largest pixel difference between the compiled and the
+uncompiled fp16 images of the same seeds. C2A2 DreamBooth training at 512 px, batch 1 with prior
+preservation (steps/s, peak memory) with AdamW and, where bitsandbytes is installed, 8-bit Adam.
+GANmut-3D at 128 px batch 16 (ms per step). Results are rewritten to ``<out>/gpu_session.json``
+after every case, so a run cut short keeps what it measured.
+
+``--dry-run`` runs every case on CPU with tiny models (a check of this script, not a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+GOALS = {
+    "dpmpp 25 steps, batch 1": "<= 350 ms and >= 2.5x the default",
+    "ddim 100 steps, batch 1": "<= 1400 ms",
+    "dpmpp 25 steps, batch 4": "<= 150 ms per image",
+    "warm-up": "<= 90 s",
+    "training": ">= 3 steps/s, peak <= 16 GB",
+}
+
+
+class Session:
+    def __init__(self, out: Path, dry_run: bool):
+        import torch
+
+        self.out, self.dry_run = out, dry_run
+        self.device = "cpu" if dry_run else "cuda"
+        self.results: dict[str, Any] = {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "gpu": "dry run on CPU" if dry_run else torch.cuda.get_device_name(0),
+            "torch": torch.__version__,
+            "goals": GOALS,
+            "cases": {},
+        }
+        out.mkdir(parents=True, exist_ok=True)
+
+    def record(self, name: str, value: Any) -> None:
+        self.results["cases"][name] = value
+        (self.out / "gpu_session.json").write_text(json.dumps(self.results, indent=2))
+        print(name, json.dumps(value), flush=True)
+
+    def error(self, name: str, exc: BaseException) -> None:
+        self.record(name, {"error": repr(exc), "trace": traceback.format_exc()[-2000:]})
+
+    def sync(self) -> None:
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def timed(self, fn: Any, repeats: int) -> list[float]:
+        fn()  # warm-up (also CUDA-graph capture when compiled)
+        self.sync()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            self.sync()
+            times.append((time.perf_counter() - start) * 1000.0)
+        return times
+
+
+def _pipelines(session: Session, dtype: Any) -> Any:
+    import torch
+
+    from emo_app.generation.pipeline import C2A2Pipeline, optimize_for_gpu
+    from emo_app.generation.random_pipeline import RandomSDConfig, build_random_sd_pipeline
+
+    config = RandomSDConfig.tiny() if session.dry_run else RandomSDConfig.sd14()
+    sd = build_random_sd_pipeline(config, seed=0).to(session.device, dtype)
+    sd.set_progress_bar_config(disable=True)
+    if session.device == "cuda":
+        optimize_for_gpu(sd)
+    pipeline = C2A2Pipeline.with_new_number_encoder(sd, seed=0)
+    pipeline.number_encoder.to(session.device, torch.float32)
+    pipeline.cache_embeddings = True
+    return pipeline
+
+
+def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
+    import numpy as np
+    import torch
+
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.generation.pipeline import GenerationRequest
+    from emo_app.generation.random_pipeline import RandomSDConfig, build_random_sd_pipeline
+    from emo_app.generation.schedulers import SamplingPreset, make_scheduler
+
+    size = 64 if session.dry_run else 512
+    cases = [("dpmpp", 25, 1), ("dpmpp", 25, 4), ("ddim", 100, 1)]
+    if session.dry_run:
+        cases = [(solver, 2, batch) for solver, _, batch in cases]
+    point = EmotionPoint.of_class("Happily surprised")
+
+    def request(solver: str, steps: int, batch: int) -> GenerationRequest:
+        preset = SamplingPreset(solver, solver, steps, 10.0)
+        return GenerationRequest([point] * batch, list(range(batch)), preset, negative_prompt="",
+                                 height=size, width=size, max_batch=batch)
+
+    # the reference: diffusers' defaults (fp32, as from_pretrained(...).to("cuda") gives)
+    config = RandomSDConfig.tiny() if session.dry_run else RandomSDConfig.sd14()
+    reference = build_random_sd_pipeline(config, seed=0).to(session.device)
+    reference.set_progress_bar_config(disable=True)
+    for solver, steps, batch in cases:
+
+        def run_reference(solver: str = solver, steps: int = steps, batch: int = batch) -> None:
+            reference.scheduler = make_scheduler(SamplingPreset(solver, solver, steps, 10.0),
+                                                 dict(reference.scheduler.config))
+            reference(["a photo of a person emotion: happily-surprised"] * batch, height=size, width=size,
+                      num_inference_steps=steps, guidance_scale=10.0,
+                      generator=[torch.Generator("cpu").manual_seed(s) for s in range(batch)])
+
+        times = session.timed(run_reference, repeats)
+        session.record(f"reference fp32: {solver} {steps} steps, batch {batch}",
+                       {"median_ms": round(statistics.median(times), 1),
+                        "all_ms": [round(t, 1) for t in times]})
+    reference.to("cpu")  # frees the GPU for our pipelines
+    if session.device == "cuda":
+        torch.cuda.empty_cache()
+
+    uncompiled_images: dict[tuple[str, int, int], list[np.ndarray]] = {}
+    for dtype_name in dtypes:
+        dtype = getattr(torch, dtype_name)
+        for compiled in (False, True):
+            if compiled and session.dry_run:
+                continue  # CPU: compile falls back (tested in tests/test_generation_pipeline.py)
+            label = f"ours {dtype_name} {'compiled' if compiled else 'uncompiled'}"
+            try:
+                pipeline = _pipelines(session, dtype)
+                if compiled:
+                    start = time.perf_counter()
+                    if not pipeline.compile():
+                        session.record(f"{label}: compile", pipeline.speed)
+                        continue
+                    warm = pipeline.warm_up(sorted({b for _, _, b in cases}), size=size)
+                    session.record(f"{label}: warm-up", {"total_s": round(time.perf_counter() - start, 1),
+                                                         "per_batch_size_s": warm})
+                for solver, steps, batch in cases:
+                    job = request(solver, steps, batch)
+                    times = session.timed(lambda job=job, p=pipeline: p.generate(job), repeats)
+                    images = [np.asarray(i).astype(np.int16) for i in pipeline.generate(job)]
+                    row: dict[str, Any] = {"median_ms": round(statistics.median(times), 1),
+                                           "ms_per_image": round(statistics.median(times) / batch, 1),
+                                           "all_ms": [round(t, 1) for t in times]}
+                    key = (solver, steps, batch)
+                    if dtype_name == "float16" and not compiled:
+                        uncompiled_images[key] = images
+                    elif dtype_name == "float16" and key in uncompiled_images:
+                        diffs = [np.abs(a - b) for a, b in zip(images, uncompiled_images[key], strict=True)]
+                        row["max_pixel_diff_vs_uncompiled_fp16"] = int(max(d.max() for d in diffs))
+                        row["mean_pixel_diff_vs_uncompiled_fp16"] = round(float(np.mean(diffs)), 3)
+                    session.record(f"{label}: {solver} {steps} steps, batch {batch}", row)
+                del pipeline
+                if session.device == "cuda":
+                    torch.cuda.empty_cache()
+            except Exception as exc:  # one failing case must not cost the others
+                session.error(f"{label}: error", exc)
+
+
+def training_cases(session: Session, steps: int) -> None:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.generation.pipeline import C2A2Pipeline
+    from emo_app.generation.random_pipeline import RandomSDConfig, build_random_sd_pipeline
+    from emo_app.generation.train import TrainConfig, train_c2a2
+
+    size = 64 if session.dry_run else 512
+    root = session.out / "train_data"
+    rng = np.random.default_rng(0)
+    for folder, count in (("faces", 6), ("classes", 6)):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / folder / f"{i}.png")
+    rows = ["file,valence,arousal,z"] + [
+        f"{i}.png,{p.valence},{p.arousal},{p.z}"
+        for i, p in enumerate(EmotionPoint.of_class(c) for c in ["Happy", "Sad", "Fearful"] * 2)
+    ]
+    (root / "faces" / "labels.csv").write_text("\n".join(rows) + "\n")
+    variants = [("AdamW", False)]
+    try:
+        import bitsandbytes  # noqa: F401  (optional; carried as a wheel when available)
+
+        variants.append(("AdamW8bit", True))
+    except ImportError:
+        session.record("training: 8-bit Adam", {"skipped": "bitsandbytes is not installed"})
+    for name, eight_bit in variants:
+        try:
+            config = RandomSDConfig.tiny() if session.dry_run else RandomSDConfig.sd14()
+            pipeline = C2A2Pipeline.with_new_number_encoder(build_random_sd_pipeline(config, seed=0), seed=0)
+            if session.device == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            train = TrainConfig(data_dir=root / "faces", out_dir=session.out / f"train_{name}",
+                                class_images_dir=root / "classes", resolution=size, batch_size=1,
+                                max_steps=steps, checkpoint_every=0, validate_every=0,
+                                use_8bit_adam=eight_bit, mixed_precision="auto",
+                                device="cpu" if session.dry_run else "auto")
+            result = train_c2a2(train, pipeline=pipeline)
+            timed = result.step_seconds[3:] or result.step_seconds  # the first steps allocate
+            row = {"steps_per_s": round(1 / statistics.median(timed), 2), "steps": result.steps,
+                   "first_loss": round(result.losses[0], 4), "last_loss": round(result.losses[-1], 4),
+                   "mixed_precision": "bf16 where supported (auto)", "gradient_checkpointing": True}
+            if session.device == "cuda":
+                row["peak_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            session.record(f"training C2A2 {size}px batch 1 + prior, {name}", row)
+            del pipeline, result
+        except Exception as exc:
+            session.error(f"training {name}: error", exc)
+
+
+def ganmut_case(session: Session, steps: int) -> None:
+    import torch
+
+    from emo_app.ganmut.config import GanmutConfig
+    from emo_app.ganmut.data import Batch
+    from emo_app.ganmut.train import GanmutTrainer, make_accelerator
+
+    try:
+        size, batch = (32, 4) if session.dry_run else (128, 16)
+        extra = dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1) if session.dry_run else {}
+        trainer = GanmutTrainer(GanmutConfig(image_size=size, batch_size=batch, **extra),
+                                accelerator=make_accelerator("cpu" if session.dry_run else "auto"))
+        g = torch.Generator().manual_seed(0)
+        data = Batch(torch.rand(batch, 3, size, size, generator=g) * 2 - 1, torch.arange(batch) % 7,
+                     torch.zeros(batch, 2), torch.ones(batch, dtype=torch.bool), torch.zeros(batch),
+                     torch.zeros(batch, dtype=torch.bool))
+        times = session.timed(lambda: trainer.train_step(data), steps)
+        session.record(f"GANmut-3D {size}px batch {batch} (Accelerate)",
+                       {"median_ms_per_step": round(statistics.median(times), 1), "reference_ms": 28.0})
+    except Exception as exc:
+        session.error("GANmut: error", exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--dry-run", action="store_true", help="tiny models on CPU: checks the script only")
+    parser.add_argument("--only", default="generator,training,ganmut")
+    parser.add_argument("--dtypes", default="float16,bfloat16")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-steps", type=int, default=20)
+    args = parser.parse_args(argv)
+    session = Session(args.out, args.dry_run)
+    parts = set(args.only.split(","))
+    if "training" in parts:  # first: the training goal matters most and needs the GPU's full memory
+        training_cases(session, 4 if args.dry_run else args.train_steps)
+    if "ganmut" in parts:
+        ganmut_case(session, 2 if args.dry_run else 20)
+    if "generator" in parts:
+        generator_cases(session, args.dtypes.split(","), 1 if args.dry_run else args.repeats)
+    print(json.dumps(session.results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -270,7 +270,7 @@ def test_score_this_face_scores_the_edited_face_on_screen(page, app_url):
     api = Client(app_url, verbose=False, download_files=False, analytics_enabled=False)
     state = api.predict(text, "embedded", api_name="/describe")[9]
     weights = dict(state["blendshapes"], jawOpen=1.0)
-    rows, _, _ = api.predict(state, *[weights[n] for n in ARKIT_NAMES], "photo", api_name="/score_face")
+    rows, _, _ = api.predict(state, *[weights[n] for n in ARKIT_NAMES], "skin", api_name="/score_face")
     mse = next(row[1] for row in rows["data"] if row[0] == "MediaPipe re-read: MSE")
     assert str(mse) in edited and str(mse) not in unedited
 

@@ -405,7 +405,7 @@ def _file(tmp_path_factory, name: str, data: bytes):
 API_CASES = [
     ("describe-empty", "/describe", lambda f: ("", "embedded"), "is empty"),
     ("describe-unknown-look", "/describe", lambda f: ("a smile", "embedded", "chrome"),
-     "not in the list of choices: ['photo', 'skin']"),
+     "not in the list of choices: ['skin', 'photo']"),
     ("describe-whitespace", "/describe", lambda f: ("\n\t  ", "embedded"), "is empty"),
     ("describe-1MB", "/describe", lambda f: (MB_TEXT, "embedded"), "the limit is 2,000"),
     ("describe-controls", "/describe", lambda f: ("\x00\x01\x02\x7f", "embedded"), "is empty"),

@@ -15,6 +15,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,67 +97,20 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     left at zero (ICT has none), scaled and centred onto the canonical face's frame so the same
     cameras frame it. Face and scalp vertices are split where their UVs are (one UV each, in a
     two-tile skin atlas: face left, scalp right; ``weld`` keeps their normals smooth)."""
-    try:
-        with np.load(Path(path), allow_pickle=False) as data:
-            vertices = data["vertices"].astype(np.float64)
-            faces = data["faces"].astype(np.int64)
-            face_uvs = data["face_uvs"].astype(np.int64)
-            uv_table = data["uvs"].astype(np.float64)
-            materials = [str(m) for m in data["materials"]]
-            face_material = data["face_material"].astype(np.int64)
-            names = [str(n) for n in data["expression_names"]]
-            raw_deltas = data["expression_deltas"].astype(np.float32)
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"No HD head file at '{path}'.") from exc
-    except (KeyError, ValueError, OSError) as exc:
-        raise ModelLoadError(f"'{path}' is not an ICT-FaceKit npz ({exc}).") from exc
-
-    deltas = np.zeros((len(ARKIT_NAMES), len(vertices), 3), np.float32)
-    index = {n: i for i, n in enumerate(ARKIT_NAMES)}
-    for k, name in enumerate(names):
-        target = arkit_name(name)
-        if target in index:
-            deltas[index[target]] += raw_deltas[k]
-
-    face_mask = np.array([materials[m] == "M_Face" for m in face_material])
-    face_vertices = np.unique(faces[face_mask][faces[face_mask] >= 0])
-    lo, hi = vertices[face_vertices].min(0), vertices[face_vertices].max(0)
-    scale = target_width / (hi[0] - lo[0])
-    centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]])
-    vertices = (vertices - centre) * scale + np.array([0.0, -0.6, 7.6])
+    mesh = _read_npz(path)
+    deltas = _arkit_deltas(mesh["expression_names"], mesh["expression_deltas"], len(mesh["vertices"]))
+    vertices, scale = _fit_frame(mesh, target_width)
     deltas *= scale
     deltas *= shape_gains()[:, None, None]  # THE place the per-shape gains apply (head_gains.json)
 
     parts, sources, start = [], [], 0
     for part_name in ("face", "head", "mouth", "eyes"):
-        chosen = [i for i, m in enumerate(materials) if MATERIAL_PARTS.get(m, ("", ()))[0] == part_name]
-        mask = np.isin(face_material, chosen)
-        if not mask.any():
+        built = _build_part(mesh, vertices, part_name, start)
+        if built is None:
             continue
-        quads, quad_uvs = faces[mask], face_uvs[mask]
-        textured = part_name in SKIN_PARTS
-        # one render vertex per (mesh vertex, uv) corner on skin parts, per mesh vertex elsewhere
-        corner_keys = quads * len(uv_table) + quad_uvs if textured else quads.copy()
-        corner_keys[quads < 0] = -1
-        keys, inverse = np.unique(corner_keys[corner_keys >= 0], return_inverse=True)
-        local = np.full(quads.shape, -1, np.int64)
-        local[corner_keys >= 0] = inverse
-        source = keys // len(uv_table) if textured else keys
-        tris = np.concatenate([local[:, [0, 1, 2]], local[local[:, 3] >= 0][:, [0, 2, 3]]])
-        colors = np.zeros((len(source), 4), np.float32)
-        corner_material = np.repeat(face_material[mask], 4).reshape(quads.shape)
-        for mat_index in chosen:
-            at = (corner_material == mat_index) & (local >= 0)
-            colors[local[at]] = MATERIAL_PARTS[materials[mat_index]][1]
-        if part_name == "mouth":
-            _shade_mouth(vertices[source], colors)
-        uvs = None
-        if textured:
-            raw = uv_table[keys % len(uv_table)]
-            uvs = np.column_stack([raw[:, 0] / len(SKIN_PARTS), 1.0 - raw[:, 1]]).astype(np.float32)
-        parts.append(Part(part_name, start, start + len(source), tris.astype(np.int32), colors, uvs))
-        sources.append(source)
-        start += len(source)
+        parts.append(built[0])
+        sources.append(built[1])
+        start = built[0].stop
     source = np.concatenate(sources)
     neutral = vertices[source].astype(np.float32)
     deltas = np.ascontiguousarray(deltas[:, source])
@@ -167,14 +121,92 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     from scipy.spatial import cKDTree
 
     mirror = cKDTree(neutral).query(neutral * FLIP)[1]
-    skin = np.zeros(len(source), bool)
-    for part in parts:
-        skin[part.start : part.stop] = part.name in SKIN_PARTS
+    return FaceRig(neutral=neutral, deltas=deltas, parts=tuple(parts), mirror=mirror, head="ict",
+                   weld=_weld_map(parts, source))
+
+
+def _read_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The packed head's arrays (see the module docstring), with clear errors for a bad file."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            return {
+                "vertices": data["vertices"].astype(np.float64),
+                "faces": data["faces"].astype(np.int64),
+                "face_uvs": data["face_uvs"].astype(np.int64),
+                "uvs": data["uvs"].astype(np.float64),
+                "materials": [str(m) for m in data["materials"]],
+                "face_material": data["face_material"].astype(np.int64),
+                "expression_names": [str(n) for n in data["expression_names"]],
+                "expression_deltas": data["expression_deltas"].astype(np.float32),
+            }
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"No HD head file at '{path}'.") from exc
+    except (KeyError, ValueError, OSError) as exc:
+        raise ModelLoadError(f"'{path}' is not an ICT-FaceKit npz ({exc}).") from exc
+
+
+def _arkit_deltas(names: list[str], raw: np.ndarray, count: int) -> np.ndarray:
+    """ICT's 53 expressions as the 52 ARKit fields (split halves summed where ARKit has one name)."""
+    deltas = np.zeros((len(ARKIT_NAMES), count, 3), np.float32)
+    index = {n: i for i, n in enumerate(ARKIT_NAMES)}
+    for k, name in enumerate(names):
+        target = arkit_name(name)
+        if target in index:
+            deltas[index[target]] += raw[k]
+    return deltas
+
+
+def _fit_frame(mesh: dict[str, Any], target_width: float) -> tuple[np.ndarray, np.float64]:
+    """Vertices scaled so the face is ``target_width`` wide and moved onto the mask head's frame."""
+    vertices, faces = mesh["vertices"], mesh["faces"]
+    face_mask = np.array([mesh["materials"][m] == "M_Face" for m in mesh["face_material"]])
+    face_vertices = np.unique(faces[face_mask][faces[face_mask] >= 0])
+    lo, hi = vertices[face_vertices].min(0), vertices[face_vertices].max(0)
+    scale = target_width / (hi[0] - lo[0])
+    centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]])
+    return (vertices - centre) * scale + np.array([0.0, -0.6, 7.6]), scale
+
+
+def _build_part(mesh: dict[str, Any], vertices: np.ndarray, part_name: str, start: int):
+    """(Part, source mesh vertex of each part vertex) for one part, or None when no material
+    draws it. Skin parts get one vertex per (mesh vertex, uv) corner, the others one per vertex."""
+    materials, face_material, uv_table = mesh["materials"], mesh["face_material"], mesh["uvs"]
+    chosen = [i for i, m in enumerate(materials) if MATERIAL_PARTS.get(m, ("", ()))[0] == part_name]
+    mask = np.isin(face_material, chosen)
+    if not mask.any():
+        return None
+    quads, quad_uvs = mesh["faces"][mask], mesh["face_uvs"][mask]
+    textured = part_name in SKIN_PARTS
+    corner_keys = quads * len(uv_table) + quad_uvs if textured else quads.copy()
+    corner_keys[quads < 0] = -1
+    keys, inverse = np.unique(corner_keys[corner_keys >= 0], return_inverse=True)
+    local = np.full(quads.shape, -1, np.int64)
+    local[corner_keys >= 0] = inverse
+    source = keys // len(uv_table) if textured else keys
+    tris = np.concatenate([local[:, [0, 1, 2]], local[local[:, 3] >= 0][:, [0, 2, 3]]])
+    colors = np.zeros((len(source), 4), np.float32)
+    corner_material = np.repeat(face_material[mask], 4).reshape(quads.shape)
+    for mat_index in chosen:
+        at = (corner_material == mat_index) & (local >= 0)
+        colors[local[at]] = MATERIAL_PARTS[materials[mat_index]][1]
+    if part_name == "mouth":
+        _shade_mouth(vertices[source], colors)
+    uvs = None
+    if textured:
+        raw = uv_table[keys % len(uv_table)]
+        uvs = np.column_stack([raw[:, 0] / len(SKIN_PARTS), 1.0 - raw[:, 1]]).astype(np.float32)
+    return Part(part_name, start, start + len(source), tris.astype(np.int32), colors, uvs), source
+
+
+def _weld_map(parts: list[Part], source: np.ndarray) -> np.ndarray:
+    """Each vertex -> the first skin vertex made from the same mesh vertex (itself elsewhere)."""
     weld = np.arange(len(source))
-    first = {}
-    for i in np.flatnonzero(skin):
-        weld[i] = first.setdefault(int(source[i]), i)
-    return FaceRig(neutral=neutral, deltas=deltas, parts=tuple(parts), mirror=mirror, head="ict", weld=weld)
+    first: dict[int, int] = {}
+    for part in parts:
+        if part.name in SKIN_PARTS:
+            for i in range(part.start, part.stop):
+                weld[i] = first.setdefault(int(source[i]), i)
+    return weld
 
 
 def _eyeball_centre(ball: np.ndarray) -> np.ndarray:

@@ -208,6 +208,34 @@ def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[lis
     return rows, note, top
 
 
+def _appearance_controls(settings: Settings) -> list[gr.Radio]:
+    """The face's appearance choices, in ``APPEARANCE`` order: a change to any redraws the face
+    on screen, and render_weights and score_face take them after the 52 weights."""
+    with gr.Row():
+        head = gr.Radio(HEADS, value=settings.face_head, label="Head shown", elem_id="describe-head",
+                        info="the full head, or the mask head that photos fit")
+        look = gr.Radio(LOOKS, value=settings.face_look, label="Look", elem_id="describe-look")
+    with gr.Row():
+        tone = gr.Radio(TONES, value=settings.skin_tone, label="Skin tone", elem_id="describe-tone")
+        background = gr.Radio(BACKGROUNDS, value="light", label="Background", elem_id="describe-background")
+    return [look, head, tone, background]
+
+
+def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], gr.Button]:
+    """One slider per shape, grouped by region: (sliders as laid out, sliders in ARKit order,
+    the redraw button)."""
+    sliders = []
+    with gr.Accordion("Edit any shape (the face redraws as you let go of a slider)", open=False,
+                      elem_id="describe-edit"):
+        for group, names in GROUPS.items():
+            with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
+                for name in names:
+                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
+        apply = gr.Button("Redraw with these weights")
+    ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
+    return sliders, ordered, apply
+
+
 def build_describe_tab(settings: Settings) -> None:
     """Lay out the Describe tab and wire its events (call inside a gr.Tab)."""
     with gr.Row():
@@ -219,17 +247,7 @@ def build_describe_tab(settings: Settings) -> None:
             if models_note:
                 with gr.Accordion("Unavailable models and how to get them", open=False):
                     gr.Markdown(models_note)
-            # the face's appearance choices (`appearance`): a change to any redraws the face on
-            # screen; render_weights and score_face take them after the 52 weights
-            with gr.Row():
-                head = gr.Radio(HEADS, value=settings.face_head, label="Head shown", elem_id="describe-head",
-                                info="the full head, or the mask head that photos fit")
-                look = gr.Radio(LOOKS, value=settings.face_look, label="Look", elem_id="describe-look")
-            with gr.Row():
-                tone = gr.Radio(TONES, value=settings.skin_tone, label="Skin tone", elem_id="describe-tone")
-                background = gr.Radio(BACKGROUNDS, value="light", label="Background",
-                                      elem_id="describe-background")
-            appearance = [look, head, tone, background]
+            appearance = _appearance_controls(settings)
             go = gr.Button("Make the face", variant="primary", elem_id="describe-go")
             examples_slot = gr.Column()
         with gr.Column(scale=3):
@@ -250,15 +268,7 @@ def build_describe_tab(settings: Settings) -> None:
         shapes_plot = gr.Plot(label="Blendshapes", elem_id="describe-shapes")
     reasons = gr.Dataframe(headers=["shape", "weight", "why it moved"], label="Why each shape moved",
                            interactive=False, wrap=True, elem_id="describe-reasons")
-    sliders = []
-    with gr.Accordion("Edit any shape (the face redraws as you let go of a slider)", open=False,
-                      elem_id="describe-edit"):
-        for group, names in GROUPS.items():
-            with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
-                for name in names:
-                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
-        apply = gr.Button("Redraw with these weights")
-    ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
+    sliders, ordered, apply = _shape_sliders()
     with gr.Row():
         score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)",
                               elem_id="describe-score")

@@ -22,7 +22,6 @@ LONG_FUNCTIONS_LEFT = {
     "emo_app.metric.benchmark.run_benchmark",
     "emo_app.text.train.train",
     "emo_app.ui.tabs.describe.build_describe_tab",
-    "emo_app.ui.tabs.study.build_study_tab",
 }
 LONG_MODULES_LEFT: set[str] = set()
 

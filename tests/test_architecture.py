@@ -18,7 +18,6 @@ MAX_STATEMENTS = 60
 MAX_LINES = 600
 # Known offenders, being split by their owners: take a name off when it is fixed; never add one.
 LONG_FUNCTIONS_LEFT = {
-    "emo_app.generation.train.train_c2a2",
     "emo_app.ui.tabs.describe.build_describe_tab",
 }
 LONG_MODULES_LEFT: set[str] = set()

@@ -370,30 +370,86 @@ class _StepDraws:
         )
 
 
+@dataclass
+class _TrainingRun:
+    """What every step of one run uses: the modules as Accelerate prepared them (``prepared``:
+    UNet, NumberEncoder, and the text encoder when it trains), the optimizer and fixed pieces."""
+
+    config: TrainConfig
+    accelerator: Any
+    pipeline: C2A2Pipeline
+    rows: list[tuple[Path, EmotionPoint]]
+    class_paths: list[Path]
+    noise_scheduler: Any
+    prepared: list[Any]
+    optimizer: Any
+    trainable: list[torch.nn.Parameter]
+    class_embeds: torch.Tensor | None = None  # the fixed class caption's, while the text encoder is frozen
+
+    @property
+    def text_encoder(self) -> Any:
+        return self.prepared[2] if self.config.train_text_encoder else self.pipeline.sd.text_encoder
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        vae, resolution = self.pipeline.sd.vae.config, self.config.resolution
+        down = 2 ** (len(vae.block_out_channels) - 1)
+        return int(vae.latent_channels), resolution // down, resolution // down
+
+
 def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> TrainResult:
     """Run (or resume) training and save a pipeline folder to ``config.out_dir``. Runs as one
     process or as N data-parallel ones under ``accelerate launch`` (``batch_size`` is per
     process; the global batch is batch_size x processes x gradient_accumulation_steps)."""
     from accelerate.utils import set_seed
-    from diffusers import DDPMScheduler
 
     accelerator = make_accelerator(config.device, config.mixed_precision, config.gradient_accumulation_steps)
-    device = accelerator.device
     rows = read_labels(config.data_dir, _find_labels(config))
     config.out_dir.mkdir(parents=True, exist_ok=True)
     set_seed(config.seed)  # the same on every process: the draws below are shared, then sliced
     pipeline = pipeline or load_base_pipeline(config)
     if pipeline.number_encoder is None:
         pipeline = C2A2Pipeline.with_new_number_encoder(pipeline.sd, seed=config.seed)
-    sd = pipeline.sd
-    sd.set_progress_bar_config(disable=True)
-    pipeline.to(device)
+    pipeline.sd.set_progress_bar_config(disable=True)
+    pipeline.to(accelerator.device)
     class_paths: list[Path] = []
     if config.prior_loss_weight > 0:
         with accelerator.main_process_first():  # the main process generates, the others reuse
             class_paths = prepare_class_images(config, pipeline)
-    noise_scheduler = DDPMScheduler.from_config(dict(sd.scheduler.config))
+    run = _prepare_run(config, accelerator, pipeline, rows, class_paths)
+    result = TrainResult(out_dir=config.out_dir, steps=0, main_process=accelerator.is_main_process)
+    step = 0
+    checkpoint = latest_checkpoint(config.out_dir) if config.resume else None
+    if checkpoint is not None:
+        step = load_checkpoint(accelerator, checkpoint)
+        result.resumed_from = step
+        log.info("Resumed from %s (step %d)", checkpoint, step)
+    validate_template(config.template, needs_placeholder=True)
+    if class_paths and not config.train_text_encoder:  # once per run while the text encoder is frozen
+        with torch.no_grad():
+            run.class_embeds = pipeline.encode_text([config.class_prompt]).expand(config.batch_size, -1, -1)
+    while step < config.max_steps:
+        step_loss, started = _optimizer_step(run)
+        if not math.isfinite(step_loss):
+            raise FloatingPointError(
+                f"Training diverged at step {step + 1} (loss {step_loss}); lower the rate."
+            )
+        step += 1
+        result.losses.append(step_loss)  # (the gather in the step synchronised the device)
+        result.step_seconds.append(time.perf_counter() - started)
+        _after_step(run, result, step, step_loss)
+    _finish_run(run, result, step)
+    return result
 
+
+def _prepare_run(config: TrainConfig, accelerator: Any, pipeline: C2A2Pipeline,
+                 rows: list[tuple[Path, EmotionPoint]], class_paths: list[Path]) -> _TrainingRun:
+    """Freeze the VAE (and the text encoder unless it trains), give the NumberEncoder its own
+    learning rate and let Accelerate wrap the trained modules and the optimizer."""
+    from diffusers import DDPMScheduler
+
+    sd = pipeline.sd
+    noise_scheduler = DDPMScheduler.from_config(dict(sd.scheduler.config))
     sd.vae.requires_grad_(False)
     sd.unet.requires_grad_(True)
     sd.text_encoder.requires_grad_(config.train_text_encoder)
@@ -409,121 +465,112 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
     trainable = [p for g in groups for p in g["params"]]
     modules = [sd.unet, pipeline.number_encoder] + ([sd.text_encoder] if config.train_text_encoder else [])
     *prepared, optimizer = accelerator.prepare(*modules, optimizer)
-    unet, number_encoder = prepared[0], prepared[1]
-    text_encoder = prepared[2] if config.train_text_encoder else sd.text_encoder
+    return _TrainingRun(config, accelerator, pipeline, rows, class_paths, noise_scheduler,
+                        prepared, optimizer, trainable)
 
-    result = TrainResult(out_dir=config.out_dir, steps=0, main_process=accelerator.is_main_process)
-    step = 0
-    checkpoint = latest_checkpoint(config.out_dir) if config.resume else None
-    if checkpoint is not None:
-        step = load_checkpoint(accelerator, checkpoint)
-        result.resumed_from = step
-        log.info("Resumed from %s (step %d)", checkpoint, step)
+
+def _optimizer_step(run: _TrainingRun) -> tuple[float, float]:
+    """One optimizer step over the global batch: this process's micro-batches, accumulated.
+    Returns (the global batch's loss, the same number on every process; when the step began)."""
+    config, accelerator, sd = run.config, run.accelerator, run.pipeline.sd
+    n, world, rank = config.batch_size, accelerator.num_processes, accelerator.process_index
+    sd.unet.train()
+    sd.text_encoder.train(config.train_text_encoder)
+    run.pipeline.number_encoder.train()
+    micro_losses = []
+    started = time.perf_counter()
+    draws = _StepDraws.draw(
+        n * world * config.gradient_accumulation_steps, len(run.rows), len(run.class_paths),
+        run.latent_shape, run.noise_scheduler.config.num_train_timesteps,
+    )
+    for micro in range(config.gradient_accumulation_steps):
+        start = (micro * world + rank) * n
+        with accelerator.accumulate(*run.prepared):
+            loss = _micro_step(run, draws, slice(start, start + n))
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(run.trainable, config.max_grad_norm)
+            run.optimizer.step()
+            run.optimizer.zero_grad(set_to_none=True)
+        micro_losses.append(loss.detach())
+    return float(accelerator.gather(torch.stack(micro_losses).mean()[None]).mean()), started
+
+
+def _micro_step(run: _TrainingRun, draws: _StepDraws, rows_of_mine: slice) -> torch.Tensor:
+    """The denoising loss of this process's rows of one micro-batch (plus the weighted prior
+    preservation loss on their class images)."""
+    config, accelerator, pipeline, device = run.config, run.accelerator, run.pipeline, run.accelerator.device
+    sd, n, class_paths, noise_scheduler = pipeline.sd, config.batch_size, run.class_paths, run.noise_scheduler
+    picks = draws.picks[rows_of_mine].tolist()
+    pixels = [image_tensor(run.rows[i][0], config.resolution) for i in picks]
+    xyz = torch.from_numpy(np.stack([run.rows[i][1].as_array() for i in picks])).float()
+    if class_paths:
+        class_picks = draws.class_picks[rows_of_mine].tolist()
+        pixels += [image_tensor(class_paths[i], config.resolution) for i in class_picks]
+    pixel_batch = torch.stack(pixels).to(device)
+    with torch.no_grad(), accelerator.autocast():
+        posterior = sd.vae.encode(pixel_batch).latent_dist
+    eps = draws.eps[:, rows_of_mine].flatten(0, 1).to(device)
     scaling = float(getattr(sd.vae.config, "scaling_factor", 0.18215))
-    prediction_type = noise_scheduler.config.prediction_type
-    validate_template(config.template, needs_placeholder=True)
-    n = config.batch_size
-    world, rank = accelerator.num_processes, accelerator.process_index
-    accumulation = config.gradient_accumulation_steps
-    class_embeds = None  # the fixed caption's embedding: once per run while the text encoder is frozen
-    if class_paths and not config.train_text_encoder:
-        with torch.no_grad():
-            class_embeds = pipeline.encode_text([config.class_prompt]).expand(n, -1, -1)
+    latents = (posterior.mean + posterior.std * eps).float() * scaling  # the posterior's sample
+    noise = draws.noise[:, rows_of_mine].flatten(0, 1).to(device)
+    timesteps = draws.timesteps[:, rows_of_mine].flatten().to(device)
+    noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+    vectors = run.prepared[1](xyz.to(device))  # the prepared NumberEncoder
+    if config.train_text_encoder:  # one pass for the instance and the class captions
+        prompts = [config.template] * n + [config.class_prompt] * (n if class_paths else 0)
+        padded = torch.cat([vectors, vectors.new_zeros(len(prompts) - n, vectors.shape[1])])
+        embeds = _encode_batch(pipeline, run.text_encoder, prompts, padded, device)
+    else:
+        embeds = pipeline.encode_text([config.template] * n, vectors)
+        if run.class_embeds is not None:
+            embeds = torch.cat([embeds, run.class_embeds.to(embeds.dtype)])
+    with accelerator.autocast():
+        prediction = run.prepared[0](noisy, timesteps, encoder_hidden_states=embeds).sample  # the UNet
+    target = noise
+    if noise_scheduler.config.prediction_type == "v_prediction":
+        target = noise_scheduler.get_velocity(latents, noise, timesteps)
+    loss = F.mse_loss(prediction[:n].float(), target[:n].float())
+    if class_paths:
+        loss = loss + config.prior_loss_weight * F.mse_loss(prediction[n:].float(), target[n:].float())
+    return loss
 
-    down = 2 ** (len(sd.vae.config.block_out_channels) - 1)
-    latent_shape = (int(sd.vae.config.latent_channels), config.resolution // down, config.resolution // down)
 
-    def micro_step(draws: _StepDraws, rows_of_mine: slice) -> torch.Tensor:
-        picks = draws.picks[rows_of_mine].tolist()
-        pixels = [image_tensor(rows[i][0], config.resolution) for i in picks]
-        xyz = torch.from_numpy(np.stack([rows[i][1].as_array() for i in picks])).float()
-        if class_paths:
-            class_picks = draws.class_picks[rows_of_mine].tolist()
-            pixels += [image_tensor(class_paths[i], config.resolution) for i in class_picks]
-        pixel_batch = torch.stack(pixels).to(device)
-        with torch.no_grad(), accelerator.autocast():
-            posterior = sd.vae.encode(pixel_batch).latent_dist
-        eps = draws.eps[:, rows_of_mine].flatten(0, 1).to(device)
-        latents = (posterior.mean + posterior.std * eps).float() * scaling  # the posterior's sample
-        noise = draws.noise[:, rows_of_mine].flatten(0, 1).to(device)
-        timesteps = draws.timesteps[:, rows_of_mine].flatten().to(device)
-        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        vectors = number_encoder(xyz.to(device))
-        if config.train_text_encoder:  # one pass for the instance and the class captions
-            prompts = [config.template] * n + [config.class_prompt] * (n if class_paths else 0)
-            padded = torch.cat([vectors, vectors.new_zeros(len(prompts) - n, vectors.shape[1])])
-            embeds = _encode_batch(pipeline, text_encoder, prompts, padded, device)
-        else:
-            embeds = pipeline.encode_text([config.template] * n, vectors)
-            if class_embeds is not None:
-                embeds = torch.cat([embeds, class_embeds.to(embeds.dtype)])
-        with accelerator.autocast():
-            prediction = unet(noisy, timesteps, encoder_hidden_states=embeds).sample
-        target = noise
-        if prediction_type == "v_prediction":
-            target = noise_scheduler.get_velocity(latents, noise, timesteps)
-        loss = F.mse_loss(prediction[:n].float(), target[:n].float())
-        if class_paths:
-            loss = loss + config.prior_loss_weight * F.mse_loss(prediction[n:].float(), target[n:].float())
-        return loss
+def _after_step(run: _TrainingRun, result: TrainResult, step: int, step_loss: float) -> None:
+    """Log, save a checkpoint (pruning old ones) and a validation grid when their turn comes."""
+    config, accelerator = run.config, run.accelerator
+    if step % max(1, config.log_every) == 0 or step == config.max_steps:
+        log.info("step %d/%d loss %.4f", step, config.max_steps, step_loss)
+    if config.checkpoint_every and step % config.checkpoint_every == 0:
+        folder = config.out_dir / "checkpoints" / f"step-{step:06d}"
+        result.checkpoints.append(save_checkpoint(accelerator, folder, step))
+        if accelerator.is_main_process:
+            _prune_checkpoints(config.out_dir, config.keep_checkpoints)
+    if config.validate_every and step % config.validate_every == 0:
+        if accelerator.is_main_process:
+            run.pipeline.sd.unet.eval()
+            run.pipeline.number_encoder.eval()
+            result.validation_images.append(save_validation_grid(run.pipeline, config, step))
+        accelerator.wait_for_everyone()
 
-    while step < config.max_steps:
-        sd.unet.train()
-        sd.text_encoder.train(config.train_text_encoder)
-        pipeline.number_encoder.train()
-        micro_losses = []
-        started = time.perf_counter()
-        draws = _StepDraws.draw(
-            n * world * accumulation, len(rows), len(class_paths), latent_shape,
-            noise_scheduler.config.num_train_timesteps,
-        )
-        for micro in range(accumulation):
-            start = (micro * world + rank) * n
-            with accelerator.accumulate(*prepared):
-                loss = micro_step(draws, slice(start, start + n))
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            micro_losses.append(loss.detach())
-        # the loss of the global batch, the same number on every process
-        step_loss = float(accelerator.gather(torch.stack(micro_losses).mean()[None]).mean())
-        if not math.isfinite(step_loss):
-            raise FloatingPointError(
-                f"Training diverged at step {step + 1} (loss {step_loss}); lower the rate."
-            )
-        step += 1
-        result.losses.append(step_loss)  # (the gather above synchronised the device)
-        result.step_seconds.append(time.perf_counter() - started)
-        if step % max(1, config.log_every) == 0 or step == config.max_steps:
-            log.info("step %d/%d loss %.4f", step, config.max_steps, step_loss)
-        if config.checkpoint_every and step % config.checkpoint_every == 0:
-            folder = config.out_dir / "checkpoints" / f"step-{step:06d}"
-            result.checkpoints.append(save_checkpoint(accelerator, folder, step))
-            if accelerator.is_main_process:
-                _prune_checkpoints(config.out_dir, config.keep_checkpoints)
-        if config.validate_every and step % config.validate_every == 0:
-            if accelerator.is_main_process:
-                sd.unet.eval()
-                pipeline.number_encoder.eval()
-                result.validation_images.append(save_validation_grid(pipeline, config, step))
-            accelerator.wait_for_everyone()
+
+def _finish_run(run: _TrainingRun, result: TrainResult, step: int) -> None:
+    """Unwrap the modules, put them in eval mode and save the pipeline (main process only)."""
+    config, accelerator, pipeline = run.config, run.accelerator, run.pipeline
     result.steps = step
-    for module in prepared:  # drop Accelerate's wrappers (DDP, autocast forward) from the modules
+    for module in run.prepared:  # drop Accelerate's wrappers (DDP, autocast forward) from the modules
         accelerator.unwrap_model(module, keep_fp32_wrapper=False)
     accelerator.free_memory()
-    sd.unet.eval()
-    sd.text_encoder.eval()
+    pipeline.sd.unet.eval()
+    pipeline.sd.text_encoder.eval()
     pipeline.number_encoder.eval()
     if config.gradient_checkpointing:
-        sd.unet.disable_gradient_checkpointing()
+        pipeline.sd.unet.disable_gradient_checkpointing()
     if accelerator.is_main_process:
         meta = {"trained_steps": step, "train_config": json.loads(json.dumps(asdict(config), default=str))}
         pipeline.save_pretrained(config.out_dir, extra=meta)
     accelerator.wait_for_everyone()
     result.pipeline = pipeline
-    return result
 
 
 def _prune_checkpoints(out_dir: Path, keep: int) -> None:

@@ -288,8 +288,6 @@ def run_benchmark(
     scores its share with its own models) and gathered on the main process, which alone writes
     the cache and the report; the result is the one a single process gives."""
     from accelerate import PartialState
-    from accelerate.utils import gather_object
-    from tqdm.auto import tqdm
 
     from emo_app.config import Settings
     from emo_app.models.manager import accelerate_cpu
@@ -297,11 +295,43 @@ def run_benchmark(
     state = PartialState(cpu=accelerate_cpu(Settings.from_env().device))
 
     pool = load_pool(config.pool)
+    query = _query_indices(config, pool)
+    clip, clip_note = _benchmark_clip(config, clip)
+    text_embeddings = None
+    if clip is not None:
+        text_cache = text_cache or TextEmbeddingCache()
+        text_embeddings = text_cache.pool_embeddings(clip, pool)
+    fer, mediapipe = _benchmark_judges(config, fer, mediapipe)
+    render_fn = render_fn or default_render_fn(config.render_size)
+    rows = []
+    for name in config.models:
+        model = _benchmark_text_model(name, pool, text_models)
+        records = _score_model(
+            name, model, pool, query, config, state=state, render_fn=render_fn, clip=clip,
+            fer=fer, mediapipe=mediapipe, progress=progress,
+        )
+        rows.append(summarise(name, records, pool, query, text_embeddings, config))
+    report = BenchmarkReport(rows, pool.name, len(pool), config.k, config.alpha,
+                             clip.model_id if clip else None, clip_note, psi=config.psi)
+    if write and state.is_main_process:
+        report.files = write_report(report, config.out_dir)
+    state.wait_for_everyone()
+    return report
+
+
+def _query_indices(config: BenchmarkConfig, pool: PromptPool) -> np.ndarray:
+    """The pool rows to score: all of them, or ``config.limit`` spread evenly over the pool."""
     n_query = len(pool) if config.limit is None else max(1, min(config.limit, len(pool)))
     # spread a limited run evenly over the pool: pools are often sorted by emotion
     query = np.unique(np.linspace(0, len(pool) - 1, n_query).round().astype(np.int64))
     if config.k > len(pool):
         raise InvalidInputError(f"k = {config.k} is larger than the pool ({len(pool)} prompts).")
+    return query
+
+
+def _benchmark_clip(config: BenchmarkConfig, clip: ClipEncoder | None) -> tuple[ClipEncoder | None, str]:
+    """(CLIP encoder or None, the report's note on why Emo3D is missing): missing weights only
+    drop the Emo3D columns, they do not stop the offline judges."""
     clip_note = ""
     if clip is None and config.use_clip:
         try:
@@ -314,10 +344,11 @@ def run_benchmark(
             log.info(clip_note)
     elif not config.use_clip:
         clip, clip_note = None, "Emo3D not computed: CLIP was switched off for this run."
-    text_embeddings = None
-    if clip is not None:
-        text_cache = text_cache or TextEmbeddingCache()
-        text_embeddings = text_cache.pool_embeddings(clip, pool)
+    return clip, clip_note
+
+
+def _benchmark_judges(config: BenchmarkConfig, fer: Any, mediapipe: Any) -> tuple[Any, Any]:
+    """The FER and MediaPipe judges the config asks for, loaded unless injected."""
     if fer is None and "fer" in config.judges:
         from emo_app.metric.judges import get_fer_judge
 
@@ -326,46 +357,55 @@ def run_benchmark(
         from emo_app.metric.judges import get_mediapipe_judge
 
         mediapipe = get_mediapipe_judge()
-    render_fn = render_fn or default_render_fn(config.render_size)
-    rows = []
-    for name in config.models:
-        model = (text_models or {}).get(name)
-        if model is None:
-            if name == "ground-truth":
-                model = GroundTruthModel(pool)
-            else:
-                from emo_app.text import get_text_model
+    return fer, mediapipe
 
-                model = get_text_model(name)
-        cache_path = _cache_file(config, name, pool, clip.model_id if clip else None)
-        records = _read_records(cache_path) if config.resume else {}
-        todo = [int(i) for i in query if int(i) not in records]
-        state.wait_for_everyone()  # every process has read the cache before the main one appends
-        if state.is_main_process:
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            cache_path.open("a" if config.resume else "w", encoding="utf-8").close()
-        step = config.batch_size * state.num_processes  # one batch per process per round
-        with tqdm(total=len(query), initial=len(query) - len(todo), desc=name, unit="face",
-                  disable=not (progress and state.is_main_process)) as bar:
-            for start in range(0, len(todo), step):
-                chunk = todo[start : start + step]
-                with state.split_between_processes(chunk) as mine:  # contiguous shards, in order
-                    new = _score_batch(mine, pool, model, render_fn, clip, config.judges, fer, mediapipe) \
-                        if mine else []
-                new = gather_object(new)  # every process's records, in process order
-                for record in new:
-                    records[record["i"]] = record
-                if state.is_main_process:  # appended round by round: an interrupted run resumes
-                    with cache_path.open("a", encoding="utf-8") as handle:
-                        handle.writelines(json.dumps(record) + "\n" for record in new)
-                bar.update(len(chunk))
-        rows.append(summarise(name, records, pool, query, text_embeddings, config))
-    report = BenchmarkReport(rows, pool.name, len(pool), config.k, config.alpha,
-                             clip.model_id if clip else None, clip_note, psi=config.psi)
-    if write and state.is_main_process:
-        report.files = write_report(report, config.out_dir)
-    state.wait_for_everyone()
-    return report
+
+def _benchmark_text_model(name: str, pool: PromptPool,
+                          text_models: dict[str, TextModelLike] | None) -> TextModelLike:
+    """An injected model by name, the pool's own blendshapes for ``ground-truth``, else the registry's."""
+    model = (text_models or {}).get(name)
+    if model is None:
+        if name == "ground-truth":
+            model = GroundTruthModel(pool)
+        else:
+            from emo_app.text import get_text_model
+
+            model = get_text_model(name)
+    return model
+
+
+def _score_model(
+    name: str, model: TextModelLike, pool: PromptPool, query: np.ndarray, config: BenchmarkConfig, *,
+    state: Any, render_fn: RenderFn, clip: ClipEncoder | None, fer: Any, mediapipe: Any, progress: bool,
+) -> dict[int, dict[str, Any]]:
+    """One model's per-prompt records: the cached ones, then the rest scored in rounds (one batch
+    per process each), appended to the cache after every round so an interrupted run resumes."""
+    from accelerate.utils import gather_object
+    from tqdm.auto import tqdm
+
+    cache_path = _cache_file(config, name, pool, clip.model_id if clip else None)
+    records = _read_records(cache_path) if config.resume else {}
+    todo = [int(i) for i in query if int(i) not in records]
+    state.wait_for_everyone()  # every process has read the cache before the main one appends
+    if state.is_main_process:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.open("a" if config.resume else "w", encoding="utf-8").close()
+    step = config.batch_size * state.num_processes  # one batch per process per round
+    with tqdm(total=len(query), initial=len(query) - len(todo), desc=name, unit="face",
+              disable=not (progress and state.is_main_process)) as bar:
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
+            with state.split_between_processes(chunk) as mine:  # contiguous shards, in order
+                new = _score_batch(mine, pool, model, render_fn, clip, config.judges, fer, mediapipe) \
+                    if mine else []
+            new = gather_object(new)  # every process's records, in process order
+            for record in new:
+                records[record["i"]] = record
+            if state.is_main_process:  # appended round by round: an interrupted run resumes
+                with cache_path.open("a", encoding="utf-8") as handle:
+                    handle.writelines(json.dumps(record) + "\n" for record in new)
+            bar.update(len(chunk))
+    return records
 
 
 _COLUMNS = (

@@ -256,6 +256,19 @@ def _clip_features(
     return text_emb, image_emb
 
 
+@dataclass
+class _TrainingData:
+    """The tensors one training run draws its batches from (``inputs`` only for clip-mlp, the
+    embeddings only for the CLIP kinds)."""
+
+    texts: list[str]
+    emotions: Any
+    targets: Any
+    inputs: Any = None
+    text_emb: Any = None
+    image_emb: Any = None
+
+
 def train(
     config: TrainConfig,
     samples: list[Emo3DSample],
@@ -272,9 +285,6 @@ def train(
 
     Returns the training state: epoch, step and the mean loss of each epoch."""
     import torch
-    from tqdm.auto import tqdm
-
-    from emo_app.text import baselines as bl
 
     out = Path(out)
     if config.mirror:
@@ -284,37 +294,75 @@ def train(
     if config.kind in LM_KINDS and not config.encoder and not (resume and (out / "config.json").is_file()):
         config.encoder, why = choose_encoder(config.kind, settings)
         log.info(why)
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "epoch_losses": []}
-    if resume and (out / "config.json").is_file():
-        module, saved_config, state = load_module(out, settings)
-        if saved_config.kind != config.kind:
-            raise InvalidInputError(f"'{out}' holds a {saved_config.kind} checkpoint, not {config.kind}.")
-        saved_config.epochs = config.epochs
-        config = saved_config
-        module.train()
-        if config.kind in LM_KINDS and not config.train_encoder:
-            for p in module.encoder.parameters():
-                p.requires_grad_(False)
-    else:
-        module = None
-    if config.kind in CLIP_KINDS:
-        from emo_app.models.clip import get_clip
-
-        clip = clip_encoder or get_clip(settings=settings)
-        text_emb, image_emb = _clip_features(samples, clip, config)
-        if module is None:
-            config.embed_dim = int(text_emb.shape[1])
-        elif int(text_emb.shape[1]) != config.embed_dim:
-            raise InvalidInputError(
-                f"'{out}' was trained on {config.embed_dim}-d CLIP embeddings, "
-                f"this CLIP gives {text_emb.shape[1]}."
-            )
+    module, config, state = _resumed_module(config, out, resume, settings)
+    text_emb, image_emb = _clip_embeddings(config, samples, out, module is not None, clip_encoder, settings)
     if module is None:
         module = build_module(config, settings)
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.learning_rate)
     if resume and (out / "optimizer.safetensors").is_file() and state.get("step", 0) > 0:
         _load_optimizer(out, optimizer)
+    data = _training_data(config, samples, text_emb, image_emb)
+    module.train()
+    for epoch in range(int(state["epoch"]), config.epochs):
+        losses, stop = _train_epoch(module, optimizer, data, config, state, epoch,
+                                    progress=progress, max_steps=max_steps, on_step=on_step)
+        if not stop:
+            state["epoch"] = epoch + 1
+            state["epoch_losses"] = list(state.get("epoch_losses", [])) + [float(np.mean(losses))]
+        save_checkpoint(out, module, config, optimizer, state)
+        if stop:
+            break
+    return state
+
+
+def _resumed_module(
+    config: TrainConfig, out: Path, resume: bool, settings: Settings | None
+) -> tuple[Any, TrainConfig, dict[str, Any]]:
+    """(module or None, config, training state): the checkpoint in ``out`` when resuming (its
+    config, with the asked-for epoch count), otherwise nothing yet and a fresh state."""
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "epoch_losses": []}
+    if not (resume and (out / "config.json").is_file()):
+        return None, config, state
+    module, saved_config, state = load_module(out, settings)
+    if saved_config.kind != config.kind:
+        raise InvalidInputError(f"'{out}' holds a {saved_config.kind} checkpoint, not {config.kind}.")
+    saved_config.epochs = config.epochs
+    module.train()
+    if saved_config.kind in LM_KINDS and not saved_config.train_encoder:
+        for p in module.encoder.parameters():
+            p.requires_grad_(False)
+    return module, saved_config, state
+
+
+def _clip_embeddings(
+    config: TrainConfig, samples: list[Emo3DSample], out: Path, resumed: bool,
+    clip_encoder: Any, settings: Settings | None,
+) -> tuple[Any, Any]:
+    """(text, image) CLIP embeddings for the CLIP kinds, (None, None) otherwise; a fresh run
+    takes its embedding size from CLIP, a resumed one must match the size it was trained on."""
+    if config.kind not in CLIP_KINDS:
+        return None, None
+    from emo_app.models.clip import get_clip
+
+    clip = clip_encoder or get_clip(settings=settings)
+    text_emb, image_emb = _clip_features(samples, clip, config)
+    if not resumed:
+        config.embed_dim = int(text_emb.shape[1])
+    elif int(text_emb.shape[1]) != config.embed_dim:
+        raise InvalidInputError(
+            f"'{out}' was trained on {config.embed_dim}-d CLIP embeddings, "
+            f"this CLIP gives {text_emb.shape[1]}."
+        )
+    return text_emb, image_emb
+
+
+def _training_data(
+    config: TrainConfig, samples: list[Emo3DSample], text_emb: Any, image_emb: Any
+) -> _TrainingData:
+    """Stack the samples into tensors; clip-mlp with images learns from both modalities."""
+    import torch
+
     texts, emotions, shapes = stack(samples)
     emotions_t, shapes_t = torch.from_numpy(emotions), torch.from_numpy(shapes)
     if config.kind == "clip-mlp" and config.use_images:
@@ -323,60 +371,71 @@ def train(
         inputs, targets = text_emb, shapes_t
     else:
         inputs, targets = None, shapes_t
-    n = len(targets)
-    module.train()
-    stop = False
-    for epoch in range(int(state["epoch"]), config.epochs):
-        order = np.random.default_rng(config.seed + epoch).permutation(n)
-        generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        losses = []
-        bar = tqdm(
-            range(0, n, config.batch_size),
-            desc=f"{config.kind} epoch {epoch + 1}/{config.epochs}",
-            disable=not progress,
-            leave=False,
+    return _TrainingData(texts, emotions_t, targets, inputs, text_emb, image_emb)
+
+
+def _train_epoch(
+    module: Any, optimizer: Any, data: _TrainingData, config: TrainConfig, state: dict[str, Any],
+    epoch: int, *, progress: bool, max_steps: int | None, on_step: Callable[[int, float], None] | None,
+) -> tuple[list[float], bool]:
+    """One epoch in a seeded order (so a resumed run repeats it exactly); advances
+    ``state["step"]``. Returns (the batch losses, whether ``max_steps`` stopped it early)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    n = len(data.targets)
+    order = np.random.default_rng(config.seed + epoch).permutation(n)
+    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    losses: list[float] = []
+    bar = tqdm(
+        range(0, n, config.batch_size),
+        desc=f"{config.kind} epoch {epoch + 1}/{config.epochs}",
+        disable=not progress,
+        leave=False,
+    )
+    for start in bar:
+        idx = order[start : start + config.batch_size]
+        loss = _batch_loss(module, data, config, idx, generator, int(state["step"]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        state["step"] = int(state["step"]) + 1
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if on_step:
+            on_step(int(state["step"]), losses[-1])
+        if max_steps is not None and state["step"] >= max_steps:
+            return losses, True
+    return losses, False
+
+
+def _batch_loss(module: Any, data: _TrainingData, config: TrainConfig, idx: np.ndarray,
+                generator: Any, step: int) -> Any:
+    """The loss of one batch (rows ``idx``) for the baseline's kind."""
+    import torch
+
+    from emo_app.text import baselines as bl
+
+    idx_t = torch.from_numpy(idx)
+    targets = data.targets[idx_t]
+    if config.kind == "lm-mlp":
+        return torch.nn.functional.mse_loss(module([data.texts[i] for i in idx]), targets)
+    if config.kind == "emotion-xlm":
+        mask = torch.rand(len(idx), generator=generator) < config.teacher_forcing
+        pred, emo = module([data.texts[i] for i in idx], data.emotions[idx_t], mask)
+        return bl.emotion_xlm_loss(
+            pred, emo, targets, data.emotions[idx_t], config.shape_weight, config.emotion_weight
         )
-        for start in bar:
-            idx = order[start : start + config.batch_size]
-            idx_t = torch.from_numpy(idx)
-            if config.kind == "lm-mlp":
-                loss = torch.nn.functional.mse_loss(module([texts[i] for i in idx]), targets[idx_t])
-            elif config.kind == "emotion-xlm":
-                mask = torch.rand(len(idx), generator=generator) < config.teacher_forcing
-                pred, emo = module([texts[i] for i in idx], emotions_t[idx_t], mask)
-                loss = bl.emotion_xlm_loss(
-                    pred, emo, targets[idx_t], emotions_t[idx_t], config.shape_weight, config.emotion_weight
-                )
-            elif config.kind == "clip-mlp":
-                loss = torch.nn.functional.mse_loss(module(inputs[idx_t]), targets[idx_t])
-            else:
-                torch.manual_seed(config.seed * 100003 + int(state["step"]))
-                out_t = module(targets[idx_t])
-                loss = bl.vae_clip_loss(
-                    out_t,
-                    targets[idx_t],
-                    text_emb[idx_t],
-                    image_emb[idx_t] if image_emb is not None else None,
-                    kl_weight=config.kl_weight,
-                )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            state["step"] = int(state["step"]) + 1
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if on_step:
-                on_step(int(state["step"]), losses[-1])
-            if max_steps is not None and state["step"] >= max_steps:
-                stop = True
-                break
-        if not stop:
-            state["epoch"] = epoch + 1
-            state["epoch_losses"] = list(state.get("epoch_losses", [])) + [float(np.mean(losses))]
-        save_checkpoint(out, module, config, optimizer, state)
-        if stop:
-            break
-    return state
+    if config.kind == "clip-mlp":
+        return torch.nn.functional.mse_loss(module(data.inputs[idx_t]), targets)
+    torch.manual_seed(config.seed * 100003 + step)
+    return bl.vae_clip_loss(
+        module(targets),
+        targets,
+        data.text_emb[idx_t],
+        data.image_emb[idx_t] if data.image_emb is not None else None,
+        kl_weight=config.kl_weight,
+    )
 
 
 def evaluation_report(predicted: np.ndarray, samples: Sequence[Emo3DSample]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from emo_app.config import Settings
@@ -47,54 +48,81 @@ def _handler(fn: Callable[..., Any], api: str) -> Callable[..., Any]:
 
 def build_study_tab(settings: Settings) -> None:
     """Lay out the Study tab inside the caller's current ``gr.Tab`` context."""
-    import gradio as gr
-
     from emo_app.study.db import StudyDB, default_db_path
 
     db = StudyDB(default_db_path(settings))
     size = min(settings.render_size, 384)
     render = service.default_point_renderer(size)
+    rater = _rater_layout(size)
+    show_item = functools.partial(ui_show_item, db, render=render)
+    list_studies = _study_lister(db)
+    _wire_sign_in(db, rater, show_item, list_studies)
+    _wire_rating(db, rater, show_item)
+    admin = _admin_layout()
+    _wire_admin(db, admin, rater.study, list_studies)
+
+
+def _rater_layout(size: int) -> SimpleNamespace:
+    """The rater's part of the page: sign-in, item navigation, the face and the vote buttons."""
+    import gradio as gr
 
     gr.Markdown(
         "### Expert rating study\nRate how well each face shows the emotion named below, from 1 "
         "(not at all) to 5 (perfectly). Open the personal link you were sent, or pick a study and "
         "enter your name. Each face takes one vote (use *Change my vote* to correct it)."
     )
-    token_state = gr.State("")
+    ui = SimpleNamespace(token_state=gr.State(""))
     with gr.Row():
         # filled when the page loads; any name is accepted (API callers, studies created since),
         # and the service answers an unknown one with a sentence
-        study = gr.Dropdown(choices=[], label="Study", interactive=True,
-                            allow_custom_value=True, elem_id="study-name")
-        refresh = gr.Button("Refresh studies", size="md", variant="secondary")
+        ui.study = gr.Dropdown(choices=[], label="Study", interactive=True,
+                               allow_custom_value=True, elem_id="study-name")
+        ui.refresh = gr.Button("Refresh studies", size="md", variant="secondary")
     with gr.Row():
-        rater_name = gr.Textbox(label="Your name (first visit)", max_lines=1)
-        rater_token = gr.Textbox(label="Your rater token (from your link)", type="password", max_lines=1)
-        sign_in = gr.Button("Start rating", variant="primary")
-    signed_in = gr.Markdown(label="Sign-in message", elem_id="study-signed-in")
+        ui.rater_name = gr.Textbox(label="Your name (first visit)", max_lines=1)
+        ui.rater_token = gr.Textbox(label="Your rater token (from your link)", type="password", max_lines=1)
+        ui.sign_in = gr.Button("Start rating", variant="primary")
+    ui.signed_in = gr.Markdown(label="Sign-in message", elem_id="study-signed-in")
     with gr.Row():
-        model = gr.Radio(MODEL_CHOICES, value="3d", label="Model")
-        part = gr.Number(value=1, minimum=1, precision=0, label="Part")
-        position = gr.Number(value=1, minimum=1, precision=0, label="Item")
+        ui.model = gr.Radio(MODEL_CHOICES, value="3d", label="Model")
+        ui.part = gr.Number(value=1, minimum=1, precision=0, label="Part")
+        ui.position = gr.Number(value=1, minimum=1, precision=0, label="Item")
     with gr.Row():
-        previous = gr.Button("◀ Previous")
-        show = gr.Button("Show item")
-        following = gr.Button("Next ▶")
-        next_unrated = gr.Button("Next unrated")
+        ui.previous = gr.Button("◀ Previous")
+        ui.show = gr.Button("Show item")
+        ui.following = gr.Button("Next ▶")
+        ui.next_unrated = gr.Button("Next unrated")
     with gr.Row():
-        image = gr.Image(label="Face", type="numpy", interactive=False, height=size, elem_id="study-face")
+        ui.image = gr.Image(label="Face", type="numpy", interactive=False, height=size, elem_id="study-face")
         with gr.Column():
-            item_text = gr.Markdown(label="What the face should show", elem_id="study-item")
-            score = gr.Radio([1, 2, 3, 4, 5], label="Your rating (1 = not at all, 5 = perfectly)")
+            ui.item_text = gr.Markdown(label="What the face should show", elem_id="study-item")
+            ui.score = gr.Radio([1, 2, 3, 4, 5], label="Your rating (1 = not at all, 5 = perfectly)")
             with gr.Row():
-                vote = gr.Button("Submit vote", variant="primary")
-                change = gr.Button("Change my vote")
-            vote_text = gr.Markdown(label="Vote message")
-    progress = gr.Markdown(label="Your progress")
+                ui.vote = gr.Button("Submit vote", variant="primary")
+                ui.change = gr.Button("Change my vote")
+            ui.vote_text = gr.Markdown(label="Vote message")
+    ui.progress = gr.Markdown(label="Your progress")
+    ui.show_outputs = [ui.image, ui.item_text, ui.score, ui.progress]
+    ui.show_inputs = [ui.study, ui.token_state, ui.model, ui.part, ui.position]
+    return ui
 
-    show_outputs = [image, item_text, score, progress]
-    show_inputs = [study, token_state, model, part, position]
-    show_item = functools.partial(ui_show_item, db, render=render)
+
+def _study_lister(db: Any) -> Callable[[], Any]:
+    """A handler that refills the Study dropdown with the studies there are now."""
+    import gradio as gr
+
+    def list_studies() -> Any:
+        return gr.update(choices=service.study_names(db))
+
+    return list_studies
+
+
+def _wire_sign_in(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any],
+                  list_studies: Callable[[], Any]) -> None:
+    """Page load (a rater's link), *Refresh studies* and *Start rating*: each ends on a face."""
+    import gradio as gr
+
+    show_outputs = ui.show_outputs
 
     def open_link(request: gr.Request) -> tuple:
         """The page was opened (maybe from a rater's link): sign in and show the first item."""
@@ -112,13 +140,9 @@ def build_study_tab(settings: Settings) -> None:
         return (picked, token, message, *where, *shown)
 
     gr.on(triggers=None, fn=_handler(open_link, "study_open_link"), inputs=None,
-          outputs=[study, token_state, signed_in, model, part, position, *show_outputs],
+          outputs=[ui.study, ui.token_state, ui.signed_in, ui.model, ui.part, ui.position, *show_outputs],
           api_name="study_open_link")
-
-    def list_studies() -> Any:
-        return gr.update(choices=service.study_names(db))
-
-    refresh.click(list_studies, outputs=study, api_name="study_list")
+    ui.refresh.click(list_studies, outputs=ui.study, api_name="study_list")
 
     def do_sign_in(study_name: str, name: str, token: str, request: gr.Request) -> tuple[str, str]:
         return ui_sign_in(db, study_name, name, token, page_url(request))
@@ -130,76 +154,92 @@ def build_study_tab(settings: Settings) -> None:
             return gr.skip()
         return (*where, *show_item(study_name, token, *where))
 
-    sign_in.click(_handler(do_sign_in, "study_sign_in"), [study, rater_name, rater_token],
-                  [token_state, signed_in], api_name="study_sign_in",
-                  ).success(_handler(first_item, "study_first_item"), [study, token_state],
-                            [model, part, position, *show_outputs], api_visibility="private")
+    ui.sign_in.click(_handler(do_sign_in, "study_sign_in"), [ui.study, ui.rater_name, ui.rater_token],
+                     [ui.token_state, ui.signed_in], api_name="study_sign_in",
+                     ).success(_handler(first_item, "study_first_item"), [ui.study, ui.token_state],
+                               [ui.model, ui.part, ui.position, *show_outputs], api_visibility="private")
 
+
+def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) -> None:
+    """Moving between items (each move shows the new face) and voting or changing a vote."""
+    show_inputs, show_outputs = ui.show_inputs, ui.show_outputs
     show_handler = _handler(show_item, "study_show_item")
-    show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item")
-    for button, step, api in ((previous, -1, "study_previous"), (following, 1, "study_next")):
+    ui.show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item")
+    for button, step, api in ((ui.previous, -1, "study_previous"), (ui.following, 1, "study_next")):
         button.click(
             _handler(functools.partial(service.step_item, db, step=step), api),
-            [study, model, part, position], [part, position], api_name=api,
+            [ui.study, ui.model, ui.part, ui.position], [ui.part, ui.position], api_name=api,
         ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show")
-    next_unrated.click(
+    ui.next_unrated.click(
         _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
-        [part, position], api_name="study_next_unrated",
+        [ui.part, ui.position], api_name="study_next_unrated",
     ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show")
-    vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, score],
-               [vote_text, progress], api_name="study_vote")
-    change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
-                 [*show_inputs, score], [vote_text, progress], api_name="study_change_vote")
+    ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
+                  [ui.vote_text, ui.progress], api_name="study_vote")
+    ui.change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
+                    [*show_inputs, ui.score], [ui.vote_text, ui.progress], api_name="study_change_vote")
 
+
+def _admin_layout() -> SimpleNamespace:
+    """The closed *Admin* accordion: unlock, create a study, add raters, results and export."""
+    import gradio as gr
+
+    ui = SimpleNamespace()
     with gr.Accordion("Admin", open=False, elem_id="study-admin"):
         gr.Markdown(ADMIN_HELP)
-        admin_status = gr.Markdown(label="Admin status")
+        ui.admin_status = gr.Markdown(label="Admin status")
         with gr.Row():
-            admin_token = gr.Textbox(label="Admin token", type="password", max_lines=1, scale=3)
-            unlock = gr.Button("Unlock", variant="primary", scale=1)
-        admin_text = gr.Markdown(label="Admin message", elem_id="study-admin-text")
+            ui.admin_token = gr.Textbox(label="Admin token", type="password", max_lines=1, scale=3)
+            ui.unlock = gr.Button("Unlock", variant="primary", scale=1)
+        ui.admin_text = gr.Markdown(label="Admin message", elem_id="study-admin-text")
         gr.Markdown("#### Create a study")
         with gr.Row():
-            new_name = gr.Textbox(label="Study name", max_lines=1)
-            source = gr.Radio(SOURCE_CHOICES, value="points", label="Items")
-            seed = gr.Number(value=0, precision=0, label="Seed (generated points)")
+            ui.new_name = gr.Textbox(label="Study name", max_lines=1)
+            ui.source = gr.Radio(SOURCE_CHOICES, value="points", label="Items")
+            ui.seed = gr.Number(value=0, precision=0, label="Seed (generated points)")
         with gr.Row():
-            folder = gr.Textbox(label="Image folder (server path)", max_lines=1)
-            csv_path = gr.Textbox(label="CSV (optional; default: the folder's only .csv)", max_lines=1)
-            folder_model = gr.Radio(MODEL_CHOICES, value="3d", label="Folder images show")
-        create = gr.Button("Create study", variant="primary")
+            ui.folder = gr.Textbox(label="Image folder (server path)", max_lines=1)
+            ui.csv_path = gr.Textbox(label="CSV (optional; default: the folder's only .csv)", max_lines=1)
+            ui.folder_model = gr.Radio(MODEL_CHOICES, value="3d", label="Folder images show")
+        ui.create = gr.Button("Create study", variant="primary")
         gr.Markdown("#### Raters and results (for the study chosen above)")
         with gr.Row():
-            new_rater = gr.Textbox(label="Rater name", max_lines=1, scale=3)
-            add = gr.Button("Add rater and make a link", variant="primary", scale=1)
+            ui.new_rater = gr.Textbox(label="Rater name", max_lines=1, scale=3)
+            ui.add = gr.Button("Add rater and make a link", variant="primary", scale=1)
         with gr.Row():
-            results = gr.Button("Show results", variant="secondary")
-            export = gr.Button("Export votes CSV", variant="secondary")
-        results_text = gr.Markdown(label="Results table")
-        chart = gr.Plot(label="Ratings per class")
-        export_file = gr.File(label="Votes CSV", interactive=False)
+            ui.results = gr.Button("Show results", variant="secondary")
+            ui.export = gr.Button("Export votes CSV", variant="secondary")
+        ui.results_text = gr.Markdown(label="Results table")
+        ui.chart = gr.Plot(label="Ratings per class")
+        ui.export_file = gr.File(label="Votes CSV", interactive=False)
+    return ui
+
+
+def _wire_admin(db: Any, ui: SimpleNamespace, study: Any, list_studies: Callable[[], Any]) -> None:
+    """The admin buttons; each checks the admin token (``study`` is the rater part's dropdown)."""
+    import gradio as gr
 
     def admin_state() -> str:
         return "" if service.admin_configured(db) else NO_ADMIN_YET
 
-    gr.on(triggers=None, fn=admin_state, outputs=admin_status, api_visibility="private")
-    unlock.click(_handler(functools.partial(ui_admin_overview, db), "study_admin_overview"),
-                 admin_token, admin_text, api_name="study_admin_overview")
-    create.click(
+    gr.on(triggers=None, fn=admin_state, outputs=ui.admin_status, api_visibility="private")
+    ui.unlock.click(_handler(functools.partial(ui_admin_overview, db), "study_admin_overview"),
+                    ui.admin_token, ui.admin_text, api_name="study_admin_overview")
+    ui.create.click(
         _handler(functools.partial(ui_admin_create, db), "study_admin_create"),
-        [admin_token, new_name, source, seed, folder, csv_path, folder_model], admin_text,
-        api_name="study_admin_create",
+        [ui.admin_token, ui.new_name, ui.source, ui.seed, ui.folder, ui.csv_path, ui.folder_model],
+        ui.admin_text, api_name="study_admin_create",
     ).success(list_studies, outputs=study, api_name="study_list_after_create")
 
     def do_add_rater(token: str, study_name: str, name: str, request: gr.Request) -> str:
         return ui_admin_add_rater(db, token, study_name, name, page_url(request))
 
-    add.click(_handler(do_add_rater, "study_admin_add_rater"), [admin_token, study, new_rater], admin_text,
-              api_name="study_admin_add_rater")
-    results.click(_handler(functools.partial(ui_admin_results, db), "study_admin_results"),
-                  [admin_token, study], [results_text, chart], api_name="study_admin_results")
-    export.click(_handler(functools.partial(ui_admin_export, db), "study_admin_export"),
-                 [admin_token, study], export_file, api_name="study_admin_export")
+    ui.add.click(_handler(do_add_rater, "study_admin_add_rater"), [ui.admin_token, study, ui.new_rater],
+                 ui.admin_text, api_name="study_admin_add_rater")
+    ui.results.click(_handler(functools.partial(ui_admin_results, db), "study_admin_results"),
+                     [ui.admin_token, study], [ui.results_text, ui.chart], api_name="study_admin_results")
+    ui.export.click(_handler(functools.partial(ui_admin_export, db), "study_admin_export"),
+                    [ui.admin_token, study], ui.export_file, api_name="study_admin_export")
 
 
 # ----------------------------------------------------------------------------- the words

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23's measurements in ONE device call on the lent GPU (see ../shared/gpu/README.md).
+# Issue 23's measurements in ONE device call on a lent GPU machine.
 #
 # Here, once (the GPU machine has no registry; diffusers & co. travel as wheels):
 #   echo /.whl/ >> .git/info/exclude

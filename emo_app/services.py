@@ -418,8 +418,8 @@ def generate_walk(
     *,
     emotion: str = "Happy",
     other: str = "Sad",
-    theta: float = 0.0,
-    phi: float = 0.0,
+    tilt: float = 0.0,
+    start_angle: float = 0.0,
     r: float = 0.8,
     steps: int = 9,
     spherical: bool = True,
@@ -432,12 +432,12 @@ def generate_walk(
         return None, str(status.get("message", "Image generation is unavailable."))
     from emo_app.generation import walks
 
-    walk_points(kind, emotion=emotion, other=other, theta=theta, phi=phi, r=r, steps=steps,
+    walk_points(kind, emotion=emotion, other=other, tilt=tilt, start_angle=start_angle, r=r, steps=steps,
                 spherical=spherical)  # the same checks and sentences as the face walk
     if kind == "axis":
         return walks.axis_walk_images(emotion, steps, seed=seed), ""
     if kind == "circle":
-        return walks.circle_walk_images(theta, phi, r, steps, seed=seed), ""
+        return walks.circle_walk_images(tilt, start_angle, r, steps, seed=seed), ""
     return walks.class_walk_images(emotion, other, steps, spherical=spherical, seed=seed), ""
 
 

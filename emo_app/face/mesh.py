@@ -115,7 +115,8 @@ class FaceMesh:
     lip_loops: tuple[np.ndarray, np.ndarray]  # (upper inner lip, lower inner lip), corner to corner
 
 
-def _boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
+def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
+    """Each open rim of a triangle mesh (edges used by one triangle) as an ordered vertex loop."""
     edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     unique, counts = np.unique(edges, axis=0, return_counts=True)
     border = unique[counts == 1]
@@ -175,7 +176,7 @@ def load_canonical_mesh(task_path: str | None = None) -> FaceMesh:
     flip = np.array([-1.0, 1.0, 1.0])
     vertices = ((vertices + vertices[mirror] * flip) / 2.0).astype(np.float32)  # exact symmetry
     faces = _open_holes(faces)
-    loops = sorted(_boundary_loops(faces), key=len, reverse=True)
+    loops = sorted(boundary_loops(faces), key=len, reverse=True)
     outer = loops[0]
     outer = np.roll(outer, -int(vertices[outer, 1].argmax()))
     eye_loops = {

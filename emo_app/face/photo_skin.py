@@ -28,7 +28,7 @@ import numpy as np
 from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
 from emo_app.face import mesh as landmarks_of
-from emo_app.face.texture import FaceTexture
+from emo_app.face.texture import FaceTexture, linear_to_srgb, srgb_to_linear
 
 # cheeks, forehead and temples: where a photo's skin colour is least disturbed by hair and features
 SKIN_SAMPLE_LANDMARKS = (50, 280, 101, 330, 151, 9, 205, 425, 108, 337, 117, 346)
@@ -47,14 +47,6 @@ CACHE_SIZE = 4
 
 _cache: OrderedDict[tuple[str, str], FaceTexture] = OrderedDict()
 _cache_lock = threading.Lock()
-
-
-def _linear(srgb: np.ndarray) -> np.ndarray:
-    return (np.asarray(srgb, np.float64) / 255.0) ** 2.2
-
-
-def _srgb(linear: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(255.0 * np.clip(linear, 0.0, 1.0) ** (1.0 / 2.2)), 0, 255).astype(np.uint8)
 
 
 def photo_skin(image: np.ndarray, landmarks: np.ndarray, tone: str | None = None) -> FaceTexture:
@@ -241,10 +233,10 @@ def _build(rgb: np.ndarray, landmarks: np.ndarray, tone: str) -> FaceTexture:
     oval = atlas_points[list(landmarks_of.FACE_OVAL)]
     face_width = float(np.ptp(oval[:, 0]))
     photo, photo_points = _fit_photo(rgb, landmarks * [rgb.shape[1], rgb.shape[0]], face_width)
-    photo_linear = _linear(photo)
+    photo_linear = srgb_to_linear(photo)
     triangles = landmarks_of.load_canonical_mesh().faces.astype(np.int64)  # eyes and mouth open
     warped, covered = warp_to_atlas(photo_linear, photo_points, atlas_points, triangles, tile)
-    generated = _linear(base.image[:, :side])
+    generated = srgb_to_linear(base.image[:, :side])
     photo_skin_rgb = _median_colour(photo_linear, photo_points[list(SKIN_SAMPLE_LANDMARKS)], 2)
     tone_skin_rgb = _median_colour(generated, atlas_points[list(SKIN_SAMPLE_LANDMARKS)], 3)
     to_tone = tone_skin_rgb / np.maximum(photo_skin_rgb, 1e-4)
@@ -281,7 +273,7 @@ def _build(rgb: np.ndarray, landmarks: np.ndarray, tone: str) -> FaceTexture:
     blended = generated * (1.0 - keep[..., None]) + face * keep[..., None]
 
     atlas = base.image.copy()
-    atlas[:, :side] = _srgb(blended)
+    atlas[:, :side] = linear_to_srgb(blended)
     return FaceTexture(atlas, None, base.skin_rgb, f"photo skin ({tone})", head=rig.head)
 
 

@@ -172,9 +172,7 @@ class _GLState:
         primitives = []
         all_normals = posed_normals(rig, vertices)
         cavity = cavity_shading(rig, vertices, all_normals)
-        for part in rig.parts:
-            positions = np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32)
-            normals = all_normals[part.start : part.stop]
+        for part, positions, normals in posed_parts(rig, vertices, all_normals):
             colors, uvs = part.colors, texture_uvs(texture, rig, part)
             if uvs is not None:
                 uvs = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
@@ -220,11 +218,12 @@ class _GLState:
             self.renderer.viewport_height = size
 
 
-def posed_parts(rig: Any, vertices: np.ndarray):
+def posed_parts(rig: Any, vertices: np.ndarray, normals: np.ndarray | None = None):
     """(part, positions, normals) for each drawable part of a posed rig. Vertices split along UV
     seams (``rig.weld``) share one normal, and the canonical skull shell takes the mask's
-    normals along their shared border, so no seam shows."""
-    normals = posed_normals(rig, vertices)
+    normals along their shared border, so no seam shows. ``normals``: ``posed_normals`` of these
+    vertices when the caller already has them."""
+    normals = posed_normals(rig, vertices) if normals is None else normals
     return [
         (part, np.ascontiguousarray(vertices[part.start : part.stop], dtype=np.float32),
          normals[part.start : part.stop])
@@ -451,11 +450,11 @@ class FaceRenderer:
         images = []
         for shapes in request.shapes:
             # the same pose again (describe's second view): keep the uploaded mesh, move the camera
-            pose = (rig, texture, shapes.values.tobytes())
-            if state.mesh_node is None or state.pose is None or state.pose[0] is not rig \
-                    or state.pose[1] is not texture or state.pose[2] != pose[2]:
+            weights = shapes.values.tobytes()
+            if state.pose is None or state.pose[0] is not rig or state.pose[1] is not texture \
+                    or state.pose[2] != weights:
                 state.build(rig.deform(shapes), rig, texture)
-                state.pose = pose
+                state.pose = (rig, texture, weights)
             images.append(state.shoot(request))
         return images
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from emo_app.errors import InvalidInputError
 from emo_app.face import mesh as landmarks_of
-from emo_app.face.texture import FaceTexture
+from emo_app.face.texture import FaceTexture, linear_to_srgb, srgb_to_linear
 
 TONES_FILE = Path(__file__).resolve().parent / "data" / "skin_tones.json"
 ATLAS_SIDE = 1024  # pixels per tile; the atlas is (ATLAS_SIDE, 2 * ATLAS_SIDE)
@@ -42,10 +42,6 @@ TONES = tuple(skin_tones())
 DEFAULT_TONE = "medium"
 
 
-def _linear(rgb: Any) -> np.ndarray:
-    return (np.asarray(rgb, np.float64) / 255.0) ** 2.2
-
-
 def skin_texture(tone: str | None = None) -> FaceTexture:
     """The generated skin atlas for the default head in ``tone`` (built once per tone)."""
     tone = tone or DEFAULT_TONE
@@ -61,7 +57,7 @@ def _skin_texture(tone: str) -> FaceTexture:
     rig = load_default_head()
     colours = skin_tones()[tone]
     image = _cached_atlas(tone, lambda: build_atlas(rig, colours))
-    return FaceTexture(image, None, _linear(colours["skin"]).astype(np.float32),
+    return FaceTexture(image, None, srgb_to_linear(colours["skin"]).astype(np.float32),
                        f"generated skin ({tone})", head=rig.head)
 
 
@@ -204,30 +200,13 @@ def _brow_hairs(shape: tuple[int, int], lower: np.ndarray, upper: np.ndarray,
 
 def _eye_loops(rig: Any, centres: np.ndarray) -> list[np.ndarray]:
     """The face mesh's open rims around the eyes (the lid margins) as vertex loops, one per
-    centre, ordered around the rim."""
+    centre, ordered around the rim: of the mesh's boundary loops, the one nearest each centre."""
     face = rig.part("face")
     weld = rig.weld[face.start : face.stop] - face.start if rig.weld is not None else np.arange(face.size)
-    tris = weld[face.faces]
-    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    boundary = unique[counts == 1]
-    neighbours: dict[int, list[int]] = {}
-    for a, b in boundary:
-        neighbours.setdefault(int(a), []).append(int(b))
-        neighbours.setdefault(int(b), []).append(int(a))
+    loops = landmarks_of.boundary_loops(weld[face.faces])
     points = rig.neutral[face.start : face.stop]
-    loops = []
-    for centre in centres:
-        start = min(neighbours, key=lambda v: np.linalg.norm(points[v] - centre))
-        loop, previous, current = [start], -1, start
-        while True:
-            nxt = next((n for n in neighbours[current] if n != previous), None)
-            if nxt is None or nxt == start or len(loop) > 400:
-                break
-            loop.append(nxt)
-            previous, current = current, nxt
-        loops.append(np.asarray(loop))
-    return loops
+    return [min(loops, key=lambda loop: np.linalg.norm(points[loop] - centre, axis=1).min())
+            for centre in centres]
 
 
 def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = ATLAS_SIDE) -> np.ndarray:
@@ -239,7 +218,7 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
     face_width = np.ptp(marks[list(landmarks_of.FACE_OVAL), 0])
 
     # base skin with smooth, blotchy and fine variation
-    albedo = np.broadcast_to(_linear(colours["skin"]), shape + (3,)).copy()
+    albedo = np.broadcast_to(srgb_to_linear(colours["skin"]), shape + (3,)).copy()
     albedo *= (1.0 + 0.05 * _noise_3d(positions, 2.5, rng))[..., None]
     albedo *= (1.0 + 0.025 * _noise_3d(positions, 0.5, rng))[..., None]
     albedo *= (1.0 + 0.015 * _smooth_noise(shape, 0.8, rng))[..., None]
@@ -252,15 +231,15 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
     blush = 0.35 * _blobs(shape, marks[list(CHEEKS)], 0.09 * face_width)
     blush += 0.3 * _blobs(shape, marks[list(NOSE)], 0.05 * face_width)
     ear = np.clip((np.abs(positions[..., 0]) - 7.0) / 0.8, 0, 1) * (positions[..., 2] < 4.5)
-    mix(np.clip(blush, 0, 0.45) + 0.3 * ear, _linear(colours["blush"]))
+    mix(np.clip(blush, 0, 0.45) + 0.3 * ear, srgb_to_linear(colours["blush"]))
     # a faint shadow of thinner skin under the eyes
     under = marks[list(UNDER_EYES)] + [0, 0.035 * face_width]
-    mix(0.12 * _blobs(shape, under, 0.045 * face_width), _linear(colours["blush"]) * 0.6)
+    mix(0.12 * _blobs(shape, under, 0.045 * face_width), srgb_to_linear(colours["blush"]) * 0.6)
 
     # lips
     outer = np.asarray(landmarks_of.LIP_UPPER_OUTER + landmarks_of.LIP_LOWER_OUTER[::-1][1:-1])
     lips = _polygon_mask(shape, [marks[outer]], blur=0.004 * face_width)
-    mix(0.85 * lips, _linear(colours["lips"]))
+    mix(0.85 * lips, srgb_to_linear(colours["lips"]))
 
     # brows: a soft tapered shape plus hair strokes
     brows = np.zeros(shape)
@@ -270,7 +249,7 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
         shape_mask = _polygon_mask(shape, [np.concatenate([low, up[::-1]])], blur=0.008 * face_width)
         hairs = _brow_hairs(shape, low, up, rng, side)
         brows = np.maximum(brows, np.clip(0.7 * shape_mask + 0.5 * hairs * (shape_mask > 0.05), 0, 1))
-    mix(0.95 * brows, _linear(colours["brows"]))
+    mix(0.95 * brows, srgb_to_linear(colours["brows"]))
 
     # lid margins and lash lines along the face mesh's rims round the eyes
     lines = []
@@ -280,17 +259,17 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
         lines.append((face_uv[loop[upper]], 0.006 * face_width))
         lines.append((face_uv[loop[lower]], 0.0025 * face_width))
     lash = _line_mask(shape, lines, blur=0.0015 * face_width)
-    mix(0.8 * lash, _linear(colours["brows"]) * 0.6)
+    mix(0.8 * lash, srgb_to_linear(colours["brows"]) * 0.6)
 
     # scalp: a short crop above a hairline that runs from the forehead over the ears to the nape
-    mix(_hair_mask(positions, marks, rig, rng, shape), _linear(colours["scalp"]))
+    mix(_hair_mask(positions, rig, rng, shape), srgb_to_linear(colours["scalp"]))
     # a plain crew-neck top, so the bust ends in cloth rather than bare, cut-off shoulders
     shirt = _shirt_mask(positions)
     albedo[:] = albedo * (1 - shirt[..., None]) + (
-        _linear(colours["shirt"]) * (1.0 + 0.04 * _noise_3d(positions, 0.3, rng))[..., None]
+        srgb_to_linear(colours["shirt"]) * (1.0 + 0.04 * _noise_3d(positions, 0.3, rng))[..., None]
     ) * shirt[..., None]
 
-    return np.clip(np.round(255.0 * np.clip(albedo, 0, 1) ** (1 / 2.2)), 0, 255).astype(np.uint8)
+    return linear_to_srgb(albedo)
 
 
 def _split_rim(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,7 +289,7 @@ def _eye_centres(rig: Any) -> list[np.ndarray]:
     return [points[points[:, 0] > 0].mean(0), points[points[:, 0] <= 0].mean(0)]
 
 
-def _hair_mask(positions: np.ndarray, marks: np.ndarray, rig: Any, rng: np.random.Generator,
+def _hair_mask(positions: np.ndarray, rig: Any, rng: np.random.Generator,
                shape: tuple[int, int]) -> np.ndarray:
     """Where the short crop covers the scalp: above a hairline whose height follows the angle
     round the head (forehead top in front, over the ears, the nape behind). The ears stay bare."""

@@ -50,8 +50,14 @@ def texture_uvs(texture: FaceTexture | None, rig: Any, part: Any) -> np.ndarray 
     return None
 
 
-def _linear(rgb: np.ndarray) -> np.ndarray:
+def srgb_to_linear(rgb: Any) -> np.ndarray:
+    """sRGB 0-255 values -> linear light in [0, 1] (gamma 2.2), where colours mix correctly."""
     return (np.asarray(rgb, np.float64) / 255.0) ** 2.2
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Linear light -> sRGB uint8 (gamma 2.2), clipped to [0, 1] first."""
+    return np.clip(np.round(255.0 * np.clip(linear, 0.0, 1.0) ** (1.0 / 2.2)), 0, 255).astype(np.uint8)
 
 
 def texture_from_landmarks(image: np.ndarray, landmarks: np.ndarray, source: str = "photo") -> FaceTexture:
@@ -79,7 +85,7 @@ def texture_from_landmarks(image: np.ndarray, landmarks: np.ndarray, source: str
     return FaceTexture(
         np.ascontiguousarray(_fade_border_to_skin(crop, uvs, skin)),
         np.clip(uvs, 0, 1).astype(np.float32),
-        _linear(skin).astype(np.float32),
+        srgb_to_linear(skin).astype(np.float32),
         source,
     )
 
@@ -101,8 +107,8 @@ def _fade_border_to_skin(crop: np.ndarray, uvs: np.ndarray, skin: np.ndarray) ->
     band = BORDER_FADE * (oval.max(0) - oval.min(0)).max()
     t = np.clip(depth / band, 0.0, 1.0)[..., None]
     keep = t * t * (3.0 - 2.0 * t)
-    blended = _linear(crop) * keep + _linear(skin) * (1.0 - keep)
-    return np.clip(np.round(255.0 * blended ** (1.0 / 2.2)), 0, 255).astype(np.uint8)
+    blended = srgb_to_linear(crop) * keep + srgb_to_linear(skin) * (1.0 - keep)
+    return linear_to_srgb(blended)
 
 
 def texture_from_photo(image: Any, settings: Settings | None = None) -> FaceTexture:

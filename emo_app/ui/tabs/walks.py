@@ -39,8 +39,8 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
     from emo_app import services
 
     progress(0.05, desc=f"Generating {int(steps)} images")
-    result, message = services.generate_walk(kind, emotion=emotion, other=other, theta=math.radians(theta),
-                                             phi=math.radians(phi), r=r, steps=int(steps),
+    result, message = services.generate_walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
+                                             start_angle=math.radians(phi), r=r, steps=int(steps),
                                              spherical=not straight, seed=int(seed))
     if result is None:
         return None, None, message

@@ -6,7 +6,7 @@
 #   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #     -d .whl diffusers==0.42.1 open_clip_torch==3.3.0 ftfy wcwidth transformers==5.23.0 regex bitsandbytes
-# Then the device call:  run(command="bash benchmarks/gpu_session.sh", carry=[".whl"], timeout_s=600)
+# Then the device call:  run(command="bash benchmarks/gpu_session.sh", carry=[".whl"], timeout_s=590)
 # Results: $OUT/gpu_session.json (rewritten after every case), $OUT/gpu_tests.log, $OUT/gpu_session.log.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -16,11 +16,11 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu.csv" 2>&1
 # 1. the CUDA paths of the tests: compiled images match uncompiled, training resumes exactly (~1 min)
-timeout 120 python3 -m pytest -q -x -p no:cacheprovider tests/test_generation_pipeline.py \
+timeout 90 python3 -m pytest -q -x -p no:cacheprovider tests/test_generation_pipeline.py \
   -k "speed or compiled or warm" > "$OUT/gpu_tests.log" 2>&1
 echo "tests rc=$?" >> "$OUT/gpu_tests.log"
 # 2. every number (training first, bf16 last: a run cut short keeps the most important ones)
-timeout 420 python3 -m benchmarks.gpu_session --out "$OUT" --repeats 3 --train-steps 20 \
+timeout 450 python3 -m benchmarks.gpu_session --out "$OUT" --repeats 3 --train-steps 20 \
   > "$OUT/gpu_session.log" 2>&1
 echo "session rc=$?" >> "$OUT/gpu_session.log"
 tail -c 6000 "$OUT/gpu_session.log"

@@ -223,6 +223,7 @@ def training_cases(session: Session, steps: int) -> None:
             result = train_c2a2(train, pipeline=pipeline)
             timed = result.step_seconds[3:] or result.step_seconds  # the first steps allocate
             row = {"steps_per_s": round(1 / statistics.median(timed), 2), "steps": result.steps,
+                   "step_ms": [round(t * 1000, 1) for t in result.step_seconds],
                    "first_loss": round(result.losses[0], 4), "last_loss": round(result.losses[-1], 4),
                    "mixed_precision": "bf16 where supported (auto)", "gradient_checkpointing": True}
             if session.device == "cuda":
@@ -233,13 +234,49 @@ def training_cases(session: Session, steps: int) -> None:
             session.error(f"training {name}: error", exc)
 
 
+def unet_only_case(session: Session, repeats: int) -> None:
+    """The warm-up when only the UNet compiles (the VAE decoder runs once per image, so its
+    launch overhead matters less than its compile time), at batch 1 and 4, and the speed then."""
+    import torch
+
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.generation.pipeline import GenerationRequest
+    from emo_app.generation.schedulers import SamplingPreset
+
+    size, steps = (64, 2) if session.dry_run else (512, 25)
+    label = "ours float16 compiled, UNet only"
+    try:
+        pipeline = _pipelines(session, torch.float16)
+        start = time.perf_counter()
+        if not pipeline.compile(decoder=False):
+            session.record(f"{label}: compile", pipeline.speed)
+            return
+        warm = pipeline.warm_up([1, 4], size=size)
+        session.record(f"{label}: warm-up", {"total_s": round(time.perf_counter() - start, 1),
+                                             "per_batch_size_s": warm})
+        point = EmotionPoint.of_class("Happily surprised")
+        for batch in (1, 4):
+            preset = SamplingPreset("dpmpp", "dpmpp", steps, 10.0)
+            job = GenerationRequest([point] * batch, list(range(batch)), preset, negative_prompt="",
+                                    height=size, width=size, max_batch=batch)
+            times = session.timed(lambda job=job: pipeline.generate(job), repeats)
+            session.record(f"{label}: dpmpp {steps} steps, batch {batch}",
+                           {"median_ms": round(statistics.median(times), 1),
+                            "ms_per_image": round(statistics.median(times) / batch, 1),
+                            "all_ms": [round(t, 1) for t in times]})
+    except Exception as exc:
+        session.error(f"{label}: error", exc)
+
+
 def ganmut_case(session: Session, steps: int) -> None:
     import torch
+    from accelerate.state import AcceleratorState
 
     from emo_app.ganmut.config import GanmutConfig
     from emo_app.ganmut.data import Batch
     from emo_app.ganmut.train import GanmutTrainer, make_accelerator
 
+    AcceleratorState._reset_state(True)  # the training case's Accelerator set bf16 for the process
     try:
         size, batch = (32, 4) if session.dry_run else (128, 16)
         extra = dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1) if session.dry_run else {}
@@ -271,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         training_cases(session, 4 if args.dry_run else args.train_steps)
     if "ganmut" in parts:
         ganmut_case(session, 2 if args.dry_run else 20)
+    if "unet_only" in parts:
+        unet_only_case(session, 1 if args.dry_run else args.repeats)
     if "generator" in parts:
         generator_cases(session, args.dtypes.split(","), 1 if args.dry_run else args.repeats)
     print(json.dumps(session.results, indent=2))

@@ -297,10 +297,10 @@ class C2A2Pipeline:
             self.sd.scheduler = original
 
     # ----- speed path ------------------------------------------------------------------------
-    def compile(self, mode: str = COMPILE_MODE) -> bool:
-        """Compile the UNet and the VAE decoder once (in place, so the pipeline keeps its types
-        and saves as before); where compile cannot help (CPU, MPS, old GPUs, ZeroGPU) leave
-        them as they are and say why in ``speed``. Returns whether it compiled."""
+    def compile(self, mode: str = COMPILE_MODE, decoder: bool = True) -> bool:
+        """Compile the UNet and (``decoder``) the VAE decoder once (in place, so the pipeline
+        keeps its types and saves as before); where compile cannot help (CPU, MPS, old GPUs,
+        ZeroGPU) leave them as they are and say why in ``speed``. Returns whether it compiled."""
         reason = compile_unavailable_reason(self.device)
         if reason is not None:
             log.info("Not compiling the generator: %s", reason)
@@ -308,8 +308,9 @@ class C2A2Pipeline:
             return False
         start = time.perf_counter()
         self.sd.unet.compile(mode=mode)
-        self.sd.vae.decoder.compile(mode=mode)
-        self.speed = {"compiled": True, "mode": mode, "reason": "",
+        if decoder:
+            self.sd.vae.decoder.compile(mode=mode)
+        self.speed = {"compiled": True, "mode": mode, "reason": "", "decoder": decoder,
                       "compile_call_seconds": round(time.perf_counter() - start, 3)}
         return True
 

@@ -12,7 +12,8 @@ The same run works as one process or as N data-parallel ones under ``accelerate 
 weights its mean loss by its share, so the averaged gradient is the whole batch's. The order of
 the rows and Emotion-XLM's teacher-forcing draws are seeded by epoch and step (the same on every
 process); dropout and VAE-CLIP's noise come from each process's own RNG (seed + process index).
-Nothing is pickled except Accelerate's RNG states.
+Only ``training/`` holds torch/pickle files (Accelerate's ``optimizer.bin`` and RNG states, which
+Accelerate reads back itself); inference never reads them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The Emo3D baselines: data in the published schema, training (loss falls), checkpoints that
-reload to identical outputs and resume, and the authors' released checkpoints loading strictly.
-Every encoder here is a tiny random model built in the test: nothing is downloaded."""
+reload to identical outputs and resume (exactly, on Accelerate; also as two data-parallel
+processes), and the authors' released checkpoints loading strictly. Every encoder here is a
+tiny random model built in the test: nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ def _loss_falls(state: dict) -> None:
 def test_language_model_baselines_train_and_reload(kind, dataset, tiny_encoder, tmp_path):
     samples = load_samples(dataset, "train")
     config = TrainConfig(kind=kind, encoder=tiny_encoder, epochs=4, batch_size=8, lr=3e-3, mirror=False)
-    state = train(config, samples, tmp_path / "ckpt", progress=False)
+    state = train(config, samples, tmp_path / "ckpt", progress=False, device="cpu")
     _loss_falls(state)
     module, saved, _ = load_module(tmp_path / "ckpt")
     assert saved.kind == kind
@@ -190,10 +191,10 @@ def test_emotion_xlm_uses_teacher_forcing_and_the_784_layout():
 def test_clip_baselines_train_resume_and_reload(kind, dataset, tiny_clip, tmp_path):
     samples = load_samples(dataset, "train")
     config = TrainConfig(kind=kind, epochs=3, batch_size=8, lr=1e-2, mirror=True)
-    state = train(config, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    state = train(config, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False, device="cpu")
     _loss_falls(state)
     more = TrainConfig(kind=kind, epochs=4, batch_size=8, lr=1e-2)
-    resumed = train(more, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    resumed = train(more, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False, device="cpu")
     assert resumed["epoch"] == 4 and resumed["epoch_losses"][:3] == state["epoch_losses"]
     from emo_app.text.checkpoints import CheckpointTextModel
 
@@ -328,11 +329,11 @@ def test_clip_mlp_trains_on_image_embeddings_too(dataset, tiny_clip, tmp_path):
             Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(target)
     config = TrainConfig(kind="clip-mlp", epochs=3, batch_size=8, lr=1e-2, mirror=True,
                          use_images=True, image_root=str(root))
-    state = train(config, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    state = train(config, samples, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False, device="cpu")
     _loss_falls(state)
     (root / samples[0].image).unlink()
     with pytest.raises(InvalidInputError, match=samples[0].image):
-        train(config, samples, tmp_path / "ckpt2", clip_encoder=tiny_clip, progress=False)
+        train(config, samples, tmp_path / "ckpt2", clip_encoder=tiny_clip, progress=False, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -364,7 +365,8 @@ def test_default_training_fine_tunes_the_papers_encoder(dataset, paper_weights, 
     settings = Settings(weights_dir=paper_weights, offline=True)
     config = TrainConfig(kind="lm-mlp", epochs=1, batch_size=8, lr=1e-3, mirror=False)
     assert TrainConfig().epochs == 50 and config.train_encoder
-    train(config, load_samples(dataset, "train"), tmp_path / "ckpt", settings=settings, progress=False)
+    train(config, load_samples(dataset, "train"), tmp_path / "ckpt", settings=settings, progress=False,
+          device="cpu")
     module, saved, _ = load_module(tmp_path / "ckpt", settings)
     assert saved.train_encoder and (tmp_path / "ckpt" / "encoder").is_dir()
     before = load_state_dict(paper_weights / "bert-base-uncased" / "model.safetensors")
@@ -437,5 +439,154 @@ def test_mirror_swaps_only_directions_and_keeps_case(text, mirrored):
 def test_mirror_augmentation_is_applied_once(dataset, tiny_clip, tmp_path):
     once = load_samples(dataset, "train", mirror=True)
     config = TrainConfig(kind="clip-mlp", epochs=1, batch_size=1, lr=1e-3, mirror=True)
-    state = train(config, once, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False)
+    state = train(config, once, tmp_path / "ckpt", clip_encoder=tiny_clip, progress=False, device="cpu")
     assert state["step"] == len(once) == 2 * len(load_samples(dataset, "train"))
+
+
+# ----- training on Accelerate: exact resume, data parallel, checkpoints from before, options ---
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    from emo_app.models import load_state_dict
+
+    return load_state_dict(folder / "model.safetensors")
+
+
+def test_an_interrupted_run_resumes_exactly(dataset, tiny_clip, tmp_path):
+    """VAE-CLIP draws noise and dropout every step: stopping mid-epoch (and at an epoch's end)
+    and resuming gives the very losses and weights of the run that never stopped."""
+    samples = load_samples(dataset, "train")  # 36 pairs + mirrors = 72 rows: 9 batches an epoch
+
+    def run(out: Path, *stops: int) -> tuple[dict, list]:
+        losses: list = []
+        for stop in stops:
+            config = TrainConfig(kind="vae-clip", epochs=2, batch_size=8, lr=1e-2, kl_weight=0.1)
+            state = train(config, samples, out, clip_encoder=tiny_clip, progress=False, max_steps=stop,
+                          on_step=lambda step, loss: losses.append((step, loss)), device="cpu")
+        return state, losses
+
+    whole, whole_losses = run(tmp_path / "whole", 13)
+    parts, part_losses = run(tmp_path / "parts", 5, 9, 13)
+    assert [step for step, _ in part_losses] == list(range(1, 14))
+    assert part_losses == whole_losses
+    assert parts == whole and whole["step"] == 13 and len(whole["epoch_losses"]) == 1
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "parts")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _as_before_accelerate(folder: Path) -> None:
+    """Rewrite a checkpoint in the layout before Accelerate: an Adam state in
+    optimizer.safetensors + optimizer.json (as that serialiser wrote them), no training/."""
+    import json
+    import shutil
+
+    from safetensors.torch import save_file
+
+    module, saved, _ = load_module(folder)
+    module.train()
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-2)
+    module(torch.ones(2, saved.embed_dim)).sum().backward()
+    optimizer.step()
+    state = optimizer.state_dict()
+    tensors = {f"{i}.{k}": v.contiguous() for i, slots in state["state"].items() for k, v in slots.items()}
+    save_file(tensors, str(folder / "optimizer.safetensors"))
+    (folder / "optimizer.json").write_text(json.dumps(state["param_groups"]), encoding="utf-8")
+    shutil.rmtree(folder / "training")
+
+
+def test_a_checkpoint_from_before_accelerate_loads_and_resumes_with_a_warning(
+    dataset, tiny_clip, tmp_path, caplog
+):
+    import logging
+
+    from emo_app.text.checkpoints import CheckpointTextModel
+
+    samples = load_samples(dataset, "train")
+    out = tmp_path / "ckpt"
+    first = TrainConfig(kind="clip-mlp", epochs=1, batch_size=8, lr=1e-2, mirror=False)
+    before = train(first, samples, out, clip_encoder=tiny_clip, progress=False, device="cpu")
+    assert (out / "training").is_dir()
+    _as_before_accelerate(out)
+    model = CheckpointTextModel(out, clip_encoder=tiny_clip, emotion_source=_FixedEmotions())
+    assert model.predict("a happy face").shapes.values.any()  # inference reads it as before
+    more = TrainConfig(kind="clip-mlp", epochs=2, batch_size=8, lr=1e-2, mirror=False)
+    with caplog.at_level(logging.WARNING, logger="emo_app.text.train"):
+        after = train(more, samples, out, clip_encoder=tiny_clip, progress=False, device="cpu")
+    assert "fresh optimizer state" in caplog.text
+    assert after["epoch"] == 2 and after["step"] == 2 * before["step"]
+    assert after["epoch_losses"][:1] == before["epoch_losses"]
+    assert (out / "training").is_dir() and not (out / "optimizer.safetensors").exists()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="emo_app.text.train"):
+        train(TrainConfig(kind="clip-mlp", epochs=3, batch_size=8, lr=1e-2, mirror=False), samples, out,
+              clip_encoder=tiny_clip, progress=False, device="cpu")
+    assert "fresh optimizer" not in caplog.text  # the new layout resumes its optimizer
+
+
+def test_bad_training_options_are_refused_clearly(dataset, tmp_path, monkeypatch, capsys):
+    import emo_app.text.train as train_module
+    from emo_app.cli import main
+
+    samples = load_samples(dataset, "train")
+    config = TrainConfig(kind="clip-mlp", epochs=1)
+    with pytest.raises(InvalidInputError, match="mixed precision 'xyz'.*auto, no, fp16, bf16"):
+        train(config, samples, tmp_path / "a", device="cpu", mixed_precision="xyz")
+    with pytest.raises(InvalidInputError, match="device 'gpu'.*auto, cpu"):
+        train(config, samples, tmp_path / "a", device="gpu")
+    assert not (tmp_path / "a").exists()
+    common = ["train", "--model", "clip-mlp", "--data", str(dataset), "--out", str(tmp_path / "c")]
+    with pytest.raises(SystemExit) as refused:
+        main([*common, "--mixed-precision", "xyz"])
+    assert refused.value.code == 2 and "invalid choice: 'xyz'" in capsys.readouterr().err
+    seen = []
+    monkeypatch.setattr(train_module, "train",
+                        lambda config, samples, out, **options: seen.append(options) or {})
+    assert main([*common, "--no-images", "--device", "cpu", "--mixed-precision", "bf16"]) == 0
+    assert (seen[-1]["device"], seen[-1]["mixed_precision"]) == ("cpu", "bf16")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_with_the_same_global_batch(dataset, tiny_encoder, tmp_path):
+    """`accelerate launch` with 2 CPU processes (gloo DDP) and batch 5 trains what one process
+    with batch 5 does. LM+MLP fine-tunes a BERT (without dropout, so both runs draw nothing) whose
+    pooler the loss never uses; 36 rows in batches of 5 end with a batch of 1 row, which leaves
+    the second process without rows."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    encoder = tmp_path / "bert-no-dropout"
+    shutil.copytree(tiny_encoder, encoder)
+    settings = json.loads((encoder / "config.json").read_text())
+    settings.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (encoder / "config.json").write_text(json.dumps(settings))
+    config = TrainConfig(kind="lm-mlp", encoder=str(encoder), epochs=1, batch_size=5, lr=1e-3, mirror=False)
+    single = train(config, load_samples(dataset, "train"), tmp_path / "one", progress=False, device="cpu")
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(_free_port()), "-m", "emo_app", "train", "--model", "lm-mlp",
+        "--encoder", str(encoder), "--data", str(dataset), "--out", str(tmp_path / "two"), "--epochs", "1",
+        "--batch-size", "5", "--lr", "1e-3", "--no-mirror", "--device", "cpu", "--mixed-precision", "no",
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="", EMO_OFFLINE="1", HF_HUB_OFFLINE="1")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count('"checkpoint"') == 1  # one report, from the main process
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert report["step"] == single["step"] == 8
+    assert report["epoch_losses"][0] == pytest.approx(single["epoch_losses"][0], rel=1e-5)
+    for part in ("model.safetensors", "encoder/model.safetensors"):
+        from emo_app.models import load_state_dict
+
+        a, b = load_state_dict(tmp_path / "one" / part), load_state_dict(tmp_path / "two" / part)
+        assert a.keys() == b.keys()
+        assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5

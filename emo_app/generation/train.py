@@ -44,6 +44,7 @@ from emo_app.generation.pipeline import (
     validate_template,
 )
 from emo_app.generation.schedulers import get_preset
+from emo_app.models.training import make_accelerator
 
 log = logging.getLogger(__name__)
 
@@ -262,32 +263,6 @@ def load_checkpoint(accelerator: Any, folder: Path) -> int:
 
 
 # ----- training --------------------------------------------------------------------------------
-def resolve_mixed_precision(mixed_precision: str, on_cpu: bool) -> str:
-    """Accelerate's setting: 'auto' is bf16 where the GPU has it, else fp16; always 'no' on CPU
-    (CPU autocast is slower than fp32 for these models)."""
-    if on_cpu or not torch.cuda.is_available() or mixed_precision == "no":
-        return "no"
-    if mixed_precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return mixed_precision
-
-
-def make_accelerator(device: str, mixed_precision: str, gradient_accumulation_steps: int = 1) -> Any:
-    """The Accelerator of a training run. ``device='cpu'`` forces CPU (also under
-    ``accelerate launch``, where it gives gloo data parallel); anything else lets Accelerate
-    place each process on its launcher-assigned device."""
-    from accelerate import Accelerator
-
-    from emo_app.models.manager import accelerate_cpu
-
-    on_cpu = accelerate_cpu(device)
-    return Accelerator(
-        cpu=on_cpu,
-        mixed_precision=resolve_mixed_precision(mixed_precision, on_cpu),
-        gradient_accumulation_steps=gradient_accumulation_steps,
-    )
-
-
 def _make_optimizer(groups: list[dict[str, Any]], use_8bit: bool, on_cuda: bool) -> torch.optim.Optimizer:
     """AdamW; on CUDA the fused kernel (one launch per step, and none of the foreach version's
     parameter-sized temporaries, which set the run's peak memory)."""

@@ -95,8 +95,12 @@ def _train(args: argparse.Namespace) -> int:
         if args.out
         else checkpoint_root(settings) / f"{args.model}-{Path(config.encoder).name}"
     )
-    state = train(config, samples, out, resume=not args.restart, settings=settings, max_steps=args.max_steps)
-    print(json.dumps({"checkpoint": str(out), **state}, indent=2))
+    state = train(config, samples, out, resume=not args.restart, settings=settings, max_steps=args.max_steps,
+                  device=args.device, mixed_precision=args.mixed_precision)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:  # one report per run, not one per process
+        print(json.dumps({"checkpoint": str(out), **state}, indent=2))
     return 0
 
 
@@ -141,7 +145,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("--out", help="checkpoint folder (default weights/text/MODEL-ENCODER)")
     tr.add_argument("--epochs", type=int, default=50, help="default 50, as in the paper")
-    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--batch-size", type=int, default=32,
+                    help="the global batch: under accelerate launch each process takes its share")
     tr.add_argument("--lr", type=float, default=0.0, help="0 = the paper's default for the model")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument(
@@ -163,6 +168,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--no-images", action="store_true", help="CLIP models: train on text only")
     tr.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
     tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    tr.add_argument("--device", default="auto", choices=("auto", "cpu"),
+                    help="cpu forces CPU; otherwise Accelerate places each process (accelerate launch)")
+    tr.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"),
+                    help="auto: bf16 where the GPU has it, else fp16; always no on CPU")
     tr.add_argument("--description")
     tr.set_defaults(func=_train)
 

@@ -1,9 +1,19 @@
-"""Training and evaluating the Emo3D baselines: resumable, safetensors checkpoints + JSON config.
+"""Training and evaluating the Emo3D baselines on 🤗 Accelerate: safetensors checkpoints + JSON config.
 
 A checkpoint is a folder: ``config.json`` (the TrainConfig, the training state and the loss
-history), ``model.safetensors`` (the trained weights; a frozen encoder is referenced by name,
-a fine-tuned one is saved in ``encoder/``), ``optimizer.safetensors`` + ``optimizer.json``
-(to resume). Nothing is pickled.
+history), ``model.safetensors`` (the trained weights, what inference loads; a frozen encoder is
+referenced by name, a fine-tuned one is saved in ``encoder/``) and ``training/``, Accelerate's
+``save_state`` (the optimizer and every process's RNG states, from which a run resumes exactly,
+mid-epoch too). Checkpoints from before ``training/`` (``optimizer.safetensors``) still load;
+they resume from their weights with a fresh optimizer (logged).
+
+The same run works as one process or as N data-parallel ones under ``accelerate launch``:
+``batch_size`` is the global batch, every process takes its share of each batch's rows and
+weights its mean loss by its share, so the averaged gradient is the whole batch's. The order of
+the rows and Emotion-XLM's teacher-forcing draws are seeded by epoch and step (the same on every
+process); dropout and VAE-CLIP's noise come from each process's own RNG (seed + process index).
+Only ``training/`` holds torch/pickle files (Accelerate's ``optimizer.bin`` and RNG states, which
+Accelerate reads back itself); inference never reads them.
 """
 
 from __future__ import annotations
@@ -156,6 +166,12 @@ def build_module(config: TrainConfig, settings: Settings | None = None, base: Pa
     return bl.VAEClip(latent=config.embed_dim)
 
 
+TRAINING_STATE = "training"  # accelerator.save_state's folder inside a checkpoint
+STATE_MARKER = "step.json"  # written last inside it: the step its state belongs to
+OLD_OPTIMIZER_FILES = ("optimizer.safetensors", "optimizer.json")  # the layout before Accelerate
+DEVICES = ("auto", "cpu")
+
+
 def _trainable_state(module: Any, config: TrainConfig) -> dict[str, Any]:
     state = module.state_dict()
     if config.kind in LM_KINDS:
@@ -164,27 +180,48 @@ def _trainable_state(module: Any, config: TrainConfig) -> dict[str, Any]:
 
 
 def save_checkpoint(
-    folder: Path, module: Any, config: TrainConfig, optimizer: Any, state: dict[str, Any]
+    folder: Path, accelerator: Any, module: Any, config: TrainConfig, state: dict[str, Any]
 ) -> None:
-    """Write the checkpoint folder (module doc) atomically enough: config.json last."""
+    """Write the checkpoint folder (module doc), called by every process: the main one writes
+    the weights of the unwrapped ``module``, each its part of Accelerate's state; config.json
+    comes last, and the state's marker only once the state is whole."""
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
-    saved = asdict(config)
-    if config.kind in LM_KINDS and config.train_encoder:
-        module.encoder.save(str(folder / "encoder"))
-        saved["encoder"] = "encoder"
-    save_file(_trainable_state(module, config), str(folder / "model.safetensors"))
-    if optimizer is not None:
-        opt = optimizer.state_dict()
-        tensors = {}
-        for index, slots in opt["state"].items():
-            for key, value in slots.items():
-                tensors[f"{index}.{key}"] = value.detach().contiguous().cpu()
-        save_file(tensors, str(folder / "optimizer.safetensors"))
-        (folder / "optimizer.json").write_text(json.dumps(opt["param_groups"]), encoding="utf-8")
-    payload = {"config": saved, "state": state, "format": "emo-app-text-checkpoint-1"}
-    (folder / "config.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    main = accelerator.is_main_process
+    training = folder / TRAINING_STATE
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+        (training / STATE_MARKER).unlink(missing_ok=True)
+        module = accelerator.unwrap_model(module)
+        saved = asdict(config)
+        if config.kind in LM_KINDS and config.train_encoder:
+            module.encoder.save(str(folder / "encoder"))
+            saved["encoder"] = "encoder"
+        save_file(_trainable_state(module, config), str(folder / "model.safetensors"))
+        for old in OLD_OPTIMIZER_FILES:
+            (folder / old).unlink(missing_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(training))
+    accelerator.wait_for_everyone()
+    if main:
+        (training / STATE_MARKER).write_text(json.dumps({"step": int(state["step"])}), encoding="utf-8")
+        payload = {"config": saved, "state": state, "format": "emo-app-text-checkpoint-1"}
+        (folder / "config.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    accelerator.wait_for_everyone()
+
+
+def _restore_training_state(accelerator: Any, folder: Path, state: dict[str, Any]) -> None:
+    """Load the optimizer and RNG states saved with the checkpoint's step; a checkpoint without
+    them (from before Accelerate, or cut short while saving) resumes with fresh ones."""
+    marker = folder / TRAINING_STATE / STATE_MARKER
+    step = int(state.get("step", 0))
+    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("step") == step:
+        accelerator.load_state(str(folder / TRAINING_STATE))
+    elif step > 0:
+        log.warning(
+            "'%s' has no Accelerate training state for step %d (a checkpoint from before it?): "
+            "training continues from its weights with a fresh optimizer state and RNG", folder, step
+        )
 
 
 def read_checkpoint_config(folder: Path) -> tuple[TrainConfig, dict[str, Any]]:
@@ -218,18 +255,6 @@ def load_module(folder: Path, settings: Settings | None = None) -> tuple[Any, Tr
         )
     module.eval()
     return module, config, state
-
-
-def _load_optimizer(folder: Path, optimizer: Any) -> None:
-    from emo_app.models import load_state_dict
-
-    tensors = load_state_dict(folder / "optimizer.safetensors")
-    groups = json.loads((folder / "optimizer.json").read_text(encoding="utf-8"))
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        index, slot = key.split(".", 1)
-        state.setdefault(int(index), {})[slot] = value
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
 def _clip_features(
@@ -269,6 +294,19 @@ class _TrainingData:
     image_emb: Any = None
 
 
+@dataclass
+class _TrainingRun:
+    """What every step of a run uses: the module as Accelerate prepared it (the data-parallel
+    wrapper under ``accelerate launch``), its optimizer and trainable parameters, the data."""
+
+    config: TrainConfig
+    accelerator: Any
+    prepared: Any
+    optimizer: Any
+    trainable: list[Any]
+    data: _TrainingData
+
+
 def train(
     config: TrainConfig,
     samples: list[Emo3DSample],
@@ -280,12 +318,25 @@ def train(
     progress: bool = True,
     max_steps: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    device: str = "auto",
+    mixed_precision: str = "auto",
+    accelerator: Any = None,
 ) -> dict[str, Any]:
-    """Train (or continue training) a baseline; saves a checkpoint at the end of every epoch.
+    """Train (or continue training) a baseline; saves a checkpoint at the end of every epoch and
+    where ``max_steps`` stops it. ``device`` (auto | cpu) and ``mixed_precision`` (auto | no |
+    fp16 | bf16) make the Accelerator unless one is given (a fresh one per call).
 
-    Returns the training state: epoch, step and the mean loss of each epoch."""
+    Returns the training state: epoch, step and the mean loss of each epoch (the global batch's
+    on every process)."""
     import torch
+    from accelerate.utils import set_seed
 
+    from emo_app.models.training import make_accelerator
+
+    if accelerator is None:
+        if device not in DEVICES:
+            raise InvalidInputError(f"Unknown device '{device}'; choose one of {', '.join(DEVICES)}.")
+        accelerator = make_accelerator(device, mixed_precision)
     out = Path(out)
     if config.mirror:
         samples = with_mirrors(samples)
@@ -295,22 +346,28 @@ def train(
         config.encoder, why = choose_encoder(config.kind, settings)
         log.info(why)
     module, config, state = _resumed_module(config, out, resume, settings)
-    text_emb, image_emb = _clip_embeddings(config, samples, out, module is not None, clip_encoder, settings)
+    resumed = module is not None
+    text_emb, image_emb = _clip_embeddings(config, samples, out, resumed, clip_encoder, settings)
     if module is None:
         module = build_module(config, settings)
-    params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.learning_rate)
-    if resume and (out / "optimizer.safetensors").is_file() and state.get("step", 0) > 0:
-        _load_optimizer(out, optimizer)
-    data = _training_data(config, samples, text_emb, image_emb)
-    module.train()
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=config.learning_rate)
+    set_seed(config.seed, device_specific=True)  # each process's dropout and noise; load_state restores it
+    prepared, optimizer = accelerator.prepare(module, optimizer)
+    if resumed:
+        _restore_training_state(accelerator, out, state)
+    run = _TrainingRun(config, accelerator, prepared, optimizer, trainable,
+                       _training_data(config, samples, text_emb, image_emb))
+    prepared.train()
     for epoch in range(int(state["epoch"]), config.epochs):
-        losses, stop = _train_epoch(module, optimizer, data, config, state, epoch,
-                                    progress=progress, max_steps=max_steps, on_step=on_step)
+        if max_steps is not None and int(state["step"]) >= max_steps:
+            break
+        stop = _train_epoch(run, state, epoch, progress=progress, max_steps=max_steps, on_step=on_step)
         if not stop:
             state["epoch"] = epoch + 1
-            state["epoch_losses"] = list(state.get("epoch_losses", [])) + [float(np.mean(losses))]
-        save_checkpoint(out, module, config, optimizer, state)
+            epoch_mean = float(np.mean(state.pop("epoch_step_losses")))
+            state["epoch_losses"] = list(state.get("epoch_losses", [])) + [epoch_mean]
+        save_checkpoint(out, accelerator, prepared, config, state)
         if stop:
             break
     return state
@@ -375,66 +432,86 @@ def _training_data(
 
 
 def _train_epoch(
-    module: Any, optimizer: Any, data: _TrainingData, config: TrainConfig, state: dict[str, Any],
-    epoch: int, *, progress: bool, max_steps: int | None, on_step: Callable[[int, float], None] | None,
-) -> tuple[list[float], bool]:
-    """One epoch in a seeded order (so a resumed run repeats it exactly); advances
-    ``state["step"]``. Returns (the batch losses, whether ``max_steps`` stopped it early)."""
-    import torch
+    run: _TrainingRun, state: dict[str, Any], epoch: int, *, progress: bool,
+    max_steps: int | None, on_step: Callable[[int, float], None] | None,
+) -> bool:
+    """One epoch in a seeded order (the same on every process), from the batch a resumed run
+    stopped at; advances ``state["step"]`` and keeps the epoch's batch losses in
+    ``state["epoch_step_losses"]``. Returns whether ``max_steps`` stopped it early."""
     from tqdm.auto import tqdm
 
-    n = len(data.targets)
+    config = run.config
+    n = len(run.data.targets)
+    starts = range(0, n, config.batch_size)
     order = np.random.default_rng(config.seed + epoch).permutation(n)
-    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-    losses: list[float] = []
+    losses = state.setdefault("epoch_step_losses", [])
     bar = tqdm(
-        range(0, n, config.batch_size),
-        desc=f"{config.kind} epoch {epoch + 1}/{config.epochs}",
-        disable=not progress,
-        leave=False,
+        total=len(starts), initial=len(losses), desc=f"{config.kind} epoch {epoch + 1}/{config.epochs}",
+        disable=not (progress and run.accelerator.is_main_process), leave=False,
     )
-    for start in bar:
-        idx = order[start : start + config.batch_size]
-        loss = _batch_loss(module, data, config, idx, generator, int(state["step"]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    for start in starts[len(losses):]:
+        if max_steps is not None and int(state["step"]) >= max_steps:
+            bar.close()
+            return True
+        loss = _optimizer_step(run, order[start : start + config.batch_size], int(state["step"]))
         state["step"] = int(state["step"]) + 1
-        losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        losses.append(loss)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
         if on_step:
-            on_step(int(state["step"]), losses[-1])
-        if max_steps is not None and state["step"] >= max_steps:
-            return losses, True
-    return losses, False
+            on_step(int(state["step"]), loss)
+    bar.close()
+    return False
 
 
-def _batch_loss(module: Any, data: _TrainingData, config: TrainConfig, idx: np.ndarray,
-                generator: Any, step: int) -> Any:
-    """The loss of one batch (rows ``idx``) for the baseline's kind."""
+def _optimizer_step(run: _TrainingRun, batch: np.ndarray, step: int) -> float:
+    """One optimizer step on the global ``batch`` (dataset rows). Each process takes its share
+    of the rows and scales its mean loss by share x processes / batch, so the gradient average
+    over processes is the whole batch's gradient; a process with no rows still runs forward
+    and backward (loss 0) so that data parallel does not wait for it. Returns the batch's loss."""
+    import torch
+
+    accelerator = run.accelerator
+    world, rank = accelerator.num_processes, accelerator.process_index
+    draws = torch.Generator().manual_seed(run.config.seed * 1_000_003 + step)
+    forced = torch.rand(len(batch), generator=draws)  # Emotion-XLM's teacher forcing, whole batch
+    share = np.array_split(np.arange(len(batch)), world)[rank]
+    with accelerator.autocast():
+        if len(share):
+            loss = _batch_loss(run, batch[share], forced[share]) * (len(share) * world / len(batch))
+        else:
+            loss = _batch_loss(run, batch[:1], forced[:1]) * 0.0
+        # every trainable parameter in the graph, also ones the loss does not use (an encoder's
+        # pooler): data parallel waits for a gradient of each
+        loss = loss + 0.0 * sum(p.sum() for p in run.trainable)
+    run.optimizer.zero_grad()
+    accelerator.backward(loss)
+    run.optimizer.step()
+    return float(accelerator.gather(loss.detach().float()[None]).mean())
+
+
+def _batch_loss(run: _TrainingRun, rows: np.ndarray, forced: Any) -> Any:
+    """The mean loss over dataset ``rows`` for the baseline's kind; ``forced`` holds the rows'
+    teacher-forcing draws (Emotion-XLM uses the ground-truth emotions where below the share)."""
     import torch
 
     from emo_app.text import baselines as bl
 
-    idx_t = torch.from_numpy(idx)
-    targets = data.targets[idx_t]
+    config, data, module, device = run.config, run.data, run.prepared, run.accelerator.device
+    rows_t = torch.from_numpy(rows)
+    targets = data.targets[rows_t].to(device)
     if config.kind == "lm-mlp":
-        return torch.nn.functional.mse_loss(module([data.texts[i] for i in idx]), targets)
+        return torch.nn.functional.mse_loss(module([data.texts[i] for i in rows]), targets)
     if config.kind == "emotion-xlm":
-        mask = torch.rand(len(idx), generator=generator) < config.teacher_forcing
-        pred, emo = module([data.texts[i] for i in idx], data.emotions[idx_t], mask)
-        return bl.emotion_xlm_loss(
-            pred, emo, targets, data.emotions[idx_t], config.shape_weight, config.emotion_weight
-        )
+        emotions = data.emotions[rows_t].to(device)
+        mask = (forced < config.teacher_forcing).to(device)
+        pred, emo = module([data.texts[i] for i in rows], emotions, mask)
+        return bl.emotion_xlm_loss(pred, emo, targets, emotions, config.shape_weight, config.emotion_weight)
     if config.kind == "clip-mlp":
-        return torch.nn.functional.mse_loss(module(data.inputs[idx_t]), targets)
-    torch.manual_seed(config.seed * 100003 + step)
+        return torch.nn.functional.mse_loss(module(data.inputs[rows_t].to(device)), targets)
+    image_emb = data.image_emb[rows_t].to(device) if data.image_emb is not None else None
     return bl.vae_clip_loss(
-        module(targets),
-        targets,
-        data.text_emb[idx_t],
-        data.image_emb[idx_t] if data.image_emb is not None else None,
-        kl_weight=config.kl_weight,
+        module(targets), targets, data.text_emb[rows_t].to(device), image_emb, kl_weight=config.kl_weight
     )
 
 

@@ -18,6 +18,8 @@ import time
 import traceback
 from pathlib import Path
 
+from benchmarks import gpu_report
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = to_markdown(results, machine(), when, time.perf_counter() - start)
+    text += "\n" + gpu_report.markdown()  # measured on a lent GPU, committed as JSON
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
     return 0 if all("error" not in r for r in results) else 1

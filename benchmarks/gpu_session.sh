@@ -5,8 +5,12 @@
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-#     -d .whl diffusers==0.42.1 open_clip_torch==3.3.0 ftfy wcwidth transformers==5.23.0 regex bitsandbytes
+#     -d .whl diffusers==0.42.1 open_clip_torch==3.3.0 ftfy wcwidth transformers==5.23.0 regex
+# (bitsandbytes is left out: its wheel, 105 MB, is over the 64 MiB a device call carries)
 # Then the device call:  run(command="bash benchmarks/gpu_session.sh", carry=[".whl"], timeout_s=590)
+# A session that needs only some cases: ONLY=unet_only,generator DTYPES=bfloat16 bash benchmarks/gpu_session.sh
+# (the cases: training, ganmut, unet_only, generator; all of them take longer than one call).
+# Commit $OUT/gpu_session.json as benchmarks/gpu_results/<date>-<gpu>-runN.json: BENCHMARKS.md shows it.
 # Results: $OUT/gpu_session.json (rewritten after every case), $OUT/gpu_tests.log, $OUT/gpu_session.log.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -21,6 +25,7 @@ timeout 90 python3 -m pytest -q -x -p no:cacheprovider tests/test_generation_pip
 echo "tests rc=$?" >> "$OUT/gpu_tests.log"
 # 2. every number (training first, bf16 last: a run cut short keeps the most important ones)
 timeout 450 python3 -m benchmarks.gpu_session --out "$OUT" --repeats 3 --train-steps 20 \
+  --only "${ONLY:-training,ganmut,unet_only,generator}" --dtypes "${DTYPES:-float16,bfloat16}" \
   > "$OUT/gpu_session.log" 2>&1
 echo "session rc=$?" >> "$OUT/gpu_session.log"
 tail -c 6000 "$OUT/gpu_session.log"

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     landmarks = detect(rig) if args.detect else stored_detection(rig)
     corners, weights = locate(rig, landmarks)
     target = Path(ICT_LANDMARKS)
-    np.savez_compressed(target, corners=corners, weights=weights, landmarks=landmarks.astype(np.float32))
+    np.savez_compressed(target, corners=corners, weights=weights, landmarks=np.asarray(landmarks, np.float64))
     print(f"wrote {target}: {len(corners)} landmarks")
 
 

@@ -217,6 +217,37 @@ def test_obj_export_is_the_full_head_with_its_uvs_and_skin_texture(tmp_path, ful
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_obj_export_is_smooth_and_matte_in_blender(tmp_path, full_head):
+    """Blender's OBJ importer shades triangles flat unless the file has normals, and reads a
+    material without ``Ns`` as a mirror (roughness 0: glossy speckles on the skin). Each vertex
+    carries the renderer's smooth normal and each material an Ns Blender reads back as the
+    GLB's roughness (measured with bpy 4.2: lab/blender_import.py)."""
+    from emo_app.face.export import export_obj
+    from emo_app.face.render import posed_normals
+
+    rig, skin = full_head
+    smile = Blendshapes.from_dict({"mouthSmileLeft": 1.0, "jawOpen": 0.3})
+    lines = export_obj(smile, tmp_path / "face.obj", texture=skin, rig=rig).read_text().splitlines()
+    normals = np.array([line.split()[1:] for line in lines if line.startswith("vn ")], float)
+    assert len(normals) == rig.vertex_count
+    np.testing.assert_allclose(normals, posed_normals(rig, rig.deform(smile)), atol=1e-3)
+    faces = [line.split()[1:] for line in lines if line.startswith("f ")]
+    assert len(faces) == sum(len(part.faces) for part in rig.parts)
+    for corners in faces[:: max(1, len(faces) // 500)]:  # every corner names its vertex's normal
+        for corner in corners:
+            fields = corner.split("/")
+            assert len(fields) == 3 and fields[2] == fields[0], corner
+    materials = (tmp_path / "face.mtl").read_text().split("newmtl ")[1:]
+    roughness = {}
+    for block in materials:
+        name, *rest = block.split("\n")
+        ns = [float(line.split()[1]) for line in rest if line.startswith("Ns ")]
+        assert ns, f"material {name} has no Ns"
+        roughness[name] = 1.0 - np.sqrt(min(ns[0], 1000.0) / 1000.0)  # Blender's reading
+    assert roughness["skin"] == pytest.approx(0.65, abs=0.01)
+    assert roughness["eyes"] < roughness["mouth"] < roughness["skin"]
+
+
 def test_describe_exports_the_full_head_with_its_skin_offline(no_network, tmp_path, monkeypatch):
     import pygltflib
 

@@ -72,6 +72,24 @@ def test_brows_move_down_with_browdown_and_up_with_inner_up(head):
     assert up < neutral - 2
 
 
+# MediaPipe's inner-lip landmarks, upper and lower, in pairs facing each other across the mouth
+INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317), (311, 402),
+                   (310, 318), (415, 324))
+
+
+def test_inner_lip_landmarks_sit_on_their_own_lip(head):
+    """With the jaw open each lower inner-lip landmark drops with the lower lip, below its upper
+    partner, which stays with the upper lip: photo skin cuts the mouth and skin draws the lips
+    from them, so a landmark on the other lip puts the lip line in the wrong place."""
+    closed = landmark_points(head)
+    opened = landmark_points(head, head.deform(Blendshapes.from_dict({"jawOpen": 1.0})))
+    gap = closed[:, 1] - opened[:, 1]  # how far each landmark drops
+    lip_gap = opened[13, 1] - opened[14, 1]  # the opening at the middle
+    for upper, lower in INNER_LIP_PAIRS:
+        assert gap[lower] > gap[upper] + 0.25 * lip_gap, (upper, lower, gap[upper], gap[lower])
+        assert opened[lower, 1] < opened[upper, 1] - 0.25 * lip_gap, (upper, lower)
+
+
 def test_lips_are_redder_than_the_cheeks(head):
     image = _render()
     points = project(landmark_points(head), "front", SIZE)

@@ -177,6 +177,17 @@ def _template(rig: Any, texture: FaceTexture | None) -> _Template:
     return built
 
 
+def _roughness(part_name: str) -> float:
+    """How matte a part's material is (glTF roughness): wet eyes, a moist mouth, matte skin."""
+    return {"eyes": 0.2, "mouth": 0.5}.get(part_name, 0.65)
+
+
+def _specular_exponent(roughness: float) -> float:
+    """An MTL ``Ns`` for a roughness, as Blender's OBJ importer reads it back (roughness =
+    1 - sqrt(Ns / 1000)); without one Blender makes every material a mirror."""
+    return 1000.0 * (1.0 - roughness) ** 2
+
+
 def _jpeg(image: np.ndarray) -> bytes:
     """A skin atlas as JPEG: 2048 x 1024 is about 350 kB, 4-8x smaller than as PNG."""
     from PIL import Image
@@ -202,7 +213,7 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
         name = "skin" if textured else kind
         if name not in materials:
             pbr: dict[str, Any] = {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
-                                   "roughnessFactor": {"eyes": 0.2, "mouth": 0.5}.get(kind, 0.65)}
+                                   "roughnessFactor": _roughness(kind)}
             if textured:
                 image = packer.view(_jpeg(texture.image))
                 document["images"] = [{"bufferView": image, "mimeType": "image/jpeg"}]
@@ -349,7 +360,10 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
                rig: Any = None) -> Path:
     """Write the posed head as a Wavefront OBJ (centimetres, +y up, one group per part) with
     an MTL beside it; a skin texture goes beside them as JPEG, mapped with the head's UVs.
-    ``rig`` and ``texture`` default as in ``export_glb``."""
+    Each vertex carries the renderer's smooth normal (without normals Blender shades the
+    triangles flat, and split UV-seam copies would show the seam). ``rig`` and ``texture``
+    default as in ``export_glb``."""
+    from emo_app.face.render import posed_normals
     from emo_app.face.texture import texture_uvs
 
     if not isinstance(shapes, Blendshapes):
@@ -363,25 +377,28 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
     for part in rig.parts:  # vertex colours after the position: Blender, MeshLab and trimesh read them
         block = np.column_stack([vertices[part.start : part.stop], part.colors[:, :3]])
         lines += [f"v {x:.5f} {y:.5f} {z:.5f} {r:.4f} {g:.4f} {b:.4f}" for x, y, z, r, g, b in block]
+    lines += [f"vn {x:.3f} {y:.3f} {z:.3f}" for x, y, z in posed_normals(rig, vertices)]  # vertex i's: vn i
     faces, uv_count = [], 0
     for part in rig.parts:
         uvs = texture_uvs(texture, rig, part)
         corners = part.faces + part.start + 1
         faces += [f"g {part.name}", f"usemtl {'skin' if uvs is not None else part.name}"]
         if uvs is None:
-            faces += [f"f {a} {b} {c}" for a, b, c in corners]
+            faces += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in corners]
             materials.append((part.name, part.colors[:, :3].mean(axis=0), None))
             continue
         lines += [f"vt {u:.6f} {1.0 - v:.6f}" for u, v in uvs]  # OBJ's v points up
         tex = part.faces + uv_count + 1
-        faces += [f"f {a}/{ta} {b}/{tb} {c}/{tc}" for (a, b, c), (ta, tb, tc) in zip(corners, tex)]
+        faces += [f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}"
+                  for (a, b, c), (ta, tb, tc) in zip(corners, tex)]
         uv_count += len(uvs)
         if not any(name == "skin" for name, _, _ in materials):
             materials.append(("skin", np.ones(3), image_name))
     target.write_text("\n".join(lines + faces) + "\n")
     mtl = []
     for name, rgb, image in materials:
-        mtl += [f"newmtl {name}", "Kd {:.4f} {:.4f} {:.4f}".format(*rgb), "Ks 0.05 0.05 0.05", "illum 2"]
+        mtl += [f"newmtl {name}", "Kd {:.4f} {:.4f} {:.4f}".format(*rgb), "Ks 0.05 0.05 0.05",
+                f"Ns {_specular_exponent(_roughness(name)):.1f}", "illum 2"]
         if image is not None:
             mtl.append(f"map_Kd {image}")
             (target.parent / image).write_bytes(_jpeg(texture.image))

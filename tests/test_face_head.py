@@ -156,3 +156,36 @@ def test_views_of_one_pose_share_the_mesh_and_a_new_pose_rebuilds_it(head):
     again = renderer.render(smile, size=128, rig=head, texture=texture)
     assert np.array_equal(first, again)
     assert not np.array_equal(renderer.render(frown, size=128, rig=head, texture=texture), first)
+
+
+def _atlas_at(texture, part, vertices: np.ndarray) -> np.ndarray:
+    """The skin atlas's colour under each vertex of ``part`` (nearest texel)."""
+    height, width = texture.image.shape[:2]
+    uv = part.uvs[vertices]
+    rows = np.clip((uv[:, 1] * height).astype(int), 0, height - 1)
+    cols = np.clip((uv[:, 0] * width).astype(int), 0, width - 1)
+    return texture.image[rows, cols].astype(np.float64) @ [0.299, 0.587, 0.114]
+
+
+def test_the_haircut_covers_the_sides_and_leaves_the_ears_bare(head):
+    """A short crop: hair on the sides of the head above and behind the ears and at the back
+    down to the nape, bare skin on the ears and the forehead (the old hairline left the skull
+    bare behind each ear, so the hair at the back came down to a V)."""
+    texture = skin_texture("medium")
+    skin = _atlas_at(texture, head.part("face"), np.arange(head.part("face").size))
+    forehead_luma = np.median(skin[np.abs(head.neutral[: head.part("face").size, 0]) < 1.5][:50])
+
+    def luma(name: str, where) -> np.ndarray:
+        part = head.part(name)
+        v = head.neutral[part.start : part.stop]
+        chosen = np.flatnonzero(where(v[:, 0], v[:, 1], v[:, 2]))
+        assert len(chosen) >= 5, name
+        return _atlas_at(texture, part, chosen)
+
+    above_ears = luma("head", lambda x, y, z: (np.abs(x) > 5.5) & (6 < y) & (y < 8) & (-5 < z) & (z < -2.5))
+    behind_ears = luma("head", lambda x, y, z: (np.abs(x) > 5) & (1 < y) & (y < 5) & (-7.5 < z) & (z < -5.5))
+    nape_sides = luma("head", lambda x, y, z: (np.abs(x) > 3.0) & (y > 1.0) & (y < 2.5) & (z < -7))
+    ears = luma("face", lambda x, y, z: (np.abs(x) > 7.0) & (y > 0.5) & (y < 4.0) & (z < 0))
+    hair = forehead_luma - 40  # the medium tone's hair is far darker than its skin
+    assert np.median(above_ears) < hair and np.median(behind_ears) < hair and np.median(nape_sides) < hair
+    assert np.median(ears) > hair

@@ -22,6 +22,7 @@ from emo_app.face import mesh as landmarks_of
 from emo_app.face.texture import FaceTexture, linear_to_srgb, srgb_to_linear
 
 TONES_FILE = Path(__file__).resolve().parent / "data" / "skin_tones.json"
+HAIRLINE_FILE = TONES_FILE.with_name("hairline.json")
 ATLAS_SIDE = 1024  # pixels per tile; the atlas is (ATLAS_SIDE, 2 * ATLAS_SIDE)
 SEED = 20240604
 
@@ -70,7 +71,7 @@ def _cached_atlas(tone: str, build: Any) -> np.ndarray:
     from emo_app.face.hd_head import ICT_LANDMARKS
 
     digest = hashlib.sha1()
-    for source in (Path(__file__), TONES_FILE, ICT_LANDMARKS):
+    for source in (Path(__file__), TONES_FILE, HAIRLINE_FILE, ICT_LANDMARKS):
         digest.update(source.read_bytes())
     path = Settings.from_env().data_dir / "cache" / "face" / f"skin-{tone}-{digest.hexdigest()[:12]}.png"
     from PIL import Image
@@ -291,22 +292,29 @@ def _eye_centres(rig: Any) -> list[np.ndarray]:
 
 def _hair_mask(positions: np.ndarray, rig: Any, rng: np.random.Generator,
                shape: tuple[int, int]) -> np.ndarray:
-    """Where the short crop covers the scalp: above a hairline whose height follows the angle
-    round the head (forehead top in front, over the ears, the nape behind). The ears stay bare."""
-    face = rig.part("face")
-    top = rig.neutral[face.start : face.stop][:, 1].max()
+    """Where the short crop covers the scalp (``data/hairline.json``): above a hairline whose
+    height follows the azimuth round the skull, with a soft fringe of stray hairs and a bare
+    margin round each ear."""
+    from scipy.interpolate import PchipInterpolator
+
+    table = json.loads(HAIRLINE_FILE.read_text(encoding="utf-8"))
+    head = rig.part("head")
+    skull = rig.neutral[head.start : head.stop]
+    skull = skull[skull[:, 1] > 6.0]  # the cranium, whose middle the azimuth turns round
+    centre_z = 0.5 * (skull[:, 2].min() + skull[:, 2].max())
     x, y, z = positions[..., 0], positions[..., 1], positions[..., 2]
-    angle = np.degrees(np.arctan2(np.abs(x), z))  # 0 in front, 180 behind
-    front, temple, over_ear, back = top - 1.3, top - 3.0, 4.9, -4.2
-    line = np.interp(angle, [0, 30, 55, 80, 108, 130, 150, 180],
-                     [front, front - 0.3, temple, over_ear, over_ear, over_ear - 0.8, 0.5, back])
-    line = line + 0.12 * _noise_3d(positions, 0.5, rng)
-    t = np.clip((y - line) / 0.5, 0, 1)
-    ear = (np.clip((np.abs(x) - 6.2) / 0.3, 0, 1) * np.clip((4.7 - y) / 0.4, 0, 1)
-           * np.clip((-1.6 - z) / 0.4, 0, 1) * np.clip((z + 6.0) / 0.4, 0, 1))
-    t = t * (1.0 - ear)
+    azimuth = np.degrees(np.arctan2(np.abs(x), z - centre_z))
+    line = PchipInterpolator(table["azimuth_deg"], table["height_cm"])(np.clip(azimuth, 0, 180))
+    line = line + 0.15 * _noise_3d(positions, 1.0, rng)
+    strays = _noise_3d(positions, 0.12, rng)
+    t = np.clip((y - line) / table["edge_cm"], 0, 1)
+    cover = np.clip(1.25 * t + 0.3 * strays * (1 - t) * (t > 0), 0, 1)
+    ear = table["ear_margin"]
+    r = np.hypot((z - ear["centre_z"]) / ear["half_depth"], (y - ear["centre_y"]) / ear["half_height"])
+    beside_ear = np.clip((1.0 - r) / 0.12, 0, 1) * np.clip((np.abs(x) - ear["from_abs_x"]) / 0.5, 0, 1)
+    cover = cover * (1.0 - beside_ear)
     density = 0.93 + 0.07 * np.clip(_smooth_noise(shape, 0.7, rng), -1.5, 1.5)
-    return t * t * (3 - 2 * t) * density
+    return cover * cover * (3 - 2 * cover) * density
 
 
 def _shirt_mask(positions: np.ndarray) -> np.ndarray:

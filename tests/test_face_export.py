@@ -205,12 +205,16 @@ def test_obj_export_is_the_full_head_with_its_uvs_and_skin_texture(tmp_path, ful
     assert "map_Kd face_skin.jpg" in (tmp_path / "face.mtl").read_text()
     assert (tmp_path / "face_skin.jpg").read_bytes()[:2] == b"\xff\xd8"
     mesh = trimesh.load(path, force="mesh", process=False)
-    assert len(mesh.vertices) == rig.vertex_count
-    posed = rig.deform(smile)  # trimesh reorders vertices by material: compare them as sets
-    np.testing.assert_allclose(np.sort(mesh.vertices, axis=0), np.sort(posed, axis=0), atol=1e-4)
+    posed = rig.deform(smile)  # trimesh reorders vertices and splits them at UV seams: compare sets
+    from scipy.spatial import cKDTree
+
+    assert cKDTree(posed).query(mesh.vertices)[0].max() < 1e-4  # every vertex is the head's
+    assert cKDTree(mesh.vertices).query(posed)[0].max() < 1e-4  # and the head is all there
+    assert len(mesh.faces) == sum(len(part.faces) for part in rig.parts)
     assert mesh.visual.kind == "texture"
     skin = rig.part("face").size + rig.part("head").size
-    assert sum(line.startswith("vt ") for line in path.read_text().splitlines()) == skin
+    baked = 3 * (len(rig.part("eyes").faces) + len(rig.part("mouth").faces))  # one UV per corner
+    assert sum(line.startswith("vt ") for line in path.read_text().splitlines()) == skin + baked
     with pytest.raises(InvalidInputError, match="Blendshapes"):
         export_obj({"jawOpen": 1.0}, tmp_path / "x.obj")
     png = save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / "x.png")
@@ -265,3 +269,34 @@ def test_describe_exports_the_full_head_with_its_skin_offline(no_network, tmp_pa
     assert files["csv"].read_text().splitlines()[0].startswith("Timecode,BlendShapeCount")
     assert '"jawOpen"' in files["json"].read_text()
     assert no_network == []
+
+
+def test_obj_eyes_and_mouth_show_their_colours(tmp_path, full_head):
+    """An MTL material cannot read vertex colours, so the OBJ's eyes were one flat near-white
+    (Blender showed blank eyes): the eyes' and mouth's colours are baked into textures that
+    give each corner its own colour back, the iris dark and the sclera light."""
+    from PIL import Image
+
+    from emo_app.face.export import export_obj
+    from emo_app.face.texture import linear_to_srgb
+
+    rig, skin = full_head
+    path = export_obj(Blendshapes.zeros(), tmp_path / "face.obj", texture=skin, rig=rig)
+    mtl = (tmp_path / "face.mtl").read_text()
+    lines = path.read_text().splitlines()
+    uvs = np.array([line.split()[1:] for line in lines if line.startswith("vt ")], float)
+    faces = [line.split()[1:] for line in lines if line.startswith("f ")]
+    for name in ("eyes", "mouth"):
+        assert f"map_Kd face_{name}.png" in mtl
+        image = np.asarray(Image.open(tmp_path / f"face_{name}.png").convert("RGB")).astype(int)
+        part = rig.part(name)
+        first = sum(len(p.faces) for p in rig.parts[: rig.parts.index(part)])
+        expected = linear_to_srgb(part.colors[:, :3]).astype(int)
+        for corners in faces[first : first + len(part.faces)][:: max(1, len(part.faces) // 300)]:
+            for corner in corners:
+                vertex, uv = (int(i) - 1 for i in corner.split("/")[:2])
+                u, v = uvs[uv]
+                texel = image[int((1.0 - v) * image.shape[0]), int(u * image.shape[1])]
+                assert np.abs(texel - expected[vertex - part.start]).max() <= 2
+    eyes = np.asarray(Image.open(tmp_path / "face_eyes.png").convert("L")).astype(int)
+    assert eyes.min() < 60 and np.percentile(eyes, 90) > 170  # pupils and irises, and white sclera

@@ -378,21 +378,23 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
         block = np.column_stack([vertices[part.start : part.stop], part.colors[:, :3]])
         lines += [f"v {x:.5f} {y:.5f} {z:.5f} {r:.4f} {g:.4f} {b:.4f}" for x, y, z, r, g, b in block]
     lines += [f"vn {x:.3f} {y:.3f} {z:.3f}" for x, y, z in posed_normals(rig, vertices)]  # vertex i's: vn i
-    faces, uv_count = [], 0
+    faces, uv_count, baked = [], 0, {}
     for part in rig.parts:
         uvs = texture_uvs(texture, rig, part)
         corners = part.faces + part.start + 1
         faces += [f"g {part.name}", f"usemtl {'skin' if uvs is not None else part.name}"]
-        if uvs is None:
-            faces += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in corners]
-            materials.append((part.name, part.colors[:, :3].mean(axis=0), None))
-            continue
+        if uvs is None:  # eyes and mouth: their vertex colours baked, since an MTL cannot use them
+            image, corner_uvs = bake_vertex_colours(part.faces, part.colors[:, :3])
+            baked[f"{target.stem}_{part.name}.png"] = image
+            materials.append((part.name, np.ones(3), f"{target.stem}_{part.name}.png"))
+            uvs, tex = corner_uvs.reshape(-1, 2), np.arange(3 * len(part.faces)).reshape(-1, 3) + uv_count + 1
+        else:
+            tex = part.faces + uv_count + 1
         lines += [f"vt {u:.6f} {1.0 - v:.6f}" for u, v in uvs]  # OBJ's v points up
-        tex = part.faces + uv_count + 1
         faces += [f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}"
                   for (a, b, c), (ta, tb, tc) in zip(corners, tex)]
         uv_count += len(uvs)
-        if not any(name == "skin" for name, _, _ in materials):
+        if part.name in ("face", "head") and not any(name == "skin" for name, _, _ in materials):
             materials.append(("skin", np.ones(3), image_name))
     target.write_text("\n".join(lines + faces) + "\n")
     mtl = []
@@ -401,10 +403,39 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
                 f"Ns {_specular_exponent(_roughness(name)):.1f}", "illum 2"]
         if image is not None:
             mtl.append(f"map_Kd {image}")
-            (target.parent / image).write_bytes(_jpeg(texture.image))
+            if image in baked:
+                save_png(baked[image], target.parent / image)
+            else:
+                (target.parent / image).write_bytes(_jpeg(texture.image))
         mtl.append("")
     (target.parent / f"{target.stem}.mtl").write_text("\n".join(mtl))
     return target
+
+
+def bake_vertex_colours(
+    faces: np.ndarray, colours: np.ndarray, cell: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex colours (linear RGB) as a texture, for formats whose materials cannot read
+    vertex colours (OBJ/MTL). Each triangle gets its own ``cell`` x ``cell`` texels with its
+    corners on texel centres; each texel holds the colours' linear blend at that point (also
+    beyond the triangle's long edge), so bilinear sampling reproduces the blend across the
+    triangle. Returns (sRGB uint8 image, UVs per corner (F, 3, 2), image convention)."""
+    from emo_app.face.texture import linear_to_srgb
+
+    count = len(faces)
+    per_row = max(1, int(np.ceil(np.sqrt(count))))
+    rows = int(np.ceil(count / per_row))
+    steps = np.arange(cell) / (cell - 1)
+    u, v = np.meshgrid(steps, steps)  # u along a cell's columns, v down its rows
+    weights = np.stack([1 - u - v, u, v], axis=-1)  # barycentric, (cell, cell, 3)
+    blend = np.einsum("ijk,fkc->fijc", weights, np.asarray(colours, np.float64)[faces])
+    blend = np.concatenate([blend, np.zeros((rows * per_row - count, cell, cell, blend.shape[-1]))])
+    image = blend.reshape(rows, per_row, cell, cell, -1).transpose(0, 2, 1, 3, 4)
+    image = linear_to_srgb(image.reshape(rows * cell, per_row * cell, -1))
+    origin = np.stack([np.arange(count) % per_row, np.arange(count) // per_row], axis=1) * cell + 0.5
+    offsets = np.array([[0, 0], [cell - 1, 0], [0, cell - 1]], np.float64)
+    corner_uvs = (origin[:, None, :] + offsets[None]) / [per_row * cell, rows * cell]
+    return image, corner_uvs
 
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:

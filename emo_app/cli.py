@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from emo_app.errors import EmoAppError
+from emo_app.models.training import end_process_group
 
 # Modules with a `register(subparsers)` function, in help order.
 _AREAS = (
@@ -108,3 +109,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyError as exc:  # unknown model names
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+    finally:
+        end_process_group()

@@ -306,8 +306,10 @@ train(folder, labels, out, config, TrainOptions(steps=2, save_every=2, sample_ev
 export_pseudo_labels(out, folder, csv_path, batch_size=3, device="cpu", progress=False)
 from pathlib import Path
 from accelerate import PartialState
+from emo_app.models.training import end_process_group
 state = PartialState()
 Path(sys.argv[-1] + f".rank{state.process_index}").write_text(str(state.num_processes))
+end_process_group()  # as the CLI does when a command returns
 """
 
 

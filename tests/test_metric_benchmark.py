@@ -220,8 +220,10 @@ config = BenchmarkConfig(models=("hash",), pool=pool, out_dir=out, k=4, batch_si
 run_benchmark(config, text_models={"hash": HashModel()}, render_fn=render, progress=False)
 from pathlib import Path
 from accelerate import PartialState
+from emo_app.models.training import end_process_group
 state = PartialState()
 Path(sys.argv[-1] + f".rank{state.process_index}").write_text(str(state.num_processes))
+end_process_group()  # as the CLI does when a command returns
 """
 
 

@@ -590,3 +590,17 @@ def test_two_processes_equal_one_with_the_same_global_batch(dataset, tiny_encode
         a, b = load_state_dict(tmp_path / "one" / part), load_state_dict(tmp_path / "two" / part)
         assert a.keys() == b.keys()
         assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+
+
+def test_a_launched_command_ends_its_process_group(tmp_path):
+    """The CLI tears down a data-parallel group when its command returns (left to the exit,
+    gloo could abort a finished process and fail the launch); without a group it is a no-op."""
+    import torch.distributed as dist
+
+    from emo_app.models.training import end_process_group
+
+    end_process_group()  # no group: nothing to do
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    end_process_group()
+    assert not dist.is_initialized()

@@ -40,3 +40,14 @@ def make_accelerator(device: str, mixed_precision: str, gradient_accumulation_st
         mixed_precision=resolve_mixed_precision(mixed_precision, on_cpu),
         gradient_accumulation_steps=gradient_accumulation_steps,
     )
+
+
+def end_process_group() -> None:
+    """Tear down the data-parallel process group of a launched run (``accelerate launch``), if
+    one was made. Left to the interpreter's exit, gloo's threads can abort a process ("terminate
+    called without an active exception") after its work is done, failing the whole launch."""
+    import sys
+
+    distributed = sys.modules.get("torch.distributed")  # never imports torch for a plain command
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        distributed.destroy_process_group()

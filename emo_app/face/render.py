@@ -8,6 +8,7 @@ the posed vertex buffers change; materials and textures stay uploaded.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import queue
@@ -82,8 +83,8 @@ LIGHT_INTENSITIES = (3.6, 0.55, 1.2)
 AMBIENT = 0.1
 CAVITY_STRENGTH = 0.9  # how dark creases get (0: no cavity shading)
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
-# pyrender's 4x MSAA triples the 512 px frame time on llvmpipe; FaceRenderer(msaa_samples=4)
-# buys smoother silhouettes where a GPU makes it cheap.
+# 4x MSAA triples the 512 px frame time on llvmpipe; FaceRenderer(msaa_samples=4) buys smoother
+# silhouettes where a GPU makes it cheap.
 DEFAULT_MSAA_SAMPLES = 0
 
 
@@ -108,114 +109,378 @@ def _load_triton_before_mesa() -> None:
 
 
 class _GLState:
-    """Everything that lives on the render thread: context, scene, uploaded materials."""
+    """Everything that lives on the render thread: the context, the shader programs, the
+    offscreen framebuffer and the GPU buffers of the heads drawn lately. pyrender makes the EGL
+    context and compiles the shaders in ./shaders; drawing is a handful of direct GL calls per
+    frame (one buffer update, one draw per part, one read-back), not pyrender's scene walk, whose
+    per-frame mesh rebuild and uniform traffic cost more than llvmpipe's drawing."""
 
     def __init__(self, size: int, msaa_samples: int = DEFAULT_MSAA_SAMPLES):
         _load_triton_before_mesa()
         import pyrender
+        from pyrender.shader_program import ShaderProgramCache
 
         self.pyrender = pyrender
-        self.renderer = pyrender.OffscreenRenderer(size, size)
-        _skip_depth_readback(self.renderer)
-        _use_lean_shaders(self.renderer)
-        _limit_multisampling(self.renderer, msaa_samples)
-        self.scene = pyrender.Scene(ambient_light=np.full(3, AMBIENT), bg_color=[1.0, 1.0, 1.0, 1.0])
-        camera = pyrender.PerspectiveCamera(
-            yfov=np.radians(CAMERA_YFOV_DEG), aspectRatio=1.0, znear=20.0, zfar=200.0
-        )
-        self.camera_node = self.scene.add(camera, pose=np.eye(4))
-        self.light_nodes = [
-            self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=i), pose=np.eye(4))
-            for i in LIGHT_INTENSITIES
-        ]
-        self.mesh_node = None
-        self.pose: tuple | None = None  # (rig, texture, weights) of the mesh in the scene
-        self.view = None
-        self.materials: dict[Any, Any] = {}
+        self.renderer = pyrender.OffscreenRenderer(size, size)  # makes the context current
+        self.shaders = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+        self.programs: dict[tuple, _Program] = {}
+        self.samples = msaa_samples
+        self.size = size
+        self.target: _Target | None = None
+        self.view: str | None = None
+        self.heads: dict[tuple[int, int], _HeadBuffers] = {}  # (id(rig), id(texture)), newest last
+        self.textures: dict[int, tuple[Any, Any]] = {}  # id(texture) -> (GL texture, texture)
+        self.head: _HeadBuffers | None = None  # the head the next frame draws
 
-    def material(self, kind: str, texture: Any = None):
-        key = (kind, id(texture) if texture is not None else None)
-        cached = self.materials.get(key)
-        if cached is not None and (texture is None or cached[1] is texture):
+    def program(self, attributes: tuple[str, ...], textured: bool) -> _Program:
+        """The lean shader pair compiled for one vertex layout, with pyrender's defines."""
+        from pyrender.constants import MAX_N_LIGHTS
+
+        key = (attributes, textured)
+        if key not in self.programs:
+            defines = {f"{name}_LOC": loc for loc, name in enumerate(attributes, start=1)}
+            defines.update(INST_M_LOC=len(attributes) + 1, MAX_DIRECTIONAL_LIGHTS=MAX_N_LIGHTS,
+                           MAX_SPOT_LIGHTS=MAX_N_LIGHTS, MAX_POINT_LIGHTS=MAX_N_LIGHTS,
+                           USE_METALLIC_MATERIAL=1)
+            if textured:
+                defines["HAS_BASE_COLOR_TEX"] = 1
+            shader = self.shaders.get_program("mesh.vert", "mesh.frag", defines=defines)
+            shader._add_to_context()
+            self.programs[key] = _Program(shader._program_id, len(attributes) + 1)
+        return self.programs[key]
+
+    def gl_texture(self, texture: Any) -> Any:
+        """The texture's image uploaded once (pyrender's Texture: RGB, mipmapped, linear, clamped)."""
+        cached = self.textures.get(id(texture))
+        if cached is not None and cached[1] is texture:  # holding it keeps its id() unique
             return cached[0]
         pr = self.pyrender
-        if kind == "face" and texture is not None:
-            tex = pr.Texture(
-                source=texture.image,
-                source_channels="RGB",
-                sampler=pr.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071),
-            )
-            mat = pr.MetallicRoughnessMaterial(baseColorTexture=tex, metallicFactor=0.0, roughnessFactor=0.62)
-        else:
-            roughness = {"eyes": 0.18, "mouth": 0.45}.get(kind, 0.62)
-            mat = pr.MetallicRoughnessMaterial(
-                baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=roughness
-            )
-        # keep the texture referenced so its id() cannot be reused by another object
-        self.materials[key] = (mat, texture)
-        return mat
+        uploaded = pr.Texture(
+            source=texture.image, source_channels="RGB",
+            sampler=pr.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071),
+        )
+        uploaded._add_to_context()
+        if len(self.textures) >= 8:
+            old_id = next(iter(self.textures))
+            if not any(key[1] == old_id for key in self.heads):
+                self.textures.pop(old_id)[0]._remove_from_context()
+        self.textures[id(texture)] = (uploaded, texture)
+        return uploaded
+
+    def use_head(self, rig: Any, texture: Any) -> _HeadBuffers:
+        """The GPU buffers of ``rig`` drawn with ``texture`` (made on first use; a few kept)."""
+        key = (id(rig), id(texture))
+        head = self.heads.pop(key, None)
+        if head is None or head.rig is not rig or head.texture is not texture:
+            if head is not None:
+                head.delete()
+            head = _HeadBuffers(self, rig, texture)
+            while len(self.heads) >= 4:
+                self.heads.pop(next(iter(self.heads))).delete()
+        self.heads[key] = head  # newest last
+        self.head = head
+        return head
 
     def set_view(self, view: str) -> None:
-        if view == self.view:
-            return
-        camera, lights = view_poses(view)
-        self.scene.set_pose(self.camera_node, camera)
-        for node, pose in zip(self.light_nodes, lights):
-            self.scene.set_pose(node, pose)
         self.view = view
 
-    def build(self, vertices: np.ndarray, rig: Any, texture: Any) -> None:
-        """Put one posed head in the scene: normals, cavity shading, colours and UVs per part."""
-        pr = self.pyrender
-        from emo_app.face.texture import texture_uvs
-
-        primitives = []
-        all_normals = posed_normals(rig, vertices)
-        cavity = cavity_shading(rig, vertices, all_normals)
-        for part, positions, normals in posed_parts(rig, vertices, all_normals):
-            colors, uvs = part.colors, texture_uvs(texture, rig, part)
-            if uvs is not None:
-                uvs = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
-                colors = None
-            if cavity is not None and part.uvs is not None:
-                shade = cavity[part.start : part.stop, None]
-                base = np.ones((part.size, 4), np.float32) if colors is None else colors.copy()
-                base[:, :3] *= shade
-                colors = base
-            elif texture is not None and part.name == "head":
-                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
-            primitives.append(
-                pr.Primitive(
-                    positions=positions,
-                    normals=normals,
-                    indices=part.faces,
-                    color_0=colors,
-                    texcoord_0=uvs,
-                    material=self.material("face" if uvs is not None else part.name,
-                                           texture if uvs is not None else None),
-                )
-            )
-        mesh = pr.Mesh(primitives=primitives)
-        if self.mesh_node is not None:
-            self.scene.remove_node(self.mesh_node)
-        self.mesh_node = self.scene.add(mesh)
-
     def shoot(self, request: _Request) -> np.ndarray:
-        """The scene as it stands, from the current view, over the request's background."""
-        pr = self.pyrender
+        """The current head from the current view over the request's background: uint8 RGB, or
+        RGBA with a transparent background when the request's background is None."""
+        from OpenGL import GL
+
+        if self.target is None or self.target.size != self.size:
+            if self.target is not None:
+                self.target.delete()
+            self.target = _Target(self.size, self.samples)
+        self.target.bind()
         if request.background is None:
-            self.scene.bg_color = np.array([0.0, 0.0, 0.0, 0.0])
-            flags = pr.RenderFlags.RGBA
+            GL.glClearColor(0.0, 0.0, 0.0, 0.0)
         else:
-            self.scene.bg_color = np.append(np.asarray(request.background, float) / 255.0, 1.0)
-            flags = pr.RenderFlags.NONE
-        color, _ = self.renderer.render(self.scene, flags=flags)
-        return np.ascontiguousarray(color)
+            GL.glClearColor(*(np.asarray(request.background, float) / 255.0), 1.0)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        if self.head is not None:
+            self.head.draw(self.view or "front")
+        return self.target.read(rgba=request.background is None)
 
     def resize(self, size: int) -> None:
-        if self.renderer.viewport_width != size:
-            self.renderer.viewport_width = size
-            self.renderer.viewport_height = size
+        self.size = size
+
+    def delete(self) -> None:
+        """Free the context (and with it every buffer, texture and program on it)."""
+        self.renderer.delete()
+
+
+class _Program:
+    """A compiled shader program and its uniform locations; the view it was last set up for."""
+
+    def __init__(self, program_id: int, instance_location: int):
+        self.id = program_id
+        self.instance_location = instance_location
+        self.view: str | None = None
+        self._locations: dict[str, int] = {}
+
+    def set(self, name: str, value: Any) -> None:
+        """Set a uniform of this (bound) program; names the shader does not use are skipped."""
+        from OpenGL import GL
+
+        location = self._locations.get(name)
+        if location is None:
+            location = self._locations[name] = GL.glGetUniformLocation(self.id, name)
+        if location < 0:
+            return
+        value = np.asarray(value)
+        if value.dtype.kind in "iub" and value.ndim == 0:
+            GL.glUniform1i(location, int(value))
+        elif value.ndim == 0:
+            GL.glUniform1f(location, float(value))
+        elif value.shape == (4, 4):
+            GL.glUniformMatrix4fv(location, 1, GL.GL_TRUE, value.astype(np.float32))
+        else:
+            {3: GL.glUniform3fv, 4: GL.glUniform4fv}[value.size](location, 1, value.astype(np.float32))
+
+    def set_view(self, view: str) -> None:
+        """Camera, lights and the fixed material terms, as pyrender would set them for ``view``."""
+        if self.view == view:
+            return
+        camera, lights = view_poses(view)
+        self.set("M", np.eye(4))
+        self.set("V", np.linalg.inv(camera))
+        self.set("P", _projection())
+        self.set("cam_pos", camera[:3, 3])
+        self.set("ambient_light", np.full(3, AMBIENT))
+        self.set("n_directional_lights", np.int32(len(lights)))
+        for index, (pose, intensity) in enumerate(zip(lights, LIGHT_INTENSITIES)):
+            self.set(f"directional_lights[{index}].direction", -pose[:3, 2])
+            self.set(f"directional_lights[{index}].color", np.ones(3))
+            self.set(f"directional_lights[{index}].intensity", intensity)
+        self.set("material.emissive_factor", np.zeros(3))
+        self.set("material.base_color_factor", np.ones(4))
+        self.set("material.metallic_factor", 0.0)
+        self.set("material.base_color_texture", np.int32(0))
+        self.view = view
+
+
+def _projection(znear: float = 20.0, zfar: float = 200.0) -> np.ndarray:
+    """The perspective matrix pyrender's ``PerspectiveCamera`` makes for the renders' camera."""
+    t = np.tan(np.radians(CAMERA_YFOV_DEG) / 2.0)
+    P = np.zeros((4, 4))
+    P[0, 0], P[1, 1], P[3, 2] = 1.0 / t, 1.0 / t, -1.0
+    P[2, 2], P[2, 3] = (zfar + znear) / (znear - zfar), 2.0 * zfar * znear / (znear - zfar)
+    return P
+
+
+ROUGHNESS = {"eyes": 0.18, "mouth": 0.45}  # every other part (skin) 0.62
+
+
+@dataclass
+class _DrawItem:
+    part: Any
+    program: _Program
+    vertex_array: int
+    texture: Any  # pyrender Texture bound to unit 0, or None
+    roughness: float
+    ranges: dict[str, tuple[int, int]]  # view -> (byte offset, index count) in the index buffer
+    base_colors: np.ndarray | None  # per-frame colours = these times the cavity shade, or None
+
+
+class _HeadBuffers:
+    """One rig drawn with one texture, on the GPU: every vertex's position and normal in one
+    buffer rewritten per pose (one call), colours (rewritten where cavity shading darkens them),
+    UVs and per-view triangle lists made once. Each part has its own vertex array and draw."""
+
+    def __init__(self, state: _GLState, rig: Any, texture: Any):
+        from OpenGL import GL
+
+        from emo_app.face.texture import texture_uvs
+
+        self.rig, self.texture = rig, texture
+        self.pose_key: bytes | None = None
+        count = rig.vertex_count
+        self.positions_normals = np.zeros((count, 6), np.float32)
+        self.colors = np.ones((count, 4), np.float32)
+        uvs_all = np.zeros((count, 2), np.float32)
+        self.cavity = getattr(rig, "weld", None) is not None and CAVITY_STRENGTH > 0
+        self.items: list[_DrawItem] = []
+        plans = []
+        for part in rig.parts:
+            colors, uvs = part.colors, texture_uvs(texture, rig, part)
+            if uvs is not None:
+                uvs_all[part.start : part.stop] = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
+                colors = None
+            shaded = self.cavity and part.uvs is not None
+            if shaded:
+                colors = np.ones((part.size, 4), np.float32) if colors is None else colors.astype(np.float32)
+            elif texture is not None and part.name == "head" and uvs is None:
+                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
+            if colors is not None:
+                self.colors[part.start : part.stop] = colors
+            plans.append((part, uvs is not None, colors is not None, colors if shaded else None))
+        self.buffers = [int(i) for i in GL.glGenBuffers(5)]
+        pose_buffer, color_buffer, uv_buffer, instance_buffer, index_buffer = self.buffers
+        for buffer, data, usage in ((pose_buffer, self.positions_normals, GL.GL_DYNAMIC_DRAW),
+                                    (color_buffer, self.colors, GL.GL_DYNAMIC_DRAW),
+                                    (uv_buffer, uvs_all, GL.GL_STATIC_DRAW),
+                                    (instance_buffer, np.eye(4, dtype=np.float32), GL.GL_STATIC_DRAW)):
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, buffer)
+            GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, usage)
+        indices, offset = [], 0
+        self.vertex_arrays = []
+        for part, has_uvs, has_colors, base in plans:
+            attributes = ("NORMAL", *(["TEXCOORD_0"] if has_uvs else []),
+                          *(["COLOR_0"] if has_colors else []))
+            program = state.program(attributes, textured=has_uvs)
+            vertex_array = GL.glGenVertexArrays(1)
+            self.vertex_arrays.append(vertex_array)
+            GL.glBindVertexArray(vertex_array)
+            layout = [(pose_buffer, 3, 24, 0), (pose_buffer, 3, 24, 12)]
+            if has_uvs:
+                layout.append((uv_buffer, 2, 8, 0))
+            if has_colors:
+                layout.append((color_buffer, 4, 16, 0))
+            for location, (buffer, size, stride, start) in enumerate(layout):
+                GL.glBindBuffer(GL.GL_ARRAY_BUFFER, buffer)
+                GL.glEnableVertexAttribArray(location)
+                GL.glVertexAttribPointer(location, size, GL.GL_FLOAT, GL.GL_FALSE, stride,
+                                         ctypes.c_void_p(start + part.start * stride))
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, instance_buffer)
+            for column in range(4):  # the instance matrix pyrender's shaders take: identity
+                location = program.instance_location + column
+                GL.glEnableVertexAttribArray(location)
+                GL.glVertexAttribPointer(location, 4, GL.GL_FLOAT, GL.GL_FALSE, 64,
+                                         ctypes.c_void_p(16 * column))
+                GL.glVertexAttribDivisor(location, 1)
+            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, index_buffer)
+            ranges = {}
+            for view in VIEWS:
+                triangles = _drawn_triangles(rig, part, view)
+                ranges[view] = (offset, triangles.size)
+                indices.append(triangles.ravel())
+                offset += triangles.size * 4
+            self.items.append(_DrawItem(
+                part, program, vertex_array, state.gl_texture(texture) if has_uvs else None,
+                ROUGHNESS.get(part.name, 0.62), ranges, base,
+            ))
+        GL.glBindVertexArray(0)
+        index_data = np.concatenate(indices).astype(np.uint32)
+        GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, index_buffer)
+        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, index_data.nbytes, index_data, GL.GL_STATIC_DRAW)
+        shaded = [item.part for item in self.items if item.base_colors is not None]
+        self.shaded_span = (min(p.start for p in shaded), max(p.stop for p in shaded)) if shaded else None
+
+    def upload(self, vertices: np.ndarray) -> None:
+        """Write one pose: welded normals, cavity shading, positions; two buffer updates."""
+        from OpenGL import GL
+
+        normals = posed_normals(self.rig, vertices)
+        self.positions_normals[:, :3] = vertices
+        self.positions_normals[:, 3:] = normals
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.buffers[0])
+        GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, self.positions_normals.nbytes, self.positions_normals)
+        cavity = cavity_shading(self.rig, vertices, normals) if self.shaded_span else None
+        if cavity is not None:
+            for item in self.items:
+                if item.base_colors is not None:
+                    part = item.part
+                    rows = self.colors[part.start : part.stop]
+                    rows[:, :3] = item.base_colors[:, :3] * cavity[part.start : part.stop, None]
+            start, stop = self.shaded_span
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.buffers[1])
+            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, start * 16, (stop - start) * 16, self.colors[start:stop])
+
+    def draw(self, view: str) -> None:
+        """One draw call per part, from ``view`` (its triangles that can face the camera)."""
+        from OpenGL import GL
+
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glEnable(GL.GL_CULL_FACE)
+        GL.glCullFace(GL.GL_BACK)
+        GL.glDisable(GL.GL_BLEND)
+        current = None
+        for item in self.items:
+            if item.program is not current:
+                GL.glUseProgram(item.program.id)
+                item.program.set_view(view)
+                current = item.program
+            item.program.set("material.roughness_factor", item.roughness)
+            GL.glBindVertexArray(item.vertex_array)
+            if item.texture is not None:
+                GL.glActiveTexture(GL.GL_TEXTURE0)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, item.texture._texid)
+            offset, count = item.ranges[view]
+            GL.glDrawElements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset))
+        GL.glBindVertexArray(0)
+        GL.glUseProgram(0)
+
+    def delete(self) -> None:
+        from OpenGL import GL
+
+        GL.glDeleteVertexArrays(len(self.vertex_arrays), self.vertex_arrays)
+        GL.glDeleteBuffers(len(self.buffers), self.buffers)
+
+
+class _Target:
+    """The offscreen framebuffer: RGBA colour and 24-bit depth; with multisampling, a second
+    single-sample framebuffer to resolve into before reading."""
+
+    def __init__(self, size: int, samples: int):
+        from OpenGL import GL
+
+        self.size, self.samples = size, samples
+        self.renderbuffers = [int(i) for i in np.atleast_1d(GL.glGenRenderbuffers(3 if samples else 2))]
+        self.framebuffers = [int(i) for i in np.atleast_1d(GL.glGenFramebuffers(2 if samples else 1))]
+        for index, fmt in ((0, GL.GL_RGBA8), (1, GL.GL_DEPTH_COMPONENT24)):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self.renderbuffers[index])
+            GL.glRenderbufferStorageMultisample(GL.GL_RENDERBUFFER, samples, fmt, size, size)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.framebuffers[0])
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER,
+                                     self.renderbuffers[0])
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_RENDERBUFFER,
+                                     self.renderbuffers[1])
+        if samples:
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self.renderbuffers[2])
+            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA8, size, size)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.framebuffers[1])
+            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER,
+                                         self.renderbuffers[2])
+
+    def bind(self) -> None:
+        from OpenGL import GL
+
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.framebuffers[0])
+        GL.glViewport(0, 0, self.size, self.size)
+        if self.samples:
+            GL.glEnable(GL.GL_MULTISAMPLE)
+
+    def read(self, rgba: bool) -> np.ndarray:
+        """The finished frame, top row first (a multisampled one resolved first)."""
+        from OpenGL import GL
+
+        size = self.size
+        if self.samples:
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self.framebuffers[0])
+            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self.framebuffers[1])
+            GL.glBlitFramebuffer(0, 0, size, size, 0, 0, size, size, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self.framebuffers[-1])
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        fmt, channels = (GL.GL_RGBA, 4) if rgba else (GL.GL_RGB, 3)
+        pixels = GL.glReadPixels(0, 0, size, size, fmt, GL.GL_UNSIGNED_BYTE)
+        return np.frombuffer(pixels, np.uint8).reshape(size, size, channels)[::-1].copy()
+
+    def delete(self) -> None:
+        from OpenGL import GL
+
+        GL.glDeleteFramebuffers(len(self.framebuffers), self.framebuffers)
+        GL.glDeleteRenderbuffers(len(self.renderbuffers), self.renderbuffers)
+
+
+_DRAWN_TRIANGLES: dict[int, tuple[Any, dict]] = {}
+
+
+def _drawn_triangles(rig: Any, part: Any, view: str) -> np.ndarray:
+    """(T, 3) part-local triangles drawn from ``view``: all of them for now."""
+    return np.ascontiguousarray(part.faces, dtype=np.uint32)
 
 
 def posed_parts(rig: Any, vertices: np.ndarray, normals: np.ndarray | None = None):
@@ -308,59 +573,6 @@ def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float]:
     return basis
 
 
-def _use_lean_shaders(offscreen: Any) -> None:
-    """Swap pyrender's per-pixel PBR shaders for the per-vertex ones in ./shaders (see mesh.vert)."""
-    from pyrender.shader_program import ShaderProgramCache
-
-    inner = getattr(offscreen, "_renderer", None)
-    if inner is not None and hasattr(inner, "_program_cache"):
-        inner._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
-
-
-def _limit_multisampling(offscreen: Any, samples: int) -> None:
-    """pyrender always allocates a 4x multisampled framebuffer; re-store it with ``samples``
-    (each time pyrender rebuilds it for a new size), trading edge smoothing for speed."""
-    inner = getattr(offscreen, "_renderer", None)
-    configure = getattr(inner, "_configure_main_framebuffer", None)
-    if configure is None or samples == 4:
-        return
-    from OpenGL import GL
-
-    def configure_then_restore(*args, **kwargs):
-        configure(*args, **kwargs)
-        width, height = inner._main_fb_dims
-        for buffer, fmt in ((inner._main_cb_ms, GL.GL_RGBA), (inner._main_db_ms, GL.GL_DEPTH_COMPONENT24)):
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, buffer)
-            GL.glRenderbufferStorageMultisample(GL.GL_RENDERBUFFER, samples, fmt, width, height)
-
-    inner._configure_main_framebuffer = configure_then_restore
-
-
-def _skip_depth_readback(offscreen: Any) -> None:
-    """pyrender reads and linearises the depth buffer on every frame even when only colour is
-    wanted; on llvmpipe that is a third of the frame time. Read colour only."""
-    inner = getattr(offscreen, "_renderer", None)
-    if inner is None or not hasattr(inner, "_read_main_framebuffer"):
-        return
-    from OpenGL import GL
-    from pyrender.constants import RenderFlags
-
-    def read_color_only(scene, flags):
-        width, height = inner._main_fb_dims[0], inner._main_fb_dims[1]
-        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, inner._main_fb_ms)
-        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, inner._main_fb)
-        GL.glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
-        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, inner._main_fb)
-        rgba = bool(flags & RenderFlags.RGBA)
-        fmt, channels = (GL.GL_RGBA, 4) if rgba else (GL.GL_RGB, 3)
-        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        buffer = GL.glReadPixels(0, 0, width, height, fmt, GL.GL_UNSIGNED_BYTE)
-        image = np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, channels)
-        return image[::-1], None
-
-    inner._read_main_framebuffer = read_color_only
-
-
 class FaceRenderer:
     """Thread-safe front door to the render thread. Build it with ``get_face_renderer()``."""
 
@@ -447,14 +659,14 @@ class FaceRenderer:
         state = self._state
         state.resize(request.size)
         state.set_view(request.view)
+        head = state.use_head(rig, texture)
         images = []
         for shapes in request.shapes:
-            # the same pose again (describe's second view): keep the uploaded mesh, move the camera
+            # the same pose again (describe's second view): keep the uploaded one, move the camera
             weights = shapes.values.tobytes()
-            if state.pose is None or state.pose[0] is not rig or state.pose[1] is not texture \
-                    or state.pose[2] != weights:
-                state.build(rig.deform(shapes), rig, texture)
-                state.pose = (rig, texture, weights)
+            if head.pose_key != weights:
+                head.upload(rig.deform(shapes))
+                head.pose_key = weights
             images.append(state.shoot(request))
         return images
 
@@ -484,7 +696,7 @@ class FaceRenderer:
                 future.set_exception(exc)
         if self._state is not None:
             try:
-                self._state.renderer.delete()
+                self._state.delete()
             except Exception as exc:  # some EGL drivers refuse to destroy a context at exit
                 log.debug("could not free the render context: %s", exc)
             finally:

@@ -582,7 +582,7 @@ def _head_normals(rig: Any, vertices: np.ndarray) -> np.ndarray:
             _HEAD_FACES.pop(next(iter(_HEAD_FACES)))
         cached = _HEAD_FACES[key] = (rig.parts, weld, faces)
     normals = vertex_normals(vertices, cached[2])
-    return normals[weld] if weld is not None else normals
+    return np.take(normals, weld, axis=0) if weld is not None else normals
 
 
 def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray | None:
@@ -598,7 +598,7 @@ def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.nd
     depth = np.einsum("ij,ij->i", mean @ posed - posed, normals)
     crease = (depth - neutral_depth) + 0.35 * neutral_depth
     shade = 1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5)
-    return shade[rig.weld].astype(np.float32)  # split copies take their representative's
+    return np.take(shade, rig.weld).astype(np.float32)  # split copies take their representative's
 
 
 _CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}

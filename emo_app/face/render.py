@@ -1,9 +1,12 @@
 """Offscreen rendering of the rigged head with pyrender (EGL; Mesa llvmpipe on a CPU machine).
 
 A GL context belongs to the thread that made it, and creating one costs far more than drawing
-a frame, so one render thread owns one long-lived ``OffscreenRenderer`` and one scene; every
-caller (Gradio workers, the metric's batches, the CLI) queues requests to it. Per frame only
-the posed vertex buffers change; materials and textures stay uploaded.
+a frame, so one render thread owns one long-lived context (pyrender's ``OffscreenRenderer``
+makes it and compiles the shaders in ./shaders); every caller (Gradio workers, the metric's
+batches, the CLI) queues requests to it. Each head keeps its GPU buffers between frames: a new
+pose rewrites positions, normals and cavity-shaded colours in place, and a frame is one draw per
+part and one read-back. On llvmpipe the frame time is mostly per triangle, so each view draws
+only the triangles that can face its camera, in an order that shares corners.
 """
 
 from __future__ import annotations

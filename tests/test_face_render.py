@@ -310,7 +310,7 @@ def test_triangles_left_out_of_a_view_never_show_in_it(monkeypatch):
     for prune in (True, False):
         if not prune:
             monkeypatch.setattr(render, "_always_facing_away",
-                                lambda rig, faces, eye: np.zeros(len(faces), bool))
+                                lambda rig, faces, eye, reach: np.zeros(len(faces), bool))
         monkeypatch.setattr(render, "_DRAWN_TRIANGLES", {})
         drawer = render.FaceRenderer()
         try:

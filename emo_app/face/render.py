@@ -498,7 +498,10 @@ def _drawn_triangles(rig: Any, part: Any, view: str) -> np.ndarray:
         faces = np.asarray(part.faces, np.int64)
         points = rig.neutral[part.start : part.stop].astype(np.float64)
         faces = faces[np.argsort(_z_order(points[faces].mean(axis=1)), kind="stable")]
-        facing_away = _always_facing_away(rig, faces + part.start, view_poses(view)[0][:3, 3])
+        if "reach" not in cached[1]:
+            cached[1]["reach"] = _delta_reach(rig)
+        facing_away = _always_facing_away(rig, faces + part.start, view_poses(view)[0][:3, 3],
+                                          cached[1]["reach"])
         cached[1][key] = np.ascontiguousarray(faces[~facing_away], dtype=np.uint32)
     return cached[1][key]
 
@@ -514,14 +517,13 @@ def _z_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     return code
 
 
-def _always_facing_away(rig: Any, faces: np.ndarray, eye: np.ndarray) -> np.ndarray:
+def _always_facing_away(rig: Any, faces: np.ndarray, eye: np.ndarray, reach: np.ndarray) -> np.ndarray:
     """Triangles (rig vertex indices) that are back-facing to a camera at ``eye`` for every
-    weight vector in [0, 1]^52: each corner moves at most the sum of its delta lengths, and the
-    facing test (b - a) x (c - a) . (eye - a) stays negative under any such moves. None for
+    weight vector in [0, 1]^52: each corner moves at most its ``reach`` (``_delta_reach``), and
+    the facing test (b - a) x (c - a) . (eye - a) stays negative under any such moves. None for
     rigs whose deformation does more than add deltas (the mask head's lid and lip limits)."""
     if len(getattr(rig, "eye_margins", ())) or getattr(rig, "lip_margins", None) is not None:
         return np.zeros(len(faces), bool)
-    reach = _delta_reach(rig)
     a, b, c = (rig.neutral[faces[:, i]].astype(np.float64) for i in range(3))
     ra, rb, rc = reach[faces[:, 0]], reach[faces[:, 1]], reach[faces[:, 2]]
     edge1, edge2, to_eye = b - a, c - a, eye - a
@@ -535,11 +537,11 @@ def _always_facing_away(rig: Any, faces: np.ndarray, eye: np.ndarray) -> np.ndar
 
 
 def _delta_reach(rig: Any) -> np.ndarray:
-    """(V,) the farthest each vertex can move from neutral with weights in [0, 1]."""
-    reach = np.zeros(rig.vertex_count)
-    for delta in rig.deltas:
-        reach += np.linalg.norm(delta.astype(np.float64), axis=1)
-    return reach
+    """(V,) the farthest each vertex can move from neutral with weights in [0, 1] (the sum of its
+    delta lengths, rounded up past float32's error)."""
+    deltas = np.asarray(rig.deltas, np.float32)
+    lengths = np.sqrt(np.einsum("kvi,kvi->kv", deltas, deltas))
+    return lengths.sum(axis=0, dtype=np.float64) * (1.0 + 1e-4) + 1e-6
 
 
 def posed_parts(rig: Any, vertices: np.ndarray, normals: np.ndarray | None = None):

@@ -345,3 +345,20 @@ def test_switching_heads_and_looks_between_frames_draws_each_as_alone(renderer):
     for shapes, rig, texture in frames:
         assert np.array_equal(renderer.render(shapes, size=SIZE, rig=rig, texture=texture),
                               alone(shapes, rig, texture))
+
+
+def test_more_looks_than_the_renderer_keeps_uploaded_each_draw_right(renderer):
+    """Textures and head buffers are kept for a few looks and freed after: a run of new looks
+    (photo uploads, tones) must keep rendering, and an old look drawn again must look as before."""
+    import dataclasses
+
+    from emo_app.face.looks import head_rig, look_texture
+
+    rig, skin = head_rig("full"), look_texture("skin", head="full")
+    looks = [dataclasses.replace(skin, image=np.ascontiguousarray(np.roll(skin.image, shift, axis=1)))
+             for shift in range(0, 1200, 100)]
+    shapes = Blendshapes.from_dict({"jawOpen": 0.4})
+    first = renderer.render(shapes, size=96, rig=rig, texture=looks[0])
+    others = [renderer.render(shapes, size=96, rig=rig, texture=look) for look in looks[1:]]
+    assert not np.array_equal(first, others[-1])  # the looks differ on screen
+    assert np.array_equal(renderer.render(shapes, size=96, rig=rig, texture=looks[0]), first)

@@ -153,23 +153,33 @@ class _GLState:
             self.programs[key] = _Program(shader._program_id, len(attributes) + 1)
         return self.programs[key]
 
-    def gl_texture(self, texture: Any) -> Any:
-        """The texture's image uploaded once (pyrender's Texture: RGB, mipmapped, linear, clamped)."""
+    def gl_texture(self, texture: Any) -> int:
+        """The texture's image uploaded once: RGB, linear filtering, clamped at the edges. No
+        mipmaps: linear minification never reads them, and building them for a 2048 x 1024
+        atlas took a tenth of a second per new look."""
+        from OpenGL import GL
+
         cached = self.textures.get(id(texture))
         if cached is not None and cached[1] is texture:  # holding it keeps its id() unique
             return cached[0]
-        pr = self.pyrender
-        uploaded = pr.Texture(
-            source=texture.image, source_channels="RGB",
-            sampler=pr.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071),
-        )
-        uploaded._add_to_context()
+        image = np.ascontiguousarray(texture.image[::-1], dtype=np.uint8)  # GL: first row at the bottom
+        texture_id = int(GL.glGenTextures(1))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, texture_id)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB, image.shape[1], image.shape[0], 0, GL.GL_RGB,
+                        GL.GL_UNSIGNED_BYTE, image)
+        for name, value in ((GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
+                            (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
+                            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
+                            (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
+                            (GL.GL_TEXTURE_MAX_LEVEL, 0)):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, name, value)
         if len(self.textures) >= 8:
             old_id = next(iter(self.textures))
             if not any(key[1] == old_id for key in self.heads):
-                self.textures.pop(old_id)[0]._remove_from_context()
-        self.textures[id(texture)] = (uploaded, texture)
-        return uploaded
+                GL.glDeleteTextures([self.textures.pop(old_id)[0]])
+        self.textures[id(texture)] = (texture_id, texture)
+        return texture_id
 
     def use_head(self, rig: Any, texture: Any) -> _HeadBuffers:
         """The GPU buffers of ``rig`` drawn with ``texture`` (made on first use; a few kept)."""
@@ -282,7 +292,7 @@ class _DrawItem:
     part: Any
     program: _Program
     vertex_array: int
-    texture: Any  # pyrender Texture bound to unit 0, or None
+    texture: int | None  # GL texture bound to unit 0
     roughness: float
     ranges: dict[str, tuple[int, int]]  # view -> (byte offset, index count) in the index buffer
     base_colors: np.ndarray | None  # per-frame colours = these times the cavity shade, or None
@@ -411,7 +421,7 @@ class _HeadBuffers:
             GL.glBindVertexArray(item.vertex_array)
             if item.texture is not None:
                 GL.glActiveTexture(GL.GL_TEXTURE0)
-                GL.glBindTexture(GL.GL_TEXTURE_2D, item.texture._texid)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, item.texture)
             offset, count = item.ranges[view]
             GL.glDrawElements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset))
         GL.glBindVertexArray(0)

@@ -120,7 +120,14 @@ def _stage_rows(weights: list, frames: int) -> list[dict]:
     read-back; then the exports."""
     from emo_app.face.export import export_glb, save_png
     from emo_app.face.looks import head_rig, look_texture
-    from emo_app.face.render import FaceRenderer, _Request, posed_parts
+    from emo_app.face.render import (
+        FaceRenderer,
+        _Request,
+        _stages,
+        cavity_shading,
+        posed_normals,
+        posed_parts,
+    )
 
     rig, texture = head_rig("full"), look_texture("skin", head="full")
     renderer = FaceRenderer()
@@ -133,11 +140,15 @@ def _stage_rows(weights: list, frames: int) -> list[dict]:
                      **_timed(lambda i: rig.deform(weights[i]), frames)})
         rows.append({"case": "full 512: normals (one pass, welded seams)",
                      **_timed(lambda i: posed_parts(rig, poses[i]), frames)})
-        request = _Request([weights[0]], "front", 512, (255, 255, 255), texture, rig)
-        head = state.use_head(rig, texture)
-        rows.append({"case": "full 512: GPU buffer update (normals, cavity shading, upload)",
-                     **renderer._submit(lambda: _timed(lambda i: head.upload(poses[i]), frames))})
-        draw = renderer._submit(lambda: _timed(lambda i: state.shoot(request), frames))
+        head, front = state.use_head(rig, texture, _stages()), _stages()["front"]
+
+        def upload(i: int) -> None:
+            normals = posed_normals(rig, poses[i])
+            head.upload(poses[i], normals, cavity_shading(rig, poses[i], normals))
+
+        rows.append({"case": "full 512: normals, cavity shading, GPU buffer update",
+                     **renderer._submit(lambda: _timed(upload, frames))})
+        draw = renderer._submit(lambda: _timed(lambda i: state.shoot(front, (255, 255, 255)), frames))
         rows.append({"case": "full 512: draw + read-back (pose uploaded)", **draw})
         rows.append({"case": "full 512: whole frame on the render thread",
                      **renderer._submit(lambda: _timed(lambda i: renderer._draw_all(

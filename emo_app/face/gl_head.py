@@ -60,7 +60,6 @@ class GLState:
         self.samples = msaa_samples
         self.size = size
         self.target: _Target | None = None
-        self.stage: Stage | None = None
         self.heads: dict[tuple[int, int], HeadBuffers] = {}  # (id(rig), id(texture)), newest last
         self.textures: dict[int, tuple[Any, Any]] = {}  # id(texture) -> (GL texture, texture)
         self.head: HeadBuffers | None = None  # the head the next frame draws

@@ -116,11 +116,18 @@ def _head_rows(head: str, weights: list, naive_frames: int) -> list[dict]:
 
 def _stage_rows(weights: list, frames: int) -> list[dict]:
     """Where a full-head 512 px frame goes: deformation (52 shapes x 25k vertices), welded
-    normals, pyrender's mesh build and upload, drawing with read-back; then the exports."""
+    normals, the GPU buffer update (normals and cavity shading included), drawing with
+    read-back; then the exports."""
     from emo_app.face.export import export_glb, save_png
     from emo_app.face.looks import head_rig, look_texture
-    from emo_app.face.render import FaceRenderer, _Request, posed_parts
-    from emo_app.face.texture import texture_uvs
+    from emo_app.face.render import (
+        FaceRenderer,
+        _Request,
+        _stages,
+        cavity_shading,
+        posed_normals,
+        posed_parts,
+    )
 
     rig, texture = head_rig("full"), look_texture("skin", head="full")
     renderer = FaceRenderer()
@@ -133,32 +140,19 @@ def _stage_rows(weights: list, frames: int) -> list[dict]:
                      **_timed(lambda i: rig.deform(weights[i]), frames)})
         rows.append({"case": "full 512: normals (one pass, welded seams)",
                      **_timed(lambda i: posed_parts(rig, poses[i]), frames)})
-        parts = posed_parts(rig, poses[0])
-        request = _Request([weights[0]], "front", 512, (255, 255, 255), texture, rig)
+        head, front = state.use_head(rig, texture, _stages()), _stages()["front"]
 
-        def new_mesh(_: int) -> None:
-            """What every frame does before drawing: new pyrender primitives, swapped into the
-            scene and uploaded (pyrender's own context update, as its render() would run it)."""
-            pr = state.pyrender
-            primitives = []
-            for part, positions, normals in parts:
-                uvs = texture_uvs(texture, rig, part)
-                primitives.append(pr.Primitive(
-                    positions=positions, normals=normals, indices=part.faces,
-                    color_0=None if uvs is not None else part.colors,
-                    texcoord_0=None if uvs is None else np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]]),
-                    material=state.material("face" if uvs is not None else part.name,
-                                            texture if uvs is not None else None)))
-            state.scene.remove_node(state.mesh_node)
-            state.mesh_node = state.scene.add(pr.Mesh(primitives=primitives))
-            state.renderer._renderer._update_context(state.scene, pr.RenderFlags.NONE)
+        def upload(i: int) -> None:
+            normals = posed_normals(rig, poses[i])
+            head.upload(poses[i], normals, cavity_shading(rig, poses[i], normals))
 
-        rows.append({"case": "full 512: pyrender mesh build + upload",
-                     **renderer._submit(lambda: _timed(new_mesh, frames))})
-        draw = renderer._submit(lambda: _timed(lambda i: state.renderer.render(state.scene), frames))
-        rows.append({"case": "full 512: draw + read-back (mesh uploaded)", **draw})
+        rows.append({"case": "full 512: normals, cavity shading, GPU buffer update",
+                     **renderer._submit(lambda: _timed(upload, frames))})
+        draw = renderer._submit(lambda: _timed(lambda i: state.shoot(front, (255, 255, 255)), frames))
+        rows.append({"case": "full 512: draw + read-back (pose uploaded)", **draw})
         rows.append({"case": "full 512: whole frame on the render thread",
-                     **renderer._submit(lambda: _timed(lambda i: renderer._draw_all(request), frames))})
+                     **renderer._submit(lambda: _timed(lambda i: renderer._draw_all(
+                         _Request([weights[i]], "front", 512, (255, 255, 255), texture, rig)), frames))})
     finally:
         renderer.close()
     folder = Path(tempfile.mkdtemp(prefix="bench-render-"))

@@ -291,3 +291,74 @@ def test_render_face_uses_the_look_and_exports_the_photo_in_the_glb(tmp_path, mo
     assert len(GLTF2().load(str(skin.files["glb"])).images) == 0
     described = services.describe("A broad grin", size=128, look="photo", head="mediapipe")  # exports after
     assert len(GLTF2().load(str(described.face.files["glb"])).images) == 1
+
+
+def test_triangles_left_out_of_a_view_never_show_in_it(monkeypatch):
+    """The renderer skips the full head's triangles that no pose can turn toward the camera (the
+    back of the head in the front view, the inside of the mouth): extreme poses from every view
+    must draw exactly what drawing every triangle draws. Fails if the rule drops a triangle
+    that shows."""
+    from emo_app.face import gl_head, render
+    from emo_app.face.looks import head_rig, look_texture
+
+    rig, texture = head_rig("full"), look_texture("skin", head="full")
+    head, front = rig.part("head"), render.view_poses("front")[0][:3, 3]
+    assert len(gl_head.drawn_triangles(rig, head, front)) < 0.9 * len(head.faces)  # it skips some
+    poses = [Blendshapes.from_array(np.ones(52)), Blendshapes.from_dict({"jawOpen": 1.0, "mouthLeft": 1.0}),
+             Blendshapes.from_array(np.random.default_rng(3).random(52))]
+    images = {}
+    for prune in (True, False):
+        if not prune:
+            monkeypatch.setattr(gl_head, "always_facing_away",
+                                lambda rig, faces, eye, reach: np.zeros(len(faces), bool))
+        monkeypatch.setattr(gl_head, "_DRAWN_TRIANGLES", {})
+        drawer = render.FaceRenderer()
+        try:
+            images[prune] = [drawer.render_batch(poses, view=view, size=SIZE, rig=rig, texture=texture)
+                             for view in render.VIEWS]
+        finally:
+            drawer.close()
+    for pruned, full in zip(images[True], images[False]):
+        for a, b in zip(pruned, full):
+            assert np.array_equal(a, b)
+
+
+def test_switching_heads_and_looks_between_frames_draws_each_as_alone(renderer):
+    """The renderer keeps each head's GPU buffers between frames and re-uploads only a new pose:
+    a frame must not show the pose, head or skin of the frame before it."""
+    from emo_app.face.looks import head_rig, look_texture
+
+    full, mask = head_rig("full"), head_rig("mediapipe")
+    smile = Blendshapes.from_dict({"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0})
+    jaw = Blendshapes.from_dict({"jawOpen": 0.8})
+    skin, dark = look_texture("skin", head="full"), look_texture("skin", head="full", tone="deep")
+
+    def alone(shapes, rig, texture):
+        drawer = type(renderer)()
+        try:
+            return drawer.render(shapes, size=SIZE, rig=rig, texture=texture)
+        finally:
+            drawer.close()
+
+    frames = [(smile, full, skin), (jaw, full, skin), (smile, mask, None), (smile, full, dark),
+              (smile, full, skin)]
+    for shapes, rig, texture in frames:
+        assert np.array_equal(renderer.render(shapes, size=SIZE, rig=rig, texture=texture),
+                              alone(shapes, rig, texture))
+
+
+def test_more_looks_than_the_renderer_keeps_uploaded_each_draw_right(renderer):
+    """Textures and head buffers are kept for a few looks and freed after: a run of new looks
+    (photo uploads, tones) must keep rendering, and an old look drawn again must look as before."""
+    import dataclasses
+
+    from emo_app.face.looks import head_rig, look_texture
+
+    rig, skin = head_rig("full"), look_texture("skin", head="full")
+    looks = [dataclasses.replace(skin, image=np.ascontiguousarray(np.roll(skin.image, shift, axis=1)))
+             for shift in range(0, 1200, 100)]
+    shapes = Blendshapes.from_dict({"jawOpen": 0.4})
+    first = renderer.render(shapes, size=96, rig=rig, texture=looks[0])
+    others = [renderer.render(shapes, size=96, rig=rig, texture=look) for look in looks[1:]]
+    assert not np.array_equal(first, others[-1])  # the looks differ on screen
+    assert np.array_equal(renderer.render(shapes, size=96, rig=rig, texture=looks[0]), first)

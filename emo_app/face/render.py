@@ -1,9 +1,10 @@
 """Offscreen rendering of the rigged head with pyrender (EGL; Mesa llvmpipe on a CPU machine).
 
 A GL context belongs to the thread that made it, and creating one costs far more than drawing
-a frame, so one render thread owns one long-lived ``OffscreenRenderer`` and one scene; every
-caller (Gradio workers, the metric's batches, the CLI) queues requests to it. Per frame only
-the posed vertex buffers change; materials and textures stay uploaded.
+a frame, so one render thread owns one long-lived context; every caller (Gradio workers, the
+metric's batches, the CLI) queues requests to it. This module poses the head (deformation,
+welded normals, cavity shading) and places the cameras and lights; ``gl_head`` keeps each
+head's GPU buffers between frames and draws.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ import numpy as np
 from emo_app.blendshapes import Blendshapes
 from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
+from emo_app.face.gl_head import GLState, Stage
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -82,9 +85,20 @@ LIGHT_INTENSITIES = (3.6, 0.55, 1.2)
 AMBIENT = 0.1
 CAVITY_STRENGTH = 0.9  # how dark creases get (0: no cavity shading)
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
-# pyrender's 4x MSAA triples the 512 px frame time on llvmpipe; FaceRenderer(msaa_samples=4)
-# buys smoother silhouettes where a GPU makes it cheap.
+# 4x MSAA triples the 512 px frame time on llvmpipe; FaceRenderer(msaa_samples=4) buys smoother
+# silhouettes where a GPU makes it cheap.
 DEFAULT_MSAA_SAMPLES = 0
+ROUGHNESS = {"eyes": 0.18, "mouth": 0.45}  # every other part (skin) 0.62
+
+
+@lru_cache(maxsize=1)
+def _stages() -> dict[str, Stage]:
+    """Every view's camera and lights, as the GPU side takes them."""
+    stages = {}
+    for view in VIEWS:
+        camera, lights = view_poses(view)
+        stages[view] = Stage(view, camera, tuple(zip(lights, LIGHT_INTENSITIES)), AMBIENT, CAMERA_YFOV_DEG)
+    return stages
 
 
 @dataclass
@@ -95,127 +109,6 @@ class _Request:
     background: tuple[int, int, int] | None
     texture: Any
     rig: Any
-
-
-def _load_triton_before_mesa() -> None:
-    """Import triton (and the LLVM it bundles) before Mesa's llvmpipe loads its own LLVM with
-    the first GL context. The other order segfaults the process as soon as anything imports
-    triton later (torch.optim and torch.compile do, through torch._dynamo)."""
-    try:
-        import triton  # noqa: F401
-    except Exception:  # no triton in this torch build: nothing can clash
-        pass
-
-
-class _GLState:
-    """Everything that lives on the render thread: context, scene, uploaded materials."""
-
-    def __init__(self, size: int, msaa_samples: int = DEFAULT_MSAA_SAMPLES):
-        _load_triton_before_mesa()
-        import pyrender
-
-        self.pyrender = pyrender
-        self.renderer = pyrender.OffscreenRenderer(size, size)
-        _skip_depth_readback(self.renderer)
-        _use_lean_shaders(self.renderer)
-        _limit_multisampling(self.renderer, msaa_samples)
-        self.scene = pyrender.Scene(ambient_light=np.full(3, AMBIENT), bg_color=[1.0, 1.0, 1.0, 1.0])
-        camera = pyrender.PerspectiveCamera(
-            yfov=np.radians(CAMERA_YFOV_DEG), aspectRatio=1.0, znear=20.0, zfar=200.0
-        )
-        self.camera_node = self.scene.add(camera, pose=np.eye(4))
-        self.light_nodes = [
-            self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=i), pose=np.eye(4))
-            for i in LIGHT_INTENSITIES
-        ]
-        self.mesh_node = None
-        self.pose: tuple | None = None  # (rig, texture, weights) of the mesh in the scene
-        self.view = None
-        self.materials: dict[Any, Any] = {}
-
-    def material(self, kind: str, texture: Any = None):
-        key = (kind, id(texture) if texture is not None else None)
-        cached = self.materials.get(key)
-        if cached is not None and (texture is None or cached[1] is texture):
-            return cached[0]
-        pr = self.pyrender
-        if kind == "face" and texture is not None:
-            tex = pr.Texture(
-                source=texture.image,
-                source_channels="RGB",
-                sampler=pr.Sampler(magFilter=9729, minFilter=9729, wrapS=33071, wrapT=33071),
-            )
-            mat = pr.MetallicRoughnessMaterial(baseColorTexture=tex, metallicFactor=0.0, roughnessFactor=0.62)
-        else:
-            roughness = {"eyes": 0.18, "mouth": 0.45}.get(kind, 0.62)
-            mat = pr.MetallicRoughnessMaterial(
-                baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=roughness
-            )
-        # keep the texture referenced so its id() cannot be reused by another object
-        self.materials[key] = (mat, texture)
-        return mat
-
-    def set_view(self, view: str) -> None:
-        if view == self.view:
-            return
-        camera, lights = view_poses(view)
-        self.scene.set_pose(self.camera_node, camera)
-        for node, pose in zip(self.light_nodes, lights):
-            self.scene.set_pose(node, pose)
-        self.view = view
-
-    def build(self, vertices: np.ndarray, rig: Any, texture: Any) -> None:
-        """Put one posed head in the scene: normals, cavity shading, colours and UVs per part."""
-        pr = self.pyrender
-        from emo_app.face.texture import texture_uvs
-
-        primitives = []
-        all_normals = posed_normals(rig, vertices)
-        cavity = cavity_shading(rig, vertices, all_normals)
-        for part, positions, normals in posed_parts(rig, vertices, all_normals):
-            colors, uvs = part.colors, texture_uvs(texture, rig, part)
-            if uvs is not None:
-                uvs = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
-                colors = None
-            if cavity is not None and part.uvs is not None:
-                shade = cavity[part.start : part.stop, None]
-                base = np.ones((part.size, 4), np.float32) if colors is None else colors.copy()
-                base[:, :3] *= shade
-                colors = base
-            elif texture is not None and part.name == "head":
-                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1)).astype(np.float32)
-            primitives.append(
-                pr.Primitive(
-                    positions=positions,
-                    normals=normals,
-                    indices=part.faces,
-                    color_0=colors,
-                    texcoord_0=uvs,
-                    material=self.material("face" if uvs is not None else part.name,
-                                           texture if uvs is not None else None),
-                )
-            )
-        mesh = pr.Mesh(primitives=primitives)
-        if self.mesh_node is not None:
-            self.scene.remove_node(self.mesh_node)
-        self.mesh_node = self.scene.add(mesh)
-
-    def shoot(self, request: _Request) -> np.ndarray:
-        """The scene as it stands, from the current view, over the request's background."""
-        pr = self.pyrender
-        if request.background is None:
-            self.scene.bg_color = np.array([0.0, 0.0, 0.0, 0.0])
-            flags = pr.RenderFlags.RGBA
-        else:
-            self.scene.bg_color = np.append(np.asarray(request.background, float) / 255.0, 1.0)
-            flags = pr.RenderFlags.NONE
-        color, _ = self.renderer.render(self.scene, flags=flags)
-        return np.ascontiguousarray(color)
-
-    def resize(self, size: int) -> None:
-        if self.renderer.viewport_width != size:
-            self.renderer.viewport_width = size
-            self.renderer.viewport_height = size
 
 
 def posed_parts(rig: Any, vertices: np.ndarray, normals: np.ndarray | None = None):
@@ -261,7 +154,7 @@ def _head_normals(rig: Any, vertices: np.ndarray) -> np.ndarray:
             _HEAD_FACES.pop(next(iter(_HEAD_FACES)))
         cached = _HEAD_FACES[key] = (rig.parts, weld, faces)
     normals = vertex_normals(vertices, cached[2])
-    return normals[weld] if weld is not None else normals
+    return np.take(normals, weld, axis=0) if weld is not None else normals
 
 
 def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray | None:
@@ -277,7 +170,7 @@ def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.nd
     depth = np.einsum("ij,ij->i", mean @ posed - posed, normals)
     crease = (depth - neutral_depth) + 0.35 * neutral_depth
     shade = 1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5)
-    return shade[rig.weld].astype(np.float32)  # split copies take their representative's
+    return np.take(shade, rig.weld).astype(np.float32)  # split copies take their representative's
 
 
 _CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}
@@ -308,59 +201,6 @@ def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float]:
     return basis
 
 
-def _use_lean_shaders(offscreen: Any) -> None:
-    """Swap pyrender's per-pixel PBR shaders for the per-vertex ones in ./shaders (see mesh.vert)."""
-    from pyrender.shader_program import ShaderProgramCache
-
-    inner = getattr(offscreen, "_renderer", None)
-    if inner is not None and hasattr(inner, "_program_cache"):
-        inner._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
-
-
-def _limit_multisampling(offscreen: Any, samples: int) -> None:
-    """pyrender always allocates a 4x multisampled framebuffer; re-store it with ``samples``
-    (each time pyrender rebuilds it for a new size), trading edge smoothing for speed."""
-    inner = getattr(offscreen, "_renderer", None)
-    configure = getattr(inner, "_configure_main_framebuffer", None)
-    if configure is None or samples == 4:
-        return
-    from OpenGL import GL
-
-    def configure_then_restore(*args, **kwargs):
-        configure(*args, **kwargs)
-        width, height = inner._main_fb_dims
-        for buffer, fmt in ((inner._main_cb_ms, GL.GL_RGBA), (inner._main_db_ms, GL.GL_DEPTH_COMPONENT24)):
-            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, buffer)
-            GL.glRenderbufferStorageMultisample(GL.GL_RENDERBUFFER, samples, fmt, width, height)
-
-    inner._configure_main_framebuffer = configure_then_restore
-
-
-def _skip_depth_readback(offscreen: Any) -> None:
-    """pyrender reads and linearises the depth buffer on every frame even when only colour is
-    wanted; on llvmpipe that is a third of the frame time. Read colour only."""
-    inner = getattr(offscreen, "_renderer", None)
-    if inner is None or not hasattr(inner, "_read_main_framebuffer"):
-        return
-    from OpenGL import GL
-    from pyrender.constants import RenderFlags
-
-    def read_color_only(scene, flags):
-        width, height = inner._main_fb_dims[0], inner._main_fb_dims[1]
-        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, inner._main_fb_ms)
-        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, inner._main_fb)
-        GL.glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
-        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, inner._main_fb)
-        rgba = bool(flags & RenderFlags.RGBA)
-        fmt, channels = (GL.GL_RGBA, 4) if rgba else (GL.GL_RGB, 3)
-        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        buffer = GL.glReadPixels(0, 0, width, height, fmt, GL.GL_UNSIGNED_BYTE)
-        image = np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, channels)
-        return image[::-1], None
-
-    inner._read_main_framebuffer = read_color_only
-
-
 class FaceRenderer:
     """Thread-safe front door to the render thread. Build it with ``get_face_renderer()``."""
 
@@ -370,7 +210,7 @@ class FaceRenderer:
         self._queue: queue.Queue[tuple[Callable[[], Any], Future] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._state: _GLState | None = None
+        self._state: GLState | None = None
 
     # -- public API ----------------------------------------------------------------------------
     def render(
@@ -443,19 +283,21 @@ class FaceRenderer:
             rig, default_texture = default_face(self.settings)
             texture = default_texture if texture is None else texture
         if self._state is None:
-            self._state = _GLState(request.size, self.msaa_samples)
+            self._state = GLState(request.size, self.msaa_samples, SHADER_DIR, ROUGHNESS)
         state = self._state
         state.resize(request.size)
-        state.set_view(request.view)
+        stages = _stages()
+        head = state.use_head(rig, texture, stages)
         images = []
         for shapes in request.shapes:
-            # the same pose again (describe's second view): keep the uploaded mesh, move the camera
+            # the same pose again (describe's second view): keep the uploaded one, move the camera
             weights = shapes.values.tobytes()
-            if state.pose is None or state.pose[0] is not rig or state.pose[1] is not texture \
-                    or state.pose[2] != weights:
-                state.build(rig.deform(shapes), rig, texture)
-                state.pose = (rig, texture, weights)
-            images.append(state.shoot(request))
+            if head.pose_key != weights:
+                vertices = rig.deform(shapes)
+                normals = posed_normals(rig, vertices)
+                head.upload(vertices, normals, cavity_shading(rig, vertices, normals))
+                head.pose_key = weights
+            images.append(state.shoot(stages[request.view], request.background))
         return images
 
     def _submit(self, job: Callable[[], Any]) -> Any:
@@ -484,7 +326,7 @@ class FaceRenderer:
                 future.set_exception(exc)
         if self._state is not None:
             try:
-                self._state.renderer.delete()
+                self._state.delete()
             except Exception as exc:  # some EGL drivers refuse to destroy a context at exit
                 log.debug("could not free the render context: %s", exc)
             finally:

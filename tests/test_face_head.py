@@ -189,3 +189,24 @@ def test_the_haircut_covers_the_sides_and_leaves_the_ears_bare(head):
     hair = forehead_luma - 40  # the medium tone's hair is far darker than its skin
     assert np.median(above_ears) < hair and np.median(behind_ears) < hair and np.median(nape_sides) < hair
     assert np.median(ears) > hair
+
+
+def test_an_open_mouth_is_dark_inside_from_three_quarter(head):
+    """ICT's mouth bag (the inside of the cheeks, the palate, the throat) belongs to the
+    back-of-head mesh: drawn in skin colour, an open mouth seen from three-quarter showed a lit,
+    skin-coloured cheek inside. Its lining is now dark red; the skin beside the mouth is not."""
+    wide = Blendshapes.from_dict({"jawOpen": 0.6, "mouthFunnel": 0.2})
+    image = services.render_face(wide, size=SIZE, views=("three_quarter",)).images["three_quarter"]
+    posed = head.deform(wide)
+
+    def nearest(part_name: str, point: list[float]) -> int:
+        part = head.part(part_name)
+        return part.start + int(np.argmin(np.linalg.norm(posed[part.start : part.stop] - point, axis=1)))
+
+    inner_cheek, cheek = nearest("head", [-2.0, -2.6, 3.5]), nearest("face", [-4.5, -1.5, 4.0])
+    points = np.round(project(posed[[inner_cheek, cheek]], "three_quarter", SIZE)).astype(int)
+    luma = _luma(image)
+    inside, outside = (float(np.median(luma[y - 1 : y + 2, x - 1 : x + 2])) for x, y in points)
+    assert inside < 0.45 * outside, (inside, outside)
+    red = image[points[0][1], points[0][0], :3].astype(int)
+    assert red[0] > red[1] + 8  # a mouth's red, not grey

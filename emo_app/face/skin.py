@@ -264,6 +264,10 @@ def build_atlas(rig: Any, colours: dict[str, tuple[int, int, int]], side: int = 
 
     # scalp: a short crop above a hairline that runs from the forehead over the ears to the nape
     mix(_hair_mask(positions, rig, rng, shape), srgb_to_linear(colours["scalp"]))
+    # the mouth's lining (the back-of-head part's mouth bag): dark red, darker deeper in
+    lining, depth_shade = _mouth_lining(positions, side)
+    albedo[:] = albedo * (1 - lining[..., None]) + (
+        srgb_to_linear(colours["lips"]) * depth_shade[..., None]) * lining[..., None]
     # a plain crew-neck top, so the bust ends in cloth rather than bare, cut-off shoulders
     shirt = _shirt_mask(positions)
     albedo[:] = albedo * (1 - shirt[..., None]) + (
@@ -315,6 +319,18 @@ def _hair_mask(positions: np.ndarray, rig: Any, rng: np.random.Generator,
     cover = cover * (1.0 - beside_ear)
     density = 0.93 + 0.07 * np.clip(_smooth_noise(shape, 0.7, rng), -1.5, 1.5)
     return cover * cover * (3 - 2 * cover) * density
+
+
+def _mouth_lining(positions: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, shade) of the mouth bag's texels: ICT models the inside of the cheeks, the palate
+    and the throat as part of the back-of-head mesh, so skin-coloured it shows through an open
+    mouth in three-quarter views. Only the scalp tile (columns from ``side``) holds it; on the
+    face tile the same box is lips and chin."""
+    x, y, z = positions[..., 0], positions[..., 1], positions[..., 2]
+    inside = (np.clip((3.2 - np.abs(x)) / 0.4, 0, 1) * np.clip((y + 4.8) / 0.4, 0, 1)
+              * np.clip((1.6 - y) / 0.4, 0, 1) * np.clip((z + 3.5) / 0.4, 0, 1))
+    inside[:, :side] = 0.0
+    return inside, 0.12 + 0.5 * np.clip((z - 1.0) / 4.0, 0, 1)  # lighter toward the lips
 
 
 def _shirt_mask(positions: np.ndarray) -> np.ndarray:

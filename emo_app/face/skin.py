@@ -312,7 +312,7 @@ def _hair_mask(positions: np.ndarray, rig: Any, rng: np.random.Generator,
     line = line + 0.15 * _noise_3d(positions, 1.0, rng)
     strays = _noise_3d(positions, 0.12, rng)
     t = np.clip((y - line) / table["edge_cm"], 0, 1)
-    cover = np.clip(1.25 * t + 0.3 * strays * (1 - t) * (t > 0), 0, 1)
+    cover = np.clip(1.25 * t + 0.3 * strays * (1 - t) * np.clip(4 * t - 1, 0, 1), 0, 1)  # no lone specks
     ear = table["ear_margin"]
     r = np.hypot((z - ear["centre_z"]) / ear["half_depth"], (y - ear["centre_y"]) / ear["half_height"])
     beside_ear = np.clip((1.0 - r) / 0.12, 0, 1) * np.clip((np.abs(x) - ear["from_abs_x"]) / 0.5, 0, 1)

@@ -44,7 +44,7 @@ from emo_app.generation.pipeline import (
     validate_template,
 )
 from emo_app.generation.schedulers import get_preset
-from emo_app.models.training import make_accelerator
+from emo_app.models.training import make_accelerator, save_training_state, saved_step
 
 log = logging.getLogger(__name__)
 
@@ -228,14 +228,11 @@ def prepare_class_images(config: TrainConfig, pipeline: C2A2Pipeline) -> list[Pa
 
 # ----- checkpoints -----------------------------------------------------------------------------
 # A checkpoint is ``accelerator.save_state``'s folder (the trained modules as safetensors, the
-# optimizer, the grad scaler and every process's RNG states) plus trainer_state.json, written
-# last, which marks it complete. The product stays the safetensors pipeline folder in out_dir.
-STATE_MARKER = "trainer_state.json"
-
-
+# optimizer, the grad scaler and every process's RNG states) plus the marker written last
+# (emo_app.models.training.save_training_state). The product stays the safetensors pipeline folder in out_dir.
 def latest_checkpoint(out_dir: Path) -> Path | None:
     folders = sorted((out_dir / "checkpoints").glob("step-*[0-9]"))
-    complete = [f for f in folders if (f / STATE_MARKER).exists()]
+    complete = [f for f in folders if saved_step(f) is not None]
     usable = [f for f in complete if (f / "model.safetensors").exists()]  # Accelerate's layout
     if len(usable) < len(complete):
         log.warning("Ignoring %d checkpoint(s) in the layout before Accelerate (unet.safetensors); "
@@ -247,19 +244,14 @@ def save_checkpoint(accelerator: Any, folder: Path, step: int) -> Path:
     """Everything needed to resume exactly; a crash mid-save never leaves a marked folder."""
     if accelerator.is_main_process:
         shutil.rmtree(folder, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(folder))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        (folder / STATE_MARKER).write_text(json.dumps({"step": step}), encoding="utf-8")
-    accelerator.wait_for_everyone()
+    save_training_state(accelerator, folder, step)
     return folder
 
 
 def load_checkpoint(accelerator: Any, folder: Path) -> int:
     """Restore modules, optimizer and RNG states saved by ``save_checkpoint``; returns the step."""
     accelerator.load_state(str(folder))
-    return int(json.loads((folder / STATE_MARKER).read_text(encoding="utf-8"))["step"])
+    return int(saved_step(folder))
 
 
 # ----- training --------------------------------------------------------------------------------

@@ -3,11 +3,14 @@ C2A2 and Emo3D trainers place processes and choose precision the same way."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from emo_app.errors import InvalidInputError
 
 MIXED_PRECISIONS = ("auto", "no", "fp16", "bf16")
+STATE_MARKER = "trainer_state.json"  # written last into a training-state folder: it is complete
 
 
 def resolve_mixed_precision(mixed_precision: str, on_cpu: bool) -> str:
@@ -40,6 +43,29 @@ def make_accelerator(device: str, mixed_precision: str, gradient_accumulation_st
         mixed_precision=resolve_mixed_precision(mixed_precision, on_cpu),
         gradient_accumulation_steps=gradient_accumulation_steps,
     )
+
+
+def save_training_state(accelerator: Any, folder: Path, step: int) -> None:
+    """Every process's part of ``accelerator.save_state`` into ``folder`` (modules, optimizer,
+    grad scaler, RNG states: a resumed run continues exactly), then a marker naming ``step``,
+    written last by the main process, so a save cut short is never resumed from."""
+    marker = Path(folder) / STATE_MARKER
+    if accelerator.is_main_process:
+        marker.unlink(missing_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(folder))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        marker.write_text(json.dumps({"step": int(step)}), encoding="utf-8")
+    accelerator.wait_for_everyone()
+
+
+def saved_step(folder: Path) -> int | None:
+    """The step of the complete training state in ``folder``; None when there is none."""
+    marker = Path(folder) / STATE_MARKER
+    if not marker.is_file():
+        return None
+    return int(json.loads(marker.read_text(encoding="utf-8"))["step"])
 
 
 def end_process_group() -> None:

@@ -31,6 +31,7 @@ from emo_app.blendshapes.schema import GROUPS, MEDIAPIPE_NAMES
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EMO3D_EMOTIONS
 from emo_app.errors import InvalidInputError, MissingWeightsError, ModelLoadError
+from emo_app.models.training import make_accelerator, save_training_state, saved_step
 from emo_app.text.data import Emo3DSample, find_data_file, mirror_sample, stack
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,6 @@ def build_module(config: TrainConfig, settings: Settings | None = None, base: Pa
 
 
 TRAINING_STATE = "training"  # accelerator.save_state's folder inside a checkpoint
-STATE_MARKER = "step.json"  # written last inside it: the step its state belongs to
 OLD_OPTIMIZER_FILES = ("optimizer.safetensors", "optimizer.json")  # the layout before Accelerate
 DEVICES = ("auto", "cpu")
 
@@ -182,16 +182,13 @@ def _trainable_state(module: Any, config: TrainConfig) -> dict[str, Any]:
 def save_checkpoint(
     folder: Path, accelerator: Any, module: Any, config: TrainConfig, state: dict[str, Any]
 ) -> None:
-    """Write the checkpoint folder (module doc), called by every process: the main one writes
-    the weights of the unwrapped ``module``, each its part of Accelerate's state; config.json
-    comes last, and the state's marker only once the state is whole."""
+    """Write the checkpoint folder (module doc), called by every process: Accelerate's state
+    first, then (main process) the weights of the unwrapped ``module`` and config.json, so a
+    save cut short leaves a state whose step no config.json names (resumed from fresh)."""
     from safetensors.torch import save_file
 
-    main = accelerator.is_main_process
-    training = folder / TRAINING_STATE
-    if main:
-        folder.mkdir(parents=True, exist_ok=True)
-        (training / STATE_MARKER).unlink(missing_ok=True)
+    save_training_state(accelerator, folder / TRAINING_STATE, int(state["step"]))
+    if accelerator.is_main_process:
         module = accelerator.unwrap_model(module)
         saved = asdict(config)
         if config.kind in LM_KINDS and config.train_encoder:
@@ -200,11 +197,6 @@ def save_checkpoint(
         save_file(_trainable_state(module, config), str(folder / "model.safetensors"))
         for old in OLD_OPTIMIZER_FILES:
             (folder / old).unlink(missing_ok=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(training))
-    accelerator.wait_for_everyone()
-    if main:
-        (training / STATE_MARKER).write_text(json.dumps({"step": int(state["step"])}), encoding="utf-8")
         payload = {"config": saved, "state": state, "format": "emo-app-text-checkpoint-1"}
         (folder / "config.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
     accelerator.wait_for_everyone()
@@ -213,9 +205,8 @@ def save_checkpoint(
 def _restore_training_state(accelerator: Any, folder: Path, state: dict[str, Any]) -> None:
     """Load the optimizer and RNG states saved with the checkpoint's step; a checkpoint without
     them (from before Accelerate, or cut short while saving) resumes with fresh ones."""
-    marker = folder / TRAINING_STATE / STATE_MARKER
     step = int(state.get("step", 0))
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("step") == step:
+    if saved_step(folder / TRAINING_STATE) == step:
         accelerator.load_state(str(folder / TRAINING_STATE))
     elif step > 0:
         log.warning(
@@ -330,8 +321,6 @@ def train(
     on every process)."""
     import torch
     from accelerate.utils import set_seed
-
-    from emo_app.models.training import make_accelerator
 
     if accelerator is None:
         if device not in DEVICES:

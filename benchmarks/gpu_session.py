@@ -94,12 +94,21 @@ def _pipelines(session: Session, dtype: Any) -> Any:
     return pipeline
 
 
+def _request(solver: str, steps: int, batch: int, size: int) -> Any:
+    """``batch`` images of the same point (seeds 0..batch-1), guidance 10, in one batch."""
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.generation.pipeline import GenerationRequest
+    from emo_app.generation.schedulers import SamplingPreset
+
+    point = EmotionPoint.of_class("Happily surprised")
+    return GenerationRequest([point] * batch, list(range(batch)), SamplingPreset(solver, solver, steps, 10.0),
+                             negative_prompt="", height=size, width=size, max_batch=batch)
+
+
 def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
     import numpy as np
     import torch
 
-    from emo_app.emotion.space import EmotionPoint
-    from emo_app.generation.pipeline import GenerationRequest
     from emo_app.generation.random_pipeline import RandomSDConfig, build_random_sd_pipeline
     from emo_app.generation.schedulers import SamplingPreset, make_scheduler
 
@@ -107,12 +116,6 @@ def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
     cases = [("dpmpp", 25, 1), ("dpmpp", 25, 4), ("ddim", 100, 1)]
     if session.dry_run:
         cases = [(solver, 2, batch) for solver, _, batch in cases]
-    point = EmotionPoint.of_class("Happily surprised")
-
-    def request(solver: str, steps: int, batch: int) -> GenerationRequest:
-        preset = SamplingPreset(solver, solver, steps, 10.0)
-        return GenerationRequest([point] * batch, list(range(batch)), preset, negative_prompt="",
-                                 height=size, width=size, max_batch=batch)
 
     # the reference: diffusers' defaults (fp32, as from_pretrained(...).to("cuda") gives)
     config = RandomSDConfig.tiny() if session.dry_run else RandomSDConfig.sd14()
@@ -156,7 +159,7 @@ def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
                 session.record(f"{label}: warm-up", {"total_s": round(time.perf_counter() - start, 1),
                                                      "per_batch_size_s": warm})
             for solver, steps, batch in cases:
-                job = request(solver, steps, batch)
+                job = _request(solver, steps, batch, size)
                 times = session.timed(lambda job=job, p=pipeline: p.generate(job), repeats)
                 images = [np.asarray(i).astype(np.int16) for i in pipeline.generate(job)]
                 row: dict[str, Any] = {"median_ms": round(statistics.median(times), 1),
@@ -239,10 +242,6 @@ def unet_only_case(session: Session, repeats: int) -> None:
     launch overhead matters less than its compile time), at batch 1 and 4, and the speed then."""
     import torch
 
-    from emo_app.emotion.space import EmotionPoint
-    from emo_app.generation.pipeline import GenerationRequest
-    from emo_app.generation.schedulers import SamplingPreset
-
     size, steps = (64, 2) if session.dry_run else (512, 25)
     label = "ours float16 compiled, UNet only"
     try:
@@ -254,11 +253,8 @@ def unet_only_case(session: Session, repeats: int) -> None:
         warm = pipeline.warm_up([1, 4], size=size)
         session.record(f"{label}: warm-up", {"total_s": round(time.perf_counter() - start, 1),
                                              "per_batch_size_s": warm})
-        point = EmotionPoint.of_class("Happily surprised")
         for batch in (1, 4):
-            preset = SamplingPreset("dpmpp", "dpmpp", steps, 10.0)
-            job = GenerationRequest([point] * batch, list(range(batch)), preset, negative_prompt="",
-                                    height=size, width=size, max_batch=batch)
+            job = _request("dpmpp", steps, batch, size)
             times = session.timed(lambda job=job: pipeline.generate(job), repeats)
             session.record(f"{label}: dpmpp {steps} steps, batch {batch}",
                            {"median_ms": round(statistics.median(times), 1),

@@ -126,18 +126,24 @@ def running_studio(**launch_options):
         demo.close()
 
 
-@pytest.fixture(scope="module")
-def tiny_clip():
-    """A tiny randomly initialised open_clip CLIP with the real BPE tokenizer (seeded)."""
+def tiny_clip_encoder(embed_dim: int, seed: int, model_id: str):
+    """A tiny randomly initialised open_clip CLIP (``embed_dim``-d embeddings, seeded) with the
+    real BPE tokenizer, wrapped as the app's ClipEncoder."""
     import open_clip
     import torch
 
     from emo_app.models.clip import ClipEncoder
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = open_clip.CLIP(
-        embed_dim=32,
+        embed_dim=embed_dim,
         vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
         text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
     )
-    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id="tiny-random-seed0")
+    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id=model_id)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip():
+    """A tiny randomly initialised open_clip CLIP with the real BPE tokenizer (seeded)."""
+    return tiny_clip_encoder(32, seed=0, model_id="tiny-random-seed0")

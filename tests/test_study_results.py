@@ -115,21 +115,27 @@ def test_every_class_can_win_2d_items_in_the_2d_layout() -> None:
     assert {"Sad", "Fearful"} <= set(two_d)
 
 
+def _one_face_folder(tmp_path: Path, header: str, rows: list[str]) -> Path:
+    """A study folder: one small face image (face.png) and labels.csv with ``rows``."""
+    from PIL import Image
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    Image.new("RGB", (8, 8), (120, 90, 60)).save(folder / "face.png")
+    (folder / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
 def test_authors_315_points_give_2d_votes_to_every_class(tmp_path: Path, shared_dir: Path) -> None:
     """The authors' study points, flattened for the 2D study: every class of Table 1 gets items
     (matching them to the 3D table left Sad, Fearful and eight compounds empty)."""
-    from PIL import Image
-
     points = json.loads((shared_dir / "reference" / "study_points_3d.json").read_text())
     flat = [EmotionPoint(p["x"], p["y"], 0.0) for p in points]
     counts = Counter(item_class("2d", p) for p in flat)
     assert set(counts) == set(CLASS_NAMES)
     assert counts["Neutral"] < 80  # the 3D table made 80 of them Neutral
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    Image.new("RGB", (8, 8), (120, 90, 60)).save(folder / "face.png")
-    rows = ["file,valence,arousal,z,model"] + [f"face.png,{p['x']},{p['y']},0,2d" for p in points]
-    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    folder = _one_face_folder(tmp_path, "file,valence,arousal,z,model",
+                              [f"face.png,{p['x']},{p['y']},0,2d" for p in points])
     db = StudyDB(tmp_path / "s.sqlite3")
     admin = service.create_admin_token(db)
     service.create_study_from_folder(db, admin, "paper 2d", folder)
@@ -161,14 +167,9 @@ def test_results_of_a_study_put_ours_beside_the_published(tmp_path: Path) -> Non
 
 def test_folder_study_reads_the_csv_and_checks_files(tmp_path: Path, shared_dir: Path) -> None:
     """The paper's own 315 points (dev-only data) as a folder + CSV study."""
-    from PIL import Image
-
     points = json.loads((shared_dir / "reference" / "study_points_3d.json").read_text())
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    Image.new("RGB", (8, 8), (120, 90, 60)).save(folder / "face.png")
-    lines = ["file,valence,arousal,z"] + [f"face.png,{p['x']},{p['y']},{p['z']}" for p in points]
-    (folder / "labels.csv").write_text("\n".join(lines) + "\n")
+    folder = _one_face_folder(tmp_path, "file,valence,arousal,z",
+                              [f"face.png,{p['x']},{p['y']},{p['z']}" for p in points])
     db = StudyDB(tmp_path / "s.sqlite3")
     admin = service.create_admin_token(db)
     service.create_study_from_folder(db, admin, "paper points", folder)

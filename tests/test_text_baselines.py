@@ -233,17 +233,9 @@ def test_official_checkpoints_load_strictly():
 @pytest.fixture(scope="module")
 def clip_512():
     """A tiny random CLIP whose embeddings have the 512 dimensions the released heads take."""
-    import open_clip
+    from conftest import tiny_clip_encoder
 
-    from emo_app.models.clip import ClipEncoder
-
-    torch.manual_seed(1)
-    model = open_clip.CLIP(
-        embed_dim=512,
-        vision_cfg=open_clip.CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
-        text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
-    )
-    return ClipEncoder(model, open_clip.get_tokenizer("ViT-B-32-quickgelu"), model_id="tiny-512")
+    return tiny_clip_encoder(512, seed=1, model_id="tiny-512")
 
 
 @pytest.mark.parametrize(

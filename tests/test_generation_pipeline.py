@@ -216,7 +216,8 @@ def test_number_encoder_frequencies_are_what_its_config_says():
 def test_speed_path_falls_back_on_cpu_and_keeps_the_images(tmp_path, monkeypatch):
     """Asking for compilation on CPU leaves the modules uncompiled, says why, and the images
     (with the per-point embedding cache on) equal the plain pipeline's, also on a cache hit."""
-    from emo_app.generation.pipeline import compile_unavailable_reason, prepare_for_serving
+    from emo_app.generation.pipeline import prepare_for_serving
+    from emo_app.generation.speed import compile_unavailable_reason
 
     def fresh():  # its own tokenizer: adding <emo> to a shared one would change the second build
         sd = build_random_sd_pipeline(seed=0, tokenizer=clip_tokenizer(tmp_path / str(len(built))))
@@ -243,6 +244,44 @@ def test_speed_path_falls_back_on_cpu_and_keeps_the_images(tmp_path, monkeypatch
     mixed = fast.generate(_request([SAD, EmotionPoint(0.1, 0.2, 0.3)], [4, 5]))
     assert encoded == [2, 1]  # only the new point is encoded
     np.testing.assert_array_equal(np.asarray(mixed[0]), expected[1])
+
+
+def test_one_compiled_graph_serves_every_batch_size(tmp_path, monkeypatch):
+    """Compiling traces the UNet and the VAE decoder once each: batch 1, then batch 4, then
+    batch 2 reuse the first graphs (no recompile: on the H200 the second batch size's recompile
+    cost 114 s of warm-up), and the images equal the uncompiled pipeline's. Runs on CPU through
+    a backend that counts the graphs dynamo hands it and runs them as traced."""
+    import emo_app.generation.pipeline as pipeline_module
+    from emo_app.generation.pipeline import prepare_for_serving
+
+    graphs = []
+
+    def counting_backend(graph, example_inputs):
+        graphs.append([tuple(t.shape) for t in example_inputs if isinstance(t, torch.Tensor)])
+        return graph.forward
+
+    def fresh(name):
+        sd = build_random_sd_pipeline(seed=0, tokenizer=clip_tokenizer(tmp_path / name))
+        sd.set_progress_bar_config(disable=True)
+        return C2A2Pipeline.with_new_number_encoder(sd, seed=0)
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(pipeline_module, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    plain, fast = fresh("plain"), fresh("fast")
+    compile_for_test = lambda: C2A2Pipeline.compile(fast, mode=None, backend=counting_backend)  # noqa: E731
+    monkeypatch.setattr(fast, "compile", compile_for_test)
+    prepare_for_serving(fast, compile_modules=True, warm_up_batches=(1, 4), size=64,
+                        cache_dir=tmp_path / "compile_cache")
+    assert fast.speed["compiled"] is True and set(fast.speed["warmup_seconds"]) == {1, 4}
+    assert fast.speed["cache_dir"] == str(tmp_path / "compile_cache")
+    assert len(graphs) == 2, graphs  # the UNet's and the decoder's, nothing recompiled
+    points = [HAPPY, SAD]
+    request = _request(points, [3, 4], max_batch=2)
+    for a, b in zip(plain.generate(request), fast.generate(request), strict=True):
+        np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), atol=1)
+    assert len(graphs) == 2
+    torch._dynamo.reset()
 
 
 def test_warm_up_records_seconds_per_batch_size(c2a2):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emo_app.config import Settings, _env_bool
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import EmoAppError, InvalidInputError, MissingWeightsError
 from emo_app.generation.pipeline import (
@@ -52,7 +53,6 @@ def gpu_available() -> bool:
 
 
 def _weights_present(name: str) -> Path | None:
-    from emo_app.config import Settings
     from emo_app.models.registry import get_spec
     from emo_app.models.resolver import find_local
 
@@ -61,8 +61,6 @@ def _weights_present(name: str) -> Path | None:
 
 def compile_requested() -> bool:
     """EMO_COMPILE=1: compile the UNet and VAE decoder at load (CUDA only; see pipeline.compile)."""
-    from emo_app.config import _env_bool
-
     return _env_bool("EMO_COMPILE", False)
 
 
@@ -85,7 +83,8 @@ def _load_pipeline(model_name: str, device: str, dtype: Any) -> C2A2Pipeline:
             return pipeline
         pipeline.to(device)
         optimize_for_gpu(pipeline.sd)
-        return prepare_for_serving(pipeline, compile_requested(), size=PRESETS[DEFAULT_PRESET].size)
+        return prepare_for_serving(pipeline, compile_requested(), size=PRESETS[DEFAULT_PRESET].size,
+                                   cache_dir=Settings.from_env().data_dir / "cache" / "compile")
     return prepare_for_serving(pipeline.to(device), compile_requested())
 
 

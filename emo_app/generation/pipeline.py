@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -34,6 +33,12 @@ from emo_app.emotion.space import EmotionPoint, nearest_classes
 from emo_app.errors import InvalidInputError, ModelLoadError
 from emo_app.generation.number_encoder import CONFIG_NAME, NumberEncoder, NumberEncoderConfig
 from emo_app.generation.schedulers import SamplingPreset, make_scheduler
+from emo_app.generation.speed import (
+    COMPILE_MODE,
+    compile_batch_dynamic,
+    compile_unavailable_reason,
+    use_compile_cache,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,35 +66,22 @@ def optimize_for_gpu(sd_pipeline: Any) -> Any:
     return sd_pipeline
 
 
-COMPILE_MODE = "reduce-overhead"  # Inductor kernels + CUDA graphs: no per-kernel Python launch cost
 EMBEDDING_CACHE_SIZE = 512
 
 
-def compile_unavailable_reason(device: Any) -> str | None:
-    """Why ``torch.compile`` with CUDA graphs cannot speed this device up (None: it can)."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return f"torch.compile with CUDA graphs needs a CUDA GPU; on {device.type} it runs uncompiled"
-    if os.environ.get("SPACES_ZERO_GPU"):  # ZeroGPU hands each call a fresh GPU context
-        return "ZeroGPU Spaces attach the GPU per call; compiled CUDA graphs would not survive"
-    major, minor = torch.cuda.get_device_capability(device)
-    if major < 7:
-        return f"GPU compute capability {major}.{minor} is older than Triton supports (7.0)"
-    try:
-        import triton  # noqa: F401  (ships with CUDA builds of torch, not with CPU ones)
-    except ImportError:
-        return "Triton is not installed, so torch.compile cannot build GPU kernels"
-    return None
-
-
 def prepare_for_serving(
-    pipeline: C2A2Pipeline, compile_modules: bool, warm_up_batches: Sequence[int] = (1,), size: int = 512
+    pipeline: C2A2Pipeline, compile_modules: bool, warm_up_batches: Sequence[int] = (1,), size: int = 512,
+    cache_dir: Path | None = None,
 ) -> C2A2Pipeline:
     """The app's speed path, once per process (the model manager's loader calls it): cache
-    embeddings per point, and optionally compile the UNet and VAE decoder and warm them up at
-    ``warm_up_batches`` so the first user request does not pay for compilation."""
+    embeddings per point, and optionally compile the UNet and VAE decoder (keeping the compiled
+    kernels in ``cache_dir`` for the next start) and warm them up at ``warm_up_batches`` so the
+    first user request does not pay for compilation (other batch sizes then cost a CUDA-graph
+    capture, not a compile)."""
     pipeline.cache_embeddings = True
     if compile_modules and pipeline.compile():
+        if cache_dir is not None:
+            pipeline.speed["cache_dir"] = str(use_compile_cache(cache_dir))
         seconds = pipeline.warm_up(warm_up_batches, size=size)
         log.info("Compiled the generator; warm-up seconds per batch size: %s", seconds)
     return pipeline
@@ -297,19 +289,25 @@ class C2A2Pipeline:
             self.sd.scheduler = original
 
     # ----- speed path ------------------------------------------------------------------------
-    def compile(self, mode: str = COMPILE_MODE, decoder: bool = True) -> bool:
+    def compile(
+        self, mode: str | None = COMPILE_MODE, decoder: bool = True, backend: Any = "inductor"
+    ) -> bool:
         """Compile the UNet and (``decoder``) the VAE decoder once (in place, so the pipeline
         keeps its types and saves as before); where compile cannot help (CPU, MPS, old GPUs,
-        ZeroGPU) leave them as they are and say why in ``speed``. Returns whether it compiled."""
+        ZeroGPU) leave them as they are and say why in ``speed``. Returns whether it compiled.
+        One compiled graph serves every batch size: the UNet's batch dimension is dynamic from
+        the first call, and the decoder decodes one image at a time (it is compute-bound, so
+        slicing costs little) at a fixed shape."""
         reason = compile_unavailable_reason(self.device)
         if reason is not None:
             log.info("Not compiling the generator: %s", reason)
             self.speed = {"compiled": False, "reason": reason}
             return False
         start = time.perf_counter()
-        self.sd.unet.compile(mode=mode)
+        compile_batch_dynamic(self.sd.unet, ("sample", "encoder_hidden_states"), mode=mode, backend=backend)
         if decoder:
-            self.sd.vae.decoder.compile(mode=mode)
+            self.sd.vae.enable_slicing()
+            self.sd.vae.decoder.compile(mode=mode, backend=backend)
         self.speed = {"compiled": True, "mode": mode, "reason": "", "decoder": decoder,
                       "compile_call_seconds": round(time.perf_counter() - start, 3)}
         return True

@@ -328,3 +328,20 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folde
     assert report["final_loss"] == pytest.approx(single.losses[-1], rel=1e-5)
     a, b = _unet_and_encoder(one.out_dir), _unet_and_encoder(two_out)
     assert _update_difference(a, b, base_folder) < 1e-3
+
+
+@pytest.mark.parametrize("search", [True, False])
+def test_cudnn_search_is_on_while_training_and_then_put_back(tmp_path, base_folder, monkeypatch, search):
+    """The convolutions' shapes never change during a run, so cuDNN times its algorithms once
+    (unless ``cudnn_benchmark=False``); the process's own setting comes back afterwards."""
+    import emo_app.generation.train as train_module
+
+    seen = []
+    original = train_module._optimizer_step
+    monkeypatch.setattr(train_module, "_optimizer_step",
+                        lambda run: seen.append(torch.backends.cudnn.benchmark) or original(run))
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", not search)
+    config = _config(tmp_path, base_folder, max_steps=1, validate_every=0, checkpoint_every=0,
+                     prior_loss_weight=0.0, cudnn_benchmark=search)
+    train_c2a2(config)
+    assert seen == [search] and torch.backends.cudnn.benchmark is (not search)

@@ -33,6 +33,7 @@ def _train(args: argparse.Namespace) -> int:
         gradient_checkpointing=not args.no_gradient_checkpointing,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         use_8bit_adam=args.use_8bit_adam,
+        cudnn_benchmark=not args.no_cudnn_benchmark,
         checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every,
         seed=args.seed,
@@ -156,6 +157,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--gradient-accumulation-steps", type=int, default=1,
                        help="micro-batches per optimizer step (global batch = batch size x processes x this)")
     train.add_argument("--use-8bit-adam", action="store_true", help="needs bitsandbytes installed")
+    train.add_argument("--no-cudnn-benchmark", action="store_true",
+                       help="skip cuDNN's search for the fastest convolution algorithms (on by default)")
     train.add_argument("--checkpoint-every", type=int, default=200)
     train.add_argument("--validate-every", type=int, default=100)
     train.add_argument("--seed", type=int, default=0)

@@ -26,6 +26,8 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,7 @@ class TrainConfig:
     gradient_checkpointing: bool = True
     gradient_accumulation_steps: int = 1
     use_8bit_adam: bool = False
+    cudnn_benchmark: bool = True  # CUDA: time the conv algorithms once (the shapes never change)
     max_grad_norm: float = 1.0
     checkpoint_every: int = 200
     keep_checkpoints: int = 2
@@ -400,18 +403,30 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
     if class_paths and not config.train_text_encoder:  # once per run while the text encoder is frozen
         with torch.no_grad():
             run.class_embeds = pipeline.encode_text([config.class_prompt]).expand(config.batch_size, -1, -1)
-    while step < config.max_steps:
-        step_loss, started = _optimizer_step(run)
-        if not math.isfinite(step_loss):
-            raise FloatingPointError(
-                f"Training diverged at step {step + 1} (loss {step_loss}); lower the rate."
-            )
-        step += 1
-        result.losses.append(step_loss)  # (the gather in the step synchronised the device)
-        result.step_seconds.append(time.perf_counter() - started)
-        _after_step(run, result, step, step_loss)
+    with _cudnn_benchmark(config.cudnn_benchmark):
+        while step < config.max_steps:
+            step_loss, started = _optimizer_step(run)
+            if not math.isfinite(step_loss):
+                raise FloatingPointError(
+                    f"Training diverged at step {step + 1} (loss {step_loss}); lower the rate."
+                )
+            step += 1
+            result.losses.append(step_loss)  # (the gather in the step synchronised the device)
+            result.step_seconds.append(time.perf_counter() - started)
+            _after_step(run, result, step, step_loss)
     _finish_run(run, result, step)
     return result
+
+
+@contextmanager
+def _cudnn_benchmark(on: bool) -> Iterator[None]:
+    """cuDNN's algorithm search for the run's convolutions, then the process's setting back."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 def _prepare_run(config: TrainConfig, accelerator: Any, pipeline: C2A2Pipeline,

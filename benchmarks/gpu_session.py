@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -33,10 +38,14 @@ GOALS = {
 
 
 class Session:
-    def __init__(self, out: Path, dry_run: bool):
+    def __init__(self, out: Path, dry_run: bool, compile_cache: Path | None = None):
         import torch
 
         self.out, self.dry_run = out, dry_run
+        # a fresh compile cache per run (outside $OUT, which comes back to the caller): the first
+        # compile is cold, a second process started later reads what the first one kept
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        self.compile_cache = compile_cache or Path(tempfile.gettempdir()) / "emo_compile_cache" / stamp
         self.device = "cpu" if dry_run else "cuda"
         self.results: dict[str, Any] = {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -145,12 +154,16 @@ def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
     variants.sort(key=lambda v: (v[0] != "float16" and not v[1], v[0] != "float16", v[1]))
     for dtype_name, compiled in variants:
         dtype = getattr(torch, dtype_name)
-        if compiled and session.dry_run:
-            continue  # CPU: compile falls back (tested in tests/test_generation_pipeline.py)
+        if compiled and session.dry_run:  # CPU: compile falls back (tests/test_generation_pipeline.py)
+            warm_start_case(session, dtype_name)  # checks the second process's plumbing only
+            continue
         label = f"ours {dtype_name} {'compiled' if compiled else 'uncompiled'}"
         try:
             pipeline = _pipelines(session, dtype)
             if compiled:
+                from emo_app.generation.speed import use_compile_cache
+
+                use_compile_cache(session.compile_cache)
                 start = time.perf_counter()
                 if not pipeline.compile():
                     session.record(f"{label}: compile", pipeline.speed)
@@ -174,11 +187,102 @@ def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
                     row["max_pixel_diff_vs_uncompiled_fp16"] = int(max(d.max() for d in diffs))
                     row["mean_pixel_diff_vs_uncompiled_fp16"] = round(float(np.mean(diffs)), 3)
                 session.record(f"{label}: {solver} {steps} steps, batch {batch}", row)
+            if compiled and dtype_name == "float16":
+                warm_start_case(session, dtype_name)
             del pipeline
             if session.device == "cuda":
                 torch.cuda.empty_cache()
         except Exception as exc:  # one failing case must not cost the others
             session.error(f"{label}: error", exc)
+
+
+def warm_up_in_this_process(session: Session, dtype_name: str) -> dict[str, Any]:
+    """What a server does at start with EMO_COMPILE=1: build, compile, warm up batch 1 and 4,
+    with the session's compile cache (run by ``warm_start_case`` in a second process)."""
+    import torch
+
+    from emo_app.generation.speed import use_compile_cache
+
+    use_compile_cache(session.compile_cache)
+    pipeline = _pipelines(session, getattr(torch, dtype_name))
+    start = time.perf_counter()
+    if not pipeline.compile():
+        return {"skipped": pipeline.speed["reason"]}
+    warm = pipeline.warm_up([1, 4], size=64 if session.dry_run else 512)
+    return {"total_s": round(time.perf_counter() - start, 1), "per_batch_size_s": warm}
+
+
+def warm_start_case(session: Session, dtype_name: str) -> None:
+    """The warm-up of a restarted server: a new process, the compile cache the first compile
+    filled (Inductor's kernels and FX graphs, dynamo's record of which dimensions vary)."""
+    label = f"ours {dtype_name} compiled: warm-up, second start (compile cache)"
+    child_out = session.out / "warm_start"
+    command = [sys.executable, "-m", "benchmarks.gpu_session", "--out", str(child_out), "--only", "",
+               "--warm-start-child", dtype_name, "--compile-cache", str(session.compile_cache)]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command + (["--dry-run"] if session.dry_run else []), capture_output=True,
+                              text=True, timeout=300, check=False)
+        child = json.loads((child_out / "gpu_session.json").read_text())["cases"].get("warm start", {})
+        if done.returncode:
+            child = {**child, "error": f"exit {done.returncode}", "trace": done.stderr[-2000:]}
+        session.record(label, {**child, "process_s": round(time.perf_counter() - start, 1)})
+    except Exception as exc:
+        session.error(label, exc)
+
+
+class _GcPauses:
+    """Seconds the garbage collector held the training loop (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds, self._start = 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+
+    def __enter__(self) -> _GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        gc.callbacks.remove(self)
+
+
+def _profiled_training(session: Session, train: Any, pipeline: Any, steps: int) -> dict[str, Any]:
+    """torch.profiler over steps 3.. of a short run: the top operators by device and by host
+    time (the full tables go to ``train_profile.txt``), to see where a step's time goes."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    import emo_app.generation.train as train_module
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if session.device == "cuda" else [])
+    original = train_module._optimizer_step
+    active = max(1, steps - 3)
+    with profile(activities=activities, schedule=schedule(wait=1, warmup=2, active=active)) as prof:
+        def stepped(run: Any) -> Any:
+            out = original(run)
+            if session.device == "cuda":
+                torch.cuda.synchronize()
+            prof.step()
+            return out
+
+        train_module._optimizer_step = stepped
+        try:
+            train_module.train_c2a2(train, pipeline=pipeline)
+        finally:
+            train_module._optimizer_step = original
+    events = prof.key_averages()
+    device_key = "self_device_time_total" if session.device == "cuda" else "self_cpu_time_total"
+    tables = [events.table(sort_by=key, row_limit=40) for key in (device_key, "cpu_time_total")]
+    (session.out / "train_profile.txt").write_text("\n\n".join(tables))
+    top = sorted(events, key=lambda e: getattr(e, device_key), reverse=True)[:15]
+    return {"profiled_steps": active,
+            "top_by_device_ms_per_step": [[e.key, round(getattr(e, device_key) / 1000 / active, 2), e.count]
+                                          for e in top]}
 
 
 def training_cases(session: Session, steps: int) -> None:
@@ -204,37 +308,54 @@ def training_cases(session: Session, steps: int) -> None:
         for i, p in enumerate(EmotionPoint.of_class(c) for c in ["Happy", "Sad", "Fearful"] * 2)
     ]
     (root / "faces" / "labels.csv").write_text("\n".join(rows) + "\n")
-    variants = [("AdamW", False)]
+    variants = [("AdamW", False, True), ("AdamW, cuDNN search off", False, False)]
     try:
         import bitsandbytes  # noqa: F401  (optional; carried as a wheel when available)
 
-        variants.append(("AdamW8bit", True))
+        variants.append(("AdamW8bit", True, True))
     except ImportError:
         session.record("training: 8-bit Adam", {"skipped": "bitsandbytes is not installed"})
-    for name, eight_bit in variants:
+    variants.append(("AdamW, profiled", False, True))  # last: the profiler slows the steps it records
+
+    def fresh_pipeline() -> Any:
+        config = RandomSDConfig.tiny() if session.dry_run else RandomSDConfig.sd14()
+        pipeline = C2A2Pipeline.with_new_number_encoder(build_random_sd_pipeline(config, seed=0), seed=0)
+        if session.device == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        return pipeline
+
+    for index, (name, eight_bit, cudnn_search) in enumerate(variants):
+        out_dir = session.compile_cache.parent.parent / "emo_train" / f"run{index}"  # not $OUT: GBs
         try:
-            config = RandomSDConfig.tiny() if session.dry_run else RandomSDConfig.sd14()
-            pipeline = C2A2Pipeline.with_new_number_encoder(build_random_sd_pipeline(config, seed=0), seed=0)
-            if session.device == "cuda":
-                torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats()
-            train = TrainConfig(data_dir=root / "faces", out_dir=session.out / f"train_{name}",
+            pipeline = fresh_pipeline()
+            train = TrainConfig(data_dir=root / "faces", out_dir=out_dir,
                                 class_images_dir=root / "classes", resolution=size, batch_size=1,
                                 max_steps=steps, checkpoint_every=0, validate_every=0,
-                                use_8bit_adam=eight_bit, mixed_precision="auto",
+                                use_8bit_adam=eight_bit, cudnn_benchmark=cudnn_search, mixed_precision="auto",
                                 device="cpu" if session.dry_run else "auto")
-            result = train_c2a2(train, pipeline=pipeline)
+            if name.endswith("profiled"):
+                train.max_steps = min(steps, 12)
+                session.record(f"training C2A2 {size}px batch 1 + prior, {name}",
+                               _profiled_training(session, train, pipeline, train.max_steps))
+                continue
+            with _GcPauses() as pauses:
+                result = train_c2a2(train, pipeline=pipeline)
             timed = result.step_seconds[3:] or result.step_seconds  # the first steps allocate
             row = {"steps_per_s": round(1 / statistics.median(timed), 2), "steps": result.steps,
                    "step_ms": [round(t * 1000, 1) for t in result.step_seconds],
+                   "gc_pause_s": round(pauses.seconds, 3),
                    "first_loss": round(result.losses[0], 4), "last_loss": round(result.losses[-1], 4),
-                   "mixed_precision": "bf16 where supported (auto)", "gradient_checkpointing": True}
+                   "mixed_precision": "bf16 where supported (auto)", "gradient_checkpointing": True,
+                   "cudnn_benchmark": cudnn_search}
             if session.device == "cuda":
                 row["peak_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
             session.record(f"training C2A2 {size}px batch 1 + prior, {name}", row)
             del pipeline, result
         except Exception as exc:
             session.error(f"training {name}: error", exc)
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def unet_only_case(session: Session, repeats: int) -> None:
@@ -297,9 +418,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", default="float16,bfloat16")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--compile-cache", type=Path, help="default: a new folder under the temp dir")
+    parser.add_argument("--warm-start-child", metavar="DTYPE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    session = Session(args.out, args.dry_run)
+    session = Session(args.out, args.dry_run, args.compile_cache)
     parts = set(args.only.split(","))
+    if args.warm_start_child:  # the second process of warm_start_case
+        session.record("warm start", warm_up_in_this_process(session, args.warm_start_child))
     if "training" in parts:  # first: the training goal matters most and needs the GPU's full memory
         training_cases(session, 4 if args.dry_run else args.train_steps)
     if "ganmut" in parts:

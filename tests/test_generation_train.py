@@ -331,17 +331,24 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folde
 
 
 @pytest.mark.parametrize("search", [True, False])
-def test_cudnn_search_is_on_while_training_and_then_put_back(tmp_path, base_folder, monkeypatch, search):
+def test_the_loop_runs_with_cudnn_search_and_a_frozen_heap_then_puts_both_back(
+    tmp_path, base_folder, monkeypatch, search
+):
     """The convolutions' shapes never change during a run, so cuDNN times its algorithms once
-    (unless ``cudnn_benchmark=False``); the process's own setting comes back afterwards."""
+    (unless ``cudnn_benchmark=False``); the loaded models' Python objects are frozen out of the
+    garbage collector's full scans during the steps. Both come back as they were afterwards."""
+    import gc
+
     import emo_app.generation.train as train_module
 
     seen = []
     original = train_module._optimizer_step
-    monkeypatch.setattr(train_module, "_optimizer_step",
-                        lambda run: seen.append(torch.backends.cudnn.benchmark) or original(run))
+    monkeypatch.setattr(train_module, "_optimizer_step", lambda run: seen.append(
+        (torch.backends.cudnn.benchmark, gc.get_freeze_count())) or original(run))
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", not search)
     config = _config(tmp_path, base_folder, max_steps=1, validate_every=0, checkpoint_every=0,
                      prior_loss_weight=0.0, cudnn_benchmark=search)
+    assert gc.get_freeze_count() == 0
     train_c2a2(config)
-    assert seen == [search] and torch.backends.cudnn.benchmark is (not search)
+    assert len(seen) == 1 and seen[0][0] is search and seen[0][1] > 100_000
+    assert torch.backends.cudnn.benchmark is (not search) and gc.get_freeze_count() == 0

@@ -177,3 +177,23 @@ def test_a_model_that_is_built_is_fetched_through_its_own_spec(settings, monkeyp
     assert built == [settings.weights_dir / "packed.npz"] and path.read_bytes() == b"packed"
     assert resolve("packed-head", settings) == path and len(built) == 1  # found locally the second time
     assert registry.KNOWN_MODELS["ict-facekit"].download is not None
+
+
+def test_a_training_loop_runs_with_the_heap_frozen_and_the_caller_state_comes_back():
+    """Inside ``frozen_heap`` every object alive before the loop is out of the collector's full
+    scans; afterwards nothing stays frozen, unless the caller had frozen objects itself."""
+    import gc
+
+    from emo_app.models.training import frozen_heap
+
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() > 10_000  # the caller's freeze is kept
+    finally:
+        gc.unfreeze()

@@ -37,6 +37,7 @@ from emo_app.ganmut.codes import ClassDirections, SampledCodes, estimate_strengt
 from emo_app.ganmut.config import GANMUT_CLASSES, GanmutConfig
 from emo_app.ganmut.data import Batch, ImageFolderDataset, list_images, load_square, to_tensor, to_uint8
 from emo_app.ganmut.models import Discriminator, Generator
+from emo_app.models.training import frozen_heap
 
 log = logging.getLogger(__name__)
 
@@ -350,15 +351,17 @@ def train(
         total=options.steps, initial=min(trainer.step, options.steps), desc="GANmut-3D",
         disable=not (progress and main),
     )
-    while trainer.step < options.steps:
-        batch = dataset.batch(trainer.random_indices(len(dataset), cfg.batch_size))
-        logs = trainer.train_step(batch)
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k in ("D/total", "G/total", "D/info")})
-        if main and (trainer.step % options.sample_every == 0 or trainer.step == options.steps):
-            Image.fromarray(trainer.sample_grid(fixed)).save(out / "samples" / f"step_{trainer.step:06d}.png")
-        if trainer.step % options.save_every == 0 or trainer.step == options.steps:
-            trainer.save(out)
+    with frozen_heap():
+        while trainer.step < options.steps:
+            batch = dataset.batch(trainer.random_indices(len(dataset), cfg.batch_size))
+            logs = trainer.train_step(batch)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k in ("D/total", "G/total", "D/info")})
+            if main and (trainer.step % options.sample_every == 0 or trainer.step == options.steps):
+                sample = out / "samples" / f"step_{trainer.step:06d}.png"
+                Image.fromarray(trainer.sample_grid(fixed)).save(sample)
+            if trainer.step % options.save_every == 0 or trainer.step == options.steps:
+                trainer.save(out)
     bar.close()
     if not weights.is_file():
         trainer.save(out)

@@ -21,7 +21,6 @@ show whether the emotion control is being learnt.
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import logging
 import math
@@ -47,7 +46,7 @@ from emo_app.generation.pipeline import (
     validate_template,
 )
 from emo_app.generation.schedulers import get_preset
-from emo_app.models.training import make_accelerator, save_training_state, saved_step
+from emo_app.models.training import frozen_heap, make_accelerator, save_training_state, saved_step
 
 log = logging.getLogger(__name__)
 
@@ -422,20 +421,14 @@ def train_c2a2(config: TrainConfig, pipeline: C2A2Pipeline | None = None) -> Tra
 @contextmanager
 def _steady_steps(cudnn_benchmark: bool) -> Iterator[None]:
     """While the loop runs: cuDNN's algorithm search for its convolutions (the shapes never
-    change), and the objects that exist before it (the models and the tokenizer, about half a
-    million) frozen out of the garbage collector, whose full collection would otherwise scan
-    them all (about 0.3 s, a stalled step) whenever it runs. The process's settings come back."""
+    change) and a heap frozen out of the collector's full scans; then the process's settings."""
     before = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = cudnn_benchmark
-    frozen_before = gc.get_freeze_count()
-    gc.collect()  # garbage is freed now, not frozen
-    gc.freeze()
     try:
-        yield
+        with frozen_heap():
+            yield
     finally:
         torch.backends.cudnn.benchmark = before
-        if not frozen_before:  # a caller that froze objects itself keeps them frozen
-            gc.unfreeze()
 
 
 def _prepare_run(config: TrainConfig, accelerator: Any, pipeline: C2A2Pipeline,

@@ -3,7 +3,10 @@ C2A2 and Emo3D trainers place processes and choose precision the same way."""
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +80,19 @@ def end_process_group() -> None:
     distributed = sys.modules.get("torch.distributed")  # never imports torch for a plain command
     if distributed is not None and distributed.is_available() and distributed.is_initialized():
         distributed.destroy_process_group()
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Around a training loop: the objects alive before it (the libraries, the models, a
+    tokenizer: about half a million) are frozen out of the garbage collector, whose full
+    collection would otherwise rescan them all whenever it runs (about 0.3 s, a stalled step).
+    A caller that froze objects itself keeps them frozen afterwards."""
+    frozen_before = gc.get_freeze_count()
+    gc.collect()  # garbage is freed now, not frozen
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not frozen_before:
+            gc.unfreeze()

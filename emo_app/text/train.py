@@ -31,7 +31,7 @@ from emo_app.blendshapes.schema import GROUPS, MEDIAPIPE_NAMES
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EMO3D_EMOTIONS
 from emo_app.errors import InvalidInputError, MissingWeightsError, ModelLoadError
-from emo_app.models.training import make_accelerator, save_training_state, saved_step
+from emo_app.models.training import frozen_heap, make_accelerator, save_training_state, saved_step
 from emo_app.text.data import Emo3DSample, find_data_file, mirror_sample, stack
 
 log = logging.getLogger(__name__)
@@ -348,17 +348,18 @@ def train(
     run = _TrainingRun(config, accelerator, prepared, optimizer, trainable,
                        _training_data(config, samples, text_emb, image_emb))
     prepared.train()
-    for epoch in range(int(state["epoch"]), config.epochs):
-        if max_steps is not None and int(state["step"]) >= max_steps:
-            break
-        stop = _train_epoch(run, state, epoch, progress=progress, max_steps=max_steps, on_step=on_step)
-        if not stop:
-            state["epoch"] = epoch + 1
-            epoch_mean = float(np.mean(state.pop("epoch_step_losses")))
-            state["epoch_losses"] = list(state.get("epoch_losses", [])) + [epoch_mean]
-        save_checkpoint(out, accelerator, prepared, config, state)
-        if stop:
-            break
+    with frozen_heap():
+        for epoch in range(int(state["epoch"]), config.epochs):
+            if max_steps is not None and int(state["step"]) >= max_steps:
+                break
+            stop = _train_epoch(run, state, epoch, progress=progress, max_steps=max_steps, on_step=on_step)
+            if not stop:
+                state["epoch"] = epoch + 1
+                epoch_mean = float(np.mean(state.pop("epoch_step_losses")))
+                state["epoch_losses"] = list(state.get("epoch_losses", [])) + [epoch_mean]
+            save_checkpoint(out, accelerator, prepared, config, state)
+            if stop:
+                break
     return state
 
 

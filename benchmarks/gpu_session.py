@@ -391,14 +391,15 @@ def ganmut_case(session: Session, steps: int) -> None:
 
     from emo_app.ganmut.config import GanmutConfig
     from emo_app.ganmut.data import Batch
-    from emo_app.ganmut.train import GanmutTrainer, make_accelerator
+    from emo_app.ganmut.train import GanmutTrainer
+    from emo_app.models.training import make_accelerator
 
     AcceleratorState._reset_state(True)  # the training case's Accelerator set bf16 for the process
     try:
         size, batch = (32, 4) if session.dry_run else (128, 16)
         extra = dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1) if session.dry_run else {}
         trainer = GanmutTrainer(GanmutConfig(image_size=size, batch_size=batch, **extra),
-                                accelerator=make_accelerator("cpu" if session.dry_run else "auto"))
+                                accelerator=make_accelerator("cpu" if session.dry_run else "auto", "no"))
         g = torch.Generator().manual_seed(0)
         data = Batch(torch.rand(batch, 3, size, size, generator=g) * 2 - 1, torch.arange(batch) % 7,
                      torch.zeros(batch, 2), torch.ones(batch, dtype=torch.bool), torch.zeros(batch),

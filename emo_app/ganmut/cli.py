@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--sample-every", type=int, default=1000)
     train.add_argument("--au", choices=("mediapipe", "none"), default="mediapipe",
                        help="Z supervision of real images from action units (MediaPipe blendshapes)")
-    train.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
+    train.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16", "auto"))
     train.add_argument("--device", default="auto",
                        help="cpu forces CPU; otherwise Accelerate places each process (accelerate launch)")
     train.set_defaults(func=_train)

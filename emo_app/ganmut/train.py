@@ -37,7 +37,7 @@ from emo_app.ganmut.codes import ClassDirections, SampledCodes, estimate_strengt
 from emo_app.ganmut.config import GANMUT_CLASSES, GanmutConfig
 from emo_app.ganmut.data import Batch, ImageFolderDataset, list_images, load_square, to_tensor, to_uint8
 from emo_app.ganmut.models import Discriminator, Generator
-from emo_app.models.training import frozen_heap
+from emo_app.models.training import frozen_heap, make_accelerator
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,6 @@ def checkpoint_paths(location: str | Path) -> tuple[Path, Path, Path]:
     return weights, stem.with_suffix(".json"), Path(f"{stem}.training")
 
 
-def make_accelerator(device: str = "cpu", mixed_precision: str = "no") -> Any:
-    """CPU for ``device='cpu'`` or 'auto' without a GPU (gloo data parallel under ``accelerate
-    launch``); otherwise Accelerate places each process on its launcher-assigned GPU."""
-    from accelerate import Accelerator
-
-    from emo_app.models.manager import accelerate_cpu
-
-    return Accelerator(cpu=accelerate_cpu(device), mixed_precision=mixed_precision)
-
-
 class GanmutTrainer:
     """The networks and their optimisers, prepared by an Accelerator (one is made for
     ``device`` unless given; ``inference=True`` skips it for labelling and editing)."""
@@ -72,7 +62,7 @@ class GanmutTrainer:
         from accelerate.utils import set_seed
 
         self.config = config
-        self.accelerator = None if inference else accelerator or make_accelerator(device)
+        self.accelerator = None if inference else accelerator or make_accelerator(device, "no")
         self.device = self.accelerator.device if self.accelerator is not None else torch.device(device)
         torch.manual_seed(config.seed)  # network initialisation, the same on every process
         self.G = Generator(config).to(self.device)
@@ -274,7 +264,7 @@ class TrainOptions:
     # "mediapipe", "none", or any callable RGB uint8 image -> {AU: intensity} | None
     au_estimator: str | Callable[[np.ndarray], Mapping[int, float] | None] = "mediapipe"
     device: str = "auto"  # cpu forces CPU; otherwise Accelerate's (launcher-assigned) device
-    mixed_precision: str = "no"  # no | fp16 | bf16 (Accelerate's autocast)
+    mixed_precision: str = "no"  # no | fp16 | bf16 | auto (Accelerate's autocast; always no on CPU)
 
 
 def _au_z_cache(

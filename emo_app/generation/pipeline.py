@@ -67,11 +67,12 @@ def optimize_for_gpu(sd_pipeline: Any) -> Any:
 
 
 EMBEDDING_CACHE_SIZE = 512
+MAX_BATCH = 4  # images per sampling batch; longer requests run in chunks of this many
 
 
 def prepare_for_serving(
-    pipeline: C2A2Pipeline, compile_modules: bool, warm_up_batches: Sequence[int] = (1,), size: int = 512,
-    cache_dir: Path | None = None,
+    pipeline: C2A2Pipeline, compile_modules: bool, warm_up_batches: Sequence[int] = (1, MAX_BATCH),
+    size: int = 512, cache_dir: Path | None = None,
 ) -> C2A2Pipeline:
     """The app's speed path, once per process (the model manager's loader calls it): cache
     embeddings per point, and optionally compile the UNet and VAE decoder (keeping the compiled
@@ -156,7 +157,7 @@ class GenerationRequest:
     steps: int | None = None
     guidance_scale: float | None = None
     blend: bool = True
-    max_batch: int = 4
+    max_batch: int = MAX_BATCH
 
 
 class C2A2Pipeline:

@@ -196,39 +196,55 @@ def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
             session.error(f"{label}: error", exc)
 
 
-def warm_up_in_this_process(session: Session, dtype_name: str) -> dict[str, Any]:
-    """What a server does at start with EMO_COMPILE=1: build, compile, warm up batch 1 and 4,
-    with the session's compile cache (run by ``warm_start_case`` in a second process)."""
+def compile_in_this_process(session: Session, dtype_name: str, decoder: bool, repeats: int) -> dict[str, Any]:
+    """What a server does at start with EMO_COMPILE=1 (build, compile, warm up batch 1 and 4)
+    with the session's compile cache, then (``repeats`` > 0) the speed at 25 steps. Runs in a
+    process of its own (``compile_case``), so in-memory caches of earlier compiles cannot help."""
     import torch
 
     from emo_app.generation.speed import use_compile_cache
 
     use_compile_cache(session.compile_cache)
     pipeline = _pipelines(session, getattr(torch, dtype_name))
+    size, steps = (64, 2) if session.dry_run else (512, 25)
     start = time.perf_counter()
-    if not pipeline.compile():
+    if not pipeline.compile(decoder=decoder):
         return {"skipped": pipeline.speed["reason"]}
-    warm = pipeline.warm_up([1, 4], size=64 if session.dry_run else 512)
-    return {"total_s": round(time.perf_counter() - start, 1), "per_batch_size_s": warm}
+    row: dict[str, Any] = {"total_s": 0.0, "per_batch_size_s": pipeline.warm_up([1, 4], size=size)}
+    row["total_s"] = round(time.perf_counter() - start, 1)
+    for batch in (1, 4) if repeats else ():
+        job = _request("dpmpp", steps, batch, size)
+        times = session.timed(lambda job=job: pipeline.generate(job), repeats)
+        row[f"dpmpp {steps} steps, batch {batch}: median_ms"] = round(statistics.median(times), 1)
+    return row
 
 
-def warm_start_case(session: Session, dtype_name: str) -> None:
-    """The warm-up of a restarted server: a new process, the compile cache the first compile
-    filled (Inductor's kernels and FX graphs, dynamo's record of which dimensions vary)."""
-    label = f"ours {dtype_name} compiled: warm-up, second start (compile cache)"
-    child_out = session.out / "warm_start"
+def compile_case(session: Session, label: str, dtype_name: str, decoder: bool, cache: Path,
+                 repeats: int = 0) -> None:
+    """``compile_in_this_process`` in a new process with the compile cache ``cache``: a fresh
+    folder gives a cold start, the folder an earlier compile filled gives a server's restart."""
+    child_out = session.out / "child"
     command = [sys.executable, "-m", "benchmarks.gpu_session", "--out", str(child_out), "--only", "",
-               "--warm-start-child", dtype_name, "--compile-cache", str(session.compile_cache)]
+               "--child-dtype", dtype_name, "--compile-cache", str(cache), "--repeats", str(repeats)]
+    command += ([] if decoder else ["--child-unet-only"]) + (["--dry-run"] if session.dry_run else [])
     start = time.perf_counter()
     try:
-        done = subprocess.run(command + (["--dry-run"] if session.dry_run else []), capture_output=True,
-                              text=True, timeout=300, check=False)
-        child = json.loads((child_out / "gpu_session.json").read_text())["cases"].get("warm start", {})
+        shutil.rmtree(child_out, ignore_errors=True)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        result = child_out / "gpu_session.json"
+        child = json.loads(result.read_text())["cases"].get("compile", {}) if result.exists() else {}
         if done.returncode:
             child = {**child, "error": f"exit {done.returncode}", "trace": done.stderr[-2000:]}
         session.record(label, {**child, "process_s": round(time.perf_counter() - start, 1)})
     except Exception as exc:
         session.error(label, exc)
+
+
+def warm_start_case(session: Session, dtype_name: str) -> None:
+    """The warm-up of a restarted server: a new process with the compile cache the first
+    compile filled (Inductor's kernels and FX graphs, dynamo's record of which sizes vary)."""
+    compile_case(session, f"ours {dtype_name} compiled: warm-up, second start (compile cache)",
+                 dtype_name, decoder=True, cache=session.compile_cache)
 
 
 class _GcPauses:
@@ -359,30 +375,11 @@ def training_cases(session: Session, steps: int) -> None:
 
 
 def unet_only_case(session: Session, repeats: int) -> None:
-    """The warm-up when only the UNet compiles (the VAE decoder runs once per image, so its
-    launch overhead matters less than its compile time), at batch 1 and 4, and the speed then."""
-    import torch
-
-    size, steps = (64, 2) if session.dry_run else (512, 25)
-    label = "ours float16 compiled, UNet only"
-    try:
-        pipeline = _pipelines(session, torch.float16)
-        start = time.perf_counter()
-        if not pipeline.compile(decoder=False):
-            session.record(f"{label}: compile", pipeline.speed)
-            return
-        warm = pipeline.warm_up([1, 4], size=size)
-        session.record(f"{label}: warm-up", {"total_s": round(time.perf_counter() - start, 1),
-                                             "per_batch_size_s": warm})
-        for batch in (1, 4):
-            job = _request("dpmpp", steps, batch, size)
-            times = session.timed(lambda job=job: pipeline.generate(job), repeats)
-            session.record(f"{label}: dpmpp {steps} steps, batch {batch}",
-                           {"median_ms": round(statistics.median(times), 1),
-                            "ms_per_image": round(statistics.median(times) / batch, 1),
-                            "all_ms": [round(t, 1) for t in times]})
-    except Exception as exc:
-        session.error(f"{label}: error", exc)
+    """The cold warm-up when only the UNet compiles (the VAE decoder runs once per image, so its
+    launch overhead matters less than its compile time), and the speed then at batch 1 and 4."""
+    compile_case(session, "ours float16 compiled, UNet only: cold start", "float16", decoder=False,
+                 cache=session.compile_cache.with_name(session.compile_cache.name + "-unet-only"),
+                 repeats=repeats)
 
 
 def ganmut_case(session: Session, steps: int) -> None:
@@ -420,12 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-steps", type=int, default=20)
     parser.add_argument("--compile-cache", type=Path, help="default: a new folder under the temp dir")
-    parser.add_argument("--warm-start-child", metavar="DTYPE", help=argparse.SUPPRESS)
+    parser.add_argument("--child-dtype", help=argparse.SUPPRESS)  # compile_case's own process
+    parser.add_argument("--child-unet-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     session = Session(args.out, args.dry_run, args.compile_cache)
     parts = set(args.only.split(","))
-    if args.warm_start_child:  # the second process of warm_start_case
-        session.record("warm start", warm_up_in_this_process(session, args.warm_start_child))
+    if args.child_dtype:
+        session.record("compile", compile_in_this_process(session, args.child_dtype,
+                                                          not args.child_unet_only, args.repeats))
     if "training" in parts:  # first: the training goal matters most and needs the GPU's full memory
         training_cases(session, 4 if args.dry_run else args.train_steps)
     if "ganmut" in parts:

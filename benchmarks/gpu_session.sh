@@ -12,8 +12,8 @@
 # choose: ONLY= the cases (training, ganmut, unet_only, generator), DTYPES= the generator's
 # dtypes, TESTS=0 skips the CUDA tests (~60 s), SESSION_S= the benchmark's own limit (450).
 # Issue 23's open numbers, in two calls:
-#   TESTS=0 ONLY=generator DTYPES=float16 SESSION_S=520 bash benchmarks/gpu_session.sh
-#     (goals: the cold warm-up with one graph per module; the restart's warm-up from the cache)
+#   TESTS=0 ONLY=unet_only,generator DTYPES=float16 SESSION_S=540 bash benchmarks/gpu_session.sh
+#     (goals: the cold warm-up with one graph per module, also UNet only; a restart's warm-up)
 #   ONLY=training,generator DTYPES=bfloat16 bash benchmarks/gpu_session.sh
 #     (goal: training steps/s; cuDNN search on/off; a profile in $OUT/train_profile.txt; bf16)
 # Commit $OUT/gpu_session.json as benchmarks/gpu_results/<date>-<gpu>-runN.json: BENCHMARKS.md shows it.

@@ -45,5 +45,5 @@ def test_a_goal_missed_says_so(tmp_path):
     goals = gpu_report.markdown(tmp_path).split("### ")[0].splitlines()
     assert next(line for line in goals if "batch 1 |" in line).endswith("| **not met** |")  # 2.35x < 2.5x
     assert next(line for line in goals if "warm-up (compile" in line).endswith("| **not met** |")
-    restart = next(line for line in goals if "after a restart" in line)  # shown, never judged
+    restart = next(line for line in goals if "after a restart" in line)  # shown beside, not judged
     assert "30 s" in restart and "met" not in restart

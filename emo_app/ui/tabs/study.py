@@ -107,12 +107,16 @@ def _rater_layout(size: int) -> SimpleNamespace:
     return ui
 
 
-def _study_lister(db: Any) -> Callable[[], Any]:
-    """A handler that refills the Study dropdown with the studies there are now."""
+def _study_lister(db: Any) -> Callable[..., Any]:
+    """A handler that refills the Study dropdown with the studies there are now; given the name
+    of one (a study just created), it also picks that one, so the admin's next steps (raters,
+    results) act on it without a trip to the list."""
     import gradio as gr
 
-    def list_studies() -> Any:
-        return gr.update(choices=service.study_names(db))
+    def list_studies(chosen: str | None = None) -> Any:
+        names = service.study_names(db)
+        chosen = (chosen or "").strip()
+        return gr.update(choices=names, value=chosen) if chosen in names else gr.update(choices=names)
 
     return list_studies
 
@@ -229,7 +233,7 @@ def _wire_admin(db: Any, ui: SimpleNamespace, study: Any, list_studies: Callable
         _handler(functools.partial(ui_admin_create, db), "study_admin_create"),
         [ui.admin_token, ui.new_name, ui.source, ui.seed, ui.folder, ui.csv_path, ui.folder_model],
         ui.admin_text, api_name="study_admin_create",
-    ).success(list_studies, outputs=study, api_name="study_list_after_create")
+    ).success(list_studies, inputs=ui.new_name, outputs=study, api_name="study_list_after_create")
 
     def do_add_rater(token: str, study_name: str, name: str, request: gr.Request) -> str:
         return ui_admin_add_rater(db, token, study_name, name, page_url(request))
@@ -349,7 +353,7 @@ def ui_admin_create(db: Any, admin_token: str, name: str, source: str, seed: Any
                     folder: str = "", csv_path: str = "", model: str = "3d") -> str:
     study = service.create_study(db, admin_token, name, source, seed, folder, csv_path, model)
     return (f"Created study '{study.name}' with {service.item_count(db, study.id)} items; "
-            "pick it in the Study list.")
+            "it is now chosen in the Study list at the top.")
 
 
 def ui_admin_add_rater(db: Any, admin_token: str, study: str, rater_name: str, base_url: str = "") -> str:

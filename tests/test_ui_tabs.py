@@ -26,3 +26,44 @@ def test_capture_says_whose_weights_the_chart_shows(astronaut, tmp_path, monkeyp
     assert performed[3].label == capture.DESCRIPTION_WEIGHTS and "description" in performed[3].label
     assert "Your face performs: anger" in performed[4]
     assert performed[6]["browDownLeft"] > 0.5  # the chart's numbers are the frown's
+
+
+def _built_tab(builder, settings):
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        builder(settings)
+    return demo
+
+
+def test_benchmark_tab_says_why_a_model_is_unavailable_before_a_run(tmp_path):
+    """The checkboxes said "(unavailable)"; the reason and the fix only came as a toast after
+    a failed run."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.benchmark import build_benchmark_tab
+
+    demo = _built_tab(build_benchmark_tab, Settings(weights_dir=tmp_path))
+    notes = [block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)]
+    reason = next(note for note in notes if "emo3d-clip-baseline" in note)
+    assert "CLIP_Baseline.pth" in reason and "weights fetch emo3d-clip-baseline" in reason
+
+
+def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
+    """Empty, the table showed the column titles "1 2 3"; after a run it shows the scores with
+    every column title wrapped into view."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs import benchmark
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    demo = _built_tab(benchmark.build_benchmark_tab, Settings(weights_dir=tmp_path))
+    (table,) = [block for block in demo.blocks.values() if isinstance(block, gr.Dataframe)]
+    assert table.visible is False and table.wrap is True
+    notes, filled, _, files = benchmark.benchmark(["embedded"], None, 2, 3)
+    assert filled.visible is True
+    assert list(filled.value["headers"][:2]) == ["model", "prompts"]
+    assert filled.value["data"][0][:2] == ["embedded", 2]
+    assert "Pool `prompt_pool`" in notes and files

@@ -78,17 +78,21 @@ def benchmark(models: list[str], pool_file: Any, limit: int, k: int,
     import pandas as pd
 
     headers, rows = report_table(report.rows, report.k)
-    return ("\n\n".join(notes), pd.DataFrame(rows, columns=headers),
+    return ("\n\n".join(notes), gr.Dataframe(pd.DataFrame(rows, columns=headers), visible=True),
             report_chart(report.rows, report.k), [str(p) for p in report.files.values()])
 
 
 def build_benchmark_tab(settings: Settings) -> None:
     """Lay out the Benchmark tab and wire its events (call inside a gr.Tab)."""
-    from emo_app.ui.tabs.describe import model_choices
+    from emo_app.ui.tabs.describe import model_choices, unavailable_models_note
 
     with gr.Row():
         with gr.Column(scale=1):
             models = gr.CheckboxGroup(model_choices(settings), value=["embedded"], label="Text models")
+            models_note = unavailable_models_note(settings)
+            if models_note:  # why a model is marked unavailable, before anyone runs it
+                with gr.Accordion("Unavailable models and how to get them", open=False):
+                    gr.Markdown(models_note)
             pool = gr.File(label="Prompt pool CSV (optional; the shipped 400+ prompt pool otherwise)",
                            file_types=[".csv"])
             limit = gr.Slider(5, 500, value=40, step=5,
@@ -97,7 +101,9 @@ def build_benchmark_tab(settings: Settings) -> None:
             go = gr.Button("Run the benchmark", variant="primary")
         with gr.Column(scale=2):
             notes = gr.Markdown(label="Notes", elem_id="benchmark-notes")
-            table = gr.Dataframe(label="Scores per model", interactive=False, wrap=False,
+            # hidden until a run fills it (empty, it showed meaningless "1 2 3" column titles);
+            # wrapped titles keep every column in view
+            table = gr.Dataframe(label="Scores per model", interactive=False, wrap=True, visible=False,
                                  elem_id="benchmark-table")
             plot = gr.Plot(label="Report chart")
             files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple")

@@ -13,6 +13,12 @@ def astronaut() -> object:
     return astronaut()
 
 
+def _title(plot) -> str:
+    import json
+
+    return json.loads(plot.to_json())["layout"]["title"]["text"]
+
+
 def test_capture_says_whose_weights_the_chart_shows(astronaut, tmp_path, monkeypatch):
     """With a description the face performs the text's weights: the chart must not be titled
     as the photo's captured expression (the astronaut smiles; "I am furious" frowns)."""
@@ -22,8 +28,8 @@ def test_capture_says_whose_weights_the_chart_shows(astronaut, tmp_path, monkeyp
     monkeypatch.setenv("EMO_RENDER_SIZE", "128")
     photo_only = capture.capture(astronaut, "", False)[3]
     performed = capture.capture(astronaut, "I am furious", False)
-    assert photo_only.label == capture.PHOTO_WEIGHTS
-    assert performed[3].label == capture.DESCRIPTION_WEIGHTS and "description" in performed[3].label
+    assert _title(photo_only) == capture.PHOTO_WEIGHTS
+    assert _title(performed[3]) == capture.DESCRIPTION_WEIGHTS and "description" in _title(performed[3])
     assert "Your face performs: anger" in performed[4]
     assert performed[6]["browDownLeft"] > 0.5  # the chart's numbers are the frown's
 
@@ -54,6 +60,7 @@ def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
     """Empty, the table showed the column titles "1 2 3"; after a run it shows the scores with
     every column title wrapped into view."""
     import gradio as gr
+    import pandas as pd
 
     from emo_app.config import Settings
     from emo_app.ui.tabs import benchmark
@@ -62,8 +69,10 @@ def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
     demo = _built_tab(benchmark.build_benchmark_tab, Settings(weights_dir=tmp_path))
     (table,) = [block for block in demo.blocks.values() if isinstance(block, gr.Dataframe)]
     assert table.visible is False and table.wrap is True
+    (show,) = [fn.fn for fn in demo.fns.values() if fn.outputs == [table] and fn.inputs == [table]]
+    empty = pd.DataFrame(table.value["data"], columns=table.value["headers"])  # what the page sends
+    assert show(empty).visible is False  # a refused first run leaves it hidden
     notes, filled, _, files = benchmark.benchmark(["embedded"], None, 2, 3)
-    assert filled.visible is True
-    assert list(filled.value["headers"][:2]) == ["model", "prompts"]
-    assert filled.value["data"][0][:2] == ["embedded", 2]
+    assert list(filled.columns[:2]) == ["model", "prompts"] and filled.iloc[0, :2].tolist() == ["embedded", 2]
     assert "Pool `prompt_pool`" in notes and files
+    assert show(filled).visible is True

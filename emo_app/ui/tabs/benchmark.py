@@ -78,7 +78,7 @@ def benchmark(models: list[str], pool_file: Any, limit: int, k: int,
     import pandas as pd
 
     headers, rows = report_table(report.rows, report.k)
-    return ("\n\n".join(notes), gr.Dataframe(pd.DataFrame(rows, columns=headers), visible=True),
+    return ("\n\n".join(notes), pd.DataFrame(rows, columns=headers),
             report_chart(report.rows, report.k), [str(p) for p in report.files.values()])
 
 
@@ -108,4 +108,10 @@ def build_benchmark_tab(settings: Settings) -> None:
             plot = gr.Plot(label="Report chart")
             files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple")
     go.click(benchmark, [models, pool, limit, k], [notes, table, plot, files], api_name="benchmark",
-             concurrency_id="render")
+             concurrency_id="render").then(show_filled_table, table, table, api_visibility="private")
+
+
+def show_filled_table(table: Any) -> Any:
+    """The scores table shows once a run has filled it (a refused first run leaves it hidden)."""
+    columns = getattr(table, "columns", None)
+    return gr.Dataframe(visible=columns is not None and "model" in list(columns))

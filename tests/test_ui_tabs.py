@@ -76,3 +76,36 @@ def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
     assert list(filled.columns[:2]) == ["model", "prompts"] and filled.iloc[0, :2].tolist() == ["embedded", 2]
     assert "Pool `prompt_pool`" in notes and files
     assert show(filled).visible is True
+
+
+def test_walks_show_only_the_controls_the_chosen_walk_reads():
+    """θ, φ and r did nothing for an axis walk, End class nothing for a circle: a user moved
+    them and saw no change. Each walk now shows only what it reads."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    demo = _built_tab(build_walks_tab, Settings())
+    (kind,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio)]
+    (toggle,) = [fn for fn in demo.fns.values() if fn.inputs == [kind]]
+    labels = [block.label for block in toggle.outputs]
+
+    def shown(updates) -> set[str]:
+        return {label for label, update in zip(labels, updates) if update["visible"]}
+
+    assert {block.label for block in toggle.outputs if block.visible} == {"Class at the end of the axis"}
+    assert shown(toggle.fn("axis")) == {"Class at the end of the axis"}
+    assert shown(toggle.fn("circle")) == {label for label in labels if label[0] in "θφr"}
+    between = toggle.fn("classes")
+    assert between[0]["label"] == "Start class"
+    assert shown(between) == {labels[0], "End class", "Straight line instead of the great circle"}
+
+
+def test_a_cleared_seed_box_gets_a_sentence_not_a_type_error():
+    import gradio as gr
+
+    from emo_app.ui.tabs.walks import generate_walk
+
+    with pytest.raises(gr.Error, match="Enter a seed"):
+        generate_walk("axis", "Happy", "Sad", 0, 0, 0.8, 5, False, None)

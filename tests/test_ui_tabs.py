@@ -109,3 +109,20 @@ def test_a_cleared_seed_box_gets_a_sentence_not_a_type_error():
 
     with pytest.raises(gr.Error, match="Enter a seed"):
         generate_walk("axis", "Happy", "Sad", 0, 0, 0.8, 5, False, None)
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_the_image_walk_says_up_front_whether_it_can_run(ready, monkeypatch):
+    """The accordion offered a live button; only a press revealed "No generator weights"."""
+    import gradio as gr
+
+    from emo_app import services
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    message = "C2A2 generator ready." if ready else "No generator weights: train C2A2 weights with ..."
+    monkeypatch.setattr(services, "generation_status", lambda: {"can_generate": ready, "message": message})
+    demo = _built_tab(build_walks_tab, Settings())
+    (button,) = [b for b in demo.blocks.values() if isinstance(b, gr.Button) and "image walk" in b.value]
+    assert button.interactive is ready
+    assert message in [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]

@@ -85,10 +85,14 @@ def build_walks_tab(settings: Settings) -> None:
             model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads", file_count="multiple")
+    from emo_app.services import generation_status
+
     with gr.Accordion("Generated-image walk (C2A2 Stable Diffusion)", open=False):
+        # as on the sphere tab: why it cannot run here shows before anyone presses the button
+        status = generation_status()
         seed = gr.Number(value=0, precision=0, label="Seed (the same for every step)")
-        gen = gr.Button("Generate the image walk")
-        gen_message = gr.Markdown(label="Generation message")
+        gen = gr.Button("Generate the image walk", interactive=bool(status.get("can_generate")))
+        gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
         gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
     inputs = [kind, emotion, other, theta, phi, r, steps, straight]

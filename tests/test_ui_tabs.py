@@ -126,3 +126,14 @@ def test_the_image_walk_says_up_front_whether_it_can_run(ready, monkeypatch):
     (button,) = [b for b in demo.blocks.values() if isinstance(b, gr.Button) and "image walk" in b.value]
     assert button.interactive is ready
     assert message in [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
+
+
+def test_the_faces_found_column_reads_as_a_share_of_the_prompts():
+    """The judge found a face in every one of 40 renders; the table said "faces found: 1"."""
+    from emo_app.metric.benchmark import ModelScores
+    from emo_app.ui.tabs.benchmark import report_table
+
+    headers, rows = report_table([ModelScores("embedded", 40, fer_kl=1.26761, mediapipe_detected=1.0),
+                                  ModelScores("other", 40, mediapipe_detected=0.375)], k=10)
+    assert headers == ["model", "prompts", "FER judge KL", "faces found"]
+    assert rows == [["embedded", 40, 1.2676, "100%"], ["other", 40, "", "38%"]]

@@ -23,12 +23,22 @@ PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"),
           ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
 
 
+PERCENT_COLUMNS = {"mediapipe_detected"}  # fractions: "faces found 1" read as one face, not all of them
+
+
+def _cell(key: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if key in PERCENT_COLUMNS:
+        return f"{value:.0%}"
+    return round(value, 4) if isinstance(value, float) else value
+
+
 def report_table(rows: list[Any], k: int) -> tuple[list[str], list[list[Any]]]:
     """(headers, rows) with only the columns that hold a number for some model."""
     keys = [(key, title.replace("@k", f"@{k}")) for key, title in COLUMNS
             if any(getattr(row, key) is not None for row in rows)]
-    values = [[round(v, 4) if isinstance(v := getattr(row, key), float) else ("" if v is None else v)
-               for key, _ in keys] for row in rows]
+    values = [[_cell(key, getattr(row, key)) for key, _ in keys] for row in rows]
     return [title for _, title in keys], values
 
 

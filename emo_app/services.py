@@ -361,6 +361,9 @@ def walk_points(
     if kind == "circle":
         return circle_walk(tilt, start_angle, r, steps)
     if kind == "classes":
+        if str(emotion).strip().lower() == str(other).strip().lower():  # else N identical faces
+            raise InvalidInputError(f"A walk between two classes needs two different classes; "
+                                    f"both are '{emotion}'.")
         return class_walk(emotion, other, steps, spherical=spherical)
     raise InvalidInputError(f"Unknown walk '{kind}'; choose axis, circle or classes.")
 

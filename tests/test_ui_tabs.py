@@ -137,3 +137,15 @@ def test_the_faces_found_column_reads_as_a_share_of_the_prompts():
                                   ModelScores("other", 40, mediapipe_detected=0.375)], k=10)
     assert headers == ["model", "prompts", "FER judge KL", "faces found"]
     assert rows == [["embedded", 40, 1.2676, "100%"], ["other", 40, "", "38%"]]
+
+
+def test_a_walk_from_a_class_to_itself_is_refused_before_rendering():
+    """Happy -> Happy rendered nine identical faces without a word."""
+    import gradio as gr
+
+    from emo_app import services
+    from emo_app.ui.tabs.walks import walk
+
+    with pytest.raises(gr.Error, match="two different classes; both are 'Happy'"):
+        walk("classes", "Happy", "happy ", 0, 0, 0.8, 5, False)
+    assert len(services.walk_points("classes", emotion="Happy", other="Sad", steps=3)) == 3

@@ -412,7 +412,9 @@ def walk(
             files["mp4"] = folder / "walk.mp4"
         except Exception:
             pass
-    image_grid([Image.fromarray(frame) for frame in frames], labels).save(files["grid"])
+    rows = -(-len(frames) // 8)  # at most 8 faces a row, the rows evenly filled (9 steps: 5 + 4, not 8 + 1)
+    image_grid([Image.fromarray(frame) for frame in frames], labels,
+               columns=-(-len(frames) // rows)).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
 
 

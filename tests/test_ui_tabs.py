@@ -149,3 +149,17 @@ def test_a_walk_from_a_class_to_itself_is_refused_before_rendering():
     with pytest.raises(gr.Error, match="two different classes; both are 'Happy'"):
         walk("classes", "Happy", "happy ", 0, 0, 0.8, 5, False)
     assert len(services.walk_points("classes", emotion="Happy", other="Sad", steps=3)) == 3
+
+
+@pytest.mark.parametrize(("steps", "columns", "rows"), [(9, 5, 2), (8, 8, 1), (17, 6, 3)])
+def test_the_walk_grid_fills_its_rows_evenly(steps, columns, rows, tmp_path, monkeypatch):
+    """The default 9-step walk put 8 faces on a row and one alone below."""
+    from PIL import Image
+
+    from emo_app import services
+    from emo_app.generation.walks import LABEL_HEIGHT
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    result = services.walk("axis", emotion="Happy", steps=steps, size=32)
+    with Image.open(result.files["grid"]) as grid:
+        assert grid.size == (columns * 32, rows * (32 + LABEL_HEIGHT))

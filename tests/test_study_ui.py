@@ -202,3 +202,22 @@ def test_the_results_chart_legend_covers_no_bar(db: StudyDB, admin: str) -> None
     assert len(legends) == 1
     assert not legends[0].get_window_extent(renderer).overlaps(axes.get_window_extent(renderer))
     assert "5 = perfectly" in axes.get_xlabel()  # the raters' scale, in the raters' words
+
+
+def test_showing_another_face_clears_the_last_vote_message(db: StudyDB,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message "Saved: you rated part 1, item 1 **4**." stayed on screen under the next face."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    fns = list(demo.fns.values())
+    (vote,) = [fn for fn in fns if fn.api_name == "study_vote"]
+    vote_text = vote.outputs[0]
+    for shown in ("study_show_item", "study_previous_show", "study_next_show", "study_next_unrated_show"):
+        (show,) = [fn for fn in fns if fn.api_name == shown]
+        after = [fn for fn in fns if fn.trigger_after == show._id and fn.outputs == [vote_text]]
+        assert len(after) == 1 and after[0].fn() == "", shown

@@ -168,16 +168,21 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
     """Moving between items (each move shows the new face) and voting or changing a vote."""
     show_inputs, show_outputs = ui.show_inputs, ui.show_outputs
     show_handler = _handler(show_item, "study_show_item")
-    ui.show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item")
+
+    def forget_last_vote(shown: Any) -> None:
+        """A face shown clears the last vote's message (it named the previous face)."""
+        shown.then(lambda: "", None, ui.vote_text, api_visibility="private", queue=False)
+
+    forget_last_vote(ui.show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item"))
     for button, step, api in ((ui.previous, -1, "study_previous"), (ui.following, 1, "study_next")):
-        button.click(
+        forget_last_vote(button.click(
             _handler(functools.partial(service.step_item, db, step=step), api),
             [ui.study, ui.model, ui.part, ui.position], [ui.part, ui.position], api_name=api,
-        ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show")
-    ui.next_unrated.click(
+        ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show"))
+    forget_last_vote(ui.next_unrated.click(
         _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
         [ui.part, ui.position], api_name="study_next_unrated",
-    ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show")
+    ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show"))
     ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
                   [ui.vote_text, ui.progress], api_name="study_vote")
     ui.change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),

@@ -361,6 +361,9 @@ def walk_points(
     if kind == "circle":
         return circle_walk(tilt, start_angle, r, steps)
     if kind == "classes":
+        if str(emotion).strip().lower() == str(other).strip().lower():  # else N identical faces
+            raise InvalidInputError(f"A walk between two classes needs two different classes; "
+                                    f"both are '{emotion}'.")
         return class_walk(emotion, other, steps, spherical=spherical)
     raise InvalidInputError(f"Unknown walk '{kind}'; choose axis, circle or classes.")
 
@@ -409,7 +412,9 @@ def walk(
             files["mp4"] = folder / "walk.mp4"
         except Exception:
             pass
-    image_grid([Image.fromarray(frame) for frame in frames], labels).save(files["grid"])
+    rows = -(-len(frames) // 8)  # at most 8 faces a row, the rows evenly filled (9 steps: 5 + 4, not 8 + 1)
+    image_grid([Image.fromarray(frame) for frame in frames], labels,
+               columns=-(-len(frames) // rows)).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
 
 

@@ -324,3 +324,20 @@ def test_a_new_rater_enrols_by_name_and_sees_the_first_face(browser, app_url):
         assert "Dee" in page.locator("#study-signed-in").inner_text()
     finally:
         page.close()
+
+
+def test_on_a_phone_the_new_raters_whole_personal_link_is_on_screen(browser, app_url):
+    """At 400 px the link's token ran past the message's edge and was cut off."""
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(f"{app_url}?study=pilot", wait_until="domcontentloaded")
+        page.locator("#study-signed-in").get_by_text("enter your name").wait_for(timeout=60_000)
+        page.get_by_label("Your name (first visit)").fill("Phil")
+        page.get_by_role("button", name="Start rating").click()
+        page.locator("#study-signed-in").get_by_text("Welcome").wait_for(timeout=60_000)
+        message = page.locator("#study-signed-in").bounding_box()
+        for code in page.locator("#study-signed-in code").all():  # the link and the token
+            box = code.bounding_box()
+            assert box["x"] >= message["x"] and box["x"] + box["width"] <= message["x"] + message["width"] + 1
+    finally:
+        page.close()

@@ -155,3 +155,69 @@ def test_the_admin_part_says_where_the_first_token_comes_from(db: StudyDB,
     monkeypatch.delenv(service.ADMIN_ENV_VAR)
     service.create_admin_token(db)
     assert status() == ""
+
+
+def test_buttons_pressed_before_a_study_is_picked_ask_for_one(db: StudyDB, admin: str) -> None:
+    """An empty Study list reaches the handlers as None: the rater and the admin are told to
+    pick a study, not that "there is no study called 'None'"."""
+    for action in (lambda: pages.ui_show_item(db, None, "", "3d", 1, 1, render=fake_render),
+                   lambda: pages.ui_vote(db, None, "", "3d", 1, 1, 3),
+                   lambda: pages.ui_admin_results(db, admin, None),
+                   lambda: pages.ui_admin_add_rater(db, admin, "  ", "Bo")):
+        with pytest.raises(service.InvalidInputError, match="Choose a study in the Study list") as caught:
+            action()
+        assert "None" not in str(caught.value)
+
+
+def test_a_new_study_is_picked_in_the_list_for_the_admin_next_steps(
+    db: StudyDB, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After *Create study* the Study list (which *Add rater* and *Show results* act on) holds
+    the new study and has it chosen."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    handlers = {fn.api_name: fn.fn for fn in demo.fns.values()}
+    message = handlers["study_admin_create"](admin, " second ", "points", 1, "", "", "3d")
+    assert "Created study 'second'" in message and "chosen in the Study list" in message
+    update = handlers["study_list_after_create"](" second ")
+    assert update["value"] == "second" and set(update["choices"]) >= {"pilot", "second"}
+    assert "value" not in handlers["study_list"]()  # *Refresh studies* keeps the rater's choice
+
+
+def test_the_results_chart_legend_covers_no_bar(db: StudyDB, admin: str) -> None:
+    """The legend sat inside the axes, over the last classes' and the Overall bars."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = pages.ui_admin_results(db, admin, "pilot")[1]
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (axes,) = figure.axes
+    legends = figure.legends + [legend for legend in [axes.get_legend()] if legend is not None]
+    assert len(legends) == 1
+    assert not legends[0].get_window_extent(renderer).overlaps(axes.get_window_extent(renderer))
+    assert "5 = perfectly" in axes.get_xlabel()  # the raters' scale, in the raters' words
+
+
+def test_showing_another_face_clears_the_last_vote_message(db: StudyDB,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message "Saved: you rated part 1, item 1 **4**." stayed on screen under the next face."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    fns = list(demo.fns.values())
+    (vote,) = [fn for fn in fns if fn.api_name == "study_vote"]
+    vote_text = vote.outputs[0]
+    for shown in ("study_show_item", "study_previous_show", "study_next_show", "study_next_unrated_show"):
+        (show,) = [fn for fn in fns if fn.api_name == shown]
+        after = [fn for fn in fns if fn.trigger_after == show._id and fn.outputs == [vote_text]]
+        assert len(after) == 1 and after[0].fn() == "", shown

@@ -148,9 +148,10 @@ class StudyResults:
         ax.set_yticks(y, names)
         ax.invert_yaxis()
         ax.set_xlim(0, MAX_SCORE)
-        ax.set_xlabel("mean rating (1 = poor, 5 = excellent)")
+        ax.set_xlabel("mean rating (1 = not at all, 5 = perfectly)")  # the raters' own scale
         ax.set_title(f"Study '{self.study}': expert ratings per class")
-        ax.legend(loc="lower right", fontsize="small")
+        # below the axes, never over the bars (inside, it hid the last classes' and Overall's bars)
+        fig.legend(loc="outside lower center", ncols=len(bars), fontsize="small")
         return fig
 
 

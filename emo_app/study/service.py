@@ -98,7 +98,9 @@ def _clean_name(name: Any, what: str) -> str:
     return text
 
 
-def _study_row(conn: sqlite3.Connection, study: int | str | Study) -> Study:
+def _study_row(conn: sqlite3.Connection, study: int | str | Study | None) -> Study:
+    if study is None or (isinstance(study, str) and not study.strip()):  # nothing picked on the page
+        raise InvalidInputError("Choose a study in the Study list first.")
     found = storage.find_study(conn, study)
     if found is None:
         raise InvalidInputError(f"There is no study called '{study}'; pick one from the list.")

@@ -78,12 +78,17 @@ def tab_from_link(request: gr.Request | None = None) -> Any:
     return gr.skip()
 
 
+# Long unbroken words in our messages (a rater's personal link, a token, a weights path) wrap
+# instead of running past the edge of a phone screen, where the rest of the link was cut off.
+STUDIO_CSS = ".prose code { overflow-wrap: anywhere; }"
+
+
 def launch_kwargs() -> dict:
     """Launch options every server needs: plotly.js (for the sphere) is served from the plotly
-    package so the page works offline."""
+    package so the page works offline; the studio's few style rules (STUDIO_CSS)."""
     from emo_app.ui.sphere_plot import plotly_js_path
 
-    return {"allowed_paths": [str(plotly_js_path().parent)]}
+    return {"allowed_paths": [str(plotly_js_path().parent)], "css": STUDIO_CSS}
 
 
 QUEUE_SIZE = 64

@@ -199,13 +199,13 @@ def emotions_figure(emotions: EmotionIntensities) -> PlotlyJSON:
                               "xaxis": {"automargin": True}})
 
 
-def blendshapes_figure(shapes: Blendshapes) -> PlotlyJSON:
+def blendshapes_figure(shapes: Blendshapes, title: str = "ARKit blendshapes by region") -> PlotlyJSON:
     """The 52 weights grouped by face region (brows, eyes, jaw, mouth, cheeks, nose, tongue);
     the x axis grows its margin to fit the longest rotated name (no label is cut off)."""
     bars = [{"type": "bar", "x": list(names), "y": [float(shapes[n]) for n in names], "name": group,
              "marker": {"color": GROUP_COLOURS[group]}, "hovertemplate": "%{x}: %{y:.2f}<extra></extra>"}
             for group, names in GROUPS.items()]
-    return plot_data(bars, {"title": {"text": "ARKit blendshapes by region"}, "yaxis": {"range": [0, 1]},
+    return plot_data(bars, {"title": {"text": title}, "yaxis": {"range": [0, 1]},
                             "height": 420, "margin": {"l": 40, "r": 10, "t": 40, "b": 10},
                             "legend": {"orientation": "h", "y": 1.12, "x": 0},
                             "xaxis": {"tickangle": -60, "automargin": True, "tickfont": {"size": 10}}})

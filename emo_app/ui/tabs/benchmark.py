@@ -23,12 +23,22 @@ PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"),
           ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
 
 
+PERCENT_COLUMNS = {"mediapipe_detected"}  # fractions: "faces found 1" read as one face, not all of them
+
+
+def _cell(key: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if key in PERCENT_COLUMNS:
+        return f"{value:.0%}"
+    return round(value, 4) if isinstance(value, float) else value
+
+
 def report_table(rows: list[Any], k: int) -> tuple[list[str], list[list[Any]]]:
     """(headers, rows) with only the columns that hold a number for some model."""
     keys = [(key, title.replace("@k", f"@{k}")) for key, title in COLUMNS
             if any(getattr(row, key) is not None for row in rows)]
-    values = [[round(v, 4) if isinstance(v := getattr(row, key), float) else ("" if v is None else v)
-               for key, _ in keys] for row in rows]
+    values = [[_cell(key, getattr(row, key)) for key, _ in keys] for row in rows]
     return [title for _, title in keys], values
 
 
@@ -84,11 +94,15 @@ def benchmark(models: list[str], pool_file: Any, limit: int, k: int,
 
 def build_benchmark_tab(settings: Settings) -> None:
     """Lay out the Benchmark tab and wire its events (call inside a gr.Tab)."""
-    from emo_app.ui.tabs.describe import model_choices
+    from emo_app.ui.tabs.describe import model_choices, unavailable_models_note
 
     with gr.Row():
         with gr.Column(scale=1):
             models = gr.CheckboxGroup(model_choices(settings), value=["embedded"], label="Text models")
+            models_note = unavailable_models_note(settings)
+            if models_note:  # why a model is marked unavailable, before anyone runs it
+                with gr.Accordion("Unavailable models and how to get them", open=False):
+                    gr.Markdown(models_note)
             pool = gr.File(label="Prompt pool CSV (optional; the shipped 400+ prompt pool otherwise)",
                            file_types=[".csv"])
             limit = gr.Slider(5, 500, value=40, step=5,
@@ -97,9 +111,17 @@ def build_benchmark_tab(settings: Settings) -> None:
             go = gr.Button("Run the benchmark", variant="primary")
         with gr.Column(scale=2):
             notes = gr.Markdown(label="Notes", elem_id="benchmark-notes")
-            table = gr.Dataframe(label="Scores per model", interactive=False, wrap=False,
+            # hidden until a run fills it (empty, it showed meaningless "1 2 3" column titles);
+            # wrapped titles keep every column in view
+            table = gr.Dataframe(label="Scores per model", interactive=False, wrap=True, visible=False,
                                  elem_id="benchmark-table")
             plot = gr.Plot(label="Report chart")
             files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple")
     go.click(benchmark, [models, pool, limit, k], [notes, table, plot, files], api_name="benchmark",
-             concurrency_id="render")
+             concurrency_id="render").then(show_filled_table, table, table, api_visibility="private")
+
+
+def show_filled_table(table: Any) -> Any:
+    """The scores table shows once a run has filled it (a refused first run leaves it hidden)."""
+    columns = getattr(table, "columns", None)
+    return gr.Dataframe(visible=columns is not None and "model" in list(columns))

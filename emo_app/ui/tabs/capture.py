@@ -8,6 +8,10 @@ from typing import Any
 from emo_app.config import Settings
 from emo_app.ui.common import blendshapes_figure, photo_upload, ui_errors
 
+# the chart's title: with a description the face performs the TEXT's weights, not the photo's
+PHOTO_WEIGHTS = "Blendshapes captured from the photo"
+DESCRIPTION_WEIGHTS = "Blendshapes from your description (not the photo's expression)"
+
 
 @ui_errors
 def capture(image: Any, text: str, own_face: bool) -> tuple:
@@ -17,9 +21,10 @@ def capture(image: Any, text: str, own_face: bool) -> tuple:
     description = text.strip() if isinstance(text, str) and text.strip() else None
     outcome = services.capture(image, text=description, use_photo_texture=bool(own_face))
     face = outcome.face
+    title = DESCRIPTION_WEIGHTS if description else PHOTO_WEIGHTS
     return (face.images["front"], face.images["three_quarter"], str(face.files["glb"]),
-            blendshapes_figure(outcome.shapes), outcome.message, [str(p) for p in face.files.values()],
-            outcome.shapes.to_dict())
+            blendshapes_figure(outcome.shapes, title=title), outcome.message,
+            [str(p) for p in face.files.values()], outcome.shapes.to_dict())
 
 
 @ui_errors
@@ -49,8 +54,8 @@ def build_capture_tab(settings: Settings) -> None:
                 front = gr.Image(label="Front", type="numpy", height=300)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
             model3d = gr.Model3D(label="GLB", height=300)
-    plot = gr.Plot(label="Captured blendshapes")
-    weights = gr.JSON(label="The 52 weights")
+    plot = gr.Plot(label="Blendshapes")
+    weights = gr.JSON(label="The 52 weights (the chart's numbers)")
     files = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
     from emo_app.services import photo_editor_available
 

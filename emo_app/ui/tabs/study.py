@@ -107,12 +107,16 @@ def _rater_layout(size: int) -> SimpleNamespace:
     return ui
 
 
-def _study_lister(db: Any) -> Callable[[], Any]:
-    """A handler that refills the Study dropdown with the studies there are now."""
+def _study_lister(db: Any) -> Callable[..., Any]:
+    """A handler that refills the Study dropdown with the studies there are now; given the name
+    of one (a study just created), it also picks that one, so the admin's next steps (raters,
+    results) act on it without a trip to the list."""
     import gradio as gr
 
-    def list_studies() -> Any:
-        return gr.update(choices=service.study_names(db))
+    def list_studies(chosen: str | None = None) -> Any:
+        names = service.study_names(db)
+        chosen = (chosen or "").strip()
+        return gr.update(choices=names, value=chosen) if chosen in names else gr.update(choices=names)
 
     return list_studies
 
@@ -164,16 +168,21 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
     """Moving between items (each move shows the new face) and voting or changing a vote."""
     show_inputs, show_outputs = ui.show_inputs, ui.show_outputs
     show_handler = _handler(show_item, "study_show_item")
-    ui.show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item")
+
+    def forget_last_vote(shown: Any) -> None:
+        """A face shown clears the last vote's message (it named the previous face)."""
+        shown.then(lambda: "", None, ui.vote_text, api_visibility="private", queue=False)
+
+    forget_last_vote(ui.show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item"))
     for button, step, api in ((ui.previous, -1, "study_previous"), (ui.following, 1, "study_next")):
-        button.click(
+        forget_last_vote(button.click(
             _handler(functools.partial(service.step_item, db, step=step), api),
             [ui.study, ui.model, ui.part, ui.position], [ui.part, ui.position], api_name=api,
-        ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show")
-    ui.next_unrated.click(
+        ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show"))
+    forget_last_vote(ui.next_unrated.click(
         _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
         [ui.part, ui.position], api_name="study_next_unrated",
-    ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show")
+    ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show"))
     ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
                   [ui.vote_text, ui.progress], api_name="study_vote")
     ui.change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
@@ -229,7 +238,7 @@ def _wire_admin(db: Any, ui: SimpleNamespace, study: Any, list_studies: Callable
         _handler(functools.partial(ui_admin_create, db), "study_admin_create"),
         [ui.admin_token, ui.new_name, ui.source, ui.seed, ui.folder, ui.csv_path, ui.folder_model],
         ui.admin_text, api_name="study_admin_create",
-    ).success(list_studies, outputs=study, api_name="study_list_after_create")
+    ).success(list_studies, inputs=ui.new_name, outputs=study, api_name="study_list_after_create")
 
     def do_add_rater(token: str, study_name: str, name: str, request: gr.Request) -> str:
         return ui_admin_add_rater(db, token, study_name, name, page_url(request))
@@ -349,7 +358,7 @@ def ui_admin_create(db: Any, admin_token: str, name: str, source: str, seed: Any
                     folder: str = "", csv_path: str = "", model: str = "3d") -> str:
     study = service.create_study(db, admin_token, name, source, seed, folder, csv_path, model)
     return (f"Created study '{study.name}' with {service.item_count(db, study.id)} items; "
-            "pick it in the Study list.")
+            "it is now chosen in the Study list at the top.")
 
 
 def ui_admin_add_rater(db: Any, admin_token: str, study: str, rater_name: str, base_url: str = "") -> str:

@@ -9,11 +9,25 @@ import gradio as gr
 
 from emo_app.config import Settings
 from emo_app.emotion.space import CLASS_NAMES
+from emo_app.errors import InvalidInputError
 from emo_app.services import MAX_WALK_STEPS
 from emo_app.ui.common import gpu, ui_errors
 
 WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),
               ("Between two classes", "classes")]
+# the controls each walk reads (Steps is common to all); the others are hidden, not left to do nothing
+WALK_CONTROLS = ("emotion", "other", "theta", "phi", "r", "straight")
+USED_BY = {"axis": {"emotion"}, "circle": {"theta", "phi", "r"}, "classes": {"emotion", "other", "straight"}}
+CLASS_LABELS = {"axis": "Class at the end of the axis", "classes": "Start class"}
+
+
+def walk_controls(kind: str) -> tuple:
+    """Show only the controls the chosen walk uses (in WALK_CONTROLS order)."""
+    used = USED_BY.get(kind, set(WALK_CONTROLS))
+    updates = [gr.update(visible=name in used) for name in WALK_CONTROLS]
+    if kind in CLASS_LABELS:
+        updates[0] = gr.update(visible=True, label=CLASS_LABELS[kind])
+    return tuple(updates)
 
 
 @ui_errors
@@ -38,6 +52,8 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
     """The same walk through the C2A2 image generator (needs weights and a GPU)."""
     from emo_app import services
 
+    if seed is None:  # a cleared Seed box
+        raise InvalidInputError("Enter a seed: a whole number, the same for every image of the walk.")
     progress(0.05, desc=f"Generating {int(steps)} images")
     result, message = services.generate_walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
                                              start_angle=math.radians(phi), r=r, steps=int(steps),
@@ -52,13 +68,15 @@ def build_walks_tab(settings: Settings) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             kind = gr.Radio(WALK_KINDS, value="axis", label="Walk")
-            emotion = gr.Dropdown(list(CLASS_NAMES), value="Happy", label="Class (axis) / start class")
-            other = gr.Dropdown(list(CLASS_NAMES), value="Sad", label="End class (between two classes)")
-            theta = gr.Slider(-180, 180, value=0, step=1, label="θ: tilt of the circle towards +Z (degrees)")
-            phi = gr.Slider(-180, 180, value=0, step=1, label="φ: starting angle on the circle (degrees)")
-            r = gr.Slider(0.05, 1.0, value=0.8, step=0.01, label="r: radius")
+            emotion = gr.Dropdown(list(CLASS_NAMES), value="Happy", label=CLASS_LABELS["axis"])
+            other = gr.Dropdown(list(CLASS_NAMES), value="Sad", label="End class", visible=False)
+            theta = gr.Slider(-180, 180, value=0, step=1, label="θ: tilt of the circle towards +Z (degrees)",
+                              visible=False)
+            phi = gr.Slider(-180, 180, value=0, step=1, label="φ: starting angle on the circle (degrees)",
+                            visible=False)
+            r = gr.Slider(0.05, 1.0, value=0.8, step=0.01, label="r: radius", visible=False)
             steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps")
-            straight = gr.Checkbox(False, label="Straight line instead of the great circle")
+            straight = gr.Checkbox(False, label="Straight line instead of the great circle", visible=False)
             go = gr.Button("Walk the face", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
@@ -67,13 +85,19 @@ def build_walks_tab(settings: Settings) -> None:
             model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads", file_count="multiple")
+    from emo_app.services import generation_status
+
     with gr.Accordion("Generated-image walk (C2A2 Stable Diffusion)", open=False):
+        # as on the sphere tab: why it cannot run here shows before anyone presses the button
+        status = generation_status()
         seed = gr.Number(value=0, precision=0, label="Seed (the same for every step)")
-        gen = gr.Button("Generate the image walk")
-        gen_message = gr.Markdown(label="Generation message")
+        gen = gr.Button("Generate the image walk", interactive=bool(status.get("can_generate")))
+        gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
         gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
     inputs = [kind, emotion, other, theta, phi, r, steps, straight]
+    kind.change(walk_controls, kind, [emotion, other, theta, phi, r, straight], api_visibility="private",
+                queue=False)
     go.click(walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
     gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
               concurrency_id="gpu", concurrency_limit=1)

@@ -1,0 +1,165 @@
+"""What the Walks, Capture and Benchmark tabs show, through their handlers (no browser)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> object:
+    """skimage's public-domain astronaut photo (one smiling face)."""
+    from skimage.data import astronaut
+
+    return astronaut()
+
+
+def _title(plot) -> str:
+    import json
+
+    return json.loads(plot.to_json())["layout"]["title"]["text"]
+
+
+def test_capture_says_whose_weights_the_chart_shows(astronaut, tmp_path, monkeypatch):
+    """With a description the face performs the text's weights: the chart must not be titled
+    as the photo's captured expression (the astronaut smiles; "I am furious" frowns)."""
+    from emo_app.ui.tabs import capture
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EMO_RENDER_SIZE", "128")
+    photo_only = capture.capture(astronaut, "", False)[3]
+    performed = capture.capture(astronaut, "I am furious", False)
+    assert _title(photo_only) == capture.PHOTO_WEIGHTS
+    assert _title(performed[3]) == capture.DESCRIPTION_WEIGHTS and "description" in _title(performed[3])
+    assert "Your face performs: anger" in performed[4]
+    assert performed[6]["browDownLeft"] > 0.5  # the chart's numbers are the frown's
+
+
+def _built_tab(builder, settings):
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        builder(settings)
+    return demo
+
+
+def test_benchmark_tab_says_why_a_model_is_unavailable_before_a_run(tmp_path):
+    """The checkboxes said "(unavailable)"; the reason and the fix only came as a toast after
+    a failed run."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.benchmark import build_benchmark_tab
+
+    demo = _built_tab(build_benchmark_tab, Settings(weights_dir=tmp_path))
+    notes = [block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)]
+    reason = next(note for note in notes if "emo3d-clip-baseline" in note)
+    assert "CLIP_Baseline.pth" in reason and "weights fetch emo3d-clip-baseline" in reason
+
+
+def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
+    """Empty, the table showed the column titles "1 2 3"; after a run it shows the scores with
+    every column title wrapped into view."""
+    import gradio as gr
+    import pandas as pd
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs import benchmark
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    demo = _built_tab(benchmark.build_benchmark_tab, Settings(weights_dir=tmp_path))
+    (table,) = [block for block in demo.blocks.values() if isinstance(block, gr.Dataframe)]
+    assert table.visible is False and table.wrap is True
+    (show,) = [fn.fn for fn in demo.fns.values() if fn.outputs == [table] and fn.inputs == [table]]
+    empty = pd.DataFrame(table.value["data"], columns=table.value["headers"])  # what the page sends
+    assert show(empty).visible is False  # a refused first run leaves it hidden
+    notes, filled, _, files = benchmark.benchmark(["embedded"], None, 2, 3)
+    assert list(filled.columns[:2]) == ["model", "prompts"] and filled.iloc[0, :2].tolist() == ["embedded", 2]
+    assert "Pool `prompt_pool`" in notes and files
+    assert show(filled).visible is True
+
+
+def test_walks_show_only_the_controls_the_chosen_walk_reads():
+    """θ, φ and r did nothing for an axis walk, End class nothing for a circle: a user moved
+    them and saw no change. Each walk now shows only what it reads."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    demo = _built_tab(build_walks_tab, Settings())
+    (kind,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio)]
+    (toggle,) = [fn for fn in demo.fns.values() if fn.inputs == [kind]]
+    labels = [block.label for block in toggle.outputs]
+
+    def shown(updates) -> set[str]:
+        return {label for label, update in zip(labels, updates) if update["visible"]}
+
+    assert {block.label for block in toggle.outputs if block.visible} == {"Class at the end of the axis"}
+    assert shown(toggle.fn("axis")) == {"Class at the end of the axis"}
+    assert shown(toggle.fn("circle")) == {label for label in labels if label[0] in "θφr"}
+    between = toggle.fn("classes")
+    assert between[0]["label"] == "Start class"
+    assert shown(between) == {labels[0], "End class", "Straight line instead of the great circle"}
+
+
+def test_a_cleared_seed_box_gets_a_sentence_not_a_type_error():
+    import gradio as gr
+
+    from emo_app.ui.tabs.walks import generate_walk
+
+    with pytest.raises(gr.Error, match="Enter a seed"):
+        generate_walk("axis", "Happy", "Sad", 0, 0, 0.8, 5, False, None)
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_the_image_walk_says_up_front_whether_it_can_run(ready, monkeypatch):
+    """The accordion offered a live button; only a press revealed "No generator weights"."""
+    import gradio as gr
+
+    from emo_app import services
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    message = "C2A2 generator ready." if ready else "No generator weights: train C2A2 weights with ..."
+    monkeypatch.setattr(services, "generation_status", lambda: {"can_generate": ready, "message": message})
+    demo = _built_tab(build_walks_tab, Settings())
+    (button,) = [b for b in demo.blocks.values() if isinstance(b, gr.Button) and "image walk" in b.value]
+    assert button.interactive is ready
+    assert message in [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
+
+
+def test_the_faces_found_column_reads_as_a_share_of_the_prompts():
+    """The judge found a face in every one of 40 renders; the table said "faces found: 1"."""
+    from emo_app.metric.benchmark import ModelScores
+    from emo_app.ui.tabs.benchmark import report_table
+
+    headers, rows = report_table([ModelScores("embedded", 40, fer_kl=1.26761, mediapipe_detected=1.0),
+                                  ModelScores("other", 40, mediapipe_detected=0.375)], k=10)
+    assert headers == ["model", "prompts", "FER judge KL", "faces found"]
+    assert rows == [["embedded", 40, 1.2676, "100%"], ["other", 40, "", "38%"]]
+
+
+def test_a_walk_from_a_class_to_itself_is_refused_before_rendering():
+    """Happy -> Happy rendered nine identical faces without a word."""
+    import gradio as gr
+
+    from emo_app import services
+    from emo_app.ui.tabs.walks import walk
+
+    with pytest.raises(gr.Error, match="two different classes; both are 'Happy'"):
+        walk("classes", "Happy", "happy ", 0, 0, 0.8, 5, False)
+    assert len(services.walk_points("classes", emotion="Happy", other="Sad", steps=3)) == 3
+
+
+@pytest.mark.parametrize(("steps", "columns", "rows"), [(9, 5, 2), (8, 8, 1), (17, 6, 3)])
+def test_the_walk_grid_fills_its_rows_evenly(steps, columns, rows, tmp_path, monkeypatch):
+    """The default 9-step walk put 8 faces on a row and one alone below."""
+    from PIL import Image
+
+    from emo_app import services
+    from emo_app.generation.walks import LABEL_HEIGHT
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    result = services.walk("axis", emotion="Happy", steps=steps, size=32)
+    with Image.open(result.files["grid"]) as grid:
+        assert grid.size == (columns * 32, rows * (32 + LABEL_HEIGHT))

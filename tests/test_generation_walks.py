@@ -40,7 +40,7 @@ def test_axis_walk_writes_grid_gif_and_mp4(tiny_generator, tmp_path, monkeypatch
     assert result.labels == ["Happily surprised 0.00", "Happily surprised 0.50", "Happily surprised 1.00"]
     assert result.points[0].radius == 0.0 and result.points[-1].radius == pytest.approx(1.0, abs=1e-3)
     grid = Image.open(result.grid)
-    assert grid.size == (3 * SIZE, SIZE + walks.LABEL_HEIGHT)
+    assert grid.size == (3 * SIZE, SIZE + walks.label_height(SIZE))
     gif = imageio.mimread(result.gif)
     assert len(gif) == 3
     assert not np.array_equal(gif[0], gif[2])  # neutral and the full class are different frames
@@ -61,7 +61,7 @@ def test_circle_and_between_walks_and_the_face_column(tiny_generator, tmp_path, 
     )
     assert circle.faces and circle.mp4 is None and len(seen) == 3
     assert [p.radius for p in circle.points] == pytest.approx([0.6] * 3)
-    assert Image.open(circle.grid).size == (3 * 2 * SIZE, SIZE + walks.LABEL_HEIGHT)  # image + face
+    assert Image.open(circle.grid).size == (3 * 2 * SIZE, SIZE + walks.label_height(2 * SIZE))  # image + face
     between = walks.class_walk_images(
         "Happy", "Sad", steps=2, out_dir=tmp_path / "b", formats=("png",), **tiny_generator
     )
@@ -89,3 +89,15 @@ def test_real_face_for_a_point():
         pytest.skip("the face renderer cannot open an offscreen GL context here")
     assert happy.shape == (SIZE, SIZE, 3) and happy.dtype == np.uint8
     assert not np.array_equal(happy, sad)  # a different emotion poses a different face
+
+
+@pytest.mark.parametrize("width", [128, 512])
+def test_grid_labels_are_readable_at_the_cells_scale(width):
+    """A label is drawn in a font scaled to its cell (the old 11 px bitmap font was a speck
+    under a 512 px face once the grid was shown at page width), whole when it fits."""
+    cell = Image.new("RGB", (width, width), "gray")
+    grid = np.asarray(walks.image_grid([cell], ["Happily surprised 0.50"]))
+    strip = grid[width:].min(axis=2) < 128  # the label's ink
+    rows, columns = np.nonzero(strip)
+    assert rows.max() - rows.min() >= width / 16  # the letters' height grows with the cell
+    assert columns.min() > 0 and columns.max() < width - 1  # nothing runs off the cell

@@ -157,9 +157,9 @@ def test_the_walk_grid_fills_its_rows_evenly(steps, columns, rows, tmp_path, mon
     from PIL import Image
 
     from emo_app import services
-    from emo_app.generation.walks import LABEL_HEIGHT
+    from emo_app.generation.walks import label_height
 
     monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
     result = services.walk("axis", emotion="Happy", steps=steps, size=32)
     with Image.open(result.files["grid"]) as grid:
-        assert grid.size == (columns * 32, rows * (32 + LABEL_HEIGHT))
+        assert grid.size == (columns * 32, rows * (32 + label_height(32)))

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 GenerateFn = Callable[..., list[Any]]  # (points, *, seeds, **kwargs) -> PIL images
 
-LABEL_HEIGHT = 14
 
 
 @dataclass
@@ -44,13 +43,52 @@ class WalkResult:
         return [p for p in (self.grid, self.gif, self.mp4) if p is not None]
 
 
-def _label_image(image: Any, label: str) -> Any:
-    from PIL import Image, ImageDraw
+def label_height(width: int) -> int:
+    """The strip under a grid cell of ``width`` pixels that holds its label."""
+    return round(_font_size(width) * 1.4)
 
-    canvas = Image.new("RGB", (image.width, image.height + LABEL_HEIGHT), "white")
+
+def _font_size(width: int) -> int:
+    # about 16 characters across a cell, so a label stays readable when the grid is shown
+    # shrunk to a page's width (the fixed 11 px bitmap font was a speck under a 512 px face)
+    return max(11, width // 10)
+
+
+def _fitting_font_size(labels: Sequence[str], width: int) -> int:
+    """The largest size up to ``_font_size(width)`` (and at least 11) at which every label fits
+    across a cell: one size for the whole grid, so the labels line up."""
+    from PIL import ImageFont
+
+    size = _font_size(width)
+    def widest(size: int) -> float:
+        font = ImageFont.load_default(size=size)
+        return max(font.getlength(label) for label in labels)
+
+    while size > 11 and widest(size) > width - 4:
+        size -= 1
+    return size
+
+
+def _label_image(image: Any, label: str, size: int) -> Any:
+    """The image with its label centred underneath in a ``size`` font (cut short if it still
+    does not fit at the smallest size)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    strip = label_height(image.width)
+    canvas = Image.new("RGB", (image.width, image.height + strip), "white")
     canvas.paste(image.convert("RGB"), (0, 0))
-    ImageDraw.Draw(canvas).text((2, image.height + 1), label[: max(4, image.width // 6)], fill="black")
+    font = ImageFont.load_default(size=size)
+    while font.getlength(label) > image.width - 4 and len(label) > 4:
+        label = label[:-1]
+    ImageDraw.Draw(canvas).text((image.width / 2, image.height + strip / 2), label, fill="black", font=font,
+                                anchor="mm")
     return canvas
+
+
+def labelled(images: Sequence[Any], labels: Sequence[str]) -> list[Any]:
+    """Each image with its label underneath, all in one font size that fits the widest label."""
+    size = _fitting_font_size(labels, images[0].width)
+    return [_label_image(image, label, size) for image, label in zip(images, labels, strict=False)]
 
 
 def image_grid(images: Sequence[Any], labels: Sequence[str] | None = None, columns: int | None = None) -> Any:
@@ -59,11 +97,7 @@ def image_grid(images: Sequence[Any], labels: Sequence[str] | None = None, colum
 
     if not images:
         raise InvalidInputError("No images to put in a grid.")
-    cells = (
-        [_label_image(img, lab) for img, lab in zip(images, labels)]
-        if labels
-        else [i.convert("RGB") for i in images]
-    )
+    cells = labelled(images, labels) if labels else [i.convert("RGB") for i in images]
     columns = columns or min(len(cells), 8)
     rows = -(-len(cells) // columns)
     width, height = cells[0].size
@@ -151,7 +185,7 @@ def render_walk(
     cells = [_beside(img, face) for img, face in zip(images, face_images)]
     folder = Path(out_dir) if out_dir else _default_folder(kind)
     folder.mkdir(parents=True, exist_ok=True)
-    frames = [_label_image(cell, label) for cell, label in zip(cells, labels)]
+    frames = labelled(cells, labels)
     frame_paths = []
     for index, frame in enumerate(frames):
         path = folder / f"frame_{index:03d}.png"

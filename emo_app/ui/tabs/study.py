@@ -276,7 +276,7 @@ def ui_open_link(db: Any, query: Mapping[str, str]) -> tuple[str | None, str, st
 def ui_sign_in(db: Any, study: str, name: str, token: str, base_url: str = "") -> tuple[str, str]:
     """Token -> that rater; otherwise a new rater by name. Returns (token, message)."""
     if not study:
-        raise InvalidInputError("Choose a study first.")
+        raise InvalidInputError("Choose a study in the Study list first.")
     if token and token.strip():
         rater = service.rater_from_token(db, study, token)
         return token.strip(), f"Signed in as **{rater.name}**."

@@ -382,7 +382,7 @@ def walk(
 
     from emo_app.face import get_face_renderer
     from emo_app.face.export import export_glb
-    from emo_app.generation.walks import image_grid
+    from emo_app.generation.walks import image_grid, save_mp4
 
     points = walk_points(kind, **walk_kwargs)
     from emo_app.text.facs import shapes_for_point
@@ -401,17 +401,9 @@ def walk(
         "grid": folder / "grid.png",
     }
     iio.imwrite(files["gif"], np.stack(frames), duration=1000 / fps, loop=0)
-    try:
-        iio.imwrite(folder / "walk.mp4", np.stack(frames), fps=fps, codec="libx264", plugin="pyav")
-        files["mp4"] = folder / "walk.mp4"
-    except Exception:  # pyav may be missing: fall back to imageio-ffmpeg
-        try:
-            import imageio.v2 as iio2
-
-            iio2.mimwrite(folder / "walk.mp4", frames, fps=fps, macro_block_size=1)
-            files["mp4"] = folder / "walk.mp4"
-        except Exception:
-            pass
+    mp4 = save_mp4(folder / "walk.mp4", frames, fps)
+    if mp4 is not None:
+        files["mp4"] = mp4
     rows = -(-len(frames) // 8)  # at most 8 faces a row, the rows evenly filled (9 steps: 5 + 4, not 8 + 1)
     image_grid([Image.fromarray(frame) for frame in frames], labels,
                columns=-(-len(frames) // rows)).save(files["grid"])

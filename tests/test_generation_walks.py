@@ -101,3 +101,19 @@ def test_grid_labels_are_readable_at_the_cells_scale(width):
     rows, columns = np.nonzero(strip)
     assert rows.max() - rows.min() >= width / 16  # the letters' height grows with the cell
     assert columns.min() > 0 and columns.max() < width - 1  # nothing runs off the cell
+
+
+def test_the_face_walk_mp4_holds_every_frame_unstretched(tmp_path, monkeypatch):
+    """The face walk's MP4 (imageio-ffmpeg; it used to try a PyAV that is not installed first
+    and drop the video silently on any failure) has one frame per step, the face's own size
+    padded to whole 16-pixel blocks, so the picture is not stretched."""
+    from emo_app import services
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    result = services.walk("axis", emotion="Happy", steps=3, size=72)  # 72 is not a multiple of 16
+    video = imageio.mimread(result.files["mp4"])
+    assert len(video) == 3 and video[0].shape[:2] == (80, 80)
+    gif = imageio.mimread(result.files["gif"])
+    difference = np.abs(video[-1][:72, :72].astype(float) - gif[-1][..., :3].astype(float))
+    assert difference.mean() < 6  # the same face, in place (H.264 and the GIF palette round it)
+    assert video[-1][72:].min() > 200  # the padding is white, not a stretched face

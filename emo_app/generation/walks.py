@@ -139,16 +139,21 @@ def point_label(point: EmotionPoint) -> str:
     return f"{name} ({point.valence:+.2f},{point.arousal:+.2f},{point.z:+.2f})"
 
 
-def _even(image: Any) -> Any:
-    """MP4 encoders want even sizes (and macro blocks of 16 by default); pad to a multiple of 16."""
-    from PIL import Image
+def save_mp4(path: Path, frames: Sequence[np.ndarray], fps: float) -> Path | None:
+    """Frames (same size, RGB) as an H.264 MP4 through imageio-ffmpeg, padded white to whole
+    16-pixel macro blocks (not stretched), or None with a logged reason (ffmpeg missing or
+    broken: the grid, the GIF and the GLB are still useful)."""
+    import imageio.v2 as imageio
 
-    width, height = -(-image.width // 16) * 16, -(-image.height // 16) * 16
-    if (width, height) == image.size:
-        return image
-    canvas = Image.new("RGB", (width, height), "white")
-    canvas.paste(image, (0, 0))
-    return canvas
+    height, width = np.asarray(frames[0]).shape[:2]
+    pad = ((0, -height % 16), (0, -width % 16), (0, 0))
+    padded = [np.pad(np.asarray(f)[..., :3], pad, constant_values=255) for f in frames]
+    try:
+        imageio.mimsave(path, padded, fps=fps, codec="libx264", quality=8, macro_block_size=16)
+    except Exception as exc:
+        log.warning("MP4 export skipped: %s", exc)
+        return None
+    return path
 
 
 def render_walk(
@@ -194,17 +199,12 @@ def render_walk(
     grid_path = folder / f"{kind}_grid.png"
     image_grid(cells, labels, columns).save(grid_path)
     result = WalkResult(kind, points, labels, grid_path, frames=frame_paths, faces=with_faces)
-    arrays = [np.asarray(_even(f)) for f in frames]
+    arrays = [np.asarray(f.convert("RGB")) for f in frames]
     if "gif" in formats:
         result.gif = folder / f"{kind}.gif"
         imageio.mimsave(result.gif, arrays, duration=1000.0 / fps, loop=0)
     if "mp4" in formats:
-        try:
-            result.mp4 = folder / f"{kind}.mp4"
-            imageio.mimsave(result.mp4, arrays, fps=fps, codec="libx264", quality=8, macro_block_size=16)
-        except Exception as exc:  # ffmpeg missing or broken: the grid and GIF are still useful
-            log.warning("MP4 export skipped: %s", exc)
-            result.mp4 = None
+        result.mp4 = save_mp4(folder / f"{kind}.mp4", arrays, fps)
     return result
 
 

@@ -308,14 +308,19 @@ def test_a_rater_link_opens_the_study_on_the_first_unrated_item(browser, app_url
         page.close()
 
 
+def _enrol(page, app_url, name):
+    """Open the pilot study's link as a new rater and start rating under ``name``."""
+    page.goto(f"{app_url}?study=pilot", wait_until="domcontentloaded")
+    page.locator("#study-signed-in").get_by_text("enter your name").wait_for(timeout=60_000)
+    page.get_by_label("Your name (first visit)").fill(name)
+    page.get_by_role("button", name="Start rating").click()
+    page.locator("#study-signed-in").get_by_text("Welcome").wait_for(timeout=60_000)
+
+
 def test_a_new_rater_enrols_by_name_and_sees_the_first_face(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     try:
-        page.goto(f"{app_url}?study=pilot", wait_until="domcontentloaded")
-        page.locator("#study-signed-in").get_by_text("enter your name").wait_for(timeout=60_000)
-        page.get_by_label("Your name (first visit)").fill("Dee")
-        page.get_by_role("button", name="Start rating").click()
-        page.locator("#study-signed-in").get_by_text("Welcome").wait_for(timeout=60_000)
+        _enrol(page, app_url, "Dee")
         link = page.locator("#study-signed-in code").first.inner_text()
         assert link.startswith(f"{app_url}?study=pilot&rater=")
         page.locator("#study-item").get_by_text("part 1, item 1").wait_for(timeout=120_000)
@@ -330,11 +335,7 @@ def test_on_a_phone_the_new_raters_whole_personal_link_is_on_screen(browser, app
     """At 400 px the link's token ran past the message's edge and was cut off."""
     page = browser.new_page(viewport={"width": 400, "height": 900})
     try:
-        page.goto(f"{app_url}?study=pilot", wait_until="domcontentloaded")
-        page.locator("#study-signed-in").get_by_text("enter your name").wait_for(timeout=60_000)
-        page.get_by_label("Your name (first visit)").fill("Phil")
-        page.get_by_role("button", name="Start rating").click()
-        page.locator("#study-signed-in").get_by_text("Welcome").wait_for(timeout=60_000)
+        _enrol(page, app_url, "Phil")
         message = page.locator("#study-signed-in").bounding_box()
         for code in page.locator("#study-signed-in code").all():  # the link and the token
             box = code.bounding_box()

@@ -342,3 +342,20 @@ def test_on_a_phone_the_new_raters_whole_personal_link_is_on_screen(browser, app
             assert box["x"] >= message["x"] and box["x"] + box["width"] <= message["x"] + message["width"] + 1
     finally:
         page.close()
+
+
+def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
+    """At 400 px the face stacks under the inputs and ten examples, about 1200 px below the
+    button: pressing it now scrolls the face into view (a wide screen, where the face is
+    already visible, does not move)."""
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
+        assert page.locator("#describe-front").bounding_box()["y"] > 900  # below the screen at first
+        page.locator("#describe-go").click()
+        page.wait_for_function("document.getElementById('describe-front').getBoundingClientRect().top < 450",
+                               timeout=30_000)
+        _image_src(page, "describe-front")  # and the face arrives there
+    finally:
+        page.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
@@ -47,6 +48,18 @@ def page_url(request: Any) -> str:
     scheme = (headers.get("x-forwarded-proto") or url.scheme or "http").split(",")[0].strip()
     path = str(url.path).split("/gradio_api/")[0].rstrip("/")
     return f"{scheme}://{host}{path}/"
+
+
+def show_result_js(elem_id: str) -> str:
+    """Client-side JS for a primary button: when ``elem_id`` (the first result) sits below the
+    screen, as on a phone, where the result column stacks under the inputs and examples, bring
+    it into view; on a wide screen, where it is already visible, do nothing."""
+    element = json.dumps(elem_id)
+    return (
+        f"() => {{ const el = document.getElementById({element}); "
+        "if (el && el.getBoundingClientRect().top > window.innerHeight * 0.6) "
+        "el.scrollIntoView({behavior: 'smooth', block: 'start'}); }"
+    )
 
 
 def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from emo_app.config import Settings
-from emo_app.ui.common import blendshapes_figure, photo_upload, ui_errors
+from emo_app.ui.common import blendshapes_figure, photo_upload, show_result_js, ui_errors
 
 # the chart's title: with a description the face performs the TEXT's weights, not the photo's
 PHOTO_WEIGHTS = "Blendshapes captured from the photo"
@@ -49,7 +49,7 @@ def build_capture_tab(settings: Settings) -> None:
             own_face = gr.Checkbox(False, label="Use my photo as the face's texture")
             go = gr.Button("Capture", variant="primary")
         with gr.Column(scale=2):
-            message = gr.Markdown(label="Message")
+            message = gr.Markdown(label="Message", elem_id="capture-message")
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", height=300)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
@@ -74,3 +74,4 @@ def build_capture_tab(settings: Settings) -> None:
                concurrency_id="render")
     outputs = [front, three_quarter, model3d, plot, message, files, weights]
     go.click(capture, [photo, text, own_face], outputs, api_name="capture", concurrency_id="render")
+    go.click(None, js=show_result_js("capture-message"), api_visibility="private", queue=False)

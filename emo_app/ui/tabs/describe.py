@@ -22,6 +22,7 @@ from emo_app.ui.common import (
     explanation_rows,
     from_the_page,
     plotly_figure,
+    show_result_js,
     ui_errors,
 )
 
@@ -290,6 +291,8 @@ def build_describe_tab(settings: Settings) -> None:
     go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
     text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",
                 concurrency_id="render")
+    for trigger in (go.click, text.submit):  # on a phone the face is a long scroll below the button
+        trigger(None, js=show_result_js("describe-front"), api_visibility="private", queue=False)
     redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
     apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",
                 concurrency_id="render")

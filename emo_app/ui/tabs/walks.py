@@ -11,7 +11,7 @@ from emo_app.config import Settings
 from emo_app.emotion.space import CLASS_NAMES
 from emo_app.errors import InvalidInputError
 from emo_app.services import MAX_WALK_STEPS
-from emo_app.ui.common import gpu, ui_errors
+from emo_app.ui.common import gpu, show_result_js, ui_errors
 
 WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),
               ("Between two classes", "classes")]
@@ -80,7 +80,7 @@ def build_walks_tab(settings: Settings) -> None:
             go = gr.Button("Walk the face", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
-                gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300)
+                gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif")
                 video = gr.Video(label="MP4", height=300)
             model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300)
             grid = gr.Image(label="Grid", type="filepath")
@@ -99,5 +99,6 @@ def build_walks_tab(settings: Settings) -> None:
     kind.change(walk_controls, kind, [emotion, other, theta, phi, r, straight], api_visibility="private",
                 queue=False)
     go.click(walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
+    go.click(None, js=show_result_js("walk-gif"), api_visibility="private", queue=False)
     gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
               concurrency_id="gpu", concurrency_limit=1)

@@ -163,7 +163,8 @@ def test_buttons_pressed_before_a_study_is_picked_ask_for_one(db: StudyDB, admin
     for action in (lambda: pages.ui_show_item(db, None, "", "3d", 1, 1, render=fake_render),
                    lambda: pages.ui_vote(db, None, "", "3d", 1, 1, 3),
                    lambda: pages.ui_admin_results(db, admin, None),
-                   lambda: pages.ui_admin_add_rater(db, admin, "  ", "Bo")):
+                   lambda: pages.ui_admin_add_rater(db, admin, "  ", "Bo"),
+                   lambda: pages.ui_sign_in(db, None, "", "")):  # the study first, before the name
         with pytest.raises(service.InvalidInputError, match="Choose a study in the Study list") as caught:
             action()
         assert "None" not in str(caught.value)

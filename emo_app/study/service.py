@@ -252,9 +252,9 @@ def add_rater(db: DBLike, admin_token: str, study: int | str, name: str) -> tupl
 
 def join_study(db: DBLike, study: int | str, name: str) -> tuple[Rater, str]:
     """A rater enrols themselves by name (studies with open enrolment); returns their token."""
-    name = _clean_name(name, "name")
     with as_db(db).write() as conn:
-        row = _study_row(conn, study)
+        row = _study_row(conn, study)  # first: with nothing filled in, the study is what to pick first
+        name = _clean_name(name, "name")
         if not row.open_enrollment:
             raise StudyAccessError(f"Study '{row.name}' is by invitation; open the link you were sent.")
         return _insert_rater(conn, row, name)

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from emo_app.config import Settings
-from emo_app.errors import EmoAppError, InvalidInputError
+from emo_app.errors import EmoAppError
 from emo_app.study import service
 from emo_app.study.model import MODEL_LABELS, MODELS
 from emo_app.ui.common import page_url, ui_errors
@@ -275,8 +275,6 @@ def ui_open_link(db: Any, query: Mapping[str, str]) -> tuple[str | None, str, st
 
 def ui_sign_in(db: Any, study: str, name: str, token: str, base_url: str = "") -> tuple[str, str]:
     """Token -> that rater; otherwise a new rater by name. Returns (token, message)."""
-    if not study:
-        raise InvalidInputError("Choose a study in the Study list first.")
     if token and token.strip():
         rater = service.rater_from_token(db, study, token)
         return token.strip(), f"Signed in as **{rater.name}**."

@@ -404,9 +404,7 @@ def walk(
     mp4 = save_mp4(folder / "walk.mp4", frames, fps)
     if mp4 is not None:
         files["mp4"] = mp4
-    rows = -(-len(frames) // 8)  # at most 8 faces a row, the rows evenly filled (9 steps: 5 + 4, not 8 + 1)
-    image_grid([Image.fromarray(frame) for frame in frames], labels,
-               columns=-(-len(frames) // rows)).save(files["grid"])
+    image_grid([Image.fromarray(frame) for frame in frames], labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
 
 

@@ -23,7 +23,7 @@ from emo_app.errors import InvalidInputError
 log = logging.getLogger(__name__)
 
 GenerateFn = Callable[..., list[Any]]  # (points, *, seeds, **kwargs) -> PIL images
-
+MAX_GRID_COLUMNS = 8
 
 
 @dataclass
@@ -59,11 +59,11 @@ def _fitting_font_size(labels: Sequence[str], width: int) -> int:
     across a cell: one size for the whole grid, so the labels line up."""
     from PIL import ImageFont
 
-    size = _font_size(width)
     def widest(size: int) -> float:
         font = ImageFont.load_default(size=size)
         return max(font.getlength(label) for label in labels)
 
+    size = _font_size(width)
     while size > 11 and widest(size) > width - 4:
         size -= 1
     return size
@@ -92,13 +92,16 @@ def labelled(images: Sequence[Any], labels: Sequence[str]) -> list[Any]:
 
 
 def image_grid(images: Sequence[Any], labels: Sequence[str] | None = None, columns: int | None = None) -> Any:
-    """Tile PIL images (same size) into one image, each with its label underneath."""
+    """Tile PIL images (same size) into one image, each with its label underneath; by default
+    at most 8 a row with the rows evenly filled (9 images: 5 + 4, not 8 and one alone)."""
     from PIL import Image
 
     if not images:
         raise InvalidInputError("No images to put in a grid.")
     cells = labelled(images, labels) if labels else [i.convert("RGB") for i in images]
-    columns = columns or min(len(cells), 8)
+    if not columns:
+        rows = -(-len(cells) // MAX_GRID_COLUMNS)
+        columns = -(-len(cells) // rows)
     rows = -(-len(cells) // columns)
     width, height = cells[0].size
     grid = Image.new("RGB", (columns * width, rows * height), "white")
@@ -199,7 +202,7 @@ def render_walk(
     grid_path = folder / f"{kind}_grid.png"
     image_grid(cells, labels, columns).save(grid_path)
     result = WalkResult(kind, points, labels, grid_path, frames=frame_paths, faces=with_faces)
-    arrays = [np.asarray(f.convert("RGB")) for f in frames]
+    arrays = [np.asarray(f) for f in frames]  # labelled frames are RGB
     if "gif" in formats:
         result.gif = folder / f"{kind}.gif"
         imageio.mimsave(result.gif, arrays, duration=1000.0 / fps, loop=0)

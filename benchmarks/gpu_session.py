@@ -161,16 +161,10 @@ def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
         try:
             pipeline = _pipelines(session, dtype)
             if compiled:
-                from emo_app.generation.speed import use_compile_cache
-
-                use_compile_cache(session.compile_cache)
-                start = time.perf_counter()
-                if not pipeline.compile():
-                    session.record(f"{label}: compile", pipeline.speed)
+                warm = _compile_and_warm_up(session, pipeline)
+                session.record(f"{label}: {'compile' if 'skipped' in warm else 'warm-up'}", warm)
+                if "skipped" in warm:
                     continue
-                warm = pipeline.warm_up(sorted({b for _, _, b in cases}), size=size)
-                session.record(f"{label}: warm-up", {"total_s": round(time.perf_counter() - start, 1),
-                                                     "per_batch_size_s": warm})
             for solver, steps, batch in cases:
                 job = _request(solver, steps, batch, size)
                 times = session.timed(lambda job=job, p=pipeline: p.generate(job), repeats)
@@ -196,23 +190,29 @@ def generator_cases(session: Session, dtypes: list[str], repeats: int) -> None:
             session.error(f"{label}: error", exc)
 
 
-def compile_in_this_process(session: Session, dtype_name: str, decoder: bool, repeats: int) -> dict[str, Any]:
-    """What a server does at start with EMO_COMPILE=1 (build, compile, warm up batch 1 and 4)
-    with the session's compile cache, then (``repeats`` > 0) the speed at 25 steps. Runs in a
-    process of its own (``compile_case``), so in-memory caches of earlier compiles cannot help."""
-    import torch
-
+def _compile_and_warm_up(session: Session, pipeline: Any, decoder: bool = True) -> dict[str, Any]:
+    """What a server does at start with EMO_COMPILE=1: compile (with the session's compile
+    cache) and warm up batch 1 and 4. Returns the seconds, or why it did not compile."""
     from emo_app.generation.speed import use_compile_cache
 
     use_compile_cache(session.compile_cache)
-    pipeline = _pipelines(session, getattr(torch, dtype_name))
-    size, steps = (64, 2) if session.dry_run else (512, 25)
     start = time.perf_counter()
     if not pipeline.compile(decoder=decoder):
         return {"skipped": pipeline.speed["reason"]}
-    row: dict[str, Any] = {"total_s": 0.0, "per_batch_size_s": pipeline.warm_up([1, 4], size=size)}
-    row["total_s"] = round(time.perf_counter() - start, 1)
-    for batch in (1, 4) if repeats else ():
+    warm = pipeline.warm_up([1, 4], size=64 if session.dry_run else 512)
+    return {"total_s": round(time.perf_counter() - start, 1), "per_batch_size_s": warm}
+
+
+def compile_in_this_process(session: Session, dtype_name: str, decoder: bool, repeats: int) -> dict[str, Any]:
+    """``_compile_and_warm_up`` on a fresh pipeline, then (``repeats`` > 0) the speed at 25
+    steps. Runs in a process of its own (``compile_case``), so in-memory caches of earlier
+    compiles cannot help."""
+    import torch
+
+    pipeline = _pipelines(session, getattr(torch, dtype_name))
+    row = _compile_and_warm_up(session, pipeline, decoder)
+    size, steps = (64, 2) if session.dry_run else (512, 25)
+    for batch in (1, 4) if repeats and "skipped" not in row else ():
         job = _request("dpmpp", steps, batch, size)
         times = session.timed(lambda job=job: pipeline.generate(job), repeats)
         row[f"dpmpp {steps} steps, batch {batch}: median_ms"] = round(statistics.median(times), 1)
@@ -342,7 +342,7 @@ def training_cases(session: Session, steps: int) -> None:
         return pipeline
 
     for index, (name, eight_bit, cudnn_search) in enumerate(variants):
-        out_dir = session.compile_cache.parent.parent / "emo_train" / f"run{index}"  # not $OUT: GBs
+        out_dir = Path(tempfile.gettempdir()) / "emo_train" / f"run{index}"  # not $OUT: GBs of weights
         try:
             pipeline = fresh_pipeline()
             train = TrainConfig(data_dir=root / "faces", out_dir=out_dir,

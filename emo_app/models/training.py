@@ -1,5 +1,6 @@
-"""What every trainer shares: the 🤗 Accelerator of a run (device, mixed precision), so the
-C2A2 and Emo3D trainers place processes and choose precision the same way."""
+"""What every trainer (C2A2, GANmut-3D, the Emo3D baselines) shares: the 🤗 Accelerator of a
+run (device, mixed precision), the complete-checkpoint marker, the process group's teardown and
+a training loop's frozen heap, so they place processes, save and run their steps the same way."""
 
 from __future__ import annotations
 

@@ -71,3 +71,18 @@ def test_angry_and_sad_descriptions_are_not_read_as_happy(fer, render, text, int
     reading = _reading(fer, image)
     assert max(reading, key=reading.get) != "happy", reading
     assert reading[intended] > reading["happy"], reading
+
+
+def test_readme_quotes_the_measured_expression_numbers():
+    """The README's headline numbers are docs/expressions.md's (rewritten by the lab's evaluate),
+    not an older run's."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    report = (root / "docs" / "expressions.md").read_text()
+    readme = (root / "README.md").read_text()
+    measured = set(re.findall(r"FER recognises the intended class: (\d+/\d+ \(\d+%\))", report))
+    assert len(measured) == 2, "the report sums up the descriptions and the held-out ones"
+    for fraction in measured:
+        assert f"**{fraction}**" in readme, fraction

@@ -8,6 +8,7 @@ import hashlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from emo_app.blendshapes import Blendshapes
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
@@ -142,6 +143,11 @@ def test_without_clip_only_offline_judges_are_reported(tmp_path, monkeypatch):
     assert report.rows[0].fer_kl is not None
     assert "CLIP weights are missing" in report.clip_note
     assert "Emo3D not computed" in report.files["markdown"].read_text()
+    computed = [key for key in ("emo3d", "recall_at_k", "fer_kl", "mediapipe_r")
+                if getattr(report.rows[0], key) is not None]
+    assert computed == ["fer_kl"]  # MediaPipe finds no face on the fake renders
+    with Image.open(report.files["png"]) as chart:  # 4 inches at 110 dpi a panel: no empty CLIP panels
+        assert chart.width == 440 * len(computed)
 
 
 def _emo3d_split(tmp_path):

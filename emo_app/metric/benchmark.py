@@ -416,6 +416,9 @@ _COLUMNS = (
     ("mediapipe_r", "Offline MediaPipe judge: Pearson r"), ("mediapipe_mse", "Offline MediaPipe judge: MSE"),
     ("mediapipe_detected", "Offline MediaPipe judge: faces found"),
 )  # fmt: skip
+# the measures charted, one panel each (the report's and the page's chart)
+CHART_PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"),
+                ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
 
 
 def _fmt(value: Any) -> str:
@@ -427,7 +430,8 @@ def _fmt(value: Any) -> str:
 
 
 def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
-    """report.md (Table-2 style), report.csv (one row per model) and report.png (bars)."""
+    """report.md (Table-2 style), report.csv (one row per model) and report.png (a bar panel
+    per computed measure; none when nothing was)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header = [title.replace("Recall@k", f"Recall@{report.k}") for _, title in _COLUMNS]
@@ -468,32 +472,47 @@ def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
     ]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(lines), encoding="utf-8")
+    files = {"markdown": md_path, "csv": csv_path}
     png_path = out_dir / "report.png"
-    _plot(report, png_path)
-    return {"markdown": md_path, "csv": csv_path, "png": png_path}
+    png_path.unlink(missing_ok=True)  # a resumed run's old chart must not outlive its numbers
+    if _plot(report, png_path):
+        files["png"] = png_path
+    return files
 
 
-def _plot(report: BenchmarkReport, path: Path) -> None:
+def computed_measures(
+    rows: list[ModelScores], measures: tuple[tuple[str, str], ...]
+) -> list[tuple[str, str]]:
+    """The (key, title) pairs some row holds a number for: a measure nobody could compute here
+    (CLIP's, offline) gets no empty column or panel."""
+    return [(key, title) for key, title in measures if any(getattr(row, key) is not None for row in rows)]
+
+
+def _plot(report: BenchmarkReport, path: Path) -> bool:
+    """One bar panel per computed measure; False (no file) when none was computed."""
+    panels = computed_measures(report.rows, CHART_PANELS)
+    if not panels:
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [
-        ("emo3d", "Emo3D (lower is better)"), ("recall_at_k", f"Recall@{report.k}"),
-        ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"),
-    ]  # fmt: skip
     names = [r.model for r in report.rows]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
-    for ax, (key, title) in zip(axes, panels):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
         values = [getattr(r, key) for r in report.rows]
         heights = [v if v is not None else 0.0 for v in values]
-        bars = ax.bar(range(len(names)), heights, color="#4C72B0")
-        for bar, value in zip(bars, values):
+        bars = ax.bar(range(len(names)), heights, width=0.6, color="#4C72B0")
+        ax.set_xlim(-0.8, len(names) - 0.2)  # one model: a bar, not a wall
+        ax.margins(y=0.15)  # room for the value above the tallest bar
+        for bar, value in zip(bars, values):  # the number beyond the bar's end, either way
+            below = value is not None and value < 0
             ax.annotate(_fmt(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize=8)
+                        ha="center", va="top" if below else "bottom", fontsize=8)
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title.replace("@k", f"@{report.k}"), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from emo_app.config import Settings
+from emo_app.metric.benchmark import CHART_PANELS, computed_measures
 from emo_app.ui.common import plot_data, ui_errors
 
 # (field of a report row, column title); a column shows only when some model has a number
@@ -19,8 +20,6 @@ COLUMNS = (
     ("fer_agreement", "FER judge agreement"), ("mediapipe_r", "MediaPipe judge r"),
     ("mediapipe_mse", "MediaPipe judge MSE"), ("mediapipe_detected", "faces found"),
 )  # fmt: skip
-PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"),
-          ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
 
 
 PERCENT_COLUMNS = {"mediapipe_detected"}  # fractions: "faces found 1" read as one face, not all of them
@@ -36,16 +35,14 @@ def _cell(key: str, value: Any) -> Any:
 
 def report_table(rows: list[Any], k: int) -> tuple[list[str], list[list[Any]]]:
     """(headers, rows) with only the columns that hold a number for some model."""
-    keys = [(key, title.replace("@k", f"@{k}")) for key, title in COLUMNS
-            if any(getattr(row, key) is not None for row in rows)]
+    keys = [(key, title.replace("@k", f"@{k}")) for key, title in computed_measures(rows, COLUMNS)]
     values = [[_cell(key, getattr(row, key)) for key, _ in keys] for row in rows]
     return [title for _, title in keys], values
 
 
 def report_chart(rows: list[Any], k: int):
     """One bar panel per measure that was computed (none left empty), side by side."""
-    panels = [(key, title.replace("@k", f"@{k}")) for key, title in PANELS
-              if any(getattr(row, key) is not None for row in rows)]
+    panels = [(key, title.replace("@k", f"@{k}")) for key, title in computed_measures(rows, CHART_PANELS)]
     if not panels:
         return None
     names = [row.model for row in rows]

@@ -150,6 +150,17 @@ def test_without_clip_only_offline_judges_are_reported(tmp_path, monkeypatch):
         assert chart.width == 440 * len(computed)
 
 
+def test_the_report_gives_faces_found_as_a_share_of_the_prompts(tmp_path):
+    """MediaPipe found a face in all 40 renders; report.md said "faces found: 1.0000"."""
+    from emo_app.metric.benchmark import BenchmarkReport, ModelScores, write_report
+
+    report = BenchmarkReport([ModelScores("embedded", 40, fer_kl=1.2676, mediapipe_detected=1.0)],
+                             "pool", 40, 10, 1.0, None)
+    markdown = write_report(report, tmp_path)["markdown"].read_text()
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| embedded |")]
+    assert row.endswith(" | 1.2676 | n/a | n/a | n/a | 100% |")
+
+
 def _emo3d_split(tmp_path):
     rng = np.random.default_rng(5)
     header = ["sample_id", "text_1", "text_2", "text_3", *EMO3D_EMOTIONS]

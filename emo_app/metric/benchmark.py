@@ -421,9 +421,15 @@ CHART_PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"
                 ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
 
 
-def _fmt(value: Any) -> str:
+# fractions of the prompts, written as percentages ("faces found 1.0000" read as one face)
+SHARE_MEASURES = frozenset({"mediapipe_detected"})
+
+
+def _fmt(value: Any, key: str = "") -> str:
     if value is None:
         return "n/a"
+    if key in SHARE_MEASURES:
+        return f"{value:.0%}"
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
@@ -456,7 +462,7 @@ def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in report.rows:
         values = asdict(row)
-        lines.append("| " + " | ".join(_fmt(values[key]) for key, _ in _COLUMNS) + " |")
+        lines.append("| " + " | ".join(_fmt(values[key], key) for key, _ in _COLUMNS) + " |")
     lines += [
         "",
         "Emo3D = sigmoid(mean KL / alpha) with the paper's definition (psi as stated above); "

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from emo_app.config import Settings
-from emo_app.metric.benchmark import CHART_PANELS, computed_measures
+from emo_app.metric.benchmark import CHART_PANELS, SHARE_MEASURES, computed_measures
 from emo_app.ui.common import plot_data, ui_errors
 
 # (field of a report row, column title); a column shows only when some model has a number
@@ -22,13 +22,10 @@ COLUMNS = (
 )  # fmt: skip
 
 
-PERCENT_COLUMNS = {"mediapipe_detected"}  # fractions: "faces found 1" read as one face, not all of them
-
-
 def _cell(key: str, value: Any) -> Any:
     if value is None:
         return ""
-    if key in PERCENT_COLUMNS:
+    if key in SHARE_MEASURES:
         return f"{value:.0%}"
     return round(value, 4) if isinstance(value, float) else value
 

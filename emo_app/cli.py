@@ -2,7 +2,8 @@
 
 Each area registers its own sub-commands through a ``register(subparsers)`` function in its
 ``cli`` module (listed in ``_AREAS``); those modules import nothing heavy at import time, so
-`--help` is fast. Handlers return an exit code; ``EmoAppError`` becomes a one-line message.
+`--help` is fast. Handlers return an exit code; ``EmoAppError`` and a file the user named that
+cannot be read or written become a one-line message and exit code 2.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import argparse
 import importlib
 import json
 import logging
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from emo_app.errors import EmoAppError
 from emo_app.models.training import end_process_group
@@ -27,6 +31,101 @@ _AREAS = (
     "emo_app.study.cli",
     "emo_app.ganmut.cli",
 )
+
+
+EXAMPLES = """examples:
+  python -m emo_app describe "a joyful smile" --out face.png --json face.json
+  python -m emo_app sphere --point=0.5,0.2,-0.3 --out face.png
+  python -m emo_app walk circle --steps 12 --out-dir walk
+  python -m emo_app capture photo.jpg --json weights.json
+  python -m emo_app weights list
+
+`python -m emo_app COMMAND --help` shows a command's options and their defaults."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, unless it has none or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default is None or default is False or default == ""
+                or default is argparse.SUPPRESS or "default" in text.lower()):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default: {shown})".strip()
+
+
+class Parser(argparse.ArgumentParser):
+    """Every (sub-)command's parser: defaults shown in --help (``HelpFormatter``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def whole_number(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], refused with a sentence naming the range."""
+    if low is not None and high is not None:
+        wanted = f"a whole number from {low} to {high}"
+    elif low is not None:
+        wanted = f"a whole number of at least {low}"
+    else:
+        wanted = "a whole number"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (a rate, a temperature, a weight)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number above 0; got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0; got {text}")
+    return value
+
+
+def _path_problem(exc: OSError, args: argparse.Namespace) -> str | None:
+    """The sentence for a file or folder the user named (or one inside or above it) that cannot
+    be read or written; None for any other OSError (a fault, which keeps its traceback)."""
+    failed = [Path(os.path.abspath(os.fsdecode(name))) for name in (exc.filename, exc.filename2)
+              if isinstance(name, (str, bytes, os.PathLike))]
+    here = Path.cwd()
+    for value in vars(args).values():
+        if not isinstance(value, str) or not value.strip():
+            continue
+        given = Path(os.path.abspath(value))
+        broad = given == here or given in here.parents  # "." must not claim every file below it
+        for path in failed:
+            if path == given or path in given.parents or (given in path.parents and not broad):
+                return _why(exc, path, value)
+    return None
+
+
+def _why(exc: OSError, path: Path, given: str) -> str:
+    source = "" if path == Path(os.path.abspath(given)) else f" (from '{given}')"
+    if isinstance(exc, FileNotFoundError):
+        return f"No such file or folder: '{path}'{source}."
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        blocker = next((p for p in (path, *path.parents) if p.is_file()), path)
+        return f"'{blocker}' is a file, not a folder, so '{given}' cannot be written there."
+    if isinstance(exc, IsADirectoryError):
+        return f"'{path}' is a folder; give a file name{source}."
+    if isinstance(exc, PermissionError):
+        return f"Permission denied for '{path}'{source}."
+    return f"Cannot use '{path}'{source}: {exc.strerror or exc}."
 
 
 def _weights_list(args: argparse.Namespace) -> int:
@@ -67,25 +166,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m emo_app", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m emo_app", description="Emotion Studio: text -> emotions -> a 3D face, "
+                    "the C2A2 emotion space and the Emo3D metric.", epilog=EXAMPLES)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     weights = sub.add_parser("weights", help="list or fetch model weights")
     wsub = weights.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
     wl = wsub.add_parser("list", help="every known model and whether it is present")
-    wl.add_argument("--json", action="store_true")
+    wl.add_argument("--json", action="store_true", help="print the list as JSON")
     wl.set_defaults(func=_weights_list)
     wf = wsub.add_parser("fetch", help="download a model into weights/ (needs the internet)")
-    wf.add_argument("name")
+    wf.add_argument("name", help="a model name from `weights list`, e.g. clip-vit-b-32")
     wf.set_defaults(func=_weights_fetch)
 
     st = sub.add_parser("settings", help="print the settings read from the environment")
     st.set_defaults(func=_settings)
 
     serve = sub.add_parser("serve", help="run the Gradio app")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default=None, help="address to listen on (default: EMO_HOST)")
+    serve.add_argument("--port", type=whole_number(1, 65535), default=None,
+                       help="port to listen on (default: EMO_PORT, 7860)")
     serve.add_argument("--mcp", action="store_true", help="also expose the API as MCP tools")
     serve.set_defaults(func=_serve)
 
@@ -108,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyError as exc:  # unknown model names
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        sentence = _path_problem(exc, args)
+        if sentence is None:
+            raise
+        print(f"error: {sentence}", file=sys.stderr)
         return 2
     finally:
         end_process_group()

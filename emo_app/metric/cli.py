@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from emo_app.cli import positive_number, whole_number
+from emo_app.cli_args import positive_number, whole_number
 
 
 def _split(value: str) -> tuple[str, ...]:

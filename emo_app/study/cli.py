@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from emo_app.cli import whole_number
+from emo_app.cli_args import whole_number
 
 
 def _db(args: argparse.Namespace):

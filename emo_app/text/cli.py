@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from emo_app.cli import whole_number
+from emo_app.cli_args import whole_number
 
 
 def _text(args: argparse.Namespace) -> int:

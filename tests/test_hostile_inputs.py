@@ -499,6 +499,30 @@ def test_a_refused_request_logs_one_info_line_and_no_traceback(client, caplog, c
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_on_the_page_a_refused_number_is_a_warning_and_the_screen_stays():
+    """Part -1 typed on the page: a warning toast with the sentence; the handler does not run and
+    every output keeps what it shows (gr.skip), instead of Gradio's error on every output."""
+    import types
+
+    import gradio as gr
+
+    from emo_app.ui.common import refuse_bad_payloads, ui_errors
+
+    shown = []
+    with gr.Blocks() as demo:
+        part = gr.Number(value=1, minimum=1, precision=0, label="Part")
+        face = gr.Markdown()
+        part.submit(ui_errors(shown.append), part, face)
+    refuse_bad_payloads(demo)
+    handler = demo.fns[0].fn
+    page = types.SimpleNamespace(headers={"x-gradio-user": "app"})
+    with pytest.warns(UserWarning, match=r"Part must be a whole number of at least 1; got -1\."):
+        result = handler(part.preprocess(-1), request=page)
+    assert result == gr.skip() and shown == []
+    handler(part.preprocess(2), request=page)
+    assert shown == [2]
+
+
 def test_api_keeps_serving_after_the_hostile_calls(client):
     result = client.predict("Terrified, eyes wide with fear", "embedded", api_name="/describe")
     assert result[9]["dominant_emotion"] == "fear"

@@ -49,14 +49,17 @@ def _path_problem(exc: OSError, args: argparse.Namespace) -> str | None:
     failed = [Path(os.path.abspath(os.fsdecode(name))) for name in (exc.filename, exc.filename2)
               if isinstance(name, (str, bytes, os.PathLike))]
     here = Path.cwd()
-    for value in vars(args).values():
-        if not isinstance(value, str) or not value.strip():
-            continue
-        given = Path(os.path.abspath(value))
-        broad = given == here or given in here.parents  # "." must not claim every file below it
-        for path in failed:
-            if path == given or path in given.parents or (given in path.parents and not broad):
-                return _why(exc, path, value)
+    given = [(value, Path(os.path.abspath(value))) for dest, value in vars(args).items()
+             if isinstance(value, str) and value.strip() and not dest.endswith("command")]
+    for value, path in given:  # the very file or folder named
+        if path in failed:
+            return _why(exc, path, value)
+    for value, path in given:  # a folder on its way ("out/a.png" where "out" is a file)
+        if os.sep in value.strip(os.sep) and any(f in path.parents for f in failed):
+            return _why(exc, next(f for f in failed if f in path.parents), value)
+    for value, path in given:  # a file inside a folder named ("." does not claim every file)
+        if path != here and path not in here.parents and any(path in f.parents for f in failed):
+            return _why(exc, next(f for f in failed if path in f.parents), value)
     return None
 
 

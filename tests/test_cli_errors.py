@@ -4,6 +4,7 @@ sentence on stderr with exit code 2, never a traceback."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,15 @@ def test_a_missing_file_the_user_named_is_one_sentence(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert err.strip() == f"error: No such file or folder: '{missing}'."
+
+
+def test_a_folder_given_for_a_file_is_named_as_given(tmp_path, monkeypatch, capsys):
+    """The sentence names the folder the user gave, not the command's name beside it."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (64, 64), (200, 120, 90)).save("face.png")
+    code = main(["score-face", "--image", "face.png", "--emotions", "sadness=1", "--blendshapes", "."])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == f"error: '{Path.cwd()}' is a folder; give a file name."

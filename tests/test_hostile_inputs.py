@@ -523,6 +523,21 @@ def test_on_the_page_a_refused_number_is_a_warning_and_the_screen_stays():
     assert shown == [2]
 
 
+@pytest.mark.parametrize("endpoint, body, sentence", [
+    ("walk", '["axis", "Happy", "Sad", 0, 0, 0.8, NaN, false]', "Steps must be a finite number; got nan."),
+    ("study_show_item", '["any", "3d", Infinity, 1]', "Part must be a finite number; got inf."),
+])
+def test_api_refuses_the_nan_that_raw_json_can_send(client, endpoint, body, sentence):
+    """gradio_client cannot send NaN, but any HTTP client can (Python's JSON reads it), and it
+    passes Gradio's range check."""
+    import httpx
+
+    url = f"{client.src.rstrip('/')}/gradio_api/call/{endpoint}"
+    posted = httpx.post(url, content='{"data": ' + body + "}", headers={"content-type": "application/json"})
+    stream = httpx.get(f"{url}/{posted.json()['event_id']}", timeout=120).text
+    assert "event: error" in stream and sentence in stream
+
+
 def test_api_keeps_serving_after_the_hostile_calls(client):
     result = client.predict("Terrified, eyes wide with fear", "embedded", api_name="/describe")
     assert result[9]["dominant_emotion"] == "fear"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Callable
@@ -180,7 +181,8 @@ def refuse_bad_payloads(demo: Any) -> None:
     sentence and a traceback in the log. For every component whose handlers all use
     ``ui_errors``, those refusals become our sentence naming the input, handed to the handler as
     a ``RefusedInput``: the page keeps what it shows, API callers get a ``gr.Error`` and the
-    log one INFO line. A cleared number box counts as a refusal too."""
+    log one INFO line. A cleared number box and NaN or infinity (which raw JSON can send past
+    Gradio's range check) are refused too."""
     import types
 
     import gradio as gr
@@ -202,6 +204,9 @@ def refuse_bad_payloads(demo: Any) -> None:
         def checked(self: Any, payload: Any, original: Callable[[Any], Any] = original) -> Any:
             if payload is None and isinstance(self, gr.Number):
                 return RefusedInput(f"{short_label(self)} is empty; enter {_number_kind(self)}.")
+            if (isinstance(self, (gr.Number, gr.Slider)) and isinstance(payload, float)
+                    and not math.isfinite(payload)):  # raw JSON can send NaN and Infinity
+                return RefusedInput(f"{short_label(self)} must be a finite number; got {payload}.")
             try:
                 return original(payload)
             except (gr.Error, TypeError, ValueError) as exc:

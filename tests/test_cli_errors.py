@@ -113,3 +113,18 @@ def test_a_folder_given_for_a_file_is_named_as_given(tmp_path, monkeypatch, caps
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip() == f"error: '{Path.cwd()}' is a folder; give a file name."
+
+
+@pytest.mark.parametrize("text, sentence", [
+    ("", "The description is empty; type a few words such as 'a joyful smile'."),
+    ("1234 !!!", "The description has no words in it; describe the face in words."),
+])
+def test_a_text_without_words_is_refused_before_any_model_loads(text, sentence, monkeypatch, capsys):
+    import emo_app.text
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded for a text without words")
+
+    monkeypatch.setattr(emo_app.text, "get_text_model", no_model)
+    assert main(["text", text]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {sentence}"

@@ -128,3 +128,22 @@ def test_a_text_without_words_is_refused_before_any_model_loads(text, sentence, 
     monkeypatch.setattr(emo_app.text, "get_text_model", no_model)
     assert main(["text", text]) == 2
     assert capsys.readouterr().err.strip() == f"error: {sentence}"
+
+
+@pytest.mark.parametrize("name, data, sentence", [
+    ("none.png", None, "No image file at '{path}'."),
+    ("note.png", b"hello, I am text", "The file is not an image we can read (PNG, JPEG, WebP or BMP)."),
+])
+def test_capture_refuses_a_bad_photo_before_the_face_landmarker_loads(name, data, sentence, tmp_path,
+                                                                       monkeypatch, capsys):
+    from emo_app.face import capture
+
+    def no_landmarker(*args, **kwargs):
+        raise AssertionError("the face landmarker was loaded for a file that is no photo")
+
+    monkeypatch.setattr(capture, "open_face_landmarker", no_landmarker)
+    path = tmp_path / name
+    if data is not None:
+        path.write_bytes(data)
+    assert main(["capture", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == "error: " + sentence.format(path=path)

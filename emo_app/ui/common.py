@@ -191,8 +191,8 @@ def refuse_bad_payloads(demo: Any) -> None:
     blocks: dict[int, Any] = {}
     for block_fn in demo.fns.values():
         for block in block_fn.inputs:
-            consumers.setdefault(block._id, []).append(block_fn.fn)
-            blocks[block._id] = block
+            consumers.setdefault(id(block), []).append(block_fn.fn)
+            blocks[id(block)] = block
     for block_id, fns in consumers.items():
         if not all(getattr(fn, "refuses_inputs", False) for fn in fns):
             continue

@@ -334,38 +334,54 @@ class WalkResult:
     labels: list[str]
 
 
-def walk_points(
-    kind: WalkKind,
-    *,
-    emotion: str = "Happy",
-    other: str = "Sad",
-    tilt: float = 0.0,
-    start_angle: float = 0.0,
-    r: float = 0.8,
-    steps: int = 12,
-    spherical: bool = True,
-    theta: float | None = None,
-    phi: float | None = None,
-) -> list[EmotionPoint]:
-    """The points of an axis, circle or between-classes walk (see emo_app.emotion.space).
-    ``theta``/``phi`` are the older names of the circle's ``tilt``/``start_angle`` (the paper's
-    figure labels), still accepted."""
-    tilt = tilt if theta is None else theta
-    start_angle = start_angle if phi is None else phi
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
-        raise InvalidInputError(f"steps must be a whole number; got {steps!r}.")
-    if not 2 <= steps <= MAX_WALK_STEPS:
-        raise InvalidInputError(f"A walk has 2 to {MAX_WALK_STEPS} steps; got {steps}.")
-    if kind == "axis":
-        return axis_walk(emotion, steps)
-    if kind == "circle":
-        return circle_walk(tilt, start_angle, r, steps)
-    if kind == "classes":
-        if str(emotion).strip().lower() == str(other).strip().lower():  # else N identical faces
-            raise InvalidInputError(f"A walk between two classes needs two different classes; "
-                                    f"both are '{emotion}'.")
-        return class_walk(emotion, other, steps, spherical=spherical)
-    raise InvalidInputError(f"Unknown walk '{kind}'; choose axis, circle or classes.")
+@dataclass(frozen=True)
+class WalkRequest:
+    """One walk's kind and parameters, with their defaults and checks in one place: the face
+    walk (``walk``) and the generated-image walk (``generate_walk``) take the same ones."""
+
+    kind: WalkKind
+    emotion: str = "Happy"  # the axis walk's class; the classes walk's start
+    other: str = "Sad"  # the classes walk's end
+    tilt: float = 0.0  # circle: tilt towards +Z (radians; the figures' theta)
+    start_angle: float = 0.0  # circle: starting angle (radians; the figures' phi)
+    r: float = 0.8  # circle: radius
+    steps: int = 12
+    spherical: bool = True  # classes: along the great circle, else a straight line
+
+    @classmethod
+    def of(cls, kind: WalkKind, *, theta: float | None = None, phi: float | None = None,
+           **params: Any) -> WalkRequest:
+        """``theta``/``phi`` are the older names of the circle's ``tilt``/``start_angle`` (the
+        paper's figure labels), still accepted."""
+        if theta is not None:
+            params["tilt"] = theta
+        if phi is not None:
+            params["start_angle"] = phi
+        return cls(kind, **params)
+
+    def points(self) -> list[EmotionPoint]:
+        """The walk's points (see emo_app.emotion.space); bad parameters get a sentence."""
+        steps = self.steps
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+            raise InvalidInputError(f"steps must be a whole number; got {steps!r}.")
+        if not 2 <= steps <= MAX_WALK_STEPS:
+            raise InvalidInputError(f"A walk has 2 to {MAX_WALK_STEPS} steps; got {steps}.")
+        if self.kind == "axis":
+            return axis_walk(self.emotion, steps)
+        if self.kind == "circle":
+            return circle_walk(self.tilt, self.start_angle, self.r, steps)
+        if self.kind == "classes":
+            if str(self.emotion).strip().lower() == str(self.other).strip().lower():  # else N identical faces
+                raise InvalidInputError(f"A walk between two classes needs two different classes; "
+                                        f"both are '{self.emotion}'.")
+            return class_walk(self.emotion, self.other, steps, spherical=self.spherical)
+        raise InvalidInputError(f"Unknown walk '{self.kind}'; choose axis, circle or classes.")
+
+
+def walk_points(kind: WalkKind, **params: Any) -> list[EmotionPoint]:
+    """The points of an axis, circle or between-classes walk; ``params`` are the fields of
+    ``WalkRequest`` (``theta``/``phi`` for ``tilt``/``start_angle`` too)."""
+    return WalkRequest.of(kind, **params).points()
 
 
 def walk(
@@ -376,7 +392,8 @@ def walk(
     settings: Settings | None = None,
     **walk_kwargs: Any,
 ) -> WalkResult:
-    """Render a walk as an animated face: GIF, MP4, an animated GLB and a labelled grid PNG."""
+    """Render a walk as an animated face: GIF, MP4, an animated GLB and a labelled grid PNG
+    (``walk_kwargs``: as for ``walk_points``)."""
     import imageio.v3 as iio
     from PIL import Image
 
@@ -408,32 +425,24 @@ def walk(
     return WalkResult(points, shapes, frames, files, labels)
 
 
-def generate_walk(
-    kind: WalkKind,
-    *,
-    emotion: str = "Happy",
-    other: str = "Sad",
-    tilt: float = 0.0,
-    start_angle: float = 0.0,
-    r: float = 0.8,
-    steps: int = 9,
-    spherical: bool = True,
-    seed: int = 0,
-) -> tuple[Any, str]:
-    """The walk through the C2A2 image generator: (its emo_app.generation.walks.WalkResult,
-    "") when weights and a GPU are here, else (None, the reason in a sentence)."""
+def generate_walk(kind: WalkKind, *, seed: int = 0, **params: Any) -> tuple[Any, str]:
+    """The walk through the C2A2 image generator (``params``: as for ``walk_points``): (its
+    emo_app.generation.walks.WalkResult, "") when weights and a GPU are here, else (None, the
+    reason in a sentence). Bad parameters get the face walk's sentence first, on any machine."""
+    request = WalkRequest.of(kind, **params)
+    request.points()  # the same checks and sentences as the face walk
     status = generation_status()
     if not status.get("can_generate"):
         return None, str(status.get("message", "Image generation is unavailable."))
     from emo_app.generation import walks
 
-    walk_points(kind, emotion=emotion, other=other, tilt=tilt, start_angle=start_angle, r=r, steps=steps,
-                spherical=spherical)  # the same checks and sentences as the face walk
-    if kind == "axis":
-        return walks.axis_walk_images(emotion, steps, seed=seed), ""
-    if kind == "circle":
-        return walks.circle_walk_images(tilt, start_angle, r, steps, seed=seed), ""
-    return walks.class_walk_images(emotion, other, steps, spherical=spherical, seed=seed), ""
+    if request.kind == "axis":
+        return walks.axis_walk_images(request.emotion, request.steps, seed=seed), ""
+    if request.kind == "circle":
+        return walks.circle_walk_images(request.tilt, request.start_angle, request.r, request.steps,
+                                        seed=seed), ""
+    return walks.class_walk_images(request.emotion, request.other, request.steps,
+                                   spherical=request.spherical, seed=seed), ""
 
 
 # --------------------------------------------------------------------------------- capture

@@ -35,14 +35,16 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _sphere(args: argparse.Namespace) -> int:
+    from emo_app.errors import InvalidInputError
     from emo_app.services import parse_point, sphere_point
 
     if args.point:
         try:
             valence, arousal, z = (float(v) for v in args.point.split(","))
         except ValueError:
-            print("error: --point takes three comma-separated numbers: valence,arousal,z")
-            return 2
+            raise InvalidInputError(
+                f"--point takes three comma-separated numbers valence,arousal,z (e.g. 0.5,0.2,-0.3); "
+                f"got {args.point!r}.") from None
         point = parse_point(valence, arousal, z)
     else:
         point = parse_point(theta=args.theta, phi=args.phi, r=args.r)
@@ -90,25 +92,27 @@ def _add_face_options(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("describe", help="text -> emotions -> blendshapes -> face")
-    d.add_argument("text")
-    d.add_argument("--model", default="embedded")
+    d.add_argument("text", help='how the face feels, e.g. "a joyful smile" (English)')
+    d.add_argument("--model", default="embedded", help="text model (see `text-models`)")
     d.add_argument("--out", help="PNG of the face")
     d.add_argument("--json", help="the prediction as JSON (emotions, blendshapes, point, reasons)")
     d.add_argument("--glb", help="GLB with the 52 ARKit morph targets")
-    d.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"))
-    d.add_argument("--size", type=int, default=None)
+    d.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"),
+                   help="the view --out shows")
+    d.add_argument("--size", type=int, default=None, help="pixels, 32 to 2048 (default: EMO_RENDER_SIZE)")
     _add_face_options(d)
     d.set_defaults(func=_describe)
 
     s = sub.add_parser("sphere", help="a C2A2 point -> nearest classes, emotions and the face")
-    s.add_argument("--point", help="valence,arousal,z")
+    s.add_argument("--point", help="valence,arousal,z instead of the angles, e.g. --point=-0.5,0.2,0 "
+                   "(write '=' when it starts with '-')")
     s.add_argument("--theta", type=float, default=0.0, help="azimuth (radians)")
     s.add_argument("--phi", type=float, default=0.0, help="elevation (radians)")
     s.add_argument("--r", type=float, default=1.0, help="radius: 0 neutral .. 1 full")
     s.add_argument("--generate", action="store_true", help="also generate an image (needs SD weights, GPU)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", help="PNG of the face")
-    s.add_argument("--size", type=int, default=None)
+    s.add_argument("--seed", type=int, default=0, help="seed of the generated image")
+    s.add_argument("--out", help="PNG of the face (the JSON goes to the screen)")
+    s.add_argument("--size", type=int, default=None, help="pixels, 32 to 2048 (default: EMO_RENDER_SIZE)")
     _add_face_options(s)
     s.set_defaults(func=_sphere)
 
@@ -120,9 +124,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="circle: tilt towards +Z in radians (the figures' theta)")
     w.add_argument("--start-angle", "--phi", dest="start_angle", type=float, default=0.0,
                    help="circle: starting angle on the circle in radians (the figures' phi)")
-    w.add_argument("--r", type=float, default=0.8)
-    w.add_argument("--steps", type=int, default=12)
+    w.add_argument("--r", type=float, default=0.8, help="circle: radius (0 neutral .. 1 full)")
+    w.add_argument("--steps", type=int, default=12, help="faces along the walk, 2 to 60")
     w.add_argument("--straight", action="store_true", help="straight line instead of the great circle")
-    w.add_argument("--size", type=int, default=256)
-    w.add_argument("--out-dir", default="walk")
+    w.add_argument("--size", type=int, default=256, help="pixels per face, 32 to 2048")
+    w.add_argument("--out-dir", default="walk", help="folder for walk.gif/.mp4/.glb and grid.png")
     w.set_defaults(func=_walk)

@@ -117,3 +117,32 @@ def test_the_face_walk_mp4_holds_every_frame_unstretched(tmp_path, monkeypatch):
     difference = np.abs(video[-1][:72, :72].astype(float) - gif[-1][..., :3].astype(float))
     assert difference.mean() < 6  # the same face, in place (H.264 and the GIF palette round it)
     assert video[-1][72:].min() > 200  # the padding is white, not a stretched face
+
+
+def test_the_image_walk_checks_its_input_like_the_face_walk_on_any_machine(monkeypatch):
+    """generate_walk takes walk_points' parameters (theta/phi too) and, without a generator,
+    still answers a bad walk with the face walk's sentence, not 'no generator'."""
+    from emo_app import services
+
+    monkeypatch.setattr(services, "generation_status", lambda: {"can_generate": False, "message": "No GPU."})
+    with pytest.raises(InvalidInputError, match="needs two different classes"):
+        services.generate_walk("classes", emotion="Happy", other="Happy", steps=4)
+    with pytest.raises(InvalidInputError, match="A walk has 2 to 60 steps; got 1"):
+        services.generate_walk("axis", steps=1)
+    assert services.generate_walk("circle", theta=0.3, phi=0.1, steps=4) == (None, "No GPU.")
+
+
+def test_the_image_walk_forwards_the_walk_as_asked(monkeypatch):
+    from emo_app import services
+
+    calls = []
+    monkeypatch.setattr(services, "generation_status", lambda: {"can_generate": True})
+    for name in ("axis_walk_images", "circle_walk_images", "class_walk_images"):
+        monkeypatch.setattr(walks, name,
+                            lambda *args, _name=name, **kwargs: calls.append((_name, args, kwargs)))
+    services.generate_walk("circle", theta=0.3, phi=0.1, r=0.5, steps=4, seed=7)
+    services.generate_walk("classes", emotion="Happy", other="Sad", steps=5, spherical=False, seed=2)
+    services.generate_walk("axis", emotion="Angry", steps=3)
+    assert calls == [("circle_walk_images", (0.3, 0.1, 0.5, 4), {"seed": 7}),
+                     ("class_walk_images", ("Happy", "Sad", 5), {"spherical": False, "seed": 2}),
+                     ("axis_walk_images", ("Angry", 3), {"seed": 0})]

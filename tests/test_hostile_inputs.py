@@ -25,6 +25,7 @@ from emo_app.config import Settings
 from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError, MissingWeightsError
+from emo_app.study.points import generate_study_points
 from emo_app.validation import MAX_BATCH_ITEMS, load_image, validate_batch, validate_text
 
 MB_TEXT = "angry " * (1024 * 1024 // 6)  # ~1 MB of real words
@@ -152,6 +153,8 @@ POINT_CASES: list[Case] = [
      InvalidInputError, "Unknown C2A2 class 'Meh'"),
     ("walk-circle-nan", lambda: services.walk_points("circle", theta=math.nan), InvalidInputError, "finite"),
     ("walk-circle-huge-r", lambda: services.walk_points("circle", r=1e9), InvalidInputError, "far outside"),
+    ("study-points-negative-seed", lambda: generate_study_points(seed=-1), InvalidInputError,
+     "The seed must be a whole number of 0 or more; got -1."),
 ]
 
 WEIGHT_CASES: list[Case] = [
@@ -405,23 +408,44 @@ def _file(tmp_path_factory, name: str, data: bytes):
 API_CASES = [
     ("describe-empty", "/describe", lambda f: ("", "embedded"), "is empty"),
     ("describe-unknown-look", "/describe", lambda f: ("a smile", "embedded", "chrome"),
-     "not in the list of choices: ['skin', 'photo']"),
+     "Look must be one of skin, photo; got 'chrome'."),
     ("describe-whitespace", "/describe", lambda f: ("\n\t  ", "embedded"), "is empty"),
     ("describe-1MB", "/describe", lambda f: (MB_TEXT, "embedded"), "the limit is 2,000"),
     ("describe-controls", "/describe", lambda f: ("\x00\x01\x02\x7f", "embedded"), "is empty"),
     ("describe-emoji", "/describe", lambda f: ("😀😡😱", "embedded"), "no words"),
-    # the components check choices and ranges first, with their own specific sentences
+    # the components check choices, ranges and types first; the sentence names the input
     ("describe-unknown-model", "/describe", lambda f: ("a smile", "gpt-17"),
-     "gpt-17 is not in the list of choices"),
+     "Text model must be one of embedded, emo3d-clip-baseline, emo3d-vae-clip; got 'gpt-17'."),
     ("describe-missing-weights", "/describe", lambda f: ("a smile", "emo3d-vae-clip"), "VAE_CLIP.pt"),
     ("sphere-huge-valence", "/sphere_point_xyz", lambda f: (1e6, 0.0, 0.0), "far outside the emotion sphere"),
     ("sphere-max-float", "/sphere_point_xyz", lambda f: (0.0, -1.7e308, 0.0), "far outside"),
     ("walk-one-step", "/walk", lambda f: ("axis", "Sad", "Happy", 0.0, 0.0, 0.8, 1, False),
-     "less than minimum value 2"),
+     "Steps must be a number from 2 to 60; got 1."),
     ("walk-1000-steps", "/walk", lambda f: ("axis", "Sad", "Happy", 0.0, 0.0, 0.8, 1000, False),
-     "greater than maximum value 60"),
+     "Steps must be a number from 2 to 60; got 1000."),
     ("walk-bad-class", "/walk", lambda f: ("classes", "Bored", "Happy", 0.0, 0.0, 0.8, 4, False),
-     "Bored is not in the list of choices"),
+     "Class at the end of the axis must be one of Happy, Surprised,"),
+    ("walk-steps-empty", "/walk", lambda f: ("axis", "Sad", "Happy", 0.0, 0.0, 0.8, None, False),
+     "Steps must be a number; got None."),
+    ("walk-unknown-kind", "/walk", lambda f: ("spiral", "Sad", "Happy", 0.0, 0.0, 0.8, 4, False),
+     "Walk must be one of axis, circle, classes; got 'spiral'."),
+    ("sphere-theta-text", "/sphere_point", lambda f: ("north", 0.0, 1.0), "θ must be a number; got 'north'."),
+    ("sphere-r-negative", "/sphere_point", lambda f: (0.0, 0.0, -1.0),
+     "r must be a number from 0 to 1; got -1."),
+    ("generate-seed-empty", "/generate", lambda f: (0.0, 0.0, 1.0, None),
+     "Seed is empty; enter a whole number."),
+    ("weights-slider-text", "/render_weights", lambda f: ("wide", *[0.0] * 51),
+     "browDownLeft must be a number; got 'wide'."),
+    ("benchmark-k-zero", "/benchmark", lambda f: (["embedded"], None, 5, 0),
+     "k must be a number from 1 to 20; got 0."),
+    ("study-part-negative", "/study_show_item", lambda f: ("any", "3d", -1, 1),
+     "Part must be a whole number of at least 1; got -1."),
+    ("study-item-empty", "/study_show_item", lambda f: ("any", "3d", 1, None),
+     "Item is empty; enter a whole number."),
+    ("study-rating-7", "/study_vote", lambda f: ("any", "3d", 1, 1, 7),
+     "Your rating must be one of 1, 2, 3, 4, 5; got 7."),
+    ("study-negative-seed", "/study_admin_create", lambda f: ("", "s", "points", -1, "", "", "3d"),
+     "Seed must be a whole number of at least 0; got -1."),
     ("capture-blank-photo", "/capture",
      lambda f: (f("blank.png", png_bytes(Image.new("RGB", (320, 240), (235, 235, 235)))), "", False),
      "No face was found"),
@@ -452,6 +476,66 @@ def test_api_rejects_bad_input_with_the_same_sentence(client, tmp_path_factory, 
     with pytest.raises(AppError) as caught:
         client.predict(*args, api_name=endpoint)
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize("endpoint, args", [
+    pytest.param("/study_show_item", ("any", "3d", -1, 1), id="out-of-range-part"),
+    pytest.param("/sphere_point", ("north", 0.0, 1.0), id="text-for-a-number"),
+    pytest.param("/describe", ("", "embedded"), id="empty-description"),
+])
+def test_a_refused_request_logs_one_info_line_and_no_traceback(client, caplog, capsys, endpoint, args):
+    """A user's mistake is not a server fault: one INFO line with the same sentence."""
+    import logging
+
+    from gradio_client.exceptions import AppError
+
+    caplog.set_level(logging.INFO, logger="emo_app.ui")
+    capsys.readouterr()
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=endpoint)
+    refusals = [record for record in caplog.records if record.name == "emo_app.ui"]
+    assert [record.levelno for record in refusals] == [logging.INFO]
+    assert str(caught.value) in refusals[0].getMessage()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_on_the_page_a_refused_number_is_a_warning_and_the_screen_stays():
+    """Part -1 typed on the page: a warning toast with the sentence; the handler does not run and
+    every output keeps what it shows (gr.skip), instead of Gradio's error on every output."""
+    import types
+
+    import gradio as gr
+
+    from emo_app.ui.common import refuse_bad_payloads, ui_errors
+
+    shown = []
+    with gr.Blocks() as demo:
+        part = gr.Number(value=1, minimum=1, precision=0, label="Part")
+        face = gr.Markdown()
+        part.submit(ui_errors(shown.append), part, face)
+    refuse_bad_payloads(demo)
+    handler = demo.fns[0].fn
+    page = types.SimpleNamespace(headers={"x-gradio-user": "app"})
+    with pytest.warns(UserWarning, match=r"Part must be a whole number of at least 1; got -1\."):
+        result = handler(part.preprocess(-1), request=page)
+    assert result == gr.skip() and shown == []
+    handler(part.preprocess(2), request=page)
+    assert shown == [2]
+
+
+@pytest.mark.parametrize("endpoint, body, sentence", [
+    ("walk", '["axis", "Happy", "Sad", 0, 0, 0.8, NaN, false]', "Steps must be a finite number; got nan."),
+    ("study_show_item", '["any", "3d", Infinity, 1]', "Part must be a finite number; got inf."),
+])
+def test_api_refuses_the_nan_that_raw_json_can_send(client, endpoint, body, sentence):
+    """gradio_client cannot send NaN, but any HTTP client can (Python's JSON reads it), and it
+    passes Gradio's range check."""
+    import httpx
+
+    url = f"{client.src.rstrip('/')}/gradio_api/call/{endpoint}"
+    posted = httpx.post(url, content='{"data": ' + body + "}", headers={"content-type": "application/json"})
+    stream = httpx.get(f"{url}/{posted.json()['event_id']}", timeout=120).text
+    assert "event: error" in stream and sentence in stream
 
 
 def test_api_keeps_serving_after_the_hostile_calls(client):

@@ -132,6 +132,8 @@ class FaceCapture:
 
 
 def capture_blendshapes(image: Any, settings: Settings | None = None) -> CaptureResult:
-    """Photo (path, bytes, PIL image or array) -> the largest face's 52 weights and landmarks."""
+    """Photo (path, bytes, PIL image or array) -> the largest face's 52 weights and landmarks.
+    A file that is missing or not an image is refused before the face landmarker loads."""
+    pixels = load_image(image, settings)
     with FaceCapture(settings) as capture:
-        return capture.detect(image)
+        return capture.detect(pixels)

@@ -83,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render = sub.add_parser("render", help="render weights to a PNG")
     render.add_argument("--weights", help="JSON of ARKit name -> weight (default: neutral)")
     render.add_argument("--out", required=True, help="output .png")
-    render.add_argument("--view", default="front", choices=["front", "three_quarter", "profile"])
+    render.add_argument("--view", default="front", choices=["front", "three_quarter", "profile"],
+                        help="camera angle")
     render.add_argument("--size", type=int, default=None, help="pixels (default EMO_RENDER_SIZE)")
     render.add_argument("--texture", default="none", help=texture_help)
     render.add_argument("--transparent", action="store_true", help="transparent background (RGBA)")
@@ -96,6 +97,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.set_defaults(func=_export)
 
     capture = subparsers.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")
-    capture.add_argument("photo")
-    capture.add_argument("--json", help="write the result to this JSON file")
+    capture.add_argument("photo", help="a photo of one face (PNG, JPEG, WebP or BMP)")
+    capture.add_argument("--json", help="write the result to this JSON file (default: print it)")
     capture.set_defaults(func=_capture)

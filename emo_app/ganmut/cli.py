@@ -75,20 +75,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--data", required=True, help="folder of face images")
     train.add_argument("--labels", required=True, help="CSV file,class,valence,arousal[,z] (AffectNet style)")
     train.add_argument("--out", required=True, help="output folder (resumes when it holds a checkpoint)")
-    train.add_argument("--steps", type=int, default=100_000)
-    train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--image-size", type=int, default=128)
-    train.add_argument("--g-conv-dim", type=int, default=64)
-    train.add_argument("--d-conv-dim", type=int, default=64)
-    train.add_argument("--g-repeat-num", type=int, default=6)
+    train.add_argument("--steps", type=int, default=100_000, help="generator steps")
+    train.add_argument("--batch-size", type=int, default=16, help="images per step")
+    train.add_argument("--image-size", type=int, default=128, help="images are resized to this many pixels")
+    train.add_argument("--g-conv-dim", type=int, default=64, help="generator width (first layer)")
+    train.add_argument("--d-conv-dim", type=int, default=64, help="discriminator width (first layer)")
+    train.add_argument("--g-repeat-num", type=int, default=6, help="residual blocks in the generator")
     train.add_argument("--n-critic", type=int, default=5, help="discriminator steps per generator step")
-    train.add_argument("--lr", type=float, default=1e-4)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--save-every", type=int, default=1000)
-    train.add_argument("--sample-every", type=int, default=1000)
+    train.add_argument("--lr", type=float, default=1e-4, help="learning rate of both networks")
+    train.add_argument("--seed", type=int, default=0, help="seed of the training run")
+    train.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints")
+    train.add_argument("--sample-every", type=int, default=1000, help="steps between sample grids")
     train.add_argument("--au", choices=("mediapipe", "none"), default="mediapipe",
                        help="Z supervision of real images from action units (MediaPipe blendshapes)")
-    train.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16", "auto"))
+    train.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16", "auto"),
+                       help="no: full float32")
     train.add_argument("--device", default="auto",
                        help="cpu forces CPU; otherwise Accelerate places each process (accelerate launch)")
     train.set_defaults(func=_train)
@@ -100,12 +101,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     labels.add_argument("--labels", default=None,
                         help="the training CSV file,class,valence,arousal: its valence/arousal are kept, "
                              "only Z comes from the model (without it, all three are estimated)")
-    labels.add_argument("--device", default="auto")
+    labels.add_argument("--device", default="auto", help="cpu, cuda or auto")
     labels.set_defaults(func=_labels)
 
     edit = subparsers.add_parser("ganmut-edit", help="move a face photo to a C2A2 point")
     edit.add_argument("--checkpoint", default=None, help="default: the ganmut-c2a2 model in weights/")
-    edit.add_argument("--image", required=True)
+    edit.add_argument("--image", required=True, help="a face photo (PNG, JPEG, WebP or BMP)")
     edit.add_argument(
         "--point",
         required=True,

@@ -122,7 +122,9 @@ def _sampling_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=DEFAULT_PRESET,
                         help="paper (DDIM eta 0, 100 steps, guidance 10; the default), fast (DPM++ 25) "
                              "or preview")
-    parser.add_argument("--mode", default="auto", choices=("auto", "number", "prompt"))
+    parser.add_argument("--mode", default="auto", choices=("auto", "number", "prompt"),
+                        help="number: the C2A2 NumberEncoder; prompt: plain SD 1.4 with words; "
+                             "auto: number when C2A2 weights are present")
     parser.add_argument("--cpu-preview", action="store_true", help="allow a small slow preview without a GPU")
     parser.add_argument("--size", type=int, default=None, help="image size in pixels (default: the preset's)")
     parser.add_argument("--num-steps", type=int, default=None, help="override the preset's sampling steps")
@@ -139,45 +141,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--base", default="sd-1.4", help="resolver name or folder of the base pipeline")
     train.add_argument("--labels", default=None, help="labels CSV (default: DATA/labels.csv)")
     train.add_argument("--class-images", default=None, help="prior-preservation images (default: generate)")
-    train.add_argument("--num-class-images", type=int, default=200)
+    train.add_argument("--num-class-images", type=int, default=200, help="prior-preservation images")
     train.add_argument("--class-image-preset", default="paper",
                        help="sampler of the class images: paper (DDIM eta 0, 100 steps, guidance 10) "
                             "or fast")
     train.add_argument("--class-image-steps", type=int, default=None,
                        help="sampling steps per class image (default: the preset's)")
-    train.add_argument("--resolution", type=int, default=512)
-    train.add_argument("--batch-size", type=int, default=1)
-    train.add_argument("--steps", type=int, default=800)
+    train.add_argument("--resolution", type=int, default=512, help="training image size in pixels")
+    train.add_argument("--batch-size", type=int, default=1, help="images per step and process")
+    train.add_argument("--steps", type=int, default=800, help="optimisation steps")
     train.add_argument("--lr", type=float, default=1e-6, help="UNet/text encoder rate (paper: 1e-6)")
-    train.add_argument("--number-encoder-lr", type=float, default=1e-4)
-    train.add_argument("--prior-loss-weight", type=float, default=1.0)
-    train.add_argument("--train-text-encoder", action="store_true")
-    train.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
-    train.add_argument("--no-gradient-checkpointing", action="store_true")
+    train.add_argument("--number-encoder-lr", type=float, default=1e-4, help="NumberEncoder learning rate")
+    train.add_argument("--prior-loss-weight", type=float, default=1.0, help="prior-preservation loss weight")
+    train.add_argument("--train-text-encoder", action="store_true", help="also fine-tune the text encoder")
+    train.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"),
+                       help="auto: bf16 where the GPU has it, else fp16; no on CPU")
+    train.add_argument("--no-gradient-checkpointing", action="store_true",
+                       help="faster steps, more GPU memory")
     train.add_argument("--gradient-accumulation-steps", type=int, default=1,
                        help="micro-batches per optimizer step (global batch = batch size x processes x this)")
     train.add_argument("--use-8bit-adam", action="store_true", help="needs bitsandbytes installed")
     train.add_argument("--no-cudnn-benchmark", action="store_true",
                        help="skip cuDNN's search for the fastest convolution algorithms (on by default)")
-    train.add_argument("--checkpoint-every", type=int, default=200)
-    train.add_argument("--validate-every", type=int, default=100)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    train.add_argument("--validate-every", type=int, default=100, help="steps between validation images")
+    train.add_argument("--seed", type=int, default=0, help="seed of the training run")
     train.add_argument("--no-resume", action="store_true", help="ignore checkpoints in --out")
     train.add_argument("--device", default="auto",
                        help="cpu forces CPU; otherwise Accelerate places each process (accelerate launch)")
     train.set_defaults(func=_train)
 
     gen = subparsers.add_parser("generate-c2a2", help="images of a C2A2 emotion point")
-    gen.add_argument("--valence", type=float, default=0.0)
-    gen.add_argument("--arousal", type=float, default=0.0)
-    gen.add_argument("--z", type=float, default=0.0)
+    gen.add_argument("--valence", type=float, default=0.0, help="-1 unpleasant .. 1 pleasant")
+    gen.add_argument("--arousal", type=float, default=0.0, help="-1 calm .. 1 excited")
+    gen.add_argument("--z", type=float, default=0.0, help="the C2A2 third axis")
     gen.add_argument(
         "--class", dest="emotion_class", default=None, help="a class name instead of coordinates"
     )
-    gen.add_argument("--intensity", type=float, default=1.0)
-    gen.add_argument("--seeds", type=int, nargs="+", default=[0])
+    gen.add_argument("--intensity", type=float, default=1.0, help="with --class: 0 neutral .. 1 full")
+    gen.add_argument("--seeds", type=int, nargs="+", default=[0], help="one image per seed")
     gen.add_argument("--template", default=None, help='e.g. "a photo of a <emo> person in front of a tree"')
-    gen.add_argument("--out", default="c2a2_images")
+    gen.add_argument("--out", default="c2a2_images", help="folder for the PNGs")
     _sampling_args(gen)
     gen.set_defaults(func=_generate)
 
@@ -189,10 +193,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="circle: tilt towards +Z in radians (the figures' theta)")
     walk.add_argument("--start-angle", "--phi", dest="start_angle", type=float, default=0.0,
                       help="circle: starting angle on the circle in radians (the figures' phi)")
-    walk.add_argument("--r", type=float, default=0.8)
-    walk.add_argument("--walk-steps", type=int, default=9)
-    walk.add_argument("--seed", type=int, default=0)
-    walk.add_argument("--out", default=None)
+    walk.add_argument("--r", type=float, default=0.8, help="circle: radius (0 neutral .. 1 full)")
+    walk.add_argument("--walk-steps", type=int, default=9, help="images along the walk")
+    walk.add_argument("--seed", type=int, default=0, help="the same seed for every image")
+    walk.add_argument("--out", default=None, help="folder for the grid, GIF and MP4 (default: a new one)")
     _sampling_args(walk)
     walk.set_defaults(func=_walk)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from emo_app.cli_args import positive_number, whole_number
+
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -81,16 +83,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--models", default="embedded", help="comma-separated text model names")
     bench.add_argument("--pool", default=None, help="pool CSV or Emo3D split CSV (default: the shipped pool)")
     bench.add_argument("--out", default="reports/benchmark", help="folder for report.md/.csv/.png")
-    bench.add_argument("--k", type=int, default=10, help="top-k prompts retrieved per face (default 10)")
-    bench.add_argument("--alpha", type=float, default=1.0, help="Emo3D = sigmoid(mean KL / alpha)")
+    bench.add_argument("--k", type=whole_number(1), default=10, help="top-k prompts retrieved per face")
+    bench.add_argument("--alpha", type=positive_number, default=1.0, help="Emo3D = sigmoid(mean KL / alpha)")
     bench.add_argument(
         "--psi", default="normalise-then-mean", choices=["normalise-then-mean", "sum-then-normalise"],
         help="how the top-k retrieved prompts make psi: the mean of their distributions (default) "
         "or their intensities summed, then normalised",
     )
-    bench.add_argument("--limit", type=int, default=None, help="score N prompts spread over the pool")
-    bench.add_argument("--batch-size", type=int, default=16)
-    bench.add_argument("--render-size", type=int, default=256)
+    bench.add_argument("--limit", type=whole_number(1), default=None,
+                       help="score N prompts spread over the pool (default: all)")
+    bench.add_argument("--batch-size", type=whole_number(1), default=16, help="faces per CLIP batch")
+    bench.add_argument("--render-size", type=whole_number(32, 2048), default=256, help="pixels per face")
     bench.add_argument("--judges", default="fer,mediapipe", help="offline judges to run ('' for none)")
     bench.add_argument("--no-clip", action="store_true", help="skip the Emo3D metric (offline judges only)")
     bench.add_argument("--clip-model", default="ViT-B-32-quickgelu", help="any open_clip model name")
@@ -100,9 +103,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.set_defaults(func=_benchmark)
 
     face = subparsers.add_parser("score-face", help="Emo3D live score of one image (or the offline judges)")
-    face.add_argument("--image", required=True)
+    face.add_argument("--image", required=True, help="the face image (PNG, JPEG, WebP or BMP)")
     face.add_argument("--emotions", required=True, help="e.g. sadness=0.8,neutral=0.2")
     face.add_argument("--blendshapes", default=None, help="intended blendshapes JSON (MediaPipe judge)")
-    face.add_argument("--pool", default=None)
-    face.add_argument("--k", type=int, default=10)
+    face.add_argument("--pool", default=None, help="pool CSV (default: the shipped pool)")
+    face.add_argument("--k", type=whole_number(1), default=10, help="top-k prompts retrieved")
     face.set_defaults(func=_score_face)

@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from emo_app.cli_args import whole_number
+
 
 def _db(args: argparse.Namespace):
     from emo_app.study.db import StudyDB
@@ -89,28 +91,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_admin_token)
 
     p = common(sub.add_parser("create", help="create a study from 315 generated points or a folder + CSV"))
-    p.add_argument("--name", required=True)
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated points")
-    p.add_argument("--parts", type=int, default=5)
-    p.add_argument("--per-part", type=int, default=63)
+    p.add_argument("--name", required=True, help="the new study's name")
+    p.add_argument("--seed", type=whole_number(0), default=0, help="seed of the generated points")
+    p.add_argument("--parts", type=whole_number(1), default=5, help="parts a rater can take one at a time")
+    p.add_argument("--per-part", type=whole_number(1), default=63, help="items per part")
     p.add_argument("--folder", default=None, help="image folder (with a CSV file,valence,arousal,z)")
     p.add_argument("--csv", default=None, help="CSV path (default: the folder's only .csv)")
     p.add_argument("--model", choices=("3d", "2d"), default="3d", help="model the folder's images show")
     p.set_defaults(func=_create)
 
     p = common(sub.add_parser("add-rater", help="enrol a rater and print their personal link"))
-    p.add_argument("--study", required=True)
+    p.add_argument("--study", required=True, help="the study's name")
     p.add_argument("--rater", required=True, help="the rater's name")
     p.add_argument("--base-url", default="", help="app address to put before ?study=..&rater=..")
     p.set_defaults(func=_add_rater)
 
     p = common(sub.add_parser("results", help="Table-1-style results beside the paper's"))
-    p.add_argument("--study", required=True)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--study", required=True, help="the study's name")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--chart", default=None, help="also save the bar chart (PNG/SVG/PDF)")
     p.set_defaults(func=_results)
 
     p = common(sub.add_parser("export", help="write every vote as CSV"))
-    p.add_argument("--study", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--study", required=True, help="the study's name")
+    p.add_argument("--out", required=True, help="the CSV file to write")
     p.set_defaults(func=_export)

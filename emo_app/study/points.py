@@ -65,6 +65,8 @@ def generate_study_points(seed: int = 0, parts: int = PARTS, per_part: int = PER
             f"A study needs at least 1 part of at least {stratified} points (3 per class); "
             f"got {parts} parts of {per_part}."
         )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"The seed must be a whole number of 0 or more; got {seed!r}.")
     rng = np.random.default_rng(seed)
     points: list[StudyPoint] = []
     for part in range(1, parts + 1):

@@ -6,10 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
+from emo_app.cli_args import whole_number
+
 
 def _text(args: argparse.Namespace) -> int:
     from emo_app.text import get_text_model
+    from emo_app.validation import validate_text
 
+    validate_text(args.description)  # before loading a model: an empty text needs no model
     prediction = get_text_model(args.model).predict(args.description)
     data = prediction.to_dict()
     if args.json:
@@ -130,13 +134,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     text.set_defaults(func=_text)
 
     models = subparsers.add_parser("text-models", help="list text models and whether they can load")
-    models.add_argument("--json", action="store_true")
+    models.add_argument("--json", action="store_true", help="print the list as JSON")
     models.set_defaults(func=_models)
 
     tr = subparsers.add_parser("train", help="train an Emo3D baseline on the Emo3D dataset (resumable)")
-    tr.add_argument("--model", required=True, choices=["lm-mlp", "emotion-xlm", "clip-mlp", "vae-clip"])
+    tr.add_argument("--model", required=True, choices=["lm-mlp", "emotion-xlm", "clip-mlp", "vae-clip"],
+                    help="which Emo3D baseline to train")
     tr.add_argument("--data", required=True, help="Emo3D folder, CSV or parquet")
-    tr.add_argument("--split", default="train")
+    tr.add_argument("--split", default="train", help="which split of the data to train on")
     tr.add_argument(
         "--encoder",
         help="transformers encoder (name, hf id or folder); default the paper's: bert-base-uncased "
@@ -144,11 +149,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "known; CLIP models use clip-vit-b-32",
     )
     tr.add_argument("--out", help="checkpoint folder (default weights/text/MODEL-ENCODER)")
-    tr.add_argument("--epochs", type=int, default=50, help="default 50, as in the paper")
-    tr.add_argument("--batch-size", type=int, default=32,
+    tr.add_argument("--epochs", type=whole_number(1), default=50, help="default 50, as in the paper")
+    tr.add_argument("--batch-size", type=whole_number(1), default=32,
                     help="the global batch: under accelerate launch each process takes its share")
     tr.add_argument("--lr", type=float, default=0.0, help="0 = the paper's default for the model")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=whole_number(0), default=0, help="seed of the weights and the shuffling")
     tr.add_argument(
         "--freeze-encoder", action="store_true", help="train only the heads (the paper fine-tunes the LM)"
     )
@@ -166,20 +171,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the data; the models then train on image embeddings too)",
     )
     tr.add_argument("--no-images", action="store_true", help="CLIP models: train on text only")
-    tr.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
+    tr.add_argument("--max-steps", type=whole_number(1), help="stop after this many optimisation steps")
     tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     tr.add_argument("--device", default="auto", choices=("auto", "cpu"),
                     help="cpu forces CPU; otherwise Accelerate places each process (accelerate launch)")
     tr.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"),
                     help="auto: bf16 where the GPU has it, else fp16; always no on CPU")
-    tr.add_argument("--description")
+    tr.add_argument("--description", help="a note stored with the checkpoint")
     tr.set_defaults(func=_train)
 
     ev = subparsers.add_parser("evaluate", help="MSE overall, per face region and per emotion on Emo3D data")
     ev.add_argument("--model", default="embedded", help="text model name or checkpoint folder")
-    ev.add_argument("--data", required=True)
-    ev.add_argument("--split", default="test")
-    ev.add_argument("--batch-size", type=int, default=32)
-    ev.add_argument("--limit", type=int, default=0, help="evaluate only the first N pairs")
-    ev.add_argument("--json", metavar="PATH")
+    ev.add_argument("--data", required=True, help="Emo3D folder, CSV or parquet")
+    ev.add_argument("--split", default="test", help="which split of the data to evaluate")
+    ev.add_argument("--batch-size", type=whole_number(1), default=32, help="texts per forward pass")
+    ev.add_argument("--limit", type=whole_number(0), default=0, help="only the first N pairs (0: all)")
+    ev.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     ev.set_defaults(func=_evaluate)

@@ -46,7 +46,7 @@ def build_app(settings: Settings | None = None):
     import gradio as gr
 
     from emo_app.services import output_root
-    from emo_app.ui.common import ui_errors
+    from emo_app.ui.common import refuse_bad_payloads, ui_errors
 
     settings = settings or Settings.from_env()
     # Request folders are written once and pruned by services.output_dir, so Gradio serves them
@@ -63,6 +63,7 @@ def build_app(settings: Settings | None = None):
                     module = importlib.import_module(f"emo_app.ui.tabs.{module_name}")
                     getattr(module, builder)(settings)
         demo.load(ui_errors(tab_from_link), None, tabs, api_visibility="private", queue=False)
+    refuse_bad_payloads(demo)  # Gradio's own input checks answer with our sentence too
     return demo
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Callable
@@ -111,7 +112,7 @@ def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
         if own_request is None:
             bound.arguments.pop("request", None)
         try:
-            refused = next((a for a in bound.arguments.values() if isinstance(a, RefusedUpload)), None)
+            refused = next((a for a in bound.arguments.values() if isinstance(a, RefusedInput)), None)
             if refused is not None:
                 raise InvalidInputError(refused.message)
             return fn(*bound.args, **bound.kwargs)
@@ -125,15 +126,94 @@ def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
 
     wrapper.__signature__ = wrapper_signature  # type: ignore[attr-defined]
     wrapper.__annotations__ = hints
+    wrapper.refuses_inputs = True  # type: ignore[attr-defined]  # see refuse_bad_payloads
     return wrapper  # type: ignore[return-value]
 
 
-class RefusedUpload:
-    """An upload our image check refused, handed to the handler in place of the image; the
+class RefusedInput:
+    """An input value refused before the handler ran (an upload our image check refused, a
+    number out of range: ``refuse_bad_payloads``), handed to the handler in its place; the
     ``ui_errors`` wrapper turns it into our sentence (so the page keeps what it shows)."""
 
     def __init__(self, message: str):
         self.message = message
+
+
+def short_label(component: Any) -> str:
+    """A component's label without its explanation: "θ: tilt of the circle ..." -> "θ",
+    "k (top-k retrieval)" -> "k"."""
+    label = str(getattr(component, "label", None) or type(component).__name__)
+    return label.split(":")[0].split(" (")[0].strip() or label
+
+
+def payload_refusal(component: Any, payload: Any, error: Exception) -> str:
+    """The sentence for a value an input component cannot take, naming the input (Gradio's own
+    "Value -1 is less than minimum value 1." does not say which input it means)."""
+    import gradio as gr
+
+    name = short_label(component)
+    shown = repr(payload) if len(repr(payload)) <= 60 else repr(payload)[:57] + "..."
+    if isinstance(component, (gr.Number, gr.Slider)):
+        kind = _number_kind(component)
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)):
+            return f"{name} must be {kind}; got {shown}."
+        low, high = component.minimum, component.maximum
+        if low is not None and high is not None:
+            return f"{name} must be {kind} from {low:g} to {high:g}; got {payload:g}."
+        if low is not None:
+            return f"{name} must be {kind} of at least {low:g}; got {payload:g}."
+        return f"{name} must be {kind} of at most {high:g}; got {payload:g}."
+    choices = getattr(component, "choices", None)
+    if choices:
+        values = [c[1] if isinstance(c, (tuple, list)) else c for c in choices]
+        return f"{name} must be one of {', '.join(map(str, values))}; got {shown}."
+    detail = getattr(error, "message", None) or str(error)
+    return f"{name}: {str(detail).rstrip('.')}."
+
+
+def _number_kind(component: Any) -> str:
+    return "a whole number" if getattr(component, "precision", None) == 0 else "a number"
+
+
+def refuse_bad_payloads(demo: Any) -> None:
+    """Gradio checks each input before the handler runs (a number out of range or of the wrong
+    type, a choice not offered, a file of the wrong type) and answers with its own unclear
+    sentence and a traceback in the log. For every component whose handlers all use
+    ``ui_errors``, those refusals become our sentence naming the input, handed to the handler as
+    a ``RefusedInput``: the page keeps what it shows, API callers get a ``gr.Error`` and the
+    log one INFO line. A cleared number box and NaN or infinity (which raw JSON can send past
+    Gradio's range check) are refused too."""
+    import types
+
+    import gradio as gr
+
+    consumers: dict[int, list[Any]] = {}
+    blocks: dict[int, Any] = {}
+    for block_fn in demo.fns.values():
+        for block in block_fn.inputs:
+            consumers.setdefault(id(block), []).append(block_fn.fn)
+            blocks[id(block)] = block
+    for block_id, fns in consumers.items():
+        if not all(getattr(fn, "refuses_inputs", False) for fn in fns):
+            continue
+        component = blocks[block_id]
+        if not hasattr(component, "preprocess") or getattr(component, "_refuses_payloads", False):
+            continue
+        original = component.preprocess
+
+        def checked(self: Any, payload: Any, original: Callable[[Any], Any] = original) -> Any:
+            if payload is None and isinstance(self, gr.Number):
+                return RefusedInput(f"{short_label(self)} is empty; enter {_number_kind(self)}.")
+            if (isinstance(self, (gr.Number, gr.Slider)) and isinstance(payload, float)
+                    and not math.isfinite(payload)):  # raw JSON can send NaN and Infinity
+                return RefusedInput(f"{short_label(self)} must be a finite number; got {payload}.")
+            try:
+                return original(payload)
+            except (gr.Error, TypeError, ValueError) as exc:
+                return RefusedInput(payload_refusal(self, payload, exc))
+
+        component.preprocess = types.MethodType(checked, component)
+        component._refuses_payloads = True
 
 
 def photo_upload(**kwargs: Any):
@@ -156,7 +236,7 @@ def photo_upload(**kwargs: Any):
             try:
                 load_image(path)
             except EmoAppError as exc:
-                return RefusedUpload(str(exc))
+                return RefusedInput(str(exc))
         return decode(payload)
 
     component.preprocess = types.MethodType(checked_preprocess, component)

@@ -112,7 +112,7 @@ def build_sphere_tab(settings: Settings) -> None:
     with gr.Accordion("Generated image (C2A2 Stable Diffusion)", open=False):
         status = generation_status()
         gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
-        seed = gr.Number(value=0, precision=0, label="Seed")
+        seed = gr.Number(value=0, minimum=0, precision=0, label="Seed")
         gen_btn = gr.Button("Generate", interactive=bool(status.get("can_generate")))
         gallery = gr.Gallery(label="Generated", columns=2, height=300)
     hidden_v = gr.Number(visible=False, label="valence")

@@ -205,7 +205,7 @@ def _admin_layout() -> SimpleNamespace:
         with gr.Row():
             ui.new_name = gr.Textbox(label="Study name", max_lines=1)
             ui.source = gr.Radio(SOURCE_CHOICES, value="points", label="Items")
-            ui.seed = gr.Number(value=0, precision=0, label="Seed (generated points)")
+            ui.seed = gr.Number(value=0, minimum=0, precision=0, label="Seed (generated points)")
         with gr.Row():
             ui.folder = gr.Textbox(label="Image folder (server path)", max_lines=1)
             ui.csv_path = gr.Textbox(label="CSV (optional; default: the folder's only .csv)", max_lines=1)

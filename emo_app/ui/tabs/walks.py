@@ -90,14 +90,14 @@ def build_walks_tab(settings: Settings) -> None:
     with gr.Accordion("Generated-image walk (C2A2 Stable Diffusion)", open=False):
         # as on the sphere tab: why it cannot run here shows before anyone presses the button
         status = generation_status()
-        seed = gr.Number(value=0, precision=0, label="Seed (the same for every step)")
+        seed = gr.Number(value=0, minimum=0, precision=0, label="Seed (the same for every step)")
         gen = gr.Button("Generate the image walk", interactive=bool(status.get("can_generate")))
         gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
         gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
     inputs = [kind, emotion, other, theta, phi, r, steps, straight]
-    kind.change(walk_controls, kind, [emotion, other, theta, phi, r, straight], api_visibility="private",
-                queue=False)
+    kind.change(ui_errors(walk_controls), kind, [emotion, other, theta, phi, r, straight],
+                api_visibility="private", queue=False)
     go.click(walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
     go.click(None, js=show_result_js("walk-gif"), api_visibility="private", queue=False)
     gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",

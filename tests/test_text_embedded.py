@@ -195,3 +195,17 @@ def test_traced_encoder_matches_the_eager_model_for_any_length_and_padding(model
     np.testing.assert_allclose(model.encoder.encode(texts), eager.encode(texts), atol=1e-5)
     for text in texts:
         np.testing.assert_allclose(model.encoder.encode([text]), eager.encode([text]), atol=1e-5)
+
+
+def test_loading_the_encoder_prints_nothing_and_keeps_transformers_settings(capfd):
+    """Every CLI call printed transformers' "Loading weights" bar before its answer."""
+    from transformers.utils import logging as hf_logging
+
+    from emo_app.models import resolve
+    from emo_app.text.embedded import MiniLMEncoder
+
+    before = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    MiniLMEncoder(str(resolve("minilm")), trace=False)
+    printed = capfd.readouterr()
+    assert "Loading weights" not in printed.err + printed.out
+    assert (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()) == before

@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,24 @@ from emo_app.errors import EmoAppError, ModelLoadError
 log = logging.getLogger(__name__)
 
 Loader = Callable[[str, Any], Any]  # (device, dtype) -> model
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """While a shipped model loads: no per-tensor "Loading weights" bar and no config chatter
+    from transformers (every CLI call printed both before its answer); the library's own
+    settings come back afterwards, so a user's verbosity choice still holds elsewhere."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def pick_device(requested: str = "auto") -> str:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from emo_app.models.manager import quiet_transformers
+
 N_SHAPES = 51
 N_EMOTIONS = 8
 
@@ -99,8 +101,9 @@ class TransformerTextEncoder(nn.Module):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True)
+        with quiet_transformers():
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            self.model = AutoModel.from_pretrained(folder, local_files_only=True)
         self.pooling = pooling
         self.max_length = max_length
 

@@ -27,6 +27,7 @@ from emo_app.blendshapes import Blendshapes, mirror_name
 from emo_app.blendshapes.schema import ARKIT_NAMES, INDEX
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
+from emo_app.models.manager import quiet_transformers
 from emo_app.text.anchors import EMOTION_ANCHORS
 from emo_app.text.arousal import WEIGHT, WEIGHT_WITH_FACE_CUES, ArousalReader, with_arousal
 from emo_app.text.base import TextModel, TextPrediction
@@ -56,13 +57,14 @@ class MiniLMEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         self._torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = (
-            AutoModel.from_pretrained(folder, local_files_only=True, return_dict=False).to(device).eval()
-        )
         self.device = device
         self._lock = threading.Lock()
-        self._forward = self._trace() if trace else None
+        with quiet_transformers():  # tracing reads every attribute, transformers' loss chatter too
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            self.model = (
+                AutoModel.from_pretrained(folder, local_files_only=True, return_dict=False).to(device).eval()
+            )
+            self._forward = self._trace() if trace else None
 
     def _trace(self):
         import warnings

@@ -163,3 +163,39 @@ def test_the_walk_grid_fills_its_rows_evenly(steps, columns, rows, tmp_path, mon
     result = services.walk("axis", emotion="Happy", steps=steps, size=32)
     with Image.open(result.files["grid"]) as grid:
         assert grid.size == (columns * 32, rows * (32 + label_height(32)))
+
+
+def _example_click_chain(demo):
+    """The events a click on the Describe examples runs, in order."""
+    import gradio as gr
+
+    (dataset,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    chain = [fn for fn in demo.fns.values() if (dataset._id, "click") in fn.targets]
+    while (after := [fn for fn in demo.fns.values() if fn.trigger_after == chain[-1]._id]):
+        chain.append(after[0])
+    return chain
+
+
+def test_an_example_makes_its_face_with_the_chosen_look_not_the_default_one(monkeypatch):
+    """With the mask head, photo skin and a dark background chosen, a click on an example showed
+    a cached face on the full head, in generated skin, on a light background, while the
+    controls still said otherwise."""
+    import numpy as np
+    from PIL import Image
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.describe import EXAMPLES, build_describe_tab
+
+    monkeypatch.setenv("EMO_RENDER_SIZE", "96")
+    demo = _built_tab(build_describe_tab, Settings())
+    makes_the_face = _example_click_chain(demo)[-1]
+    ids = [getattr(block, "elem_id", None) or block.label for block in makes_the_face.inputs]
+    assert ids == ["describe-text", "Text model", "describe-look", "describe-head", "describe-tone",
+                   "describe-background"]
+    chosen = {"Text model": "embedded", "describe-look": "photo", "describe-head": "mediapipe",
+              "describe-tone": "deep", "describe-background": "dark"}
+    outputs = makes_the_face.fn(EXAMPLES[3], *[chosen[i] for i in ids[1:]])
+    with Image.open(outputs[0]) as front:
+        corner = np.asarray(front.convert("RGB"))[2, 2]
+    assert corner.max() < 80  # the dark background, not the light one
+    assert outputs[9]["text"] == EXAMPLES[3]

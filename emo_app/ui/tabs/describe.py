@@ -137,12 +137,6 @@ def describe(text: str, model: str, look: str | None = None, head: str | None = 
     return _describe_outputs(result)
 
 
-@ui_errors
-def describe_example(text: str, request: gr.Request = None) -> tuple:
-    """An example description with the default model and look."""
-    return describe(text, "embedded", request=request)
-
-
 # Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
 # without 52 more outputs on every /describe call (API callers already get them in the JSON).
 SLIDERS_FROM_STATE_JS = (
@@ -284,9 +278,12 @@ def build_describe_tab(settings: Settings) -> None:
 
     outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
                downloads, state, point_plot]
-    with examples_slot:  # the examples sit under the button; each is computed once, then cached
-        gr.Examples([[t] for t in EXAMPLES], inputs=[text], outputs=outputs, fn=describe_example,
-                    label="Examples", cache_examples=True, cache_mode="lazy")
+    with examples_slot:  # the examples sit under the button; a click fills the text and makes
+        # its face with the model, head, look, tone and background chosen above (not a cached
+        # face in the default look, which left the controls saying one thing and the face another)
+        examples = gr.Examples([[t] for t in EXAMPLES], inputs=[text], label="Examples")
+    examples.load_input_event.then(describe, [text, model, *appearance], outputs, api_visibility="private",
+                                   concurrency_id="render")
     state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_visibility="private", queue=False)
     go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
     text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",

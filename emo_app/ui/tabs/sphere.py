@@ -13,7 +13,7 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
-from emo_app.ui.common import emotions_figure, from_the_page, gpu, ui_errors
+from emo_app.ui.common import emotions_figure, from_the_page, gpu, signed, ui_errors
 from emo_app.ui.sphere_plot import sphere_component, sphere_value
 
 DEFAULT_POINT = EmotionPoint.of_class("Happily surprised")
@@ -41,7 +41,7 @@ def _point_outputs(point: EmotionPoint) -> tuple:
     )
     theta, phi, r = _angles(point)
     heading = (f"### Nearest class: {result.nearest[0][0]}\n"
-               f"valence {point.valence:+.2f}, arousal {point.arousal:+.2f}, Z {point.z:+.2f} · "
+               f"valence {signed(point.valence)}, arousal {signed(point.arousal)}, Z {signed(point.z)} · "
                f"θ {round(theta)}°, φ {round(phi)}°, r {r:.2f}\n\n{nearest}")
     return (sphere_value(point), heading, result.face.images["front"], emotions_figure(result.emotions))
 

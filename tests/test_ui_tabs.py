@@ -209,3 +209,17 @@ def test_a_coordinate_that_rounds_to_zero_reads_plus_zero_not_minus_zero():
 
     assert "Z +0.00 " in point_text(EmotionPoint(0.94, 0.13, -0.004))
     assert [signed(v) for v in (-0.004, -0.38, 0.005 + 1e-9, 0.0)] == ["+0.00", "-0.38", "+0.01", "+0.00"]
+
+
+def test_the_summary_names_each_cue_once_and_gives_each_note_its_own_line(monkeypatch):
+    """A pasted paragraph listed "smiles, smiles, smiles, ..." 120 times, and the notes (phrases
+    without full stops) ran together: "...the facial cues in the text C2A2 arousal leans..."."""
+    from emo_app.ui.tabs.describe import describe
+
+    monkeypatch.setenv("EMO_RENDER_SIZE", "64")
+    outputs = describe("She smiles. " * 12 + "She frowns.", "embedded")
+    summary, prediction = outputs[6], outputs[9]
+    assert prediction["cues"].count("smiles") == 12
+    assert "**facial cues found:** smiles, frowns" in summary and summary.count("smiles") == 1
+    lines = summary.splitlines()
+    assert len(prediction["notes"]) >= 2 and all(f"- {note}" in lines for note in prediction["notes"])

@@ -89,13 +89,12 @@ def point_text(point) -> str:
 def _describe_outputs(result) -> tuple:
     prediction = result.prediction
     shapes = prediction.shapes
-    cues = ", ".join(prediction.cues) or "none"
+    cues = ", ".join(dict.fromkeys(prediction.cues)) or "none"  # each cue once, however often it recurs
     summary = f"**Dominant emotion:** {prediction.emotions.dominant()} · **facial cues found:** {cues}"
     if result.language_note:
         summary = f"⚠️ {result.language_note}  \n" + summary
-    notes = " ".join(prediction.notes)
-    if notes:
-        summary += f"  \n{notes}"
+    if prediction.notes:  # one line each: the notes are phrases without full stops
+        summary += "\n\n" + "\n".join(f"- {note}" for note in prediction.notes)
     return (
         *_image_files(result.face),
         str(result.face.files["glb"]),

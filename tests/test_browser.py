@@ -359,3 +359,29 @@ def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
         _image_src(page, "describe-front")  # and the face arrives there
     finally:
         page.close()
+
+
+def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bars(browser, app_url):
+    """At 400 px the text's sphere, the emotions and the blendshapes shared rows at half width:
+    the emotions chart dropped every other name (happiness, the dominant one, among them) and
+    the blendshapes legend wrapped over the title and the bars."""
+    from emo_app.emotion.emotions import EMO3D_EMOTIONS
+
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        for elem_id in ("describe-point-plot", "describe-emotions", "describe-shapes"):
+            page.locator(f"#{elem_id} .main-svg").first.wait_for(timeout=60_000)
+            assert page.locator(f"#{elem_id}").bounding_box()["width"] > 300, elem_id
+        ticks = page.locator("#describe-emotions .xtick text")
+        names = ticks.evaluate_all("ts => ts.map(t => t.textContent)")
+        assert names == list(EMO3D_EMOTIONS)  # every name shown (plotly drops those that would overlap)
+        shapes = page.locator("#describe-shapes")
+        title = shapes.locator(".gtitle").bounding_box()
+        legend = shapes.locator(".legend").bounding_box()
+        bars = shapes.locator(".nsewdrag").first.bounding_box()
+        assert title["y"] + title["height"] <= legend["y"] + 1
+        assert legend["y"] + legend["height"] <= bars["y"] + 1
+    finally:
+        page.close()

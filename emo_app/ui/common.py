@@ -214,7 +214,7 @@ def emotions_figure(emotions: EmotionIntensities) -> PlotlyJSON:
     bars = {"type": "bar", "x": list(EMO3D_EMOTIONS), "y": [float(v) for v in emotions.values],
             "marker": {"color": EMOTION_COLOURS}, "hovertemplate": "%{x}: %{y:.2f}<extra></extra>"}
     return plot_data([bars], {"title": {"text": "Emotion intensities"}, "yaxis": {"range": [0, 1]},
-                              "height": 300, "margin": {"l": 40, "r": 10, "t": 40, "b": 60},
+                              "height": 300, "margin": {"l": 40, "r": 40, "t": 40, "b": 60},
                               "xaxis": {"automargin": True}})
 
 
@@ -224,9 +224,12 @@ def blendshapes_figure(shapes: Blendshapes, title: str = "ARKit blendshapes by r
     bars = [{"type": "bar", "x": list(names), "y": [float(shapes[n]) for n in names], "name": group,
              "marker": {"color": GROUP_COLOURS[group]}, "hovertemplate": "%{x}: %{y:.2f}<extra></extra>"}
             for group, names in GROUPS.items()]
-    return plot_data(bars, {"title": {"text": title}, "yaxis": {"range": [0, 1]},
-                            "height": 420, "margin": {"l": 40, "r": 10, "t": 40, "b": 10},
-                            "legend": {"orientation": "h", "y": 1.12, "x": 0},
+    # the legend sits above the bars and pushes them down as it wraps (one row on a wide screen,
+    # three on a phone, where a legend placed at a fixed height covered the bars)
+    return plot_data(bars, {"title": {"text": title, "y": 0.94, "yanchor": "top"}, "yaxis": {"range": [0, 1]},
+                            "height": 450, "margin": {"l": 40, "r": 10, "t": 40, "b": 10},
+                            "legend": {"orientation": "h", "yref": "container", "y": 0.87, "yanchor": "top",
+                                       "x": 0},
                             "xaxis": {"tickangle": -60, "automargin": True, "tickfont": {"size": 10}}})
 
 

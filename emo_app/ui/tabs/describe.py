@@ -35,6 +35,7 @@ HEADS = [("full head (ICT-FaceKit)", "full"), ("MediaPipe mask head", "mediapipe
 TONES = [("light", "light"), ("medium", "medium"), ("deep", "deep")]
 BACKGROUNDS = [("light", "light"), ("dark", "dark")]
 APPEARANCE = ("look", "head", "tone", "background")  # the order the appearance inputs come in
+HALF_ROW_MIN_WIDTH = 340  # px: narrower than this, a chart sharing a row moves to its own line
 
 
 def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
@@ -256,12 +257,15 @@ def build_describe_tab(settings: Settings) -> None:
                 elem_id="describe-model3d",
             )
     summary = gr.Markdown(label="Summary", elem_id="describe-summary")
+    # side by side on a wide screen; on a phone each takes the full width (at half of 400 px the
+    # charts dropped every other emotion's name and the legend covered the bars)
     with gr.Row():
-        point_md = gr.Markdown(label="C2A2 point")
-        point_plot = gr.Plot(label="The text's point on the C2A2 sphere")
+        point_md = gr.Markdown(label="C2A2 point", min_width=HALF_ROW_MIN_WIDTH)
+        point_plot = gr.Plot(label="The text's point on the C2A2 sphere", min_width=HALF_ROW_MIN_WIDTH,
+                             elem_id="describe-point-plot")
     with gr.Row():
-        emotions_plot = gr.Plot(label="Emotions")
-        shapes_plot = gr.Plot(label="Blendshapes", elem_id="describe-shapes")
+        emotions_plot = gr.Plot(label="Emotions", min_width=HALF_ROW_MIN_WIDTH, elem_id="describe-emotions")
+        shapes_plot = gr.Plot(label="Blendshapes", elem_id="describe-shapes", min_width=HALF_ROW_MIN_WIDTH)
     reasons = gr.Dataframe(headers=["shape", "weight", "why it moved"], label="Why each shape moved",
                            interactive=False, wrap=True, elem_id="describe-reasons")
     sliders, ordered, apply = _shape_sliders()

@@ -223,3 +223,13 @@ def test_the_summary_names_each_cue_once_and_gives_each_note_its_own_line(monkey
     assert "**facial cues found:** smiles, frowns" in summary and summary.count("smiles") == 1
     lines = summary.splitlines()
     assert len(prediction["notes"]) >= 2 and all(f"- {note}" in lines for note in prediction["notes"])
+
+
+def test_at_the_neutral_centre_the_heading_keeps_the_sliders_direction(monkeypatch):
+    """With r at 0 the heading said θ 0°, φ 0° while the sliders held θ 90°, φ 30° (the centre
+    has no direction of its own); raising r then went to 90°, as the sliders said."""
+    from emo_app.ui.tabs.sphere import sphere_point
+
+    monkeypatch.setenv("EMO_RENDER_SIZE", "64")
+    heading = sphere_point(90, 30, 0)[1]
+    assert "Nearest class: Neutral" in heading and "θ 90°, φ 30°, r 0.00" in heading

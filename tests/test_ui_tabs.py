@@ -189,6 +189,8 @@ def test_an_example_makes_its_face_with_the_chosen_look_not_the_default_one(monk
     monkeypatch.setenv("EMO_RENDER_SIZE", "96")
     demo = _built_tab(build_describe_tab, Settings())
     makes_the_face = _example_click_chain(demo)[-1]
+    (public,) = [fn for fn in demo.fns.values() if fn.api_name == "describe"]  # /describe keeps its name
+    assert public is not makes_the_face and public.inputs == makes_the_face.inputs
     ids = [getattr(block, "elem_id", None) or block.label for block in makes_the_face.inputs]
     assert ids == ["describe-text", "Text model", "describe-look", "describe-head", "describe-tone",
                    "describe-background"]

@@ -287,8 +287,8 @@ def build_describe_tab(settings: Settings) -> None:
         # its face with the model, head, look, tone and background chosen above (not a cached
         # face in the default look, which left the controls saying one thing and the face another)
         examples = gr.Examples([[t] for t in EXAMPLES], inputs=[text], label="Examples")
-    examples.load_input_event.then(describe, [text, model, *appearance], outputs, api_visibility="private",
-                                   concurrency_id="render")
+    examples.load_input_event.then(describe, [text, model, *appearance], outputs, api_name="describe_example",
+                                   api_visibility="private", concurrency_id="render")
     state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_visibility="private", queue=False)
     go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
     text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",

@@ -362,9 +362,9 @@ def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
 
 
 def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bars(browser, app_url):
-    """At 400 px the text's sphere, the emotions and the blendshapes shared rows at half width:
-    the emotions chart dropped every other name (happiness, the dominant one, among them) and
-    the blendshapes legend wrapped over the title and the bars."""
+    """At 400 px the two faces, the text's sphere, the emotions and the blendshapes shared rows at
+    half width: the faces were 125 px wide, the emotions chart dropped every other name
+    (happiness, the dominant one, among them) and the blendshapes legend wrapped over the bars."""
     from emo_app.emotion.emotions import EMO3D_EMOTIONS
 
     page = browser.new_page(viewport={"width": 400, "height": 900})
@@ -373,6 +373,8 @@ def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bar
         _image_src(page, "describe-front")
         for elem_id in ("describe-point-plot", "describe-emotions", "describe-shapes"):
             page.locator(f"#{elem_id} .main-svg").first.wait_for(timeout=60_000)
+        for elem_id in ("describe-front", "describe-three-quarter", "describe-point-plot",
+                        "describe-emotions", "describe-shapes"):  # at half width a face was 125 px wide
             assert page.locator(f"#{elem_id}").bounding_box()["width"] > 300, elem_id
         ticks = page.locator("#describe-emotions .xtick text")
         names = ticks.evaluate_all("ts => ts.map(t => t.textContent)")

@@ -249,8 +249,10 @@ def build_describe_tab(settings: Settings) -> None:
             examples_slot = gr.Column()
         with gr.Column(scale=3):
             with gr.Row():
-                front = gr.Image(label="Front", type="filepath", elem_id="describe-front", height=320)
-                three_quarter = gr.Image(label="Three-quarter", type="filepath", height=320)
+                front = gr.Image(label="Front", type="filepath", elem_id="describe-front", height=320,
+                                 min_width=HALF_ROW_MIN_WIDTH)
+                three_quarter = gr.Image(label="Three-quarter", type="filepath", height=320,
+                                         min_width=HALF_ROW_MIN_WIDTH, elem_id="describe-three-quarter")
             model3d = gr.Model3D(
                 label="Interactive 3D (GLB with 52 ARKit morph targets)",
                 height=320,

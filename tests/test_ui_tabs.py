@@ -235,3 +235,21 @@ def test_at_the_neutral_centre_the_heading_keeps_the_sliders_direction(monkeypat
     monkeypatch.setenv("EMO_RENDER_SIZE", "64")
     heading = sphere_point(90, 30, 0)[1]
     assert "Nearest class: Neutral" in heading and "θ 90°, φ 30°, r 0.00" in heading
+
+
+def test_the_describe_tabs_small_sphere_is_drawn_from_further_back_than_the_big_one():
+    """At 300 px high, with the 460 px sphere's camera, the cube's lower corner and the valence
+    and arousal axis names were cut off (screenshots at 400 and 1400 px)."""
+    import json
+    import math
+
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.ui.sphere_plot import sphere_figure
+    from emo_app.ui.tabs.describe import sphere_plot
+
+    def distance(layout) -> float:
+        return math.dist((0, 0, 0), layout["scene"]["camera"]["eye"].values())
+
+    small = json.loads(sphere_plot(EmotionPoint(0.9, 0.1, 0.0)).to_json())["layout"]
+    big = sphere_figure(None)["layout"]
+    assert small["height"] == 300 and distance(small) >= 1.2 * distance(big)

@@ -72,6 +72,8 @@ def sphere_plot(point):
 
     figure = sphere_figure(point, resolution=20)
     figure["layout"]["height"] = 300
+    # the big sphere's camera, drawn further back: at this height it cut off the axes' names
+    figure["layout"]["scene"]["camera"] = {"eye": {"x": 1.6, "y": -1.75, "z": 1.15}}
     return plotly_figure(figure)
 
 

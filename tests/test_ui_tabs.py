@@ -253,3 +253,23 @@ def test_the_describe_tabs_small_sphere_is_drawn_from_further_back_than_the_big_
     small = json.loads(sphere_plot(EmotionPoint(0.9, 0.1, 0.0)).to_json())["layout"]
     big = sphere_figure(None)["layout"]
     assert small["height"] == 300 and distance(small) >= 1.2 * distance(big)
+
+
+def test_the_tongue_slider_says_it_shows_on_the_mask_head_only(monkeypatch):
+    """Moving tongueOut on the default full head changed nothing on screen, without a word."""
+    import gradio as gr
+    import numpy as np
+
+    from emo_app.config import Settings
+    from emo_app.services import render_face
+    from emo_app.ui.tabs.describe import build_describe_tab
+
+    def tongue_moves(head: str) -> bool:
+        still, out = (render_face({"jawOpen": 0.6, "tongueOut": t}, size=96, head=head).images["front"]
+                      for t in (0.0, 1.0))
+        return bool(np.abs(still.astype(int) - out.astype(int)).max() > 30)
+
+    assert not tongue_moves("full") and tongue_moves("mediapipe")
+    demo = _built_tab(build_describe_tab, Settings())
+    (slider,) = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label == "tongueOut"]
+    assert "mask head only" in (slider.info or "")

@@ -346,8 +346,8 @@ def test_on_a_phone_the_new_raters_whole_personal_link_is_on_screen(browser, app
 
 def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
     """At 400 px the face stacks under the inputs and ten examples, about 1200 px below the
-    button: pressing it now scrolls the face into view (a wide screen, where the face is
-    already visible, does not move)."""
+    button: pressing it, or an example, now scrolls the face into view (a wide screen, where the
+    face is already visible, does not move)."""
     page = browser.new_page(viewport={"width": 400, "height": 900})
     try:
         page.goto(app_url, wait_until="domcontentloaded")
@@ -357,6 +357,13 @@ def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
         page.wait_for_function("document.getElementById('describe-front').getBoundingClientRect().top < 450",
                                timeout=30_000)
         _image_src(page, "describe-front")  # and the face arrives there
+        # an example, ten buttons under Make the face, brings its face into view too (it stayed below)
+        example = page.locator("#describe-examples").get_by_text("A smug, one-sided smirk of contempt.")
+        example.scroll_into_view_if_needed()
+        assert page.locator("#describe-front").bounding_box()["y"] > 900 * 0.6
+        example.click()
+        page.wait_for_function("document.getElementById('describe-front').getBoundingClientRect().top < 450",
+                               timeout=30_000)
     finally:
         page.close()
 

@@ -170,7 +170,7 @@ def _example_click_chain(demo):
     import gradio as gr
 
     (dataset,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
-    chain = [fn for fn in demo.fns.values() if (dataset._id, "click") in fn.targets]
+    chain = [fn for fn in demo.fns.values() if (dataset._id, "click") in fn.targets and fn.fn is not None]
     while (after := [fn for fn in demo.fns.values() if fn.trigger_after == chain[-1]._id]):
         chain.append(after[0])
     return chain

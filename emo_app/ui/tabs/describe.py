@@ -297,14 +297,16 @@ def build_describe_tab(settings: Settings) -> None:
     with examples_slot:  # the examples sit under the button; a click fills the text and makes
         # its face with the model, head, look, tone and background chosen above (not a cached
         # face in the default look, which left the controls saying one thing and the face another)
-        examples = gr.Examples([[t] for t in EXAMPLES], inputs=[text], label="Examples")
+        examples = gr.Examples([[t] for t in EXAMPLES], inputs=[text], label="Examples",
+                               elem_id="describe-examples")
     examples.load_input_event.then(describe, [text, model, *appearance], outputs, api_name="describe_example",
                                    api_visibility="private", concurrency_id="render")
     state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_visibility="private", queue=False)
     go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
     text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",
                 concurrency_id="render")
-    for trigger in (go.click, text.submit):  # on a phone the face is a long scroll below the button
+    # on a phone the face is a long scroll below the button (and below the examples)
+    for trigger in (go.click, text.submit, examples.dataset.click):
         trigger(None, js=show_result_js("describe-front"), api_visibility="private", queue=False)
     redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
     apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",

@@ -371,7 +371,8 @@ def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
 def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bars(browser, app_url):
     """At 400 px the two faces, the text's sphere, the emotions and the blendshapes shared rows at
     half width: the faces were 125 px wide, the emotions chart dropped every other name
-    (happiness, the dominant one, among them) and the blendshapes legend wrapped over the bars."""
+    (happiness, the dominant one, among them), the blendshapes legend wrapped over the bars and
+    the reasons table ran off the screen's edge."""
     from emo_app.emotion.emotions import EMO3D_EMOTIONS
 
     page = browser.new_page(viewport={"width": 400, "height": 900})
@@ -392,5 +393,8 @@ def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bar
         bars = shapes.locator(".nsewdrag").first.bounding_box()
         assert title["y"] + title["height"] <= legend["y"] + 1
         assert legend["y"] + legend["height"] <= bars["y"] + 1
+        # the reasons table wraps its sentences within the screen (they ran off its right edge)
+        table = page.locator("#describe-reasons table")
+        assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
     finally:
         page.close()

@@ -277,8 +277,11 @@ def build_describe_tab(settings: Settings) -> None:
     with gr.Row():
         emotions_plot = gr.Plot(label="Emotions", min_width=HALF_ROW_MIN_WIDTH, elem_id="describe-emotions")
         shapes_plot = gr.Plot(label="Blendshapes", elem_id="describe-shapes", min_width=HALF_ROW_MIN_WIDTH)
+    # widths in shares of the table: on a phone the reasons wrap in view instead of running off
+    # its right edge (content-sized columns put most of each reason out of sight)
     reasons = gr.Dataframe(headers=["shape", "weight", "why it moved"], label="Why each shape moved",
-                           interactive=False, wrap=True, elem_id="describe-reasons")
+                           interactive=False, wrap=True, elem_id="describe-reasons",
+                           column_widths=["25%", "11%", "64%"])
     sliders, ordered, apply = _shape_sliders()
     with gr.Row():
         score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)",

@@ -372,7 +372,7 @@ def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bar
     """At 400 px the two faces, the text's sphere, the emotions and the blendshapes shared rows at
     half width: the faces were 125 px wide, the emotions chart dropped every other name
     (happiness, the dominant one, among them), the blendshapes legend wrapped over the bars and
-    the reasons table ran off the screen's edge."""
+    the reasons and score tables ran off the screen's edge."""
     from emo_app.emotion.emotions import EMO3D_EMOTIONS
 
     page = browser.new_page(viewport={"width": 400, "height": 900})
@@ -393,8 +393,14 @@ def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bar
         bars = shapes.locator(".nsewdrag").first.bounding_box()
         assert title["y"] + title["height"] <= legend["y"] + 1
         assert legend["y"] + legend["height"] <= bars["y"] + 1
-        # the reasons table wraps its sentences within the screen (they ran off its right edge)
-        table = page.locator("#describe-reasons table")
-        assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
+        # the reasons and the score wrap their sentences within the screen (they ran off its edge)
+        page.locator("#describe-score").click()
+        page.wait_for_function(
+            "() => { const t = document.querySelector('#describe-score-table');"
+            " return t && !t.querySelector('.progress-text') && t.innerText.includes('MediaPipe re-read'); }",
+            timeout=120_000)
+        for elem_id in ("describe-reasons", "describe-score-table"):
+            table = page.locator(f"#{elem_id} table")
+            assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1"), elem_id
     finally:
         page.close()

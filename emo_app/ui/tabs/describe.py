@@ -287,10 +287,11 @@ def build_describe_tab(settings: Settings) -> None:
         score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)",
                               elem_id="describe-score")
     score_table = gr.Dataframe(headers=["measure", "value", "what it means"], interactive=False, wrap=True,
-                               label="Score of the face on screen", elem_id="describe-score-table")
+                               label="Score of the face on screen", elem_id="describe-score-table",
+                               column_widths=["32%", "22%", "46%"])  # shares, as for the reasons
     score_note = gr.Markdown(label="Score note")
     score_top = gr.Dataframe(headers=["retrieved prompt", "similarity"], label="Top-k prompts",
-                             interactive=False)
+                             interactive=False, wrap=True, column_widths=["78%", "22%"])
     downloads = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
     with gr.Accordion("The prediction as JSON", open=False):
         state = gr.JSON(label="Prediction")

@@ -176,7 +176,7 @@ def _example_click_chain(demo):
     return chain
 
 
-def test_an_example_makes_its_face_with_the_chosen_look_not_the_default_one(monkeypatch):
+def test_an_example_makes_its_face_with_the_chosen_look_not_the_default_one():
     """With the mask head, photo skin and a dark background chosen, a click on an example showed
     a cached face on the full head, in generated skin, on a light background, while the
     controls still said otherwise."""
@@ -186,7 +186,6 @@ def test_an_example_makes_its_face_with_the_chosen_look_not_the_default_one(monk
     from emo_app.config import Settings
     from emo_app.ui.tabs.describe import EXAMPLES, build_describe_tab
 
-    monkeypatch.setenv("EMO_RENDER_SIZE", "96")
     demo = _built_tab(build_describe_tab, Settings())
     makes_the_face = _example_click_chain(demo)[-1]
     (public,) = [fn for fn in demo.fns.values() if fn.api_name == "describe"]  # /describe keeps its name
@@ -213,12 +212,11 @@ def test_a_coordinate_that_rounds_to_zero_reads_plus_zero_not_minus_zero():
     assert [signed(v) for v in (-0.004, -0.38, 0.005 + 1e-9, 0.0)] == ["+0.00", "-0.38", "+0.01", "+0.00"]
 
 
-def test_the_summary_names_each_cue_once_and_gives_each_note_its_own_line(monkeypatch):
+def test_the_summary_names_each_cue_once_and_gives_each_note_its_own_line():
     """A pasted paragraph listed "smiles, smiles, smiles, ..." 120 times, and the notes (phrases
     without full stops) ran together: "...the facial cues in the text C2A2 arousal leans..."."""
     from emo_app.ui.tabs.describe import describe
 
-    monkeypatch.setenv("EMO_RENDER_SIZE", "64")
     outputs = describe("She smiles. " * 12 + "She frowns.", "embedded")
     summary, prediction = outputs[6], outputs[9]
     assert prediction["cues"].count("smiles") == 12
@@ -227,12 +225,11 @@ def test_the_summary_names_each_cue_once_and_gives_each_note_its_own_line(monkey
     assert len(prediction["notes"]) >= 2 and all(f"- {note}" in lines for note in prediction["notes"])
 
 
-def test_at_the_neutral_centre_the_heading_keeps_the_sliders_direction(monkeypatch):
+def test_at_the_neutral_centre_the_heading_keeps_the_sliders_direction():
     """With r at 0 the heading said θ 0°, φ 0° while the sliders held θ 90°, φ 30° (the centre
     has no direction of its own); raising r then went to 90°, as the sliders said."""
     from emo_app.ui.tabs.sphere import sphere_point
 
-    monkeypatch.setenv("EMO_RENDER_SIZE", "64")
     heading = sphere_point(90, 30, 0)[1]
     assert "Nearest class: Neutral" in heading and "θ 90°, φ 30°, r 0.00" in heading
 
@@ -255,7 +252,7 @@ def test_the_describe_tabs_small_sphere_is_drawn_from_further_back_than_the_big_
     assert small["height"] == 300 and distance(small) >= 1.2 * distance(big)
 
 
-def test_the_tongue_slider_says_it_shows_on_the_mask_head_only(monkeypatch):
+def test_the_tongue_slider_says_it_shows_on_the_mask_head_only():
     """Moving tongueOut on the default full head changed nothing on screen, without a word."""
     import gradio as gr
     import numpy as np

@@ -346,8 +346,8 @@ def test_on_a_phone_the_new_raters_whole_personal_link_is_on_screen(browser, app
 
 def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
     """At 400 px the face stacks under the inputs and ten examples, about 1200 px below the
-    button: pressing it now scrolls the face into view (a wide screen, where the face is
-    already visible, does not move)."""
+    button: pressing it, or an example, now scrolls the face into view (a wide screen, where the
+    face is already visible, does not move)."""
     page = browser.new_page(viewport={"width": 400, "height": 900})
     try:
         page.goto(app_url, wait_until="domcontentloaded")
@@ -357,5 +357,50 @@ def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
         page.wait_for_function("document.getElementById('describe-front').getBoundingClientRect().top < 450",
                                timeout=30_000)
         _image_src(page, "describe-front")  # and the face arrives there
+        # an example, ten buttons under Make the face, brings its face into view too (it stayed below)
+        example = page.locator("#describe-examples").get_by_text("A smug, one-sided smirk of contempt.")
+        example.scroll_into_view_if_needed()
+        assert page.locator("#describe-front").bounding_box()["y"] > 900 * 0.6
+        example.click()
+        page.wait_for_function("document.getElementById('describe-front').getBoundingClientRect().top < 450",
+                               timeout=30_000)
+    finally:
+        page.close()
+
+
+def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bars(browser, app_url):
+    """At 400 px the two faces, the text's sphere, the emotions and the blendshapes shared rows at
+    half width: the faces were 125 px wide, the emotions chart dropped every other name
+    (happiness, the dominant one, among them), the blendshapes legend wrapped over the bars and
+    the reasons and score tables ran off the screen's edge."""
+    from emo_app.emotion.emotions import EMO3D_EMOTIONS
+
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        for elem_id in ("describe-point-plot", "describe-emotions", "describe-shapes"):
+            page.locator(f"#{elem_id} .main-svg").first.wait_for(timeout=60_000)
+        for elem_id in ("describe-front", "describe-three-quarter", "describe-point-plot",
+                        "describe-emotions", "describe-shapes"):  # at half width a face was 125 px wide
+            assert page.locator(f"#{elem_id}").bounding_box()["width"] > 300, elem_id
+        ticks = page.locator("#describe-emotions .xtick text")
+        names = ticks.evaluate_all("ts => ts.map(t => t.textContent)")
+        assert names == list(EMO3D_EMOTIONS)  # every name shown (plotly drops those that would overlap)
+        shapes = page.locator("#describe-shapes")
+        title = shapes.locator(".gtitle").bounding_box()
+        legend = shapes.locator(".legend").bounding_box()
+        bars = shapes.locator(".nsewdrag").first.bounding_box()
+        assert title["y"] + title["height"] <= legend["y"] + 1
+        assert legend["y"] + legend["height"] <= bars["y"] + 1
+        # the reasons and the score wrap their sentences within the screen (they ran off its edge)
+        page.locator("#describe-score").click()
+        page.wait_for_function(
+            "() => { const t = document.querySelector('#describe-score-table');"
+            " return t && !t.querySelector('.progress-text') && t.innerText.includes('MediaPipe re-read'); }",
+            timeout=120_000)
+        for elem_id in ("describe-reasons", "describe-score-table"):
+            table = page.locator(f"#{elem_id} table")
+            assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1"), elem_id
     finally:
         page.close()

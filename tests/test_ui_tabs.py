@@ -163,3 +163,110 @@ def test_the_walk_grid_fills_its_rows_evenly(steps, columns, rows, tmp_path, mon
     result = services.walk("axis", emotion="Happy", steps=steps, size=32)
     with Image.open(result.files["grid"]) as grid:
         assert grid.size == (columns * 32, rows * (32 + label_height(32)))
+
+
+def _example_click_chain(demo):
+    """The events a click on the Describe examples runs, in order."""
+    import gradio as gr
+
+    (dataset,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    chain = [fn for fn in demo.fns.values() if (dataset._id, "click") in fn.targets and fn.fn is not None]
+    while (after := [fn for fn in demo.fns.values() if fn.trigger_after == chain[-1]._id]):
+        chain.append(after[0])
+    return chain
+
+
+def test_an_example_makes_its_face_with_the_chosen_look_not_the_default_one():
+    """With the mask head, photo skin and a dark background chosen, a click on an example showed
+    a cached face on the full head, in generated skin, on a light background, while the
+    controls still said otherwise."""
+    import numpy as np
+    from PIL import Image
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.describe import EXAMPLES, build_describe_tab
+
+    demo = _built_tab(build_describe_tab, Settings())
+    makes_the_face = _example_click_chain(demo)[-1]
+    (public,) = [fn for fn in demo.fns.values() if fn.api_name == "describe"]  # /describe keeps its name
+    assert public is not makes_the_face and public.inputs == makes_the_face.inputs
+    ids = [getattr(block, "elem_id", None) or block.label for block in makes_the_face.inputs]
+    assert ids == ["describe-text", "Text model", "describe-look", "describe-head", "describe-tone",
+                   "describe-background"]
+    chosen = {"Text model": "embedded", "describe-look": "photo", "describe-head": "mediapipe",
+              "describe-tone": "deep", "describe-background": "dark"}
+    outputs = makes_the_face.fn(EXAMPLES[3], *[chosen[i] for i in ids[1:]])
+    with Image.open(outputs[0]) as front:
+        corner = np.asarray(front.convert("RGB"))[2, 2]
+    assert corner.max() < 80  # the dark background, not the light one
+    assert outputs[9]["text"] == EXAMPLES[3]
+
+
+def test_a_coordinate_that_rounds_to_zero_reads_plus_zero_not_minus_zero():
+    """The first face's point read "Z -0.00" (its Z was -0.004): a zero shown as negative."""
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.ui.common import signed
+    from emo_app.ui.tabs.describe import point_text
+
+    assert "Z +0.00 " in point_text(EmotionPoint(0.94, 0.13, -0.004))
+    assert [signed(v) for v in (-0.004, -0.38, 0.005 + 1e-9, 0.0)] == ["+0.00", "-0.38", "+0.01", "+0.00"]
+
+
+def test_the_summary_names_each_cue_once_and_gives_each_note_its_own_line():
+    """A pasted paragraph listed "smiles, smiles, smiles, ..." 120 times, and the notes (phrases
+    without full stops) ran together: "...the facial cues in the text C2A2 arousal leans..."."""
+    from emo_app.ui.tabs.describe import describe
+
+    outputs = describe("She smiles. " * 12 + "She frowns.", "embedded")
+    summary, prediction = outputs[6], outputs[9]
+    assert prediction["cues"].count("smiles") == 12
+    assert "**facial cues found:** smiles, frowns" in summary and summary.count("smiles") == 1
+    lines = summary.splitlines()
+    assert len(prediction["notes"]) >= 2 and all(f"- {note}" in lines for note in prediction["notes"])
+
+
+def test_at_the_neutral_centre_the_heading_keeps_the_sliders_direction():
+    """With r at 0 the heading said θ 0°, φ 0° while the sliders held θ 90°, φ 30° (the centre
+    has no direction of its own); raising r then went to 90°, as the sliders said."""
+    from emo_app.ui.tabs.sphere import sphere_point
+
+    heading = sphere_point(90, 30, 0)[1]
+    assert "Nearest class: Neutral" in heading and "θ 90°, φ 30°, r 0.00" in heading
+
+
+def test_the_describe_tabs_small_sphere_is_drawn_from_further_back_than_the_big_one():
+    """At 300 px high, with the 460 px sphere's camera, the cube's lower corner and the valence
+    and arousal axis names were cut off (screenshots at 400 and 1400 px)."""
+    import json
+    import math
+
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.ui.sphere_plot import sphere_figure
+    from emo_app.ui.tabs.describe import sphere_plot
+
+    def distance(layout) -> float:
+        return math.dist((0, 0, 0), layout["scene"]["camera"]["eye"].values())
+
+    small = json.loads(sphere_plot(EmotionPoint(0.9, 0.1, 0.0)).to_json())["layout"]
+    big = sphere_figure(None)["layout"]
+    assert small["height"] == 300 and distance(small) >= 1.2 * distance(big)
+
+
+def test_the_tongue_slider_says_it_shows_on_the_mask_head_only():
+    """Moving tongueOut on the default full head changed nothing on screen, without a word."""
+    import gradio as gr
+    import numpy as np
+
+    from emo_app.config import Settings
+    from emo_app.services import render_face
+    from emo_app.ui.tabs.describe import build_describe_tab
+
+    def tongue_moves(head: str) -> bool:
+        still, out = (render_face({"jawOpen": 0.6, "tongueOut": t}, size=96, head=head).images["front"]
+                      for t in (0.0, 1.0))
+        return bool(np.abs(still.astype(int) - out.astype(int)).max() > 30)
+
+    assert not tongue_moves("full") and tongue_moves("mediapipe")
+    demo = _built_tab(build_describe_tab, Settings())
+    (slider,) = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label == "tongueOut"]
+    assert "mask head only" in (slider.info or "")

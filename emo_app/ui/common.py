@@ -51,6 +51,12 @@ def page_url(request: Any) -> str:
     return f"{scheme}://{host}{path}/"
 
 
+def signed(value: float) -> str:
+    """A coordinate to two places with its sign: "+0.94", "-0.38", and "+0.00", never "-0.00"
+    (a tiny negative number rounded to zero read as a real negative value)."""
+    return f"{round(float(value), 2) + 0.0:+.2f}"
+
+
 def show_result_js(elem_id: str) -> str:
     """Client-side JS for a primary button: when ``elem_id`` (the first result) sits below the
     screen, as on a phone, where the result column stacks under the inputs and examples, bring
@@ -288,7 +294,7 @@ def emotions_figure(emotions: EmotionIntensities) -> PlotlyJSON:
     bars = {"type": "bar", "x": list(EMO3D_EMOTIONS), "y": [float(v) for v in emotions.values],
             "marker": {"color": EMOTION_COLOURS}, "hovertemplate": "%{x}: %{y:.2f}<extra></extra>"}
     return plot_data([bars], {"title": {"text": "Emotion intensities"}, "yaxis": {"range": [0, 1]},
-                              "height": 300, "margin": {"l": 40, "r": 10, "t": 40, "b": 60},
+                              "height": 300, "margin": {"l": 40, "r": 40, "t": 40, "b": 60},
                               "xaxis": {"automargin": True}})
 
 
@@ -298,9 +304,12 @@ def blendshapes_figure(shapes: Blendshapes, title: str = "ARKit blendshapes by r
     bars = [{"type": "bar", "x": list(names), "y": [float(shapes[n]) for n in names], "name": group,
              "marker": {"color": GROUP_COLOURS[group]}, "hovertemplate": "%{x}: %{y:.2f}<extra></extra>"}
             for group, names in GROUPS.items()]
-    return plot_data(bars, {"title": {"text": title}, "yaxis": {"range": [0, 1]},
-                            "height": 420, "margin": {"l": 40, "r": 10, "t": 40, "b": 10},
-                            "legend": {"orientation": "h", "y": 1.12, "x": 0},
+    # the legend sits above the bars and pushes them down as it wraps (one row on a wide screen,
+    # three on a phone, where a legend placed at a fixed height covered the bars)
+    return plot_data(bars, {"title": {"text": title, "y": 0.94, "yanchor": "top"}, "yaxis": {"range": [0, 1]},
+                            "height": 450, "margin": {"l": 40, "r": 10, "t": 40, "b": 10},
+                            "legend": {"orientation": "h", "yref": "container", "y": 0.87, "yanchor": "top",
+                                       "x": 0},
                             "xaxis": {"tickangle": -60, "automargin": True, "tickfont": {"size": 10}}})
 
 

@@ -23,6 +23,7 @@ from emo_app.ui.common import (
     from_the_page,
     plotly_figure,
     show_result_js,
+    signed,
     ui_errors,
 )
 
@@ -34,6 +35,7 @@ HEADS = [("full head (ICT-FaceKit)", "full"), ("MediaPipe mask head", "mediapipe
 TONES = [("light", "light"), ("medium", "medium"), ("deep", "deep")]
 BACKGROUNDS = [("light", "light"), ("dark", "dark")]
 APPEARANCE = ("look", "head", "tone", "background")  # the order the appearance inputs come in
+HALF_ROW_MIN_WIDTH = 340  # px: narrower than this, a chart sharing a row moves to its own line
 
 
 def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
@@ -70,6 +72,8 @@ def sphere_plot(point):
 
     figure = sphere_figure(point, resolution=20)
     figure["layout"]["height"] = 300
+    # the big sphere's camera, drawn further back: at this height it cut off the axes' names
+    figure["layout"]["scene"]["camera"] = {"eye": {"x": 1.6, "y": -1.75, "z": 1.15}}
     return plotly_figure(figure)
 
 
@@ -79,7 +83,8 @@ def point_text(point) -> str:
 
     nearest = ", ".join(f"{n} ({d:.2f})" for n, d in nearest_classes(point, 3))
     theta, phi, r = point.to_spherical()
-    return (f"**C2A2 point** valence {point.valence:+.2f}, arousal {point.arousal:+.2f}, Z {point.z:+.2f} "
+    return (f"**C2A2 point** valence {signed(point.valence)}, arousal {signed(point.arousal)}, "
+            f"Z {signed(point.z)} "
             f"(θ {round(math.degrees(theta))}°, φ {round(math.degrees(phi))}°, r {r:.2f})  \n"
             f"**Nearest classes:** {nearest}")
 
@@ -87,13 +92,12 @@ def point_text(point) -> str:
 def _describe_outputs(result) -> tuple:
     prediction = result.prediction
     shapes = prediction.shapes
-    cues = ", ".join(prediction.cues) or "none"
+    cues = ", ".join(dict.fromkeys(prediction.cues)) or "none"  # each cue once, however often it recurs
     summary = f"**Dominant emotion:** {prediction.emotions.dominant()} · **facial cues found:** {cues}"
     if result.language_note:
         summary = f"⚠️ {result.language_note}  \n" + summary
-    notes = " ".join(prediction.notes)
-    if notes:
-        summary += f"  \n{notes}"
+    if prediction.notes:  # one line each: the notes are phrases without full stops
+        summary += "\n\n" + "\n".join(f"- {note}" for note in prediction.notes)
     return (
         *_image_files(result.face),
         str(result.face.files["glb"]),
@@ -135,12 +139,6 @@ def describe(text: str, model: str, look: str | None = None, head: str | None = 
     if result.language_note and from_the_page(request):
         gr.Warning(result.language_note, duration=15)
     return _describe_outputs(result)
-
-
-@ui_errors
-def describe_example(text: str, request: gr.Request = None) -> tuple:
-    """An example description with the default model and look."""
-    return describe(text, "embedded", request=request)
 
 
 # Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
@@ -222,6 +220,12 @@ def _appearance_controls(settings: Settings) -> list[gr.Radio]:
     return [look, head, tone, background]
 
 
+# a shape that does nothing on the default head says so (moving it there changed nothing on screen)
+SLIDER_NOTES = {
+    "tongueOut": "shows on the MediaPipe mask head only: the full ICT-FaceKit head has no tongue shape",
+}
+
+
 def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], gr.Button]:
     """One slider per shape, grouped by region: (sliders as laid out, sliders in ARKit order,
     the redraw button)."""
@@ -231,7 +235,8 @@ def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], gr.Button]:
         for group, names in GROUPS.items():
             with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
                 for name in names:
-                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
+                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}",
+                                             info=SLIDER_NOTES.get(name)))
         apply = gr.Button("Redraw with these weights")
     ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
     return sliders, ordered, apply
@@ -253,45 +258,59 @@ def build_describe_tab(settings: Settings) -> None:
             examples_slot = gr.Column()
         with gr.Column(scale=3):
             with gr.Row():
-                front = gr.Image(label="Front", type="filepath", elem_id="describe-front", height=320)
-                three_quarter = gr.Image(label="Three-quarter", type="filepath", height=320)
+                front = gr.Image(label="Front", type="filepath", elem_id="describe-front", height=320,
+                                 min_width=HALF_ROW_MIN_WIDTH)
+                three_quarter = gr.Image(label="Three-quarter", type="filepath", height=320,
+                                         min_width=HALF_ROW_MIN_WIDTH, elem_id="describe-three-quarter")
             model3d = gr.Model3D(
                 label="Interactive 3D (GLB with 52 ARKit morph targets)",
                 height=320,
                 elem_id="describe-model3d",
             )
     summary = gr.Markdown(label="Summary", elem_id="describe-summary")
+    # side by side on a wide screen; on a phone each takes the full width (at half of 400 px the
+    # charts dropped every other emotion's name and the legend covered the bars)
     with gr.Row():
-        point_md = gr.Markdown(label="C2A2 point")
-        point_plot = gr.Plot(label="The text's point on the C2A2 sphere")
+        point_md = gr.Markdown(label="C2A2 point", min_width=HALF_ROW_MIN_WIDTH)
+        point_plot = gr.Plot(label="The text's point on the C2A2 sphere", min_width=HALF_ROW_MIN_WIDTH,
+                             elem_id="describe-point-plot")
     with gr.Row():
-        emotions_plot = gr.Plot(label="Emotions")
-        shapes_plot = gr.Plot(label="Blendshapes", elem_id="describe-shapes")
+        emotions_plot = gr.Plot(label="Emotions", min_width=HALF_ROW_MIN_WIDTH, elem_id="describe-emotions")
+        shapes_plot = gr.Plot(label="Blendshapes", elem_id="describe-shapes", min_width=HALF_ROW_MIN_WIDTH)
+    # widths in shares of the table: on a phone the reasons wrap in view instead of running off
+    # its right edge (content-sized columns put most of each reason out of sight)
     reasons = gr.Dataframe(headers=["shape", "weight", "why it moved"], label="Why each shape moved",
-                           interactive=False, wrap=True, elem_id="describe-reasons")
+                           interactive=False, wrap=True, elem_id="describe-reasons",
+                           column_widths=["25%", "11%", "64%"])
     sliders, ordered, apply = _shape_sliders()
     with gr.Row():
         score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)",
                               elem_id="describe-score")
     score_table = gr.Dataframe(headers=["measure", "value", "what it means"], interactive=False, wrap=True,
-                               label="Score of the face on screen", elem_id="describe-score-table")
+                               label="Score of the face on screen", elem_id="describe-score-table",
+                               column_widths=["32%", "22%", "46%"])  # shares, as for the reasons
     score_note = gr.Markdown(label="Score note")
     score_top = gr.Dataframe(headers=["retrieved prompt", "similarity"], label="Top-k prompts",
-                             interactive=False)
+                             interactive=False, wrap=True, column_widths=["78%", "22%"])
     downloads = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
     with gr.Accordion("The prediction as JSON", open=False):
         state = gr.JSON(label="Prediction")
 
     outputs = [front, three_quarter, model3d, emotions_plot, shapes_plot, point_md, summary, reasons,
                downloads, state, point_plot]
-    with examples_slot:  # the examples sit under the button; each is computed once, then cached
-        gr.Examples([[t] for t in EXAMPLES], inputs=[text], outputs=outputs, fn=describe_example,
-                    label="Examples", cache_examples=True, cache_mode="lazy")
+    with examples_slot:  # the examples sit under the button; a click fills the text and makes
+        # its face with the model, head, look, tone and background chosen above (not a cached
+        # face in the default look, which left the controls saying one thing and the face another)
+        examples = gr.Examples([[t] for t in EXAMPLES], inputs=[text], label="Examples",
+                               elem_id="describe-examples")
+    examples.load_input_event.then(describe, [text, model, *appearance], outputs, api_name="describe_example",
+                                   api_visibility="private", concurrency_id="render")
     state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_visibility="private", queue=False)
     go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
     text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",
                 concurrency_id="render")
-    for trigger in (go.click, text.submit):  # on a phone the face is a long scroll below the button
+    # on a phone the face is a long scroll below the button (and below the examples)
+    for trigger in (go.click, text.submit, examples.dataset.click):
         trigger(None, js=show_result_js("describe-front"), api_visibility="private", queue=False)
     redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
     apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",

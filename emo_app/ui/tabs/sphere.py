@@ -13,7 +13,7 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
-from emo_app.ui.common import emotions_figure, from_the_page, gpu, ui_errors
+from emo_app.ui.common import emotions_figure, from_the_page, gpu, signed, ui_errors
 from emo_app.ui.sphere_plot import sphere_component, sphere_value
 
 DEFAULT_POINT = EmotionPoint.of_class("Happily surprised")
@@ -32,16 +32,18 @@ def _angles(point: EmotionPoint) -> tuple[float, float, float]:
     return round(math.degrees(theta), 1), round(math.degrees(phi), 1), round(min(r, 1.0), 3)
 
 
-def _point_outputs(point: EmotionPoint) -> tuple:
+def _point_outputs(point: EmotionPoint, angles: tuple[float, float, float] | None = None) -> tuple:
+    """The sphere, heading, face and chart for a point; ``angles`` (θ°, φ°, r) as the sliders
+    hold them, which at r = 0 keep the direction the point itself no longer has."""
     from emo_app import services
 
     result = services.sphere_point(point, size=320)
     nearest = "\n".join(
         f"{i + 1}. **{name}** (distance {d:.2f})" for i, (name, d) in enumerate(result.nearest)
     )
-    theta, phi, r = _angles(point)
+    theta, phi, r = angles if angles is not None else _angles(point)
     heading = (f"### Nearest class: {result.nearest[0][0]}\n"
-               f"valence {point.valence:+.2f}, arousal {point.arousal:+.2f}, Z {point.z:+.2f} · "
+               f"valence {signed(point.valence)}, arousal {signed(point.arousal)}, Z {signed(point.z)} · "
                f"θ {round(theta)}°, φ {round(phi)}°, r {r:.2f}\n\n{nearest}")
     return (sphere_value(point), heading, result.face.images["front"], emotions_figure(result.emotions))
 
@@ -49,7 +51,7 @@ def _point_outputs(point: EmotionPoint) -> tuple:
 @ui_errors
 def sphere_point(theta: float, phi: float, r: float) -> tuple:
     """A point by azimuth θ and elevation φ in degrees and intensity r (0 neutral, 1 full)."""
-    return _point_outputs(_point(theta, phi, r))
+    return _point_outputs(_point(theta, phi, r), (theta, phi, r))
 
 
 @ui_errors

@@ -12,9 +12,14 @@ CAD triad) at lower arousal and a cold, slightly lowered Z, so
 ``CONTEMPT_DIRECTION`` = normalize(-0.80, 0.52, -0.30). Its nearest C2A2 class is Disgusted
 (0.30 away; Sadly fearful is 0.32), which is where contempt descriptions land on the sphere.
 
-From C2A2: the point's angular affinity to each class, kept for the nearest classes
-(softmax over cosine, temperature 0.1), spreads the radius r over each class's component
-emotions; neutral = 1 - r. Contempt never comes back from a C2A2 point (no class for it).
+From C2A2: the point's direction blends the classes' emotions (a basic class is its emotion
+at 1, a compound both of its parts at 1), each weighted by how close the class is
+(inverse-distance weighting over the angle to it, ``1 / angle**2``, fading with
+``exp(-angle / CLASS_REACH)`` beyond the nearest ones). The blend is exact on every class
+marker, which matters where classes crowd: Sadly fearful lies 5.7 degrees from Disgusted,
+and a softmax over cosines gave its own marker more disgust than sadness or fear. The blend
+is rescaled so its strongest emotion is r (at most 1); neutral = 1 - r. Contempt never comes
+back from a C2A2 point (no class for it).
 """
 
 from __future__ import annotations
@@ -43,6 +48,17 @@ CLASS_TO_EMOTION = {v: k for k, v in EMOTION_TO_CLASS.items()}
 
 _CONTEMPT = np.array([-0.80, 0.52, -0.30])
 CONTEMPT_DIRECTION = _CONTEMPT / np.linalg.norm(_CONTEMPT)
+
+# C2A2 -> Emo3D (module doc): each non-neutral class's unit direction and its emotions
+# (neutral..contempt without neutral: a basic class's emotion at 1, a compound's two parts at 1)
+_POINT_CLASSES = [name for name in CLASS_NAMES if name != "Neutral"]
+_CLASS_DIRECTIONS = np.array([C2A2_CLASSES[name] for name in _POINT_CLASSES], dtype=np.float64)
+_CLASS_DIRECTIONS /= np.linalg.norm(_CLASS_DIRECTIONS, axis=1, keepdims=True)
+_CLASS_EMOTIONS = np.array([
+    [float(EMOTION_TO_CLASS.get(emotion) in CLASS_COMPONENTS[name]) for emotion in EMO3D_EMOTIONS[1:]]
+    for name in _POINT_CLASSES
+])
+CLASS_REACH = np.radians(10.0)  # classes further than the nearest fade over this angle
 
 EMOTION_DIRECTIONS: dict[str, np.ndarray] = {
     **{e: np.array(C2A2_CLASSES[c]) for e, c in EMOTION_TO_CLASS.items()},
@@ -105,7 +121,7 @@ class EmotionIntensities:
         return EmotionPoint(*vector)
 
     @classmethod
-    def from_point(cls, point: EmotionPoint, temperature: float = 0.1) -> EmotionIntensities:
+    def from_point(cls, point: EmotionPoint) -> EmotionIntensities:
         """8 intensities for a C2A2 point (module doc)."""
         vector = point.as_array()
         r = float(np.linalg.norm(vector))
@@ -113,17 +129,14 @@ class EmotionIntensities:
         if r < 1e-9:
             values[0] = 1.0
             return cls(values)
-        direction = vector / r
-        names = [n for n in CLASS_NAMES if n != "Neutral"]
-        matrix = np.array([C2A2_CLASSES[n] for n in names])
-        cosines = matrix @ direction
-        weights = np.exp((cosines - cosines.max()) / temperature)
-        weights /= weights.sum()
-        for name, weight in zip(names, weights):
-            for component in CLASS_COMPONENTS[name]:
-                emotion = CLASS_TO_EMOTION[component]
-                values[EMO3D_EMOTIONS.index(emotion)] += weight
-        values[1:] = values[1:] / max(values[1:].max(), 1e-9) * min(r, 1.0)
+        angles = np.arccos(np.clip(_CLASS_DIRECTIONS @ (vector / r), -1.0, 1.0))
+        nearest = int(np.argmin(angles))
+        if angles[nearest] < 1e-9:  # on a marker: that class, exactly
+            blend = _CLASS_EMOTIONS[nearest]
+        else:
+            weights = angles**-2.0 * np.exp(-(angles - angles[nearest]) / CLASS_REACH)
+            blend = weights @ _CLASS_EMOTIONS / weights.sum()
+        values[1:] = blend / blend.max() * min(r, 1.0)
         values[0] = max(0.0, 1.0 - min(r, 1.0))
         return cls(values)
 

@@ -9,9 +9,11 @@ kept so a long-running server stays bounded on disk.
 from __future__ import annotations
 
 import collections
+import re
 import shutil
 import tempfile
 import threading
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from emo_app.emotion.space import (
 from emo_app.errors import EmoAppError, InvalidInputError
 
 MAX_OUTPUT_DIRS = 512
+MAX_FILE_STEM = 48  # characters of a download's name taken from what it shows
 VIEWS = ("front", "three_quarter", "profile")
 _OUTPUT_LOCK = threading.Lock()
 _OUTPUT_DIRS: dict[Path, collections.deque[Path]] = {}  # root -> its folders, oldest first
@@ -61,6 +64,19 @@ def output_dir(kind: str) -> Path:
         path.mkdir()
         made.append(path)
     return path
+
+
+def file_stem(*words: str, fallback: str = "face") -> str:
+    """A download's name from what it shows ("Quietly furious!" -> "quietly-furious"): ASCII,
+    lower case, cut at a word within ``MAX_FILE_STEM`` characters, so a second download is not
+    "face (1).glb"; ``fallback`` when no Latin letter or digit is left."""
+    text = unicodedata.normalize("NFKD", " ".join(map(str, words))).encode("ascii", "ignore").decode()
+    stem = ""
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if stem and len(stem) + 1 + len(word) > MAX_FILE_STEM:
+            break
+        stem = f"{stem}-{word}" if stem else word[:MAX_FILE_STEM]
+    return stem or fallback
 
 
 def as_blendshapes(weights: Blendshapes | Mapping[str, float] | Sequence[float]) -> Blendshapes:
@@ -107,9 +123,10 @@ def render_face(
     head: str | None = None,
     tone: str | None = None,
     background: str | None = None,
+    name: str = "face",
 ) -> FaceOutput:
     """Render the face for 52 weights in each view; with ``exports`` also write GLB, PNG,
-    JSON and Live Link Face CSV. ``rig``: a given head (a photo's face shape); otherwise
+    JSON and Live Link Face CSV, named ``name``. ``rig``: a given head (a photo's face shape); otherwise
     ``head`` ("full" or "mediapipe", default from settings) drawn in ``look`` ("skin" or
     "photo") and skin ``tone``, on a "light" or "dark" ``background``."""
     from emo_app.face import get_face_renderer
@@ -132,26 +149,28 @@ def render_face(
               for view in views}
     output = FaceOutput(shapes, images, texture=texture, rig=rig)
     if exports:
-        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig)
+        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig, name=name)
     return output
 
 
 def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: Any = None,
-                extra: Mapping[str, Any] | None = None, rig: Any = None) -> dict[str, Path]:
-    """GLB (52 named morph targets), PNG, named JSON and Live Link Face CSV in a new folder."""
+                extra: Mapping[str, Any] | None = None, rig: Any = None,
+                name: str = "face") -> dict[str, Path]:
+    """GLB (52 named morph targets), PNG, named JSON and Live Link Face CSV in a new folder,
+    each named ``name`` (a ``file_stem``: what the face shows)."""
     from emo_app.blendshapes.io import to_json, write_live_link_csv
     from emo_app.face.export import export_glb, save_png
 
     folder = output_dir("face")
     files = {
-        "glb": export_glb(shapes, folder / "face.glb", texture=texture, rig=rig),
-        "json": folder / "blendshapes.json",
-        "csv": folder / "live_link_face.csv",
+        "glb": export_glb(shapes, folder / f"{name}.glb", texture=texture, rig=rig),
+        "json": folder / f"{name}-blendshapes.json",
+        "csv": folder / f"{name}-live-link-face.csv",
     }
     files["json"].write_text(to_json(shapes, **dict(extra or {})))
     write_live_link_csv(shapes, files["csv"])
     if image is not None:
-        files["png"] = save_png(image, folder / "face.png")
+        files["png"] = save_png(image, folder / f"{name}.png")
     return files
 
 
@@ -201,7 +220,7 @@ def describe(
                        settings=settings, look=look, head=head, tone=tone, background=background)
     if exports:
         face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=face.texture,
-                                 rig=face.rig,
+                                 rig=face.rig, name=file_stem(text),
                                  extra={"text": prediction.text, "model": prediction.model,
                                         "emotions": prediction.emotions.to_dict()})
     return DescribeResult(prediction, face, not_english_note(text))
@@ -294,8 +313,11 @@ def sphere_point(
     ``face``: the head, look, tone and background choices of ``render_face``."""
     emotions = EmotionIntensities.from_point(point)
     shapes, _ = shapes_for_emotions(emotions)
-    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings, **face)
-    result = SphereResult(point, nearest_classes(point, 3), emotions, face)
+    nearest = nearest_classes(point, 3)
+    name = f"{file_stem(nearest[0][0])}_v{point.valence:+.2f}_a{point.arousal:+.2f}_z{point.z:+.2f}"
+    face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings,
+                       name=name.replace("-0.00", "+0.00"), **face)
+    result = SphereResult(point, nearest, emotions, face)
     if generate:
         result.generated, result.generation_message = generate_images(point, seeds=(seed,))
     return result
@@ -401,7 +423,8 @@ def walk(
     from emo_app.face.export import export_glb
     from emo_app.generation.walks import image_grid, save_mp4
 
-    points = walk_points(kind, **walk_kwargs)
+    request = WalkRequest.of(kind, **walk_kwargs)
+    points = request.points()
     from emo_app.text.facs import shapes_for_point
 
     shapes = [shapes_for_point(p) for p in points]
@@ -412,17 +435,27 @@ def walk(
                                                       rig=rig)
     labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
     folder = output_dir(f"walk-{kind}")
+    name = _walk_name(request)
     files = {
-        "gif": folder / "walk.gif",
-        "glb": export_glb(shapes, folder / "walk.glb", fps=fps, texture=texture, rig=rig),
-        "grid": folder / "grid.png",
+        "gif": folder / f"{name}.gif",
+        "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
+        "grid": folder / f"{name}-grid.png",
     }
     iio.imwrite(files["gif"], np.stack(frames), duration=1000 / fps, loop=0)
-    mp4 = save_mp4(folder / "walk.mp4", frames, fps)
+    mp4 = save_mp4(folder / f"{name}.mp4", frames, fps)
     if mp4 is not None:
         files["mp4"] = mp4
     image_grid([Image.fromarray(frame) for frame in frames], labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
+
+
+def _walk_name(request: WalkRequest) -> str:
+    """The walk's files' name: "happy-axis-walk", "happy-to-sad-walk", "circle-walk"."""
+    if request.kind == "axis":
+        return file_stem(request.emotion, "axis walk")
+    if request.kind == "classes":
+        return file_stem(request.emotion, "to", request.other, "walk")
+    return file_stem(f"{request.kind} walk")
 
 
 def generate_walk(kind: WalkKind, *, seed: int = 0, **params: Any) -> tuple[Any, str]:
@@ -501,7 +534,8 @@ def capture(
         shapes = prediction.shapes
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
-                       exports=True, settings=settings, rig=rig, head=head, tone=tone)
+                       exports=True, settings=settings, rig=rig, head=head, tone=tone,
+                       name=file_stem("captured", text or ""))
     return CaptureOutcome(shapes, message.strip(), face, texture, rig)
 
 

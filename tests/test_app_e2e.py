@@ -42,8 +42,24 @@ def test_describe_returns_a_face_and_the_emotion(client):
     assert result[10] is not None  # the point on the sphere plot
     assert state["dominant_emotion"] == "fear"
     assert state["blendshapes"]["eyeWideLeft"] > 0.2
-    assert any(str(path).endswith(".glb") for path in (f["path"] if isinstance(f, dict) else f
-                                                       for f in result[8]))
+    downloads = {Path(f["path"] if isinstance(f, dict) else f).name for f in result[8]}
+    stem = "terrified-eyes-wide-with-fear"  # named after the face, not "face (3).glb" on the 4th download
+    ends = (".glb", ".png", "-blendshapes.json", "-live-link-face.csv")
+    assert downloads == {stem + end for end in ends}
+
+
+@pytest.mark.parametrize(("words", "stem"), [
+    (("Quietly furious!",), "quietly-furious"),
+    (("Er ist wütend",), "er-ist-wutend"),  # accents folded to ASCII
+    (("我很生气",), "face"),  # nothing Latin left: the fallback
+    (("She smiles from ear to ear, eyes narrowed with glee and so on",),
+     "she-smiles-from-ear-to-ear-eyes-narrowed-with"),  # cut at a word, at most 48 characters
+    (("Happy", "to", "Sadly fearful", "walk"), "happy-to-sadly-fearful-walk"),
+])
+def test_download_names_say_what_the_face_shows(words, stem):
+    from emo_app.services import MAX_FILE_STEM, file_stem
+
+    assert file_stem(*words) == stem and len(stem) <= MAX_FILE_STEM
 
 
 def test_describe_appearance_changes_the_picture_never_the_prediction(client):

@@ -121,7 +121,7 @@ def _image_files(face) -> tuple[Any, Any]:
     front = face.files.get("png")
     if front is None:
         return face.images["front"], face.images["three_quarter"]
-    side = front.with_name("three_quarter.jpg")
+    side = front.with_name(f"{front.stem}-three-quarter.jpg")
     Image.fromarray(face.images["three_quarter"]).save(side, quality=92)
     return str(front), str(side)
 
@@ -157,7 +157,7 @@ def render_weights(*values: Any) -> tuple:
 
     weights, rest = values[:N_SHAPES], values[N_SHAPES:]
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
-                       **_appearance(rest))
+                       name="edited-face", **_appearance(rest))
     return (*_image_files(face), str(face.files["glb"]),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 

@@ -197,6 +197,76 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots)
     heading.get_by_text("Nearest class: Neutral").wait_for(timeout=120_000)
 
 
+def _press_on_sphere(page, x: float, y: float) -> bool:
+    """Hover (x, y) until plotly picks the sphere there, then press until plotly_click fires
+    (plotly reports a 3D click from its render loop while the button is down)."""
+    page.mouse.move(x - 3, y - 3)
+    page.mouse.move(x, y)
+    try:
+        page.wait_for_function(
+            "() => { const p = document.querySelector('#emo-sphere .emo-sphere-plot');"
+            " const s = p && p._fullLayout && p._fullLayout.scene && p._fullLayout.scene._scene;"
+            " return !!(s && s.glplot && s.glplot.selection && s.glplot.selection.dataCoordinate); }",
+            timeout=15_000)
+    except Exception:
+        return False
+    page.evaluate("() => { window.__sphereClicked = false;"
+                  " document.querySelector('#emo-sphere .emo-sphere-plot')"
+                  ".once('plotly_click', () => { window.__sphereClicked = true; }); }")
+    page.mouse.down()
+    try:
+        page.wait_for_function("() => window.__sphereClicked", timeout=15_000)
+    finally:
+        page.mouse.up()
+    return True
+
+
+def test_a_click_on_the_sphere_lands_where_it_was_made(page):
+    """Plotly names the sphere's nearest grid vertex, 13 degrees apart, so clicks a few pixels
+    apart all chose the same point; three clicks 5 px apart now give three nearby points."""
+    import re
+
+    page.get_by_role("tab", name="Emotion sphere").click()
+    heading = page.locator("#sphere-nearest")
+    heading.get_by_text("Nearest class").wait_for(timeout=120_000)
+    plot = page.locator("#emo-sphere .emo-sphere-plot")
+    page.wait_for_function("() => { const p = document.querySelector('#emo-sphere .emo-sphere-plot');"
+                           " return p && p.dataset.bound === '1'; }", timeout=60_000)
+    radius = page.locator("#sphere-r input[type=number]")  # a value no other test leaves there
+    radius.fill("0.9")
+    radius.press("Tab")
+    heading.get_by_text("r 0.90").wait_for(timeout=120_000)
+    box = plot.bounding_box()
+    assert box is not None
+    chosen: list[tuple[float, ...]] = []
+    for dx, dy in [(0.45, 0.5), (0.55, 0.45), (0.5, 0.6), (0.42, 0.55)]:
+        x0, y = box["x"] + box["width"] * dx, box["y"] + box["height"] * dy
+        chosen = []
+        for shift in (0, 5, 10):
+            for pending in ("emo-sphere", "sphere-face", "sphere-nearest"):
+                _wait_until_idle(page, pending)
+            page.wait_for_timeout(1000)  # plotly redraws the new figure before it picks again
+            before = heading.inner_text()
+            if not _press_on_sphere(page, x0 + shift, y):
+                break
+            try:  # the server has answered (the same point leaves the heading as it was)
+                page.wait_for_function("old => { const h = document.querySelector('#sphere-nearest');"
+                                       " return h.innerText !== old && !h.querySelector('.progress-text'); }",
+                                       arg=before, timeout=20_000)
+            except Exception:
+                pass
+            found = re.search(r"valence ([-+]\d\.\d\d), arousal ([-+]\d\.\d\d), Z ([-+]\d\.\d\d)",
+                              heading.inner_text())
+            assert found, heading.inner_text()
+            chosen.append(tuple(float(v) for v in found.groups()))
+        if len(chosen) == 3:
+            break
+    assert len(chosen) == 3, "no spot on the sphere could be clicked three times"
+    assert len(set(chosen)) == 3, chosen  # each click its own point
+    steps = [max(abs(a - b) for a, b in zip(p, q)) for p, q in zip(chosen, chosen[1:])]
+    assert all(step < 0.15 for step in steps), chosen  # and near the last: 5 px is a small move
+
+
 def _wait_until_idle(page, elem_id: str) -> None:
     """No request still pending on the component (its progress overlay eats clicks)."""
     page.wait_for_function(f"() => !document.querySelector('#{elem_id} .progress-text')", timeout=120_000)

@@ -87,6 +87,46 @@ HTML_TEMPLATE = """
 """
 
 JS_ON_LOAD = """
+// Where the ray under the pointer meets the unit sphere, in data units: the camera's matrices
+// (gl-plot3d, column-major) are inverted to cast the ray; null when that is not possible.
+const surfaceHit = (plot, [clientX, clientY]) => {
+  try {
+    const scene = plot._fullLayout.scene._scene, gl = scene.glplot, camera = gl.cameraParams;
+    const rect = gl.canvas.getBoundingClientRect();
+    const x = 2 * (clientX - rect.left) / rect.width - 1, y = 1 - 2 * (clientY - rect.top) / rect.height;
+    const m = [0, 1, 2, 3].map(r => [0, 1, 2, 3].map(c => [0, 1, 2, 3].reduce((sum, k) => sum +
+      [0, 1, 2, 3].reduce((s2, j) => s2 + camera.projection[j * 4 + r] * camera.view[k * 4 + j], 0) *
+      camera.model[c * 4 + k], 0)));
+    const inv = invert4(m);
+    if (!inv) return null;
+    const unproject = (depth) => {
+      const v = [0, 1, 2, 3].map(r => inv[r][0] * x + inv[r][1] * y + inv[r][2] * depth + inv[r][3]);
+      return [0, 1, 2].map(i => v[i] / v[3] / scene.dataScale[i]);
+    };
+    const near = unproject(-1), far = unproject(1);
+    const dir = far.map((f, i) => f - near[i]), length = Math.hypot(...dir);
+    const d = dir.map(c => c / length);
+    const b = near.reduce((s, c, i) => s + c * d[i], 0), c = near.reduce((s, v) => s + v * v, 0) - 1;
+    if (b * b - c < 0) return null;
+    const t = -b - Math.sqrt(b * b - c), hit = near.map((v, i) => v + t * d[i]);
+    return hit.every(Number.isFinite) ? hit : null;
+  } catch (e) { return null; }
+};
+const invert4 = (m) => {  // Gauss-Jordan on a 4x4 row-major matrix; null if singular
+  const a = m.map((row, i) => [...row, ...[0, 1, 2, 3].map(j => (i === j ? 1 : 0))]);
+  for (let col = 0; col < 4; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < 4; r++) if (Math.abs(a[r][col]) > Math.abs(a[pivot][col])) pivot = r;
+    if (Math.abs(a[pivot][col]) < 1e-12) return null;
+    [a[col], a[pivot]] = [a[pivot], a[col]];
+    const p = a[col][col];
+    a[col] = a[col].map(v => v / p);
+    for (let r = 0; r < 4; r++) {
+      if (r !== col) { const f = a[r][col]; a[r] = a[r].map((v, j) => v - f * a[col][j]); }
+    }
+  }
+  return a.map(row => row.slice(4));
+};
 const draw = () => {
   const data = element.querySelector('.emo-sphere-data');
   const plot = element.querySelector('.emo-sphere-plot');
@@ -101,14 +141,19 @@ const draw = () => {
     plot.dataset.bound = '1';
     // a click on a point selects it; a click that hits nothing (not a drag to turn the view)
     // is reported too, so the page can say what happened
-    let down = null, picked = false;
+    let down = null, pressed = null, picked = false;
     plot.on('plotly_click', (event) => {
       const p = event.points && event.points[0];
       if (!p || p.x === undefined) return;
       picked = true;
-      trigger('select', {index: [p.x, p.y, p.z], value: {valence: p.x, arousal: p.y, z: p.z}});
+      // plotly names the sphere's nearest grid vertex (up to ~7 degrees off); a class marker is exact
+      const onSurface = p.data && p.data.type === 'surface' && pressed;
+      const at = (onSurface && surfaceHit(plot, pressed)) || [p.x, p.y, p.z];
+      trigger('select', {index: at, value: {valence: at[0], arousal: at[1], z: at[2]}});
     });
-    plot.addEventListener('pointerdown', (e) => { down = [e.clientX, e.clientY]; picked = false; });
+    plot.addEventListener('pointerdown', (e) => {
+      down = pressed = [e.clientX, e.clientY]; picked = false;
+    });
     plot.addEventListener('pointerup', (e) => {
       if (!down) return;
       const moved = Math.hypot(e.clientX - down[0], e.clientY - down[1]);

@@ -153,26 +153,8 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots)
              (0.35, 0.6), (0.58, 0.55), (0.48, 0.48), (0.4, 0.66)]
     for dx, dy in spots:
         x, y = box["x"] + box["width"] * dx, box["y"] + box["height"] * dy
-        page.mouse.move(x - 5, y - 5)
-        page.mouse.move(x, y)
-        try:  # wait until plotly's WebGL picking has a point under the pointer
-            page.wait_for_function(
-                "() => { const p = document.querySelector('#emo-sphere .emo-sphere-plot');"
-                " const s = p && p._fullLayout && p._fullLayout.scene && p._fullLayout.scene._scene;"
-                " return !!(s && s.glplot && s.glplot.selection && s.glplot.selection.dataCoordinate); }",
-                timeout=15_000)
-        except Exception:
+        if not _press_on_sphere(page, x, y):
             continue  # nothing under this spot: try the next one
-        # plotly reports a 3D click from its render loop while the button is down, so hold it
-        # until plotly_click has fired (a quick down/up can fall between two WebGL frames).
-        page.evaluate("() => { window.__sphereClicked = false;"
-                      " document.querySelector('#emo-sphere .emo-sphere-plot')"
-                      ".once('plotly_click', () => { window.__sphereClicked = true; }); }")
-        page.mouse.down()
-        try:
-            page.wait_for_function("() => window.__sphereClicked", timeout=15_000)
-        finally:
-            page.mouse.up()
         page.wait_for_function(  # the click reached the server and the heading answered
             "old => { const h = document.querySelector('#sphere-nearest');"
             " return h && h.innerText !== old; }",
@@ -198,8 +180,9 @@ def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots)
 
 
 def _press_on_sphere(page, x: float, y: float) -> bool:
-    """Hover (x, y) until plotly picks the sphere there, then press until plotly_click fires
-    (plotly reports a 3D click from its render loop while the button is down)."""
+    """Hover (x, y) until plotly's WebGL picking has a point there (False if none), then hold
+    the button until plotly_click has fired: plotly reports a 3D click from its render loop
+    while the button is down, and a quick down/up can fall between two WebGL frames."""
     page.mouse.move(x - 3, y - 3)
     page.mouse.move(x, y)
     try:

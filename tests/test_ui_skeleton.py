@@ -45,16 +45,10 @@ def test_describe_sends_11_outputs_and_the_page_fills_the_52_sliders_itself():
     assert [slider.label for slider in follow_ups[0].outputs] == list(ARKIT_NAMES)
 
 
-def test_launch_warm_up_loads_the_describe_path_and_freezes_it_out_of_the_collector():
-    code = (
-        "import gc; from emo_app.ui import app; from emo_app import services;"
-        "ok = app.warm_up_and_freeze(); frozen = gc.get_freeze_count();"
-        "services.describe = lambda text: (_ for _ in ()).throw(RuntimeError('no weights'));"
-        "print(ok, frozen > 100_000, app.warm_up_and_freeze())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
-                         timeout=300)
-    assert out.stdout.strip().splitlines()[-1] == "True True False"
+def test_launch_warm_up_loads_the_describe_path_and_freezes_it_out_of_the_collector(cold_start):
+    """In a fresh interpreter (conftest's COLD_START) the warm-up describes, freezes the heap
+    and returns True; with describe failing it returns False instead of raising."""
+    assert cold_start["warm_up"] == [True, True, False]
 
 
 def test_the_examples_table_shows_only_the_description():

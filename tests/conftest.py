@@ -100,8 +100,9 @@ def no_network(monkeypatch):
 
 # A cold start in a fresh interpreter: sockets are blocked BEFORE emo_app (or torch, transformers,
 # gradio) is imported, so an import-time or load-time download attempt is recorded too. It does
-# what a launch does first (the studio's warm-up describe, which loads the embedded default, then
-# freezes the heap), describes a face, then warms up once more with a failing describe.
+# what a launch does first (build the studio, noting which models that loaded; the warm-up
+# describe, which loads the embedded default, then freezes the heap), describes a face, then
+# warms up once more with a failing describe.
 COLD_START = r"""
 import gc, json, socket, sys
 attempts = []
@@ -120,6 +121,9 @@ socket.getaddrinfo = refuse
 
 from emo_app.ui import app
 from emo_app import services
+from emo_app.models import get_manager
+app.build_app()
+loaded_by_build = [r["name"] for r in get_manager().status() if r["loaded"]]
 warmed = app.warm_up_and_freeze()
 frozen = gc.get_freeze_count()
 result = services.describe("Furious, with a furrowed brow and lips pressed tight.", size=128)
@@ -128,6 +132,7 @@ report = {"attempts": attempts, "dominant": result.prediction.emotions.dominant(
           "std": float(result.face.images["front"].std()), "files": files}
 services.describe = lambda text: (_ for _ in ()).throw(RuntimeError("no weights"))
 report["warm_up"] = [warmed, frozen > 100_000, app.warm_up_and_freeze()]
+report["loaded_by_build"] = loaded_by_build
 print("RESULT " + json.dumps(report))
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -95,6 +96,64 @@ def no_network(monkeypatch):
         socket, "getaddrinfo", lambda host, *a, **k: (_ for _ in ()).throw(NetworkAttempt(host))
     )
     return attempts
+
+
+# A cold start in a fresh interpreter: sockets are blocked BEFORE emo_app (or torch, transformers,
+# gradio) is imported, so an import-time or load-time download attempt is recorded too. It does
+# what a launch does first (build the studio, noting which models that loaded; the warm-up
+# describe, which loads the embedded default, then freezes the heap), describes a face, then
+# warms up once more with a failing describe.
+COLD_START = r"""
+import gc, json, socket, sys
+attempts = []
+
+class Blocked(OSError):
+    pass
+
+def refuse(*args, **kwargs):
+    attempts.append(repr(args[1:] if args and isinstance(args[0], socket.socket) else args)[:200])
+    raise Blocked("network access attempted")
+
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+
+from emo_app.ui import app
+from emo_app import services
+from emo_app.models import get_manager
+app.build_app()
+loaded_by_build = [r["name"] for r in get_manager().status() if r["loaded"]]
+warmed = app.warm_up_and_freeze()
+frozen = gc.get_freeze_count()
+result = services.describe("Furious, with a furrowed brow and lips pressed tight.", size=128)
+files = {kind: path.stat().st_size for kind, path in result.face.files.items()}
+report = {"attempts": attempts, "dominant": result.prediction.emotions.dominant(),
+          "std": float(result.face.images["front"].std()), "files": files}
+services.describe = lambda text: (_ for _ in ()).throw(RuntimeError("no weights"))
+report["warm_up"] = [warmed, frozen > 100_000, app.warm_up_and_freeze()]
+report["loaded_by_build"] = loaded_by_build
+print("RESULT " + json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="session")
+def cold_start(tmp_path_factory) -> dict:
+    """What the COLD_START interpreter reports, run once for the tests that read it (each
+    interpreter start and model load is seconds), with nothing telling it to stay offline."""
+    import sys
+
+    folder = tmp_path_factory.mktemp("cold-start")
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "EMO_OFFLINE", "HF_DATASETS_OFFLINE"}}
+    env.update(PYOPENGL_PLATFORM="egl", GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false",
+               EMO_WEIGHTS_DIR=str(folder / "weights"), EMO_DATA_DIR=str(folder / "data"),
+               HF_HOME=str(folder / "hf"), TMPDIR=str(folder))
+    done = subprocess.run([sys.executable, "-c", COLD_START], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
 
 
 def run_python(script: str):

@@ -34,6 +34,42 @@ def base_folder(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def initial_weights(base_folder):
+    """The trained modules' weights before the first step: the base UNet and the NumberEncoder a
+    run with seed 0 starts from (what an update is measured against)."""
+    start = C2A2Pipeline.with_new_number_encoder(C2A2Pipeline.from_pretrained(base_folder).sd, seed=0)
+    init = {f"unet.{k}": v for k, v in start.sd.unet.state_dict().items()}
+    return init | {f"ne.{k}": v for k, v in start.number_encoder.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def two_step_run(tmp_path_factory, base_folder):
+    """A plain 2-step run (batch 1, prior preservation on) from the base folder, with every text
+    encoding recorded; several tests read it, none writes into its folder."""
+    config = _config(tmp_path_factory.mktemp("two-step"), base_folder, max_steps=2, validate_every=0,
+                     checkpoint_every=0)
+    prompts = []
+    original = C2A2Pipeline.encode_text
+
+    def counting(self, texts, vectors=None):
+        prompts.append(list(texts))
+        return original(self, texts, vectors)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(C2A2Pipeline, "encode_text", counting)
+        return config, train_c2a2(config), prompts
+
+
+@pytest.fixture(scope="module")
+def batch_of_two_run(tmp_path_factory, base_folder):
+    """A 2-step run with batch 2 in one process (prior preservation on): the reference for
+    gradient accumulation and for two data-parallel processes."""
+    config = _config(tmp_path_factory.mktemp("batch-two"), base_folder, batch_size=2, validate_every=0,
+                     checkpoint_every=0)
+    return config, train_c2a2(config)
+
+
 def _faces(folder, n, seed, with_csv=True):
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -96,73 +132,62 @@ def test_two_steps_change_weights_and_the_saved_pipeline_reloads_identically(tmp
     assert not torch.allclose(a, b)
 
 
-def test_training_resumes_from_the_last_checkpoint(tmp_path, base_folder):
-    config = _config(tmp_path, base_folder, max_steps=1, validate_every=0, prior_loss_weight=0.0)
-    train_c2a2(config)
-    checkpoint = latest_checkpoint(config.out_dir)
-    assert checkpoint is not None and checkpoint.name == "step-000001"
-    names = {p.name for p in checkpoint.iterdir()}
-    # Accelerate's save_state: both trained modules as safetensors, optimizer, RNG states
-    assert {"model.safetensors", "model_1.safetensors", "optimizer.bin", "random_states_0.pkl",
-            "trainer_state.json"} <= names
-    config.max_steps = 2
-    resumed = train_c2a2(config)
-    assert resumed.resumed_from == 1 and resumed.steps == 2 and len(resumed.losses) == 1
-
-
 def _unet_and_encoder(folder):
     trained = C2A2Pipeline.from_pretrained(folder, require_number_encoder=True)
     state = {f"unet.{k}": v for k, v in trained.sd.unet.state_dict().items()}
     return state | {f"ne.{k}": v for k, v in trained.number_encoder.state_dict().items()}
 
 
-def _update_difference(a, b, base_folder):
+def _update_difference(a, b, init):
     """|update_a - update_b| / |update_a| over all trained weights (Adam turns float-rounding
     differences of near-zero gradients into lr-sized steps, so elementwise equality is too strict
     for runs that batch differently; the loss and the overall update must agree)."""
-    start = C2A2Pipeline.with_new_number_encoder(C2A2Pipeline.from_pretrained(base_folder).sd, seed=0)
-    init = {f"unet.{k}": v for k, v in start.sd.unet.state_dict().items()}
-    init |= {f"ne.{k}": v for k, v in start.number_encoder.state_dict().items()}
     step_a = torch.cat([(a[k] - init[k]).flatten() for k in init])
     step_b = torch.cat([(b[k] - init[k]).flatten() for k in init])
     return float((step_a - step_b).norm() / step_a.norm())
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, base_folder):
-    """Losses and weights after 3 steps are the same whether the run stopped after step 2 or not:
-    the checkpoint restores optimizer moments and the RNG that draws images, noise and timesteps."""
-    straight = _config(tmp_path / "a", base_folder, max_steps=3, validate_every=0, checkpoint_every=0)
-    full = train_c2a2(straight)
-    split = _config(tmp_path / "b", base_folder, max_steps=2, validate_every=0, checkpoint_every=2)
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, base_folder, two_step_run):
+    """Losses and weights after 2 steps are the same whether the run stopped after step 1 or not:
+    the checkpoint (Accelerate's save_state, the last one found) restores optimizer moments and
+    the RNG that draws images, noise and timesteps."""
+    straight, full, _ = two_step_run
+    split = _config(tmp_path / "b", base_folder, max_steps=1, validate_every=0, checkpoint_every=1)
     first = train_c2a2(split)
-    split.max_steps = 3
+    checkpoint = latest_checkpoint(split.out_dir)
+    assert checkpoint is not None and checkpoint.name == "step-000001"
+    names = {p.name for p in checkpoint.iterdir()}
+    # Accelerate's save_state: both trained modules as safetensors, optimizer, RNG states
+    assert {"model.safetensors", "model_1.safetensors", "optimizer.bin", "random_states_0.pkl",
+            "trainer_state.json"} <= names
+    split.max_steps = 2
     second = train_c2a2(split)
-    assert second.resumed_from == 2
+    assert second.resumed_from == 1 and second.steps == 2 and len(second.losses) == 1
     assert first.losses + second.losses == pytest.approx(full.losses, rel=1e-6, abs=0)
     a, b = _unet_and_encoder(straight.out_dir), _unet_and_encoder(split.out_dir)
     assert all(torch.equal(a[k], b[k]) for k in a)
     # without the restored state (the old behaviour: reseeding, fresh moments) it would not match
     fresh = _config(tmp_path / "c", base_folder, max_steps=1, validate_every=0, checkpoint_every=0,
                     base_model=str(split.out_dir))
-    assert train_c2a2(fresh).losses[0] != pytest.approx(full.losses[2], rel=1e-6, abs=0)
+    assert train_c2a2(fresh).losses[0] != pytest.approx(full.losses[-1], rel=1e-6, abs=0)
 
 
-def test_gradient_accumulation_matches_one_larger_batch(tmp_path, base_folder):
+def test_gradient_accumulation_matches_one_larger_batch(tmp_path, base_folder, batch_of_two_run,
+                                                        initial_weights):
     """Two micro-batches of 1 per step give the same update as one batch of 2 (Accelerate
-    divides the loss by the accumulation count)."""
-    big = _config(tmp_path / "big", base_folder, batch_size=2, validate_every=0, checkpoint_every=0,
-                  prior_loss_weight=0.0)
+    divides the loss by the accumulation count), prior preservation loss included."""
+    big, a_run = batch_of_two_run
     small = _config(tmp_path / "small", base_folder, batch_size=1, gradient_accumulation_steps=2,
-                    validate_every=0, checkpoint_every=0, prior_loss_weight=0.0)
-    a_run, b_run = train_c2a2(big), train_c2a2(small)
+                    validate_every=0, checkpoint_every=0)
+    b_run = train_c2a2(small)
     assert b_run.losses == pytest.approx(a_run.losses, rel=1e-5)
     a, b = _unet_and_encoder(big.out_dir), _unet_and_encoder(small.out_dir)
-    assert _update_difference(a, b, base_folder) < 1e-3
+    assert _update_difference(a, b, initial_weights) < 1e-3
     # a different sample order is far off: the test can tell the two apart
     other = _config(tmp_path / "other", base_folder, batch_size=2, validate_every=0, checkpoint_every=0,
-                    prior_loss_weight=0.0, seed=1)
+                    seed=1)
     train_c2a2(other)
-    assert _update_difference(a, _unet_and_encoder(other.out_dir), base_folder) > 1e-2
+    assert _update_difference(a, _unet_and_encoder(other.out_dir), initial_weights) > 1e-2
 
 
 class RecordingSD:
@@ -218,12 +243,9 @@ def test_class_images_use_the_papers_sampler_and_encode_prompts_once(tmp_path, b
         _config(tmp_path, base_folder, class_image_preset="turbo")
 
 
-def test_class_prompt_is_encoded_once_per_run(tmp_path, base_folder, monkeypatch):
-    pipeline = C2A2Pipeline.with_new_number_encoder(C2A2Pipeline.from_pretrained(base_folder).sd)
-    prompts = _count_encodings(monkeypatch, pipeline)
-    config = _config(tmp_path, base_folder, max_steps=3, validate_every=0, checkpoint_every=0)
-    result = train_c2a2(config, pipeline=pipeline)
-    assert result.steps == 3 and all(np.isfinite(result.losses))
+def test_class_prompt_is_encoded_once_per_run(two_step_run):
+    config, result, prompts = two_step_run
+    assert result.steps == 2 and all(np.isfinite(result.losses))
     class_encodings = [p for p in prompts if p and set(p) == {config.class_prompt}]
     assert len(class_encodings) == 1
 
@@ -300,7 +322,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folder):
+def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folder, batch_of_two_run,
+                                                           initial_weights):
     """`accelerate launch` with 2 CPU processes (gloo DDP), batch 1 each, trains the same weights
     as one process with batch 2. Accelerate's --cpu launcher starts a single process, so the test
     launches its multi-process launcher (torchrun) and the trainer's --device cpu keeps it on CPU."""
@@ -308,8 +331,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folde
     import subprocess
     import sys
 
-    one = _config(tmp_path / "one", base_folder, batch_size=2, validate_every=0, checkpoint_every=0)
-    single = train_c2a2(one)
+    one, single = batch_of_two_run
     two_out = tmp_path / "two"
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
@@ -327,7 +349,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, base_folde
     assert report["steps"] == 2
     assert report["final_loss"] == pytest.approx(single.losses[-1], rel=1e-5)
     a, b = _unet_and_encoder(one.out_dir), _unet_and_encoder(two_out)
-    assert _update_difference(a, b, base_folder) < 1e-3
+    assert _update_difference(a, b, initial_weights) < 1e-3
 
 
 @pytest.mark.parametrize("search", [True, False])

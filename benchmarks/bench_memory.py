@@ -65,7 +65,7 @@ def measure(calls: int = 1000, warmup: int = 20, sample_every: int = 50) -> dict
 
 def run(quick: bool = False) -> dict:
     """Benchmarks contract: 1000 calls (quick: 100) after 20 (quick: 5) warm-up calls."""
-    from emo_app import services
+    from emo_app.outputs import MAX_OUTPUT_DIRS
 
     result = measure(calls=100 if quick else 1000, warmup=5 if quick else 20,
                      sample_every=10 if quick else 50)
@@ -80,7 +80,7 @@ def run(quick: bool = False) -> dict:
         "reference": "RSS right after the warm-up calls (models loaded), same process, same run",
         "notes": (f"RSS from {'psutil' if _has_psutil() else '/proc/self/status'}; start = before the "
                   f"first call (no models loaded). RSS (MiB) by call: {trace}. Download folders are "
-                  f"pruned to the newest {services.MAX_OUTPUT_DIRS}, so disk stays bounded too."),
+                  f"pruned to the newest {MAX_OUTPUT_DIRS}, so disk stays bounded too."),
     }
 
 

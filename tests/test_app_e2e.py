@@ -57,7 +57,7 @@ def test_describe_returns_a_face_and_the_emotion(client):
     (("Happy", "to", "Sadly fearful", "walk"), "happy-to-sadly-fearful-walk"),
 ])
 def test_download_names_say_what_the_face_shows(words, stem):
-    from emo_app.services import MAX_FILE_STEM, file_stem
+    from emo_app.outputs import MAX_FILE_STEM, file_stem
 
     assert file_stem(*words) == stem and len(stem) <= MAX_FILE_STEM
 
@@ -120,12 +120,12 @@ def test_generation_says_why_it_cannot_run(client):
 
 def test_describe_files_are_served_in_place_from_the_pruned_folders(client):
     """One copy per download: the files the API hands out are the request folder's own files
-    (pruned by services.output_dir), not copies piling up in Gradio's cache."""
+    (pruned by outputs.output_dir), not copies piling up in Gradio's cache."""
     import urllib.request
 
     from gradio_client import Client
 
-    from emo_app.services import output_root
+    from emo_app.outputs import output_root
 
     raw = Client(client.src, verbose=False, download_files=False)
     result = raw.predict("A broad grin", "embedded", api_name="/describe")

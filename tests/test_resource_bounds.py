@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emo_app import services
+from emo_app import outputs, services
 from emo_app.blendshapes import Blendshapes
 from emo_app.blendshapes.io import MAX_IMPORT_BYTES, from_json, read_live_link_csv
 from emo_app.config import Settings
@@ -115,10 +115,10 @@ def test_download_folders_are_pruned_to_a_fixed_count(monkeypatch, tmp_path):
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(services, "MAX_OUTPUT_DIRS", 3)
+    monkeypatch.setattr(outputs, "MAX_OUTPUT_DIRS", 3)
     made = []
     for i in range(7):
-        folder = services.output_dir("face")
+        folder = outputs.output_dir("face")
         os.utime(folder, (1_000_000 + i, 1_000_000 + i))  # distinct ages, oldest first
         made.append(folder)
     kept = sorted(p for p in (tmp_path / "emotion-studio").iterdir())
@@ -130,11 +130,11 @@ def test_download_folders_left_by_an_earlier_run_are_pruned_too(monkeypatch, tmp
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(services, "MAX_OUTPUT_DIRS", 3)
+    monkeypatch.setattr(outputs, "MAX_OUTPUT_DIRS", 3)
     root = tmp_path / "emotion-studio"
     for i in range(5):  # what a server that was stopped left behind
         (root / f"face-old{i}").mkdir(parents=True)
         os.utime(root / f"face-old{i}", (1_000_000 + i, 1_000_000 + i))
-    new = services.output_dir("face")
+    new = outputs.output_dir("face")
     kept = sorted(p.name for p in root.iterdir())
     assert kept == sorted(["face-old3", "face-old4", new.name])

@@ -45,11 +45,11 @@ def build_app(settings: Settings | None = None):
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     import gradio as gr
 
-    from emo_app.services import output_root
+    from emo_app.outputs import output_root
     from emo_app.ui.common import refuse_bad_payloads, ui_errors
 
     settings = settings or Settings.from_env()
-    # Request folders are written once and pruned by services.output_dir, so Gradio serves them
+    # Request folders are written once and pruned by outputs.output_dir, so Gradio serves them
     # in place: no hash and copy of every image, GLB and CSV per request (12% of the server's
     # CPU), and no second copy in Gradio's cache, which otherwise grows without bound.
     output_root().mkdir(parents=True, exist_ok=True)

@@ -404,7 +404,16 @@ def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
     page = browser.new_page(viewport={"width": 400, "height": 900})
     try:
         page.goto(app_url, wait_until="domcontentloaded")
-        page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
+        box = page.locator("#describe-text textarea")
+        box.fill("")  # nothing to make: the page stays at the box, with the warning
+        go = page.locator("#describe-go")
+        go.scroll_into_view_if_needed()
+        before = box.bounding_box()["y"]
+        go.click()
+        page.get_by_text("The description is empty").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(700)  # a scroll would have begun by now
+        assert abs(box.bounding_box()["y"] - before) < 50, "an empty description scrolled away from its box"
+        box.fill("Wide eyes and a mouth agape in sheer surprise.")
         assert page.locator("#describe-front").bounding_box()["y"] > 900  # below the screen at first
         page.locator("#describe-go").click()
         page.wait_for_function("document.getElementById('describe-front').getBoundingClientRect().top < 450",

@@ -57,13 +57,19 @@ def signed(value: float) -> str:
     return f"{round(float(value), 2) + 0.0:+.2f}"
 
 
-def show_result_js(elem_id: str) -> str:
+def show_result_js(elem_id: str, needs_text: str | None = None) -> str:
     """Client-side JS for a primary button: when ``elem_id`` (the first result) sits below the
     screen, as on a phone, where the result column stacks under the inputs and examples, bring
-    it into view; on a wide screen, where it is already visible, do nothing."""
+    it into view; on a wide screen, where it is already visible, do nothing. ``needs_text``: the
+    id of a text box that must not be empty; when it is, the page stays at the box that needs
+    fixing (the warning says so) instead of scrolling to a face that will not change."""
     element = json.dumps(elem_id)
+    guard = ""
+    if needs_text is not None:
+        guard = (f"const box = document.querySelector({json.dumps(f'#{needs_text} textarea')}); "
+                 "if (box && !box.value.trim()) return; ")
     return (
-        f"() => {{ const el = document.getElementById({element}); "
+        f"() => {{ {guard}const el = document.getElementById({element}); "
         "if (el && el.getBoundingClientRect().top > window.innerHeight * 0.6) "
         "el.scrollIntoView({behavior: 'smooth', block: 'start'}); }"
     )

@@ -311,7 +311,8 @@ def build_describe_tab(settings: Settings) -> None:
                 concurrency_id="render")
     # on a phone the face is a long scroll below the button (and below the examples)
     for trigger in (go.click, text.submit, examples.dataset.click):
-        trigger(None, js=show_result_js("describe-front"), api_visibility="private", queue=False)
+        trigger(None, js=show_result_js("describe-front", needs_text="describe-text"),
+                api_visibility="private", queue=False)
     redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
     apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",
                 concurrency_id="render")

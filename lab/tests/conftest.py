@@ -8,21 +8,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
-
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # caches and reports go to a scratch folder, never to the developer's ./data
 SCRATCH = Path(tempfile.mkdtemp(prefix="emo-lab-tests-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 os.environ["EMO_DATA_DIR"] = str(SCRATCH / "data")
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    """The development-only ../shared folder; tests that need it skip without it."""
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not present")
-    return SHARED

@@ -197,13 +197,12 @@ def test_render_only_read_back_ranks_a_shape_on_any_head():
     assert tongue.rank == 0  # MediaPipe has no tongueOut output
 
 
-def test_ict_facekit_reference_reads_its_jaw_open_pucker_and_gaze(shared_dir):
+def test_ict_facekit_reference_reads_its_jaw_open_pucker_and_gaze():
     from emo_app.face.hd_head import load_hd_head
+    from emo_app.models import resolve
     from lab.fidelity import measure_reference
 
-    path = shared_dir / "data" / "ict_facekit" / "ict_face_arkit.npz"
-    if not path.exists():
-        pytest.skip("ICT-FaceKit npz not present")
+    path = resolve("ict-facekit", allow_download=False)  # the head committed in assets/
     names = ("jawOpen", "mouthPucker", "eyeLookInLeft")  # the gaze reads once its eyeball turns
     result = measure_reference(load_hd_head(path), "ICT-FaceKit", names=names)
     assert [r.rank for r in result.reference] == [1, 1, 1], result.reference

@@ -24,6 +24,7 @@ from emo_app.emotion.space import (
     circle_walk,
     class_walk,
     nearest_classes,
+    signed_coordinate,
 )
 from emo_app.errors import EmoAppError, InvalidInputError
 from emo_app.outputs import file_stem, output_dir
@@ -266,9 +267,10 @@ def sphere_point(
     emotions = EmotionIntensities.from_point(point)
     shapes, _ = shapes_for_emotions(emotions)
     nearest = nearest_classes(point, 3)
-    name = f"{file_stem(nearest[0][0])}_v{point.valence:+.2f}_a{point.arousal:+.2f}_z{point.z:+.2f}"
+    name = (f"{file_stem(nearest[0][0])}_v{signed_coordinate(point.valence)}"
+            f"_a{signed_coordinate(point.arousal)}_z{signed_coordinate(point.z)}")
     face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings,
-                       name=name.replace("-0.00", "+0.00"), **face)
+                       name=name, **face)
     result = SphereResult(point, nearest, emotions, face)
     if generate:
         result.generated, result.generation_message = generate_images(point, seeds=(seed,))

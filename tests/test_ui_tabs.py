@@ -204,12 +204,12 @@ def test_an_example_makes_its_face_with_the_chosen_look_not_the_default_one():
 
 def test_a_coordinate_that_rounds_to_zero_reads_plus_zero_not_minus_zero():
     """The first face's point read "Z -0.00" (its Z was -0.004): a zero shown as negative."""
-    from emo_app.emotion.space import EmotionPoint
-    from emo_app.ui.common import signed
+    from emo_app.emotion.space import EmotionPoint, signed_coordinate
     from emo_app.ui.tabs.describe import point_text
 
     assert "Z +0.00 " in point_text(EmotionPoint(0.94, 0.13, -0.004))
-    assert [signed(v) for v in (-0.004, -0.38, 0.005 + 1e-9, 0.0)] == ["+0.00", "-0.38", "+0.01", "+0.00"]
+    shown = [signed_coordinate(v) for v in (-0.004, -0.38, 0.005 + 1e-9, 0.0)]
+    assert shown == ["+0.00", "-0.38", "+0.01", "+0.00"]
 
 
 def test_the_summary_names_each_cue_once_and_gives_each_note_its_own_line():

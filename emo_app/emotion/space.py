@@ -95,6 +95,12 @@ MAX_ABS_COORDINATE = 10.0
 MAX_WALK_STEPS = 60  # longest walk any surface (UI, API, CLI, generator) accepts
 
 
+def signed_coordinate(value: float) -> str:
+    """A coordinate to two places with its sign: "+0.94", "-0.38", and "+0.00", never "-0.00"
+    (a tiny negative number rounded to zero read as a real negative value)."""
+    return f"{round(float(value), 2) + 0.0:+.2f}"
+
+
 def canonical_class(name: str) -> str:
     """Accept 'happily-surprised', 'Happily Surprised', 'HAPPY' -> the table's spelling."""
     key = str(name).strip().replace("-", " ").replace("_", " ").lower()
@@ -173,6 +179,11 @@ class EmotionPoint:
     @property
     def radius(self) -> float:
         return float(np.linalg.norm(self.as_array()))
+
+    def coordinates_text(self) -> str:
+        """"valence +0.94, arousal +0.13, Z +0.00": how the pages write a point."""
+        return (f"valence {signed_coordinate(self.valence)}, arousal {signed_coordinate(self.arousal)}, "
+                f"Z {signed_coordinate(self.z)}")
 
     def flattened(self) -> EmotionPoint:
         """The 2D valence/arousal version (z = 0), as in the paper's 2D study."""

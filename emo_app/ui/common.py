@@ -51,12 +51,6 @@ def page_url(request: Any) -> str:
     return f"{scheme}://{host}{path}/"
 
 
-def signed(value: float) -> str:
-    """A coordinate to two places with its sign: "+0.94", "-0.38", and "+0.00", never "-0.00"
-    (a tiny negative number rounded to zero read as a real negative value)."""
-    return f"{round(float(value), 2) + 0.0:+.2f}"
-
-
 def show_result_js(elem_id: str, needs_text: str | None = None) -> str:
     """Client-side JS for a primary button: when ``elem_id`` (the first result) sits below the
     screen, as on a phone, where the result column stacks under the inputs and examples, bring

@@ -23,7 +23,6 @@ from emo_app.ui.common import (
     from_the_page,
     plotly_figure,
     show_result_js,
-    signed,
     ui_errors,
 )
 
@@ -83,8 +82,7 @@ def point_text(point) -> str:
 
     nearest = ", ".join(f"{n} ({d:.2f})" for n, d in nearest_classes(point, 3))
     theta, phi, r = point.to_spherical()
-    return (f"**C2A2 point** valence {signed(point.valence)}, arousal {signed(point.arousal)}, "
-            f"Z {signed(point.z)} "
+    return (f"**C2A2 point** {point.coordinates_text()} "
             f"(θ {round(math.degrees(theta))}°, φ {round(math.degrees(phi))}°, r {r:.2f})  \n"
             f"**Nearest classes:** {nearest}")
 

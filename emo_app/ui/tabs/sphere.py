@@ -13,7 +13,7 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
-from emo_app.ui.common import emotions_figure, from_the_page, gpu, signed, ui_errors
+from emo_app.ui.common import emotions_figure, from_the_page, gpu, ui_errors
 from emo_app.ui.sphere_plot import sphere_component, sphere_value
 
 DEFAULT_POINT = EmotionPoint.of_class("Happily surprised")
@@ -43,7 +43,7 @@ def _point_outputs(point: EmotionPoint, angles: tuple[float, float, float] | Non
     )
     theta, phi, r = angles if angles is not None else _angles(point)
     heading = (f"### Nearest class: {result.nearest[0][0]}\n"
-               f"valence {signed(point.valence)}, arousal {signed(point.arousal)}, Z {signed(point.z)} · "
+               f"{point.coordinates_text()} · "
                f"θ {round(theta)}°, φ {round(phi)}°, r {r:.2f}\n\n{nearest}")
     return (sphere_value(point), heading, result.face.images["front"], emotions_figure(result.emotions))
 

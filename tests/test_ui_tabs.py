@@ -25,7 +25,6 @@ def test_capture_says_whose_weights_the_chart_shows(astronaut, tmp_path, monkeyp
     from emo_app.ui.tabs import capture
 
     monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("EMO_RENDER_SIZE", "128")
     photo_only = capture.capture(astronaut, "", False)[3]
     performed = capture.capture(astronaut, "I am furious", False)
     assert _title(photo_only) == capture.PHOTO_WEIGHTS

@@ -452,7 +452,7 @@ API_CASES = [
     ("capture-50-megapixels", "/capture", lambda f: (f("big.png", fifty_megapixels()), "", False),
      "10000 x 5000 = 50.0 megapixels; the limit is 40"),
 ]
-# gr.Image opens every upload with PIL before the handler runs; the Capture tab's photo_upload
+# gr.Image opens every upload with PIL before the handler runs; ui.common.refuse_bad_payloads
 # checks the file with our validator first, so these get our sentence, not PIL's.
 API_CASES += [
     pytest.param("/capture",

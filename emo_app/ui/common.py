@@ -188,10 +188,15 @@ def refuse_bad_payloads(demo: Any) -> None:
     ``ui_errors``, those refusals become our sentence naming the input, handed to the handler as
     a ``RefusedInput``: the page keeps what it shows, API callers get a ``gr.Error`` and the
     log one INFO line. A cleared number box and NaN or infinity (which raw JSON can send past
-    Gradio's range check) are refused too."""
+    Gradio's range check) are refused too, and an uploaded image passes our image check BEFORE
+    Gradio decodes it: a damaged, truncated, non-image or oversized file gets our specific
+    sentence instead of PIL's generic error. (The checks are bound to each instance:
+    subclassing a component would make Gradio write a .pyi stub beside our source at import.)"""
     import types
 
     import gradio as gr
+
+    from emo_app.validation import load_image
 
     consumers: dict[int, list[Any]] = {}
     blocks: dict[int, Any] = {}
@@ -213,6 +218,12 @@ def refuse_bad_payloads(demo: Any) -> None:
             if (isinstance(self, (gr.Number, gr.Slider)) and isinstance(payload, float)
                     and not math.isfinite(payload)):  # raw JSON can send NaN and Infinity
                 return RefusedInput(f"{short_label(self)} must be a finite number; got {payload}.")
+            path = getattr(payload, "path", None) if isinstance(self, gr.Image) else None
+            if path and not str(getattr(payload, "url", None) or "").startswith("data:"):
+                try:
+                    load_image(path)
+                except EmoAppError as exc:
+                    return RefusedInput(str(exc))
             try:
                 return original(payload)
             except (gr.Error, TypeError, ValueError) as exc:
@@ -220,33 +231,6 @@ def refuse_bad_payloads(demo: Any) -> None:
 
         component.preprocess = types.MethodType(checked, component)
         component._refuses_payloads = True
-
-
-def photo_upload(**kwargs: Any):
-    """A gr.Image for photo uploads whose files pass our image check BEFORE Gradio decodes them,
-    so a damaged, truncated, non-image or oversized upload gets our specific sentence instead of
-    PIL's generic error. (The check is bound to this one instance: subclassing gr.Image would make
-    Gradio write a .pyi stub beside our source at import.)"""
-    import types
-
-    import gradio as gr
-
-    from emo_app.validation import load_image
-
-    component = gr.Image(**kwargs)
-    decode = component.preprocess
-
-    def checked_preprocess(self: Any, payload: Any) -> Any:
-        path = getattr(payload, "path", None)
-        if path and not str(getattr(payload, "url", None) or "").startswith("data:"):
-            try:
-                load_image(path)
-            except EmoAppError as exc:
-                return RefusedInput(str(exc))
-        return decode(payload)
-
-    component.preprocess = types.MethodType(checked_preprocess, component)
-    return component
 
 
 def gpu(fn: F) -> F:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from emo_app.config import Settings
-from emo_app.ui.common import blendshapes_figure, photo_upload, show_result_js, ui_errors
+from emo_app.ui.common import blendshapes_figure, show_result_js, ui_errors
 
 # the chart's title: with a description the face performs the TEXT's weights, not the photo's
 PHOTO_WEIGHTS = "Blendshapes captured from the photo"
@@ -43,8 +43,9 @@ def build_capture_tab(settings: Settings) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             # our load_image checks size and damage before Gradio decodes any pixel
-            photo = photo_upload(label="A photo of a face", sources=["upload", "webcam", "clipboard"],
-                                 type="filepath")
+            # (ui.common.refuse_bad_payloads, as for every input of a ui_errors handler)
+            photo = gr.Image(label="A photo of a face", sources=["upload", "webcam", "clipboard"],
+                             type="filepath")
             text = gr.Textbox(label="Optional: a description for YOUR face to perform", lines=2)
             own_face = gr.Checkbox(False, label="Use my photo as the face's texture")
             go = gr.Button("Capture", variant="primary")

@@ -152,7 +152,7 @@ def test_photo_face_blends_into_the_head_without_a_seam(renderer):
     assert np.median(steps) < 30 and np.percentile(steps, 90) < 60, np.round(steps)
 
 
-def test_cli_render_and_capture(tmp_path):
+def test_cli_render_and_capture(tmp_path, capfd):
     from PIL import Image
     from skimage.data import astronaut
 
@@ -169,6 +169,9 @@ def test_cli_render_and_capture(tmp_path):
     assert main(["capture", str(photo), "--json", str(result)]) == 0
     payload = json.loads(result.read_text())
     assert payload["face_count"] == 1 and payload["blendshapes"]["mouthSmileLeft"] > 0.5
+    # MediaPipe's C++ log lines (XNNPACK, feedback tensors) no longer precede the answer
+    err = capfd.readouterr().err
+    assert ".cc:" not in err and "XNNPACK" not in err, err
 
 
 def test_hd_head_loads_behind_the_same_interface(renderer, shared_dir):

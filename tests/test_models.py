@@ -197,3 +197,27 @@ def test_a_training_loop_runs_with_the_heap_frozen_and_the_caller_state_comes_ba
         assert gc.get_freeze_count() > 10_000  # the caller's freeze is kept
     finally:
         gc.unfreeze()
+
+
+GLOG_LINE = b"W0000 00:00:1796426282.877923    1605 inference_feedback_manager.cc:121] Feedback off.\n"
+
+
+def test_native_model_chatter_is_dropped_but_other_stderr_is_kept(capfd):
+    """A native library's log lines go to file descriptor 2 directly; while a model opens they
+    are dropped, and anything else written there still reaches the user."""
+    import os
+
+    from emo_app.models.manager import quiet_native_logs
+
+    with quiet_native_logs():
+        os.write(2, b"WARNING: Logging before InitGoogle() is written to STDERR\n" + GLOG_LINE)
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"disk almost full\n")
+    assert capfd.readouterr().err == "disk almost full\n"
+
+    with pytest.raises(RuntimeError, match="bad task file"), quiet_native_logs():
+        os.write(2, GLOG_LINE)
+        raise RuntimeError("bad task file")
+    assert capfd.readouterr().err == GLOG_LINE.decode()  # a failure keeps the native explanation
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"  # the descriptor is the terminal again

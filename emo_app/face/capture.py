@@ -67,6 +67,7 @@ def open_face_landmarker(
     from mediapipe.tasks.python import BaseOptions, vision
 
     from emo_app.models import resolve
+    from emo_app.models.manager import quiet_native_logs
 
     path = model_path or resolve("face-landmarker", settings)
     options = vision.FaceLandmarkerOptions(
@@ -77,7 +78,8 @@ def open_face_landmarker(
         min_face_detection_confidence=min_confidence,
         min_face_presence_confidence=min_confidence,
     )
-    landmarker = vision.FaceLandmarker.create_from_options(options)
+    with quiet_native_logs():
+        landmarker = vision.FaceLandmarker.create_from_options(options)
     if long_lived:
         close_before_exit(landmarker)
     return landmarker

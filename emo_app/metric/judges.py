@@ -157,10 +157,12 @@ class FerJudge:
             from ai_edge_litert.interpreter import Interpreter
 
             from emo_app.models import resolve
+            from emo_app.models.manager import quiet_native_logs
 
             path = self._model_path or resolve("fer-mini-xception", self._settings)
-            interpreter = Interpreter(model_path=str(path))
-            interpreter.allocate_tensors()
+            with quiet_native_logs():
+                interpreter = Interpreter(model_path=str(path))
+                interpreter.allocate_tensors()
             shape = tuple(interpreter.get_input_details()[0]["shape"])
             outputs = tuple(interpreter.get_output_details()[0]["shape"])
             if shape != (1, _FER_INPUT, _FER_INPUT, 1) or outputs != (1, len(FER_CLASSES)):

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import re
+import sys
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -42,6 +46,45 @@ def quiet_transformers() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+# What native libraries print while a model opens: glog lines (MediaPipe's graph, its XNNPACK
+# choice) and LiteRT's delegate notice. A user of the CLI saw five of them before every answer.
+NATIVE_NOISE = re.compile(
+    r"WARNING: Logging before InitGoogle|[IWE]\d{4} [\d:. ]+\d+ \S+:\d+\] "
+    r"|INFO: Created TensorFlow Lite"
+)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def quiet_native_logs(noise: re.Pattern[str] = NATIVE_NOISE) -> Iterator[None]:
+    """While a native model (MediaPipe, LiteRT) opens: its C++ log lines, written straight to
+    file descriptor 2 where no Python setting reaches, are held back and dropped; every other
+    line written meanwhile (any thread) follows afterwards, and when opening fails all of it
+    does, so a real fault keeps its native explanation. Keep the window short: the descriptor
+    is the process's."""
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        failed = False
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                held.seek(0)
+                lines = held.read().decode(errors="replace").splitlines(keepends=True)
+                kept = lines if failed else [line for line in lines if not noise.match(line)]
+                if kept:
+                    sys.stderr.write("".join(kept))
+                    sys.stderr.flush()
 
 
 def pick_device(requested: str = "auto") -> str:

@@ -90,6 +90,27 @@ def test_inner_lip_landmarks_sit_on_their_own_lip(head):
         assert opened[lower, 1] < opened[upper, 1] - 0.25 * lip_gap, (upper, lower)
 
 
+@pytest.mark.parametrize("level", [0.5, 0.75, 1.0])
+def test_a_disgusted_mouth_lifts_both_lips_instead_of_baring_the_teeth(head, level):
+    """Disgust raises the upper lip AND pushes the lower lip up after it (AU10 with AU17), so the
+    mouth stays an inverted U that shows only the tips of the upper teeth. The earlier prior
+    lifted the upper lip alone (the lower lip followed a quarter of the way) and opened a wide
+    band of gums and teeth that people and the FER judge read as an angry snarl."""
+    from emo_app.emotion.emotions import EMO3D_EMOTIONS
+    from emo_app.text.facs import emotion_prior
+
+    intensities = np.zeros(len(EMO3D_EMOTIONS))
+    intensities[EMO3D_EMOTIONS.index("disgust")] = level
+    rest = landmark_points(head)
+    posed = landmark_points(head, head.deform(Blendshapes.from_array(emotion_prior(intensities).values)))
+    upper_lip_rise = posed[0, 1] - rest[0, 1]  # the upper lip's outer middle (MediaPipe 0)
+    lower_lip_rise = posed[17, 1] - rest[17, 1]  # the lower lip's outer middle (MediaPipe 17)
+    width = np.linalg.norm(posed[61] - posed[291]) / np.linalg.norm(rest[61] - rest[291])
+    assert upper_lip_rise > 0.3, upper_lip_rise  # the lip raise shows (head units: cm)
+    assert lower_lip_rise > 0.4 * upper_lip_rise, (lower_lip_rise, upper_lip_rise)
+    assert width < 1.25, width  # the corners are not stretched out as in fear's AU20
+
+
 def test_lips_are_redder_than_the_cheeks(head):
     image = _render()
     points = project(landmark_points(head), "front", SIZE)

@@ -209,3 +209,24 @@ def test_loading_the_encoder_prints_nothing_and_keeps_transformers_settings(capf
     printed = capfd.readouterr()
     assert "Loading weights" not in printed.err + printed.out
     assert (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()) == before
+
+
+def test_the_disgust_prior_wrinkles_and_lifts_rather_than_stretches_the_mouth():
+    """Disgust's face (Ekman; EMFACS): the nose wrinkle and upper-lip raise with the chin raiser
+    pushing the lower lip up and the cheeks raised; nothing that stretches the mouth sideways or
+    drops the lower lip and jaw, which is how an angry snarl or a fearful grimace opens it. The
+    upper-lip raise is stronger on one side."""
+    from emo_app.blendshapes import Blendshapes
+    from emo_app.emotion.emotions import EMO3D_EMOTIONS
+    from emo_app.text.facs import emotion_prior
+
+    intensities = np.zeros(len(EMO3D_EMOTIONS))
+    intensities[EMO3D_EMOTIONS.index("disgust")] = 0.85  # a plain "disgusted" description
+    face = Blendshapes.from_array(emotion_prior(intensities).values)
+    for side in ("Left", "Right"):
+        assert face["noseSneer" + side] > 0.3 and face["mouthUpperUp" + side] > 0.3
+        assert face["cheekSquint" + side] > 0.5  # cheeks raised: not anger's glare
+        assert face["mouthStretch" + side] == 0.0 and face["mouthLowerDown" + side] < 0.2
+    assert face["mouthShrugLower"] > 0.6  # the lower lip pushed up
+    assert face["jawOpen"] < 0.1
+    assert abs(face["mouthUpperUpRight"] - face["mouthUpperUpLeft"]) > 0.1

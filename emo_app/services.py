@@ -7,6 +7,7 @@ folder (``emo_app.outputs``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,6 +300,7 @@ def generate_images(point: EmotionPoint, seeds: Sequence[int] = (0,), **kwargs: 
 
 # ----------------------------------------------------------------------------------- walks
 WalkKind = Literal["axis", "circle", "classes"]
+CIRCLE_RADIUS_RANGE = (0.05, 1.0)  # a smaller circle's faces are all neutral; past 1 they stop changing
 
 
 @dataclass
@@ -343,9 +345,18 @@ class WalkRequest:
         if not 2 <= steps <= MAX_WALK_STEPS:
             raise InvalidInputError(f"A walk has 2 to {MAX_WALK_STEPS} steps; got {steps}.")
         if self.kind == "axis":
-            return axis_walk(self.emotion, steps)
+            points = axis_walk(self.emotion, steps)
+            if points[-1].radius == 0:  # the Neutral "axis" never leaves the centre
+                raise InvalidInputError("An axis walk goes from neutral out to a class; Neutral is the "
+                                        "centre itself, so every face would be the same. Pick another class.")
+            return points
         if self.kind == "circle":
-            return circle_walk(self.tilt, self.start_angle, self.r, steps)
+            points = circle_walk(self.tilt, self.start_angle, self.r, steps)  # checks r is a number
+            low, high = CIRCLE_RADIUS_RANGE
+            if not low <= float(self.r) <= high:
+                raise InvalidInputError(f"The circle's radius r must be from {low} (near neutral) to {high} "
+                                        f"(full intensity); got {self.r}.")
+            return points
         if self.kind == "classes":
             if str(self.emotion).strip().lower() == str(self.other).strip().lower():  # else N identical faces
                 raise InvalidInputError(f"A walk between two classes needs two different classes; "
@@ -375,7 +386,7 @@ def walk(
 
     from emo_app.face import get_face_renderer
     from emo_app.face.export import export_glb
-    from emo_app.generation.walks import image_grid, save_mp4
+    from emo_app.generation.walks import image_grid, labelled, save_mp4, walk_labels
 
     request = WalkRequest.of(kind, **walk_kwargs)
     points = request.points()
@@ -387,7 +398,11 @@ def walk(
     rig, texture = default_face(settings)
     frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture,
                                                       rig=rig)
-    labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
+    labels = walk_labels(points, request.emotion if request.kind == "axis" else None)
+    faces = [Image.fromarray(frame) for frame in frames]
+    # the GIF and MP4 carry the grid's labels: a viewer sees where each face is on the walk, and
+    # no two frames are alike, so the GIF keeps one frame per step (Pillow merges repeats)
+    animation = [np.asarray(cell) for cell in labelled(faces, labels)]
     folder = output_dir(f"walk-{kind}")
     name = _walk_name(request)
     files = {
@@ -395,21 +410,26 @@ def walk(
         "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
         "grid": folder / f"{name}-grid.png",
     }
-    iio.imwrite(files["gif"], np.stack(frames), duration=1000 / fps, loop=0)
-    mp4 = save_mp4(folder / f"{name}.mp4", frames, fps)
+    iio.imwrite(files["gif"], np.stack(animation), duration=1000 / fps, loop=0)
+    mp4 = save_mp4(folder / f"{name}.mp4", animation, fps)
     if mp4 is not None:
         files["mp4"] = mp4
-    image_grid([Image.fromarray(frame) for frame in frames], labels).save(files["grid"])
+    image_grid(faces, labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
 
 
 def _walk_name(request: WalkRequest) -> str:
-    """The walk's files' name: "happy-axis-walk", "happy-to-sad-walk", "circle-walk"."""
+    """The walk's files' name, different for walks that differ ("happy-axis-walk-9-steps",
+    "happy-to-sad-straight-walk-9-steps", "circle-walk-tilt-30-start-0-r-0-80-12-steps"; the
+    circle's angles in whole degrees from 0 to 359, as the page sets them)."""
+    steps = f"{request.steps} steps"
     if request.kind == "axis":
-        return file_stem(request.emotion, "axis walk")
+        return file_stem(request.emotion, "axis walk", steps)
     if request.kind == "classes":
-        return file_stem(request.emotion, "to", request.other, "walk")
-    return file_stem(f"{request.kind} walk")
+        line = "" if request.spherical else "straight"
+        return file_stem(request.emotion, "to", request.other, line, "walk", steps)
+    tilt, start = (round(math.degrees(float(angle))) % 360 for angle in (request.tilt, request.start_angle))
+    return file_stem("circle walk", f"tilt {tilt} start {start} r {float(request.r):.2f}", steps)
 
 
 def generate_walk(kind: WalkKind, *, seed: int = 0, **params: Any) -> tuple[Any, str]:

@@ -10,7 +10,7 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import CLASS_NAMES
 from emo_app.errors import InvalidInputError
-from emo_app.services import MAX_WALK_STEPS
+from emo_app.services import CIRCLE_RADIUS_RANGE, MAX_WALK_STEPS
 from emo_app.ui.common import gpu, show_result_js, ui_errors
 
 WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),
@@ -74,7 +74,7 @@ def build_walks_tab(settings: Settings) -> None:
                               visible=False)
             phi = gr.Slider(-180, 180, value=0, step=1, label="φ: starting angle on the circle (degrees)",
                             visible=False)
-            r = gr.Slider(0.05, 1.0, value=0.8, step=0.01, label="r: radius", visible=False)
+            r = gr.Slider(*CIRCLE_RADIUS_RANGE, value=0.8, step=0.01, label="r: radius", visible=False)
             steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps")
             straight = gr.Checkbox(False, label="Straight line instead of the great circle", visible=False)
             go = gr.Button("Walk the face", variant="primary")

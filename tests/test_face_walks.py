@@ -1,0 +1,67 @@
+"""The face walk as a person gets it from the Walks tab, the API and the CLI: one labelled frame
+per step, file names that tell walks apart, and walks that would show one face refused."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from emo_app import services
+from emo_app.errors import InvalidInputError
+
+
+@pytest.fixture(autouse=True)
+def _scratch_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+
+
+def test_the_walk_gif_has_one_labelled_frame_per_step():
+    """Happy -> Sad in 30 steps gave a GIF of fewer frames: the face holds still near each class,
+    Pillow merges identical frames, and the grid's labels read "Happy r=1.00" all along."""
+    result = services.walk("classes", emotion="Happy", other="Sad", steps=30, size=48)
+    with Image.open(result.files["gif"]) as gif:
+        assert gif.n_frames == 30
+        assert gif.height > 48  # the label strip under the face
+    assert len(set(result.labels)) == 30
+    assert result.labels[0] == "1/30 Happy" and result.labels[-1] == "30/30 Sad"
+    axis = services.walk("axis", emotion="Angry", steps=5, size=32)
+    assert axis.labels == ["Angry 0.00", "Angry 0.25", "Angry 0.50", "Angry 0.75", "Angry 1.00"]
+
+
+def test_walks_that_differ_get_file_names_that_differ():
+    """Every circle was "circle-walk.gif" and the straight Happy -> Sad line had the great
+    circle's name: a second download became "circle-walk (1).gif", which says nothing."""
+    def gif_name(kind: str, **params) -> str:
+        return services.walk(kind, size=32, **params).files["gif"].name
+
+    assert gif_name("axis", emotion="Happy", steps=3) == "happy-axis-walk-3-steps.gif"
+    assert gif_name("classes", emotion="Happy", other="Sad", steps=2) == "happy-to-sad-walk-2-steps.gif"
+    assert (gif_name("classes", emotion="Happy", other="Sad", steps=2, spherical=False)
+            == "happy-to-sad-straight-walk-2-steps.gif")
+    assert (gif_name("circle", tilt=0.5236, start_angle=-0.7854, r=0.8, steps=4)
+            == "circle-walk-tilt-30-start-315-r-0-80-4-steps.gif")
+
+
+@pytest.mark.parametrize(("kind", "params", "sentence"), [
+    ("axis", {"emotion": "Neutral"}, "Neutral is the centre itself"),
+    ("circle", {"r": 0.0}, "radius r must be from 0.05"),
+    ("circle", {"r": 5.0}, "radius r must be from 0.05 .* to 1.0"),
+])
+def test_a_walk_that_would_show_one_face_throughout_is_refused(kind, params, sentence):
+    """The CLI rendered a Neutral axis walk and a circle of radius 0 (every face the same) and a
+    circle of radius 5 (the same faces as radius 1, labelled otherwise); the page's r slider
+    stops at 0.05 and 1, so the API refused what the CLI drew."""
+    with pytest.raises(InvalidInputError, match=sentence):
+        services.walk(kind, steps=3, size=32, **params)
+
+
+def test_the_pages_radius_slider_spans_what_the_walk_accepts():
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    with gr.Blocks() as demo:
+        build_walks_tab(Settings())
+    (radius,) = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label.startswith("r:")]
+    assert (radius.minimum, radius.maximum) == services.CIRCLE_RADIUS_RANGE

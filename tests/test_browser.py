@@ -466,3 +466,19 @@ def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bar
             assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1"), elem_id
     finally:
         page.close()
+
+
+def test_on_a_phone_the_walks_gif_and_mp4_each_have_the_screens_width(browser, app_url):
+    """At 400 px the GIF and the MP4 of a walk shared one row, each face about 160 px wide."""
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        page.get_by_label("More tabs").click()  # at 400 px the Walks tab is in the tabs' overflow menu
+        page.locator(".overflow-dropdown button", has_text="Walks").click()
+        page.get_by_role("button", name="Walk the face").click()
+        _image_src(page, "walk-gif")
+        for elem_id in ("walk-gif", "walk-mp4"):
+            assert page.locator(f"#{elem_id}").bounding_box()["width"] > 300, elem_id
+    finally:
+        page.close()

@@ -65,3 +65,21 @@ def test_the_pages_radius_slider_spans_what_the_walk_accepts():
         build_walks_tab(Settings())
     (radius,) = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label.startswith("r:")]
     assert (radius.minimum, radius.maximum) == services.CIRCLE_RADIUS_RANGE
+
+
+def test_the_walks_tab_says_what_a_walk_is_and_what_each_control_does():
+    """A new user met "Walk", "θ: tilt of the circle towards +Z" and "Steps" with no word on what
+    a walk is, which way 0 degrees points or what comes out."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    with gr.Blocks() as demo:
+        build_walks_tab(Settings())
+    blocks = list(demo.blocks.values())
+    intro = " ".join(b.value for b in blocks if isinstance(b, gr.Markdown) and b.elem_id == "walks-intro")
+    for promise in ("one face per step", "neutral centre", "GIF", "MP4", "GLB", "grid"):
+        assert promise in intro
+    controls = [b for b in blocks if isinstance(b, (gr.Slider, gr.Checkbox))]
+    assert len(controls) == 5 and all(b.info for b in controls), [b.label for b in controls if not b.info]

@@ -19,6 +19,14 @@ WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, 
 WALK_CONTROLS = ("emotion", "other", "theta", "phi", "r", "straight")
 USED_BY = {"axis": {"emotion"}, "circle": {"theta", "phi", "r"}, "classes": {"emotion", "other", "straight"}}
 CLASS_LABELS = {"axis": "Class at the end of the axis", "classes": "Start class"}
+WALKS_INTRO = (
+    "A walk is a path through the C2A2 emotion space, drawn as one face per step. *Axis*: from the "
+    "neutral centre out to a class, the expression growing stronger. *Circle*: once around the centre "
+    "at radius r, through the classes it meets. *Between two classes*: from one class to another over "
+    "the sphere, or straight through it. Out come an animated GIF and an MP4 (one labelled frame per "
+    "step), a GLB that plays the walk's 52 ARKit blendshape weights (Blender, Unity, three.js) and a "
+    "grid PNG of every face."
+)
 
 
 def walk_controls(kind: str) -> tuple:
@@ -65,23 +73,32 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
 
 def build_walks_tab(settings: Settings) -> None:
     """Lay out the Walks tab and wire its events (call inside a gr.Tab)."""
+    gr.Markdown(WALKS_INTRO, elem_id="walks-intro")
     with gr.Row():
         with gr.Column(scale=1):
             kind = gr.Radio(WALK_KINDS, value="axis", label="Walk")
             emotion = gr.Dropdown(list(CLASS_NAMES), value="Happy", label=CLASS_LABELS["axis"])
             other = gr.Dropdown(list(CLASS_NAMES), value="Sad", label="End class", visible=False)
             theta = gr.Slider(-180, 180, value=0, step=1, label="θ: tilt of the circle towards +Z (degrees)",
+                              info="0: the valence/arousal plane; 90: upright, through +Z and -Z",
                               visible=False)
             phi = gr.Slider(-180, 180, value=0, step=1, label="φ: starting angle on the circle (degrees)",
+                            info="0: starts at pleasant (+valence); 90: a quarter turn on, towards arousal",
                             visible=False)
-            r = gr.Slider(*CIRCLE_RADIUS_RANGE, value=0.8, step=0.01, label="r: radius", visible=False)
-            steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps")
-            straight = gr.Checkbox(False, label="Straight line instead of the great circle", visible=False)
+            r = gr.Slider(*CIRCLE_RADIUS_RANGE, value=0.8, step=0.01, label="r: radius",
+                          info="how strong the faces are: near 0 almost neutral, 1 full intensity",
+                          visible=False)
+            steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps",
+                              info="faces along the walk: the frames of the GIF and the MP4")
+            straight = gr.Checkbox(False, label="Straight line instead of the great circle", visible=False,
+                                   info="the straight line passes near neutral, so the faces fade mid-way")
             go = gr.Button("Walk the face", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
-                gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif")
-                video = gr.Video(label="MP4", height=300)
+                # each at least 300 px wide: on a phone they stack at full width (at half, 160 px)
+                gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif",
+                               min_width=300)
+                video = gr.Video(label="MP4", height=300, min_width=300, elem_id="walk-mp4")
             model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads", file_count="multiple")

@@ -323,7 +323,7 @@ class WalkRequest:
     tilt: float = 0.0  # circle: tilt towards +Z (radians; the figures' theta)
     start_angle: float = 0.0  # circle: starting angle (radians; the figures' phi)
     r: float = 0.8  # circle: radius
-    steps: int = 12
+    steps: int = 9  # as on the page and the CLI
     spherical: bool = True  # classes: along the great circle, else a straight line
 
     @classmethod

@@ -3,6 +3,8 @@ per step, file names that tell walks apart, and walks that would show one face r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
@@ -83,3 +85,22 @@ def test_the_walks_tab_says_what_a_walk_is_and_what_each_control_does():
         assert promise in intro
     controls = [b for b in blocks if isinstance(b, (gr.Slider, gr.Checkbox))]
     assert len(controls) == 5 and all(b.info for b in controls), [b.label for b in controls if not b.info]
+
+
+def test_the_cli_walk_makes_the_pages_walk(tmp_path, capsys):
+    """The page walked 9 steps by default and the CLI 12; the CLI's angles are radians (the
+    paper's figures), the page's degrees: the same walk now gives the same files either way."""
+    from emo_app.cli import main
+    from emo_app.ui.tabs.walks import walk as page_walk
+
+    circle = ["circle", "--theta", "0.5236", "--phi=-0.7854", "--r", "0.5", "--steps", "4"]  # 30, -45 degrees
+    for page_args, cli_args in [(("axis", "Happy", "Sad", 0, 0, 0.8, 9, False), ["axis"]),
+                                (("circle", "Happy", "Sad", 30, -45, 0.5, 4, False), circle)]:
+        gif, *_ = page_walk(*page_args)
+        out = tmp_path / cli_args[0]
+        assert main(["walk", *cli_args, "--size", "256", "--out-dir", str(out)]) == 0
+        written = out / Path(gif).name
+        assert written.exists(), sorted(p.name for p in out.iterdir())
+        with Image.open(gif) as from_page, Image.open(written) as from_cli:
+            assert from_page.n_frames == from_cli.n_frames == page_args[6]
+    assert "(gif)" in capsys.readouterr().out

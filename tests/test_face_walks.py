@@ -104,3 +104,15 @@ def test_the_cli_walk_makes_the_pages_walk(tmp_path, capsys):
         with Image.open(gif) as from_page, Image.open(written) as from_cli:
             assert from_page.n_frames == from_cli.n_frames == page_args[6]
     assert "(gif)" in capsys.readouterr().out
+
+
+def test_a_fractional_step_count_from_the_api_gets_a_sentence():
+    """/walk with steps 4.5 (the slider only sends whole numbers) rendered 4 faces without a word."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.walks import generate_walk, walk
+
+    with pytest.raises(gr.Error, match="Steps must be a whole number from 2 to 60; got 4.5"):
+        walk("axis", "Happy", "Sad", 0, 0, 0.8, 4.5, False)
+    with pytest.raises(gr.Error, match="Steps must be a whole number"):
+        generate_walk("axis", "Happy", "Sad", 0, 0, 0.8, 4.5, False, 0)

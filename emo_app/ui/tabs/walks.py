@@ -38,6 +38,14 @@ def walk_controls(kind: str) -> tuple:
     return tuple(updates)
 
 
+def whole_steps(steps: float) -> int:
+    """The Steps slider's value as a count: the page sends whole numbers, an API caller may not
+    (4.5 was cut to 4 frames without a word)."""
+    if steps != int(steps):
+        raise InvalidInputError(f"Steps must be a whole number from 2 to {MAX_WALK_STEPS}; got {steps}.")
+    return int(steps)
+
+
 @ui_errors
 def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
          straight: bool, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
@@ -45,9 +53,10 @@ def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float
     tilt θ and starting angle φ are in degrees."""
     from emo_app import services
 
-    progress(0.1, desc=f"Rendering {int(steps)} faces")
+    steps = whole_steps(steps)
+    progress(0.1, desc=f"Rendering {steps} faces")
     result = services.walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
-                           start_angle=math.radians(phi), r=r, steps=int(steps), spherical=not straight)
+                           start_angle=math.radians(phi), r=r, steps=steps, spherical=not straight)
     files = result.files
     return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
             str(files["grid"]), [str(p) for p in files.values()])
@@ -62,9 +71,10 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
 
     if seed is None:  # a cleared Seed box
         raise InvalidInputError("Enter a seed: a whole number, the same for every image of the walk.")
-    progress(0.05, desc=f"Generating {int(steps)} images")
+    steps = whole_steps(steps)
+    progress(0.05, desc=f"Generating {steps} images")
     result, message = services.generate_walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
-                                             start_angle=math.radians(phi), r=r, steps=int(steps),
+                                             start_angle=math.radians(phi), r=r, steps=steps,
                                              spherical=not straight, seed=int(seed))
     if result is None:
         return None, None, message

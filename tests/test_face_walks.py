@@ -116,3 +116,17 @@ def test_a_fractional_step_count_from_the_api_gets_a_sentence():
         walk("axis", "Happy", "Sad", 0, 0, 0.8, 4.5, False)
     with pytest.raises(gr.Error, match="Steps must be a whole number"):
         generate_walk("axis", "Happy", "Sad", 0, 0, 0.8, 4.5, False, 0)
+
+
+@pytest.mark.parametrize(("argv", "sentence"), [
+    (["between", "--a", "Happy", "--b", "Happy"], "two different classes; both are 'Happy'"),
+    (["axis", "--a", "Neutral"], "Neutral is the centre itself"),
+    (["circle", "--r", "0"], "radius r must be from 0.05"),
+])
+def test_the_image_walk_command_names_a_bad_walk_before_the_gpu(argv, sentence, capsys):
+    """walk-c2a2 answered Happy -> Happy with "needs a CUDA GPU"; on a GPU it would have drawn
+    nine identical images. It now gives the face walk's sentence on any machine."""
+    from emo_app.cli import main
+
+    assert main(["walk-c2a2", *argv]) == 2
+    assert sentence in capsys.readouterr().err

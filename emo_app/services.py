@@ -8,7 +8,7 @@ folder (``emo_app.outputs``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -377,10 +377,13 @@ def walk(
     size: int = 256,
     fps: float = 6.0,
     settings: Settings | None = None,
+    progress: Callable[[float, str], Any] | None = None,
     **walk_kwargs: Any,
 ) -> WalkResult:
     """Render a walk as an animated face: GIF, MP4, an animated GLB and a labelled grid PNG
-    (``walk_kwargs``: as for ``walk_points``)."""
+    (``walk_kwargs``: as for ``walk_points``). ``progress(fraction, stage)`` hears each stage, so
+    a page can say more than "Rendering" for the seconds a long walk takes."""
+    report = progress or (lambda fraction, stage: None)
     import imageio.v3 as iio
     from PIL import Image
 
@@ -396,6 +399,7 @@ def walk(
     from emo_app.face.looks import default_face
 
     rig, texture = default_face(settings)
+    report(0.1, f"Rendering {len(points)} faces")
     frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture,
                                                       rig=rig)
     labels = walk_labels(points, request.emotion if request.kind == "axis" else None)
@@ -405,15 +409,17 @@ def walk(
     animation = [np.asarray(cell) for cell in labelled(faces, labels)]
     folder = output_dir(f"walk-{kind}")
     name = _walk_name(request)
-    files = {
-        "gif": folder / f"{name}.gif",
-        "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
-        "grid": folder / f"{name}-grid.png",
-    }
+    report(0.5, "Writing the GLB")
+    files = {"gif": folder / f"{name}.gif",
+             "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
+             "grid": folder / f"{name}-grid.png"}
+    report(0.65, "Writing the GIF")
     iio.imwrite(files["gif"], np.stack(animation), duration=1000 / fps, loop=0)
+    report(0.8, "Writing the MP4")
     mp4 = save_mp4(folder / f"{name}.mp4", animation, fps)
     if mp4 is not None:
         files["mp4"] = mp4
+    report(0.9, "Writing the grid")
     image_grid(faces, labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
 

@@ -130,3 +130,15 @@ def test_the_image_walk_command_names_a_bad_walk_before_the_gpu(argv, sentence, 
 
     assert main(["walk-c2a2", *argv]) == 2
     assert sentence in capsys.readouterr().err
+
+
+def test_a_walk_reports_each_stage_so_the_page_can_show_progress():
+    """The page said "Rendering 60 faces - 10%" for the whole walk: the GLB, GIF, MP4 and grid
+    that take most of its seconds were never reported."""
+    heard: list[tuple[float, str]] = []
+    result = services.walk("axis", steps=3, size=32,
+                           progress=lambda fraction, stage: heard.append((fraction, stage)))
+    assert [stage for _, stage in heard] == ["Rendering 3 faces", "Writing the GLB", "Writing the GIF",
+                                            "Writing the MP4", "Writing the grid"]
+    assert [fraction for fraction, _ in heard] == sorted(fraction for fraction, _ in heard)
+    assert all(path.exists() for path in result.files.values())

@@ -54,9 +54,9 @@ def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float
     from emo_app import services
 
     steps = whole_steps(steps)
-    progress(0.1, desc=f"Rendering {steps} faces")
     result = services.walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
-                           start_angle=math.radians(phi), r=r, steps=steps, spherical=not straight)
+                           start_angle=math.radians(phi), r=r, steps=steps, spherical=not straight,
+                           progress=lambda fraction, stage: progress(fraction, desc=stage))
     files = result.files
     return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
             str(files["grid"]), [str(p) for p in files.values()])

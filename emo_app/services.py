@@ -345,22 +345,14 @@ class WalkRequest:
         if not 2 <= steps <= MAX_WALK_STEPS:
             raise InvalidInputError(f"A walk has 2 to {MAX_WALK_STEPS} steps; got {steps}.")
         if self.kind == "axis":
-            points = axis_walk(self.emotion, steps)
-            if points[-1].radius == 0:  # the Neutral "axis" never leaves the centre
-                raise InvalidInputError("An axis walk goes from neutral out to a class; Neutral is the "
-                                        "centre itself, so every face would be the same. Pick another class.")
-            return points
+            return axis_walk(self.emotion, steps)
         if self.kind == "circle":
-            points = circle_walk(self.tilt, self.start_angle, self.r, steps)  # checks r is a number
             low, high = CIRCLE_RADIUS_RANGE
-            if not low <= float(self.r) <= high:
+            if isinstance(self.r, (int, float)) and math.isfinite(self.r) and not low <= self.r <= high:
                 raise InvalidInputError(f"The circle's radius r must be from {low} (near neutral) to {high} "
                                         f"(full intensity); got {self.r}.")
-            return points
+            return circle_walk(self.tilt, self.start_angle, self.r, steps)  # checks r is a number
         if self.kind == "classes":
-            if str(self.emotion).strip().lower() == str(self.other).strip().lower():  # else N identical faces
-                raise InvalidInputError(f"A walk between two classes needs two different classes; "
-                                        f"both are '{self.emotion}'.")
             return class_walk(self.emotion, self.other, steps, spherical=self.spherical)
         raise InvalidInputError(f"Unknown walk '{self.kind}'; choose axis, circle or classes.")
 

@@ -121,7 +121,7 @@ def test_a_fractional_step_count_from_the_api_gets_a_sentence():
 @pytest.mark.parametrize(("argv", "sentence"), [
     (["between", "--a", "Happy", "--b", "Happy"], "two different classes; both are 'Happy'"),
     (["axis", "--a", "Neutral"], "Neutral is the centre itself"),
-    (["circle", "--r", "0"], "radius r must be from 0.05"),
+    (["circle", "--r", "0"], "r must be above 0"),
 ])
 def test_the_image_walk_command_names_a_bad_walk_before_the_gpu(argv, sentence, capsys):
     """walk-c2a2 answered Happy -> Happy with "needs a CUDA GPU"; on a GPU it would have drawn

@@ -90,11 +90,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _walk(args: argparse.Namespace) -> int:
     from emo_app.generation import walks
-    from emo_app.services import walk_points
 
-    # the face walk's checks first: a walk from Happy to Happy is named as such, not "no GPU"
-    walk_points("classes" if args.kind == "between" else args.kind, emotion=args.a, other=args.b,
-                tilt=args.tilt, start_angle=args.start_angle, r=args.r, steps=args.walk_steps)
     common = dict(
         out_dir=args.out,
         seed=args.seed,

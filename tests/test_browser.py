@@ -482,3 +482,26 @@ def test_on_a_phone_the_walks_gif_and_mp4_each_have_the_screens_width(browser, a
             assert page.locator(f"#{elem_id}").bounding_box()["width"] > 300, elem_id
     finally:
         page.close()
+
+
+def test_a_walks_example_of_the_same_kind_keeps_its_controls(browser, app_url):
+    """Two between-classes examples in a row: loading the second put back the axis walk's
+    controls (End class and Straight line hidden, "Class at the end of the axis") under
+    "Between two classes", beside a straight-line walk the controls no longer showed."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        page.get_by_role("tab", name="Walks").click()
+        examples = page.locator("#walk-examples")
+        for name in ("Happy → Sad over the sphere", "Happy → Sad, straight through neutral"):
+            before = page.locator("#walk-gif img").first.get_attribute("src") if page.locator(
+                "#walk-gif img").count() else ""
+            examples.get_by_text(name).click()
+            page.wait_for_function(
+                "old => { const i = document.querySelector('#walk-gif img'); return i && i.src !== old; }",
+                arg=before, timeout=120_000)
+        assert page.get_by_label("End class").is_visible() and page.get_by_label("Start class").is_visible()
+        assert page.get_by_label("Straight line instead of the great circle").is_checked()
+    finally:
+        page.close()

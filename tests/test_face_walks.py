@@ -142,3 +142,14 @@ def test_a_walk_reports_each_stage_so_the_page_can_show_progress():
                                             "Writing the MP4", "Writing the grid"]
     assert [fraction for fraction, _ in heard] == sorted(fraction for fraction, _ in heard)
     assert all(path.exists() for path in result.files.values())
+
+
+def test_every_walks_example_makes_its_walk():
+    """The tab had no examples: a new user had to guess a first walk (the paper's circle among them)."""
+    from emo_app.ui.tabs.walks import WALK_EXAMPLES, walk
+
+    assert len(WALK_EXAMPLES) >= 4 and {row[0] for _, row in WALK_EXAMPLES} == {"axis", "circle", "classes"}
+    for _, row in WALK_EXAMPLES:
+        gif, *_ = walk(*row)
+        with Image.open(gif) as animation:
+            assert animation.n_frames == row[6]

@@ -19,6 +19,14 @@ WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, 
 WALK_CONTROLS = ("emotion", "other", "theta", "phi", "r", "straight")
 USED_BY = {"axis": {"emotion"}, "circle": {"theta", "phi", "r"}, "classes": {"emotion", "other", "straight"}}
 CLASS_LABELS = {"axis": "Class at the end of the axis", "classes": "Start class"}
+# (what the example shows, the walk's inputs in the order of the tab's controls)
+WALK_EXAMPLES = [
+    ("Neutral → Happy, growing stronger", ["axis", "Happy", "Sad", 0, 0, 0.8, 9, False]),
+    ("Happy → Sad over the sphere", ["classes", "Happy", "Sad", 0, 0, 0.8, 9, False]),
+    ("Happy → Sad, straight through neutral", ["classes", "Happy", "Sad", 0, 0, 0.8, 9, True]),
+    # the supplementary's circle figures' "theta=0.4901 phi=0.9801 r=0.6", in degrees
+    ("The paper's circle: θ 28°, φ 56°, r 0.6", ["circle", "Happy", "Sad", 28, 56, 0.6, 12, False]),
+]
 WALKS_INTRO = (
     "A walk is a path through the C2A2 emotion space, drawn as one face per step. *Axis*: from the "
     "neutral centre out to a class, the expression growing stronger. *Circle*: once around the centre "
@@ -103,6 +111,10 @@ def build_walks_tab(settings: Settings) -> None:
             straight = gr.Checkbox(False, label="Straight line instead of the great circle", visible=False,
                                    info="the straight line passes near neutral, so the faces fade mid-way")
             go = gr.Button("Walk the face", variant="primary")
+            inputs = [kind, emotion, other, theta, phi, r, steps, straight]
+            examples = gr.Examples([row for _, row in WALK_EXAMPLES], inputs=inputs, label="Examples",
+                                   example_labels=[name for name, _ in WALK_EXAMPLES],
+                                   elem_id="walk-examples")
         with gr.Column(scale=2):
             with gr.Row():
                 # each at least 300 px wide: on a phone they stack at full width (at half, 160 px)
@@ -122,10 +134,15 @@ def build_walks_tab(settings: Settings) -> None:
         gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
         gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
-    inputs = [kind, emotion, other, theta, phi, r, steps, straight]
-    kind.change(ui_errors(walk_controls), kind, [emotion, other, theta, phi, r, straight],
-                api_visibility="private", queue=False)
-    go.click(walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
+    outputs = [gif, video, model3d, grid, files]
+    controls = [emotion, other, theta, phi, r, straight]
+    kind.change(ui_errors(walk_controls), kind, controls, api_visibility="private", queue=False)
+    go.click(walk, inputs, outputs, api_name="walk", concurrency_id="render")
     go.click(None, js=show_result_js("walk-gif"), api_visibility="private", queue=False)
+    # an example of the same walk as before fires no kind.change, and loading it restored the
+    # controls' first layout (the axis's): the example sets the layout itself, then walks
+    examples.load_input_event.then(
+        ui_errors(walk_controls), kind, controls, api_visibility="private", queue=False,
+    ).then(walk, inputs, outputs, api_visibility="private", concurrency_id="render")
     gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
               concurrency_id="gpu", concurrency_limit=1)

@@ -7,7 +7,8 @@ folder (``emo_app.outputs``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -299,6 +300,7 @@ def generate_images(point: EmotionPoint, seeds: Sequence[int] = (0,), **kwargs: 
 
 # ----------------------------------------------------------------------------------- walks
 WalkKind = Literal["axis", "circle", "classes"]
+CIRCLE_RADIUS_RANGE = (0.05, 1.0)  # a smaller circle's faces are all neutral; past 1 they stop changing
 
 
 @dataclass
@@ -321,7 +323,7 @@ class WalkRequest:
     tilt: float = 0.0  # circle: tilt towards +Z (radians; the figures' theta)
     start_angle: float = 0.0  # circle: starting angle (radians; the figures' phi)
     r: float = 0.8  # circle: radius
-    steps: int = 12
+    steps: int = 9  # as on the page and the CLI
     spherical: bool = True  # classes: along the great circle, else a straight line
 
     @classmethod
@@ -345,11 +347,12 @@ class WalkRequest:
         if self.kind == "axis":
             return axis_walk(self.emotion, steps)
         if self.kind == "circle":
-            return circle_walk(self.tilt, self.start_angle, self.r, steps)
+            low, high = CIRCLE_RADIUS_RANGE
+            if isinstance(self.r, (int, float)) and math.isfinite(self.r) and not low <= self.r <= high:
+                raise InvalidInputError(f"The circle's radius r must be from {low} (near neutral) to {high} "
+                                        f"(full intensity); got {self.r}.")
+            return circle_walk(self.tilt, self.start_angle, self.r, steps)  # checks r is a number
         if self.kind == "classes":
-            if str(self.emotion).strip().lower() == str(self.other).strip().lower():  # else N identical faces
-                raise InvalidInputError(f"A walk between two classes needs two different classes; "
-                                        f"both are '{self.emotion}'.")
             return class_walk(self.emotion, self.other, steps, spherical=self.spherical)
         raise InvalidInputError(f"Unknown walk '{self.kind}'; choose axis, circle or classes.")
 
@@ -366,16 +369,19 @@ def walk(
     size: int = 256,
     fps: float = 6.0,
     settings: Settings | None = None,
+    progress: Callable[[float, str], Any] | None = None,
     **walk_kwargs: Any,
 ) -> WalkResult:
     """Render a walk as an animated face: GIF, MP4, an animated GLB and a labelled grid PNG
-    (``walk_kwargs``: as for ``walk_points``)."""
+    (``walk_kwargs``: as for ``walk_points``). ``progress(fraction, stage)`` hears each stage, so
+    a page can say more than "Rendering" for the seconds a long walk takes."""
+    report = progress or (lambda fraction, stage: None)
     import imageio.v3 as iio
     from PIL import Image
 
     from emo_app.face import get_face_renderer
     from emo_app.face.export import export_glb
-    from emo_app.generation.walks import image_grid, save_mp4
+    from emo_app.generation.walks import image_grid, labelled, save_mp4, walk_labels
 
     request = WalkRequest.of(kind, **walk_kwargs)
     points = request.points()
@@ -385,31 +391,43 @@ def walk(
     from emo_app.face.looks import default_face
 
     rig, texture = default_face(settings)
+    report(0.1, f"Rendering {len(points)} faces")
     frames = get_face_renderer(settings).render_batch(shapes, view="front", size=size, texture=texture,
                                                       rig=rig)
-    labels = [f"{nearest_classes(p, 1)[0][0]} r={p.radius:.2f}" for p in points]
+    labels = walk_labels(points, request.emotion if request.kind == "axis" else None)
+    faces = [Image.fromarray(frame) for frame in frames]
+    # the GIF and MP4 carry the grid's labels: a viewer sees where each face is on the walk, and
+    # no two frames are alike, so the GIF keeps one frame per step (Pillow merges repeats)
+    animation = [np.asarray(cell) for cell in labelled(faces, labels)]
     folder = output_dir(f"walk-{kind}")
     name = _walk_name(request)
-    files = {
-        "gif": folder / f"{name}.gif",
-        "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
-        "grid": folder / f"{name}-grid.png",
-    }
-    iio.imwrite(files["gif"], np.stack(frames), duration=1000 / fps, loop=0)
-    mp4 = save_mp4(folder / f"{name}.mp4", frames, fps)
+    report(0.5, "Writing the GLB")
+    files = {"gif": folder / f"{name}.gif",
+             "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
+             "grid": folder / f"{name}-grid.png"}
+    report(0.65, "Writing the GIF")
+    iio.imwrite(files["gif"], np.stack(animation), duration=1000 / fps, loop=0)
+    report(0.8, "Writing the MP4")
+    mp4 = save_mp4(folder / f"{name}.mp4", animation, fps)
     if mp4 is not None:
         files["mp4"] = mp4
-    image_grid([Image.fromarray(frame) for frame in frames], labels).save(files["grid"])
+    report(0.9, "Writing the grid")
+    image_grid(faces, labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
 
 
 def _walk_name(request: WalkRequest) -> str:
-    """The walk's files' name: "happy-axis-walk", "happy-to-sad-walk", "circle-walk"."""
+    """The walk's files' name, different for walks that differ ("happy-axis-walk-9-steps",
+    "happy-to-sad-straight-walk-9-steps", "circle-walk-tilt-30-start-0-r-0-80-12-steps"; the
+    circle's angles in whole degrees from 0 to 359, as the page sets them)."""
+    steps = f"{request.steps} steps"
     if request.kind == "axis":
-        return file_stem(request.emotion, "axis walk")
+        return file_stem(request.emotion, "axis walk", steps)
     if request.kind == "classes":
-        return file_stem(request.emotion, "to", request.other, "walk")
-    return file_stem(f"{request.kind} walk")
+        line = "" if request.spherical else "straight"
+        return file_stem(request.emotion, "to", request.other, line, "walk", steps)
+    tilt, start = (round(math.degrees(float(angle))) % 360 for angle in (request.tilt, request.start_angle))
+    return file_stem("circle walk", f"tilt {tilt} start {start} r {float(request.r):.2f}", steps)
 
 
 def generate_walk(kind: WalkKind, *, seed: int = 0, **params: Any) -> tuple[Any, str]:

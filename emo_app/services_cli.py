@@ -121,12 +121,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--emotion", default="Happy", help="class for axis walks; start class for classes")
     w.add_argument("--other", default="Sad", help="end class for classes walks")
     w.add_argument("--tilt", "--theta", dest="tilt", type=float, default=0.0,
-                   help="circle: tilt towards +Z in radians (the figures' theta)")
+                   help="circle: tilt towards +Z in radians (the figures' theta; the page and its API "
+                   "take degrees)")
     w.add_argument("--start-angle", "--phi", dest="start_angle", type=float, default=0.0,
-                   help="circle: starting angle on the circle in radians (the figures' phi)")
+                   help="circle: starting angle on the circle in radians (the figures' phi; the page "
+                   "and its API take degrees)")
     w.add_argument("--r", type=float, default=0.8, help="circle: radius (0 neutral .. 1 full)")
-    w.add_argument("--steps", type=int, default=12, help="faces along the walk, 2 to 60")
+    w.add_argument("--steps", type=int, default=9, help="faces along the walk, 2 to 60 (as on the page)")
     w.add_argument("--straight", action="store_true", help="straight line instead of the great circle")
     w.add_argument("--size", type=int, default=256, help="pixels per face, 32 to 2048")
-    w.add_argument("--out-dir", default="walk", help="folder for walk.gif/.mp4/.glb and grid.png")
+    w.add_argument("--out-dir", default="walk", help="folder for the GIF, MP4, GLB and grid PNG, named "
+                   "after the walk (e.g. happy-axis-walk-9-steps.gif)")
     w.set_defaults(func=_walk)

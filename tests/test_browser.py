@@ -466,3 +466,42 @@ def test_on_a_phone_each_chart_has_the_whole_width_and_its_legend_clears_the_bar
             assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1"), elem_id
     finally:
         page.close()
+
+
+def test_on_a_phone_the_walks_gif_and_mp4_each_have_the_screens_width(browser, app_url):
+    """At 400 px the GIF and the MP4 of a walk shared one row, each face about 160 px wide."""
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        page.get_by_label("More tabs").click()  # at 400 px the Walks tab is in the tabs' overflow menu
+        page.locator(".overflow-dropdown button", has_text="Walks").click()
+        page.get_by_role("button", name="Walk the face").click()
+        _image_src(page, "walk-gif")
+        for elem_id in ("walk-gif", "walk-mp4"):
+            assert page.locator(f"#{elem_id}").bounding_box()["width"] > 300, elem_id
+    finally:
+        page.close()
+
+
+def test_a_walks_example_of_the_same_kind_keeps_its_controls(browser, app_url):
+    """Two between-classes examples in a row: loading the second put back the axis walk's
+    controls (End class and Straight line hidden, "Class at the end of the axis") under
+    "Between two classes", beside a straight-line walk the controls no longer showed."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        page.get_by_role("tab", name="Walks").click()
+        examples = page.locator("#walk-examples")
+        for name in ("Happy → Sad over the sphere", "Happy → Sad, straight through neutral"):
+            before = page.locator("#walk-gif img").first.get_attribute("src") if page.locator(
+                "#walk-gif img").count() else ""
+            examples.get_by_text(name).click()
+            page.wait_for_function(
+                "old => { const i = document.querySelector('#walk-gif img'); return i && i.src !== old; }",
+                arg=before, timeout=120_000)
+        assert page.get_by_label("End class").is_visible() and page.get_by_label("Start class").is_visible()
+        assert page.get_by_label("Straight line instead of the great circle").is_checked()
+    finally:
+        page.close()

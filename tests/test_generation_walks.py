@@ -112,11 +112,12 @@ def test_the_face_walk_mp4_holds_every_frame_unstretched(tmp_path, monkeypatch):
     monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
     result = services.walk("axis", emotion="Happy", steps=3, size=72)  # 72 is not a multiple of 16
     video = imageio.mimread(result.files["mp4"])
-    assert len(video) == 3 and video[0].shape[:2] == (80, 80)
+    labelled = 72 + walks.label_height(72)  # the face with its label underneath, as in the GIF
+    assert len(video) == 3 and video[0].shape[:2] == (-(-labelled // 16) * 16, 80)
     gif = imageio.mimread(result.files["gif"])
-    difference = np.abs(video[-1][:72, :72].astype(float) - gif[-1][..., :3].astype(float))
+    difference = np.abs(video[-1][:labelled, :72].astype(float) - gif[-1][..., :3].astype(float))
     assert difference.mean() < 6  # the same face, in place (H.264 and the GIF palette round it)
-    assert video[-1][72:].min() > 200  # the padding is white, not a stretched face
+    assert video[-1][:, 72:].min() > 200 and video[-1][labelled:].min() > 200  # white padding, not stretched
 
 
 def test_the_image_walk_checks_its_input_like_the_face_walk_on_any_machine(monkeypatch):

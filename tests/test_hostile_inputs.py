@@ -152,7 +152,8 @@ POINT_CASES: list[Case] = [
     ("walk-unknown-class", lambda: services.walk_points("classes", emotion="Happy", other="Meh"),
      InvalidInputError, "Unknown C2A2 class 'Meh'"),
     ("walk-circle-nan", lambda: services.walk_points("circle", theta=math.nan), InvalidInputError, "finite"),
-    ("walk-circle-huge-r", lambda: services.walk_points("circle", r=1e9), InvalidInputError, "far outside"),
+    ("walk-circle-huge-r", lambda: services.walk_points("circle", r=1e9), InvalidInputError,
+     "radius r must be from 0.05"),
     ("study-points-negative-seed", lambda: generate_study_points(seed=-1), InvalidInputError,
      "The seed must be a whole number of 0 or more; got -1."),
 ]

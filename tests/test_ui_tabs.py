@@ -87,7 +87,7 @@ def test_walks_show_only_the_controls_the_chosen_walk_reads():
 
     demo = _built_tab(build_walks_tab, Settings())
     (kind,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio)]
-    (toggle,) = [fn for fn in demo.fns.values() if fn.inputs == [kind]]
+    (toggle,) = [fn for fn in demo.fns.values() if (kind._id, "change") in fn.targets]
     labels = [block.label for block in toggle.outputs]
 
     def shown(updates) -> set[str]:

@@ -226,6 +226,9 @@ def _check_steps(steps: int, limit: int = 1000) -> int:
 def axis_walk(name: str, steps: int = 9) -> list[EmotionPoint]:
     """Neutral -> class at intensity 0..1 in ``steps`` points (the supplementary's axis figures)."""
     steps = _check_steps(steps)
+    if canonical_class(name) == "Neutral":  # its axis never leaves the centre
+        raise InvalidInputError("An axis walk goes from neutral out to a class; Neutral is the "
+                                "centre itself, so every face would be the same. Pick another class.")
     return [EmotionPoint.of_class(name, t) for t in np.linspace(0.0, 1.0, steps)]
 
 
@@ -236,8 +239,8 @@ def circle_walk(tilt: float, start_angle: float, r: float, steps: int = 16) -> l
     tilt, start_angle, r = (
         _finite(v, k) for v, k in ((tilt, "tilt"), (start_angle, "start_angle"), (r, "r"))
     )
-    if r < 0:
-        raise InvalidInputError(f"r must be >= 0; got {r}.")
+    if r <= 0:  # radius 0 is the neutral point: every step the same
+        raise InvalidInputError(f"r must be above 0 (0 is neutral, the same at every step); got {r}.")
     e1 = np.array([1.0, 0.0, 0.0])
     e2 = np.array([0.0, math.cos(tilt), math.sin(tilt)])
     angles = start_angle + np.linspace(0.0, 2 * math.pi, steps, endpoint=False)
@@ -274,6 +277,9 @@ def lerp(a: EmotionPoint, b: EmotionPoint, t: float) -> EmotionPoint:
 def class_walk(a: str, b: str, steps: int = 9, spherical: bool = True) -> list[EmotionPoint]:
     """From class ``a`` to class ``b``: slerp on the sphere, or a straight line."""
     steps = _check_steps(steps)
+    if canonical_class(a) == canonical_class(b):  # else ``steps`` identical points
+        raise InvalidInputError(f"A walk between two classes needs two different classes; both are "
+                                f"'{canonical_class(a)}'.")
     pa, pb = EmotionPoint.of_class(a), EmotionPoint.of_class(b)
     blend = slerp if spherical else lerp
     return [blend(pa, pb, float(t)) for t in np.linspace(0.0, 1.0, steps)]

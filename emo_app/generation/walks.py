@@ -138,8 +138,20 @@ def _beside(image: Any, face: np.ndarray | None) -> Any:
 
 
 def point_label(point: EmotionPoint) -> str:
+    """"Happily sad (+0.50,-0.40,+0.70)": the nearest class and the point's coordinates."""
     name, _ = space.nearest_classes(point, 1)[0]
-    return f"{name} ({point.valence:+.2f},{point.arousal:+.2f},{point.z:+.2f})"
+    coordinates = ",".join(space.signed_coordinate(v) for v in (point.valence, point.arousal, point.z))
+    return f"{name} ({coordinates})"
+
+
+def walk_labels(points: Sequence[EmotionPoint], axis_class: str | None = None) -> list[str]:
+    """One label per point, no two alike: an axis walk's intensity ("Happy 0.25"), else the
+    step and the nearest class ("3/12 Happily sad"). "Happy r=1.00" was repeated all along a
+    walk between classes, and Pillow merges identical GIF frames, so the GIF lost steps."""
+    if axis_class is not None:
+        name = space.canonical_class(axis_class)
+        return [f"{name} {t:.2f}" for t in np.linspace(0.0, 1.0, len(points))]
+    return [f"{index}/{len(points)} {space.nearest_classes(p, 1)[0][0]}" for index, p in enumerate(points, 1)]
 
 
 def save_mp4(path: Path, frames: Sequence[np.ndarray], fps: float) -> Path | None:
@@ -222,8 +234,8 @@ def axis_walk_images(class_name: str, steps: int = 9, **kwargs: Any) -> WalkResu
     """Neutral -> ``class_name`` at intensities 0..1 (Figs. 6-21)."""
     points = space.axis_walk(class_name, steps)
     name = space.canonical_class(class_name)
-    labels = [f"{name} {t:.2f}" for t in np.linspace(0.0, 1.0, len(points))]
-    return render_walk(points, f"axis-{name.lower().replace(' ', '-')}", labels=labels, **kwargs)
+    return render_walk(points, f"axis-{name.lower().replace(' ', '-')}", labels=walk_labels(points, name),
+                       **kwargs)
 
 
 def circle_walk_images(

@@ -10,7 +10,7 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import CLASS_NAMES
 from emo_app.errors import InvalidInputError
-from emo_app.services import MAX_WALK_STEPS
+from emo_app.services import CIRCLE_RADIUS_RANGE, MAX_WALK_STEPS
 from emo_app.ui.common import gpu, show_result_js, ui_errors
 
 WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),
@@ -19,6 +19,22 @@ WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, 
 WALK_CONTROLS = ("emotion", "other", "theta", "phi", "r", "straight")
 USED_BY = {"axis": {"emotion"}, "circle": {"theta", "phi", "r"}, "classes": {"emotion", "other", "straight"}}
 CLASS_LABELS = {"axis": "Class at the end of the axis", "classes": "Start class"}
+# (what the example shows, the walk's inputs in the order of the tab's controls)
+WALK_EXAMPLES = [
+    ("Neutral → Happy, growing stronger", ["axis", "Happy", "Sad", 0, 0, 0.8, 9, False]),
+    ("Happy → Sad over the sphere", ["classes", "Happy", "Sad", 0, 0, 0.8, 9, False]),
+    ("Happy → Sad, straight through neutral", ["classes", "Happy", "Sad", 0, 0, 0.8, 9, True]),
+    # the supplementary's circle figures' "theta=0.4901 phi=0.9801 r=0.6", in degrees
+    ("The paper's circle: θ 28°, φ 56°, r 0.6", ["circle", "Happy", "Sad", 28, 56, 0.6, 12, False]),
+]
+WALKS_INTRO = (
+    "A walk is a path through the C2A2 emotion space, drawn as one face per step. *Axis*: from the "
+    "neutral centre out to a class, the expression growing stronger. *Circle*: once around the centre "
+    "at radius r, through the classes it meets. *Between two classes*: from one class to another over "
+    "the sphere, or straight through it. Out come an animated GIF and an MP4 (one labelled frame per "
+    "step), a GLB that plays the walk's 52 ARKit blendshape weights (Blender, Unity, three.js) and a "
+    "grid PNG of every face."
+)
 
 
 def walk_controls(kind: str) -> tuple:
@@ -30,6 +46,14 @@ def walk_controls(kind: str) -> tuple:
     return tuple(updates)
 
 
+def whole_steps(steps: float) -> int:
+    """The Steps slider's value as a count: the page sends whole numbers, an API caller may not
+    (4.5 was cut to 4 frames without a word)."""
+    if steps != int(steps):
+        raise InvalidInputError(f"Steps must be a whole number from 2 to {MAX_WALK_STEPS}; got {steps}.")
+    return int(steps)
+
+
 @ui_errors
 def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float, steps: int,
          straight: bool, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
@@ -37,9 +61,10 @@ def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float
     tilt θ and starting angle φ are in degrees."""
     from emo_app import services
 
-    progress(0.1, desc=f"Rendering {int(steps)} faces")
+    steps = whole_steps(steps)
     result = services.walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
-                           start_angle=math.radians(phi), r=r, steps=int(steps), spherical=not straight)
+                           start_angle=math.radians(phi), r=r, steps=steps, spherical=not straight,
+                           progress=lambda fraction, stage: progress(fraction, desc=stage))
     files = result.files
     return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
             str(files["grid"]), [str(p) for p in files.values()])
@@ -54,9 +79,10 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
 
     if seed is None:  # a cleared Seed box
         raise InvalidInputError("Enter a seed: a whole number, the same for every image of the walk.")
-    progress(0.05, desc=f"Generating {int(steps)} images")
+    steps = whole_steps(steps)
+    progress(0.05, desc=f"Generating {steps} images")
     result, message = services.generate_walk(kind, emotion=emotion, other=other, tilt=math.radians(theta),
-                                             start_angle=math.radians(phi), r=r, steps=int(steps),
+                                             start_angle=math.radians(phi), r=r, steps=steps,
                                              spherical=not straight, seed=int(seed))
     if result is None:
         return None, None, message
@@ -65,23 +91,36 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
 
 def build_walks_tab(settings: Settings) -> None:
     """Lay out the Walks tab and wire its events (call inside a gr.Tab)."""
+    gr.Markdown(WALKS_INTRO, elem_id="walks-intro")
     with gr.Row():
         with gr.Column(scale=1):
             kind = gr.Radio(WALK_KINDS, value="axis", label="Walk")
             emotion = gr.Dropdown(list(CLASS_NAMES), value="Happy", label=CLASS_LABELS["axis"])
             other = gr.Dropdown(list(CLASS_NAMES), value="Sad", label="End class", visible=False)
             theta = gr.Slider(-180, 180, value=0, step=1, label="θ: tilt of the circle towards +Z (degrees)",
+                              info="0: the valence/arousal plane; 90: upright, through +Z and -Z",
                               visible=False)
             phi = gr.Slider(-180, 180, value=0, step=1, label="φ: starting angle on the circle (degrees)",
+                            info="0: starts at pleasant (+valence); 90: a quarter turn on, towards arousal",
                             visible=False)
-            r = gr.Slider(0.05, 1.0, value=0.8, step=0.01, label="r: radius", visible=False)
-            steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps")
-            straight = gr.Checkbox(False, label="Straight line instead of the great circle", visible=False)
+            r = gr.Slider(*CIRCLE_RADIUS_RANGE, value=0.8, step=0.01, label="r: radius",
+                          info="how strong the faces are: near 0 almost neutral, 1 full intensity",
+                          visible=False)
+            steps = gr.Slider(2, MAX_WALK_STEPS, value=9, step=1, label="Steps",
+                              info="faces along the walk: the frames of the GIF and the MP4")
+            straight = gr.Checkbox(False, label="Straight line instead of the great circle", visible=False,
+                                   info="the straight line passes near neutral, so the faces fade mid-way")
             go = gr.Button("Walk the face", variant="primary")
+            inputs = [kind, emotion, other, theta, phi, r, steps, straight]
+            examples = gr.Examples([row for _, row in WALK_EXAMPLES], inputs=inputs, label="Examples",
+                                   example_labels=[name for name, _ in WALK_EXAMPLES],
+                                   elem_id="walk-examples")
         with gr.Column(scale=2):
             with gr.Row():
-                gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif")
-                video = gr.Video(label="MP4", height=300)
+                # each at least 300 px wide: on a phone they stack at full width (at half, 160 px)
+                gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif",
+                               min_width=300)
+                video = gr.Video(label="MP4", height=300, min_width=300, elem_id="walk-mp4")
             model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads", file_count="multiple")
@@ -95,10 +134,15 @@ def build_walks_tab(settings: Settings) -> None:
         gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
         gen_grid = gr.Image(label="Generated walk, with the face beside each image", type="filepath")
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
-    inputs = [kind, emotion, other, theta, phi, r, steps, straight]
-    kind.change(ui_errors(walk_controls), kind, [emotion, other, theta, phi, r, straight],
-                api_visibility="private", queue=False)
-    go.click(walk, inputs, [gif, video, model3d, grid, files], api_name="walk", concurrency_id="render")
+    outputs = [gif, video, model3d, grid, files]
+    controls = [emotion, other, theta, phi, r, straight]
+    kind.change(ui_errors(walk_controls), kind, controls, api_visibility="private", queue=False)
+    go.click(walk, inputs, outputs, api_name="walk", concurrency_id="render")
     go.click(None, js=show_result_js("walk-gif"), api_visibility="private", queue=False)
+    # an example of the same walk as before fires no kind.change, and loading it restored the
+    # controls' first layout (the axis's): the example sets the layout itself, then walks
+    examples.load_input_event.then(
+        ui_errors(walk_controls), kind, controls, api_visibility="private", queue=False,
+    ).then(walk, inputs, outputs, api_visibility="private", concurrency_id="render")
     gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
               concurrency_id="gpu", concurrency_limit=1)

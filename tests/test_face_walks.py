@@ -1,0 +1,155 @@
+"""The face walk as a person gets it from the Walks tab, the API and the CLI: one labelled frame
+per step, file names that tell walks apart, and walks that would show one face refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from emo_app import services
+from emo_app.errors import InvalidInputError
+
+
+@pytest.fixture(autouse=True)
+def _scratch_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+
+
+def test_the_walk_gif_has_one_labelled_frame_per_step():
+    """Happy -> Sad in 30 steps gave a GIF of fewer frames: the face holds still near each class,
+    Pillow merges identical frames, and the grid's labels read "Happy r=1.00" all along."""
+    result = services.walk("classes", emotion="Happy", other="Sad", steps=30, size=48)
+    with Image.open(result.files["gif"]) as gif:
+        assert gif.n_frames == 30
+        assert gif.height > 48  # the label strip under the face
+    assert len(set(result.labels)) == 30
+    assert result.labels[0] == "1/30 Happy" and result.labels[-1] == "30/30 Sad"
+    axis = services.walk("axis", emotion="Angry", steps=5, size=32)
+    assert axis.labels == ["Angry 0.00", "Angry 0.25", "Angry 0.50", "Angry 0.75", "Angry 1.00"]
+
+
+def test_walks_that_differ_get_file_names_that_differ():
+    """Every circle was "circle-walk.gif" and the straight Happy -> Sad line had the great
+    circle's name: a second download became "circle-walk (1).gif", which says nothing."""
+    def gif_name(kind: str, **params) -> str:
+        return services.walk(kind, size=32, **params).files["gif"].name
+
+    assert gif_name("axis", emotion="Happy", steps=3) == "happy-axis-walk-3-steps.gif"
+    assert gif_name("classes", emotion="Happy", other="Sad", steps=2) == "happy-to-sad-walk-2-steps.gif"
+    assert (gif_name("classes", emotion="Happy", other="Sad", steps=2, spherical=False)
+            == "happy-to-sad-straight-walk-2-steps.gif")
+    assert (gif_name("circle", tilt=0.5236, start_angle=-0.7854, r=0.8, steps=4)
+            == "circle-walk-tilt-30-start-315-r-0-80-4-steps.gif")
+
+
+@pytest.mark.parametrize(("kind", "params", "sentence"), [
+    ("axis", {"emotion": "Neutral"}, "Neutral is the centre itself"),
+    ("circle", {"r": 0.0}, "radius r must be from 0.05"),
+    ("circle", {"r": 5.0}, "radius r must be from 0.05 .* to 1.0"),
+])
+def test_a_walk_that_would_show_one_face_throughout_is_refused(kind, params, sentence):
+    """The CLI rendered a Neutral axis walk and a circle of radius 0 (every face the same) and a
+    circle of radius 5 (the same faces as radius 1, labelled otherwise); the page's r slider
+    stops at 0.05 and 1, so the API refused what the CLI drew."""
+    with pytest.raises(InvalidInputError, match=sentence):
+        services.walk(kind, steps=3, size=32, **params)
+
+
+def test_the_pages_radius_slider_spans_what_the_walk_accepts():
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    with gr.Blocks() as demo:
+        build_walks_tab(Settings())
+    (radius,) = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label.startswith("r:")]
+    assert (radius.minimum, radius.maximum) == services.CIRCLE_RADIUS_RANGE
+
+
+def test_the_walks_tab_says_what_a_walk_is_and_what_each_control_does():
+    """A new user met "Walk", "θ: tilt of the circle towards +Z" and "Steps" with no word on what
+    a walk is, which way 0 degrees points or what comes out."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    with gr.Blocks() as demo:
+        build_walks_tab(Settings())
+    blocks = list(demo.blocks.values())
+    intro = " ".join(b.value for b in blocks if isinstance(b, gr.Markdown) and b.elem_id == "walks-intro")
+    for promise in ("one face per step", "neutral centre", "GIF", "MP4", "GLB", "grid"):
+        assert promise in intro
+    controls = [b for b in blocks if isinstance(b, (gr.Slider, gr.Checkbox))]
+    assert len(controls) == 5 and all(b.info for b in controls), [b.label for b in controls if not b.info]
+
+
+def test_the_cli_walk_makes_the_pages_walk(tmp_path, capsys):
+    """The page walked 9 steps by default and the CLI 12; the CLI's angles are radians (the
+    paper's figures), the page's degrees: the same walk now gives the same files either way."""
+    from emo_app.cli import main
+    from emo_app.ui.tabs.walks import walk as page_walk
+
+    circle = ["circle", "--theta", "0.5236", "--phi=-0.7854", "--r", "0.5", "--steps", "4"]  # 30, -45 degrees
+    for page_args, cli_args in [(("axis", "Happy", "Sad", 0, 0, 0.8, 9, False), ["axis"]),
+                                (("circle", "Happy", "Sad", 30, -45, 0.5, 4, False), circle)]:
+        gif, *_ = page_walk(*page_args)
+        out = tmp_path / cli_args[0]
+        assert main(["walk", *cli_args, "--size", "256", "--out-dir", str(out)]) == 0
+        written = out / Path(gif).name
+        assert written.exists(), sorted(p.name for p in out.iterdir())
+        with Image.open(gif) as from_page, Image.open(written) as from_cli:
+            assert from_page.n_frames == from_cli.n_frames == page_args[6]
+    assert "(gif)" in capsys.readouterr().out
+
+
+def test_a_fractional_step_count_from_the_api_gets_a_sentence():
+    """/walk with steps 4.5 (the slider only sends whole numbers) rendered 4 faces without a word."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.walks import generate_walk, walk
+
+    with pytest.raises(gr.Error, match="Steps must be a whole number from 2 to 60; got 4.5"):
+        walk("axis", "Happy", "Sad", 0, 0, 0.8, 4.5, False)
+    with pytest.raises(gr.Error, match="Steps must be a whole number"):
+        generate_walk("axis", "Happy", "Sad", 0, 0, 0.8, 4.5, False, 0)
+
+
+@pytest.mark.parametrize(("argv", "sentence"), [
+    (["between", "--a", "Happy", "--b", "Happy"], "two different classes; both are 'Happy'"),
+    (["axis", "--a", "Neutral"], "Neutral is the centre itself"),
+    (["circle", "--r", "0"], "r must be above 0"),
+])
+def test_the_image_walk_command_names_a_bad_walk_before_the_gpu(argv, sentence, capsys):
+    """walk-c2a2 answered Happy -> Happy with "needs a CUDA GPU"; on a GPU it would have drawn
+    nine identical images. It now gives the face walk's sentence on any machine."""
+    from emo_app.cli import main
+
+    assert main(["walk-c2a2", *argv]) == 2
+    assert sentence in capsys.readouterr().err
+
+
+def test_a_walk_reports_each_stage_so_the_page_can_show_progress():
+    """The page said "Rendering 60 faces - 10%" for the whole walk: the GLB, GIF, MP4 and grid
+    that take most of its seconds were never reported."""
+    heard: list[tuple[float, str]] = []
+    result = services.walk("axis", steps=3, size=32,
+                           progress=lambda fraction, stage: heard.append((fraction, stage)))
+    assert [stage for _, stage in heard] == ["Rendering 3 faces", "Writing the GLB", "Writing the GIF",
+                                            "Writing the MP4", "Writing the grid"]
+    assert [fraction for fraction, _ in heard] == sorted(fraction for fraction, _ in heard)
+    assert all(path.exists() for path in result.files.values())
+
+
+def test_every_walks_example_makes_its_walk():
+    """The tab had no examples: a new user had to guess a first walk (the paper's circle among them)."""
+    from emo_app.ui.tabs.walks import WALK_EXAMPLES, walk
+
+    assert len(WALK_EXAMPLES) >= 4 and {row[0] for _, row in WALK_EXAMPLES} == {"axis", "circle", "classes"}
+    for _, row in WALK_EXAMPLES:
+        gif, *_ = walk(*row)
+        with Image.open(gif) as animation:
+            assert animation.n_frames == row[6]

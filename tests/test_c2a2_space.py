@@ -204,3 +204,18 @@ def test_the_emotions_change_smoothly_between_two_crowded_classes():
     rows = np.array([EmotionIntensities.from_point(EmotionPoint(*p)).values for p in path])
     assert rows[0].argmax() != rows[-1].argmax()  # the path does cross from one class to another
     assert np.abs(np.diff(rows, axis=0)).max() < 0.05
+
+
+@pytest.mark.parametrize("a, b", [("Happy", "Sad"), ("Happy", "Surprised")])
+def test_a_walk_between_two_classes_moves_the_face_at_every_step(a, b):
+    """A 60-frame walk is an animation: the face should change all along it. Inverse-distance
+    weighting held it still near each class (40 of 59 steps moved no blendshape by 0.005 from
+    Happy to Sad) and spent 80% of the change in 8 steps."""
+    from emo_app.emotion.space import class_walk
+    from emo_app.text.facs import shapes_for_point
+
+    shapes = np.array([shapes_for_point(p).values for p in class_walk(a, b, steps=60)])
+    moves = np.abs(np.diff(shapes, axis=0)).max(axis=1)
+    assert (moves < 0.005).sum() <= 12  # measured: 7 and 9
+    largest_first = np.cumsum(np.sort(moves)[::-1])
+    assert np.searchsorted(largest_first, 0.8 * moves.sum()) + 1 >= 20  # measured: 30 and 29

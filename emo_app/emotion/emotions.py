@@ -12,20 +12,23 @@ CAD triad) at lower arousal and a cold, slightly lowered Z, so
 ``CONTEMPT_DIRECTION`` = normalize(-0.80, 0.52, -0.30). Its nearest C2A2 class is Disgusted
 (0.30 away; Sadly fearful is 0.32), which is where contempt descriptions land on the sphere.
 
-From C2A2: the point's direction blends the classes' emotions (a basic class is its emotion
-at 1, a compound both of its parts at 1), each weighted by how close the class is
-(inverse-distance weighting over the angle to it, ``1 / angle**2``, fading with
-``exp(-angle / CLASS_REACH)`` beyond the nearest ones). The blend is exact on every class
-marker, which matters where classes crowd: Sadly fearful lies 5.7 degrees from Disgusted,
-and a softmax over cosines gave its own marker more disgust than sadness or fear. The blend
-is rescaled so its strongest emotion is r (at most 1); neutral = 1 - r. Contempt never comes
-back from a C2A2 point (no class for it).
+From C2A2: the class markers' directions are the corners of a triangulated sphere (the convex
+hull of the 19 unit directions, which holds the origin, so every direction meets one of its
+triangles). A point's direction blends the three classes of its triangle with barycentric
+weights, each class bringing its emotions (a basic class is its emotion at 1, a compound both
+of its parts at 1). The blend is exact on every class marker, which matters where classes
+crowd (Sadly fearful lies 5.7 degrees from Disgusted), and moves at an even pace between
+markers: a walk's face changes at every step instead of holding still near each class and
+jumping between them, as inverse-distance weighting did. The blend is rescaled so its
+strongest emotion is r (at most 1); neutral = 1 - r. Contempt never comes back from a C2A2
+point (no class for it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -58,7 +61,31 @@ _CLASS_EMOTIONS = np.array([
     [float(EMOTION_TO_CLASS.get(emotion) in CLASS_COMPONENTS[name]) for emotion in EMO3D_EMOTIONS[1:]]
     for name in _POINT_CLASSES
 ])
-CLASS_REACH = np.radians(10.0)  # classes further than the nearest fade over this angle
+
+
+@cache
+def _class_triangles() -> tuple[np.ndarray, np.ndarray]:
+    """The sphere's triangles between class markers (corner indices, (T, 3)) and, per
+    triangle, the inverse of its corner matrix: a direction's weights on the corners."""
+    from scipy.spatial import ConvexHull
+
+    hull = ConvexHull(_CLASS_DIRECTIONS)
+    if not np.all(hull.equations[:, 3] < 0):  # the origin must be inside for full coverage
+        raise ValueError("the C2A2 class directions do not surround the origin")
+    corners = hull.simplices
+    return corners, np.linalg.inv(_CLASS_DIRECTIONS[corners].transpose(0, 2, 1))
+
+
+def class_blend(direction: np.ndarray) -> np.ndarray:
+    """Weights over the 19 non-neutral classes for a direction (module doc): barycentric on the
+    triangle the direction crosses, so at most three are non-zero and they sum to 1."""
+    corners, inverses = _class_triangles()
+    solved = inverses @ direction  # (T, 3): the direction in each triangle's corners
+    triangle = int(np.argmax(solved.min(axis=1)))  # the one it crosses: no negative weight
+    local = np.clip(solved[triangle], 0.0, None)
+    weights = np.zeros(len(_CLASS_DIRECTIONS))
+    weights[corners[triangle]] = local / local.sum()
+    return weights
 
 EMOTION_DIRECTIONS: dict[str, np.ndarray] = {
     **{e: np.array(C2A2_CLASSES[c]) for e, c in EMOTION_TO_CLASS.items()},
@@ -129,13 +156,7 @@ class EmotionIntensities:
         if r < 1e-9:
             values[0] = 1.0
             return cls(values)
-        angles = np.arccos(np.clip(_CLASS_DIRECTIONS @ (vector / r), -1.0, 1.0))
-        nearest = int(np.argmin(angles))
-        if angles[nearest] < 1e-9:  # on a marker: that class, exactly
-            blend = _CLASS_EMOTIONS[nearest]
-        else:
-            weights = angles**-2.0 * np.exp(-(angles - angles[nearest]) / CLASS_REACH)
-            blend = weights @ _CLASS_EMOTIONS / weights.sum()
+        blend = class_blend(vector / r) @ _CLASS_EMOTIONS
         values[1:] = blend / blend.max() * min(r, 1.0)
         values[0] = max(0.0, 1.0 - min(r, 1.0))
         return cls(values)

@@ -3,7 +3,8 @@ posed mesh, and PNG images.
 
 The GLB carries the rig itself rather than a baked pose, so a user can keep animating the face
 in any glTF tool; the current weights are set on the mesh and a sequence becomes a morph-weight
-animation track.
+animation track. It is plain glTF 2.0 (no extension a loader must support), life-size in metres
+with no node transform, +Y up and the face towards +Z, as engines and Blender expect.
 """
 
 from __future__ import annotations
@@ -25,16 +26,13 @@ from emo_app.errors import InvalidInputError
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
 
-_FLOAT, _UINT, _USHORT, _SHORT, _UBYTE, _BYTE = 5126, 5125, 5123, 5122, 5121, 5120
+_FLOAT, _UINT, _USHORT, _UBYTE = 5126, 5125, 5123, 5121
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
-# The one glTF extension the GLB needs (three.js, Babylon.js and Blender read it): a moved
-# vertex's delta takes 8 bytes as 16-bit integers (with its index) instead of 14 as floats.
-QUANTIZATION = "KHR_mesh_quantization"
 # Small deltas are left out of the morph targets (see ``kept_morph_entries``): no pose with
 # weights in [0, 1] puts a vertex further than this from the rig, 0.1 mm or a fifth of a pixel
 # in a 512 px render.
 MORPH_TOLERANCE_CM = 0.01
-_SHORT_MAX = 32767
+METRES_PER_CM = 0.01  # the rig is in centimetres; a glTF file is in metres (glTF 2.0, 3.4)
 
 
 def _as_sequence(shapes: Blendshapes | Sequence[Blendshapes]) -> list[Blendshapes]:
@@ -68,14 +66,6 @@ def kept_morph_entries(deltas: np.ndarray, tolerance: float = MORPH_TOLERANCE_CM
     return keep & (lengths > 0)
 
 
-def morph_unit(deltas: np.ndarray) -> float:
-    """Centimetres per integer step of the stored morph deltas: the smallest power of two that
-    fits the largest delta in a signed 16-bit integer (1/8192 cm for the full head). The mesh is
-    stored in this unit and the node scales it back to metres."""
-    largest = max(float(np.abs(deltas).max(initial=0.0)), 1e-3)
-    return float(2.0 ** np.ceil(np.log2(largest / _SHORT_MAX)))
-
-
 class _Packer:
     """Collects the binary chunk, buffer views and accessors of one glTF buffer as plain JSON."""
 
@@ -84,13 +74,11 @@ class _Packer:
         self.views: list[dict] = []
         self.accessors: list[dict] = []
 
-    def view(self, data: bytes, target: int | None = None, stride: int | None = None) -> int:
+    def view(self, data: bytes, target: int | None = None) -> int:
         self.blob.extend(b"\0" * (-len(self.blob) % 4))
         view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)}
         if target is not None:
             view["target"] = target
-        if stride is not None:
-            view["byteStride"] = stride
         self.blob.extend(data)
         self.views.append(view)
         return len(self.views) - 1
@@ -100,20 +88,16 @@ class _Packer:
         return len(self.accessors) - 1
 
     def attribute(self, array: np.ndarray, kind: str, component: int, normalized: bool = False,
-                  bounds: bool = False, stride: int | None = None) -> int:
-        """A vertex attribute; ``stride`` pads each element to a 4-byte boundary (byte normals)."""
+                  bounds: bool = False) -> int:
+        """A vertex attribute, tightly packed (each element is a multiple of 4 bytes)."""
         data = np.ascontiguousarray(array)
-        if stride is not None:
-            padded = np.zeros((len(data), stride // data.itemsize), data.dtype)
-            padded[:, : data.shape[1]] = data
-            data = padded
-        accessor = {"bufferView": self.view(data.tobytes(), _ARRAY_BUFFER, stride),
+        accessor = {"bufferView": self.view(data.tobytes(), _ARRAY_BUFFER),
                     "componentType": component, "count": len(array), "type": kind}
         if normalized:
             accessor["normalized"] = True
         if bounds:
-            accessor["min"] = np.asarray(array).min(axis=0).tolist()
-            accessor["max"] = np.asarray(array).max(axis=0).tolist()
+            accessor["min"] = data.min(axis=0).tolist()
+            accessor["max"] = data.max(axis=0).tolist()
         return self.add(accessor)
 
     def indices(self, faces: np.ndarray, vertex_count: int) -> int:
@@ -123,25 +107,25 @@ class _Packer:
         return self.add({"bufferView": self.view(flat.tobytes(), _ELEMENT_ARRAY_BUFFER),
                          "componentType": _USHORT if small else _UINT, "count": len(flat), "type": "SCALAR"})
 
-    def sparse_target(self, steps: np.ndarray, kept: np.ndarray, zero: int) -> int:
-        """One morph target as a sparse accessor of 16-bit integer deltas: only the vertices in
+    def sparse_target(self, deltas: np.ndarray, kept: np.ndarray, zero: int) -> int:
+        """One morph target as a sparse accessor of float deltas (metres): only the vertices in
         ``kept`` are stored, every other one reads as zero (``zero``: the shared all-zero one)."""
         rows = np.flatnonzero(kept)
         if not len(rows):
             return zero
-        values = steps[rows]
+        values = np.ascontiguousarray(deltas[rows], np.float32)
         lo, hi = values.min(axis=0), values.max(axis=0)
-        if len(rows) < len(steps):  # the vertices left out are zeros and count in the bounds
+        if len(rows) < len(deltas):  # the vertices left out are zeros and count in the bounds
             lo, hi = np.minimum(lo, 0), np.maximum(hi, 0)
-        index_type, index_component = (np.uint16, _USHORT) if len(steps) <= 0xFFFF else (np.uint32, _UINT)
+        index_type, index_component = (np.uint16, _USHORT) if len(deltas) <= 0xFFFF else (np.uint32, _UINT)
         return self.add({
-            "componentType": _SHORT, "count": len(steps), "type": "VEC3",
-            "min": lo.astype(int).tolist(), "max": hi.astype(int).tolist(),
+            "componentType": _FLOAT, "count": len(deltas), "type": "VEC3",
+            "min": lo.astype(float).tolist(), "max": hi.astype(float).tolist(),
             "sparse": {
                 "count": len(rows),
                 "indices": {"bufferView": self.view(rows.astype(index_type).tobytes()),
                             "componentType": index_component},
-                "values": {"bufferView": self.view(np.ascontiguousarray(values, np.int16).tobytes())},
+                "values": {"bufferView": self.view(values.tobytes())},
             },
         })
 
@@ -202,11 +186,7 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
     from emo_app.face.texture import texture_uvs
 
     packer = _Packer()
-    document: dict[str, Any] = {
-        "asset": {"version": "2.0", "generator": "Emotion Studio"},
-        "extensionsUsed": [QUANTIZATION], "extensionsRequired": [QUANTIZATION],
-        "materials": [],
-    }
+    document: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Emotion Studio"}, "materials": []}
     materials: dict[str, int] = {}
 
     def material(kind: str, textured: bool) -> int:
@@ -225,15 +205,15 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
             materials[name] = len(document["materials"]) - 1
         return materials[name]
 
-    unit = morph_unit(rig.deltas)
     neutral = rig.neutral.astype(np.float32)
     primitives = []
     for part, positions, normals in posed_parts(rig, neutral):
         uvs = texture_uvs(texture, rig, part)
+        unit_normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         attributes = {
-            "POSITION": packer.attribute((positions / unit).astype(np.float32), "VEC3", _FLOAT, bounds=True),
-            "NORMAL": packer.attribute(np.round(np.clip(normals, -1, 1) * 127).astype(np.int8), "VEC3",
-                                       _BYTE, normalized=True, stride=4),
+            "POSITION": packer.attribute((positions * METRES_PER_CM).astype(np.float32), "VEC3", _FLOAT,
+                                         bounds=True),
+            "NORMAL": packer.attribute(unit_normals.astype(np.float32), "VEC3", _FLOAT),
         }
         if uvs is not None:
             attributes["TEXCOORD_0"] = packer.attribute(
@@ -245,26 +225,25 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
             attributes["COLOR_0"] = packer.attribute(
                 np.round(np.clip(colors, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE, normalized=True)
         deltas = rig.deltas[:, part.start : part.stop]
-        steps = np.round(deltas / unit).astype(np.int16)
         kept = kept_morph_entries(deltas)
-        zero = packer.add({"componentType": _SHORT, "count": part.size, "type": "VEC3",
-                           "min": [0, 0, 0], "max": [0, 0, 0]})
+        zero = packer.add({"componentType": _FLOAT, "count": part.size, "type": "VEC3",
+                           "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
         primitives.append({
             "attributes": attributes,
             "indices": packer.indices(part.faces, part.size),
             "material": material(part.name, uvs is not None),
-            "targets": [{"POSITION": packer.sparse_target(steps[k], kept[k], zero)}
+            "targets": [{"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
                         for k in range(len(ARKIT_NAMES))],
         })
     document.update(
         meshes=[{"name": "face", "primitives": primitives, "extras": {"targetNames": list(ARKIT_NAMES)}}],
-        # the mesh is stored in morph steps; the node scales it to metres (life-size in Blender)
-        nodes=[{"name": "face", "mesh": 0, "scale": [unit / 100.0] * 3}],
+        nodes=[{"name": "face", "mesh": 0}],  # no transform: the mesh itself is life-size, in metres
         scenes=[{"nodes": [0]}], scene=0,
         bufferViews=packer.views, accessors=packer.accessors,
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob)
+
 
 def _glb_head(document: dict, binary_length: int) -> bytes:
     """Everything of a GLB 2.0 before its binary data: 12-byte header, the JSON chunk padded

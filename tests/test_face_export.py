@@ -59,13 +59,21 @@ def _read(gltf, index: int) -> np.ndarray:
     return values
 
 
+def _primitives(gltf) -> list:
+    return [primitive for mesh in gltf.meshes for primitive in mesh.primitives]
+
+
 def _decoded_targets(gltf, rig) -> np.ndarray:
-    """(52, V, 3) morph deltas in centimetres (the file's are in metres)."""
-    scale = 100.0
-    targets = []
-    for primitive in gltf.meshes[0].primitives:
-        targets.append(np.stack([_read(gltf, t["POSITION"]) * scale for t in primitive.targets]))
-    return np.concatenate(targets, axis=1)
+    """(52, V, 3) morph deltas in centimetres (the file's are in metres), in the rig's vertex
+    order (the GLB splits the head into meshes: ``glb_meshes``)."""
+    from emo_app.face.export import glb_meshes
+
+    order = np.concatenate([part.start + rows for mesh in glb_meshes(rig) for part, rows in mesh.pieces])
+    stored = np.concatenate([np.stack([_read(gltf, t["POSITION"]) * 100.0 for t in primitive.targets])
+                             for primitive in _primitives(gltf)], axis=1)
+    targets = np.zeros_like(stored)
+    targets[:, order] = stored
+    return targets
 
 
 def test_full_head_glb_is_under_6_mb_with_52_named_targets_and_the_skin_jpeg(full_head, full_glb):
@@ -74,14 +82,14 @@ def test_full_head_glb_is_under_6_mb_with_52_named_targets_and_the_skin_jpeg(ful
     rig, _ = full_head
     data, gltf = full_glb
     assert len(data) <= MAX_GLB_BYTES
-    mesh = gltf.meshes[0]
-    assert mesh.extras["targetNames"] == list(ARKIT_NAMES)
-    assert all(len(p.targets) == 52 for p in mesh.primitives)
-    assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.6)
-    assert sum(gltf.accessors[p.attributes.POSITION].count for p in mesh.primitives) == rig.vertex_count
+    for mesh in gltf.meshes:
+        assert mesh.extras["targetNames"] == list(ARKIT_NAMES)
+        assert all(len(p.targets) == 52 for p in mesh.primitives)
+        assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.6)
+    assert sum(gltf.accessors[p.attributes.POSITION].count for p in _primitives(gltf)) == rig.vertex_count
     assert [image.mimeType for image in gltf.images] == ["image/jpeg"]
     assert _view_bytes(gltf, gltf.binary_blob(), gltf.images[0].bufferView)[:2] == b"\xff\xd8"
-    skin = [gltf.materials[p.material] for p in mesh.primitives if p.attributes.TEXCOORD_0 is not None]
+    skin = [gltf.materials[p.material] for p in _primitives(gltf) if p.attributes.TEXCOORD_0 is not None]
     assert len(skin) == 2  # face and scalp, both drawn with the one skin atlas
     assert all(m.pbrMetallicRoughness.baseColorTexture.index == 0 for m in skin)
     # trimesh reads it back life-size: the node turns the stored units into metres
@@ -104,11 +112,46 @@ def test_glb_is_plain_gltf_life_size_in_metres_y_up_facing_z(full_head, full_glb
     points = np.concatenate([_read(gltf, p.attributes.POSITION) for m in gltf.meshes for p in m.primitives])
     np.testing.assert_allclose(np.ptp(points, axis=0), np.ptp(rig.neutral, axis=0) / 100.0, rtol=1e-5)
     assert 0.15 < np.ptp(points[:, 1]) < 0.4  # a head and neck, in metres
-    face = _read(gltf, gltf.meshes[0].primitives[0].attributes.POSITION)
+    face = _read(gltf, _primitives(gltf)[0].attributes.POSITION)
     nose = face[np.argmax(face[:, 2])]  # the point furthest towards +Z is the nose, mid-face
     assert abs(nose[0]) < 0.005 and face[:, 1].min() < nose[1] < face[:, 1].max()
     top = points[np.argmax(points[:, 1])]  # +Y up: the highest point is the crown, centred
     assert abs(top[0]) < 0.02
+
+
+@pytest.mark.parametrize("head", ["full", "mediapipe"])
+def test_glb_has_a_named_mesh_for_the_head_each_eye_the_teeth_and_the_tongue(head):
+    """An animator hides the teeth, swaps the eyes or rigs them to bones: each is its own named
+    node and mesh (all four parts were primitives of one mesh 'face'), every one with the 52
+    named targets and the weights, so the shape keys drive them all together."""
+    import pygltflib
+
+    from emo_app.face.export import build_glb
+    from emo_app.face.looks import head_rig
+
+    rig = head_rig(head)
+    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.from_dict({"eyeLookInLeft": 1.0}), rig=rig))
+    root = gltf.nodes[gltf.scenes[0].nodes[0]]
+    children = {gltf.nodes[i].name: gltf.nodes[i] for i in root.children}
+    assert set(children) == {"head", "eyeLeft", "eyeRight", "teeth", "tongueAndGums"}
+    meshes = {name: gltf.meshes[node.mesh] for name, node in children.items()}
+    for name, mesh in meshes.items():
+        assert mesh.name == name and mesh.extras["targetNames"] == list(ARKIT_NAMES)
+        assert mesh.weights[ARKIT_NAMES.index("eyeLookInLeft")] == 1.0
+
+    def points(name: str, target: str | None = None) -> np.ndarray:
+        primitive = meshes[name].primitives[0]
+        accessor = primitive.attributes.POSITION if target is None else \
+            primitive.targets[ARKIT_NAMES.index(target)]["POSITION"]
+        return _read(gltf, accessor)
+
+    assert points("eyeLeft")[:, 0].min() > 0 > points("eyeRight")[:, 0].max()  # subject's left: +X
+    assert np.abs(points("eyeLeft", "eyeLookInLeft")).max() > 1e-3  # the left gaze turns the left eye
+    assert np.abs(points("eyeRight", "eyeLookInLeft")).max() == 0.0
+    colour = {name: _read(gltf, meshes[name].primitives[0].attributes.COLOR_0)[:, :3].mean(axis=0)
+              for name in ("teeth", "tongueAndGums")}
+    assert colour["teeth"][0] - colour["teeth"][1] < 0.1 * colour["teeth"][0]  # grey-white
+    assert colour["tongueAndGums"][0] > 2 * colour["tongueAndGums"][1]  # red
 
 
 def test_glb_follows_the_gltf_rules_a_validator_checks(full_glb):
@@ -141,7 +184,7 @@ def test_glb_follows_the_gltf_rules_a_validator_checks(full_glb):
             sparse_views |= {accessor.sparse.indices.bufferView, accessor.sparse.values.bufferView}
     for index in sparse_views:  # sparse data is tightly packed and no vertex buffer
         assert gltf.bufferViews[index].target is None and gltf.bufferViews[index].byteStride is None
-    for primitive in gltf.meshes[0].primitives:
+    for primitive in _primitives(gltf):
         assert gltf.accessors[primitive.attributes.POSITION].min
         assert all(gltf.accessors[t["POSITION"]].min for t in primitive.targets)
         count = gltf.accessors[primitive.attributes.POSITION].count
@@ -169,7 +212,7 @@ def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_within_the_tolerance
     for weights in [np.ones(52), *rng.random((20, 52)), *(rng.random((20, 52)) < 0.2)]:
         error = np.linalg.norm(np.tensordot(weights, decoded - expected, axes=1), axis=1)
         assert error.max() <= bound
-    stored = sum(gltf.accessors[t["POSITION"]].sparse.count for p in gltf.meshes[0].primitives
+    stored = sum(gltf.accessors[t["POSITION"]].sparse.count for p in _primitives(gltf)
                  for t in p.targets if gltf.accessors[t["POSITION"]].sparse is not None)
     assert stored < 0.5 * expected.shape[0] * expected.shape[1]  # sparse: a shape moves one region
     jaw = ARKIT_NAMES.index("jawOpen")
@@ -203,7 +246,9 @@ def test_glb_sequence_becomes_a_morph_weight_animation(tmp_path, full_head):
     gltf = pygltflib.GLTF2().load(str(path))
     assert gltf.meshes[0].weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.7)
     animation = gltf.animations[0]
-    assert animation.channels[0].target.path == "weights"
+    animated = sorted(channel.target.node for channel in animation.channels)
+    assert animated == [i for i, node in enumerate(gltf.nodes) if node.mesh is not None]  # every mesh
+    assert {channel.target.path for channel in animation.channels} == {"weights"}
     times = _read(gltf, animation.samplers[0].input)[:, 0]
     np.testing.assert_allclose(times, [0.0, 1 / 24])
     weights = _read(gltf, animation.samplers[0].output).reshape(2, 52)
@@ -282,7 +327,7 @@ def test_describe_exports_the_full_head_with_its_skin_offline(no_network, tmp_pa
     result = services.describe("She beams with delight at the news", size=64)
     files = result.face.files
     gltf = pygltflib.GLTF2().load(str(files["glb"]))
-    positions = [gltf.accessors[p.attributes.POSITION].count for p in gltf.meshes[0].primitives]
+    positions = [gltf.accessors[p.attributes.POSITION].count for p in _primitives(gltf)]
     assert sum(positions) == head_rig("full").vertex_count
     assert len(gltf.images) == 1 and gltf.meshes[0].extras["targetNames"] == list(ARKIT_NAMES)
     assert files["glb"].stat().st_size <= MAX_GLB_BYTES

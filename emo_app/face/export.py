@@ -33,6 +33,9 @@ _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 # in a 512 px render.
 MORPH_TOLERANCE_CM = 0.01
 METRES_PER_CM = 0.01  # the rig is in centimetres; a glTF file is in metres (glTF 2.0, 3.4)
+ROOT_NODE = "face"  # the GLB's root node; its children are the meshes of ``glb_meshes``
+SKIN_PARTS = ("face", "head")  # the rig parts drawn with the skin
+TOOTH_REDNESS = 0.25  # (red - green) / red below this: a grey-white tooth, not gums or tongue
 
 
 def _as_sequence(shapes: Blendshapes | Sequence[Blendshapes]) -> list[Blendshapes]:
@@ -206,43 +209,105 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
         return materials[name]
 
     neutral = rig.neutral.astype(np.float32)
-    primitives = []
-    for part, positions, normals in posed_parts(rig, neutral):
-        uvs = texture_uvs(texture, rig, part)
-        unit_normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-        attributes = {
-            "POSITION": packer.attribute((positions * METRES_PER_CM).astype(np.float32), "VEC3", _FLOAT,
-                                         bounds=True),
-            "NORMAL": packer.attribute(unit_normals.astype(np.float32), "VEC3", _FLOAT),
-        }
-        if uvs is not None:
-            attributes["TEXCOORD_0"] = packer.attribute(
-                np.round(np.clip(uvs, 0, 1) * 65535).astype(np.uint16), "VEC2", _USHORT, normalized=True)
-        else:
-            colors = part.colors
-            if texture is not None and part.name in ("face", "head"):
-                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1))
-            attributes["COLOR_0"] = packer.attribute(
-                np.round(np.clip(colors, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE, normalized=True)
-        deltas = rig.deltas[:, part.start : part.stop]
-        kept = kept_morph_entries(deltas)
-        zero = packer.add({"componentType": _FLOAT, "count": part.size, "type": "VEC3",
-                           "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
-        primitives.append({
-            "attributes": attributes,
-            "indices": packer.indices(part.faces, part.size),
-            "material": material(part.name, uvs is not None),
-            "targets": [{"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
-                        for k in range(len(ARKIT_NAMES))],
-        })
+    posed = {part.name: (positions, normals) for part, positions, normals in posed_parts(rig, neutral)}
+    meshes = []
+    for glb_mesh in glb_meshes(rig):
+        primitives = []
+        for part, rows in glb_mesh.pieces:
+            positions, normals = (array[rows] for array in posed[part.name])
+            uvs = texture_uvs(texture, rig, part)
+            unit_normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+            attributes = {
+                "POSITION": packer.attribute((positions * METRES_PER_CM).astype(np.float32), "VEC3", _FLOAT,
+                                             bounds=True),
+                "NORMAL": packer.attribute(unit_normals.astype(np.float32), "VEC3", _FLOAT),
+            }
+            if uvs is not None:
+                attributes["TEXCOORD_0"] = packer.attribute(
+                    np.round(np.clip(uvs[rows], 0, 1) * 65535).astype(np.uint16), "VEC2", _USHORT,
+                    normalized=True)
+            else:
+                colors = part.colors[rows]
+                if texture is not None and part.name in SKIN_PARTS:
+                    colors = np.tile(np.append(texture.skin_rgb, 1.0), (len(rows), 1))
+                attributes["COLOR_0"] = packer.attribute(
+                    np.round(np.clip(colors, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE, normalized=True)
+            deltas = rig.deltas[:, part.start + rows]
+            kept = kept_morph_entries(deltas)
+            zero = packer.add({"componentType": _FLOAT, "count": len(rows), "type": "VEC3",
+                               "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
+            primitives.append({
+                "attributes": attributes,
+                "indices": packer.indices(_local_faces(part.faces, rows, part.size), len(rows)),
+                "material": material(part.name, uvs is not None),
+                "targets": [{"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
+                            for k in range(len(ARKIT_NAMES))],
+            })
+        meshes.append({"name": glb_mesh.name, "primitives": primitives,
+                       "extras": {"targetNames": list(ARKIT_NAMES)}})
     document.update(
-        meshes=[{"name": "face", "primitives": primitives, "extras": {"targetNames": list(ARKIT_NAMES)}}],
-        nodes=[{"name": "face", "mesh": 0}],  # no transform: the mesh itself is life-size, in metres
+        meshes=meshes,
+        # one root to move the whole head by; no transforms: the meshes are life-size, in metres
+        nodes=[{"name": ROOT_NODE, "children": list(range(1, len(meshes) + 1))}]
+        + [{"name": mesh["name"], "mesh": index} for index, mesh in enumerate(meshes)],
         scenes=[{"nodes": [0]}], scene=0,
         bufferViews=packer.views, accessors=packer.accessors,
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob)
+
+
+@dataclass(frozen=True, eq=False)
+class GlbMesh:
+    """One mesh (and its node) of the GLB: a name an animator looks for and, per primitive, the
+    rig part and the part's vertex rows it draws."""
+
+    name: str
+    pieces: tuple[tuple[Any, np.ndarray], ...]
+
+
+def glb_meshes(rig: Any) -> list[GlbMesh]:
+    """The GLB's meshes, so eyes, teeth and tongue can be hidden, swapped or rigged on their own:
+    ``head`` (the skin: face and scalp), ``eyeLeft`` and ``eyeRight`` (the subject's left is +X,
+    the face looking along +Z), ``teeth`` and ``tongueAndGums`` (the rest of the mouth). Every
+    rig vertex is in exactly one."""
+    meshes: dict[str, list[tuple[Any, np.ndarray]]] = {}
+    for part in rig.parts:
+        if part.name in SKIN_PARTS:
+            groups = {"head": np.arange(part.size)}
+        elif part.name == "eyes":
+            side = _component_means(part, rig.neutral[part.start : part.stop, 0]) > 0
+            groups = {"eyeLeft": np.flatnonzero(side), "eyeRight": np.flatnonzero(~side)}
+        elif part.name == "mouth":
+            red, green = (_component_means(part, part.colors[:, channel]) for channel in (0, 1))
+            toothlike = red - green < TOOTH_REDNESS * np.maximum(red, 1e-6)  # teeth are grey-white
+            groups = {"teeth": np.flatnonzero(toothlike), "tongueAndGums": np.flatnonzero(~toothlike)}
+        else:
+            groups = {part.name: np.arange(part.size)}
+        for name, rows in groups.items():
+            if len(rows):
+                meshes.setdefault(name, []).append((part, rows))
+    return [GlbMesh(name, tuple(pieces)) for name, pieces in meshes.items()]
+
+
+def _component_means(part: Any, values: np.ndarray) -> np.ndarray:
+    """Per vertex of ``part``: the mean of ``values`` over its connected piece of mesh (an
+    eyeball, a tooth, the tongue)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = np.asarray(part.faces)[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(part.size, part.size))
+    _, labels = connected_components(graph, directed=False)
+    return (np.bincount(labels, weights=values) / np.bincount(labels))[labels]
+
+
+def _local_faces(faces: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """The triangles of ``faces`` among the vertex ``rows`` (whole connected pieces), renumbered."""
+    index = np.full(size, -1, np.int64)
+    index[rows] = np.arange(len(rows))
+    local = index[np.asarray(faces)]
+    return local[(local >= 0).all(axis=1)]
 
 
 def _glb_head(document: dict, binary_length: int) -> bytes:
@@ -281,7 +346,8 @@ def _glb_parts(
     template = _template(rig, texture)
     # shallow copies of only what changes: the template itself is shared and never mutated
     document = dict(template.document)
-    document["meshes"] = [dict(document["meshes"][0], weights=weights[0].astype(float).tolist())]
+    first = weights[0].astype(float).tolist()
+    document["meshes"] = [dict(mesh, weights=first) for mesh in document["meshes"]]
     extra = b""
     if len(frames) > 1:
         document["bufferViews"] = list(document["bufferViews"])
@@ -296,10 +362,13 @@ def _glb_parts(
                                           "componentType": _FLOAT, "count": int(array.size),
                                           "type": "SCALAR", **bounds})
             accessors.append(len(document["accessors"]) - 1)
-        document["animations"] = [{
+        mesh_nodes = [index for index, node in enumerate(document["nodes"]) if "mesh" in node]
+        document["animations"] = [{  # every mesh follows the same 52 weights
             "name": "expression",
-            "samplers": [{"input": accessors[0], "output": accessors[1], "interpolation": "LINEAR"}],
-            "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
+            "samplers": [{"input": accessors[0], "output": accessors[1], "interpolation": "LINEAR"}
+                         for _ in mesh_nodes],
+            "channels": [{"sampler": channel, "target": {"node": node, "path": "weights"}}
+                         for channel, node in enumerate(mesh_nodes)],
         }]
     document["buffers"] = [{"byteLength": len(template.blob) + len(extra)}]
     return document, template, extra
@@ -323,9 +392,10 @@ def export_glb(
     texture: FaceTexture | None = None,
     rig: Any = None,
 ) -> Path:
-    """Write a GLB: 52 morph targets named with ARKIT_NAMES, weights set to the first frame,
-    and for a sequence a LINEAR animation of the morph weights at ``fps``. ``rig`` and
-    ``texture`` default to the face the renderer draws (the full head in its skin)."""
+    """Write a GLB: one mesh per piece of the head (``glb_meshes``: head, eyeLeft, eyeRight,
+    teeth, tongueAndGums), each with 52 morph targets named with ARKIT_NAMES and its weights set
+    to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
+    ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin)."""
     target = _target_path(path, ".glb")
     document, template, extra = _glb_parts(shapes, fps, texture, rig)
     with open(target, "wb") as out:  # in pieces: the shared binary part is not copied first
@@ -373,7 +443,7 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
         faces += [f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}"
                   for (a, b, c), (ta, tb, tc) in zip(corners, tex)]
         uv_count += len(uvs)
-        if part.name in ("face", "head") and not any(name == "skin" for name, _, _ in materials):
+        if part.name in SKIN_PARTS and not any(name == "skin" for name, _, _ in materials):
             materials.append(("skin", np.ones(3), image_name))
     target.write_text("\n".join(lines + faces) + "\n")
     mtl = []

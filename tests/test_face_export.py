@@ -79,7 +79,9 @@ def _decoded_targets(gltf, rig) -> np.ndarray:
 def test_full_head_glb_is_under_6_mb_with_52_named_targets_and_the_skin_jpeg(full_head, full_glb):
     import trimesh
 
-    rig, _ = full_head
+    from emo_app.face.texture import texture_uvs
+
+    rig, atlas = full_head
     data, gltf = full_glb
     assert len(data) <= MAX_GLB_BYTES
     for mesh in gltf.meshes:
@@ -92,11 +94,15 @@ def test_full_head_glb_is_under_6_mb_with_52_named_targets_and_the_skin_jpeg(ful
     skin = [gltf.materials[p.material] for p in _primitives(gltf) if p.attributes.TEXCOORD_0 is not None]
     assert len(skin) == 2  # face and scalp, both drawn with the one skin atlas
     assert all(m.pbrMetallicRoughness.baseColorTexture.index == 0 for m in skin)
-    # trimesh reads it back life-size: the node turns the stored units into metres
+    # trimesh reads it back life-size, and the skin where the renderer puts it: trimesh takes
+    # normalized 16-bit UVs as 0..65535 (the whole head drew one corner texel, no brows or hair)
     scene = trimesh.load(io.BytesIO(data), file_type="glb")
     assert sum(len(g.vertices) for g in scene.geometry.values()) == rig.vertex_count
     expected = np.array([rig.neutral.min(0), rig.neutral.max(0)]) / 100.0
     np.testing.assert_allclose(scene.bounds, expected, atol=1e-5)
+    uvs = texture_uvs(atlas, rig, rig.part("face"))  # image convention; trimesh's v points up
+    np.testing.assert_allclose(scene.geometry["head"].visual.uv, np.column_stack([uvs[:, 0], 1 - uvs[:, 1]]),
+                               atol=1e-6)
 
 
 def test_glb_is_plain_gltf_life_size_in_metres_y_up_facing_z(full_head, full_glb):

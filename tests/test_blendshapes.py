@@ -135,6 +135,16 @@ def test_clamp_policy():
         Blendshapes.from_array(values, policy="strict")
 
 
+def test_json_says_what_its_numbers_are():
+    """A downloaded JSON read months later, or by someone else's tool, names its format: the
+    ARKit blendshapes, 52 weights in [0, 1]; it still reads back as the same weights."""
+    shapes = Blendshapes.from_dict({"jawOpen": 0.5})
+    data = json.loads(to_json(shapes, text="a yawn"))
+    assert "ARKit" in data["format"] and "52" in data["format"] and "[0, 1]" in data["format"]
+    assert data["text"] == "a yawn" and len(data["blendshapes"]) == 52
+    assert from_json(json.dumps(data)) == shapes
+
+
 def test_json_forms_and_errors():
     shapes = Blendshapes.from_dict({"JawOpen": 0.5, "mouthsmileleft": 0.25})
     assert from_json(to_json(shapes)) == shapes

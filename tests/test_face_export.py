@@ -342,6 +342,25 @@ def test_describe_exports_the_full_head_with_its_skin_offline(no_network, tmp_pa
     assert no_network == []
 
 
+def test_sphere_json_says_which_point_it_shows(no_network, tmp_path, monkeypatch):
+    """The sphere's JSON held only the 52 weights: it now names the point, its nearest classes
+    and emotions, and still reads back as the weights the face shows."""
+    import json
+
+    from emo_app import services
+    from emo_app.blendshapes.io import from_json
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    result = services.sphere_point(services.parse_point(0.6, 0.3, 0.0), exports=True, size=64)
+    data = json.loads(result.face.files["json"].read_text())
+    assert data["point"]["valence"] == pytest.approx(0.6) and data["point"]["arousal"] == pytest.approx(0.3)
+    assert data["nearest_classes"][0][0] == result.nearest[0][0]
+    assert data["emotions"] == result.emotions.to_dict()
+    read_back = from_json(result.face.files["json"].read_text())
+    np.testing.assert_allclose(read_back.values, result.face.shapes.values, atol=1e-6)  # 6 decimals
+    assert no_network == []
+
+
 def test_obj_eyes_and_mouth_show_their_colours(tmp_path, full_head):
     """An MTL material cannot read vertex colours, so the OBJ's eyes were one flat near-white
     (Blender showed blank eyes): the eyes' and mouth's colours are baked into textures that

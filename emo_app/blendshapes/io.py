@@ -36,9 +36,14 @@ def _pascal(name: str) -> str:
 PASCAL_TO_ARKIT = {_pascal(n): n for n in ARKIT_NAMES}
 
 
+JSON_FORMAT = ("blendshapes: Apple ARKit's 52 face blendshape weights by name, each in [0, 1] "
+               "(0 at rest, 1 at the full shape); the other fields say what the face shows")
+
+
 def to_json(shapes: Blendshapes, **extra: object) -> str:
-    """Named JSON: {"blendshapes": {name: weight, ...}, ...extra}."""
-    return json.dumps({"blendshapes": shapes.to_dict(), **extra}, indent=2)
+    """Named JSON that says what it is: {"format": JSON_FORMAT, "blendshapes": {name: weight,
+    ...}, ...extra} (``extra``: the description, model, emotions or point it came from)."""
+    return json.dumps({"format": JSON_FORMAT, "blendshapes": shapes.to_dict(), **extra}, indent=2)
 
 
 def from_json(text: str | bytes, policy: Policy = "clip") -> Blendshapes:

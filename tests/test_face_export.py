@@ -63,6 +63,25 @@ def _primitives(gltf) -> list:
     return [primitive for mesh in gltf.meshes for primitive in mesh.primitives]
 
 
+def _surface_srgb(gltf, primitive) -> np.ndarray:
+    """(n, 3) sRGB 0-255 colour at each vertex of a primitive as a viewer shows it: its base
+    colour texture read at its UVs (nearest texel), or its vertex colours."""
+    from PIL import Image
+
+    from emo_app.face.texture import linear_to_srgb
+
+    if primitive.attributes.COLOR_0 is not None:
+        return linear_to_srgb(_read(gltf, primitive.attributes.COLOR_0)[:, :3] / 255.0).astype(float)
+    material = gltf.materials[primitive.material]
+    texture = gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index]
+    blob = _view_bytes(gltf, gltf.binary_blob(), gltf.images[texture.source].bufferView)
+    image = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB")).astype(float)
+    uvs = _read(gltf, primitive.attributes.TEXCOORD_0)
+    rows = np.clip((uvs[:, 1] * image.shape[0]).astype(int), 0, image.shape[0] - 1)
+    columns = np.clip((uvs[:, 0] * image.shape[1]).astype(int), 0, image.shape[1] - 1)
+    return image[rows, columns]
+
+
 def _decoded_targets(gltf, rig) -> np.ndarray:
     """(52, V, 3) morph deltas in centimetres (the file's are in metres), in the rig's vertex
     order (the GLB splits the head into meshes: ``glb_meshes``)."""
@@ -89,10 +108,10 @@ def test_full_head_glb_is_under_6_mb_with_52_named_targets_and_the_skin_jpeg(ful
         assert all(len(p.targets) == 52 for p in mesh.primitives)
         assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.6)
     assert sum(gltf.accessors[p.attributes.POSITION].count for p in _primitives(gltf)) == rig.vertex_count
-    assert [image.mimeType for image in gltf.images] == ["image/jpeg"]
+    assert [image.mimeType for image in gltf.images] == ["image/jpeg"] + ["image/png"] * 4  # skin; baked
     assert _view_bytes(gltf, gltf.binary_blob(), gltf.images[0].bufferView)[:2] == b"\xff\xd8"
-    skin = [gltf.materials[p.material] for p in _primitives(gltf) if p.attributes.TEXCOORD_0 is not None]
-    assert len(skin) == 2  # face and scalp, both drawn with the one skin atlas
+    skin = [gltf.materials[p.material] for p in gltf.meshes[0].primitives]
+    assert len(skin) == 2 and {m.name for m in skin} == {"skin"}  # face and scalp, one skin atlas
     assert all(m.pbrMetallicRoughness.baseColorTexture.index == 0 for m in skin)
     # trimesh reads it back life-size, and the skin where the renderer puts it: trimesh takes
     # normalized 16-bit UVs as 0..65535 (the whole head drew one corner texel, no brows or hair)
@@ -154,10 +173,39 @@ def test_glb_has_a_named_mesh_for_the_head_each_eye_the_teeth_and_the_tongue(hea
     assert points("eyeLeft")[:, 0].min() > 0 > points("eyeRight")[:, 0].max()  # subject's left: +X
     assert np.abs(points("eyeLeft", "eyeLookInLeft")).max() > 1e-3  # the left gaze turns the left eye
     assert np.abs(points("eyeRight", "eyeLookInLeft")).max() == 0.0
-    colour = {name: _read(gltf, meshes[name].primitives[0].attributes.COLOR_0)[:, :3].mean(axis=0)
+    colour = {name: _surface_srgb(gltf, meshes[name].primitives[0]).mean(axis=0)
               for name in ("teeth", "tongueAndGums")}
     assert colour["teeth"][0] - colour["teeth"][1] < 0.1 * colour["teeth"][0]  # grey-white
-    assert colour["tongueAndGums"][0] > 2 * colour["tongueAndGums"][1]  # red
+    assert colour["tongueAndGums"][0] > 1.3 * colour["tongueAndGums"][1]  # red (in sRGB levels)
+
+
+def test_glb_eyes_and_mouth_keep_their_colours_where_importers_drop_vertex_colours(full_head, full_glb):
+    """trimesh, and Unreal's and Unity's default materials, ignore COLOR_0: the eyes came in
+    white without iris or pupil, the teeth and gums white. Their colours are baked into
+    textures the meshes' UVs read back: each vertex shows the rig's colour."""
+    from scipy.spatial import cKDTree
+
+    from emo_app.face.texture import linear_to_srgb
+
+    rig, _ = full_head
+    _, gltf = full_glb
+    by_name = {mesh.name: mesh for mesh in gltf.meshes}
+    parts = {"eyeLeft": "eyes", "eyeRight": "eyes", "teeth": "mouth", "tongueAndGums": "mouth"}
+    for name, part in parts.items():
+        primitive = by_name[name].primitives[0]
+        assert primitive.attributes.COLOR_0 is None  # nothing for an importer to drop
+        material = gltf.materials[primitive.material]
+        assert material.pbrMetallicRoughness.baseColorTexture is not None
+        shown = _surface_srgb(gltf, primitive)
+        points = _read(gltf, primitive.attributes.POSITION) * 100.0
+        rig_part = rig.part(part)
+        distance, index = cKDTree(rig.neutral[rig_part.start : rig_part.stop]).query(points)
+        assert distance.max() < 1e-3
+        expected = linear_to_srgb(rig_part.colors[index, :3]).astype(float)
+        error = np.abs(shown - expected).max(axis=1)
+        assert error.mean() < 4 and np.percentile(error, 95) < 16, (name, error.mean())
+    iris = _surface_srgb(gltf, by_name["eyeLeft"].primitives[0])
+    assert iris.min() < 60 < 200 < iris.max()  # a dark pupil and a light sclera
 
 
 def test_glb_follows_the_gltf_rules_a_validator_checks(full_glb):
@@ -335,7 +383,8 @@ def test_describe_exports_the_full_head_with_its_skin_offline(no_network, tmp_pa
     gltf = pygltflib.GLTF2().load(str(files["glb"]))
     positions = [gltf.accessors[p.attributes.POSITION].count for p in _primitives(gltf)]
     assert sum(positions) == head_rig("full").vertex_count
-    assert len(gltf.images) == 1 and gltf.meshes[0].extras["targetNames"] == list(ARKIT_NAMES)
+    assert [image.mimeType for image in gltf.images].count("image/jpeg") == 1  # the skin
+    assert gltf.meshes[0].extras["targetNames"] == list(ARKIT_NAMES)
     assert files["glb"].stat().st_size <= MAX_GLB_BYTES
     assert files["csv"].read_text().splitlines()[0].startswith("Timecode,BlendShapeCount")
     assert '"jawOpen"' in files["json"].read_text()

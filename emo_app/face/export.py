@@ -22,12 +22,14 @@ import orjson
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
+from emo_app.face.export_textures import bake_colours
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
 
 _FLOAT, _UINT, _USHORT, _UBYTE = 5126, 5125, 5123, 5121
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+_SAMPLER = {"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071}  # linear, clamped
 # Small deltas are left out of the morph targets (see ``kept_morph_entries``): no pose with
 # weights in [0, 1] puts a vertex further than this from the rig, 0.1 mm or a fifth of a pixel
 # in a 512 px render.
@@ -184,6 +186,15 @@ def _jpeg(image: np.ndarray) -> bytes:
     return encoded.getvalue()
 
 
+def _png(image: np.ndarray) -> bytes:
+    """A small baked texture (eyes, mouth) as PNG: lossless, a few tens of kB."""
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format="PNG", optimize=True)
+    return encoded.getvalue()
+
+
 def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
     from emo_app.face.render import posed_parts
     from emo_app.face.texture import texture_uvs
@@ -192,18 +203,19 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
     document: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Emotion Studio"}, "materials": []}
     materials: dict[str, int] = {}
 
-    def material(kind: str, textured: bool) -> int:
-        name = "skin" if textured else kind
+    def material(name: str, kind: str, image: bytes | None = None, mime: str = "image/png") -> int:
+        """The material ``name`` (roughness of rig part ``kind``), made once; with ``image``,
+        its base colour is that texture."""
         if name not in materials:
             pbr: dict[str, Any] = {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
                                    "roughnessFactor": _roughness(kind)}
-            if textured:
-                image = packer.view(_jpeg(texture.image))
-                document["images"] = [{"bufferView": image, "mimeType": "image/jpeg"}]
-                document["samplers"] = [{"magFilter": 9729, "minFilter": 9729, "wrapS": 33071,
-                                         "wrapT": 33071}]
-                document["textures"] = [{"source": 0, "sampler": 0}]
-                pbr["baseColorTexture"] = {"index": 0}
+            if image is not None:
+                images = document.setdefault("images", [])
+                images.append({"bufferView": packer.view(image), "mimeType": mime})
+                document["samplers"] = [_SAMPLER]
+                textures = document.setdefault("textures", [])
+                textures.append({"source": len(images) - 1, "sampler": 0})
+                pbr["baseColorTexture"] = {"index": len(textures) - 1}
             document["materials"].append({"name": name, "pbrMetallicRoughness": pbr})
             materials[name] = len(document["materials"]) - 1
         return materials[name]
@@ -215,6 +227,7 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
         primitives = []
         for part, rows in glb_mesh.pieces:
             positions, normals = (array[rows] for array in posed[part.name])
+            faces = _local_faces(part.faces, rows, part.size)
             uvs = texture_uvs(texture, rig, part)
             unit_normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
             attributes = {
@@ -222,24 +235,32 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
                                              bounds=True),
                 "NORMAL": packer.attribute(unit_normals.astype(np.float32), "VEC3", _FLOAT),
             }
+            baked = None
+            if part.name not in SKIN_PARTS:
+                baked = bake_colours(glb_mesh.name, positions, faces, part.colors[rows])
             if uvs is not None:
                 # floats (60 kB more than normalized 16-bit): trimesh reads normalized UVs as 0..65535
                 attributes["TEXCOORD_0"] = packer.attribute(np.clip(uvs[rows], 0, 1).astype(np.float32),
                                                             "VEC2", _FLOAT)
+                material_index = material("skin", part.name, _jpeg(texture.image), "image/jpeg")
+            elif baked is not None:  # eyes and mouth: their colours as a texture (see export_textures)
+                attributes["TEXCOORD_0"] = packer.attribute(baked.uvs, "VEC2", _FLOAT)
+                material_index = material(glb_mesh.name, part.name, _png(baked.image))
             else:
                 colors = part.colors[rows]
                 if texture is not None and part.name in SKIN_PARTS:
                     colors = np.tile(np.append(texture.skin_rgb, 1.0), (len(rows), 1))
                 attributes["COLOR_0"] = packer.attribute(
                     np.round(np.clip(colors, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE, normalized=True)
+                material_index = material(part.name, part.name)
             deltas = rig.deltas[:, part.start + rows]
             kept = kept_morph_entries(deltas)
             zero = packer.add({"componentType": _FLOAT, "count": len(rows), "type": "VEC3",
                                "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
             primitives.append({
                 "attributes": attributes,
-                "indices": packer.indices(_local_faces(part.faces, rows, part.size), len(rows)),
-                "material": material(part.name, uvs is not None),
+                "indices": packer.indices(faces, len(rows)),
+                "material": material_index,
                 "targets": [{"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
                             for k in range(len(ARKIT_NAMES))],
             })

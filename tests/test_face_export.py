@@ -73,6 +73,9 @@ def _surface_srgb(gltf, primitive) -> np.ndarray:
     if primitive.attributes.COLOR_0 is not None:
         return linear_to_srgb(_read(gltf, primitive.attributes.COLOR_0)[:, :3] / 255.0).astype(float)
     material = gltf.materials[primitive.material]
+    if material.pbrMetallicRoughness.baseColorTexture is None:  # one colour
+        colour = linear_to_srgb(np.asarray(material.pbrMetallicRoughness.baseColorFactor[:3]))
+        return np.tile(colour.astype(float), (gltf.accessors[primitive.attributes.POSITION].count, 1))
     texture = gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index]
     blob = _view_bytes(gltf, gltf.binary_blob(), gltf.images[texture.source].bufferView)
     image = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB")).astype(float)
@@ -206,6 +209,25 @@ def test_glb_eyes_and_mouth_keep_their_colours_where_importers_drop_vertex_colou
         assert error.mean() < 4 and np.percentile(error, 95) < 16, (name, error.mean())
     iris = _surface_srgb(gltf, by_name["eyeLeft"].primitives[0])
     assert iris.min() < 60 < 200 < iris.max()  # a dark pupil and a light sclera
+
+
+def test_mask_head_glb_keeps_its_skin_where_importers_drop_vertex_colours():
+    """The mask head's skin was vertex colours only: trimesh showed a white head. Its painted
+    face is baked into a texture its own UVs read, the plain scalp is one base colour."""
+    import pygltflib
+
+    from emo_app.face.export import build_glb
+    from emo_app.face.looks import head_rig
+    from emo_app.face.texture import linear_to_srgb
+
+    rig = head_rig("mediapipe")
+    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.zeros(), rig=rig))
+    face, scalp = next(mesh for mesh in gltf.meshes if mesh.name == "head").primitives
+    assert face.attributes.COLOR_0 is None and scalp.attributes.COLOR_0 is None
+    error = np.abs(_surface_srgb(gltf, face) - linear_to_srgb(rig.part("face").colors[:, :3])).max(axis=1)
+    assert error.mean() < 4 and np.percentile(error, 95) < 16
+    factor = gltf.materials[scalp.material].pbrMetallicRoughness.baseColorFactor
+    np.testing.assert_allclose(factor[:3], rig.part("head").colors[0, :3], atol=1e-6)
 
 
 def test_glb_follows_the_gltf_rules_a_validator_checks(full_glb):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 import struct
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -203,15 +203,16 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
     document: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Emotion Studio"}, "materials": []}
     materials: dict[str, int] = {}
 
-    def material(name: str, kind: str, image: bytes | None = None, mime: str = "image/png") -> int:
-        """The material ``name`` (roughness of rig part ``kind``), made once; with ``image``,
-        its base colour is that texture."""
+    def material(surface: _Surface, kind: str) -> int:
+        """The material ``surface.material`` (roughness of rig part ``kind``), made once: its
+        base colour factor times its image, if it has one."""
+        name = surface.material
         if name not in materials:
-            pbr: dict[str, Any] = {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+            pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
                                    "roughnessFactor": _roughness(kind)}
-            if image is not None:
+            if surface.image is not None:
                 images = document.setdefault("images", [])
-                images.append({"bufferView": packer.view(image), "mimeType": mime})
+                images.append({"bufferView": packer.view(surface.image()), "mimeType": surface.mime})
                 document["samplers"] = [_SAMPLER]
                 textures = document.setdefault("textures", [])
                 textures.append({"source": len(images) - 1, "sampler": 0})
@@ -235,24 +236,14 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
                                              bounds=True),
                 "NORMAL": packer.attribute(unit_normals.astype(np.float32), "VEC3", _FLOAT),
             }
-            baked = None
-            if part.name not in SKIN_PARTS:
-                baked = bake_colours(glb_mesh.name, positions, faces, part.colors[rows])
-            if uvs is not None:
-                # floats (60 kB more than normalized 16-bit): trimesh reads normalized UVs as 0..65535
-                attributes["TEXCOORD_0"] = packer.attribute(np.clip(uvs[rows], 0, 1).astype(np.float32),
-                                                            "VEC2", _FLOAT)
-                material_index = material("skin", part.name, _jpeg(texture.image), "image/jpeg")
-            elif baked is not None:  # eyes and mouth: their colours as a texture (see export_textures)
-                attributes["TEXCOORD_0"] = packer.attribute(baked.uvs, "VEC2", _FLOAT)
-                material_index = material(glb_mesh.name, part.name, _png(baked.image))
-            else:
-                colors = part.colors[rows]
-                if texture is not None and part.name in SKIN_PARTS:
-                    colors = np.tile(np.append(texture.skin_rgb, 1.0), (len(rows), 1))
+            surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
+            if surface.uvs is not None:
+                attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
+            if surface.colours is not None:
                 attributes["COLOR_0"] = packer.attribute(
-                    np.round(np.clip(colors, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE, normalized=True)
-                material_index = material(part.name, part.name)
+                    np.round(np.clip(surface.colours, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE,
+                    normalized=True)
+            material_index = material(surface, part.name)
             deltas = rig.deltas[:, part.start + rows]
             kept = kept_morph_entries(deltas)
             zero = packer.add({"componentType": _FLOAT, "count": len(rows), "type": "VEC3",
@@ -276,6 +267,41 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob)
+
+
+@dataclass(frozen=True, eq=False)
+class _Surface:
+    """How a primitive is coloured: a texture read by ``uvs``, one base colour ``factor``, or
+    (only where neither reproduces its colours) vertex ``colours``, which many importers drop."""
+
+    material: str
+    uvs: np.ndarray | None = None
+    image: Callable[[], bytes] | None = None  # encoded only for the first primitive that uses it
+    mime: str = "image/png"
+    factor: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])
+    colours: np.ndarray | None = None
+
+
+def _surface(mesh: str, part: Any, rows: np.ndarray, positions: np.ndarray, faces: np.ndarray,
+             skin_uvs: np.ndarray | None, texture: FaceTexture | None) -> _Surface:
+    """The colouring of the ``rows`` of ``part`` in GLB mesh ``mesh``: the skin texture where it
+    covers the part; else its vertex colours as one colour (a plain scalp) or baked into a
+    texture (eyes, mouth, a painted mask face: ``export_textures``)."""
+    if skin_uvs is not None:
+        # floats (60 kB more than normalized 16-bit): trimesh reads normalized UVs as 0..65535
+        return _Surface("skin", np.clip(skin_uvs[rows], 0, 1).astype(np.float32),
+                        lambda: _jpeg(texture.image), "image/jpeg")
+    colours = part.colors[rows]
+    skin = part.name in SKIN_PARTS
+    if texture is not None and skin:  # a part the look's texture does not cover: its skin tone
+        colours = np.tile(np.append(texture.skin_rgb, 1.0), (len(rows), 1))
+    if np.ptp(colours, axis=0).max() < 0.5 / 255:
+        return _Surface("skinTone" if skin else mesh, factor=[float(c) for c in colours[0, :3]] + [1.0])
+    own_uvs = part.uvs[rows] if skin and part.uvs is not None else None
+    baked = bake_colours(mesh, positions, faces, colours, own_uvs)
+    if baked is not None:
+        return _Surface("skin" if skin else mesh, baked.uvs, lambda: _png(baked.image))
+    return _Surface(part.name, colours=colours)
 
 
 @dataclass(frozen=True, eq=False)

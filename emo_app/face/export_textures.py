@@ -1,4 +1,4 @@
-"""Vertex colours as textures for the GLB's eyes and mouth.
+"""Vertex colours as textures for the GLB's eyes, mouth and (on the mask head) painted face.
 
 glTF lets COLOR_0 tint a material, but many importers drop it (trimesh; Unreal and Unity
 materials ignore it unless wired by hand; Godot needs "use as albedo"): the eyes came in white,
@@ -10,7 +10,8 @@ from its vertex colours:
   its UVs are the azimuthal equidistant projection about that pole (front in the middle, back
   pole on the rim);
 - the teeth and the gums and tongue are their material's colour darkened with depth: v is the
-  depth, the texture one gradient.
+  depth, the texture one gradient;
+- the mask head's face has UVs of its own (MediaPipe's canonical layout).
 
 A bake is kept only when the texture gives every vertex its colour back; otherwise the mesh
 keeps COLOR_0 (the mask head's mouth mixes colours at one depth).
@@ -25,6 +26,7 @@ import numpy as np
 from emo_app.face.texture import linear_to_srgb
 
 EYE_TEXTURE_PX = 512  # a 33 kB PNG; the iris rim lands within a texel of where the vertices put it
+# (also the size of a baked mask face, whose own UVs are used)
 DEPTH_TEXTURE_PX = 128
 # sRGB levels between a vertex's colour and the texture read at its UV: on average, and at the
 # 99th percentile (the iris rim changes colour within a few texels: 11 on the full head)
@@ -41,12 +43,16 @@ class BakedColours:
 
 
 def bake_colours(
-    name: str, points: np.ndarray, faces: np.ndarray, colours: np.ndarray
+    name: str, points: np.ndarray, faces: np.ndarray, colours: np.ndarray, uvs: np.ndarray | None = None
 ) -> BakedColours | None:
     """The texture for mesh ``name`` (an eye, the teeth or the gums and tongue) with linear RGB
-    vertex ``colours``, or None when no bake reproduces them."""
+    vertex ``colours``, or None when no bake reproduces them. ``uvs``: the part's own UVs (a
+    mask face's canonical layout), used instead of the ones made here."""
     colours = np.asarray(colours, np.float64)[:, :3]
-    if name.startswith("eye"):
+    if uvs is not None:
+        uvs = np.asarray(uvs, np.float64)
+        image = _rasterise(uvs, np.asarray(faces), colours, EYE_TEXTURE_PX, np.arange(len(faces)))
+    elif name.startswith("eye"):
         uvs = _front_pole_uvs(np.asarray(points, np.float64))
         image = _rasterise(uvs, np.asarray(faces), colours, EYE_TEXTURE_PX, _back_first(uvs, faces))
     else:

@@ -310,6 +310,20 @@ def test_glb_template_is_built_once_per_head_and_skin(full_head, monkeypatch):
     assert built == [] and first != second and first[-100_000:] == second[-100_000:]
 
 
+def test_glb_eye_and_mouth_textures_are_baked_once_per_head(full_head, monkeypatch):
+    """A photo look makes a new skin per request, and with it a new template: the eyes' and
+    mouth's textures do not change with the skin and are not baked again."""
+    from emo_app.face import export, export_textures
+
+    rig, skin = full_head
+    export.build_glb(Blendshapes.zeros(), texture=skin, rig=rig)
+    baked = []
+    original = export_textures._bake
+    monkeypatch.setattr(export_textures, "_bake", lambda *a: baked.append(a[0]) or original(*a))
+    export.build_glb(Blendshapes.zeros(), texture=None, rig=rig)  # another skin: a new template
+    assert baked == []
+
+
 def test_glb_sequence_becomes_a_morph_weight_animation(tmp_path, full_head):
     import pygltflib
 

@@ -7,8 +7,7 @@ of where a vertex sits, so each gets UVs that follow that function and a small t
 from its vertex colours:
 
 - an eyeball is painted in polar coordinates around its front pole (iris, pupil, catchlight):
-  its UVs are the azimuthal equidistant projection about that pole (front in the middle, back
-  pole on the rim);
+  its UVs are polar about that pole too (front in the middle, back pole on the rim);
 - the teeth and the gums and tongue are their material's colour darkened with depth: v is the
   depth, the texture one gradient;
 - the mask head's face has UVs of its own (MediaPipe's canonical layout).
@@ -19,14 +18,15 @@ keeps COLOR_0 (the mask head's mouth mixes colours at one depth).
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from emo_app.face.texture import linear_to_srgb
 
-EYE_TEXTURE_PX = 512  # a 33 kB PNG; the iris rim lands within a texel of where the vertices put it
-# (also the size of a baked mask face, whose own UVs are used)
+EYE_TEXTURE_PX = 512  # ~100 texels across the iris (256 blurs the mask head's small eyes); a mask face too
 DEPTH_TEXTURE_PX = 128
 # sRGB levels between a vertex's colour and the texture read at its UV: on average, and at the
 # 99th percentile (the iris rim changes colour within a few texels: 11 on the full head)
@@ -49,6 +49,26 @@ def bake_colours(
     vertex ``colours``, or None when no bake reproduces them. ``uvs``: the part's own UVs (a
     mask face's canonical layout), used instead of the ones made here."""
     colours = np.asarray(colours, np.float64)[:, :3]
+    arrays = (points, faces, colours) + (() if uvs is None else (uvs,))
+    key = hashlib.blake2b(name.encode() + b"".join(np.ascontiguousarray(a).tobytes() for a in arrays),
+                          digest_size=16).digest()
+    with _CACHE_LOCK:
+        if key in _BAKED:
+            return _BAKED[key]
+    baked = _bake(name, points, faces, colours, uvs)
+    with _CACHE_LOCK:
+        if len(_BAKED) >= 32:
+            _BAKED.pop(next(iter(_BAKED)))
+        _BAKED[key] = baked
+    return baked
+
+
+_BAKED: dict[bytes, BakedColours | None] = {}  # a head's bakes, kept while its skin changes (photos)
+_CACHE_LOCK = threading.Lock()
+
+
+def _bake(name: str, points: np.ndarray, faces: np.ndarray, colours: np.ndarray,
+          uvs: np.ndarray | None) -> BakedColours | None:
     if uvs is not None:
         uvs = np.asarray(uvs, np.float64)
         image = _rasterise(uvs, np.asarray(faces), colours, EYE_TEXTURE_PX, np.arange(len(faces)))
@@ -62,8 +82,9 @@ def bake_colours(
 
 
 def _front_pole_uvs(points: np.ndarray) -> np.ndarray:
-    """Azimuthal equidistant UVs about the eyeball's front (+z) pole: the angle from the pole
-    is the distance from the texture's centre, the back pole the rim."""
+    """Polar UVs about the eyeball's front (+z) pole: the distance from the texture's centre
+    grows with the angle from the pole (as its square root, so the front gets most texels);
+    the back pole is the rim."""
     extent = points.max(axis=0) - points.min(axis=0)
     centre = (points.max(axis=0) + points.min(axis=0)) / 2.0
     centre[2] = points[:, 2].max() - extent.max() / 2.0  # one radius behind the front pole
@@ -83,32 +104,55 @@ def _back_first(uvs: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 def _rasterise(uvs: np.ndarray, faces: np.ndarray, colours: np.ndarray, size: int,
                order: np.ndarray) -> np.ndarray:
-    """Each triangle's colours blended across its texels (barycentric, in linear light);
-    texels no triangle covers take the nearest covered one (bilinear reads at edges)."""
+    """Each triangle's colours blended across its texels (barycentric, in linear light), in
+    ``order`` (later ones paint over earlier ones); texels no triangle covers take the nearest
+    covered one (bilinear reads at edges). Triangles wider than ``_TILES`` are drawn one by one
+    first, then the rest together, the larger before the smaller."""
     from scipy.ndimage import distance_transform_edt
 
     image = np.zeros((size, size, 3))
     covered = np.zeros((size, size), bool)
-    texels = uvs * size - 0.5  # texel (i, j) has its centre at ((j + 0.5) / size, (i + 0.5) / size)
-    for triangle in faces[order]:
-        corners = texels[triangle]
-        lo = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, size - 1)
-        hi = np.clip(np.ceil(corners.max(axis=0)).astype(int), 0, size - 1)
-        x, y = np.meshgrid(np.arange(lo[0], hi[0] + 1), np.arange(lo[1], hi[1] + 1))
-        (ax, ay), (bx, by), (cx, cy) = corners
-        area = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay)
-        if abs(area) < 1e-12:
-            continue
-        w1 = ((x - ax) * (cy - ay) - (cx - ax) * (y - ay)) / area
-        w2 = ((bx - ax) * (y - ay) - (x - ax) * (by - ay)) / area
-        weights = np.stack([1.0 - w1 - w2, w1, w2], axis=-1)
-        inside = (weights >= -1e-6).all(axis=-1)
-        image[y[inside], x[inside]] = weights[inside] @ colours[triangle]
-        covered[y[inside], x[inside]] = True
+    corners = (uvs * size - 0.5)[faces[order]]  # texel (i, j) has its centre at ((j + .5) / size, ...)
+    lo = np.clip(np.floor(corners.min(axis=1)).astype(int), 0, size - 1)
+    hi = np.clip(np.ceil(corners.max(axis=1)).astype(int), 0, size - 1)
+    span = (hi - lo).max(axis=1) + 1
+    for index in np.flatnonzero(span > _TILES[-1]):  # the widest first, one by one
+        (x0, y0), (x1, y1) = lo[index], hi[index]
+        x, y = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1))
+        _fill(image, covered, corners[index][None], colours[faces[order[index]]][None], x[None], y[None])
+    for tile, smaller in zip(_TILES[::-1], (*_TILES[-2::-1], 0)):  # then by size, all of a size at once
+        group = np.flatnonzero((span <= tile) & (span > smaller))
+        steps = np.arange(tile)
+        x = np.minimum(lo[group, 0, None, None] + steps[None, None, :], hi[group, 0, None, None])
+        y = np.minimum(lo[group, 1, None, None] + steps[None, :, None], hi[group, 1, None, None])
+        _fill(image, covered, corners[group], colours[faces[order[group]]], *np.broadcast_arrays(x, y))
     if covered.any() and not covered.all():
         nearest = distance_transform_edt(~covered, return_distances=False, return_indices=True)
         image = image[nearest[0], nearest[1]]
     return linear_to_srgb(image)
+
+
+_TILES = (4, 8, 16, 32, 64)  # texels: triangles within a box this size are rasterised together
+
+
+def _fill(image: np.ndarray, covered: np.ndarray, corners: np.ndarray, colours: np.ndarray,
+          x: np.ndarray, y: np.ndarray) -> None:
+    """Paint triangles (T, 3, 2 texel corners; T, 3, 3 colours) over texels x, y (T, h, w)."""
+    a, b, c = (corners[:, k, None, None, :] for k in range(3))
+
+    def cross(u: np.ndarray, v: np.ndarray, p: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """(v - u) x (p - u), z component."""
+        return (v[..., 0] - u[..., 0]) * (p[1] - u[..., 1]) - (p[0] - u[..., 0]) * (v[..., 1] - u[..., 1])
+
+    area = cross(a, b, (c[..., 0], c[..., 1]))
+    area = np.where(np.abs(area) < 1e-12, np.nan, area)  # degenerate: covers nothing
+    w1 = cross(a, c, (x, y)) / -area  # the weight of b: (p - a) x (c - a) / area
+    w2 = cross(a, b, (x, y)) / area  # the weight of c
+    weights = np.stack([1.0 - w1 - w2, w1, w2], axis=-1)
+    inside = (weights >= -1e-6).all(axis=-1)
+    triangle = np.broadcast_to(np.arange(len(corners))[:, None, None], inside.shape)[inside]
+    image[y[inside], x[inside]] = np.einsum("nk,nkc->nc", weights[inside], colours[triangle])
+    covered[y[inside], x[inside]] = True
 
 
 def _depth_gradient(points: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

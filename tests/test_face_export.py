@@ -213,7 +213,8 @@ def test_glb_eyes_and_mouth_keep_their_colours_where_importers_drop_vertex_colou
 
 def test_mask_head_glb_keeps_its_skin_where_importers_drop_vertex_colours():
     """The mask head's skin was vertex colours only: trimesh showed a white head. Its painted
-    face is baked into a texture its own UVs read, the plain scalp is one base colour."""
+    face is baked into a texture its own UVs read, the plain scalp is one base colour, and so
+    are its mouth's cavity and tongue (one primitive each): no part relies on COLOR_0."""
     import pygltflib
 
     from emo_app.face.export import build_glb
@@ -223,7 +224,10 @@ def test_mask_head_glb_keeps_its_skin_where_importers_drop_vertex_colours():
     rig = head_rig("mediapipe")
     gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.zeros(), rig=rig))
     face, scalp = next(mesh for mesh in gltf.meshes if mesh.name == "head").primitives
-    assert face.attributes.COLOR_0 is None and scalp.attributes.COLOR_0 is None
+    assert all(primitive.attributes.COLOR_0 is None for primitive in _primitives(gltf))
+    inside = next(mesh for mesh in gltf.meshes if mesh.name == "tongueAndGums").primitives
+    factors = sorted(gltf.materials[p.material].pbrMetallicRoughness.baseColorFactor[0] for p in inside)
+    assert len(inside) == 2 and factors[0] < 0.3 < 0.6 < factors[1]  # a dark cavity, a pink tongue
     error = np.abs(_surface_srgb(gltf, face) - linear_to_srgb(rig.part("face").colors[:, :3])).max(axis=1)
     assert error.mean() < 4 and np.percentile(error, 95) < 16
     factor = gltf.materials[scalp.material].pbrMetallicRoughness.baseColorFactor

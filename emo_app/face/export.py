@@ -201,13 +201,16 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
 
     packer = _Packer()
     document: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Emotion Studio"}, "materials": []}
-    materials: dict[str, int] = {}
+    materials: dict[tuple[str, tuple[float, ...]], int] = {}
 
     def material(surface: _Surface, kind: str) -> int:
-        """The material ``surface.material`` (roughness of rig part ``kind``), made once: its
-        base colour factor times its image, if it has one."""
-        name = surface.material
-        if name not in materials:
+        """The material ``surface.material`` (roughness of rig part ``kind``) of this base colour
+        factor, made once: the factor times its image, if it has one. Another colour under the
+        same name is 'name.1' (the mask head's cavity and tongue)."""
+        key = (surface.material, tuple(surface.factor))
+        if key not in materials:
+            twins = sum(name == surface.material for name, _ in materials)
+            name = surface.material + (f".{twins}" if twins else "")
             pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
                                    "roughnessFactor": _roughness(kind)}
             if surface.image is not None:
@@ -218,8 +221,8 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
                 textures.append({"source": len(images) - 1, "sampler": 0})
                 pbr["baseColorTexture"] = {"index": len(textures) - 1}
             document["materials"].append({"name": name, "pbrMetallicRoughness": pbr})
-            materials[name] = len(document["materials"]) - 1
-        return materials[name]
+            materials[key] = len(document["materials"]) - 1
+        return materials[key]
 
     neutral = rig.neutral.astype(np.float32)
     posed = {part.name: (positions, normals) for part, positions, normals in posed_parts(rig, neutral)}
@@ -321,17 +324,22 @@ def glb_meshes(rig: Any) -> list[GlbMesh]:
     meshes: dict[str, list[tuple[Any, np.ndarray]]] = {}
     for part in rig.parts:
         if part.name in SKIN_PARTS:
-            groups = {"head": np.arange(part.size)}
+            groups = [("head", np.arange(part.size))]
         elif part.name == "eyes":
             side = _component_means(part, rig.neutral[part.start : part.stop, 0]) > 0
-            groups = {"eyeLeft": np.flatnonzero(side), "eyeRight": np.flatnonzero(~side)}
+            groups = [("eyeLeft", np.flatnonzero(side)), ("eyeRight", np.flatnonzero(~side))]
         elif part.name == "mouth":
-            red, green = (_component_means(part, part.colors[:, channel]) for channel in (0, 1))
-            toothlike = red - green < TOOTH_REDNESS * np.maximum(red, 1e-6)  # teeth are grey-white
-            groups = {"teeth": np.flatnonzero(toothlike), "tongueAndGums": np.flatnonzero(~toothlike)}
+            mean = np.column_stack([_component_means(part, part.colors[:, channel]) for channel in range(3)])
+            toothlike = mean[:, 0] - mean[:, 1] < TOOTH_REDNESS * np.maximum(mean[:, 0], 1e-6)  # grey-white
+            # the rest one primitive per colour of its pieces (the mask head's cavity and tongue are
+            # each one colour, which every importer shows; ICT's gums and tongue are one piece)
+            colour_of = np.unique(np.round(mean * 64), axis=0, return_inverse=True)[1].reshape(-1)
+            groups = [("teeth", np.flatnonzero(toothlike))] + [
+                ("tongueAndGums", np.flatnonzero(~toothlike & (colour_of == colour)))
+                for colour in np.unique(colour_of[~toothlike])]
         else:
-            groups = {part.name: np.arange(part.size)}
-        for name, rows in groups.items():
+            groups = [(part.name, np.arange(part.size))]
+        for name, rows in groups:
             if len(rows):
                 meshes.setdefault(name, []).append((part, rows))
     return [GlbMesh(name, tuple(pieces)) for name, pieces in meshes.items()]

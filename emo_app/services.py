@@ -78,11 +78,13 @@ def render_face(
     tone: str | None = None,
     background: str | None = None,
     name: str = "face",
+    extra: Mapping[str, Any] | None = None,
 ) -> FaceOutput:
     """Render the face for 52 weights in each view; with ``exports`` also write GLB, PNG,
     JSON and Live Link Face CSV, named ``name``. ``rig``: a given head (a photo's face shape); otherwise
     ``head`` ("full" or "mediapipe", default from settings) drawn in ``look`` ("skin" or
-    "photo") and skin ``tone``, on a "light" or "dark" ``background``."""
+    "photo") and skin ``tone``, on a "light" or "dark" ``background``. ``extra``: what the JSON
+    says the face shows."""
     from emo_app.face import get_face_renderer
     from emo_app.face.looks import background_rgb, head_rig, look_texture
 
@@ -103,7 +105,7 @@ def render_face(
               for view in views}
     output = FaceOutput(shapes, images, texture=texture, rig=rig)
     if exports:
-        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig, name=name)
+        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig, name=name, extra=extra)
     return output
 
 
@@ -241,16 +243,21 @@ class SphereResult:
     generation_message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        theta, phi, r = self.point.to_spherical()
         return {
-            "point": {"valence": self.point.valence, "arousal": self.point.arousal, "z": self.point.z,
-                      "theta": theta, "phi": phi, "r": r},
-            "nearest_classes": [[n, round(d, 4)] for n, d in self.nearest],
-            "emotions": self.emotions.to_dict(),
+            **_point_summary(self.point, self.nearest, self.emotions),
             "blendshapes": self.face.shapes.to_dict(),
             "files": {k: str(v) for k, v in self.face.files.items()},
             "generation": self.generation_message,
         }
+
+
+def _point_summary(point: EmotionPoint, nearest: list[tuple[str, float]],
+                   emotions: EmotionIntensities) -> dict[str, Any]:
+    """What a sphere point shows: its coordinates, nearest classes and emotions (API and JSON)."""
+    theta, phi, r = point.to_spherical()
+    return {"point": {"valence": point.valence, "arousal": point.arousal, "z": point.z,
+                      "theta": theta, "phi": phi, "r": r},
+            "nearest_classes": [[n, round(d, 4)] for n, d in nearest], "emotions": emotions.to_dict()}
 
 
 def sphere_point(
@@ -271,7 +278,7 @@ def sphere_point(
     name = (f"{file_stem(nearest[0][0])}_v{signed_coordinate(point.valence)}"
             f"_a{signed_coordinate(point.arousal)}_z{signed_coordinate(point.z)}")
     face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings,
-                       name=name, **face)
+                       name=name, extra=_point_summary(point, nearest, emotions), **face)
     result = SphereResult(point, nearest, emotions, face)
     if generate:
         result.generated, result.generation_message = generate_images(point, seeds=(seed,))
@@ -505,9 +512,11 @@ def capture(
         prediction = get_text_model("embedded", settings).predict(text)
         shapes = prediction.shapes
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
+    about = {"source": "a photo's expression" if not text else "the description, on the photo's face",
+             "text": text or None, "capture": message.strip()}
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
                        exports=True, settings=settings, rig=rig, head=head, tone=tone,
-                       name=file_stem("captured", text or ""))
+                       name=file_stem("captured", text or ""), extra=about)
     return CaptureOutcome(shapes, message.strip(), face, texture, rig)
 
 

@@ -33,7 +33,7 @@ DELTA_TOLERANCE_M = 0.0003  # the GLB leaves out deltas up to 0.01 cm a vertex a
 def export(folder: Path) -> None:
     """Writes face.glb, face.obj (+ .mtl, skin JPEG) and expected.npz into ``folder``."""
     from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
-    from emo_app.face.export import export_glb, export_obj
+    from emo_app.face.export import export_glb, export_obj, glb_meshes
     from emo_app.face.looks import default_face
     from emo_app.face.render import posed_parts
 
@@ -43,15 +43,18 @@ def export(folder: Path) -> None:
     export_glb(shapes, folder / "face.glb")
     export_obj(shapes, folder / "face.obj")
     parts = posed_parts(rig, rig.neutral.astype(np.float32))
+    meshes = glb_meshes(rig)  # the GLB's meshes, in its node order; the arrays below follow it
+    order = np.concatenate([part.start + rows for mesh in meshes for part, rows in mesh.pieces])
+    neutral = np.concatenate([positions for _, positions, _ in parts])
     np.savez_compressed(
         folder / "expected.npz",
         names=np.array(ARKIT_NAMES), weights=rig.effective_weights(shapes.values),
         part_names=np.array([part.name for part, _, _ in parts]),
         part_vertices=np.array([part.size for part, _, _ in parts]),
         part_triangles=np.array([len(part.faces) for part, _, _ in parts]),
-        neutral_cm=np.concatenate([positions for _, positions, _ in parts]),
-        jaw_delta_cm=rig.deltas[ARKIT_NAMES.index("jawOpen")],
-        posed_cm=rig.deform(shapes), atlas_shape=np.array(texture.image.shape),
+        mesh_names=np.array([mesh.name for mesh in meshes]),
+        neutral_cm=neutral[order], jaw_delta_cm=rig.deltas[ARKIT_NAMES.index("jawOpen")][order],
+        posed_cm=rig.deform(shapes)[order], atlas_shape=np.array(texture.image.shape),
     )
     print(f"wrote {folder}/face.glb, face.obj, expected.npz")
 
@@ -111,39 +114,49 @@ def _check_glb(path: Path, expected: dict, report: dict) -> object:
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     result = bpy.ops.import_scene.gltf(filepath=str(path))
-    meshes = [obj for obj in bpy.context.scene.objects if obj.type == "MESH"]
-    glb: dict = {"import": sorted(result), "mesh_objects": [obj.name for obj in meshes]}
+    by_name = {obj.name: obj for obj in bpy.context.scene.objects if obj.type == "MESH"}
+    glb: dict = {"import": sorted(result), "mesh_objects": sorted(by_name)}
     report["glb"] = glb
-    if len(meshes) != 1:
+    wanted = [str(name) for name in expected["mesh_names"]]
+    if sorted(by_name) != sorted(wanted):
         glb["ok"] = False
         return None
-    obj = meshes[0]
-    mesh = obj.data
-    triangles = sum(len(p.vertices) - 2 for p in mesh.polygons)
-    glb["vertices"], glb["triangles"] = len(mesh.vertices), triangles
+    objects = [by_name[name] for name in wanted]  # one object per mesh: head, eyes, teeth, tongue
+    glb["vertices"] = sum(len(obj.data.vertices) for obj in objects)
+    glb["triangles"] = sum(len(p.vertices) - 2 for obj in objects for p in obj.data.polygons)
     glb["expected_vertices"] = int(expected["part_vertices"].sum())
     glb["expected_triangles"] = int(expected["part_triangles"].sum())
-    keys = mesh.shape_keys.key_blocks if mesh.shape_keys else []
-    names = [key.name for key in keys][1:]  # the first is the basis
-    glb["shape_keys"] = len(names)
-    glb["shape_key_names_match"] = names == [str(n) for n in expected["names"]]
-    values = np.array([key.value for key in keys][1:])
-    if len(values) == 52:
+    key_sets = [obj.data.shape_keys.key_blocks if obj.data.shape_keys else [] for obj in objects]
+    glb["shape_keys"] = min(len(keys) - 1 for keys in key_sets)  # the first is the basis
+    glb["shape_key_names_match"] = all([key.name for key in keys][1:] == [str(n) for n in expected["names"]]
+                                       for keys in key_sets)
+    values = np.array([[key.value for key in keys][1:] for keys in key_sets if len(keys) == 53])
+    if len(values) == len(objects):
         glb["shape_key_values_max_error"] = float(np.abs(values - expected["weights"]).max())
-    glb["materials"] = [slot.material.name if slot.material else None for slot in obj.material_slots]
+    mesh = objects[0].data  # the head: the skin's UVs
+    glb["materials"] = {each.name: [slot.material.name if slot.material else None
+                                    for slot in each.material_slots] for each in objects}
     skin = bpy.data.materials.get("skin")
     glb["skin_base_colour_image"] = _image_report(_base_colour_image(skin))
     glb["uv_layers"] = [layer.name for layer in mesh.uv_layers]
     glb["roughness"] = {m.name: round(_roughness_of(m), 3) for m in bpy.data.materials if m.use_nodes}
 
     # the pose as exported (the GLB's weights), then every key at 0, then jawOpen alone at 1
-    posed = _positions(obj)
-    for key in keys[1:]:
-        key.value = 0.0
-    neutral = _positions(obj)
-    keys["jawOpen"].value = 1.0
-    opened = _positions(obj)
-    keys["jawOpen"].value = 0.0
+    def positions() -> np.ndarray:
+        return np.concatenate([_positions(each) for each in objects])
+
+    def set_all(name: str | None, value: float) -> None:
+        for keys in key_sets:
+            for key in keys[1:]:
+                if name is None or key.name == name:
+                    key.value = value
+
+    posed = positions()
+    set_all(None, 0.0)
+    neutral = positions()
+    set_all("jawOpen", 1.0)
+    opened = positions()
+    set_all("jawOpen", 0.0)
     same_order = neutral.shape == expected["neutral_cm"].shape
     if same_order:
         glb["neutral_max_error_m"] = float(np.abs(neutral - _to_blender(expected["neutral_cm"])).max())
@@ -165,9 +178,10 @@ def _check_glb(path: Path, expected: dict, report: dict) -> object:
         and glb["posed_max_error_m"] < 0.01 and glb["jawOpen_delta_max_error_m"] < DELTA_TOLERANCE_M
         and glb["jawOpen_furthest_vertex_drop_m"] > 0.5 * glb["jawOpen_largest_move_m"] > 0.005
     )
-    for key, value in zip(keys[1:], expected["weights"]):
-        key.value = float(value)
-    return obj
+    for keys in key_sets:
+        for key, value in zip(keys[1:], expected["weights"]):
+            key.value = float(value)
+    return objects
 
 
 def _check_obj(path: Path, expected: dict, report: dict) -> list:
@@ -251,9 +265,9 @@ def check(folder: Path, render_to: Path | None = None) -> dict:
     with np.load(folder / "expected.npz") as data:
         expected = {name: data[name] for name in data.files}
     report: dict = {"blender": bpy.app.version_string}
-    obj = _check_glb(folder / "face.glb", expected, report)
-    if render_to is not None and obj is not None:
-        _render([obj], render_to)
+    glb_objects = _check_glb(folder / "face.glb", expected, report)
+    if render_to is not None and glb_objects:
+        _render(glb_objects, render_to)
         report["render_glb"] = str(render_to)
     objects = _check_obj(folder / "face.obj", expected, report)
     if render_to is not None and objects:

@@ -63,6 +63,36 @@ def test_live_link_header_and_timecode(tmp_path):
     assert lines[31].startswith("00:00:01:00.000,61,")
 
 
+def _unreal_live_link_face_import(text: str) -> tuple[int, list[float]]:
+    """The checks and timing of Unreal's Live Link Face importer (LiveLinkFaceImporterFactory):
+    'Timecode' and 'BlendShapeCount' first, every row as many fields as the header, timecodes
+    HH:MM:SS:FF.fff, 60 fps inferred only when a frame number passes 30, else 30. Returns the
+    inferred rate and each row's time in seconds."""
+    header, *rows = [line.split(",") for line in text.splitlines()]
+    assert header[:2] == ["Timecode", "BlendShapeCount"] and len(header) >= 3
+    assert rows and all(len(row) == len(header) for row in rows)
+    stamps = [row[0].split(":") for row in rows]
+    assert all(len(stamp) == 4 for stamp in stamps)
+    rate = 60 if any(float(stamp[3]) > 30.0 for stamp in stamps) else 30
+    return rate, [int(h) * 3600 + int(m) * 60 + int(s) + float(f) / rate for h, m, s, f in stamps]
+
+
+def test_a_still_pose_is_a_one_second_take_unreal_imports_at_its_rate():
+    """A one-row file was a take without length (Unreal's importer makes a zero-length
+    sequence; add-ons that skip the first data row read nothing): a still pose is held for a
+    second, at a rate Unreal infers correctly."""
+    smile = Blendshapes.from_dict({"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8})
+    text = write_live_link_csv(smile)  # 60 fps, the Live Link Face app's default
+    rate, times = _unreal_live_link_face_import(text)
+    assert rate == 60 and times[-1] - times[0] == pytest.approx(59 / 60)
+    take = read_live_link_csv(text)
+    assert len(take.frames) == 60 and all(frame == smile for frame in take.frames)
+    rate, times = _unreal_live_link_face_import(write_live_link_csv(smile, fps=30))
+    assert rate == 30 and len(times) == 30 and times[-1] == pytest.approx(29 / 30)
+    with pytest.raises(InvalidInputError, match="one row of head and eye rotations per frame"):
+        write_live_link_csv([smile, smile], rotations=np.zeros((3, 9)))
+
+
 def test_live_link_rejects_foreign_csv():
     with pytest.raises(InvalidInputError, match="unknown columns"):
         read_live_link_csv("name,value\nfoo,1\n")
@@ -103,6 +133,16 @@ def test_clamp_policy():
     assert clipped.values[0] == 0 and clipped.values[1] == 1
     with pytest.raises(InvalidInputError, match="outside"):
         Blendshapes.from_array(values, policy="strict")
+
+
+def test_json_says_what_its_numbers_are():
+    """A downloaded JSON read months later, or by someone else's tool, names its format: the
+    ARKit blendshapes, 52 weights in [0, 1]; it still reads back as the same weights."""
+    shapes = Blendshapes.from_dict({"jawOpen": 0.5})
+    data = json.loads(to_json(shapes, text="a yawn"))
+    assert "ARKit" in data["format"] and "52" in data["format"] and "[0, 1]" in data["format"]
+    assert data["text"] == "a yawn" and len(data["blendshapes"]) == 52
+    assert from_json(json.dumps(data)) == shapes
 
 
 def test_json_forms_and_errors():

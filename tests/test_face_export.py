@@ -12,7 +12,7 @@ import pytest
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
 
-MAX_GLB_BYTES = 4_000_000
+MAX_GLB_BYTES = 6_000_000  # 52 sparse float morph targets, 25k vertices, the 2048 px skin JPEG
 _DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 
@@ -59,36 +59,179 @@ def _read(gltf, index: int) -> np.ndarray:
     return values
 
 
+def _primitives(gltf) -> list:
+    return [primitive for mesh in gltf.meshes for primitive in mesh.primitives]
+
+
+def _surface_srgb(gltf, primitive) -> np.ndarray:
+    """(n, 3) sRGB 0-255 colour at each vertex of a primitive as a viewer shows it: its base
+    colour texture read at its UVs (nearest texel), or its vertex colours."""
+    from PIL import Image
+
+    from emo_app.face.texture import linear_to_srgb
+
+    if primitive.attributes.COLOR_0 is not None:
+        return linear_to_srgb(_read(gltf, primitive.attributes.COLOR_0)[:, :3] / 255.0).astype(float)
+    material = gltf.materials[primitive.material]
+    if material.pbrMetallicRoughness.baseColorTexture is None:  # one colour
+        colour = linear_to_srgb(np.asarray(material.pbrMetallicRoughness.baseColorFactor[:3]))
+        return np.tile(colour.astype(float), (gltf.accessors[primitive.attributes.POSITION].count, 1))
+    texture = gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index]
+    blob = _view_bytes(gltf, gltf.binary_blob(), gltf.images[texture.source].bufferView)
+    image = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB")).astype(float)
+    uvs = _read(gltf, primitive.attributes.TEXCOORD_0)
+    rows = np.clip((uvs[:, 1] * image.shape[0]).astype(int), 0, image.shape[0] - 1)
+    columns = np.clip((uvs[:, 0] * image.shape[1]).astype(int), 0, image.shape[1] - 1)
+    return image[rows, columns]
+
+
 def _decoded_targets(gltf, rig) -> np.ndarray:
-    """(52, V, 3) morph deltas in centimetres, decoded the way a viewer does (node scale)."""
-    scale = gltf.nodes[0].scale[0] * 100.0
-    targets = []
-    for primitive in gltf.meshes[0].primitives:
-        targets.append(np.stack([_read(gltf, t["POSITION"]) * scale for t in primitive.targets]))
-    return np.concatenate(targets, axis=1)
+    """(52, V, 3) morph deltas in centimetres (the file's are in metres), in the rig's vertex
+    order (the GLB splits the head into meshes: ``glb_meshes``)."""
+    from emo_app.face.export import glb_meshes
+
+    order = np.concatenate([part.start + rows for mesh in glb_meshes(rig) for part, rows in mesh.pieces])
+    stored = np.concatenate([np.stack([_read(gltf, t["POSITION"]) * 100.0 for t in primitive.targets])
+                             for primitive in _primitives(gltf)], axis=1)
+    targets = np.zeros_like(stored)
+    targets[:, order] = stored
+    return targets
 
 
-def test_full_head_glb_is_under_4_mb_with_52_named_targets_and_the_skin_jpeg(full_head, full_glb):
+def test_full_head_glb_is_under_6_mb_with_52_named_targets_and_the_skin_jpeg(full_head, full_glb):
     import trimesh
 
-    rig, _ = full_head
+    from emo_app.face.texture import texture_uvs
+
+    rig, atlas = full_head
     data, gltf = full_glb
     assert len(data) <= MAX_GLB_BYTES
-    mesh = gltf.meshes[0]
-    assert mesh.extras["targetNames"] == list(ARKIT_NAMES)
-    assert all(len(p.targets) == 52 for p in mesh.primitives)
-    assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.6)
-    assert sum(gltf.accessors[p.attributes.POSITION].count for p in mesh.primitives) == rig.vertex_count
-    assert [image.mimeType for image in gltf.images] == ["image/jpeg"]
+    for mesh in gltf.meshes:
+        assert mesh.extras["targetNames"] == list(ARKIT_NAMES)
+        assert all(len(p.targets) == 52 for p in mesh.primitives)
+        assert mesh.weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.6)
+    assert sum(gltf.accessors[p.attributes.POSITION].count for p in _primitives(gltf)) == rig.vertex_count
+    assert [image.mimeType for image in gltf.images] == ["image/jpeg"] + ["image/png"] * 4  # skin; baked
     assert _view_bytes(gltf, gltf.binary_blob(), gltf.images[0].bufferView)[:2] == b"\xff\xd8"
-    skin = [gltf.materials[p.material] for p in mesh.primitives if p.attributes.TEXCOORD_0 is not None]
-    assert len(skin) == 2  # face and scalp, both drawn with the one skin atlas
+    skin = [gltf.materials[p.material] for p in gltf.meshes[0].primitives]
+    assert len(skin) == 2 and {m.name for m in skin} == {"skin"}  # face and scalp, one skin atlas
     assert all(m.pbrMetallicRoughness.baseColorTexture.index == 0 for m in skin)
-    # trimesh reads it back life-size: the node turns the stored units into metres
+    # trimesh reads it back life-size, and the skin where the renderer puts it: trimesh takes
+    # normalized 16-bit UVs as 0..65535 (the whole head drew one corner texel, no brows or hair)
     scene = trimesh.load(io.BytesIO(data), file_type="glb")
     assert sum(len(g.vertices) for g in scene.geometry.values()) == rig.vertex_count
     expected = np.array([rig.neutral.min(0), rig.neutral.max(0)]) / 100.0
     np.testing.assert_allclose(scene.bounds, expected, atol=1e-5)
+    uvs = texture_uvs(atlas, rig, rig.part("face"))  # image convention; trimesh's v points up
+    np.testing.assert_allclose(scene.geometry["head"].visual.uv, np.column_stack([uvs[:, 0], 1 - uvs[:, 1]]),
+                               atol=1e-6)
+
+
+def test_glb_is_plain_gltf_life_size_in_metres_y_up_facing_z(full_head, full_glb):
+    """What a game engine or Blender imports without fixing anything: no required extension
+    (Bevy's gltf crate, libGDX and VTK refuse KHR_mesh_quantization), no node transform (the
+    mesh was stored in 1/8192 cm steps under a 1.2e-6 node scale: Blender's object had that
+    scale), vertex data in metres with +Y up and the face towards +Z (glTF 2.0, 3.4)."""
+    rig, _ = full_head
+    _, gltf = full_glb
+    assert not gltf.extensionsRequired and not gltf.extensionsUsed
+    for node in gltf.nodes:
+        assert not (node.scale or node.rotation or node.translation or node.matrix), node.name
+    points = np.concatenate([_read(gltf, p.attributes.POSITION) for m in gltf.meshes for p in m.primitives])
+    np.testing.assert_allclose(np.ptp(points, axis=0), np.ptp(rig.neutral, axis=0) / 100.0, rtol=1e-5)
+    assert 0.15 < np.ptp(points[:, 1]) < 0.4  # a head and neck, in metres
+    face = _read(gltf, _primitives(gltf)[0].attributes.POSITION)
+    nose = face[np.argmax(face[:, 2])]  # the point furthest towards +Z is the nose, mid-face
+    assert abs(nose[0]) < 0.005 and face[:, 1].min() < nose[1] < face[:, 1].max()
+    top = points[np.argmax(points[:, 1])]  # +Y up: the highest point is the crown, centred
+    assert abs(top[0]) < 0.02
+
+
+@pytest.mark.parametrize("head", ["full", "mediapipe"])
+def test_glb_has_a_named_mesh_for_the_head_each_eye_the_teeth_and_the_tongue(head):
+    """An animator hides the teeth, swaps the eyes or rigs them to bones: each is its own named
+    node and mesh (all four parts were primitives of one mesh 'face'), every one with the 52
+    named targets and the weights, so the shape keys drive them all together."""
+    import pygltflib
+
+    from emo_app.face.export import build_glb
+    from emo_app.face.looks import head_rig
+
+    rig = head_rig(head)
+    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.from_dict({"eyeLookInLeft": 1.0}), rig=rig))
+    root = gltf.nodes[gltf.scenes[0].nodes[0]]
+    children = {gltf.nodes[i].name: gltf.nodes[i] for i in root.children}
+    assert set(children) == {"head", "eyeLeft", "eyeRight", "teeth", "tongueAndGums"}
+    meshes = {name: gltf.meshes[node.mesh] for name, node in children.items()}
+    for name, mesh in meshes.items():
+        assert mesh.name == name and mesh.extras["targetNames"] == list(ARKIT_NAMES)
+        assert mesh.weights[ARKIT_NAMES.index("eyeLookInLeft")] == 1.0
+
+    def points(name: str, target: str | None = None) -> np.ndarray:
+        primitive = meshes[name].primitives[0]
+        accessor = primitive.attributes.POSITION if target is None else \
+            primitive.targets[ARKIT_NAMES.index(target)]["POSITION"]
+        return _read(gltf, accessor)
+
+    assert points("eyeLeft")[:, 0].min() > 0 > points("eyeRight")[:, 0].max()  # subject's left: +X
+    assert np.abs(points("eyeLeft", "eyeLookInLeft")).max() > 1e-3  # the left gaze turns the left eye
+    assert np.abs(points("eyeRight", "eyeLookInLeft")).max() == 0.0
+    colour = {name: _surface_srgb(gltf, meshes[name].primitives[0]).mean(axis=0)
+              for name in ("teeth", "tongueAndGums")}
+    assert colour["teeth"][0] - colour["teeth"][1] < 0.1 * colour["teeth"][0]  # grey-white
+    assert colour["tongueAndGums"][0] > 1.3 * colour["tongueAndGums"][1]  # red (in sRGB levels)
+
+
+def test_glb_eyes_and_mouth_keep_their_colours_where_importers_drop_vertex_colours(full_head, full_glb):
+    """trimesh, and Unreal's and Unity's default materials, ignore COLOR_0: the eyes came in
+    white without iris or pupil, the teeth and gums white. Their colours are baked into
+    textures the meshes' UVs read back: each vertex shows the rig's colour."""
+    from scipy.spatial import cKDTree
+
+    from emo_app.face.texture import linear_to_srgb
+
+    rig, _ = full_head
+    _, gltf = full_glb
+    by_name = {mesh.name: mesh for mesh in gltf.meshes}
+    parts = {"eyeLeft": "eyes", "eyeRight": "eyes", "teeth": "mouth", "tongueAndGums": "mouth"}
+    for name, part in parts.items():
+        primitive = by_name[name].primitives[0]
+        assert primitive.attributes.COLOR_0 is None  # nothing for an importer to drop
+        material = gltf.materials[primitive.material]
+        assert material.pbrMetallicRoughness.baseColorTexture is not None
+        shown = _surface_srgb(gltf, primitive)
+        points = _read(gltf, primitive.attributes.POSITION) * 100.0
+        rig_part = rig.part(part)
+        distance, index = cKDTree(rig.neutral[rig_part.start : rig_part.stop]).query(points)
+        assert distance.max() < 1e-3
+        expected = linear_to_srgb(rig_part.colors[index, :3]).astype(float)
+        error = np.abs(shown - expected).max(axis=1)
+        assert error.mean() < 4 and np.percentile(error, 95) < 16, (name, error.mean())
+    iris = _surface_srgb(gltf, by_name["eyeLeft"].primitives[0])
+    assert iris.min() < 60 < 200 < iris.max()  # a dark pupil and a light sclera
+
+
+def test_mask_head_glb_keeps_its_skin_where_importers_drop_vertex_colours():
+    """The mask head's skin was vertex colours only: trimesh showed a white head. Its painted
+    face is baked into a texture its own UVs read, the plain scalp is one base colour, and so
+    are its mouth's cavity and tongue (one primitive each): no part relies on COLOR_0."""
+    import pygltflib
+
+    from emo_app.face.export import build_glb
+    from emo_app.face.looks import head_rig
+    from emo_app.face.texture import linear_to_srgb
+
+    rig = head_rig("mediapipe")
+    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.zeros(), rig=rig))
+    face, scalp = next(mesh for mesh in gltf.meshes if mesh.name == "head").primitives
+    assert all(primitive.attributes.COLOR_0 is None for primitive in _primitives(gltf))
+    inside = next(mesh for mesh in gltf.meshes if mesh.name == "tongueAndGums").primitives
+    factors = sorted(gltf.materials[p.material].pbrMetallicRoughness.baseColorFactor[0] for p in inside)
+    assert len(inside) == 2 and factors[0] < 0.3 < 0.6 < factors[1]  # a dark cavity, a pink tongue
+    error = np.abs(_surface_srgb(gltf, face) - linear_to_srgb(rig.part("face").colors[:, :3])).max(axis=1)
+    assert error.mean() < 4 and np.percentile(error, 95) < 16
+    factor = gltf.materials[scalp.material].pbrMetallicRoughness.baseColorFactor
+    np.testing.assert_allclose(factor[:3], rig.part("head").colors[0, :3], atol=1e-6)
 
 
 def test_glb_follows_the_gltf_rules_a_validator_checks(full_glb):
@@ -121,35 +264,35 @@ def test_glb_follows_the_gltf_rules_a_validator_checks(full_glb):
             sparse_views |= {accessor.sparse.indices.bufferView, accessor.sparse.values.bufferView}
     for index in sparse_views:  # sparse data is tightly packed and no vertex buffer
         assert gltf.bufferViews[index].target is None and gltf.bufferViews[index].byteStride is None
-    for primitive in gltf.meshes[0].primitives:
+    for primitive in _primitives(gltf):
         assert gltf.accessors[primitive.attributes.POSITION].min
         assert all(gltf.accessors[t["POSITION"]].min for t in primitive.targets)
         count = gltf.accessors[primitive.attributes.POSITION].count
         triangles = _read(gltf, primitive.indices)
         assert len(triangles) % 3 == 0 and triangles.max() < count
-        normals = _read(gltf, primitive.attributes.NORMAL) / 127.0
-        np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=0.02)
+        normals = _read(gltf, primitive.attributes.NORMAL)
+        np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)  # unit, as the spec asks
 
 
 @pytest.mark.parametrize("head", ["full", "mediapipe"])
 def test_glb_morph_targets_are_sparse_and_decode_to_the_rig_within_the_tolerance(head):
-    """Small deltas are left out and the rest stored as 16-bit steps, yet no pose with weights
-    in [0, 1] puts a vertex further from the rig than MORPH_TOLERANCE_CM plus the rounding."""
+    """Small deltas are left out, yet no pose with weights in [0, 1] puts a vertex further from
+    the rig than MORPH_TOLERANCE_CM plus float rounding."""
     import pygltflib
 
-    from emo_app.face.export import MORPH_TOLERANCE_CM, build_glb, morph_unit
+    from emo_app.face.export import MORPH_TOLERANCE_CM, build_glb
     from emo_app.face.looks import head_rig
 
     rig = head_rig(head)
     gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.zeros(), rig=rig))
     decoded = _decoded_targets(gltf, rig)
     expected = rig.deltas.astype(np.float64)
-    bound = MORPH_TOLERANCE_CM + len(ARKIT_NAMES) * np.sqrt(3) / 2 * morph_unit(rig.deltas)
+    bound = MORPH_TOLERANCE_CM + 1e-4
     rng = np.random.default_rng(0)
     for weights in [np.ones(52), *rng.random((20, 52)), *(rng.random((20, 52)) < 0.2)]:
         error = np.linalg.norm(np.tensordot(weights, decoded - expected, axes=1), axis=1)
         assert error.max() <= bound
-    stored = sum(gltf.accessors[t["POSITION"]].sparse.count for p in gltf.meshes[0].primitives
+    stored = sum(gltf.accessors[t["POSITION"]].sparse.count for p in _primitives(gltf)
                  for t in p.targets if gltf.accessors[t["POSITION"]].sparse is not None)
     assert stored < 0.5 * expected.shape[0] * expected.shape[1]  # sparse: a shape moves one region
     jaw = ARKIT_NAMES.index("jawOpen")
@@ -171,6 +314,20 @@ def test_glb_template_is_built_once_per_head_and_skin(full_head, monkeypatch):
     assert built == [] and first != second and first[-100_000:] == second[-100_000:]
 
 
+def test_glb_eye_and_mouth_textures_are_baked_once_per_head(full_head, monkeypatch):
+    """A photo look makes a new skin per request, and with it a new template: the eyes' and
+    mouth's textures do not change with the skin and are not baked again."""
+    from emo_app.face import export, export_textures
+
+    rig, skin = full_head
+    export.build_glb(Blendshapes.zeros(), texture=skin, rig=rig)
+    baked = []
+    original = export_textures._bake
+    monkeypatch.setattr(export_textures, "_bake", lambda *a: baked.append(a[0]) or original(*a))
+    export.build_glb(Blendshapes.zeros(), texture=None, rig=rig)  # another skin: a new template
+    assert baked == []
+
+
 def test_glb_sequence_becomes_a_morph_weight_animation(tmp_path, full_head):
     import pygltflib
 
@@ -183,7 +340,9 @@ def test_glb_sequence_becomes_a_morph_weight_animation(tmp_path, full_head):
     gltf = pygltflib.GLTF2().load(str(path))
     assert gltf.meshes[0].weights[ARKIT_NAMES.index("jawOpen")] == pytest.approx(0.7)
     animation = gltf.animations[0]
-    assert animation.channels[0].target.path == "weights"
+    animated = sorted(channel.target.node for channel in animation.channels)
+    assert animated == [i for i, node in enumerate(gltf.nodes) if node.mesh is not None]  # every mesh
+    assert {channel.target.path for channel in animation.channels} == {"weights"}
     times = _read(gltf, animation.samplers[0].input)[:, 0]
     np.testing.assert_allclose(times, [0.0, 1 / 24])
     weights = _read(gltf, animation.samplers[0].output).reshape(2, 52)
@@ -262,12 +421,32 @@ def test_describe_exports_the_full_head_with_its_skin_offline(no_network, tmp_pa
     result = services.describe("She beams with delight at the news", size=64)
     files = result.face.files
     gltf = pygltflib.GLTF2().load(str(files["glb"]))
-    positions = [gltf.accessors[p.attributes.POSITION].count for p in gltf.meshes[0].primitives]
+    positions = [gltf.accessors[p.attributes.POSITION].count for p in _primitives(gltf)]
     assert sum(positions) == head_rig("full").vertex_count
-    assert len(gltf.images) == 1 and gltf.meshes[0].extras["targetNames"] == list(ARKIT_NAMES)
+    assert [image.mimeType for image in gltf.images].count("image/jpeg") == 1  # the skin
+    assert gltf.meshes[0].extras["targetNames"] == list(ARKIT_NAMES)
     assert files["glb"].stat().st_size <= MAX_GLB_BYTES
     assert files["csv"].read_text().splitlines()[0].startswith("Timecode,BlendShapeCount")
     assert '"jawOpen"' in files["json"].read_text()
+    assert no_network == []
+
+
+def test_sphere_json_says_which_point_it_shows(no_network, tmp_path, monkeypatch):
+    """The sphere's JSON held only the 52 weights: it now names the point, its nearest classes
+    and emotions, and still reads back as the weights the face shows."""
+    import json
+
+    from emo_app import services
+    from emo_app.blendshapes.io import from_json
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    result = services.sphere_point(services.parse_point(0.6, 0.3, 0.0), exports=True, size=64)
+    data = json.loads(result.face.files["json"].read_text())
+    assert data["point"]["valence"] == pytest.approx(0.6) and data["point"]["arousal"] == pytest.approx(0.3)
+    assert data["nearest_classes"][0][0] == result.nearest[0][0]
+    assert data["emotions"] == result.emotions.to_dict()
+    read_back = from_json(result.face.files["json"].read_text())
+    np.testing.assert_allclose(read_back.values, result.face.shapes.values, atol=1e-6)  # 6 decimals
     assert no_network == []
 
 

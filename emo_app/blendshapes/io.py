@@ -22,6 +22,10 @@ from emo_app.blendshapes.schema import (
 from emo_app.errors import InvalidInputError
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+# A still pose is written as a take this long: a one-row file is a take without length (a
+# zero-length Level Sequence in Unreal's Live Link Face importer; Blender add-ons that skip the
+# first data row read no frame at all).
+STILL_TAKE_SECONDS = 1.0
 _TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2}):(\d{1,3})(?:\.(\d+))?$")
 
 
@@ -32,9 +36,14 @@ def _pascal(name: str) -> str:
 PASCAL_TO_ARKIT = {_pascal(n): n for n in ARKIT_NAMES}
 
 
+JSON_FORMAT = ("blendshapes: Apple ARKit's 52 face blendshape weights by name, each in [0, 1] "
+               "(0 at rest, 1 at the full shape); the other fields say what the face shows")
+
+
 def to_json(shapes: Blendshapes, **extra: object) -> str:
-    """Named JSON: {"blendshapes": {name: weight, ...}, ...extra}."""
-    return json.dumps({"blendshapes": shapes.to_dict(), **extra}, indent=2)
+    """Named JSON that says what it is: {"format": JSON_FORMAT, "blendshapes": {name: weight,
+    ...}, ...extra} (``extra``: the description, model, emotions or point it came from)."""
+    return json.dumps({"format": JSON_FORMAT, "blendshapes": shapes.to_dict(), **extra}, indent=2)
 
 
 def from_json(text: str | bytes, policy: Policy = "clip") -> Blendshapes:
@@ -94,11 +103,21 @@ def write_live_link_csv(
     fps: float = 60.0,
     rotations: np.ndarray | None = None,
 ) -> str:
-    """Write one row per frame in Live Link Face's 61-column layout; returns the CSV text."""
-    if isinstance(frames, Blendshapes):
-        frames = [frames]
+    """Write one row per frame in Live Link Face's layout (Timecode, BlendShapeCount, the 52
+    shapes in its order, 9 head and eye rotations); returns the CSV text. A single Blendshapes
+    (not a list) is a still pose, held for ``STILL_TAKE_SECONDS``; at 60 fps its frame numbers
+    pass 30, from which Unreal's importer infers the 60 fps it was written at."""
+    still = isinstance(frames, Blendshapes)
+    if still:
+        frames = [frames] * max(2, int(round(STILL_TAKE_SECONDS * fps)))
     if rotations is None:
         rotations = np.zeros((len(frames), len(LIVE_LINK_ROTATIONS)))
+    rotations = np.asarray(rotations, dtype=np.float64).reshape(-1, len(LIVE_LINK_ROTATIONS))
+    if still and len(rotations) == 1:
+        rotations = np.repeat(rotations, len(frames), axis=0)
+    if len(rotations) != len(frames):
+        raise InvalidInputError(f"Give one row of head and eye rotations per frame: {len(rotations)} rows "
+                                f"for {len(frames)} frames.")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LIVE_LINK_COLUMNS)

@@ -3,7 +3,8 @@ posed mesh, and PNG images.
 
 The GLB carries the rig itself rather than a baked pose, so a user can keep animating the face
 in any glTF tool; the current weights are set on the mesh and a sequence becomes a morph-weight
-animation track.
+animation track. It is plain glTF 2.0 (no extension a loader must support), life-size in metres
+with no node transform, +Y up and the face towards +Z, as engines and Blender expect.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import io
 import struct
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,20 +22,22 @@ import orjson
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
+from emo_app.face.export_textures import bake_colours
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
 
-_FLOAT, _UINT, _USHORT, _SHORT, _UBYTE, _BYTE = 5126, 5125, 5123, 5122, 5121, 5120
+_FLOAT, _UINT, _USHORT, _UBYTE = 5126, 5125, 5123, 5121
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
-# The one glTF extension the GLB needs (three.js, Babylon.js and Blender read it): a moved
-# vertex's delta takes 8 bytes as 16-bit integers (with its index) instead of 14 as floats.
-QUANTIZATION = "KHR_mesh_quantization"
+_SAMPLER = {"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071}  # linear, clamped
 # Small deltas are left out of the morph targets (see ``kept_morph_entries``): no pose with
 # weights in [0, 1] puts a vertex further than this from the rig, 0.1 mm or a fifth of a pixel
 # in a 512 px render.
 MORPH_TOLERANCE_CM = 0.01
-_SHORT_MAX = 32767
+METRES_PER_CM = 0.01  # the rig is in centimetres; a glTF file is in metres (glTF 2.0, 3.4)
+ROOT_NODE = "face"  # the GLB's root node; its children are the meshes of ``glb_meshes``
+SKIN_PARTS = ("face", "head")  # the rig parts drawn with the skin
+TOOTH_REDNESS = 0.25  # (red - green) / red below this: a grey-white tooth, not gums or tongue
 
 
 def _as_sequence(shapes: Blendshapes | Sequence[Blendshapes]) -> list[Blendshapes]:
@@ -68,14 +71,6 @@ def kept_morph_entries(deltas: np.ndarray, tolerance: float = MORPH_TOLERANCE_CM
     return keep & (lengths > 0)
 
 
-def morph_unit(deltas: np.ndarray) -> float:
-    """Centimetres per integer step of the stored morph deltas: the smallest power of two that
-    fits the largest delta in a signed 16-bit integer (1/8192 cm for the full head). The mesh is
-    stored in this unit and the node scales it back to metres."""
-    largest = max(float(np.abs(deltas).max(initial=0.0)), 1e-3)
-    return float(2.0 ** np.ceil(np.log2(largest / _SHORT_MAX)))
-
-
 class _Packer:
     """Collects the binary chunk, buffer views and accessors of one glTF buffer as plain JSON."""
 
@@ -84,13 +79,11 @@ class _Packer:
         self.views: list[dict] = []
         self.accessors: list[dict] = []
 
-    def view(self, data: bytes, target: int | None = None, stride: int | None = None) -> int:
+    def view(self, data: bytes, target: int | None = None) -> int:
         self.blob.extend(b"\0" * (-len(self.blob) % 4))
         view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)}
         if target is not None:
             view["target"] = target
-        if stride is not None:
-            view["byteStride"] = stride
         self.blob.extend(data)
         self.views.append(view)
         return len(self.views) - 1
@@ -100,20 +93,16 @@ class _Packer:
         return len(self.accessors) - 1
 
     def attribute(self, array: np.ndarray, kind: str, component: int, normalized: bool = False,
-                  bounds: bool = False, stride: int | None = None) -> int:
-        """A vertex attribute; ``stride`` pads each element to a 4-byte boundary (byte normals)."""
+                  bounds: bool = False) -> int:
+        """A vertex attribute, tightly packed (each element is a multiple of 4 bytes)."""
         data = np.ascontiguousarray(array)
-        if stride is not None:
-            padded = np.zeros((len(data), stride // data.itemsize), data.dtype)
-            padded[:, : data.shape[1]] = data
-            data = padded
-        accessor = {"bufferView": self.view(data.tobytes(), _ARRAY_BUFFER, stride),
+        accessor = {"bufferView": self.view(data.tobytes(), _ARRAY_BUFFER),
                     "componentType": component, "count": len(array), "type": kind}
         if normalized:
             accessor["normalized"] = True
         if bounds:
-            accessor["min"] = np.asarray(array).min(axis=0).tolist()
-            accessor["max"] = np.asarray(array).max(axis=0).tolist()
+            accessor["min"] = data.min(axis=0).tolist()
+            accessor["max"] = data.max(axis=0).tolist()
         return self.add(accessor)
 
     def indices(self, faces: np.ndarray, vertex_count: int) -> int:
@@ -123,25 +112,25 @@ class _Packer:
         return self.add({"bufferView": self.view(flat.tobytes(), _ELEMENT_ARRAY_BUFFER),
                          "componentType": _USHORT if small else _UINT, "count": len(flat), "type": "SCALAR"})
 
-    def sparse_target(self, steps: np.ndarray, kept: np.ndarray, zero: int) -> int:
-        """One morph target as a sparse accessor of 16-bit integer deltas: only the vertices in
+    def sparse_target(self, deltas: np.ndarray, kept: np.ndarray, zero: int) -> int:
+        """One morph target as a sparse accessor of float deltas (metres): only the vertices in
         ``kept`` are stored, every other one reads as zero (``zero``: the shared all-zero one)."""
         rows = np.flatnonzero(kept)
         if not len(rows):
             return zero
-        values = steps[rows]
+        values = np.ascontiguousarray(deltas[rows], np.float32)
         lo, hi = values.min(axis=0), values.max(axis=0)
-        if len(rows) < len(steps):  # the vertices left out are zeros and count in the bounds
+        if len(rows) < len(deltas):  # the vertices left out are zeros and count in the bounds
             lo, hi = np.minimum(lo, 0), np.maximum(hi, 0)
-        index_type, index_component = (np.uint16, _USHORT) if len(steps) <= 0xFFFF else (np.uint32, _UINT)
+        index_type, index_component = (np.uint16, _USHORT) if len(deltas) <= 0xFFFF else (np.uint32, _UINT)
         return self.add({
-            "componentType": _SHORT, "count": len(steps), "type": "VEC3",
-            "min": lo.astype(int).tolist(), "max": hi.astype(int).tolist(),
+            "componentType": _FLOAT, "count": len(deltas), "type": "VEC3",
+            "min": lo.astype(float).tolist(), "max": hi.astype(float).tolist(),
             "sparse": {
                 "count": len(rows),
                 "indices": {"bufferView": self.view(rows.astype(index_type).tobytes()),
                             "componentType": index_component},
-                "values": {"bufferView": self.view(np.ascontiguousarray(values, np.int16).tobytes())},
+                "values": {"bufferView": self.view(values.tobytes())},
             },
         })
 
@@ -197,74 +186,184 @@ def _jpeg(image: np.ndarray) -> bytes:
     return encoded.getvalue()
 
 
+def _png(image: np.ndarray) -> bytes:
+    """A small baked texture (eyes, mouth) as PNG: lossless, a few tens of kB."""
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format="PNG", optimize=True)
+    return encoded.getvalue()
+
+
 def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
     from emo_app.face.render import posed_parts
     from emo_app.face.texture import texture_uvs
 
     packer = _Packer()
-    document: dict[str, Any] = {
-        "asset": {"version": "2.0", "generator": "Emotion Studio"},
-        "extensionsUsed": [QUANTIZATION], "extensionsRequired": [QUANTIZATION],
-        "materials": [],
-    }
-    materials: dict[str, int] = {}
+    document: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Emotion Studio"}, "materials": []}
+    materials: dict[tuple[str, tuple[float, ...]], int] = {}
 
-    def material(kind: str, textured: bool) -> int:
-        name = "skin" if textured else kind
-        if name not in materials:
-            pbr: dict[str, Any] = {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+    def material(surface: _Surface, kind: str) -> int:
+        """The material ``surface.material`` (roughness of rig part ``kind``) of this base colour
+        factor, made once: the factor times its image, if it has one. Another colour under the
+        same name is 'name.1' (the mask head's cavity and tongue)."""
+        key = (surface.material, tuple(surface.factor))
+        if key not in materials:
+            twins = sum(name == surface.material for name, _ in materials)
+            name = surface.material + (f".{twins}" if twins else "")
+            pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
                                    "roughnessFactor": _roughness(kind)}
-            if textured:
-                image = packer.view(_jpeg(texture.image))
-                document["images"] = [{"bufferView": image, "mimeType": "image/jpeg"}]
-                document["samplers"] = [{"magFilter": 9729, "minFilter": 9729, "wrapS": 33071,
-                                         "wrapT": 33071}]
-                document["textures"] = [{"source": 0, "sampler": 0}]
-                pbr["baseColorTexture"] = {"index": 0}
+            if surface.image is not None:
+                images = document.setdefault("images", [])
+                images.append({"bufferView": packer.view(surface.image()), "mimeType": surface.mime})
+                document["samplers"] = [_SAMPLER]
+                textures = document.setdefault("textures", [])
+                textures.append({"source": len(images) - 1, "sampler": 0})
+                pbr["baseColorTexture"] = {"index": len(textures) - 1}
             document["materials"].append({"name": name, "pbrMetallicRoughness": pbr})
-            materials[name] = len(document["materials"]) - 1
-        return materials[name]
+            materials[key] = len(document["materials"]) - 1
+        return materials[key]
 
-    unit = morph_unit(rig.deltas)
     neutral = rig.neutral.astype(np.float32)
-    primitives = []
-    for part, positions, normals in posed_parts(rig, neutral):
-        uvs = texture_uvs(texture, rig, part)
-        attributes = {
-            "POSITION": packer.attribute((positions / unit).astype(np.float32), "VEC3", _FLOAT, bounds=True),
-            "NORMAL": packer.attribute(np.round(np.clip(normals, -1, 1) * 127).astype(np.int8), "VEC3",
-                                       _BYTE, normalized=True, stride=4),
-        }
-        if uvs is not None:
-            attributes["TEXCOORD_0"] = packer.attribute(
-                np.round(np.clip(uvs, 0, 1) * 65535).astype(np.uint16), "VEC2", _USHORT, normalized=True)
-        else:
-            colors = part.colors
-            if texture is not None and part.name in ("face", "head"):
-                colors = np.tile(np.append(texture.skin_rgb, 1.0), (part.size, 1))
-            attributes["COLOR_0"] = packer.attribute(
-                np.round(np.clip(colors, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE, normalized=True)
-        deltas = rig.deltas[:, part.start : part.stop]
-        steps = np.round(deltas / unit).astype(np.int16)
-        kept = kept_morph_entries(deltas)
-        zero = packer.add({"componentType": _SHORT, "count": part.size, "type": "VEC3",
-                           "min": [0, 0, 0], "max": [0, 0, 0]})
-        primitives.append({
-            "attributes": attributes,
-            "indices": packer.indices(part.faces, part.size),
-            "material": material(part.name, uvs is not None),
-            "targets": [{"POSITION": packer.sparse_target(steps[k], kept[k], zero)}
-                        for k in range(len(ARKIT_NAMES))],
-        })
+    posed = {part.name: (positions, normals) for part, positions, normals in posed_parts(rig, neutral)}
+    meshes = []
+    for glb_mesh in glb_meshes(rig):
+        primitives = []
+        for part, rows in glb_mesh.pieces:
+            positions, normals = (array[rows] for array in posed[part.name])
+            faces = _local_faces(part.faces, rows, part.size)
+            uvs = texture_uvs(texture, rig, part)
+            unit_normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+            attributes = {
+                "POSITION": packer.attribute((positions * METRES_PER_CM).astype(np.float32), "VEC3", _FLOAT,
+                                             bounds=True),
+                "NORMAL": packer.attribute(unit_normals.astype(np.float32), "VEC3", _FLOAT),
+            }
+            surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
+            if surface.uvs is not None:
+                attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
+            if surface.colours is not None:
+                attributes["COLOR_0"] = packer.attribute(
+                    np.round(np.clip(surface.colours, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE,
+                    normalized=True)
+            material_index = material(surface, part.name)
+            deltas = rig.deltas[:, part.start + rows]
+            kept = kept_morph_entries(deltas)
+            zero = packer.add({"componentType": _FLOAT, "count": len(rows), "type": "VEC3",
+                               "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
+            primitives.append({
+                "attributes": attributes,
+                "indices": packer.indices(faces, len(rows)),
+                "material": material_index,
+                "targets": [{"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
+                            for k in range(len(ARKIT_NAMES))],
+            })
+        meshes.append({"name": glb_mesh.name, "primitives": primitives,
+                       "extras": {"targetNames": list(ARKIT_NAMES)}})
     document.update(
-        meshes=[{"name": "face", "primitives": primitives, "extras": {"targetNames": list(ARKIT_NAMES)}}],
-        # the mesh is stored in morph steps; the node scales it to metres (life-size in Blender)
-        nodes=[{"name": "face", "mesh": 0, "scale": [unit / 100.0] * 3}],
+        meshes=meshes,
+        # one root to move the whole head by; no transforms: the meshes are life-size, in metres
+        nodes=[{"name": ROOT_NODE, "children": list(range(1, len(meshes) + 1))}]
+        + [{"name": mesh["name"], "mesh": index} for index, mesh in enumerate(meshes)],
         scenes=[{"nodes": [0]}], scene=0,
         bufferViews=packer.views, accessors=packer.accessors,
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob)
+
+
+@dataclass(frozen=True, eq=False)
+class _Surface:
+    """How a primitive is coloured: a texture read by ``uvs``, one base colour ``factor``, or
+    (only where neither reproduces its colours) vertex ``colours``, which many importers drop."""
+
+    material: str
+    uvs: np.ndarray | None = None
+    image: Callable[[], bytes] | None = None  # encoded only for the first primitive that uses it
+    mime: str = "image/png"
+    factor: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])
+    colours: np.ndarray | None = None
+
+
+def _surface(mesh: str, part: Any, rows: np.ndarray, positions: np.ndarray, faces: np.ndarray,
+             skin_uvs: np.ndarray | None, texture: FaceTexture | None) -> _Surface:
+    """The colouring of the ``rows`` of ``part`` in GLB mesh ``mesh``: the skin texture where it
+    covers the part; else its vertex colours as one colour (a plain scalp) or baked into a
+    texture (eyes, mouth, a painted mask face: ``export_textures``)."""
+    if skin_uvs is not None:
+        # floats (60 kB more than normalized 16-bit): trimesh reads normalized UVs as 0..65535
+        return _Surface("skin", np.clip(skin_uvs[rows], 0, 1).astype(np.float32),
+                        lambda: _jpeg(texture.image), "image/jpeg")
+    colours = part.colors[rows]
+    skin = part.name in SKIN_PARTS
+    if texture is not None and skin:  # a part the look's texture does not cover: its skin tone
+        colours = np.tile(np.append(texture.skin_rgb, 1.0), (len(rows), 1))
+    if np.ptp(colours, axis=0).max() < 0.5 / 255:
+        return _Surface("skinTone" if skin else mesh, factor=[float(c) for c in colours[0, :3]] + [1.0])
+    own_uvs = part.uvs[rows] if skin and part.uvs is not None else None
+    baked = bake_colours(mesh, positions, faces, colours, own_uvs)
+    if baked is not None:
+        return _Surface("skin" if skin else mesh, baked.uvs, lambda: _png(baked.image))
+    return _Surface(part.name, colours=colours)
+
+
+@dataclass(frozen=True, eq=False)
+class GlbMesh:
+    """One mesh (and its node) of the GLB: a name an animator looks for and, per primitive, the
+    rig part and the part's vertex rows it draws."""
+
+    name: str
+    pieces: tuple[tuple[Any, np.ndarray], ...]
+
+
+def glb_meshes(rig: Any) -> list[GlbMesh]:
+    """The GLB's meshes, so eyes, teeth and tongue can be hidden, swapped or rigged on their own:
+    ``head`` (the skin: face and scalp), ``eyeLeft`` and ``eyeRight`` (the subject's left is +X,
+    the face looking along +Z), ``teeth`` and ``tongueAndGums`` (the rest of the mouth). Every
+    rig vertex is in exactly one."""
+    meshes: dict[str, list[tuple[Any, np.ndarray]]] = {}
+    for part in rig.parts:
+        if part.name in SKIN_PARTS:
+            groups = [("head", np.arange(part.size))]
+        elif part.name == "eyes":
+            side = _component_means(part, rig.neutral[part.start : part.stop, 0]) > 0
+            groups = [("eyeLeft", np.flatnonzero(side)), ("eyeRight", np.flatnonzero(~side))]
+        elif part.name == "mouth":
+            mean = np.column_stack([_component_means(part, part.colors[:, channel]) for channel in range(3)])
+            toothlike = mean[:, 0] - mean[:, 1] < TOOTH_REDNESS * np.maximum(mean[:, 0], 1e-6)  # grey-white
+            # the rest one primitive per colour of its pieces (the mask head's cavity and tongue are
+            # each one colour, which every importer shows; ICT's gums and tongue are one piece)
+            colour_of = np.unique(np.round(mean * 64), axis=0, return_inverse=True)[1].reshape(-1)
+            groups = [("teeth", np.flatnonzero(toothlike))] + [
+                ("tongueAndGums", np.flatnonzero(~toothlike & (colour_of == colour)))
+                for colour in np.unique(colour_of[~toothlike])]
+        else:
+            groups = [(part.name, np.arange(part.size))]
+        for name, rows in groups:
+            if len(rows):
+                meshes.setdefault(name, []).append((part, rows))
+    return [GlbMesh(name, tuple(pieces)) for name, pieces in meshes.items()]
+
+
+def _component_means(part: Any, values: np.ndarray) -> np.ndarray:
+    """Per vertex of ``part``: the mean of ``values`` over its connected piece of mesh (an
+    eyeball, a tooth, the tongue)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = np.asarray(part.faces)[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(part.size, part.size))
+    _, labels = connected_components(graph, directed=False)
+    return (np.bincount(labels, weights=values) / np.bincount(labels))[labels]
+
+
+def _local_faces(faces: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """The triangles of ``faces`` among the vertex ``rows`` (whole connected pieces), renumbered."""
+    index = np.full(size, -1, np.int64)
+    index[rows] = np.arange(len(rows))
+    local = index[np.asarray(faces)]
+    return local[(local >= 0).all(axis=1)]
+
 
 def _glb_head(document: dict, binary_length: int) -> bytes:
     """Everything of a GLB 2.0 before its binary data: 12-byte header, the JSON chunk padded
@@ -302,7 +401,8 @@ def _glb_parts(
     template = _template(rig, texture)
     # shallow copies of only what changes: the template itself is shared and never mutated
     document = dict(template.document)
-    document["meshes"] = [dict(document["meshes"][0], weights=weights[0].astype(float).tolist())]
+    first = weights[0].astype(float).tolist()
+    document["meshes"] = [dict(mesh, weights=first) for mesh in document["meshes"]]
     extra = b""
     if len(frames) > 1:
         document["bufferViews"] = list(document["bufferViews"])
@@ -317,10 +417,13 @@ def _glb_parts(
                                           "componentType": _FLOAT, "count": int(array.size),
                                           "type": "SCALAR", **bounds})
             accessors.append(len(document["accessors"]) - 1)
-        document["animations"] = [{
+        mesh_nodes = [index for index, node in enumerate(document["nodes"]) if "mesh" in node]
+        document["animations"] = [{  # every mesh follows the same 52 weights
             "name": "expression",
-            "samplers": [{"input": accessors[0], "output": accessors[1], "interpolation": "LINEAR"}],
-            "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
+            "samplers": [{"input": accessors[0], "output": accessors[1], "interpolation": "LINEAR"}
+                         for _ in mesh_nodes],
+            "channels": [{"sampler": channel, "target": {"node": node, "path": "weights"}}
+                         for channel, node in enumerate(mesh_nodes)],
         }]
     document["buffers"] = [{"byteLength": len(template.blob) + len(extra)}]
     return document, template, extra
@@ -344,9 +447,10 @@ def export_glb(
     texture: FaceTexture | None = None,
     rig: Any = None,
 ) -> Path:
-    """Write a GLB: 52 morph targets named with ARKIT_NAMES, weights set to the first frame,
-    and for a sequence a LINEAR animation of the morph weights at ``fps``. ``rig`` and
-    ``texture`` default to the face the renderer draws (the full head in its skin)."""
+    """Write a GLB: one mesh per piece of the head (``glb_meshes``: head, eyeLeft, eyeRight,
+    teeth, tongueAndGums), each with 52 morph targets named with ARKIT_NAMES and its weights set
+    to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
+    ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin)."""
     target = _target_path(path, ".glb")
     document, template, extra = _glb_parts(shapes, fps, texture, rig)
     with open(target, "wb") as out:  # in pieces: the shared binary part is not copied first
@@ -394,7 +498,7 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
         faces += [f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}"
                   for (a, b, c), (ta, tb, tc) in zip(corners, tex)]
         uv_count += len(uvs)
-        if part.name in ("face", "head") and not any(name == "skin" for name, _, _ in materials):
+        if part.name in SKIN_PARTS and not any(name == "skin" for name, _, _ in materials):
             materials.append(("skin", np.ones(3), image_name))
     target.write_text("\n".join(lines + faces) + "\n")
     mtl = []

@@ -128,5 +128,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--steps", type=int, default=12, help="faces along the walk, 2 to 60")
     w.add_argument("--straight", action="store_true", help="straight line instead of the great circle")
     w.add_argument("--size", type=int, default=256, help="pixels per face, 32 to 2048")
-    w.add_argument("--out-dir", default="walk", help="folder for walk.gif/.mp4/.glb and grid.png")
+    w.add_argument("--out-dir", default="walk",
+                   help="folder for the walk's GIF, MP4, GLB and grid PNG (named after the walk)")
     w.set_defaults(func=_walk)

@@ -115,7 +115,7 @@ def warm_up_and_freeze(text: str = "A calm, neutral expression.") -> bool:
 
     from emo_app import services
 
-    # the terminal says what the first description waits for (half a minute on a CPU)
+    # the terminal says what the first description waits for (30-60 s on a CPU)
     log.info("Loading the text model and the face for the first description...")
     started = time.perf_counter()
     try:

@@ -36,9 +36,10 @@ lint: install
 
 install: apt $(STAMP)
 
-# apt: install only the packages of packages.txt that are missing.
+# apt: install only the packages of packages.txt that are missing, and python3-venv (without it
+# Debian's and Ubuntu's python3 cannot make the .venv; Spaces never runs the Makefile).
 apt:
-	@missing=""; for p in $$(grep -v "^\s*#" packages.txt); do \
+	@missing=""; for p in $$(grep -v "^\s*#" packages.txt) python3-venv; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing apt packages:$$missing"; \
@@ -54,7 +55,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -qq --no-deps -e .  # -qq: setuptools' boxed notice about editable installs
 	touch $(STAMP)
 
 # Debian's chromium for the Playwright browser tests (never `playwright install`).

@@ -48,6 +48,18 @@ def test_describe_returns_a_face_and_the_emotion(client):
     assert downloads == {stem + end for end in ends}
 
 
+def test_the_readme_api_example_runs(client):
+    """The README's gradio_client snippet, pointed at this server, gets the face and its emotion."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = re.search(r"```python\n(from gradio_client.*?)```", readme, re.S).group(1)
+    names: dict = {}
+    exec(snippet.replace("http://127.0.0.1:7860/", client.src), names)
+    assert names["prediction"]["dominant_emotion"] == "happiness"
+    assert Path(names["front"]).suffix == ".png" and Path(names["glb"]).suffix == ".glb"
+
+
 @pytest.mark.parametrize(("words", "stem"), [
     (("Quietly furious!",), "quietly-furious"),
     (("Er ist wütend",), "er-ist-wutend"),  # accents folded to ASCII

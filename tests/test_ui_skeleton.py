@@ -44,6 +44,22 @@ def test_launch_warm_up_loads_the_describe_path_and_freezes_it_out_of_the_collec
     assert cold_start["warm_up"] == [True, True, False]
 
 
+def test_the_terminal_says_what_the_first_description_waits_for(monkeypatch, caplog):
+    """`make demo` prints the URL long before the first face can be made: the log says the
+    models are loading, then that they are ready (and how long it took)."""
+    import gc
+
+    from emo_app import services
+    from emo_app.ui import app
+
+    monkeypatch.setattr(services, "describe", lambda text: None)
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # keep this test process's collector as it is
+    with caplog.at_level("INFO", logger="emo_app.ui.app"):
+        assert app.warm_up_and_freeze()
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert lines[0].startswith("Loading the text model and the face") and lines[-1].startswith("Ready")
+
+
 def test_the_examples_table_shows_only_the_description():
     demo = build_app()
     examples = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]

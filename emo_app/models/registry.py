@@ -159,7 +159,8 @@ _SPECS = [
         description="GANmut-3D checkpoint that edits a face photo to a C2A2 point",
         local_name="ganmut-c2a2.safetensors",
         license="your own",
-        how_to_get="Train it with `python -m emo_app train-ganmut --data FOLDER`.",
+        how_to_get="Train it with "
+        "`python -m emo_app train-ganmut --data FOLDER --labels LABELS.csv --out weights`.",
     ),
 ]
 

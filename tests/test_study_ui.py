@@ -69,7 +69,7 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
         build_study_tab(Settings())
     handlers = {fn.api_name: fn.fn for fn in demo.fns.values()}
     token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
-    message, progress = handlers["study_vote"]("pilot", token, "3d", 1, 2, 4)
+    message, progress, _ = handlers["study_vote"]("pilot", token, "3d", 1, 2, 4)
     assert "Saved" in message and "part 1: 1/63" in progress
     assert service.my_votes(db, "pilot", token) == {service.get_item(db, "pilot", "3d", 1, 2).id: 4}
     with pytest.raises(gr.Error, match="already rated"):
@@ -102,7 +102,7 @@ def test_rater_flow_through_the_handlers(db: StudyDB, admin: str, tmp_path: Path
     again = pages.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[0]
     assert RENDERED == [item.point] and np.array_equal(again, image)  # served from the PNG cache
 
-    message, progress = pages.ui_vote(db, "pilot", token, "2d", 1, 7, "3")
+    message, progress, _ = pages.ui_vote(db, "pilot", token, "2d", 1, 7, "3")
     assert "**3**" in message and "**2D AV** 1/315 (part 1: 1/63," in progress
     assert pages.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[2] == 3
     with pytest.raises(service.AlreadyVotedError):
@@ -222,3 +222,29 @@ def test_showing_another_face_clears_the_last_vote_message(db: StudyDB,
         (show,) = [fn for fn in fns if fn.api_name == shown]
         after = [fn for fn in fns if fn.trigger_after == show._id and fn.outputs == [vote_text]]
         assert len(after) == 1 and after[0].fn() == "", shown
+
+
+def test_a_vote_updates_the_shown_items_own_line(db: StudyDB, admin: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """After *Submit vote* the item's text still said "You have not rated this face yet." beside
+    "Saved: you rated ... **4**"; after *Change my vote* it still named the old score."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    item_line = fns["study_show_item"].outputs[1]  # "What the face should show"
+    assert item_line in fns["study_vote"].outputs and item_line in fns["study_change_vote"].outputs
+    token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
+    before = pages.ui_show_item(db, "pilot", token, "3d", 1, 2, render=fake_render)[1]
+    assert "You have not rated this face yet." in before
+    answer = fns["study_vote"].fn("pilot", token, "3d", 1, 2, 4)
+    text = dict(zip(fns["study_vote"].outputs, answer))[item_line]
+    assert "You rated this face **4**." in text and "not rated" not in text
+    assert text.split("  \n")[:3] == before.split("  \n")[:3]  # the same item, point and class
+    changed = pages.ui_change_vote(db, "pilot", token, "3d", 1, 2, 2)[2]
+    assert "You rated this face **2**." in changed

@@ -184,9 +184,10 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
         [ui.part, ui.position], api_name="study_next_unrated",
     ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show"))
     ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
-                  [ui.vote_text, ui.progress], api_name="study_vote")
+                  [ui.vote_text, ui.progress, ui.item_text], api_name="study_vote")
     ui.change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
-                    [*show_inputs, ui.score], [ui.vote_text, ui.progress], api_name="study_change_vote")
+                    [*show_inputs, ui.score], [ui.vote_text, ui.progress, ui.item_text],
+                    api_name="study_change_vote")
 
 
 def _admin_layout() -> SimpleNamespace:
@@ -302,8 +303,6 @@ def ui_show_item(
     render: Callable[..., Any] | None = None, cache_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Any, str, int | None, str]:
     """(image, what the item shows, my earlier score or None, my progress) for a signed-in rater."""
-    from emo_app.emotion.space import nearest_classes
-
     service.rater_from_token(db, study, token)  # raters only; raises for anyone else
     item = service.get_item(db, study, model, int(part), int(position))
     note = ""
@@ -311,37 +310,43 @@ def ui_show_item(
         image = service.item_image(db, item, render=render, cache_dir=cache_dir)
     except EmoAppError as exc:
         image, note = None, f"\n\n_Image unavailable: {exc}_"
+    mine = service.my_votes(db, study, token).get(item.id)
+    return image, item_text(item, mine) + note, mine, progress_text(db, study, token)
+
+
+def item_text(item: Any, mine: int | None) -> str:
+    """What the shown item asks the rater, ending with their vote on it (or that there is none)."""
+    from emo_app.emotion.space import nearest_classes
+
     point = item.point
     distance = nearest_classes(point, 1, model=item.model)[0][1]
     flat = " (2D AV model: Z is 0)" if item.model == "2d" else ""
-    mine = service.my_votes(db, study, token).get(item.id)
-    text = (
+    return (
         f"**{MODEL_LABELS[item.model]}**, part {item.part}, item {item.position}{flat}  \n"
         f"Point: valence {point.valence:+.3f}, arousal {point.arousal:+.3f}, Z {point.z:+.3f}  \n"
         f"Emotion to judge (nearest class): **{item.nearest_class}** (distance {distance:.2f})  \n"
         f"How well does the face show this emotion? 1 = not at all, 5 = perfectly.  \n"
         + (f"You rated this face **{mine}**." if mine is not None else "You have not rated this face yet.")
-        + note
     )
-    return image, text, mine, progress_text(db, study, token)
 
 
 def ui_vote(db: Any, study: str, token: str, model: str, part: int, position: int,
-            score: Any) -> tuple[str, str]:
-    """Commit a first vote, then confirm it: (message, progress)."""
+            score: Any) -> tuple[str, str, str]:
+    """Commit a first vote, then confirm it: (message, progress, the item's text with the vote:
+    it said "You have not rated this face yet" beside "Saved")."""
     item = service.get_item(db, study, model, int(part), int(position))
     vote = service.cast_vote(db, study, token, item.id, score)
     return (f"Saved: you rated part {item.part}, item {item.position} **{vote.score}**.",
-            progress_text(db, study, token))
+            progress_text(db, study, token), item_text(item, vote.score))
 
 
 def ui_change_vote(db: Any, study: str, token: str, model: str, part: int, position: int,
-                   score: Any) -> tuple[str, str]:
-    """Explicitly replace the rater's vote on the shown item: (message, progress)."""
+                   score: Any) -> tuple[str, str, str]:
+    """Explicitly replace the rater's vote on the shown item: (message, progress, the item's text)."""
     item = service.get_item(db, study, model, int(part), int(position))
     vote = service.change_vote(db, study, token, item.id, score)
     return (f"Changed: part {item.part}, item {item.position} is now **{vote.score}**.",
-            progress_text(db, study, token))
+            progress_text(db, study, token), item_text(item, vote.score))
 
 
 def ui_admin_overview(db: Any, admin_token: str) -> str:

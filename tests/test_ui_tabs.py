@@ -33,6 +33,28 @@ def test_capture_says_whose_weights_the_chart_shows(astronaut, tmp_path, monkeyp
     assert performed[6]["browDownLeft"] > 0.5  # the chart's numbers are the frown's
 
 
+def test_a_refused_photo_is_named_on_the_message_line_not_only_in_a_toast(tmp_path, monkeypatch):
+    """After a photo with no face the page kept "1 face found." beside that photo once the toast
+    was gone; the message line now says why, the last capture stays on screen."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from emo_app.ui.common import PAGE_HEADER, RefusedInput
+    from emo_app.ui.tabs import capture
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    page = SimpleNamespace(headers={PAGE_HEADER: "app"})
+    sky = np.full((300, 300, 3), (200, 200, 255), np.uint8)
+    refused = RefusedInput("The file is not an image.")  # refuse_bad_payloads' stand-in
+    for photo, why in ((sky, "No face was found"), (refused, "not an image")):
+        answer = capture.capture(photo, "", False, request=page)
+        assert answer[4].startswith("⚠️ ") and why in answer[4] and "last photo that worked" in answer[4]
+        kept = [value for i, value in enumerate(answer) if i != 4]
+        assert all(isinstance(value, dict) and value.get("__type__") == "update" and len(value) == 1
+                   for value in kept), kept  # gr.skip(): the last face, chart and files stay
+
+
 def _built_tab(builder, settings):
     import gradio as gr
 

@@ -77,6 +77,25 @@ def test_benchmark_tab_says_why_a_model_is_unavailable_before_a_run(tmp_path):
     assert "CLIP_Baseline.pth" in reason and "weights fetch emo3d-clip-baseline" in reason
 
 
+def test_benchmark_tab_says_what_a_pool_holds_and_what_each_number_means(tmp_path):
+    """The pool upload named no format (the columns came only in a refusal after a run), and the
+    table's "FER judge KL" or "MediaPipe judge r" said neither what they measure nor which way is
+    better."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.metric.benchmark import ModelScores
+    from emo_app.ui.tabs.benchmark import build_benchmark_tab, report_table
+
+    demo = _built_tab(build_benchmark_tab, Settings(weights_dir=tmp_path))
+    notes = " ".join(block.value or "" for block in demo.blocks.values() if isinstance(block, gr.Markdown))
+    assert "`text` column" in notes and "`contempt`" in notes
+    assert "Offline MediaPipe judge: Pearson r (higher is better)" in notes
+    row = ModelScores("m", 5, emotion_mae=0.1, fer_agreement=0.5, mediapipe_r=0.4)
+    headers, _ = report_table([row], k=10)
+    assert headers[2:] == ["emotion MAE ↓", "FER judge agreement ↑", "MediaPipe judge r ↑"]
+
+
 def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
     """Empty, the table showed the column titles "1 2 3"; after a run it shows the scores with
     every column title wrapped into view."""
@@ -156,7 +175,7 @@ def test_the_faces_found_column_reads_as_a_share_of_the_prompts():
 
     headers, rows = report_table([ModelScores("embedded", 40, fer_kl=1.26761, mediapipe_detected=1.0),
                                   ModelScores("other", 40, mediapipe_detected=0.375)], k=10)
-    assert headers == ["model", "prompts", "FER judge KL", "faces found"]
+    assert headers == ["model", "prompts", "FER judge KL ↓", "faces found"]
     assert rows == [["embedded", 40, 1.2676, "100%"], ["other", 40, "", "38%"]]
 
 

@@ -171,6 +171,32 @@ def test_cli_render_and_capture(tmp_path):
     assert payload["face_count"] == 1 and payload["blendshapes"]["mouthSmileLeft"] > 0.5
 
 
+def test_cli_capture_writes_the_capture_tabs_downloads(tmp_path, monkeypatch):
+    """The Capture tab gives a GLB, a Live Link Face CSV, JSON and PNG; `capture` on the command
+    line gave only the weights."""
+    import csv
+    from pathlib import Path
+
+    from PIL import Image
+    from skimage.data import astronaut
+
+    from emo_app.cli import main
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path / "data"))
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut()).save(photo)
+    out = tmp_path / "capture"
+    assert main(["capture", str(photo), "--out-dir", str(out), "--json", str(tmp_path / "r.json")]) == 0
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert {Path(f).parent for f in payload["files"].values()} == {out}
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".glb", ".json", ".png"]
+    with (out / "captured-live-link-face.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    smile = payload["blendshapes"]["mouthSmileLeft"]
+    assert smile > 0.5 and float(rows[0]["MouthSmileLeft"]) == pytest.approx(smile, abs=1e-4)
+    assert (out / "captured.glb").read_bytes()[:4] == b"glTF"
+
+
 def test_hd_head_loads_behind_the_same_interface(renderer, shared_dir):
     from emo_app.face.hd_head import load_hd_head
 

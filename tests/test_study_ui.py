@@ -248,3 +248,36 @@ def test_a_vote_updates_the_shown_items_own_line(db: StudyDB, admin: str,
     assert text.split("  \n")[:3] == before.split("  \n")[:3]  # the same item, point and class
     changed = pages.ui_change_vote(db, "pilot", token, "3d", 1, 2, 2)[2]
     assert "You rated this face **2**." in changed
+
+
+def test_a_first_vote_moves_on_to_the_next_face_to_rate(db: StudyDB, admin: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After *Submit vote* the rated face stayed: on a phone the rater scrolled a screen up to
+    *Next unrated* and back down to the scores for each of 630 faces."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    vote, move, show = fns["study_vote"], fns["study_vote_next"], fns["study_vote_next_show"]
+    assert move.trigger_after == vote._id and move.trigger_only_on_success
+    assert show.trigger_after == move._id and show.outputs == fns["study_show_item"].outputs
+    token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
+    pages.ui_vote(db, "pilot", token, "3d", 1, 2, 4)
+    vote.fn("pilot", token, "3d", 1, 1, 5)
+    assert move.fn("pilot", token, "3d", 1, 1) == ("3d", 1, 3)  # item 2 is rated already
+
+    admin_token = service.create_admin_token(db)  # a small study: the 3D part done, then 2D
+    service.create_study_from_points(db, admin_token, "small", parts=1, per_part=60)
+    token, _ = pages.ui_sign_in(db, "small", "Bo", "")
+    for position in range(1, 61):
+        pages.ui_vote(db, "small", token, "3d", 1, position, 3)
+    assert pages.ui_next_after_vote(db, "small", token, "3d", 1, 60) == ("2d", 1, 1)
+    for position in range(1, 61):
+        pages.ui_vote(db, "small", token, "2d", 1, position, 3)
+    with pytest.raises(service.EmoAppError, match="rated every face in this study"):
+        pages.ui_next_after_vote(db, "small", token, "2d", 1, 60)

@@ -39,6 +39,11 @@ NO_ADMIN_YET = ("⚠️ This server has no admin token yet, so nobody can unlock
                 "`EMO_STUDY_ADMIN_TOKEN` or run `python -m emo_app study admin-token` as said above.")
 
 
+# after a vote on a phone, the next face sits above the screen: bring its top into view
+SHOW_FACE_JS = ("() => { const el = document.getElementById('study-face'); "
+                "if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({block: 'start'}); }")
+
+
 def _handler(fn: Callable[..., Any], api: str) -> Callable[..., Any]:
     """``fn`` with our error handling, named for its API endpoint."""
     wrapped = ui_errors(fn)
@@ -183,8 +188,14 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
         _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
         [ui.part, ui.position], api_name="study_next_unrated",
     ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show"))
-    ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
-                  [ui.vote_text, ui.progress, ui.item_text], api_name="study_vote")
+    # a first vote moves on to the next face to rate (on a phone the navigation sits a screen
+    # above the vote buttons); *Change my vote* stays on the face it changed
+    voted = ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
+                          [ui.vote_text, ui.progress, ui.item_text], api_name="study_vote")
+    moved = voted.success(_handler(functools.partial(ui_next_after_vote, db), "study_vote_next"),
+                          show_inputs, [ui.model, ui.part, ui.position], api_name="study_vote_next")
+    moved.success(show_handler, show_inputs, show_outputs, api_name="study_vote_next_show",
+                  ).then(None, js=SHOW_FACE_JS, api_visibility="private", queue=False)
     ui.change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
                     [*show_inputs, ui.score], [ui.vote_text, ui.progress, ui.item_text],
                     api_name="study_change_vote")
@@ -338,6 +349,19 @@ def ui_vote(db: Any, study: str, token: str, model: str, part: int, position: in
     vote = service.cast_vote(db, study, token, item.id, score)
     return (f"Saved: you rated part {item.part}, item {item.position} **{vote.score}**.",
             progress_text(db, study, token), item_text(item, vote.score))
+
+
+def ui_next_after_vote(db: Any, study: str, token: str, model: str, part: int,
+                       position: int) -> tuple[str, int, int]:
+    """(model, part, position) of the face to rate after a vote: the next unrated one of this
+    model, else the first unrated one of the other model."""
+    try:
+        return (model, *service.next_unrated(db, study, token, model, part, position))
+    except EmoAppError:
+        where = service.first_unrated(db, study, token)
+        if where is None:
+            raise EmoAppError("You have rated every face in this study. Thank you!") from None
+        return where
 
 
 def ui_change_vote(db: Any, study: str, token: str, model: str, part: int, position: int,

@@ -69,7 +69,7 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
         build_study_tab(Settings())
     handlers = {fn.api_name: fn.fn for fn in demo.fns.values()}
     token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
-    message, progress, _ = handlers["study_vote"]("pilot", token, "3d", 1, 2, 4)
+    message, progress, *_ = handlers["study_vote"]("pilot", token, "3d", 1, 2, 4)
     assert "Saved" in message and "part 1: 1/63" in progress
     assert service.my_votes(db, "pilot", token) == {service.get_item(db, "pilot", "3d", 1, 2).id: 4}
     with pytest.raises(gr.Error, match="already rated"):
@@ -242,34 +242,45 @@ def test_a_vote_updates_the_shown_items_own_line(db: StudyDB, admin: str,
     token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
     before = pages.ui_show_item(db, "pilot", token, "3d", 1, 2, render=fake_render)[1]
     assert "You have not rated this face yet." in before
-    answer = fns["study_vote"].fn("pilot", token, "3d", 1, 2, 4)
-    text = dict(zip(fns["study_vote"].outputs, answer))[item_line]
+    text = pages.ui_vote(db, "pilot", token, "3d", 1, 2, 4)[2]
     assert "You rated this face **4**." in text and "not rated" not in text
     assert text.split("  \n")[:3] == before.split("  \n")[:3]  # the same item, point and class
-    changed = pages.ui_change_vote(db, "pilot", token, "3d", 1, 2, 2)[2]
-    assert "You rated this face **2**." in changed
+    answer = fns["study_change_vote"].fn("pilot", token, "3d", 1, 2, 2)
+    assert "You rated this face **2**." in dict(zip(fns["study_change_vote"].outputs, answer))[item_line]
 
 
 def test_a_first_vote_moves_on_to_the_next_face_to_rate(db: StudyDB, admin: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """After *Submit vote* the rated face stayed: on a phone the rater scrolled a screen up to
-    *Next unrated* and back down to the scores for each of 630 faces."""
+    *Next unrated* and back down to the scores for each of 630 faces. A refused vote stays put
+    and says why on the vote line."""
     import gradio as gr
 
+    from emo_app.ui.common import PAGE_HEADER
     from emo_app.ui.tabs.study import build_study_tab
 
     monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
     monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
     with gr.Blocks() as demo:
         build_study_tab(Settings())
-    fns = {fn.api_name: fn for fn in demo.fns.values()}
-    vote, move, show = fns["study_vote"], fns["study_vote_next"], fns["study_vote_next_show"]
-    assert move.trigger_after == vote._id and move.trigger_only_on_success
-    assert show.trigger_after == move._id and show.outputs == fns["study_show_item"].outputs
+    vote = next(fn for fn in demo.fns.values() if fn.api_name == "study_vote")
+    names = {"Vote message": "message", "Model": "model", "Part": "part", "Item": "position",
+             "Face": "image", "What the face should show": "text"}
     token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
     pages.ui_vote(db, "pilot", token, "3d", 1, 2, 4)
-    vote.fn("pilot", token, "3d", 1, 1, 5)
-    assert move.fn("pilot", token, "3d", 1, 1) == ("3d", 1, 3)  # item 2 is rated already
+
+    def press(position: int, score: int, request: object = None) -> dict:
+        answer = vote.fn("pilot", token, "3d", 1, position, score, request=request)
+        return {names.get(out.label, out.label): value for out, value in zip(vote.outputs, answer)}
+
+    shown = press(1, 5)
+    assert shown["message"] == "Saved: you rated part 1, item 1 **5**."
+    assert (shown["model"], shown["part"], shown["position"]) == ("3d", 1, 3)  # item 2 is rated already
+    assert shown["image"] is not None and "part 1, item 3" in shown["text"] and "not rated" in shown["text"]
+    page = SimpleNamespace(headers={PAGE_HEADER: "app"})
+    refused = press(2, 5, request=page)  # already rated: stays on item 2, says why
+    assert refused["message"].startswith("⚠️ You already rated this face")
+    assert all(value == {"__type__": "update"} for key, value in refused.items() if key != "message")
 
     admin_token = service.create_admin_token(db)  # a small study: the 3D part done, then 2D
     service.create_study_from_points(db, admin_token, "small", parts=1, per_part=60)

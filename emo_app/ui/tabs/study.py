@@ -39,8 +39,11 @@ NO_ADMIN_YET = ("⚠️ This server has no admin token yet, so nobody can unlock
                 "`EMO_STUDY_ADMIN_TOKEN` or run `python -m emo_app study admin-token` as said above.")
 
 
-# after a vote on a phone, the next face sits above the screen: bring its top into view
-SHOW_FACE_JS = ("() => { const el = document.getElementById('study-face'); "
+# after a vote on a phone the next face sits above the screen: bring its top into view (not
+# after a refused vote, which stays on its face and says why)
+SHOW_FACE_JS = ("() => { const line = document.getElementById('study-vote-text'); "
+                "if (!line || !line.innerText.trim().startsWith('Saved')) return; "
+                "const el = document.getElementById('study-face'); "
                 "if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({block: 'start'}); }")
 
 
@@ -105,7 +108,7 @@ def _rater_layout(size: int) -> SimpleNamespace:
             with gr.Row():
                 ui.vote = gr.Button("Submit vote", variant="primary")
                 ui.change = gr.Button("Change my vote")
-            ui.vote_text = gr.Markdown(label="Vote message")
+            ui.vote_text = gr.Markdown(label="Vote message", elem_id="study-vote-text")
     ui.progress = gr.Markdown(label="Your progress")
     ui.show_outputs = [ui.image, ui.item_text, ui.score, ui.progress]
     ui.show_inputs = [ui.study, ui.token_state, ui.model, ui.part, ui.position]
@@ -188,16 +191,33 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
         _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
         [ui.part, ui.position], api_name="study_next_unrated",
     ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show"))
-    # a first vote moves on to the next face to rate (on a phone the navigation sits a screen
-    # above the vote buttons); *Change my vote* stays on the face it changed
-    voted = ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
-                          [ui.vote_text, ui.progress, ui.item_text], api_name="study_vote")
-    moved = voted.success(_handler(functools.partial(ui_next_after_vote, db), "study_vote_next"),
-                          show_inputs, [ui.model, ui.part, ui.position], api_name="study_vote_next")
-    moved.success(show_handler, show_inputs, show_outputs, api_name="study_vote_next_show",
+    # A first vote moves on to the next face to rate in the same step (on a phone the navigation
+    # sits a screen above the vote buttons); *Change my vote* stays on the face it changed. On the
+    # page a refused vote is named on the vote line (a "Saved: ..." there would be the last one).
+    import gradio as gr
+
+    def vote_and_move(study: str, token: str, model: str, part: int, position: int, score: Any) -> tuple:
+        """(message, progress, the shown item's text, model, part, position, image, my score)."""
+        message, progress, text = ui_vote(db, study, token, model, part, position, score)
+        try:
+            where = ui_next_after_vote(db, study, token, model, part, position)
+        except EmoAppError as done:  # every face is rated
+            return (f"{message} {done}", progress, text, *[gr.skip()] * 5)
+        image, text, mine, progress = show_item(study, token, *where)
+        return (message, progress, text, *where, image, mine)
+
+    def say_why_not(sentence: str, outputs: int = 8) -> tuple:
+        return (f"⚠️ {sentence}", *[gr.skip()] * (outputs - 1))
+
+    vote = ui_errors(vote_and_move, page_answer=say_why_not)
+    vote.__name__ = "study_vote"
+    after_vote = [ui.vote_text, ui.progress, ui.item_text, ui.model, ui.part, ui.position, ui.image, ui.score]
+    ui.vote.click(vote, [*show_inputs, ui.score], after_vote, api_name="study_vote",
                   ).then(None, js=SHOW_FACE_JS, api_visibility="private", queue=False)
-    ui.change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
-                    [*show_inputs, ui.score], [ui.vote_text, ui.progress, ui.item_text],
+    change = ui_errors(functools.partial(ui_change_vote, db),
+                       page_answer=functools.partial(say_why_not, outputs=3))
+    change.__name__ = "study_change_vote"
+    ui.change.click(change, [*show_inputs, ui.score], [ui.vote_text, ui.progress, ui.item_text],
                     api_name="study_change_vote")
 
 

@@ -18,7 +18,7 @@ def say_why_no_capture(sentence: str) -> tuple:
     face) and that what is below is still the last capture; everything else stays on screen."""
     import gradio as gr
 
-    message = f"⚠️ {sentence.rstrip('.')}. (Below: the last photo that worked.)"
+    message = f"⚠️ {sentence.rstrip('.')}. (Any face below is from the last photo that worked.)"
     return (*[gr.skip()] * 4, message, gr.skip(), gr.skip())
 
 

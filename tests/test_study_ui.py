@@ -292,3 +292,18 @@ def test_a_first_vote_moves_on_to_the_next_face_to_rate(db: StudyDB, admin: str,
         pages.ui_vote(db, "small", token, "2d", 1, position, 3)
     with pytest.raises(service.EmoAppError, match="rated every face in this study"):
         pages.ui_next_after_vote(db, "small", token, "2d", 1, 60)
+
+
+def test_an_empty_admin_token_and_a_missing_part_get_their_own_sentences(db: StudyDB, admin: str) -> None:
+    """*Create study* before typing a token said "That admin token is not valid"; Part 9 (of 5)
+    said "Part 9 of the 3D C2A2 model has no item 1", as if item 1 were the problem."""
+    with pytest.raises(service.StudyAccessError, match=r"^Enter the admin token in the \*Admin token\* box"):
+        pages.ui_admin_create(db, "  ", "second", "points")
+    with pytest.raises(service.StudyAccessError, match="not valid"):
+        pages.ui_admin_create(db, "wrong", "second", "points")
+    token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
+    no_part = r"^There is no part 9: the 3D C2A2 model has parts 1 to 5\.$"
+    with pytest.raises(service.InvalidInputError, match=no_part):
+        pages.ui_vote(db, "pilot", token, "3d", 9, 1, 3)
+    with pytest.raises(service.InvalidInputError, match=r"has items 1 to 63; there is no item 64\.$"):
+        pages.ui_show_item(db, "pilot", token, "2d", 2, 64, render=fake_render)

@@ -73,8 +73,8 @@ def check_admin(db: DBLike, token: str | None) -> None:
     denied = StudyAccessError("That admin token is not valid. Ask the study owner for one "
                               "(`python -m emo_app study admin-token` makes one).")
     if not isinstance(token, str) or not token.strip():  # nothing typed yet: say where it goes
-        raise StudyAccessError("Enter the admin token in the *Admin token* box first (set "
-                               f"{ADMIN_ENV_VAR} or run `python -m emo_app study admin-token` to get one).")
+        raise StudyAccessError("No admin token was given. Enter yours (`python -m emo_app study "
+                               f"admin-token` makes one, or set {ADMIN_ENV_VAR} where the app runs).")
     given = _hash_token(token.strip())
     valid = False
     env_token = os.environ.get(ADMIN_ENV_VAR, "").strip()

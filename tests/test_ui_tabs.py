@@ -80,12 +80,14 @@ def test_benchmark_tab_says_why_a_model_is_unavailable_before_a_run(tmp_path):
 def test_benchmark_tab_says_what_a_pool_holds_and_what_each_number_means(tmp_path):
     """The pool upload named no format (the columns came only in a refusal after a run), and the
     table's "FER judge KL" or "MediaPipe judge r" said neither what they measure nor which way is
-    better."""
+    better (nor did the chart's panels)."""
+    import json
+
     import gradio as gr
 
     from emo_app.config import Settings
     from emo_app.metric.benchmark import ModelScores
-    from emo_app.ui.tabs.benchmark import build_benchmark_tab, report_table
+    from emo_app.ui.tabs.benchmark import build_benchmark_tab, report_chart, report_table
 
     demo = _built_tab(build_benchmark_tab, Settings(weights_dir=tmp_path))
     notes = " ".join(block.value or "" for block in demo.blocks.values() if isinstance(block, gr.Markdown))
@@ -94,6 +96,9 @@ def test_benchmark_tab_says_what_a_pool_holds_and_what_each_number_means(tmp_pat
     row = ModelScores("m", 5, emotion_mae=0.1, fer_agreement=0.5, mediapipe_r=0.4)
     headers, _ = report_table([row], k=10)
     assert headers[2:] == ["emotion MAE ↓", "FER judge agreement ↑", "MediaPipe judge r ↑"]
+    chart = report_chart([ModelScores("m", 5, fer_kl=1.2, mediapipe_r=0.4)], k=10)
+    titles = [note["text"] for note in json.loads(chart.to_json())["layout"]["annotations"]]
+    assert titles == ["Offline FER judge KL (lower is better)", "Offline MediaPipe r (higher is better)"]
 
 
 def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):

@@ -418,8 +418,9 @@ _COLUMNS = (
     ("mediapipe_detected", "Offline MediaPipe judge: faces found"),
 )  # fmt: skip
 # the measures charted, one panel each (the report's and the page's chart)
-CHART_PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"),
-                ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
+CHART_PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k (higher is better)"),
+                ("fer_kl", "Offline FER judge KL (lower is better)"),
+                ("mediapipe_r", "Offline MediaPipe r (higher is better)"))
 
 
 # what each measure is and which way is better, under the report's table (computed ones only)

@@ -294,7 +294,8 @@ def test_a_first_vote_moves_on_to_the_next_face_to_rate(db: StudyDB, admin: str,
         pages.ui_next_after_vote(db, "small", token, "2d", 1, 60)
 
 
-def test_an_empty_admin_token_and_a_missing_part_get_their_own_sentences(db: StudyDB, admin: str) -> None:
+def test_an_empty_admin_token_and_a_missing_part_get_their_own_sentences(db: StudyDB, admin: str,
+                                                                        tmp_path: Path) -> None:
     """*Create study* before typing a token said "That admin token is not valid"; Part 9 (of 5)
     said "Part 9 of the 3D C2A2 model has no item 1", as if item 1 were the problem."""
     with pytest.raises(service.StudyAccessError, match=r"^No admin token was given\. Enter yours"):
@@ -307,3 +308,14 @@ def test_an_empty_admin_token_and_a_missing_part_get_their_own_sentences(db: Stu
         pages.ui_vote(db, "pilot", token, "3d", 9, 1, 3)
     with pytest.raises(service.InvalidInputError, match=r"has items 1 to 63; there is no item 64\.$"):
         pages.ui_show_item(db, "pilot", token, "2d", 2, 64, render=fake_render)
+    folder = tmp_path / "faces"  # a folder study shows one model only
+    folder.mkdir()
+    from PIL import Image
+
+    Image.fromarray(fake_render(EmotionPoint(0.9, 0.1, 0.0))).save(folder / "a.png")
+    (folder / "labels.csv").write_text("file,valence,arousal,z\na.png,0.9,0.1,0\n")
+    pages.ui_admin_create(db, admin, "folder", "folder", folder=str(folder), model="3d")
+    token, _ = pages.ui_sign_in(db, "folder", "Ann", "")
+    no_model = r"^This study has no 2D AV items; choose the other model\.$"
+    with pytest.raises(service.InvalidInputError, match=no_model):
+        pages.ui_show_item(db, "folder", token, "2d", 1, 1, render=fake_render)

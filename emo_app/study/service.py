@@ -304,9 +304,11 @@ def get_item(db: DBLike, study: int | str, model: str, part: int, position: int)
         item = storage.find_item(conn, _study_row(conn, study).id, model, part, position)
     if item is None:
         layout = study_layout(db, study).get(model, {})
+        if not layout:
+            raise InvalidInputError(f"This study has no {MODEL_LABELS[model]} items; choose the other model.")
         if int(part) not in layout:
-            parts = f"parts {min(layout)} to {max(layout)}" if layout else "no items"
-            raise InvalidInputError(f"There is no part {part}: the {MODEL_LABELS[model]} model has {parts}.")
+            raise InvalidInputError(f"There is no part {part}: the {MODEL_LABELS[model]} model has parts "
+                                    f"{min(layout)} to {max(layout)}.")
         raise InvalidInputError(f"Part {part} of the {MODEL_LABELS[model]} model has items 1 to "
                                 f"{layout[int(part)]}; there is no item {position}.")
     return item

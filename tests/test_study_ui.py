@@ -319,3 +319,28 @@ def test_an_empty_admin_token_and_a_missing_part_get_their_own_sentences(db: Stu
     no_model = r"^This study has no 2D AV items; choose the other model\.$"
     with pytest.raises(service.InvalidInputError, match=no_model):
         pages.ui_show_item(db, "folder", token, "2d", 1, 1, render=fake_render)
+
+
+def test_each_admin_answer_sits_under_its_own_button(db: StudyDB, admin: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """*Create study* and *Add rater* answered on one line under *Unlock*: on a phone the rater's
+    link appeared a screen above the button that made it. A refusal is said on that line too."""
+    import gradio as gr
+
+    from emo_app.ui.common import PAGE_HEADER
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    buttons = {b.value: b._id for b in demo.blocks.values() if isinstance(b, gr.Button)}
+    (create_line,) = fns["study_admin_create"].outputs
+    (rater_line,) = fns["study_admin_add_rater"].outputs
+    assert buttons["Create study"] < create_line._id < buttons["Add rater and make a link"]
+    assert buttons["Add rater and make a link"] < rater_line._id < buttons["Show results"]
+    page = SimpleNamespace(headers={PAGE_HEADER: "app"})  # no url: the link would be relative
+    refused = fns["study_admin_add_rater"].fn(admin, "pilot", "", request=page)
+    assert refused == "⚠️ Enter a rater name."
+    assert fns["study_admin_create"].fn(admin, "pilot", "points", 0, "", "", "3d", request=page).startswith(
+        "⚠️ A study called 'pilot' already exists")

@@ -47,9 +47,10 @@ SHOW_FACE_JS = ("() => { const line = document.getElementById('study-vote-text')
                 "if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({block: 'start'}); }")
 
 
-def _handler(fn: Callable[..., Any], api: str) -> Callable[..., Any]:
-    """``fn`` with our error handling, named for its API endpoint."""
-    wrapped = ui_errors(fn)
+def _handler(fn: Callable[..., Any], api: str, on_its_line: bool = False) -> Callable[..., Any]:
+    """``fn`` with our error handling, named for its API endpoint; ``on_its_line``: on the page a
+    refusal also replaces the handler's one message line (else that line keeps the last success)."""
+    wrapped = ui_errors(fn, page_answer=(lambda sentence: f"⚠️ {sentence}") if on_its_line else None)
     wrapped.__name__ = api
     return wrapped
 
@@ -243,10 +244,13 @@ def _admin_layout() -> SimpleNamespace:
             ui.csv_path = gr.Textbox(label="CSV (optional; default: the folder's only .csv)", max_lines=1)
             ui.folder_model = gr.Radio(MODEL_CHOICES, value="3d", label="Folder images show")
         ui.create = gr.Button("Create study", variant="primary")
+        # each answer sits under its own button (on a phone the line under *Unlock* is a screen up)
+        ui.create_text = gr.Markdown(label="Create message", elem_id="study-create-text")
         gr.Markdown("#### Raters and results (for the study chosen above)")
         with gr.Row():
             ui.new_rater = gr.Textbox(label="Rater name", max_lines=1, scale=3)
             ui.add = gr.Button("Add rater and make a link", variant="primary", scale=1)
+        ui.rater_text = gr.Markdown(label="Rater link", elem_id="study-rater-link")
         with gr.Row():
             ui.results = gr.Button("Show results", variant="secondary")
             ui.export = gr.Button("Export votes CSV", variant="secondary")
@@ -264,19 +268,20 @@ def _wire_admin(db: Any, ui: SimpleNamespace, study: Any, list_studies: Callable
         return "" if service.admin_configured(db) else NO_ADMIN_YET
 
     gr.on(triggers=None, fn=admin_state, outputs=ui.admin_status, api_visibility="private")
-    ui.unlock.click(_handler(functools.partial(ui_admin_overview, db), "study_admin_overview"),
-                    ui.admin_token, ui.admin_text, api_name="study_admin_overview")
+    overview = _handler(functools.partial(ui_admin_overview, db), "study_admin_overview", on_its_line=True)
+    ui.unlock.click(overview, ui.admin_token, ui.admin_text, api_name="study_admin_overview")
     ui.create.click(
-        _handler(functools.partial(ui_admin_create, db), "study_admin_create"),
+        _handler(functools.partial(ui_admin_create, db), "study_admin_create", on_its_line=True),
         [ui.admin_token, ui.new_name, ui.source, ui.seed, ui.folder, ui.csv_path, ui.folder_model],
-        ui.admin_text, api_name="study_admin_create",
+        ui.create_text, api_name="study_admin_create",
     ).success(list_studies, inputs=ui.new_name, outputs=study, api_name="study_list_after_create")
 
     def do_add_rater(token: str, study_name: str, name: str, request: gr.Request) -> str:
         return ui_admin_add_rater(db, token, study_name, name, page_url(request))
 
-    ui.add.click(_handler(do_add_rater, "study_admin_add_rater"), [ui.admin_token, study, ui.new_rater],
-                 ui.admin_text, api_name="study_admin_add_rater")
+    ui.add.click(_handler(do_add_rater, "study_admin_add_rater", on_its_line=True),
+                 [ui.admin_token, study, ui.new_rater],
+                 ui.rater_text, api_name="study_admin_add_rater")
     ui.results.click(_handler(functools.partial(ui_admin_results, db), "study_admin_results"),
                      [ui.admin_token, study], [ui.results_text, ui.chart], api_name="study_admin_results")
     ui.export.click(_handler(functools.partial(ui_admin_export, db), "study_admin_export"),

@@ -98,7 +98,7 @@ def test_benchmark_tab_says_what_a_pool_holds_and_what_each_number_means(tmp_pat
     assert headers[2:] == ["emotion MAE ↓", "FER judge agreement ↑", "MediaPipe judge r ↑"]
     chart = report_chart([ModelScores("m", 5, fer_kl=1.2, mediapipe_r=0.4)], k=10)
     titles = [note["text"] for note in json.loads(chart.to_json())["layout"]["annotations"]]
-    assert titles == ["Offline FER judge KL (lower is better)", "Offline MediaPipe r (higher is better)"]
+    assert titles == ["FER judge KL ↓", "MediaPipe judge r ↑"]
 
 
 def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):

@@ -44,8 +44,11 @@ def report_table(rows: list[Any], k: int) -> tuple[list[str], list[list[Any]]]:
 
 
 def report_chart(rows: list[Any], k: int):
-    """One bar panel per measure that was computed (none left empty), side by side."""
-    panels = [(key, title.replace("@k", f"@{k}")) for key, title in computed_measures(rows, CHART_PANELS)]
+    """One bar panel per measure that was computed (none left empty), side by side, titled as
+    the table's columns (short, with the arrow that says which way is better: four panels share
+    a phone's width)."""
+    titles = dict(COLUMNS)
+    panels = [(key, titles[key].replace("@k", f"@{k}")) for key, _ in computed_measures(rows, CHART_PANELS)]
     if not panels:
         return None
     names = [row.model for row in rows]

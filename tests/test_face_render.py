@@ -104,6 +104,14 @@ def test_capture_without_a_face_says_so():
         capture_blendshapes(np.full((200, 200, 3), 127, np.uint8))
 
 
+def test_a_photo_too_small_for_a_face_says_its_size():
+    """An 8 x 8 image got the general "No face was found ... well-lit, front-facing" advice."""
+    from emo_app.face.capture import capture_blendshapes
+
+    with pytest.raises(InvalidInputError, match=r"^The photo is only 8 x 6 pixels; no face was found"):
+        capture_blendshapes(np.full((6, 8, 3), 127, np.uint8))
+
+
 def test_rendered_smile_reads_back_as_a_smile(renderer, capture):
     neutral, smile = renderer.render_batch(
         [Blendshapes.zeros(), Blendshapes.from_dict({"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0})],

@@ -178,6 +178,7 @@ def test_the_report_shows_the_computed_measures_and_says_what_each_means(tmp_pat
     assert len(meanings) == 6 and all("is better)" in m or "share of" in m for m in meanings)
     assert "- Offline FER judge: KL (lower is better): the prompt's emotions against" in meanings[1]
     assert "Not computed in this run: MSE; Emo3D; Mean KL; Recall@5; Emo3D, released-code formula." in lines
+    assert not any("psi" in line for line in lines)  # how Emo3D's psi is made, with no Emo3D
 
 
 def _emo3d_split(tmp_path):

@@ -483,9 +483,9 @@ def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
         f"Pool: `{report.pool_name}` ({report.pool_size} prompts); k = {report.k}; alpha = {report.alpha}; "
         f"CLIP: {report.clip_model or 'none'}.",
         "",
-        f"Emo3D's {PSI_DESCRIPTIONS[report.psi]} (`{report.psi}`).",
-        "",
     ]
+    if any(row.emo3d is not None for row in report.rows):  # how psi was made, where Emo3D was
+        lines += [f"Emo3D's {PSI_DESCRIPTIONS[report.psi]} (`{report.psi}`).", ""]
     if report.clip_note:
         lines += [f"> {report.clip_note}", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

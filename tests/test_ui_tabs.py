@@ -55,6 +55,19 @@ def test_a_refused_photo_is_named_on_the_message_line_not_only_in_a_toast(tmp_pa
                    for value in kept), kept  # gr.skip(): the last face, chart and files stay
 
 
+def test_the_capture_tab_names_its_3d_viewer_as_describe_does():
+    """The Capture tab's viewer was labelled just "GLB"."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.capture import build_capture_tab
+    from emo_app.ui.tabs.describe import build_describe_tab
+
+    labels = [{block.label for block in _built_tab(builder, Settings()).blocks.values()
+               if isinstance(block, gr.Model3D)} for builder in (build_capture_tab, build_describe_tab)]
+    assert labels[0] == labels[1] == {"Interactive 3D (GLB with 52 ARKit morph targets)"}
+
+
 def _built_tab(builder, settings):
     import gradio as gr
 

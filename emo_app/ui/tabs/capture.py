@@ -63,7 +63,7 @@ def build_capture_tab(settings: Settings) -> None:
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", height=300)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
-            model3d = gr.Model3D(label="GLB", height=300)
+            model3d = gr.Model3D(label="Interactive 3D (GLB with 52 ARKit morph targets)", height=300)
     plot = gr.Plot(label="Blendshapes")
     weights = gr.JSON(label="The 52 weights (the chart's numbers)")
     files = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")

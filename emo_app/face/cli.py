@@ -1,10 +1,10 @@
-"""`python -m emo_app face render|export` and `python -m emo_app capture PHOTO`.
+"""`python -m emo_app face render|export` (`capture PHOTO` is in emo_app.services_cli: it
+renders through the services).
 Imports stay inside the handlers so `--help` is fast."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -57,43 +57,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capture(args: argparse.Namespace) -> int:
-    if args.out_dir or args.text or args.own_face:
-        payload = _capture_face(args)
-    else:
-        from emo_app.face.capture import capture_blendshapes
-
-        result = capture_blendshapes(args.photo)
-        payload = {
-            "message": result.message,
-            "face_count": result.face_count,
-            "blendshapes": result.shapes.to_dict(),
-        }
-    text = json.dumps(payload, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-        print(f"{payload['message'].rstrip('.')}; wrote {args.json}")
-    else:
-        print(text)
-    return 0
-
-
-def _capture_face(args: argparse.Namespace) -> dict:
-    """The Capture tab's result: our face performing the photo's expression (or ``--text`` on
-    the user's own face), its files copied into ``--out-dir`` (GLB, Live Link Face CSV, JSON, PNG)."""
-    import shutil
-
-    from emo_app import services
-
-    outcome = services.capture(args.photo, text=args.text, use_photo_texture=args.own_face)
-    files = {kind: str(path) for kind, path in outcome.face.files.items()}
-    if args.out_dir:
-        folder = Path(args.out_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        files = {kind: str(shutil.copy2(path, folder / Path(path).name)) for kind, path in files.items()}
-    return {"message": outcome.message, "blendshapes": outcome.shapes.to_dict(), "files": files}
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     face = subparsers.add_parser("face", help="render or export the 3D face")
     sub = face.add_subparsers(dest="face_command", metavar="ACTION", required=True)
@@ -114,12 +77,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, help="output .glb or .obj")
     export.add_argument("--texture", default="none", help=texture_help)
     export.set_defaults(func=_export)
-
-    capture = subparsers.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")
-    capture.add_argument("photo", help="a photo of one face (PNG, JPEG, WebP or BMP)")
-    capture.add_argument("--json", help="write the result to this JSON file (default: print it)")
-    capture.add_argument("--out-dir", help="also render our face performing it and write its GLB (52 "
-                                           "morph targets), Live Link Face CSV, JSON and PNG here")
-    capture.add_argument("--text", help="a description for YOUR face (the photo's) to perform instead")
-    capture.add_argument("--own-face", action="store_true", help="use the photo as the face's texture")
-    capture.set_defaults(func=_capture)

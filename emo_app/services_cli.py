@@ -1,4 +1,5 @@
-"""CLI commands over emo_app.services: `describe`, `sphere` and `walk` (same functions as the UI)."""
+"""CLI commands over emo_app.services: `describe`, `sphere`, `walk` and `capture` (same functions
+as the UI)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,41 @@ def _walk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capture(args: argparse.Namespace) -> int:
+    if args.out_dir or args.text or args.own_face:
+        payload = _capture_face(args)
+    else:
+        from emo_app.face.capture import capture_blendshapes
+
+        result = capture_blendshapes(args.photo)
+        payload = {
+            "message": result.message,
+            "face_count": result.face_count,
+            "blendshapes": result.shapes.to_dict(),
+        }
+    text = json.dumps(payload, indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+        print(f"{payload['message'].rstrip('.')}; wrote {args.json}")
+    else:
+        print(text)
+    return 0
+
+
+def _capture_face(args: argparse.Namespace) -> dict:
+    """The Capture tab's result: our face performing the photo's expression (or ``--text`` on
+    the user's own face), its files copied into ``--out-dir`` (GLB, Live Link Face CSV, JSON, PNG)."""
+    from emo_app import services
+
+    outcome = services.capture(args.photo, text=args.text, use_photo_texture=args.own_face)
+    files = {kind: str(path) for kind, path in outcome.face.files.items()}
+    if args.out_dir:
+        folder = Path(args.out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {kind: str(shutil.copy2(path, folder / Path(path).name)) for kind, path in files.items()}
+    return {"message": outcome.message, "blendshapes": outcome.shapes.to_dict(), "files": files}
+
+
 def _face_choices(args: argparse.Namespace) -> dict[str, str | None]:
     return {"head": args.head, "look": args.look, "tone": args.tone, "background": args.background}
 
@@ -133,3 +169,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--out-dir", default="walk", help="folder for the GIF, MP4, GLB and grid PNG, named "
                    "after the walk (e.g. happy-axis-walk-9-steps.gif)")
     w.set_defaults(func=_walk)
+
+    capture = sub.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")
+    capture.add_argument("photo", help="a photo of one face (PNG, JPEG, WebP or BMP)")
+    capture.add_argument("--json", help="write the result to this JSON file (default: print it)")
+    capture.add_argument("--out-dir", help="also render our face performing it and write its GLB (52 "
+                                           "morph targets), Live Link Face CSV, JSON and PNG here")
+    capture.add_argument("--text", help="a description for YOUR face (the photo's) to perform instead")
+    capture.add_argument("--own-face", action="store_true", help="use the photo as the face's texture")
+    capture.set_defaults(func=_capture)

@@ -397,6 +397,28 @@ def test_on_a_phone_the_new_raters_whole_personal_link_is_on_screen(browser, app
         page.close()
 
 
+def test_on_a_phone_a_vote_shows_the_next_face_in_view(browser, app_url):
+    """The rated face stayed after *Submit vote*; at 400 px the rater scrolled a screen up to
+    *Next unrated* and down again for each face. A refused vote stays on its face."""
+    page = browser.new_page(viewport={"width": 400, "height": 860})
+    try:
+        _enrol(page, app_url, "Vi")
+        page.locator("#study-item").get_by_text("part 1, item 1").wait_for(timeout=120_000)
+        submit = page.get_by_role("button", name="Submit vote")
+        submit.scroll_into_view_if_needed()
+        submit.click()  # no score yet: stays, and says why beside the button
+        page.locator("#study-vote-text").get_by_text("Choose a score").wait_for(timeout=60_000)
+        assert "part 1, item 1" in page.locator("#study-item").inner_text()
+        page.get_by_label("5", exact=True).locator("visible=true").first.check()
+        submit.click()
+        page.locator("#study-item").get_by_text("part 1, item 2").wait_for(timeout=120_000)
+        assert "Saved: you rated part 1, item 1" in page.locator("#study-vote-text").inner_text()
+        page.wait_for_function("() => Math.abs(document.getElementById('study-face')"
+                               ".getBoundingClientRect().top) < 5", timeout=30_000)
+    finally:
+        page.close()
+
+
 def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
     """At 400 px the face stacks under the inputs and ten examples, about 1200 px below the
     button: pressing it, or an example, now scrolls the face into view (a wide screen, where the

@@ -89,6 +89,15 @@ def test_bad_input_ends_in_one_sentence_and_exit_code_2(make_argv, fragment, a_f
     assert fragment.replace("{f}", str(a_file)) in last
 
 
+def test_a_study_command_without_an_admin_token_says_how_to_give_one(tmp_path, monkeypatch, capsys):
+    """It said "That admin token is not valid" (and named a UI box) when none was given."""
+    monkeypatch.delenv("EMO_STUDY_ADMIN_TOKEN", raising=False)
+    assert main(["study", "create", "--name", "s", "--db", str(tmp_path / "study.sqlite3")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: No admin token was given: pass --admin-token or set EMO_STUDY_ADMIN_TOKEN "
+                   "(`python -m emo_app study admin-token` makes one).")
+
+
 def test_a_missing_file_the_user_named_is_one_sentence(tmp_path, capsys):
     """A path the user gave that is not there: the sentence names it (no FileNotFoundError)."""
     from PIL import Image

@@ -104,6 +104,14 @@ def test_capture_without_a_face_says_so():
         capture_blendshapes(np.full((200, 200, 3), 127, np.uint8))
 
 
+def test_a_photo_too_small_for_a_face_says_its_size():
+    """An 8 x 8 image got the general "No face was found ... well-lit, front-facing" advice."""
+    from emo_app.face.capture import capture_blendshapes
+
+    with pytest.raises(InvalidInputError, match=r"^The photo is only 8 x 6 pixels; no face was found"):
+        capture_blendshapes(np.full((6, 8, 3), 127, np.uint8))
+
+
 def test_rendered_smile_reads_back_as_a_smile(renderer, capture):
     neutral, smile = renderer.render_batch(
         [Blendshapes.zeros(), Blendshapes.from_dict({"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0})],
@@ -172,6 +180,32 @@ def test_cli_render_and_capture(tmp_path, capfd):
     # MediaPipe's C++ log lines (XNNPACK, feedback tensors) no longer precede the answer
     err = capfd.readouterr().err
     assert ".cc:" not in err and "XNNPACK" not in err, err
+
+
+def test_cli_capture_writes_the_capture_tabs_downloads(tmp_path, monkeypatch):
+    """The Capture tab gives a GLB, a Live Link Face CSV, JSON and PNG; `capture` on the command
+    line gave only the weights."""
+    import csv
+    from pathlib import Path
+
+    from PIL import Image
+    from skimage.data import astronaut
+
+    from emo_app.cli import main
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path / "data"))
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut()).save(photo)
+    out = tmp_path / "capture"
+    assert main(["capture", str(photo), "--out-dir", str(out), "--json", str(tmp_path / "r.json")]) == 0
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert {Path(f).parent for f in payload["files"].values()} == {out}
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".glb", ".json", ".png"]
+    with (out / "captured-live-link-face.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    smile = payload["blendshapes"]["mouthSmileLeft"]
+    assert smile > 0.5 and float(rows[0]["MouthSmileLeft"]) == pytest.approx(smile, abs=1e-4)
+    assert (out / "captured.glb").read_bytes()[:4] == b"glTF"
 
 
 def test_hd_head_loads_behind_the_same_interface(renderer, shared_dir):

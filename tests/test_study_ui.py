@@ -69,7 +69,7 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
         build_study_tab(Settings())
     handlers = {fn.api_name: fn.fn for fn in demo.fns.values()}
     token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
-    message, progress = handlers["study_vote"]("pilot", token, "3d", 1, 2, 4)
+    message, progress, *_ = handlers["study_vote"]("pilot", token, "3d", 1, 2, 4)
     assert "Saved" in message and "part 1: 1/63" in progress
     assert service.my_votes(db, "pilot", token) == {service.get_item(db, "pilot", "3d", 1, 2).id: 4}
     with pytest.raises(gr.Error, match="already rated"):
@@ -102,7 +102,7 @@ def test_rater_flow_through_the_handlers(db: StudyDB, admin: str, tmp_path: Path
     again = pages.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[0]
     assert RENDERED == [item.point] and np.array_equal(again, image)  # served from the PNG cache
 
-    message, progress = pages.ui_vote(db, "pilot", token, "2d", 1, 7, "3")
+    message, progress, _ = pages.ui_vote(db, "pilot", token, "2d", 1, 7, "3")
     assert "**3**" in message and "**2D AV** 1/315 (part 1: 1/63," in progress
     assert pages.ui_show_item(db, "pilot", token, "2d", 1, 7, render=fake_render)[2] == 3
     with pytest.raises(service.AlreadyVotedError):
@@ -222,3 +222,125 @@ def test_showing_another_face_clears_the_last_vote_message(db: StudyDB,
         (show,) = [fn for fn in fns if fn.api_name == shown]
         after = [fn for fn in fns if fn.trigger_after == show._id and fn.outputs == [vote_text]]
         assert len(after) == 1 and after[0].fn() == "", shown
+
+
+def test_a_vote_updates_the_shown_items_own_line(db: StudyDB, admin: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """After *Submit vote* the item's text still said "You have not rated this face yet." beside
+    "Saved: you rated ... **4**"; after *Change my vote* it still named the old score."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    item_line = fns["study_show_item"].outputs[1]  # "What the face should show"
+    assert item_line in fns["study_vote"].outputs and item_line in fns["study_change_vote"].outputs
+    token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
+    before = pages.ui_show_item(db, "pilot", token, "3d", 1, 2, render=fake_render)[1]
+    assert "You have not rated this face yet." in before
+    text = pages.ui_vote(db, "pilot", token, "3d", 1, 2, 4)[2]
+    assert "You rated this face **4**." in text and "not rated" not in text
+    assert text.split("  \n")[:3] == before.split("  \n")[:3]  # the same item, point and class
+    answer = fns["study_change_vote"].fn("pilot", token, "3d", 1, 2, 2)
+    assert "You rated this face **2**." in dict(zip(fns["study_change_vote"].outputs, answer))[item_line]
+
+
+def test_a_first_vote_moves_on_to_the_next_face_to_rate(db: StudyDB, admin: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After *Submit vote* the rated face stayed: on a phone the rater scrolled a screen up to
+    *Next unrated* and back down to the scores for each of 630 faces. A refused vote stays put
+    and says why on the vote line."""
+    import gradio as gr
+
+    from emo_app.ui.common import PAGE_HEADER
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    vote = next(fn for fn in demo.fns.values() if fn.api_name == "study_vote")
+    names = {"Vote message": "message", "Model": "model", "Part": "part", "Item": "position",
+             "Face": "image", "What the face should show": "text"}
+    token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
+    pages.ui_vote(db, "pilot", token, "3d", 1, 2, 4)
+
+    def press(position: int, score: int, request: object = None) -> dict:
+        answer = vote.fn("pilot", token, "3d", 1, position, score, request=request)
+        return {names.get(out.label, out.label): value for out, value in zip(vote.outputs, answer)}
+
+    shown = press(1, 5)
+    assert shown["message"] == "Saved: you rated part 1, item 1 **5**."
+    assert (shown["model"], shown["part"], shown["position"]) == ("3d", 1, 3)  # item 2 is rated already
+    assert shown["image"] is not None and "part 1, item 3" in shown["text"] and "not rated" in shown["text"]
+    page = SimpleNamespace(headers={PAGE_HEADER: "app"})
+    refused = press(2, 5, request=page)  # already rated: stays on item 2, says why
+    assert refused["message"].startswith("⚠️ You already rated this face")
+    assert all(value == {"__type__": "update"} for key, value in refused.items() if key != "message")
+
+    admin_token = service.create_admin_token(db)  # a small study: the 3D part done, then 2D
+    service.create_study_from_points(db, admin_token, "small", parts=1, per_part=60)
+    token, _ = pages.ui_sign_in(db, "small", "Bo", "")
+    for position in range(1, 61):
+        pages.ui_vote(db, "small", token, "3d", 1, position, 3)
+    assert pages.ui_next_after_vote(db, "small", token, "3d", 1, 60) == ("2d", 1, 1)
+    for position in range(1, 61):
+        pages.ui_vote(db, "small", token, "2d", 1, position, 3)
+    with pytest.raises(service.EmoAppError, match="rated every face in this study"):
+        pages.ui_next_after_vote(db, "small", token, "2d", 1, 60)
+
+
+def test_an_empty_admin_token_and_a_missing_part_get_their_own_sentences(db: StudyDB, admin: str,
+                                                                        tmp_path: Path) -> None:
+    """*Create study* before typing a token said "That admin token is not valid"; Part 9 (of 5)
+    said "Part 9 of the 3D C2A2 model has no item 1", as if item 1 were the problem."""
+    with pytest.raises(service.StudyAccessError, match=r"^No admin token was given\. Enter yours"):
+        pages.ui_admin_create(db, "  ", "second", "points")
+    with pytest.raises(service.StudyAccessError, match="not valid"):
+        pages.ui_admin_create(db, "wrong", "second", "points")
+    token, _ = pages.ui_sign_in(db, "pilot", "Ann", "")
+    no_part = r"^There is no part 9: the 3D C2A2 model has parts 1 to 5\.$"
+    with pytest.raises(service.InvalidInputError, match=no_part):
+        pages.ui_vote(db, "pilot", token, "3d", 9, 1, 3)
+    with pytest.raises(service.InvalidInputError, match=r"has items 1 to 63; there is no item 64\.$"):
+        pages.ui_show_item(db, "pilot", token, "2d", 2, 64, render=fake_render)
+    folder = tmp_path / "faces"  # a folder study shows one model only
+    folder.mkdir()
+    from PIL import Image
+
+    Image.fromarray(fake_render(EmotionPoint(0.9, 0.1, 0.0))).save(folder / "a.png")
+    (folder / "labels.csv").write_text("file,valence,arousal,z\na.png,0.9,0.1,0\n")
+    pages.ui_admin_create(db, admin, "folder", "folder", folder=str(folder), model="3d")
+    token, _ = pages.ui_sign_in(db, "folder", "Ann", "")
+    no_model = r"^This study has no 2D AV items; choose the other model\.$"
+    with pytest.raises(service.InvalidInputError, match=no_model):
+        pages.ui_show_item(db, "folder", token, "2d", 1, 1, render=fake_render)
+
+
+def test_each_admin_answer_sits_under_its_own_button(db: StudyDB, admin: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """*Create study* and *Add rater* answered on one line under *Unlock*: on a phone the rater's
+    link appeared a screen above the button that made it. A refusal is said on that line too."""
+    import gradio as gr
+
+    from emo_app.ui.common import PAGE_HEADER
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    fns = {fn.api_name: fn for fn in demo.fns.values()}
+    buttons = {b.value: b._id for b in demo.blocks.values() if isinstance(b, gr.Button)}
+    (create_line,) = fns["study_admin_create"].outputs
+    (rater_line,) = fns["study_admin_add_rater"].outputs
+    assert buttons["Create study"] < create_line._id < buttons["Add rater and make a link"]
+    assert buttons["Add rater and make a link"] < rater_line._id < buttons["Show results"]
+    page = SimpleNamespace(headers={PAGE_HEADER: "app"})  # no url: the link would be relative
+    refused = fns["study_admin_add_rater"].fn(admin, "pilot", "", request=page)
+    assert refused == "⚠️ Enter a rater name."
+    assert fns["study_admin_create"].fn(admin, "pilot", "points", 0, "", "", "3d", request=page).startswith(
+        "⚠️ A study called 'pilot' already exists")

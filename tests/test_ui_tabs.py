@@ -33,6 +33,41 @@ def test_capture_says_whose_weights_the_chart_shows(astronaut, tmp_path, monkeyp
     assert performed[6]["browDownLeft"] > 0.5  # the chart's numbers are the frown's
 
 
+def test_a_refused_photo_is_named_on_the_message_line_not_only_in_a_toast(tmp_path, monkeypatch):
+    """After a photo with no face the page kept "1 face found." beside that photo once the toast
+    was gone; the message line now says why, the last capture stays on screen."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from emo_app.ui.common import PAGE_HEADER, RefusedInput
+    from emo_app.ui.tabs import capture
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    page = SimpleNamespace(headers={PAGE_HEADER: "app"})
+    sky = np.full((300, 300, 3), (200, 200, 255), np.uint8)
+    refused = RefusedInput("The file is not an image.")  # refuse_bad_payloads' stand-in
+    for photo, why in ((sky, "No face was found"), (refused, "not an image")):
+        answer = capture.capture(photo, "", False, request=page)
+        assert answer[4].startswith("⚠️ ") and why in answer[4] and "last photo that worked" in answer[4]
+        kept = [value for i, value in enumerate(answer) if i != 4]
+        assert all(isinstance(value, dict) and value.get("__type__") == "update" and len(value) == 1
+                   for value in kept), kept  # gr.skip(): the last face, chart and files stay
+
+
+def test_the_capture_tab_names_its_3d_viewer_as_describe_does():
+    """The Capture tab's viewer was labelled just "GLB"."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.capture import build_capture_tab
+    from emo_app.ui.tabs.describe import build_describe_tab
+
+    labels = [{block.label for block in _built_tab(builder, Settings()).blocks.values()
+               if isinstance(block, gr.Model3D)} for builder in (build_capture_tab, build_describe_tab)]
+    assert labels[0] == labels[1] == {"Interactive 3D (GLB with 52 ARKit morph targets)"}
+
+
 def _built_tab(builder, settings):
     import gradio as gr
 
@@ -53,6 +88,30 @@ def test_benchmark_tab_says_why_a_model_is_unavailable_before_a_run(tmp_path):
     notes = [block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)]
     reason = next(note for note in notes if "emo3d-clip-baseline" in note)
     assert "CLIP_Baseline.pth" in reason and "weights fetch emo3d-clip-baseline" in reason
+
+
+def test_benchmark_tab_says_what_a_pool_holds_and_what_each_number_means(tmp_path):
+    """The pool upload named no format (the columns came only in a refusal after a run), and the
+    table's "FER judge KL" or "MediaPipe judge r" said neither what they measure nor which way is
+    better (nor did the chart's panels)."""
+    import json
+
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.metric.benchmark import ModelScores
+    from emo_app.ui.tabs.benchmark import build_benchmark_tab, report_chart, report_table
+
+    demo = _built_tab(build_benchmark_tab, Settings(weights_dir=tmp_path))
+    notes = " ".join(block.value or "" for block in demo.blocks.values() if isinstance(block, gr.Markdown))
+    assert "`text` column" in notes and "`contempt`" in notes
+    assert "Offline MediaPipe judge: Pearson r (higher is better)" in notes
+    row = ModelScores("m", 5, emotion_mae=0.1, fer_agreement=0.5, mediapipe_r=0.4)
+    headers, _ = report_table([row], k=10)
+    assert headers[2:] == ["emotion MAE ↓", "FER judge agreement ↑", "MediaPipe judge r ↑"]
+    chart = report_chart([ModelScores("m", 5, fer_kl=1.2, mediapipe_r=0.4)], k=10)
+    titles = [note["text"] for note in json.loads(chart.to_json())["layout"]["annotations"]]
+    assert titles == ["FER judge KL ↓", "MediaPipe judge r ↑"]
 
 
 def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
@@ -134,7 +193,7 @@ def test_the_faces_found_column_reads_as_a_share_of_the_prompts():
 
     headers, rows = report_table([ModelScores("embedded", 40, fer_kl=1.26761, mediapipe_detected=1.0),
                                   ModelScores("other", 40, mediapipe_detected=0.375)], k=10)
-    assert headers == ["model", "prompts", "FER judge KL", "faces found"]
+    assert headers == ["model", "prompts", "FER judge KL ↓", "faces found"]
     assert rows == [["embedded", 40, 1.2676, "100%"], ["other", 40, "", "38%"]]
 
 

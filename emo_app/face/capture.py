@@ -122,6 +122,11 @@ class FaceCapture:
         )
         faces = result.face_landmarks or []
         if not faces:
+            height, width = rgb.shape[:2]
+            if min(height, width) < 100:  # too small to hold a face that wide: say so first
+                raise InvalidInputError(f"The photo is only {width} x {height} pixels; no face was found "
+                                        "in it. Use a larger photo where the face is at least about "
+                                        "100 pixels wide.")
             raise InvalidInputError(NO_FACE)
         points = [np.array([[p.x, p.y, p.z] for p in face], dtype=np.float32) for face in faces]
         areas = [float(np.ptp(p[:, 0]) * rgb.shape[1] * np.ptp(p[:, 1]) * rgb.shape[0]) for p in points]

@@ -1,10 +1,10 @@
-"""`python -m emo_app face render|export` and `python -m emo_app capture PHOTO`.
+"""`python -m emo_app face render|export` (`capture PHOTO` is in emo_app.services_cli: it
+renders through the services).
 Imports stay inside the handlers so `--help` is fast."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -57,24 +57,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capture(args: argparse.Namespace) -> int:
-    from emo_app.face.capture import capture_blendshapes
-
-    result = capture_blendshapes(args.photo)
-    payload = {
-        "message": result.message,
-        "face_count": result.face_count,
-        "blendshapes": result.shapes.to_dict(),
-    }
-    text = json.dumps(payload, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-        print(f"{result.message}; wrote {args.json}")
-    else:
-        print(text)
-    return 0
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     face = subparsers.add_parser("face", help="render or export the 3D face")
     sub = face.add_subparsers(dest="face_command", metavar="ACTION", required=True)
@@ -95,8 +77,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, help="output .glb or .obj")
     export.add_argument("--texture", default="none", help=texture_help)
     export.set_defaults(func=_export)
-
-    capture = subparsers.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")
-    capture.add_argument("photo", help="a photo of one face (PNG, JPEG, WebP or BMP)")
-    capture.add_argument("--json", help="write the result to this JSON file (default: print it)")
-    capture.set_defaults(func=_capture)

@@ -337,11 +337,12 @@ def _benchmark_clip(config: BenchmarkConfig, clip: ClipEncoder | None) -> tuple[
         try:
             clip = get_clip(config.clip_model, config.clip_pretrained)
         except MissingWeightsError as exc:
+            log.info("Emo3D not computed: %s", exc)  # where it looked, for whoever runs the server
             clip_note = (
-                f"Emo3D not computed: the CLIP weights are missing ({exc}) "
-                "Only the offline judges are reported; they are not the Emo3D metric."
+                f"Emo3D not computed: it needs the CLIP model '{exc.name}', whose weights are not on "
+                f"this machine. {exc.fetch_hint.strip()} The numbers below come from the offline "
+                "judges only; they are not the Emo3D metric."
             )
-            log.info(clip_note)
     elif not config.use_clip:
         clip, clip_note = None, "Emo3D not computed: CLIP was switched off for this run."
     return clip, clip_note
@@ -417,8 +418,35 @@ _COLUMNS = (
     ("mediapipe_detected", "Offline MediaPipe judge: faces found"),
 )  # fmt: skip
 # the measures charted, one panel each (the report's and the page's chart)
-CHART_PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k"),
-                ("fer_kl", "Offline FER judge KL"), ("mediapipe_r", "Offline MediaPipe r"))
+CHART_PANELS = (("emo3d", "Emo3D (lower is better)"), ("recall_at_k", "Recall@k (higher is better)"),
+                ("fer_kl", "Offline FER judge KL (lower is better)"),
+                ("mediapipe_r", "Offline MediaPipe r (higher is better)"))
+
+
+# what each measure is and which way is better, under the report's table (computed ones only)
+MEANINGS = {
+    "mse": "MSE (lower is better): the 51 MediaPipe blendshapes against the pool's ground truth "
+           "(only a pool with ground-truth blendshapes, the Emo3D split, has it).",
+    "emotion_mae": "Emotion MAE (lower is better): the model's 8 emotion intensities against the "
+                   "pool's labels, mean absolute difference.",
+    "emo3d": "Emo3D (lower is better): sigmoid(mean KL / alpha) with the paper's definition (psi "
+             "as stated above); 0.5 means perfect retrieval.",
+    "mean_kl": "Mean KL (lower is better): the KL divergence Emo3D is made from.",
+    "recall_at_k": "Recall@k (higher is better): the share of faces whose own prompt is among the k "
+                   "prompts CLIP retrieves for them.",
+    "emo3d_released_code": "Emo3D, released-code formula: the authors' released formula (a sum over "
+                           "the k rows), comparable only with numbers produced by that code.",
+    "fer_kl": "Offline FER judge: KL (lower is better): the prompt's emotions against what an "
+              "offline facial-expression classifier reads on the rendered face.",
+    "fer_agreement": "Offline FER judge: top-1 agreement (higher is better): the share of faces "
+                     "whose strongest emotion, as the classifier reads it, is the prompt's.",
+    "mediapipe_r": "Offline MediaPipe judge: Pearson r (higher is better): the 51 blendshapes the "
+                   "model asked for against the ones MediaPipe reads back from the rendered face.",
+    "mediapipe_mse": "Offline MediaPipe judge: MSE (lower is better): the same comparison as a "
+                     "mean squared error.",
+    "mediapipe_detected": "Offline MediaPipe judge: faces found: the share of renders in which "
+                          "MediaPipe found a face (its r and MSE are over those).",
+}
 
 
 # fractions of the prompts, written as percentages ("faces found 1.0000" read as one face)
@@ -440,7 +468,8 @@ def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
     per computed measure; none when nothing was)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    header = [title.replace("Recall@k", f"Recall@{report.k}") for _, title in _COLUMNS]
+    shown = computed_measures(report.rows, _COLUMNS)  # no column of "n/a" only
+    header = [title.replace("Recall@k", f"Recall@{report.k}") for _, title in shown]
     csv_path = out_dir / "report.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -454,23 +483,25 @@ def write_report(report: BenchmarkReport, out_dir: Path) -> dict[str, Path]:
         f"Pool: `{report.pool_name}` ({report.pool_size} prompts); k = {report.k}; alpha = {report.alpha}; "
         f"CLIP: {report.clip_model or 'none'}.",
         "",
-        f"Emo3D's {PSI_DESCRIPTIONS[report.psi]} (`{report.psi}`).",
-        "",
     ]
+    if any(row.emo3d is not None for row in report.rows):  # how psi was made, where Emo3D was
+        lines += [f"Emo3D's {PSI_DESCRIPTIONS[report.psi]} (`{report.psi}`).", ""]
     if report.clip_note:
         lines += [f"> {report.clip_note}", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in report.rows:
         values = asdict(row)
-        lines.append("| " + " | ".join(_fmt(values[key], key) for key, _ in _COLUMNS) + " |")
+        lines.append("| " + " | ".join(_fmt(values[key], key) for key, _ in shown) + " |")
+    lines += ["", "What the numbers mean:", ""]
+    lines += [f"- {MEANINGS[key]}".replace("Recall@k", f"Recall@{report.k}") for key, _ in shown
+              if key in MEANINGS]
+    missing = [title.split(" (")[0].replace("Recall@k", f"Recall@{report.k}") for key, title in _COLUMNS
+               if (key, title) not in shown]
+    if missing:
+        lines += ["", f"Not computed in this run: {'; '.join(missing)}."]
     lines += [
         "",
-        "Emo3D = sigmoid(mean KL / alpha) with the paper's definition (psi as stated above); "
-        "0.5 means perfect retrieval, lower is better. The "
-        "released-code column applies the authors' released formula (a sum over the k rows), "
-        "comparable only with numbers produced by that code. MSE is over the 51 MediaPipe "
-        "blendshapes against the pool's ground truth (Emo3D split only). The offline judges are "
-        "not the Emo3D metric.",
+        "The offline judges are not the Emo3D metric.",
         "",
         "Paper Table 2 for reference (MSE / Emo3D, their unpublished pool and alpha): "
         + "; ".join(f"{m} {a} / {b}" for m, (a, b) in PAPER_TABLE_2.items()) + ".",

@@ -21,9 +21,14 @@ def _db(args: argparse.Namespace):
 
 
 def _token(args: argparse.Namespace) -> str:
+    from emo_app.errors import InvalidInputError
     from emo_app.study.service import ADMIN_ENV_VAR
 
-    return args.admin_token or os.environ.get(ADMIN_ENV_VAR, "")
+    token = (args.admin_token or os.environ.get(ADMIN_ENV_VAR, "")).strip()
+    if not token:
+        raise InvalidInputError(f"No admin token was given: pass --admin-token or set {ADMIN_ENV_VAR} "
+                                "(`python -m emo_app study admin-token` makes one).")
+    return token
 
 
 def _admin_token(args: argparse.Namespace) -> int:

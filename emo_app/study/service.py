@@ -72,8 +72,9 @@ def check_admin(db: DBLike, token: str | None) -> None:
     """Raise StudyAccessError unless ``token`` is a stored admin token or EMO_STUDY_ADMIN_TOKEN."""
     denied = StudyAccessError("That admin token is not valid. Ask the study owner for one "
                               "(`python -m emo_app study admin-token` makes one).")
-    if not isinstance(token, str) or not token.strip():
-        raise denied
+    if not isinstance(token, str) or not token.strip():  # nothing typed yet: say where it goes
+        raise StudyAccessError("No admin token was given. Enter yours (`python -m emo_app study "
+                               f"admin-token` makes one, or set {ADMIN_ENV_VAR} where the app runs).")
     given = _hash_token(token.strip())
     valid = False
     env_token = os.environ.get(ADMIN_ENV_VAR, "").strip()
@@ -302,7 +303,14 @@ def get_item(db: DBLike, study: int | str, model: str, part: int, position: int)
     with as_db(db).read() as conn:
         item = storage.find_item(conn, _study_row(conn, study).id, model, part, position)
     if item is None:
-        raise InvalidInputError(f"Part {part} of the {MODEL_LABELS[model]} model has no item {position}.")
+        layout = study_layout(db, study).get(model, {})
+        if not layout:
+            raise InvalidInputError(f"This study has no {MODEL_LABELS[model]} items; choose the other model.")
+        if int(part) not in layout:
+            raise InvalidInputError(f"There is no part {part}: the {MODEL_LABELS[model]} model has parts "
+                                    f"{min(layout)} to {max(layout)}.")
+        raise InvalidInputError(f"Part {part} of the {MODEL_LABELS[model]} model has items 1 to "
+                                f"{layout[int(part)]}; there is no item {position}.")
     return item
 
 

@@ -69,7 +69,8 @@ def show_result_js(elem_id: str, needs_text: str | None = None) -> str:
     )
 
 
-def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
+def ui_errors(fn: F | None = None, *, positional: int | None = None,
+              page_answer: Callable[[str], Any] | None = None) -> F:
     """Our errors (bad input, missing weights) as a sentence, without losing the page.
 
     From the studio's page the sentence is a warning toast and every output keeps what it
@@ -78,9 +79,12 @@ def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
     mistake is not a fault); any other exception propagates with its traceback.
 
     The wrapper adds a ``request: gr.Request`` parameter (Gradio fills it) unless ``fn`` has
-    one. A function taking ``*values`` needs ``positional``: how many inputs it is wired to."""
+    one. A function taking ``*values`` needs ``positional``: how many inputs it is wired to.
+    ``page_answer(sentence)``: what the page's outputs become instead of keeping everything (a
+    message line that would still describe the last success says the sentence instead)."""
     if fn is None:
-        return functools.partial(ui_errors, positional=positional)  # type: ignore[return-value]
+        return functools.partial(ui_errors, positional=positional,  # type: ignore[return-value]
+                                 page_answer=page_answer)
     import inspect
     import typing
 
@@ -127,7 +131,7 @@ def ui_errors(fn: F | None = None, *, positional: int | None = None) -> F:
             log.info("%s refused: %s", name, message)
             if from_the_page(request):
                 gr.Warning(message, duration=12)
-                return gr.skip()
+                return gr.skip() if page_answer is None else page_answer(message)
             raise gr.Error(message, duration=12, print_exception=False) from exc
 
     wrapper.__signature__ = wrapper_signature  # type: ignore[attr-defined]

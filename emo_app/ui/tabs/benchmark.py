@@ -9,16 +9,22 @@ from typing import Any
 import gradio as gr
 
 from emo_app.config import Settings
-from emo_app.metric.benchmark import CHART_PANELS, SHARE_MEASURES, computed_measures
+from emo_app.metric.benchmark import CHART_PANELS, MEANINGS, SHARE_MEASURES, computed_measures
 from emo_app.ui.common import plot_data, ui_errors
 
 # (field of a report row, column title); a column shows only when some model has a number
+# what a pool CSV must hold (said before an upload is refused for lacking it)
+POOL_FORMAT = ("Your own pool: a CSV with a `text` column and the 8 emotion columns `neutral`, "
+               "`happiness`, `surprise`, `sadness`, `anger`, `disgust`, `fear`, `contempt`; or an "
+               "Emo3D split CSV.")
+
+# (↓ lower is better, ↑ higher is better)
 COLUMNS = (
-    ("model", "model"), ("prompts", "prompts"), ("mse", "MSE"), ("emotion_mae", "emotion MAE"),
-    ("emo3d", "Emo3D ↓"), ("mean_kl", "mean KL"), ("recall_at_k", "recall@k"),
-    ("emo3d_released_code", "Emo3D (released code)"), ("fer_kl", "FER judge KL"),
-    ("fer_agreement", "FER judge agreement"), ("mediapipe_r", "MediaPipe judge r"),
-    ("mediapipe_mse", "MediaPipe judge MSE"), ("mediapipe_detected", "faces found"),
+    ("model", "model"), ("prompts", "prompts"), ("mse", "MSE ↓"), ("emotion_mae", "emotion MAE ↓"),
+    ("emo3d", "Emo3D ↓"), ("mean_kl", "mean KL ↓"), ("recall_at_k", "recall@k ↑"),
+    ("emo3d_released_code", "Emo3D (released code)"), ("fer_kl", "FER judge KL ↓"),
+    ("fer_agreement", "FER judge agreement ↑"), ("mediapipe_r", "MediaPipe judge r ↑"),
+    ("mediapipe_mse", "MediaPipe judge MSE ↓"), ("mediapipe_detected", "faces found"),
 )  # fmt: skip
 
 
@@ -38,8 +44,11 @@ def report_table(rows: list[Any], k: int) -> tuple[list[str], list[list[Any]]]:
 
 
 def report_chart(rows: list[Any], k: int):
-    """One bar panel per measure that was computed (none left empty), side by side."""
-    panels = [(key, title.replace("@k", f"@{k}")) for key, title in computed_measures(rows, CHART_PANELS)]
+    """One bar panel per measure that was computed (none left empty), side by side, titled as
+    the table's columns (short, with the arrow that says which way is better: four panels share
+    a phone's width)."""
+    titles = dict(COLUMNS)
+    panels = [(key, titles[key].replace("@k", f"@{k}")) for key, _ in computed_measures(rows, CHART_PANELS)]
     if not panels:
         return None
     names = [row.model for row in rows]
@@ -99,6 +108,7 @@ def build_benchmark_tab(settings: Settings) -> None:
                     gr.Markdown(models_note)
             pool = gr.File(label="Prompt pool CSV (optional; the shipped 400+ prompt pool otherwise)",
                            file_types=[".csv"])
+            gr.Markdown(POOL_FORMAT, elem_id="benchmark-pool-format")
             limit = gr.Slider(5, 500, value=40, step=5,
                               label="Prompts to score (retrieval uses the whole pool)")
             k = gr.Slider(1, 20, value=10, step=1, label="k (top-k retrieval)")
@@ -109,6 +119,8 @@ def build_benchmark_tab(settings: Settings) -> None:
             # wrapped titles keep every column in view
             table = gr.Dataframe(label="Scores per model", interactive=False, wrap=True, visible=False,
                                  elem_id="benchmark-table")
+            with gr.Accordion("What the numbers mean (↓ lower is better, ↑ higher is better)", open=False):
+                gr.Markdown("\n".join(f"- {meaning}" for meaning in MEANINGS.values()))
             plot = gr.Plot(label="Report chart")
             files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple")
     go.click(benchmark, [models, pool, limit, k], [notes, table, plot, files], api_name="benchmark",

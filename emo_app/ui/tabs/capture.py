@@ -13,7 +13,16 @@ PHOTO_WEIGHTS = "Blendshapes captured from the photo"
 DESCRIPTION_WEIGHTS = "Blendshapes from your description (not the photo's expression)"
 
 
-@ui_errors
+def say_why_no_capture(sentence: str) -> tuple:
+    """A refused photo: the message line says why (it kept "1 face found." beside a photo with no
+    face) and that what is below is still the last capture; everything else stays on screen."""
+    import gradio as gr
+
+    message = f"⚠️ {sentence.rstrip('.')}. (Any face below is from the last photo that worked.)"
+    return (*[gr.skip()] * 4, message, gr.skip(), gr.skip())
+
+
+@ui_errors(page_answer=say_why_no_capture)
 def capture(image: Any, text: str, own_face: bool) -> tuple:
     """Photo (+ optional description) -> renders, GLB, weights plot, message and files."""
     from emo_app import services
@@ -54,7 +63,7 @@ def build_capture_tab(settings: Settings) -> None:
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", height=300)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
-            model3d = gr.Model3D(label="GLB", height=300)
+            model3d = gr.Model3D(label="Interactive 3D (GLB with 52 ARKit morph targets)", height=300)
     plot = gr.Plot(label="Blendshapes")
     weights = gr.JSON(label="The 52 weights (the chart's numbers)")
     files = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")

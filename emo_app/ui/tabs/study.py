@@ -39,9 +39,18 @@ NO_ADMIN_YET = ("⚠️ This server has no admin token yet, so nobody can unlock
                 "`EMO_STUDY_ADMIN_TOKEN` or run `python -m emo_app study admin-token` as said above.")
 
 
-def _handler(fn: Callable[..., Any], api: str) -> Callable[..., Any]:
-    """``fn`` with our error handling, named for its API endpoint."""
-    wrapped = ui_errors(fn)
+# after a vote on a phone the next face sits above the screen: bring its top into view (not
+# after a refused vote, which stays on its face and says why)
+SHOW_FACE_JS = ("() => { const line = document.getElementById('study-vote-text'); "
+                "if (!line || !line.innerText.trim().startsWith('Saved')) return; "
+                "const el = document.getElementById('study-face'); "
+                "if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({block: 'start'}); }")
+
+
+def _handler(fn: Callable[..., Any], api: str, on_its_line: bool = False) -> Callable[..., Any]:
+    """``fn`` with our error handling, named for its API endpoint; ``on_its_line``: on the page a
+    refusal also replaces the handler's one message line (else that line keeps the last success)."""
+    wrapped = ui_errors(fn, page_answer=(lambda sentence: f"⚠️ {sentence}") if on_its_line else None)
     wrapped.__name__ = api
     return wrapped
 
@@ -100,7 +109,7 @@ def _rater_layout(size: int) -> SimpleNamespace:
             with gr.Row():
                 ui.vote = gr.Button("Submit vote", variant="primary")
                 ui.change = gr.Button("Change my vote")
-            ui.vote_text = gr.Markdown(label="Vote message")
+            ui.vote_text = gr.Markdown(label="Vote message", elem_id="study-vote-text")
     ui.progress = gr.Markdown(label="Your progress")
     ui.show_outputs = [ui.image, ui.item_text, ui.score, ui.progress]
     ui.show_inputs = [ui.study, ui.token_state, ui.model, ui.part, ui.position]
@@ -183,10 +192,34 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
         _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
         [ui.part, ui.position], api_name="study_next_unrated",
     ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show"))
-    ui.vote.click(_handler(functools.partial(ui_vote, db), "study_vote"), [*show_inputs, ui.score],
-                  [ui.vote_text, ui.progress], api_name="study_vote")
-    ui.change.click(_handler(functools.partial(ui_change_vote, db), "study_change_vote"),
-                    [*show_inputs, ui.score], [ui.vote_text, ui.progress], api_name="study_change_vote")
+    # A first vote moves on to the next face to rate in the same step (on a phone the navigation
+    # sits a screen above the vote buttons); *Change my vote* stays on the face it changed. On the
+    # page a refused vote is named on the vote line (a "Saved: ..." there would be the last one).
+    import gradio as gr
+
+    def vote_and_move(study: str, token: str, model: str, part: int, position: int, score: Any) -> tuple:
+        """(message, progress, the shown item's text, model, part, position, image, my score)."""
+        message, progress, text = ui_vote(db, study, token, model, part, position, score)
+        try:
+            where = ui_next_after_vote(db, study, token, model, part, position)
+        except EmoAppError as done:  # every face is rated
+            return (f"{message} {done}", progress, text, *[gr.skip()] * 5)
+        image, text, mine, progress = show_item(study, token, *where)
+        return (message, progress, text, *where, image, mine)
+
+    def say_why_not(sentence: str, outputs: int = 8) -> tuple:
+        return (f"⚠️ {sentence}", *[gr.skip()] * (outputs - 1))
+
+    vote = ui_errors(vote_and_move, page_answer=say_why_not)
+    vote.__name__ = "study_vote"
+    after_vote = [ui.vote_text, ui.progress, ui.item_text, ui.model, ui.part, ui.position, ui.image, ui.score]
+    ui.vote.click(vote, [*show_inputs, ui.score], after_vote, api_name="study_vote",
+                  ).then(None, js=SHOW_FACE_JS, api_visibility="private", queue=False)
+    change = ui_errors(functools.partial(ui_change_vote, db),
+                       page_answer=functools.partial(say_why_not, outputs=3))
+    change.__name__ = "study_change_vote"
+    ui.change.click(change, [*show_inputs, ui.score], [ui.vote_text, ui.progress, ui.item_text],
+                    api_name="study_change_vote")
 
 
 def _admin_layout() -> SimpleNamespace:
@@ -211,10 +244,13 @@ def _admin_layout() -> SimpleNamespace:
             ui.csv_path = gr.Textbox(label="CSV (optional; default: the folder's only .csv)", max_lines=1)
             ui.folder_model = gr.Radio(MODEL_CHOICES, value="3d", label="Folder images show")
         ui.create = gr.Button("Create study", variant="primary")
+        # each answer sits under its own button (on a phone the line under *Unlock* is a screen up)
+        ui.create_text = gr.Markdown(label="Create message", elem_id="study-create-text")
         gr.Markdown("#### Raters and results (for the study chosen above)")
         with gr.Row():
             ui.new_rater = gr.Textbox(label="Rater name", max_lines=1, scale=3)
             ui.add = gr.Button("Add rater and make a link", variant="primary", scale=1)
+        ui.rater_text = gr.Markdown(label="Rater link", elem_id="study-rater-link")
         with gr.Row():
             ui.results = gr.Button("Show results", variant="secondary")
             ui.export = gr.Button("Export votes CSV", variant="secondary")
@@ -232,19 +268,20 @@ def _wire_admin(db: Any, ui: SimpleNamespace, study: Any, list_studies: Callable
         return "" if service.admin_configured(db) else NO_ADMIN_YET
 
     gr.on(triggers=None, fn=admin_state, outputs=ui.admin_status, api_visibility="private")
-    ui.unlock.click(_handler(functools.partial(ui_admin_overview, db), "study_admin_overview"),
-                    ui.admin_token, ui.admin_text, api_name="study_admin_overview")
+    overview = _handler(functools.partial(ui_admin_overview, db), "study_admin_overview", on_its_line=True)
+    ui.unlock.click(overview, ui.admin_token, ui.admin_text, api_name="study_admin_overview")
     ui.create.click(
-        _handler(functools.partial(ui_admin_create, db), "study_admin_create"),
+        _handler(functools.partial(ui_admin_create, db), "study_admin_create", on_its_line=True),
         [ui.admin_token, ui.new_name, ui.source, ui.seed, ui.folder, ui.csv_path, ui.folder_model],
-        ui.admin_text, api_name="study_admin_create",
+        ui.create_text, api_name="study_admin_create",
     ).success(list_studies, inputs=ui.new_name, outputs=study, api_name="study_list_after_create")
 
     def do_add_rater(token: str, study_name: str, name: str, request: gr.Request) -> str:
         return ui_admin_add_rater(db, token, study_name, name, page_url(request))
 
-    ui.add.click(_handler(do_add_rater, "study_admin_add_rater"), [ui.admin_token, study, ui.new_rater],
-                 ui.admin_text, api_name="study_admin_add_rater")
+    ui.add.click(_handler(do_add_rater, "study_admin_add_rater", on_its_line=True),
+                 [ui.admin_token, study, ui.new_rater],
+                 ui.rater_text, api_name="study_admin_add_rater")
     ui.results.click(_handler(functools.partial(ui_admin_results, db), "study_admin_results"),
                      [ui.admin_token, study], [ui.results_text, ui.chart], api_name="study_admin_results")
     ui.export.click(_handler(functools.partial(ui_admin_export, db), "study_admin_export"),
@@ -302,8 +339,6 @@ def ui_show_item(
     render: Callable[..., Any] | None = None, cache_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Any, str, int | None, str]:
     """(image, what the item shows, my earlier score or None, my progress) for a signed-in rater."""
-    from emo_app.emotion.space import nearest_classes
-
     service.rater_from_token(db, study, token)  # raters only; raises for anyone else
     item = service.get_item(db, study, model, int(part), int(position))
     note = ""
@@ -311,37 +346,56 @@ def ui_show_item(
         image = service.item_image(db, item, render=render, cache_dir=cache_dir)
     except EmoAppError as exc:
         image, note = None, f"\n\n_Image unavailable: {exc}_"
+    mine = service.my_votes(db, study, token).get(item.id)
+    return image, item_text(item, mine) + note, mine, progress_text(db, study, token)
+
+
+def item_text(item: Any, mine: int | None) -> str:
+    """What the shown item asks the rater, ending with their vote on it (or that there is none)."""
+    from emo_app.emotion.space import nearest_classes
+
     point = item.point
     distance = nearest_classes(point, 1, model=item.model)[0][1]
     flat = " (2D AV model: Z is 0)" if item.model == "2d" else ""
-    mine = service.my_votes(db, study, token).get(item.id)
-    text = (
+    return (
         f"**{MODEL_LABELS[item.model]}**, part {item.part}, item {item.position}{flat}  \n"
         f"Point: valence {point.valence:+.3f}, arousal {point.arousal:+.3f}, Z {point.z:+.3f}  \n"
         f"Emotion to judge (nearest class): **{item.nearest_class}** (distance {distance:.2f})  \n"
         f"How well does the face show this emotion? 1 = not at all, 5 = perfectly.  \n"
         + (f"You rated this face **{mine}**." if mine is not None else "You have not rated this face yet.")
-        + note
     )
-    return image, text, mine, progress_text(db, study, token)
 
 
 def ui_vote(db: Any, study: str, token: str, model: str, part: int, position: int,
-            score: Any) -> tuple[str, str]:
-    """Commit a first vote, then confirm it: (message, progress)."""
+            score: Any) -> tuple[str, str, str]:
+    """Commit a first vote, then confirm it: (message, progress, the item's text with the vote:
+    it said "You have not rated this face yet" beside "Saved")."""
     item = service.get_item(db, study, model, int(part), int(position))
     vote = service.cast_vote(db, study, token, item.id, score)
     return (f"Saved: you rated part {item.part}, item {item.position} **{vote.score}**.",
-            progress_text(db, study, token))
+            progress_text(db, study, token), item_text(item, vote.score))
+
+
+def ui_next_after_vote(db: Any, study: str, token: str, model: str, part: int,
+                       position: int) -> tuple[str, int, int]:
+    """(model, part, position) of the face to rate after a vote: the next unrated one of this
+    model, else the first unrated one of the other model."""
+    try:
+        return (model, *service.next_unrated(db, study, token, model, part, position))
+    except EmoAppError:
+        where = service.first_unrated(db, study, token)
+        if where is None:
+            raise EmoAppError("You have rated every face in this study. Thank you!") from None
+        return where
 
 
 def ui_change_vote(db: Any, study: str, token: str, model: str, part: int, position: int,
-                   score: Any) -> tuple[str, str]:
-    """Explicitly replace the rater's vote on the shown item: (message, progress)."""
+                   score: Any) -> tuple[str, str, str]:
+    """Explicitly replace the rater's vote on the shown item: (message, progress, the item's text)."""
     item = service.get_item(db, study, model, int(part), int(position))
     vote = service.change_vote(db, study, token, item.id, score)
     return (f"Changed: part {item.part}, item {item.position} is now **{vote.score}**.",
-            progress_text(db, study, token))
+            progress_text(db, study, token), item_text(item, vote.score))
 
 
 def ui_admin_overview(db: Any, admin_token: str) -> str:

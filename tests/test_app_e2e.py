@@ -58,6 +58,7 @@ def test_the_readme_api_example_runs(client):
     exec(snippet.replace("http://127.0.0.1:7860/", client.src), names)
     assert names["prediction"]["dominant_emotion"] == "happiness"
     assert Path(names["front"]).suffix == ".png" and Path(names["glb"]).suffix == ".glb"
+    assert names["glb"] != names["posed"] and Path(names["posed"]).name.endswith("-posed.glb")
 
 
 @pytest.mark.parametrize(("words", "stem"), [

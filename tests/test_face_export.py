@@ -479,3 +479,56 @@ def test_obj_eyes_and_mouth_show_their_colours(tmp_path, full_head):
                 assert np.abs(texel - expected[vertex - part.start]).max() <= 2
     eyes = np.asarray(Image.open(tmp_path / "face_eyes.png").convert("L")).astype(int)
     assert eyes.min() < 60 and np.percentile(eyes, 90) > 170  # pupils and irises, and white sclera
+
+
+def test_the_viewers_posed_glb_is_the_renders_face_without_targets_and_a_quarter_of_the_bytes(
+        tmp_path, full_head, full_glb):
+    """The page's 3D viewer gets the pose baked in: every vertex where the renderer puts it (on
+    the mask head the lid limit too, which morph targets cannot express), the rig's meshes and
+    materials, no morph targets, and far fewer bytes to send on every slider change."""
+    import pygltflib
+
+    from emo_app.face.export import export_posed_glb, glb_meshes
+    from emo_app.face.looks import head_rig
+
+    rig, skin = full_head
+    # a full blink squeezed by squint and cheek: the mask head's lid limit holds the upper lid
+    shapes = Blendshapes.from_dict({"jawOpen": 0.6, "browInnerUp": 0.8, "eyeBlinkLeft": 1.0,
+                                    "eyeSquintLeft": 1.0, "cheekSquintLeft": 1.0})
+    path = export_posed_glb(shapes, tmp_path / "posed.glb", texture=skin, rig=rig)
+    gltf = pygltflib.GLTF2().load(str(path))
+    rigged = full_glb[1]
+    assert [m.name for m in gltf.meshes] == [m.name for m in rigged.meshes]
+    assert [m.name for m in gltf.materials] == [m.name for m in rigged.materials]
+    assert all(p.targets in (None, []) for p in _primitives(gltf)) and not gltf.meshes[0].weights
+    order = np.concatenate([part.start + rows for mesh in glb_meshes(rig) for part, rows in mesh.pieces])
+    stored = np.concatenate([_read(gltf, p.attributes.POSITION) for p in _primitives(gltf)]) * 100.0
+    assert np.abs(stored - rig.deform(shapes)[order]).max() < 1e-4  # centimetres
+    assert path.stat().st_size < len(full_glb[0]) / 3
+
+    mask = head_rig("mediapipe")
+    gltf = pygltflib.GLTF2().load(str(export_posed_glb(shapes, tmp_path / "mask.glb", rig=mask)))
+    order = np.concatenate([part.start + rows for mesh in glb_meshes(mask) for part, rows in mesh.pieces])
+    stored = np.concatenate([_read(gltf, p.attributes.POSITION) for p in _primitives(gltf)]) * 100.0
+    linear = mask.neutral + mask.linear_offsets(mask.effective_weights(shapes.values))
+    assert np.abs(stored - mask.deform(shapes)[order]).max() < 1e-4
+    assert np.abs(stored - linear[order]).max() > 0.3  # the lid limit moved the lid (0.54 cm)
+
+
+def test_describe_shows_the_posed_glb_and_offers_the_rigged_one(no_network, tmp_path, monkeypatch):
+    """The viewer's file sits beside the downloads but is not one of them: the download is the
+    GLB an animator keeps working with, with its 52 targets."""
+    import pygltflib
+
+    from emo_app import services
+    from emo_app.ui.tabs.describe import describe
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    result = services.describe("Wide eyes and a mouth agape in sheer surprise.", size=64)
+    assert result.face.view_glb.parent == result.face.files["glb"].parent
+    assert result.face.view_glb not in result.face.files.values()
+    page = describe("Wide eyes and a mouth agape in sheer surprise.", "embedded")
+    viewer, downloads = page[2], page[8]
+    assert viewer.endswith("-posed.glb") and viewer not in downloads
+    rigged = [pygltflib.GLTF2().load(f) for f in downloads if f.endswith(".glb")]
+    assert len(rigged) == 1 and rigged[0].meshes[0].extras["targetNames"] == list(ARKIT_NAMES)

@@ -60,12 +60,13 @@ def test_the_capture_tab_names_its_3d_viewer_as_describe_does():
     import gradio as gr
 
     from emo_app.config import Settings
+    from emo_app.ui.common import VIEWER_LABEL
     from emo_app.ui.tabs.capture import build_capture_tab
     from emo_app.ui.tabs.describe import build_describe_tab
 
     labels = [{block.label for block in _built_tab(builder, Settings()).blocks.values()
                if isinstance(block, gr.Model3D)} for builder in (build_capture_tab, build_describe_tab)]
-    assert labels[0] == labels[1] == {"Interactive 3D (GLB with 52 ARKit morph targets)"}
+    assert labels[0] == labels[1] == {VIEWER_LABEL}
 
 
 def _built_tab(builder, settings):
@@ -328,3 +329,17 @@ def test_the_tongue_slider_says_it_shows_on_the_mask_head_only():
     demo = _built_tab(build_describe_tab, Settings())
     (slider,) = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label == "tongueOut"]
     assert "mask head only" in (slider.info or "")
+
+
+def test_every_3d_viewer_starts_level_with_the_face_as_the_front_render_does():
+    """Babylon.js's default camera looked down on the head, and an open mouth hid behind the
+    upper lip (the renders look level): each viewer's camera starts at beta 90 degrees, in front."""
+    import gradio as gr
+
+    from emo_app.ui.app import build_app
+
+    viewers = [block for block in build_app().blocks.values() if isinstance(block, gr.Model3D)]
+    assert len(viewers) >= 3  # Describe, Capture, Walks
+    for viewer in viewers:
+        alpha, beta, _ = viewer.camera_position
+        assert (alpha, beta) == (90, 90), viewer.label

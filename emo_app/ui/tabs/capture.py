@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from emo_app.config import Settings
-from emo_app.ui.common import blendshapes_figure, show_result_js, ui_errors
+from emo_app.ui.common import (
+    FACE_DOWNLOADS_LABEL,
+    VIEWER_CAMERA,
+    VIEWER_LABEL,
+    blendshapes_figure,
+    show_result_js,
+    ui_errors,
+)
 
 # the chart's title: with a description the face performs the TEXT's weights, not the photo's
 PHOTO_WEIGHTS = "Blendshapes captured from the photo"
@@ -31,7 +38,7 @@ def capture(image: Any, text: str, own_face: bool) -> tuple:
     outcome = services.capture(image, text=description, use_photo_texture=bool(own_face))
     face = outcome.face
     title = DESCRIPTION_WEIGHTS if description else PHOTO_WEIGHTS
-    return (face.images["front"], face.images["three_quarter"], str(face.files["glb"]),
+    return (face.images["front"], face.images["three_quarter"], str(face.view_glb),
             blendshapes_figure(outcome.shapes, title=title), outcome.message,
             [str(p) for p in face.files.values()], outcome.shapes.to_dict())
 
@@ -63,10 +70,10 @@ def build_capture_tab(settings: Settings) -> None:
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", height=300)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
-            model3d = gr.Model3D(label="Interactive 3D (GLB with 52 ARKit morph targets)", height=300)
+            model3d = gr.Model3D(label=VIEWER_LABEL, height=300, camera_position=VIEWER_CAMERA)
     plot = gr.Plot(label="Blendshapes")
     weights = gr.JSON(label="The 52 weights (the chart's numbers)")
-    files = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
+    files = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple")
     from emo_app.services import photo_editor_available
 
     available = photo_editor_available(settings)

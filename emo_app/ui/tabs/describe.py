@@ -17,6 +17,9 @@ from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
 from emo_app.config import Settings
 from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import (
+    FACE_DOWNLOADS_LABEL,
+    VIEWER_CAMERA,
+    VIEWER_LABEL,
     blendshapes_figure,
     emotions_figure,
     explanation_rows,
@@ -98,7 +101,7 @@ def _describe_outputs(result) -> tuple:
         summary += "\n\n" + "\n".join(f"- {note}" for note in prediction.notes)
     return (
         *_image_files(result.face),
-        str(result.face.files["glb"]),
+        str(result.face.view_glb),
         emotions_figure(prediction.emotions),
         blendshapes_figure(shapes),
         point_text(prediction.point),
@@ -156,7 +159,7 @@ def render_weights(*values: Any) -> tuple:
     weights, rest = values[:N_SHAPES], values[N_SHAPES:]
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
                        name="edited-face", **_appearance(rest))
-    return (*_image_files(face), str(face.files["glb"]),
+    return (*_image_files(face), str(face.view_glb),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
 
@@ -261,8 +264,9 @@ def build_describe_tab(settings: Settings) -> None:
                 three_quarter = gr.Image(label="Three-quarter", type="filepath", height=320,
                                          min_width=HALF_ROW_MIN_WIDTH, elem_id="describe-three-quarter")
             model3d = gr.Model3D(
-                label="Interactive 3D (GLB with 52 ARKit morph targets)",
+                label=VIEWER_LABEL,
                 height=320,
+                camera_position=VIEWER_CAMERA,
                 elem_id="describe-model3d",
             )
     summary = gr.Markdown(label="Summary", elem_id="describe-summary")
@@ -290,7 +294,7 @@ def build_describe_tab(settings: Settings) -> None:
     score_note = gr.Markdown(label="Score note")
     score_top = gr.Dataframe(headers=["retrieved prompt", "similarity"], label="Top-k prompts",
                              interactive=False, wrap=True, column_widths=["78%", "22%"])
-    downloads = gr.File(label="Downloads: JSON, Live Link Face CSV, GLB, PNG", file_count="multiple")
+    downloads = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple")
     with gr.Accordion("The prediction as JSON", open=False):
         state = gr.JSON(label="Prediction")
 

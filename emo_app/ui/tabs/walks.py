@@ -11,7 +11,7 @@ from emo_app.config import Settings
 from emo_app.emotion.space import CLASS_NAMES
 from emo_app.errors import InvalidInputError
 from emo_app.services import CIRCLE_RADIUS_RANGE, MAX_WALK_STEPS
-from emo_app.ui.common import gpu, show_result_js, ui_errors
+from emo_app.ui.common import VIEWER_CAMERA, gpu, show_result_js, ui_errors
 
 WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),
               ("Between two classes", "classes")]
@@ -121,7 +121,8 @@ def build_walks_tab(settings: Settings) -> None:
                 gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif",
                                min_width=300)
                 video = gr.Video(label="MP4", height=300, min_width=300, elem_id="walk-mp4")
-            model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300)
+            model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300,
+                                  camera_position=VIEWER_CAMERA)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads", file_count="multiple")
     from emo_app.services import generation_status

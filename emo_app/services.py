@@ -7,6 +7,7 @@ folder (``emo_app.outputs``).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -354,6 +355,15 @@ class WalkRequest:
             params["start_angle"] = phi
         return cls(kind, **params)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The kind and the parameters it uses (the circle's angles in radians), for the JSON."""
+        used = {"axis": ("emotion",), "circle": ("tilt", "start_angle", "r"),
+                "classes": ("emotion", "other", "spherical")}.get(self.kind, ())
+        values = {name: getattr(self, name) for name in (*used, "steps")}
+        return {"kind": self.kind, **{name: value if isinstance(value, (str, bool)) else
+                                      (int(value) if name == "steps" else float(value))
+                                      for name, value in values.items()}}
+
     def points(self) -> list[EmotionPoint]:
         """The walk's points (see emo_app.emotion.space); bad parameters get a sentence."""
         steps = self.steps
@@ -389,9 +399,10 @@ def walk(
     progress: Callable[[float, str], Any] | None = None,
     **walk_kwargs: Any,
 ) -> WalkResult:
-    """Render a walk as an animated face: GIF, MP4, an animated GLB and a labelled grid PNG
-    (``walk_kwargs``: as for ``walk_points``). ``progress(fraction, stage)`` hears each stage, so
-    a page can say more than "Rendering" for the seconds a long walk takes."""
+    """Render a walk as an animated face: GIF, MP4, an animated GLB, the take as a 60 fps Live
+    Link Face CSV, a JSON of each step and a labelled grid PNG (``walk_kwargs``: as for
+    ``walk_points``). ``progress(fraction, stage)`` hears each stage, so a page can say more than
+    "Rendering" for the seconds a long walk takes."""
     report = progress or (lambda fraction, stage: None)
     import imageio.v3 as iio
     from PIL import Image
@@ -422,8 +433,22 @@ def walk(
     files = {"gif": folder / f"{name}.gif",
              "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
              "grid": folder / f"{name}-grid.png"}
+    report(0.6, "Writing the Live Link Face CSV and JSON")
+    from emo_app.blendshapes.io import JSON_FORMAT, resample_frames, write_live_link_csv
+
+    files["csv"] = folder / f"{name}-live-link-face.csv"
+    write_live_link_csv(resample_frames(shapes, fps), files["csv"], fps=60.0)
+    files["json"] = folder / f"{name}.json"
+    files["json"].write_text(json.dumps({
+        "format": "a walk through the C2A2 space (circle angles in radians): one step per frame at "
+                  "fps, each a point, its label and its " + JSON_FORMAT.removeprefix("blendshapes: "),
+        "walk": request.to_dict(), "fps": fps,
+        "steps": [{"label": label, "point": {"valence": p.valence, "arousal": p.arousal, "z": p.z},
+                   "blendshapes": shape.to_dict()}
+                  for label, p, shape in zip(labels, points, shapes, strict=True)],
+    }, indent=2))
     report(0.65, "Writing the GIF")
-    iio.imwrite(files["gif"], np.stack(animation), duration=1000 / fps, loop=0)
+    iio.imwrite(files["gif"], np.stack(animation), duration=gif_durations(len(animation), fps), loop=0)
     report(0.8, "Writing the MP4")
     mp4 = save_mp4(folder / f"{name}.mp4", animation, fps)
     if mp4 is not None:
@@ -431,6 +456,13 @@ def walk(
     report(0.9, "Writing the grid")
     image_grid(faces, labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels)
+
+
+def gif_durations(frames: int, fps: float) -> list[int]:
+    """Each GIF frame's duration in ms, whole centiseconds (all a GIF stores) that add up to the
+    walk's time: at 6 fps every frame as 1000/6 ms was stored as 16 cs, 6.25 fps."""
+    ends = np.round(np.arange(1, frames + 1) * 100.0 / fps).astype(int)
+    return (np.diff(ends, prepend=0) * 10).tolist()
 
 
 def _walk_name(request: WalkRequest) -> str:

@@ -166,8 +166,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--steps", type=int, default=9, help="faces along the walk, 2 to 60 (as on the page)")
     w.add_argument("--straight", action="store_true", help="straight line instead of the great circle")
     w.add_argument("--size", type=int, default=256, help="pixels per face, 32 to 2048")
-    w.add_argument("--out-dir", default="walk", help="folder for the GIF, MP4, GLB and grid PNG, named "
-                   "after the walk (e.g. happy-axis-walk-9-steps.gif)")
+    w.add_argument("--out-dir", default="walk", help="folder for the GIF, MP4, GLB, Live Link Face CSV, "
+                   "JSON and grid PNG, named after the walk (e.g. happy-axis-walk-9-steps.gif)")
     w.set_defaults(func=_walk)
 
     capture = sub.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")

@@ -138,7 +138,8 @@ def test_a_walk_reports_each_stage_so_the_page_can_show_progress():
     heard: list[tuple[float, str]] = []
     result = services.walk("axis", steps=3, size=32,
                            progress=lambda fraction, stage: heard.append((fraction, stage)))
-    assert [stage for _, stage in heard] == ["Rendering 3 faces", "Writing the GLB", "Writing the GIF",
+    assert [stage for _, stage in heard] == ["Rendering 3 faces", "Writing the GLB",
+                                            "Writing the Live Link Face CSV and JSON", "Writing the GIF",
                                             "Writing the MP4", "Writing the grid"]
     assert [fraction for fraction, _ in heard] == sorted(fraction for fraction, _ in heard)
     assert all(path.exists() for path in result.files.values())
@@ -153,3 +154,32 @@ def test_every_walks_example_makes_its_walk():
         gif, *_ = walk(*row)
         with Image.open(gif) as animation:
             assert animation.n_frames == row[6]
+
+
+def test_a_walk_comes_as_a_live_link_take_and_a_json_an_animator_can_use():
+    """A walk had only pictures and a GLB: Unreal's Live Link Face importer and a script that
+    wants each step's point had nothing. The CSV is the GLB's animation sampled at 60 fps (Live
+    Link Face's rate), the JSON each step's label, point and 52 weights; the GIF lasts as long."""
+    import json
+
+    from emo_app.blendshapes.io import read_live_link_csv
+
+    result = services.walk("axis", emotion="Surprised", steps=5, size=32)  # 5 steps at 6 fps: 0.67 s
+    take = read_live_link_csv(result.files["csv"].read_bytes())
+    assert len(take.frames) == 41  # 0 .. 4/6 s at 60 fps
+    jaw = [frame.to_dict()["jawOpen"] for frame in take.frames]
+    keys = [shape.to_dict()["jawOpen"] for shape in result.shapes]
+    assert jaw[0] == pytest.approx(keys[0], abs=1e-5) and jaw[-1] == pytest.approx(keys[-1], abs=1e-5)
+    assert jaw[5] == pytest.approx((keys[0] + keys[1]) / 2, abs=1e-5)  # halfway between steps 1 and 2
+    assert keys[-1] > keys[0] + 0.2  # the walk opens the mouth
+    data = json.loads(result.files["json"].read_text())
+    assert data["walk"] == {"kind": "axis", "emotion": "Surprised", "steps": 5} and data["fps"] == 6.0
+    assert [step["label"] for step in data["steps"]] == result.labels
+    assert data["steps"][-1]["blendshapes"] == result.shapes[-1].to_dict()
+    assert data["steps"][-1]["point"]["valence"] == pytest.approx(result.points[-1].valence)
+    with Image.open(result.files["gif"]) as gif:
+        durations = []
+        for frame in range(gif.n_frames):
+            gif.seek(frame)
+            durations.append(gif.info["duration"])
+    assert sum(durations) == pytest.approx(5 / 6 * 1000, abs=10)  # 6 fps, not 6.25

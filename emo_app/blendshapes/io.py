@@ -97,6 +97,19 @@ class LiveLinkTake:
     rotations: np.ndarray | None = None  # (n_frames, 9) HeadYaw..RightEyeRoll
 
 
+def resample_frames(frames: Sequence[Blendshapes], fps: float, target_fps: float = 60.0) -> list[Blendshapes]:
+    """A sequence played at ``fps`` as frames at ``target_fps``, each weight linear in time
+    between its keys (as a GLB's LINEAR animation of them plays), over the same span: a 6 fps
+    walk becomes a take Live Link Face's importers read at the 60 fps they expect."""
+    keys = np.stack([f.values for f in frames]).astype(np.float64)
+    if len(keys) < 2:
+        return list(frames)
+    times = np.arange(len(keys)) / fps
+    samples = np.arange(int(np.floor(times[-1] * target_fps + 1e-9)) + 1) / target_fps
+    values = np.column_stack([np.interp(samples, times, keys[:, k]) for k in range(keys.shape[1])])
+    return [Blendshapes.from_array(row) for row in values]
+
+
 def write_live_link_csv(
     frames: Blendshapes | Sequence[Blendshapes],
     path: str | Path | None = None,

@@ -32,8 +32,9 @@ WALKS_INTRO = (
     "neutral centre out to a class, the expression growing stronger. *Circle*: once around the centre "
     "at radius r, through the classes it meets. *Between two classes*: from one class to another over "
     "the sphere, or straight through it. Out come an animated GIF and an MP4 (one labelled frame per "
-    "step), a GLB that plays the walk's 52 ARKit blendshape weights (Blender, Unity, three.js) and a "
-    "grid PNG of every face."
+    "step), a GLB that plays the walk's 52 ARKit blendshape weights (Blender, Unity, three.js), the "
+    "same take as a Live Link Face CSV at 60 fps (Unreal), a JSON of every step's point and weights "
+    "and a grid PNG of every face."
 )
 
 
@@ -124,7 +125,8 @@ def build_walks_tab(settings: Settings) -> None:
             model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300,
                                   camera_position=VIEWER_CAMERA)
             grid = gr.Image(label="Grid", type="filepath")
-            files = gr.File(label="Downloads", file_count="multiple")
+            files = gr.File(label="Downloads: GIF, MP4, GLB, Live Link Face CSV, JSON, grid PNG",
+                            file_count="multiple")
     from emo_app.services import generation_status
 
     with gr.Accordion("Generated-image walk (C2A2 Stable Diffusion)", open=False):

@@ -24,6 +24,10 @@ from emo_app.study import service
 from emo_app.study.model import MODEL_LABELS, MODELS
 from emo_app.ui.common import page_url, ui_errors
 
+# The rater's own endpoints read the session's sign-in (a gr.State): a gradio_client session that
+# called /study_sign_in can call them, but as MCP tools the State never changes (always signed
+# out), and an agent has no place rating faces in a study of human experts. Off the API page too.
+RATER_ENDPOINTS = "undocumented"
 MODEL_CHOICES = [("3D C2A2", "3d"), ("2D AV (z = 0)", "2d")]
 SOURCE_CHOICES = [("Generate 315 points (3D + 2D), render our face", "points"),
                   ("Folder of images + CSV file,valence,arousal,z", "folder")]
@@ -182,16 +186,19 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
         """A face shown clears the last vote's message (it named the previous face)."""
         shown.then(lambda: "", None, ui.vote_text, api_visibility="private", queue=False)
 
-    forget_last_vote(ui.show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item"))
+    forget_last_vote(ui.show.click(show_handler, show_inputs, show_outputs, api_name="study_show_item",
+                                  api_visibility=RATER_ENDPOINTS))
     for button, step, api in ((ui.previous, -1, "study_previous"), (ui.following, 1, "study_next")):
         forget_last_vote(button.click(
             _handler(functools.partial(service.step_item, db, step=step), api),
             [ui.study, ui.model, ui.part, ui.position], [ui.part, ui.position], api_name=api,
-        ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show"))
+        ).success(show_handler, show_inputs, show_outputs, api_name=f"{api}_show",
+                  api_visibility=RATER_ENDPOINTS))
     forget_last_vote(ui.next_unrated.click(
         _handler(functools.partial(service.next_unrated, db), "study_next_unrated"), show_inputs,
-        [ui.part, ui.position], api_name="study_next_unrated",
-    ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show"))
+        [ui.part, ui.position], api_name="study_next_unrated", api_visibility=RATER_ENDPOINTS,
+    ).success(show_handler, show_inputs, show_outputs, api_name="study_next_unrated_show",
+              api_visibility=RATER_ENDPOINTS))
     # A first vote moves on to the next face to rate in the same step (on a phone the navigation
     # sits a screen above the vote buttons); *Change my vote* stays on the face it changed. On the
     # page a refused vote is named on the vote line (a "Saved: ..." there would be the last one).
@@ -214,12 +221,13 @@ def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) ->
     vote.__name__ = "study_vote"
     after_vote = [ui.vote_text, ui.progress, ui.item_text, ui.model, ui.part, ui.position, ui.image, ui.score]
     ui.vote.click(vote, [*show_inputs, ui.score], after_vote, api_name="study_vote",
+                  api_visibility=RATER_ENDPOINTS,
                   ).then(None, js=SHOW_FACE_JS, api_visibility="private", queue=False)
     change = ui_errors(functools.partial(ui_change_vote, db),
                        page_answer=functools.partial(say_why_not, outputs=3))
     change.__name__ = "study_change_vote"
     ui.change.click(change, [*show_inputs, ui.score], [ui.vote_text, ui.progress, ui.item_text],
-                    api_name="study_change_vote")
+                    api_name="study_change_vote", api_visibility=RATER_ENDPOINTS)
 
 
 def _admin_layout() -> SimpleNamespace:

@@ -12,7 +12,7 @@ import pytest
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
 
-MAX_GLB_BYTES = 6_000_000  # 52 sparse float morph targets, 25k vertices, the 2048 px skin JPEG
+MAX_GLB_BYTES = 8_000_000  # 52 sparse float morph targets with normals, 25k vertices, the skin JPEG
 _DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 
@@ -532,3 +532,31 @@ def test_describe_shows_the_posed_glb_and_offers_the_rigged_one(no_network, tmp_
     assert viewer.endswith("-posed.glb") and viewer not in downloads
     rigged = [pygltflib.GLTF2().load(f) for f in downloads if f.endswith(".glb")]
     assert len(rigged) == 1 and rigged[0].meshes[0].extras["targetNames"] == list(ARKIT_NAMES)
+
+
+@pytest.mark.parametrize("head", ["full", "mediapipe"])
+def test_glb_morph_targets_turn_the_normals_as_the_pose_does(head):
+    """The targets moved only positions: a viewer that blends morph normals (three.js, Babylon.js,
+    Unity's glTFast) shaded an open jaw with the closed one's normals. Each target now carries
+    its normals' turn, and rest + turn is the posed normal within NORMAL_TOLERANCE."""
+    import pygltflib
+
+    from emo_app.face.export import NORMAL_TOLERANCE, build_glb, glb_meshes
+    from emo_app.face.looks import head_rig
+    from emo_app.face.render import posed_normals
+
+    rig = head_rig(head)
+    gltf = pygltflib.GLTF2.load_from_bytes(build_glb(Blendshapes.from_dict({}), rig=rig))
+    order = np.concatenate([part.start + rows for mesh in glb_meshes(rig) for part, rows in mesh.pieces])
+    rest = np.concatenate([_read(gltf, p.attributes.NORMAL) for p in _primitives(gltf)])
+    for name in ("jawOpen", "eyeBlinkLeft", "mouthSmileRight"):
+        k = ARKIT_NAMES.index(name)
+        turn = np.concatenate([_read(gltf, p.targets[k]["NORMAL"]) for p in _primitives(gltf)])
+        shaded = rest + turn
+        shaded /= np.linalg.norm(shaded, axis=1, keepdims=True)
+        posed = posed_normals(rig, rig.neutral + rig.deltas[k])[order]
+        posed /= np.linalg.norm(posed, axis=1, keepdims=True)
+        error = np.linalg.norm(shaded - posed, axis=1)
+        assert error.max() <= NORMAL_TOLERANCE + 1e-3, name
+        moved = np.linalg.norm(posed - rest, axis=1)
+        assert moved.max() > 0.3, name  # the shape does turn normals a viewer must see

@@ -34,6 +34,9 @@ _SAMPLER = {"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071
 # weights in [0, 1] puts a vertex further than this from the rig, 0.1 mm or a fifth of a pixel
 # in a 512 px render.
 MORPH_TOLERANCE_CM = 0.01
+# The same bound for the targets' normals (unit vectors): a shaded pose's normal is at most this
+# far from the rig's, about 6 degrees; 0.1 keeps the full head's GLB 2.2 MB under storing them all.
+NORMAL_TOLERANCE = 0.1
 METRES_PER_CM = 0.01  # the rig is in centimetres; a glTF file is in metres (glTF 2.0, 3.4)
 ROOT_NODE = "face"  # the GLB's root node; its children are the meshes of ``glb_meshes``
 SKIN_PARTS = ("face", "head")  # the rig parts drawn with the skin
@@ -248,6 +251,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
 
     posed = {part.name: (positions, normals) for part, positions, normals in posed_parts(rig, vertices)}
     neutral = rig.neutral.astype(np.float32)
+    normal_deltas = _normal_deltas(rig) if morph_targets else None
     meshes = []
     for glb_mesh in glb_meshes(rig):
         primitives = []
@@ -275,10 +279,14 @@ def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
             if morph_targets:
                 deltas = rig.deltas[:, part.start + rows]
                 kept = kept_morph_entries(deltas)
+                turns = normal_deltas[:, part.start + rows]
+                turned = kept_morph_entries(turns, NORMAL_TOLERANCE)
                 zero = packer.add({"componentType": _FLOAT, "count": len(rows), "type": "VEC3",
                                    "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
+                # every target has both (three.js reads a missing NORMAL as the whole normal)
                 primitive["targets"] = [
-                    {"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
+                    {"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero),
+                     "NORMAL": packer.sparse_target(turns[k], turned[k], zero)}
                     for k in range(len(ARKIT_NAMES))]
             primitives.append(primitive)
         mesh = {"name": glb_mesh.name, "primitives": primitives}
@@ -295,6 +303,21 @@ def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob)
+
+
+def _normal_deltas(rig: Any) -> np.ndarray:
+    """(52, V, 3) how each shape at full weight turns the unit normals: a viewer adds the weighted
+    deltas to the rest normals and renormalises (glTF 2.0, 3.7.2.2), so an open jaw or a closed
+    lid is shaded as posed instead of with the rest pose's normals."""
+    from emo_app.face.render import posed_normals
+
+    def unit(vectors: np.ndarray) -> np.ndarray:
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    neutral = rig.neutral.astype(np.float32)
+    rest = unit(posed_normals(rig, neutral))
+    turned = [unit(posed_normals(rig, neutral + delta)) - rest for delta in rig.deltas]
+    return np.stack(turned).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -490,7 +513,7 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     """Write a GLB of the posed face only: the same meshes, materials and textures as
     ``export_glb`` with the expression baked into the vertices (as the renderer deforms them, lid
     and lip limits included) and no morph targets: what a web viewer shows, the render's exact
-    vertices in about a quarter of the bytes (1.4 MB for the full head, not 5.5)."""
+    vertices in about a quarter of the bytes (1.4 MB for the full head, not 7.8)."""
     target = _target_path(path, ".glb")
     if not isinstance(shapes, Blendshapes):
         raise InvalidInputError(f"Expected one set of Blendshapes to pose; got {type(shapes).__name__}.")

@@ -427,21 +427,25 @@ def test_on_a_phone_making_the_face_brings_it_into_view(browser, app_url):
     try:
         page.goto(app_url, wait_until="domcontentloaded")
         box = page.locator("#describe-text textarea")
-        box.fill("")  # nothing to make: the page stays at the box, with the warning
         go = page.locator("#describe-go")
-        go.scroll_into_view_if_needed()
-        before = box.bounding_box()["y"]
-        go.click()
-        page.get_by_text("The description is empty").first.wait_for(timeout=30_000)
-        page.wait_for_timeout(700)  # a scroll would have begun by now
-        assert abs(box.bounding_box()["y"] - before) < 50, "an empty description scrolled away from its box"
+        # nothing to make: the page stays at the box, with the warning (no letters scrolled away)
+        for refused, warning in (("", "The description is empty"), ("123 !!", "has no words in it")):
+            box.fill(refused)
+            go.scroll_into_view_if_needed()
+            before = box.bounding_box()["y"]
+            go.click()
+            page.get_by_text(warning).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(700)  # a scroll would have begun by now
+            assert abs(box.bounding_box()["y"] - before) < 50, f"{refused!r} scrolled away from its box"
         box.fill("Wide eyes and a mouth agape in sheer surprise.")
         assert page.locator("#describe-front").bounding_box()["y"] > 900  # below the screen at first
         page.locator("#describe-go").click()
         page.wait_for_function("document.getElementById('describe-front').getBoundingClientRect().top < 450",
                                timeout=30_000)
         _image_src(page, "describe-front")  # and the face arrives there
-        # an example, ten buttons under Make the face, brings its face into view too (it stayed below)
+        # an example, ten buttons under Make the face, brings its face into view too (it stayed
+        # below), also from an emptied box (the example brings its own text)
+        box.fill("")
         example = page.locator("#describe-examples").get_by_text("A smug, one-sided smirk of contempt.")
         example.scroll_into_view_if_needed()
         assert page.locator("#describe-front").bounding_box()["y"] > 900 * 0.6

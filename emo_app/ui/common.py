@@ -58,17 +58,19 @@ def page_url(request: Any) -> str:
     return f"{scheme}://{host}{path}/"
 
 
-def show_result_js(elem_id: str, needs_text: str | None = None) -> str:
+def show_result_js(elem_id: str, needs_text: str | None = None, max_chars: int | None = None) -> str:
     """Client-side JS for a primary button: when ``elem_id`` (the first result) sits below the
     screen, as on a phone, where the result column stacks under the inputs and examples, bring
     it into view; on a wide screen, where it is already visible, do nothing. ``needs_text``: the
-    id of a text box that must not be empty; when it is, the page stays at the box that needs
+    id of a text box the server refuses without a letter in it (empty, "123 !!") or longer than
+    ``max_chars`` (``validation.validate_text``); then the page stays at the box that needs
     fixing (the warning says so) instead of scrolling to a face that will not change."""
     element = json.dumps(elem_id)
     guard = ""
     if needs_text is not None:
+        too_long = f" || box.value.length > {int(max_chars)}" if max_chars is not None else ""
         guard = (f"const box = document.querySelector({json.dumps(f'#{needs_text} textarea')}); "
-                 "if (box && !box.value.trim()) return; ")
+                 f"if (box && (!/\\p{{L}}/u.test(box.value){too_long})) return; ")
     return (
         f"() => {{ {guard}const el = document.getElementById({element}); "
         "if (el && el.getBoundingClientRect().top > window.innerHeight * 0.6) "

@@ -312,9 +312,12 @@ def build_describe_tab(settings: Settings) -> None:
     text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",
                 concurrency_id="render")
     # on a phone the face is a long scroll below the button (and below the examples)
-    for trigger in (go.click, text.submit, examples.dataset.click):
-        trigger(None, js=show_result_js("describe-front", needs_text="describe-text"),
+    for trigger in (go.click, text.submit):
+        trigger(None, js=show_result_js("describe-front", needs_text="describe-text",
+                                        max_chars=settings.max_text_chars),
                 api_visibility="private", queue=False)
+    # an example brings its own text: the box's value at the click (maybe empty) does not count
+    examples.dataset.click(None, js=show_result_js("describe-front"), api_visibility="private", queue=False)
     redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
     apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",
                 concurrency_id="render")

@@ -12,22 +12,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from emo_app.blendshapes import Blendshapes
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EmotionIntensities
-from emo_app.emotion.space import (
-    MAX_WALK_STEPS,
-    EmotionPoint,
-    axis_walk,
-    circle_walk,
-    class_walk,
-    nearest_classes,
-    signed_coordinate,
-)
+from emo_app.emotion.space import EmotionPoint, nearest_classes, signed_coordinate
+from emo_app.emotion.walks import WalkKind, WalkRequest
 from emo_app.errors import EmoAppError, InvalidInputError
 from emo_app.outputs import file_stem, output_dir
 
@@ -317,10 +310,6 @@ def generate_images(point: EmotionPoint, seeds: Sequence[int] = (0,), **kwargs: 
 
 
 # ----------------------------------------------------------------------------------- walks
-WalkKind = Literal["axis", "circle", "classes"]
-CIRCLE_RADIUS_RANGE = (0.05, 1.0)  # a smaller circle's faces are all neutral; past 1 they stop changing
-
-
 @dataclass
 class WalkResult:
     points: list[EmotionPoint]
@@ -328,60 +317,6 @@ class WalkResult:
     frames: list[np.ndarray]
     files: dict[str, Path]
     labels: list[str]
-
-
-@dataclass(frozen=True)
-class WalkRequest:
-    """One walk's kind and parameters, with their defaults and checks in one place: the face
-    walk (``walk``) and the generated-image walk (``generate_walk``) take the same ones."""
-
-    kind: WalkKind
-    emotion: str = "Happy"  # the axis walk's class; the classes walk's start
-    other: str = "Sad"  # the classes walk's end
-    tilt: float = 0.0  # circle: tilt towards +Z (radians; the figures' theta)
-    start_angle: float = 0.0  # circle: starting angle (radians; the figures' phi)
-    r: float = 0.8  # circle: radius
-    steps: int = 9  # as on the page and the CLI
-    spherical: bool = True  # classes: along the great circle, else a straight line
-
-    @classmethod
-    def of(cls, kind: WalkKind, *, theta: float | None = None, phi: float | None = None,
-           **params: Any) -> WalkRequest:
-        """``theta``/``phi`` are the older names of the circle's ``tilt``/``start_angle`` (the
-        paper's figure labels), still accepted."""
-        if theta is not None:
-            params["tilt"] = theta
-        if phi is not None:
-            params["start_angle"] = phi
-        return cls(kind, **params)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The kind and the parameters it uses (the circle's angles in radians), for the JSON."""
-        used = {"axis": ("emotion",), "circle": ("tilt", "start_angle", "r"),
-                "classes": ("emotion", "other", "spherical")}.get(self.kind, ())
-        values = {name: getattr(self, name) for name in (*used, "steps")}
-        return {"kind": self.kind, **{name: value if isinstance(value, (str, bool)) else
-                                      (int(value) if name == "steps" else float(value))
-                                      for name, value in values.items()}}
-
-    def points(self) -> list[EmotionPoint]:
-        """The walk's points (see emo_app.emotion.space); bad parameters get a sentence."""
-        steps = self.steps
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
-            raise InvalidInputError(f"steps must be a whole number; got {steps!r}.")
-        if not 2 <= steps <= MAX_WALK_STEPS:
-            raise InvalidInputError(f"A walk has 2 to {MAX_WALK_STEPS} steps; got {steps}.")
-        if self.kind == "axis":
-            return axis_walk(self.emotion, steps)
-        if self.kind == "circle":
-            low, high = CIRCLE_RADIUS_RANGE
-            if isinstance(self.r, (int, float)) and math.isfinite(self.r) and not low <= self.r <= high:
-                raise InvalidInputError(f"The circle's radius r must be from {low} (near neutral) to {high} "
-                                        f"(full intensity); got {self.r}.")
-            return circle_walk(self.tilt, self.start_angle, self.r, steps)  # checks r is a number
-        if self.kind == "classes":
-            return class_walk(self.emotion, self.other, steps, spherical=self.spherical)
-        raise InvalidInputError(f"Unknown walk '{self.kind}'; choose axis, circle or classes.")
 
 
 def walk_points(kind: WalkKind, **params: Any) -> list[EmotionPoint]:

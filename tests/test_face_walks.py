@@ -61,12 +61,13 @@ def test_the_pages_radius_slider_spans_what_the_walk_accepts():
     import gradio as gr
 
     from emo_app.config import Settings
+    from emo_app.emotion.walks import CIRCLE_RADIUS_RANGE
     from emo_app.ui.tabs.walks import build_walks_tab
 
     with gr.Blocks() as demo:
         build_walks_tab(Settings())
     (radius,) = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label.startswith("r:")]
-    assert (radius.minimum, radius.maximum) == services.CIRCLE_RADIUS_RANGE
+    assert (radius.minimum, radius.maximum) == CIRCLE_RADIUS_RANGE
 
 
 def test_the_walks_tab_says_what_a_walk_is_and_what_each_control_does():

@@ -88,10 +88,12 @@ def test_a_batch_predicts_every_text_in_order():
 
 # -------------------------------------------------------------------------------------- walks
 def test_walk_length_is_enforced_at_its_edge():
-    assert len(services.walk_points("axis", emotion="Happy", steps=services.MAX_WALK_STEPS)) == 60
+    from emo_app.emotion.space import MAX_WALK_STEPS
+
+    assert len(services.walk_points("axis", emotion="Happy", steps=MAX_WALK_STEPS)) == 60
     assert len(services.walk_points("circle", steps=2)) == 2
     with pytest.raises(InvalidInputError, match="2 to 60 steps; got 61"):
-        services.walk("axis", steps=services.MAX_WALK_STEPS + 1)  # refused before any rendering
+        services.walk("axis", steps=MAX_WALK_STEPS + 1)  # refused before any rendering
 
 
 # ------------------------------------------------------------------------------ renders, files

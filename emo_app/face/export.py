@@ -22,7 +22,7 @@ import orjson
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
-from emo_app.face.export_textures import bake_colours
+from emo_app.face.export_textures import bake_colours, bake_vertex_colours
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -578,32 +578,6 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
         mtl.append("")
     (target.parent / f"{target.stem}.mtl").write_text("\n".join(mtl))
     return target
-
-
-def bake_vertex_colours(
-    faces: np.ndarray, colours: np.ndarray, cell: int = 4
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-vertex colours (linear RGB) as a texture, for formats whose materials cannot read
-    vertex colours (OBJ/MTL). Each triangle gets its own ``cell`` x ``cell`` texels with its
-    corners on texel centres; each texel holds the colours' linear blend at that point (also
-    beyond the triangle's long edge), so bilinear sampling reproduces the blend across the
-    triangle. Returns (sRGB uint8 image, UVs per corner (F, 3, 2), image convention)."""
-    from emo_app.face.texture import linear_to_srgb
-
-    count = len(faces)
-    per_row = max(1, int(np.ceil(np.sqrt(count))))
-    rows = int(np.ceil(count / per_row))
-    steps = np.arange(cell) / (cell - 1)
-    u, v = np.meshgrid(steps, steps)  # u along a cell's columns, v down its rows
-    weights = np.stack([1 - u - v, u, v], axis=-1)  # barycentric, (cell, cell, 3)
-    blend = np.einsum("ijk,fkc->fijc", weights, np.asarray(colours, np.float64)[faces])
-    blend = np.concatenate([blend, np.zeros((rows * per_row - count, cell, cell, blend.shape[-1]))])
-    image = blend.reshape(rows, per_row, cell, cell, -1).transpose(0, 2, 1, 3, 4)
-    image = linear_to_srgb(image.reshape(rows * cell, per_row * cell, -1))
-    origin = np.stack([np.arange(count) % per_row, np.arange(count) // per_row], axis=1) * cell + 0.5
-    offsets = np.array([[0, 0], [cell - 1, 0], [0, cell - 1]], np.float64)
-    corner_uvs = (origin[:, None, :] + offsets[None]) / [per_row * cell, rows * cell]
-    return image, corner_uvs
 
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:

@@ -1,4 +1,6 @@
-"""Vertex colours as textures for the GLB's eyes, mouth and (on the mask head) painted face.
+"""Vertex colours as textures for the GLB's eyes, mouth and (on the mask head) painted face, and
+for the OBJ's (``bake_vertex_colours``: one small cell per triangle, since an MTL reads no
+vertex colours).
 
 glTF lets COLOR_0 tint a material, but many importers drop it (trimesh; Unreal and Unity
 materials ignore it unless wired by hand; Godot needs "use as albedo"): the eyes came in white,
@@ -180,3 +182,27 @@ def _reproduces(baked: BakedColours, colours: np.ndarray) -> bool:
             + image[y1, x0] * (1 - fx) * fy + image[y1, x1] * fx * fy)
     error = np.abs(read - linear_to_srgb(colours)).max(axis=1)
     return bool(error.mean() <= MAX_MEAN_BAKE_ERROR and np.percentile(error, 99) <= MAX_P99_BAKE_ERROR)
+
+
+def bake_vertex_colours(
+    faces: np.ndarray, colours: np.ndarray, cell: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex colours (linear RGB) as a texture, for formats whose materials cannot read
+    vertex colours (OBJ/MTL). Each triangle gets its own ``cell`` x ``cell`` texels with its
+    corners on texel centres; each texel holds the colours' linear blend at that point (also
+    beyond the triangle's long edge), so bilinear sampling reproduces the blend across the
+    triangle. Returns (sRGB uint8 image, UVs per corner (F, 3, 2), image convention)."""
+    count = len(faces)
+    per_row = max(1, int(np.ceil(np.sqrt(count))))
+    rows = int(np.ceil(count / per_row))
+    steps = np.arange(cell) / (cell - 1)
+    u, v = np.meshgrid(steps, steps)  # u along a cell's columns, v down its rows
+    weights = np.stack([1 - u - v, u, v], axis=-1)  # barycentric, (cell, cell, 3)
+    blend = np.einsum("ijk,fkc->fijc", weights, np.asarray(colours, np.float64)[faces])
+    blend = np.concatenate([blend, np.zeros((rows * per_row - count, cell, cell, blend.shape[-1]))])
+    image = blend.reshape(rows, per_row, cell, cell, -1).transpose(0, 2, 1, 3, 4)
+    image = linear_to_srgb(image.reshape(rows * cell, per_row * cell, -1))
+    origin = np.stack([np.arange(count) % per_row, np.arange(count) // per_row], axis=1) * cell + 0.5
+    offsets = np.array([[0, 0], [cell - 1, 0], [0, cell - 1]], np.float64)
+    corner_uvs = (origin[:, None, :] + offsets[None]) / [per_row * cell, rows * cell]
+    return image, corner_uvs

@@ -8,9 +8,9 @@ import math
 import gradio as gr
 
 from emo_app.config import Settings
-from emo_app.emotion.space import CLASS_NAMES
+from emo_app.emotion.space import CLASS_NAMES, MAX_WALK_STEPS
+from emo_app.emotion.walks import CIRCLE_RADIUS_RANGE
 from emo_app.errors import InvalidInputError
-from emo_app.services import CIRCLE_RADIUS_RANGE, MAX_WALK_STEPS
 from emo_app.ui.common import VIEWER_CAMERA, gpu, show_result_js, ui_errors
 
 WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),

@@ -16,7 +16,9 @@ which an emotion shows nothing, the compounds, and why). Contempt is Ekman's uni
 Compounds: when two emotions with a published compound prototype are both present, the shared
 part min(i_a, i_b) is expressed with the compound's AUs ("happily surprised" -> 1, 2, 12, 25)
 and only the remainders with the basic prototypes, so blends look like the compound faces
-rather than two faces overlaid.
+rather than two faces overlaid. A compound may carry a fourth field, ``{AU: weight}``: AUs it
+adds to Du et al.'s list, or weights that replace the uniform one, so that each part's sign
+still shows on this head (sadly angry keeps a little inner-brow raise under the scowl).
 
 AU -> ARKit table (``AU_TO_ARKIT``; weights are how much of the shape one unit of the AU drives;
 written from the FACS descriptions and Apple's ARKit blendshape reference images):
@@ -107,10 +109,11 @@ def _load_prior_tables(path: Path = PRIOR_FILE):
     data = json.loads(path.read_text())
     emotions = {e: {str(c): float(w) for c, w in aus.items()} for e, aus in data["emotions"].items()}
     weight, lips = float(data["compound_weight"]), float(data["compound_lips_part"])
-    compounds = {
-        frozenset(pair): (name, {str(au): (lips if au == 25 else weight) for au in aus})
-        for name, pair, aus in data["compounds"]
-    }
+    compounds = {}
+    for name, pair, aus, *tuning in data["compounds"]:
+        table = {str(au): (lips if au == 25 else weight) for au in aus}
+        table.update({str(au): float(w) for au, w in (tuning[0] if tuning else {}).items()})
+        compounds[frozenset(pair)] = (name, table)
     return emotions, compounds, float(data["onset"]), float(data["dominance"]), float(data["min_compound"])
 
 

@@ -9,7 +9,6 @@ with no node transform, +Y up and the face towards +Z, as engines and Blender ex
 
 from __future__ import annotations
 
-import io
 import struct
 import threading
 from collections.abc import Callable, Sequence
@@ -22,7 +21,7 @@ import orjson
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
-from emo_app.face.export_textures import bake_colours, bake_vertex_colours
+from emo_app.face.export_textures import bake_colours, bake_vertex_colours, jpeg_bytes, png_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -146,22 +145,30 @@ class _Template:
     texture: Any
     document: dict
     blob: bytes
+    # a posed template's primitives in order: (rig part, its vertex rows, POSITION accessor,
+    # NORMAL accessor), the only bytes a pose rewrites
+    slots: tuple[tuple[Any, np.ndarray, int, int], ...] = ()
 
 
-_TEMPLATES: dict[tuple[int, int], _Template] = {}
+_TEMPLATES: dict[tuple[int, int, bool], _Template] = {}
 _TEMPLATE_LOCK = threading.Lock()
 _MAX_TEMPLATES = 8
 
 
-def _template(rig: Any, texture: FaceTexture | None) -> _Template:
+def _template(rig: Any, texture: FaceTexture | None, posed: bool = False) -> _Template:
     """The template of a rig and texture, built once: a describe call then only sets the
-    weights, instead of re-packing and re-encoding geometry, targets and texture."""
-    key = (id(rig), id(texture))
+    weights (or, ``posed``, the vertices and normals), instead of re-packing and re-encoding
+    geometry, targets and texture."""
+    key = (id(rig), id(texture), posed)
     with _TEMPLATE_LOCK:
         cached = _TEMPLATES.get(key)
         if cached is not None and cached.rig is rig and cached.texture is texture:
             return cached
-    built = _Template(rig, texture, *_build_template(rig, texture))
+    if posed:
+        built = _Template(rig, texture, *_build_document(rig, texture, rig.neutral.astype(np.float32),
+                                                         morph_targets=False))
+    else:
+        built = _Template(rig, texture, *_build_template(rig, texture))
     with _TEMPLATE_LOCK:
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.pop(next(iter(_TEMPLATES)))
@@ -180,47 +187,16 @@ def _specular_exponent(roughness: float) -> float:
     return 1000.0 * (1.0 - roughness) ** 2
 
 
-def _jpeg(image: np.ndarray) -> bytes:
-    """A skin atlas as JPEG: 2048 x 1024 is about 350 kB, 4-8x smaller than as PNG."""
-    from PIL import Image
-
-    encoded = io.BytesIO()
-    Image.fromarray(image).save(encoded, format="JPEG", quality=88, optimize=True)
-    return encoded.getvalue()
-
-
-def _png(image: np.ndarray) -> bytes:
-    """A small baked texture (eyes, mouth) as PNG: lossless, a few tens of kB."""
-    from PIL import Image
-
-    encoded = io.BytesIO()
-    Image.fromarray(image).save(encoded, format="PNG", optimize=True)
-    return encoded.getvalue()
-
-
-_ENCODED: dict[int, tuple[np.ndarray, bytes]] = {}
-
-
-def _encoded(image: np.ndarray, encode: Callable[[np.ndarray], bytes]) -> bytes:
-    """An image's encoded bytes, made once per image array: a posed GLB, written on every
-    describe call, would otherwise re-encode the skin atlas each time (about 60 ms)."""
-    cached = _ENCODED.get(id(image))
-    if cached is None or cached[0] is not image:
-        if len(_ENCODED) >= _MAX_TEMPLATES * 4:
-            _ENCODED.pop(next(iter(_ENCODED)))
-        cached = _ENCODED[id(image)] = (image, encode(image))  # holding the image keeps its id unique
-    return cached[1]
-
-
 def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
     """The rig's GLB: neutral geometry and the 52 morph targets."""
-    return _build_document(rig, texture, rig.neutral.astype(np.float32), morph_targets=True)
+    document, blob, _ = _build_document(rig, texture, rig.neutral.astype(np.float32), morph_targets=True)
+    return document, blob
 
 
 def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
-                    morph_targets: bool) -> tuple[dict, bytes]:
+                    morph_targets: bool) -> tuple[dict, bytes, tuple]:
     """GLB JSON and binary chunk of the rig's meshes at ``vertices`` (centimetres), with or
-    without the 52 morph targets."""
+    without the 52 morph targets, and each primitive's slots (see ``_Template``)."""
     from emo_app.face.render import posed_parts
     from emo_app.face.texture import texture_uvs
 
@@ -252,7 +228,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
     posed = {part.name: (positions, normals) for part, positions, normals in posed_parts(rig, vertices)}
     neutral = rig.neutral.astype(np.float32)
     normal_deltas = _normal_deltas(rig) if morph_targets else None
-    meshes = []
+    meshes, slots = [], []
     for glb_mesh in glb_meshes(rig):
         primitives = []
         for part, rows in glb_mesh.pieces:
@@ -276,6 +252,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
                     normalized=True)
             primitive = {"attributes": attributes, "indices": packer.indices(faces, len(rows)),
                          "material": material(surface, part.name)}
+            slots.append((part, rows, attributes["POSITION"], attributes["NORMAL"]))
             if morph_targets:
                 deltas = rig.deltas[:, part.start + rows]
                 kept = kept_morph_entries(deltas)
@@ -302,7 +279,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
         bufferViews=packer.views, accessors=packer.accessors,
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
-    return document, bytes(packer.blob)
+    return document, bytes(packer.blob), tuple(slots)
 
 
 def _normal_deltas(rig: Any) -> np.ndarray:
@@ -341,7 +318,7 @@ def _surface(mesh: str, part: Any, rows: np.ndarray, positions: np.ndarray, face
     if skin_uvs is not None:
         # floats (60 kB more than normalized 16-bit): trimesh reads normalized UVs as 0..65535
         return _Surface("skin", np.clip(skin_uvs[rows], 0, 1).astype(np.float32),
-                        lambda: _encoded(texture.image, _jpeg), "image/jpeg")
+                        lambda: jpeg_bytes(texture.image), "image/jpeg")
     colours = part.colors[rows]
     skin = part.name in SKIN_PARTS
     if texture is not None and skin:  # a part the look's texture does not cover: its skin tone
@@ -351,7 +328,7 @@ def _surface(mesh: str, part: Any, rows: np.ndarray, positions: np.ndarray, face
     own_uvs = part.uvs[rows] if skin and part.uvs is not None else None
     baked = bake_colours(mesh, positions, faces, colours, own_uvs)
     if baked is not None:
-        return _Surface("skin" if skin else mesh, baked.uvs, lambda: _encoded(baked.image, _png))
+        return _Surface("skin" if skin else mesh, baked.uvs, lambda: png_bytes(baked.image))
     return _Surface(part.name, colours=colours)
 
 
@@ -517,10 +494,25 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     target = _target_path(path, ".glb")
     if not isinstance(shapes, Blendshapes):
         raise InvalidInputError(f"Expected one set of Blendshapes to pose; got {type(shapes).__name__}.")
+    from emo_app.face.render import posed_normals
+
     rig, texture = _face(rig, texture)
-    document, blob = _build_document(rig, texture, rig.deform(shapes), morph_targets=False)
+    template = _template(rig, texture, posed=True)
+    vertices = rig.deform(shapes)
+    normals = posed_normals(rig, vertices)
+    blob = bytearray(template.blob)
+    document = dict(template.document, accessors=list(template.document["accessors"]))
+    for part, rows, position, normal in template.slots:
+        points = (vertices[part.start + rows] * METRES_PER_CM).astype(np.float32)
+        turned = normals[part.start + rows]
+        turned = (turned / np.maximum(np.linalg.norm(turned, axis=1, keepdims=True), 1e-12)).astype("f4")
+        for accessor, values in ((position, points), (normal, turned)):
+            view = document["bufferViews"][document["accessors"][accessor]["bufferView"]]
+            blob[view["byteOffset"] : view["byteOffset"] + view["byteLength"]] = values.tobytes()
+        bounds = {"min": points.min(axis=0).tolist(), "max": points.max(axis=0).tolist()}
+        document["accessors"][position] = dict(document["accessors"][position], **bounds)
     document["buffers"] = [{"byteLength": len(blob)}]
-    target.write_bytes(_glb_head(document, len(blob)) + blob)
+    target.write_bytes(_glb_head(document, len(blob)) + bytes(blob))
     return target
 
 
@@ -574,7 +566,7 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
             if image in baked:
                 save_png(baked[image], target.parent / image)
             else:
-                (target.parent / image).write_bytes(_jpeg(texture.image))
+                (target.parent / image).write_bytes(jpeg_bytes(texture.image))
         mtl.append("")
     (target.parent / f"{target.stem}.mtl").write_text("\n".join(mtl))
     return target

@@ -21,6 +21,7 @@ keeps COLOR_0 (the mask head's mouth mixes colours at one depth).
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 from dataclasses import dataclass
 
@@ -206,3 +207,21 @@ def bake_vertex_colours(
     offsets = np.array([[0, 0], [cell - 1, 0], [0, cell - 1]], np.float64)
     corner_uvs = (origin[:, None, :] + offsets[None]) / [per_row * cell, rows * cell]
     return image, corner_uvs
+
+
+def jpeg_bytes(image: np.ndarray) -> bytes:
+    """A skin atlas as JPEG: 2048 x 1024 is about 350 kB, 4-8x smaller than as PNG."""
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format="JPEG", quality=88, optimize=True)
+    return encoded.getvalue()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A small baked texture (eyes, mouth) as PNG: lossless, a few tens of kB."""
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format="PNG", optimize=True)
+    return encoded.getvalue()

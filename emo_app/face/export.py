@@ -21,7 +21,7 @@ import orjson
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
-from emo_app.face.export_textures import bake_colours, bake_vertex_colours, jpeg_bytes, png_bytes
+from emo_app.face.export_textures import bake_colours, bake_vertex_colours, jpeg_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -328,7 +328,7 @@ def _surface(mesh: str, part: Any, rows: np.ndarray, positions: np.ndarray, face
     own_uvs = part.uvs[rows] if skin and part.uvs is not None else None
     baked = bake_colours(mesh, positions, faces, colours, own_uvs)
     if baked is not None:
-        return _Surface("skin" if skin else mesh, baked.uvs, lambda: png_bytes(baked.image))
+        return _Surface("skin" if skin else mesh, baked.uvs, lambda: baked.png)
     return _Surface(part.name, colours=colours)
 
 

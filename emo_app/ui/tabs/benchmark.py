@@ -12,13 +12,13 @@ from emo_app.config import Settings
 from emo_app.metric.benchmark import CHART_PANELS, MEANINGS, SHARE_MEASURES, computed_measures
 from emo_app.ui.common import plot_data, ui_errors
 
-# (field of a report row, column title); a column shows only when some model has a number
 # what a pool CSV must hold (said before an upload is refused for lacking it)
 POOL_FORMAT = ("Your own pool: a CSV with a `text` column and the 8 emotion columns `neutral`, "
                "`happiness`, `surprise`, `sadness`, `anger`, `disgust`, `fear`, `contempt`; or an "
                "Emo3D split CSV.")
 
-# (↓ lower is better, ↑ higher is better)
+# (field of a report row, column title: ↓ lower is better, ↑ higher is better); a column shows
+# only when some model has a number
 COLUMNS = (
     ("model", "model"), ("prompts", "prompts"), ("mse", "MSE ↓"), ("emotion_mae", "emotion MAE ↓"),
     ("emo3d", "Emo3D ↓"), ("mean_kl", "mean KL ↓"), ("recall_at_k", "recall@k ↑"),

@@ -369,14 +369,16 @@ def walk(
              "glb": export_glb(shapes, folder / f"{name}.glb", fps=fps, texture=texture, rig=rig),
              "grid": folder / f"{name}-grid.png"}
     report(0.6, "Writing the Live Link Face CSV and JSON")
-    from emo_app.blendshapes.io import JSON_FORMAT, resample_frames, write_live_link_csv
+    from emo_app.blendshapes.io import resample_frames, write_live_link_csv
 
     files["csv"] = folder / f"{name}-live-link-face.csv"
     write_live_link_csv(resample_frames(shapes, fps), files["csv"], fps=60.0)
     files["json"] = folder / f"{name}.json"
     files["json"].write_text(json.dumps({
-        "format": "a walk through the C2A2 space (circle angles in radians): one step per frame at "
-                  "fps, each a point, its label and its " + JSON_FORMAT.removeprefix("blendshapes: "),
+        "format": "a walk through the C2A2 space: 'steps' holds one step per frame (played at 'fps'), "
+                  "each with its label, its point (valence, arousal, z) and Apple ARKit's 52 face "
+                  "blendshape weights by name, each in [0, 1]; 'walk' says which walk it is (a "
+                  "circle's angles in radians)",
         "walk": request.to_dict(), "fps": fps,
         "steps": [{"label": label, "point": {"valence": p.valence, "arousal": p.arousal, "z": p.z},
                    "blendshapes": shape.to_dict()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -103,11 +104,18 @@ def test_describe_rejects_empty_text_with_a_sentence(client):
         client.predict("   ", "embedded", api_name="/describe")
 
 
-def test_sphere_point_names_the_nearest_class(client):
+def test_sphere_point_names_the_nearest_class_and_offers_its_face_to_download(client):
+    """The sphere showed a picture only: the point's face could not be taken to Blender or
+    Unreal as Describe's can. It now comes with the same downloads, named after the point."""
     theta, phi, r = 129, 0, 1.0  # degrees: the direction of Angry
     result = client.predict(theta, phi, r, api_name="/sphere_point")
     assert "Nearest class: Angry" in result[1]
     assert os.path.exists(result[2])
+    files = {Path(path).suffix: Path(path) for path in result[-1]}
+    assert set(files) == {".glb", ".json", ".csv", ".png"}
+    assert files[".glb"].name.startswith("angry_v")
+    described = json.loads(files[".json"].read_text())
+    assert described["nearest_classes"][0][0] == "Angry" and described["point"]["r"] == pytest.approx(1.0)
 
 
 def test_sphere_rejects_far_away_coordinates_and_keeps_serving(client):

@@ -13,7 +13,7 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
-from emo_app.ui.common import emotions_figure, from_the_page, gpu, ui_errors
+from emo_app.ui.common import FACE_DOWNLOADS_LABEL, emotions_figure, from_the_page, gpu, ui_errors
 from emo_app.ui.sphere_plot import sphere_component, sphere_value
 
 DEFAULT_POINT = EmotionPoint.of_class("Happily surprised")
@@ -37,7 +37,7 @@ def _point_outputs(point: EmotionPoint, angles: tuple[float, float, float] | Non
     hold them, which at r = 0 keep the direction the point itself no longer has."""
     from emo_app import services
 
-    result = services.sphere_point(point, size=320)
+    result = services.sphere_point(point, size=320, exports=True)
     nearest = "\n".join(
         f"{i + 1}. **{name}** (distance {d:.2f})" for i, (name, d) in enumerate(result.nearest)
     )
@@ -45,7 +45,8 @@ def _point_outputs(point: EmotionPoint, angles: tuple[float, float, float] | Non
     heading = (f"### Nearest class: {result.nearest[0][0]}\n"
                f"{point.coordinates_text()} · "
                f"θ {round(theta)}°, φ {round(phi)}°, r {r:.2f}\n\n{nearest}")
-    return (sphere_value(point), heading, result.face.images["front"], emotions_figure(result.emotions))
+    return (sphere_value(point), heading, result.face.images["front"], emotions_figure(result.emotions),
+            [str(path) for path in result.face.files.values()])
 
 
 @ui_errors
@@ -111,6 +112,8 @@ def build_sphere_tab(settings: Settings) -> None:
             heading = gr.Markdown(label="Nearest classes", elem_id="sphere-nearest")
             face = gr.Image(label="The face for this point", type="numpy", height=320, elem_id="sphere-face")
             emotions_plot = gr.Plot(label="Emo3D intensities for this point")
+            # the point's face to take away, as from Describe (the JSON says which point it is)
+            downloads = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple", elem_id="sphere-downloads")
     with gr.Accordion("Generated image (C2A2 Stable Diffusion)", open=False):
         status = generation_status()
         gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
@@ -122,7 +125,7 @@ def build_sphere_tab(settings: Settings) -> None:
     hidden_z = gr.Number(visible=False, label="z")
     api_point = gr.Button(visible=False)
 
-    page = [sphere, heading, face, emotions_plot]
+    page = [sphere, heading, face, emotions_plot, downloads]
     gr.on([theta.release, phi.release, r.release], sphere_point, [theta, phi, r], page,
           api_name="sphere_point", concurrency_id="render")
     sphere.select(select_clicked, [r], [theta, phi, r, *page], api_visibility="private",

@@ -151,8 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    finished = False
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        finished = True
+        return code
     except EmoAppError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -166,4 +169,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {sentence}", file=sys.stderr)
         return 2
     finally:
-        end_process_group()
+        end_process_group(finished)

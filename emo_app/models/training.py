@@ -72,14 +72,20 @@ def saved_step(folder: Path) -> int | None:
     return int(json.loads(marker.read_text(encoding="utf-8"))["step"])
 
 
-def end_process_group() -> None:
+def end_process_group(finished: bool = True) -> None:
     """Tear down the data-parallel process group of a launched run (``accelerate launch``), if
     one was made. Left to the interpreter's exit, gloo's threads can abort a process ("terminate
-    called without an active exception") after its work is done, failing the whole launch."""
+    called without an active exception") after its work is done, failing the whole launch.
+    ``finished``: every process got here (its work done), so all first wait for each other: no
+    rank tears down while a peer's last collective (a gather of results) is still in flight,
+    which aborted one such launch. A process leaving on an error does not wait (it would hang
+    until the others time out)."""
     import sys
 
     distributed = sys.modules.get("torch.distributed")  # never imports torch for a plain command
     if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        if finished:
+            distributed.barrier()
         distributed.destroy_process_group()
 
 

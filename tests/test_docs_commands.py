@@ -54,6 +54,25 @@ def test_relative_links_exist(doc):
             assert (path.parent / target).exists(), f"{doc} links to {target}, which does not exist"
 
 
+@pytest.mark.parametrize("doc", DOCS)
+def test_code_the_docs_name_by_its_full_path_exists(doc):
+    """The README's limits table named `emo_app.services.MAX_WALK_STEPS` after the constant had
+    moved: a reader looking it up found nothing."""
+    import importlib
+
+    for reference in re.findall(r"`(emo_app(?:\.\w+)+)`", (ROOT / doc).read_text()):
+        parts = reference.split(".")
+        for split in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                found = importlib.import_module(".".join(parts[:split]))
+                break
+            except ImportError:
+                continue
+        for name in parts[split:]:
+            assert hasattr(found, name), f"{doc} names `{reference}`, which does not exist"
+            found = getattr(found, name)
+
+
 def test_weights_readme_names_every_model_file():
     table = (ROOT / "weights" / "README.md").read_text()
     for spec in KNOWN_MODELS.values():

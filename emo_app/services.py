@@ -56,8 +56,18 @@ class FaceOutput:
     files: dict[str, Path] = field(default_factory=dict)
     texture: Any = None  # the skin the face was drawn with (None: plain materials), for exports
     rig: Any = None  # the head it was drawn on
-    # what a web 3D viewer shows: the pose baked in (export_posed_glb); files["glb"] is the rig
-    view_glb: Path | None = None
+
+    def viewer_glb(self) -> Path:
+        """The posed GLB a web 3D viewer shows (``export_posed_glb``), written beside the
+        downloads when a page first asks (the CLI, the sphere and the study have no viewer);
+        ``files["glb"]`` is the rig, for animators. Needs the exports (``files``)."""
+        from emo_app.face.export import export_posed_glb
+
+        rigged = self.files["glb"]
+        path = rigged.with_name(f"{rigged.stem}-posed.glb")
+        if not path.exists():
+            export_posed_glb(self.shapes, path, texture=self.texture, rig=self.rig)
+        return path
 
 
 def render_face(
@@ -101,7 +111,7 @@ def render_face(
               for view in views}
     output = FaceOutput(shapes, images, texture=texture, rig=rig)
     if exports:
-        _write_exports(output, name, extra)
+        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig, name=name, extra=extra)
     return output
 
 
@@ -124,16 +134,6 @@ def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: A
     if image is not None:
         files["png"] = save_png(image, folder / f"{name}.png")
     return files
-
-
-def _write_exports(face: FaceOutput, name: str, extra: Mapping[str, Any] | None) -> None:
-    """The face's downloads (``export_face``) and, beside them, the posed GLB a web viewer shows."""
-    from emo_app.face.export import export_posed_glb
-
-    face.files = export_face(face.shapes, next(iter(face.images.values())), texture=face.texture,
-                             rig=face.rig, name=name, extra=extra)
-    face.view_glb = export_posed_glb(face.shapes, face.files["glb"].with_name(f"{name}-posed.glb"),
-                                     texture=face.texture, rig=face.rig)
 
 
 # ------------------------------------------------------------------------------- describe
@@ -181,8 +181,10 @@ def describe(
     face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=False,
                        settings=settings, look=look, head=head, tone=tone, background=background)
     if exports:
-        _write_exports(face, file_stem(text), {"text": prediction.text, "model": prediction.model,
-                                               "emotions": prediction.emotions.to_dict()})
+        face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=face.texture,
+                                 rig=face.rig, name=file_stem(text),
+                                 extra={"text": prediction.text, "model": prediction.model,
+                                        "emotions": prediction.emotions.to_dict()})
     return DescribeResult(prediction, face, not_english_note(text))
 
 

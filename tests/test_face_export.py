@@ -529,8 +529,8 @@ def test_describe_shows_the_posed_glb_and_offers_the_rigged_one(no_network, tmp_
 
     monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
     result = services.describe("Wide eyes and a mouth agape in sheer surprise.", size=64)
-    assert result.face.view_glb.parent == result.face.files["glb"].parent
-    assert result.face.view_glb not in result.face.files.values()
+    assert result.face.viewer_glb().parent == result.face.files["glb"].parent
+    assert result.face.viewer_glb() not in result.face.files.values()
     page = describe("Wide eyes and a mouth agape in sheer surprise.", "embedded")
     viewer, downloads = page[2], page[8]
     assert viewer.endswith("-posed.glb") and viewer not in downloads

@@ -25,7 +25,7 @@ GROUP_COLOURS = {
 EMOTION_COLOURS = ["#9e9e9e", "#f4c430", "#ff8c42", "#4a6fa5", "#d7263d", "#6a994e", "#7b2cbf", "#5c4d7d"]
 
 
-# The 3D viewer draws the pose baked in (services.FaceOutput.view_glb): exactly the render's
+# The 3D viewer draws the pose baked in (services.FaceOutput.viewer_glb): exactly the render's
 # vertices in a quarter of the bytes sent on every change (1.4 MB, not 7.8). The rigged GLB is one
 # of the downloads. The viewer's camera starts level with the face, as the front render's does:
 # Babylon.js's default looks down from above, which hid an open mouth behind the upper lip.

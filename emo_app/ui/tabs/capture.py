@@ -38,7 +38,7 @@ def capture(image: Any, text: str, own_face: bool) -> tuple:
     outcome = services.capture(image, text=description, use_photo_texture=bool(own_face))
     face = outcome.face
     title = DESCRIPTION_WEIGHTS if description else PHOTO_WEIGHTS
-    return (face.images["front"], face.images["three_quarter"], str(face.view_glb),
+    return (face.images["front"], face.images["three_quarter"], str(face.viewer_glb()),
             blendshapes_figure(outcome.shapes, title=title), outcome.message,
             [str(p) for p in face.files.values()], outcome.shapes.to_dict())
 

@@ -101,7 +101,7 @@ def _describe_outputs(result) -> tuple:
         summary += "\n\n" + "\n".join(f"- {note}" for note in prediction.notes)
     return (
         *_image_files(result.face),
-        str(result.face.view_glb),
+        str(result.face.viewer_glb()),
         emotions_figure(prediction.emotions),
         blendshapes_figure(shapes),
         point_text(prediction.point),
@@ -159,7 +159,7 @@ def render_weights(*values: Any) -> tuple:
     weights, rest = values[:N_SHAPES], values[N_SHAPES:]
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
                        name="edited-face", **_appearance(rest))
-    return (*_image_files(face), str(face.view_glb),
+    return (*_image_files(face), str(face.viewer_glb()),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
 

@@ -165,8 +165,7 @@ def _template(rig: Any, texture: FaceTexture | None, posed: bool = False) -> _Te
         if cached is not None and cached.rig is rig and cached.texture is texture:
             return cached
     if posed:
-        built = _Template(rig, texture, *_build_document(rig, texture, rig.neutral.astype(np.float32),
-                                                         morph_targets=False))
+        built = _Template(rig, texture, *_build_document(rig, texture, morph_targets=False))
     else:
         built = _Template(rig, texture, *_build_template(rig, texture))
     with _TEMPLATE_LOCK:
@@ -189,14 +188,13 @@ def _specular_exponent(roughness: float) -> float:
 
 def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
     """The rig's GLB: neutral geometry and the 52 morph targets."""
-    document, blob, _ = _build_document(rig, texture, rig.neutral.astype(np.float32), morph_targets=True)
+    document, blob, _ = _build_document(rig, texture, morph_targets=True)
     return document, blob
 
 
-def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
-                    morph_targets: bool) -> tuple[dict, bytes, tuple]:
-    """GLB JSON and binary chunk of the rig's meshes at ``vertices`` (centimetres), with or
-    without the 52 morph targets, and each primitive's slots (see ``_Template``)."""
+def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) -> tuple[dict, bytes, tuple]:
+    """GLB JSON and binary chunk of the rig's meshes at rest, with or without the 52 morph
+    targets, and each primitive's slots (see ``_Template``: a posed GLB rewrites them)."""
     from emo_app.face.render import posed_parts
     from emo_app.face.texture import texture_uvs
 
@@ -225,25 +223,22 @@ def _build_document(rig: Any, texture: FaceTexture | None, vertices: np.ndarray,
             materials[key] = len(document["materials"]) - 1
         return materials[key]
 
-    posed = {part.name: (positions, normals) for part, positions, normals in posed_parts(rig, vertices)}
-    neutral = rig.neutral.astype(np.float32)
+    rest = {part.name: (positions, normals)
+            for part, positions, normals in posed_parts(rig, rig.neutral.astype(np.float32))}
     normal_deltas = _normal_deltas(rig) if morph_targets else None
     meshes, slots = [], []
     for glb_mesh in glb_meshes(rig):
         primitives = []
         for part, rows in glb_mesh.pieces:
-            positions, normals = (array[rows] for array in posed[part.name])
+            positions, normals = (array[rows] for array in rest[part.name])  # normals: unit length
             faces = _local_faces(part.faces, rows, part.size)
             uvs = texture_uvs(texture, rig, part)
-            unit_normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
             attributes = {
                 "POSITION": packer.attribute((positions * METRES_PER_CM).astype(np.float32), "VEC3", _FLOAT,
                                              bounds=True),
-                "NORMAL": packer.attribute(unit_normals.astype(np.float32), "VEC3", _FLOAT),
+                "NORMAL": packer.attribute(normals.astype(np.float32), "VEC3", _FLOAT),
             }
-            # colours bake onto UVs made from the neutral shape: one texture for every pose
-            surface = _surface(glb_mesh.name, part, rows, neutral[part.start : part.stop][rows], faces,
-                               uvs, texture)
+            surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
             if surface.uvs is not None:
                 attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
             if surface.colours is not None:
@@ -286,15 +281,11 @@ def _normal_deltas(rig: Any) -> np.ndarray:
     """(52, V, 3) how each shape at full weight turns the unit normals: a viewer adds the weighted
     deltas to the rest normals and renormalises (glTF 2.0, 3.7.2.2), so an open jaw or a closed
     lid is shaded as posed instead of with the rest pose's normals."""
-    from emo_app.face.render import posed_normals
-
-    def unit(vectors: np.ndarray) -> np.ndarray:
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    from emo_app.face.render import posed_normals  # unit length (mesh.vertex_normals)
 
     neutral = rig.neutral.astype(np.float32)
-    rest = unit(posed_normals(rig, neutral))
-    turned = [unit(posed_normals(rig, neutral + delta)) - rest for delta in rig.deltas]
-    return np.stack(turned).astype(np.float32)
+    rest = posed_normals(rig, neutral)
+    return np.stack([posed_normals(rig, neutral + delta) - rest for delta in rig.deltas]).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -504,8 +495,7 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     document = dict(template.document, accessors=list(template.document["accessors"]))
     for part, rows, position, normal in template.slots:
         points = (vertices[part.start + rows] * METRES_PER_CM).astype(np.float32)
-        turned = normals[part.start + rows]
-        turned = (turned / np.maximum(np.linalg.norm(turned, axis=1, keepdims=True), 1e-12)).astype("f4")
+        turned = normals[part.start + rows].astype(np.float32)  # unit length, as posed_normals gives
         for accessor, values in ((position, points), (normal, turned)):
             view = document["bufferViews"][document["accessors"][accessor]["bufferView"]]
             blob[view["byteOffset"] : view["byteOffset"] + view["byteLength"]] = values.tobytes()

@@ -125,7 +125,7 @@ def posed_parts(rig: Any, vertices: np.ndarray, normals: np.ndarray | None = Non
 
 
 def posed_normals(rig: Any, vertices: np.ndarray) -> np.ndarray:
-    """(V, 3) smooth normals of a posed rig (see ``posed_parts``)."""
+    """(V, 3) smooth unit normals of a posed rig (see ``posed_parts``)."""
     normals = _head_normals(rig, vertices)
     seam_head, seam_face = rig.seams
     if len(seam_head):

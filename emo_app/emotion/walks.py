@@ -45,10 +45,10 @@ class WalkRequest:
         """The kind and the parameters it uses (the circle's angles in radians), for the JSON."""
         used = {"axis": ("emotion",), "circle": ("tilt", "start_angle", "r"),
                 "classes": ("emotion", "other", "spherical")}.get(self.kind, ())
-        values = {name: getattr(self, name) for name in (*used, "steps")}
-        return {"kind": self.kind, **{name: value if isinstance(value, (str, bool)) else
-                                      (int(value) if name == "steps" else float(value))
-                                      for name, value in values.items()}}
+        values = {name: getattr(self, name) for name in used}
+        return {"kind": self.kind,
+                **{name: v if isinstance(v, (str, bool)) else float(v) for name, v in values.items()},
+                "steps": int(self.steps)}
 
     def points(self) -> list[EmotionPoint]:
         """The walk's points (see emo_app.emotion.space); bad parameters get a sentence."""

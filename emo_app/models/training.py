@@ -78,8 +78,8 @@ def end_process_group(finished: bool = True) -> None:
     called without an active exception") after its work is done, failing the whole launch.
     ``finished``: every process got here (its work done), so all first wait for each other: no
     rank tears down while a peer's last collective (a gather of results) is still in flight,
-    which aborted one such launch. A process leaving on an error does not wait (it would hang
-    until the others time out)."""
+    the likely cause of one such launch's abort (not reproduced since). A process leaving on an
+    error does not wait (it would hang until the others time out)."""
     import sys
 
     distributed = sys.modules.get("torch.distributed")  # never imports torch for a plain command

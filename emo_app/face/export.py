@@ -145,9 +145,9 @@ class _Template:
     texture: Any
     document: dict
     blob: bytes
-    # a posed template's primitives in order: (rig part, its vertex rows, POSITION accessor,
-    # NORMAL accessor), the only bytes a pose rewrites
-    slots: tuple[tuple[Any, np.ndarray, int, int], ...] = ()
+    # a posed template's primitives in order: (rig part, its vertex rows, POSITION, NORMAL and
+    # COLOR_0 accessors, the colours the light multiplies), the only bytes a pose rewrites
+    slots: tuple[tuple[Any, np.ndarray, int, int, int | None, np.ndarray | None], ...] = ()
 
 
 _TEMPLATES: dict[tuple[int, int, bool], _Template] = {}
@@ -194,7 +194,8 @@ def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]
 
 def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) -> tuple[dict, bytes, tuple]:
     """GLB JSON and binary chunk of the rig's meshes at rest, with or without the 52 morph
-    targets, and each primitive's slots (see ``_Template``: a posed GLB rewrites them)."""
+    targets, and each primitive's slots (see ``_Template``: a posed GLB rewrites them). Without
+    targets (the viewer's posed GLB) every material is unlit and COLOR_0 carries the light."""
     from emo_app.face.render import posed_parts
     from emo_app.face.texture import texture_uvs
 
@@ -212,6 +213,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             name = surface.material + (f".{twins}" if twins else "")
             pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
                                    "roughnessFactor": _roughness(kind)}
+            unlit = {} if morph_targets else {"extensions": {"KHR_materials_unlit": {}}}
             if surface.image is not None:
                 images = document.setdefault("images", [])
                 images.append({"bufferView": packer.view(surface.image()), "mimeType": surface.mime})
@@ -219,7 +221,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
                 textures = document.setdefault("textures", [])
                 textures.append({"source": len(images) - 1, "sampler": 0})
                 pbr["baseColorTexture"] = {"index": len(textures) - 1}
-            document["materials"].append({"name": name, "pbrMetallicRoughness": pbr})
+            document["materials"].append({"name": name, "pbrMetallicRoughness": pbr, **unlit})
             materials[key] = len(document["materials"]) - 1
         return materials[key]
 
@@ -241,13 +243,18 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
             if surface.uvs is not None:
                 attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
-            if surface.colours is not None:
+            lit = None  # a posed GLB's colours before the light: float, since light exceeds 1
+            if not morph_targets:
+                lit = np.ones((len(rows), 3)) if surface.colours is None else surface.colours[:, :3]
+                attributes["COLOR_0"] = packer.attribute(lit.astype(np.float32), "VEC3", _FLOAT)
+            elif surface.colours is not None:
                 attributes["COLOR_0"] = packer.attribute(
                     np.round(np.clip(surface.colours, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE,
                     normalized=True)
             primitive = {"attributes": attributes, "indices": packer.indices(faces, len(rows)),
                          "material": material(surface, part.name)}
-            slots.append((part, rows, attributes["POSITION"], attributes["NORMAL"]))
+            slots.append((part, rows, attributes["POSITION"], attributes["NORMAL"],
+                          attributes.get("COLOR_0"), lit))
             if morph_targets:
                 deltas = rig.deltas[:, part.start + rows]
                 kept = kept_morph_entries(deltas)
@@ -272,6 +279,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
         + [{"name": mesh["name"], "mesh": index} for index, mesh in enumerate(meshes)],
         scenes=[{"nodes": [0]}], scene=0,
         bufferViews=packer.views, accessors=packer.accessors,
+        **({} if morph_targets else {"extensionsUsed": ["KHR_materials_unlit"]}),
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob), tuple(slots)
@@ -481,22 +489,26 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     """Write a GLB of the posed face only: the same meshes, materials and textures as
     ``export_glb`` with the expression baked into the vertices (as the renderer deforms them, lid
     and lip limits included) and no morph targets: what a web viewer shows, the render's exact
-    vertices in about a quarter of the bytes (1.4 MB for the full head, not 7.8)."""
+    vertices in about a quarter of the bytes (1.6 MB for the full head, not 7.8). Its materials
+    are unlit and each vertex colour carries the render's diffuse light (``vertex_light``), so
+    the viewer shows the render's shading and creases, not its own flat environment light."""
     target = _target_path(path, ".glb")
     if not isinstance(shapes, Blendshapes):
         raise InvalidInputError(f"Expected one set of Blendshapes to pose; got {type(shapes).__name__}.")
-    from emo_app.face.render import posed_normals
+    from emo_app.face.render import posed_normals, vertex_light
 
     rig, texture = _face(rig, texture)
     template = _template(rig, texture, posed=True)
     vertices = rig.deform(shapes)
     normals = posed_normals(rig, vertices)
+    light = vertex_light(rig, vertices, normals)
     blob = bytearray(template.blob)
     document = dict(template.document, accessors=list(template.document["accessors"]))
-    for part, rows, position, normal in template.slots:
+    for part, rows, position, normal, colour, unlit in template.slots:
         points = (vertices[part.start + rows] * METRES_PER_CM).astype(np.float32)
         turned = normals[part.start + rows].astype(np.float32)  # unit length, as posed_normals gives
-        for accessor, values in ((position, points), (normal, turned)):
+        lit = (unlit * light[part.start + rows, None]).astype(np.float32)
+        for accessor, values in ((position, points), (normal, turned), (colour, lit)):
             view = document["bufferViews"][document["accessors"][accessor]["bufferView"]]
             blob[view["byteOffset"] : view["byteOffset"] + view["byteLength"]] = values.tobytes()
         bounds = {"min": points.min(axis=0).tolist(), "max": points.max(axis=0).tolist()}

@@ -83,6 +83,8 @@ def project(points: np.ndarray, view: str = "front", size: int = 512) -> np.ndar
 
 LIGHT_INTENSITIES = (3.6, 0.55, 1.2)
 AMBIENT = 0.1
+LIGHT_WRAP = 0.25  # mesh.vert's soft terminator: light reaches this far past the shadow line
+DIFFUSE_SCALE = 0.318  # mesh.vert's Lambert 1/pi, rounded as it is there
 CAVITY_STRENGTH = 0.9  # how dark creases get (0: no cavity shading)
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 # 4x MSAA triples the 512 px frame time on llvmpipe; FaceRenderer(msaa_samples=4) buys smoother
@@ -171,6 +173,26 @@ def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.nd
     crease = (depth - neutral_depth) + 0.35 * neutral_depth
     shade = 1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5)
     return np.take(shade, rig.weld).astype(np.float32)  # split copies take their representative's
+
+
+def vertex_light(rig: Any, vertices: np.ndarray, normals: np.ndarray, view: str = "front") -> np.ndarray:
+    """(V,) linear light each vertex gets in ``view``'s rig: the ambient plus the key, fill and
+    rim lights' diffuse term, computed as mesh.vert does (keep the two in step), times the
+    cavity shade where the renderer applies it. A web viewer's own lights show none of the
+    creases and a flat, pinker face; multiplying the skin by this shows the render's shading,
+    and because diffuse light does not depend on where the eye is, an orbit around the head
+    stays correct (the render's faint specular sheen is all that is left out)."""
+    _, lights = view_poses(view)
+    light = np.full(len(vertices), AMBIENT, np.float32)
+    for pose, intensity in zip(lights, LIGHT_INTENSITIES):
+        wrap = np.maximum((normals @ pose[:3, 2] + LIGHT_WRAP) / (1.0 + LIGHT_WRAP), 0.0)
+        light += np.float32(intensity * DIFFUSE_SCALE) * wrap.astype(np.float32)
+    cavity = cavity_shading(rig, vertices, normals)
+    if cavity is not None:
+        for part in rig.parts:
+            if part.uvs is not None:  # as gl_head shades them: the skin, not the eyes or teeth
+                light[part.start : part.stop] *= cavity[part.start : part.stop]
+    return light
 
 
 _CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}

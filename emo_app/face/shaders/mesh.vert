@@ -63,7 +63,8 @@ void main()
     for (int i = 0; i < n_directional_lights; i++) {
         vec3 l = normalize(-directional_lights[i].direction);
         vec3 radiance = directional_lights[i].color * directional_lights[i].intensity;
-        float wrap = max((dot(n, l) + 0.25) / 1.25, 0.0);  // soft terminator, like skin
+        // soft terminator, like skin; render.vertex_light repeats this diffuse term for the viewer's GLB
+        float wrap = max((dot(n, l) + 0.25) / 1.25, 0.0);
         diffuse += radiance * wrap * 0.318;
         vec3 h = normalize(l + v);
         specular += radiance * pow(max(dot(n, h), 0.0), shininess) * 0.04 * step(0.0, dot(n, l));

@@ -79,6 +79,7 @@ def test_left_eyebrow_raises_the_subjects_left_only(model):
         "Her left eyebrow is raised and the right corner of her mouth is turned down.",
         "He winks with his right eye, smiling.",
         "A furious man, his left eye narrowed.",
+        "Her left eyebrow is raised, puzzled.",
     ],
 )
 def test_mirrored_text_mirrors_the_shapes(model, text):
@@ -115,6 +116,31 @@ def test_compound_descriptions_blend_both_emotions(model, text, a, b):
 def test_happily_surprised_face_has_both_smile_and_raised_brows(model):
     shapes = model.predict("happily surprised").shapes
     assert shapes["mouthSmileLeft"] > 0.3 and shapes["browOuterUpLeft"] > 0.3
+
+
+def test_states_beyond_the_eight_emotions_show_on_the_face(model):
+    """Animators type states the 8 Emo3D emotions do not name: these gave a neutral face (tired,
+    bored) or a surprised one (confused, embarrassed)."""
+    tired = model.predict("So tired.").shapes
+    assert min(tired["eyeBlinkLeft"], tired["eyeBlinkRight"]) > 0.4  # heavy lids
+    assert model.predict("Not tired at all.").shapes["eyeBlinkLeft"] < 0.2
+    bored = model.predict("Bored out of my mind.")
+    assert bored.emotions.dominant() == "neutral" and bored.shapes["eyeBlinkLeft"] > 0.25
+    confused = model.predict("Confused by the question.")
+    shapes = confused.shapes  # one brow up, the other down: not a surprised face
+    assert shapes["browOuterUpRight"] > 0.6 and shapes["browDownLeft"] > 0.4
+    assert shapes["browOuterUpLeft"] < 0.3 and shapes["browDownRight"] < 0.2
+    assert shapes["jawOpen"] < 0.3 and confused.emotions["surprise"] < 0.5
+    named = model.predict("Her left eyebrow is raised, puzzled.").shapes  # the raised one as named
+    assert named["browOuterUpLeft"] > 0.6 and named["browDownRight"] > 0.4
+    assert named["browOuterUpRight"] < 0.3 and named["browDownLeft"] < 0.2
+    for text in ("Ashamed of what he did.", "Embarrassed, avoiding my eyes."):
+        down = model.predict(text).shapes
+        assert min(down["eyeLookDownLeft"], down["eyeLookDownRight"]) > 0.4, text  # the gaze drops
+    assert model.predict("Ashamed of what he did.").emotions.dominant() == "sadness"
+    assert model.predict("Proud of my daughter.").emotions.dominant() == "happiness"
+    pain = model.predict("In terrible pain.").shapes
+    assert pain["eyeSquintLeft"] > 0.5 and pain["browDownLeft"] > 0.4 and pain["noseSneerLeft"] > 0.3
 
 
 def test_every_shape_explains_itself(model):

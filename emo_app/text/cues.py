@@ -46,10 +46,14 @@ _DESCRIPTOR_PATTERNS = {
     fid: [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in rows]
     for fid, rows in _WORDS["descriptors"].items()
 }
-# Words that are a facial cue by themselves: (regex, shapes, default side for one-sided cues).
+# Words that are a facial cue by themselves: (regex, shapes, default side for one-sided cues,
+# shapes for the other side of a one-sided cue: a confused look raises one brow, on the side the
+# text names if it names one, and lowers the other).
 _STANDALONE_PATTERNS = [
-    (re.compile(rf"^(?:{pat})$"), shapes, side) for pat, shapes, side in _WORDS["standalone"]
+    (re.compile(rf"^(?:{row[0]})$"), row[1], row[2], row[3] if len(row) > 3 else {})
+    for row in _WORDS["standalone"]
 ]
+_OTHER_SIDE = {"Left": "Right", "Right": "Left"}
 
 DESCRIPTOR_WINDOW = 5
 SIDE_WINDOW = 4
@@ -190,14 +194,17 @@ def _scan_clause(
                     break
                 features.append((i, fid))
                 break
-        for pattern, shapes, default_side in _STANDALONE_PATTERNS:
+        for pattern, shapes, default_side, other_side_shapes in _STANDALONE_PATTERNS:
             if pattern.match(tok):
                 factor, used = _degree(tokens, i, start, end, standalone=True)
                 used_degree.update(used)
                 side = _side_near(tokens, i, start, end)
                 if side is None and default_side:
                     side = text_side or default_side
-                cue = Cue(tok, _expand(shapes, side, factor), factor, _negated(tokens, i, start), side)
+                expanded = _expand(shapes, side, factor)
+                if side and other_side_shapes:
+                    expanded.update(_expand(other_side_shapes, _OTHER_SIDE[side], factor))
+                cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side)
                 if default_side and text_side is None:
                     cue.notes.append(
                         f"'{tok}' is one-sided; the text names no side, so the subject's "

@@ -1,5 +1,6 @@
-"""Example descriptions: one per basic emotion, a few compounds, a one-sided cue and a neutral
-face. The Describe tab offers them and the memory benchmark cycles through them."""
+"""Example descriptions: one per basic emotion, a few compounds, a one-sided cue, states the
+8 emotions do not name and a neutral face. The Describe tab offers them and the memory
+benchmark cycles through them."""
 
 EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "A broad grin with eyes alight with cheer.",
@@ -13,5 +14,7 @@ EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "A bittersweet smile with teary eyes.",
     "Sadly angry: a scowl with the corners of the mouth turned down.",
     "Her left eyebrow is raised in doubt.",
+    "Puzzled by the question.",
+    "Exhausted after a sleepless night.",
     "A calm, neutral expression.",
 )

@@ -47,8 +47,9 @@ _DESCRIPTOR_PATTERNS = {
     for fid, rows in _WORDS["descriptors"].items()
 }
 # Words that are a facial cue by themselves: (regex, shapes, default side for one-sided cues,
-# shapes for the other side of a one-sided cue: a confused look raises one brow, on the side the
-# text names if it names one, and lowers the other).
+# options). Options: "other_side", shapes for the other side of a one-sided cue (a confused look
+# raises one brow, on the side the text names if it names one, and lowers the other); "state",
+# the word names a state (tired, confused), whose face follows from it: see ``Cue.state``.
 _STANDALONE_PATTERNS = [
     (re.compile(rf"^(?:{row[0]})$"), row[1], row[2], row[3] if len(row) > 3 else {})
     for row in _WORDS["standalone"]
@@ -79,6 +80,9 @@ class Cue:
     negated: bool = False
     sided: str | None = None  # "Left" / "Right" when the text names one side
     notes: list[str] = field(default_factory=list)
+    # the word names a state ("tired") rather than a movement ("frown"): the text still says
+    # how aroused the person is, where a described face would say it through its emotions
+    state: bool = False
 
 
 @dataclass
@@ -194,7 +198,7 @@ def _scan_clause(
                     break
                 features.append((i, fid))
                 break
-        for pattern, shapes, default_side, other_side_shapes in _STANDALONE_PATTERNS:
+        for pattern, shapes, default_side, options in _STANDALONE_PATTERNS:
             if pattern.match(tok):
                 factor, used = _degree(tokens, i, start, end, standalone=True)
                 used_degree.update(used)
@@ -202,9 +206,10 @@ def _scan_clause(
                 if side is None and default_side:
                     side = text_side or default_side
                 expanded = _expand(shapes, side, factor)
-                if side and other_side_shapes:
-                    expanded.update(_expand(other_side_shapes, _OTHER_SIDE[side], factor))
-                cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side)
+                if side and "other_side" in options:
+                    expanded.update(_expand(options["other_side"], _OTHER_SIDE[side], factor))
+                cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
+                          state=options.get("state", False))
                 if default_side and text_side is None:
                     cue.notes.append(
                         f"'{tok}' is one-sided; the text names no side, so the subject's "

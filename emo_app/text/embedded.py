@@ -244,7 +244,8 @@ class EmbeddedTextModel(TextModel):
             "emotions from emotion words (negation, degree) and MiniLM similarity to anchor "
             "descriptions; face from the FACS prior plus the facial cues in the text"
         )
-        arousal_weight = WEIGHT_WITH_FACE_CUES if analysis.cues else WEIGHT
+        describes_face = any(not cue.state for cue in analysis.cues)
+        arousal_weight = WEIGHT_WITH_FACE_CUES if describes_face else WEIGHT
         notes.append(
             f"C2A2 arousal leans towards the words' own arousal ({arousal:+.2f}, from MiniLM "
             f"similarity to rated state words; weight {arousal_weight:.2f})"

@@ -522,8 +522,9 @@ def test_the_viewers_posed_glb_is_the_renders_face_without_targets_and_a_quarter
 def test_the_viewers_posed_glb_shows_the_renders_light_and_creases(tmp_path, full_head):
     """A web viewer lit the posed GLB with its own flat environment light: a pinker face with no
     shading and no creases. Its materials are unlit and each vertex colour carries the render's
-    light, so skin texture times vertex colour is what the render shows at that point (a frown's
-    furrows and sneer's folds included); the skin alone is twice as far from it."""
+    light, so skin texture times vertex colour, through the viewer's tone mapping, is what the
+    render shows at that point (a frown's furrows and a sneer's folds included); the skin alone
+    is more than twice as far from it."""
     import pygltflib
     from PIL import Image
 
@@ -531,6 +532,7 @@ def test_the_viewers_posed_glb_shows_the_renders_light_and_creases(tmp_path, ful
     from emo_app.face.export import export_posed_glb, glb_meshes
     from emo_app.face.render import posed_normals, project
     from emo_app.face.texture import linear_to_srgb, srgb_to_linear
+    from emo_app.face.viewer_tone import neutral_tone_mapping
 
     rig, skin = full_head
     shapes = Blendshapes.from_dict({"browDownLeft": 1.0, "browDownRight": 1.0, "noseSneerLeft": 0.8,
@@ -559,13 +561,29 @@ def test_the_viewers_posed_glb_shows_the_renders_light_and_creases(tmp_path, ful
         pixels = np.round(project(vertices[part.start + rows], "front", size)).astype(int)
         keep = facing[part.start + rows] & np.all((pixels >= 0) & (pixels < size), axis=1)
         shown = render[pixels[keep, 1], pixels[keep, 0]]
-        lit = linear_to_srgb(srgb_to_linear(albedo[keep]) * light[keep]).astype(float)
+        lit = linear_to_srgb(neutral_tone_mapping(srgb_to_linear(albedo[keep]) * light[keep])).astype(float)
         lit_error.append(np.abs(lit - shown).mean(axis=1))
         skin_error.append(np.abs(albedo[keep] - shown).mean(axis=1))
     lit_error, skin_error = np.concatenate(lit_error), np.concatenate(skin_error)
     assert len(lit_error) > 2000
-    # measured: 7.7 and 20.3 grey levels (the rest is the render's specular sheen and filtering)
+    # measured: 7.7 and 20.7 grey levels (the rest is the render's specular sheen and filtering)
     assert np.median(lit_error) < 10.0 and np.median(lit_error) < np.median(skin_error) / 2
+
+
+def test_the_viewers_tone_mapping_is_undone_for_skin_teeth_and_shadow():
+    """Babylon's viewer tone-maps with Khronos PBR Neutral: sent (0.5, 0.3, 0.15), Chromium showed
+    sRGB (179, 138, 93), darker and more saturated than the render's (186, 148, 108). The GLB's
+    colours go through the curve's inverse, so the viewer shows what the render shows."""
+    from emo_app.face.texture import linear_to_srgb
+    from emo_app.face.viewer_tone import neutral_tone_mapping, undo_neutral_tone_mapping
+
+    sent = np.array([0.5, 0.3, 0.15])
+    assert np.abs(linear_to_srgb(neutral_tone_mapping(sent)).astype(int) - [179, 138, 93]).max() <= 2
+    rng = np.random.default_rng(0)
+    skin = rng.uniform(0.0, 0.76, (2000, 3))  # below the highlight compression: exact
+    np.testing.assert_allclose(neutral_tone_mapping(undo_neutral_tone_mapping(skin)), skin, atol=1e-9)
+    teeth = np.array([[0.9, 0.85, 0.8], [0.8, 0.78, 0.7], [0.95, 0.95, 0.95]])  # compressed highlights
+    np.testing.assert_allclose(neutral_tone_mapping(undo_neutral_tone_mapping(teeth)), teeth, atol=0.01)
 
 
 def test_describe_shows_the_posed_glb_and_offers_the_rigged_one(no_network, tmp_path, monkeypatch):

@@ -22,6 +22,8 @@ import orjson
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
 from emo_app.face.export_textures import bake_colours, bake_vertex_colours, jpeg_bytes
+from emo_app.face.texture import srgb_to_linear
+from emo_app.face.viewer_tone import undo_neutral_tone_mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -146,8 +148,9 @@ class _Template:
     document: dict
     blob: bytes
     # a posed template's primitives in order: (rig part, its vertex rows, POSITION, NORMAL and
-    # COLOR_0 accessors, the colours the light multiplies), the only bytes a pose rewrites
-    slots: tuple[tuple[Any, np.ndarray, int, int, int | None, np.ndarray | None], ...] = ()
+    # COLOR_0 accessors, each vertex's albedo and COLOR_0 per unit of shown colour), the only
+    # bytes a pose rewrites
+    slots: tuple[tuple[Any, np.ndarray, int, int, int | None, np.ndarray | None, np.ndarray | None], ...] = ()
 
 
 _TEMPLATES: dict[tuple[int, int, bool], _Template] = {}
@@ -243,10 +246,11 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
             if surface.uvs is not None:
                 attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
-            lit = None  # a posed GLB's colours before the light: float, since light exceeds 1
+            per_shown = None  # a posed GLB's COLOR_0 (float: light exceeds 1) per shown colour
             if not morph_targets:
-                lit = np.ones((len(rows), 3)) if surface.colours is None else surface.colours[:, :3]
-                attributes["COLOR_0"] = packer.attribute(lit.astype(np.float32), "VEC3", _FLOAT)
+                base = np.ones((len(rows), 3)) if surface.colours is None else surface.colours[:, :3]
+                per_shown = base / np.maximum(surface.albedo, 1e-3)
+                attributes["COLOR_0"] = packer.attribute(base.astype(np.float32), "VEC3", _FLOAT)
             elif surface.colours is not None:
                 attributes["COLOR_0"] = packer.attribute(
                     np.round(np.clip(surface.colours, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE,
@@ -254,7 +258,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             primitive = {"attributes": attributes, "indices": packer.indices(faces, len(rows)),
                          "material": material(surface, part.name)}
             slots.append((part, rows, attributes["POSITION"], attributes["NORMAL"],
-                          attributes.get("COLOR_0"), lit))
+                          attributes.get("COLOR_0"), surface.albedo, per_shown))
             if morph_targets:
                 deltas = rig.deltas[:, part.start + rows]
                 kept = kept_morph_entries(deltas)
@@ -307,6 +311,7 @@ class _Surface:
     mime: str = "image/png"
     factor: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])
     colours: np.ndarray | None = None
+    albedo: np.ndarray | None = None  # (n, 3) linear colour at each vertex, however it is drawn
 
 
 def _surface(mesh: str, part: Any, rows: np.ndarray, positions: np.ndarray, faces: np.ndarray,
@@ -316,19 +321,23 @@ def _surface(mesh: str, part: Any, rows: np.ndarray, positions: np.ndarray, face
     texture (eyes, mouth, a painted mask face: ``export_textures``)."""
     if skin_uvs is not None:
         # floats (60 kB more than normalized 16-bit): trimesh reads normalized UVs as 0..65535
-        return _Surface("skin", np.clip(skin_uvs[rows], 0, 1).astype(np.float32),
-                        lambda: jpeg_bytes(texture.image), "image/jpeg")
+        uvs, image = np.clip(skin_uvs[rows], 0, 1).astype(np.float32), texture.image
+        texels = image[np.minimum((uvs[:, 1] * image.shape[0]).astype(int), image.shape[0] - 1),
+                       np.minimum((uvs[:, 0] * image.shape[1]).astype(int), image.shape[1] - 1)]
+        return _Surface("skin", uvs, lambda: jpeg_bytes(texture.image), "image/jpeg",
+                        albedo=srgb_to_linear(texels))
     colours = part.colors[rows]
     skin = part.name in SKIN_PARTS
     if texture is not None and skin:  # a part the look's texture does not cover: its skin tone
         colours = np.tile(np.append(texture.skin_rgb, 1.0), (len(rows), 1))
     if np.ptp(colours, axis=0).max() < 0.5 / 255:
-        return _Surface("skinTone" if skin else mesh, factor=[float(c) for c in colours[0, :3]] + [1.0])
+        return _Surface("skinTone" if skin else mesh, factor=[float(c) for c in colours[0, :3]] + [1.0],
+                        albedo=colours[:, :3])
     own_uvs = part.uvs[rows] if skin and part.uvs is not None else None
     baked = bake_colours(mesh, positions, faces, colours, own_uvs)
     if baked is not None:
-        return _Surface("skin" if skin else mesh, baked.uvs, lambda: baked.png)
-    return _Surface(part.name, colours=colours)
+        return _Surface("skin" if skin else mesh, baked.uvs, lambda: baked.png, albedo=colours[:, :3])
+    return _Surface(part.name, colours=colours, albedo=colours[:, :3])
 
 
 @dataclass(frozen=True, eq=False)
@@ -491,7 +500,8 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     and lip limits included) and no morph targets: what a web viewer shows, the render's exact
     vertices in about a quarter of the bytes (1.6 MB for the full head, not 7.8). Its materials
     are unlit and each vertex colour carries the render's diffuse light (``vertex_light``), so
-    the viewer shows the render's shading and creases, not its own flat environment light."""
+    the viewer shows the render's shading and creases, not its own flat environment light; the
+    colours undo the viewer's tone mapping (``viewer_tone``)."""
     target = _target_path(path, ".glb")
     if not isinstance(shapes, Blendshapes):
         raise InvalidInputError(f"Expected one set of Blendshapes to pose; got {type(shapes).__name__}.")
@@ -504,10 +514,11 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     light = vertex_light(rig, vertices, normals)
     blob = bytearray(template.blob)
     document = dict(template.document, accessors=list(template.document["accessors"]))
-    for part, rows, position, normal, colour, unlit in template.slots:
+    for part, rows, position, normal, colour, albedo, per_shown in template.slots:
         points = (vertices[part.start + rows] * METRES_PER_CM).astype(np.float32)
         turned = normals[part.start + rows].astype(np.float32)  # unit length, as posed_normals gives
-        lit = (unlit * light[part.start + rows, None]).astype(np.float32)
+        shown = undo_neutral_tone_mapping(albedo * light[part.start + rows, None])  # the viewer's curve
+        lit = (shown * per_shown).astype(np.float32)
         for accessor, values in ((position, points), (normal, turned), (colour, lit)):
             view = document["bufferViews"][document["accessors"][accessor]["bufferView"]]
             blob[view["byteOffset"] : view["byteOffset"] + view["byteLength"]] = values.tobytes()

@@ -138,6 +138,15 @@ class _Packer:
             },
         })
 
+    def morph_targets(self, deltas: np.ndarray, turns: np.ndarray) -> list[dict[str, int]]:
+        """A primitive's 52 targets from its (52, n, 3) position deltas (cm) and normal turns;
+        every target has both (three.js reads a missing NORMAL as the whole normal)."""
+        kept, turned = kept_morph_entries(deltas), kept_morph_entries(turns, NORMAL_TOLERANCE)
+        zero = self.add({"componentType": _FLOAT, "count": deltas.shape[1], "type": "VEC3",
+                         "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
+        return [{"POSITION": self.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero),
+                 "NORMAL": self.sparse_target(turns[k], turned[k], zero)} for k in range(len(ARKIT_NAMES))]
+
 
 @dataclass(frozen=True, eq=False)
 class _Template:
@@ -260,17 +269,8 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             slots.append((part, rows, attributes["POSITION"], attributes["NORMAL"],
                           attributes.get("COLOR_0"), surface.albedo, per_shown))
             if morph_targets:
-                deltas = rig.deltas[:, part.start + rows]
-                kept = kept_morph_entries(deltas)
-                turns = normal_deltas[:, part.start + rows]
-                turned = kept_morph_entries(turns, NORMAL_TOLERANCE)
-                zero = packer.add({"componentType": _FLOAT, "count": len(rows), "type": "VEC3",
-                                   "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
-                # every target has both (three.js reads a missing NORMAL as the whole normal)
-                primitive["targets"] = [
-                    {"POSITION": packer.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero),
-                     "NORMAL": packer.sparse_target(turns[k], turned[k], zero)}
-                    for k in range(len(ARKIT_NAMES))]
+                primitive["targets"] = packer.morph_targets(rig.deltas[:, part.start + rows],
+                                                            normal_deltas[:, part.start + rows])
             primitives.append(primitive)
         mesh = {"name": glb_mesh.name, "primitives": primitives}
         if morph_targets:

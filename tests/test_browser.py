@@ -519,6 +519,7 @@ def test_a_walks_example_of_the_same_kind_keeps_its_controls(browser, app_url):
         page.goto(app_url, wait_until="domcontentloaded")
         _image_src(page, "describe-front")
         page.get_by_role("tab", name="Walks").click()
+        _image_src(page, "walk-gif")  # the first visit's walk, before the examples' walks
         examples = page.locator("#walk-examples")
         for name in ("Happy → Sad over the sphere", "Happy → Sad, straight through neutral"):
             before = page.locator("#walk-gif img").first.get_attribute("src") if page.locator(
@@ -529,5 +530,22 @@ def test_a_walks_example_of_the_same_kind_keeps_its_controls(browser, app_url):
                 arg=before, timeout=120_000)
         assert page.get_by_label("End class").is_visible() and page.get_by_label("Start class").is_visible()
         assert page.get_by_label("Straight line instead of the great circle").is_checked()
+    finally:
+        page.close()
+
+
+def test_the_walks_tab_shows_a_walk_on_the_first_visit(browser, app_url):
+    """The Walks tab opened on five empty panels until "Walk the face" was pressed: the first
+    visit now plays the walk its controls set (neutral to happy), with its files."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        page.get_by_role("tab", name="Walks").click()
+        assert _image_src(page, "walk-gif").endswith(".gif")
+        downloads = page.locator("#walk-files a[href*='happy-axis-walk-9-steps']")
+        downloads.first.wait_for(timeout=60_000)
+        assert downloads.count() == 6  # GIF, MP4, GLB, CSV, JSON, grid
+        assert page.locator("#walk-mp4 video").count() == 1
     finally:
         page.close()

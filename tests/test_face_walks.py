@@ -88,6 +88,20 @@ def test_the_walks_tab_says_what_a_walk_is_and_what_each_control_does():
     assert len(controls) == 5 and all(b.info for b in controls), [b.label for b in controls if not b.info]
 
 
+def test_the_walks_tab_fills_itself_once(tmp_path, monkeypatch):
+    """The first visit walks with the controls as set; a later visit keeps what is shown (a
+    walk the user made is not replaced by the default one)."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.walks import WALK_EXAMPLES, first_walk
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    defaults = WALK_EXAMPLES[0][1]  # Neutral -> Happy, 9 steps: the controls' first values
+    gif, _, glb, _, files = first_walk(None, *defaults)
+    assert gif.endswith("happy-axis-walk-9-steps.gif") and glb.endswith(".glb") and len(files) == 6
+    assert first_walk(gif, *defaults) == tuple(gr.skip() for _ in range(5))
+
+
 def test_the_cli_walk_makes_the_pages_walk(tmp_path, capsys):
     """The page walked 9 steps by default and the CLI 12; the CLI's angles are radians (the
     paper's figures), the page's degrees: the same walk now gives the same files either way."""

@@ -4,6 +4,7 @@ grid; with generator weights and a GPU, the matching generated-image walk."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import gradio as gr
 
@@ -90,8 +91,17 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
     return str(result.grid), str(result.gif) if result.gif else None, "Generated."
 
 
-def build_walks_tab(settings: Settings) -> None:
-    """Lay out the Walks tab and wire its events (call inside a gr.Tab)."""
+def first_walk(shown: str | None, *controls: object, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+    """The walk the controls set, when the tab shows none yet: the first visit plays a face
+    walking from neutral to happy (0.5 s to make) instead of five empty panels."""
+    if shown:
+        return tuple(gr.skip() for _ in range(5))
+    return walk(*controls, progress=progress)
+
+
+def build_walks_tab(settings: Settings) -> Callable[[gr.Tab], None]:
+    """Lay out the Walks tab and wire its events (call inside a gr.Tab); returns what wires the
+    tab's own select event (the first visit shows a walk)."""
     gr.Markdown(WALKS_INTRO, elem_id="walks-intro")
     with gr.Row():
         with gr.Column(scale=1):
@@ -126,7 +136,7 @@ def build_walks_tab(settings: Settings) -> None:
                                   camera_position=VIEWER_CAMERA)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads: GIF, MP4, GLB, Live Link Face CSV, JSON, grid PNG",
-                            file_count="multiple")
+                            file_count="multiple", elem_id="walk-files")
     from emo_app.services import generation_status
 
     with gr.Accordion("Generated-image walk (C2A2 Stable Diffusion)", open=False):
@@ -149,3 +159,8 @@ def build_walks_tab(settings: Settings) -> None:
     ).then(walk, inputs, outputs, api_visibility="private", concurrency_id="render")
     gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
               concurrency_id="gpu", concurrency_limit=1)
+
+    def on_first_visit(tab: gr.Tab) -> None:
+        tab.select(first_walk, [gif, *inputs], outputs, api_visibility="private", concurrency_id="render")
+
+    return on_first_visit

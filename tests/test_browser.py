@@ -547,5 +547,6 @@ def test_the_walks_tab_shows_a_walk_on_the_first_visit(browser, app_url):
         downloads.first.wait_for(timeout=60_000)
         assert downloads.count() == 6  # GIF, MP4, GLB, CSV, JSON, grid
         assert page.locator("#walk-mp4 video").count() == 1
+        assert page.locator("#walk-gif input[type=file]").count() == 0  # an output: no upload
     finally:
         page.close()

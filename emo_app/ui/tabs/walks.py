@@ -129,8 +129,9 @@ def build_walks_tab(settings: Settings) -> Callable[[gr.Tab], None]:
         with gr.Column(scale=2):
             with gr.Row():
                 # each at least 300 px wide: on a phone they stack at full width (at half, 160 px)
+                # not interactive: it is also an input (first_walk reads whether a walk is shown)
                 gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif",
-                               min_width=300)
+                               min_width=300, interactive=False)
                 video = gr.Video(label="MP4", height=300, min_width=300, elem_id="walk-mp4")
             model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300,
                                   camera_position=VIEWER_CAMERA)

@@ -33,7 +33,8 @@ DELTA_TOLERANCE_M = 0.0003  # the GLB leaves out deltas up to 0.01 cm a vertex a
 def export(folder: Path) -> None:
     """Writes face.glb, face.obj (+ .mtl, skin JPEG) and expected.npz into ``folder``."""
     from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
-    from emo_app.face.export import export_glb, export_obj, glb_meshes
+    from emo_app.face.export import export_glb, glb_meshes
+    from emo_app.face.export_obj import export_obj
     from emo_app.face.looks import default_face
     from emo_app.face.render import posed_parts
 

@@ -356,7 +356,8 @@ def test_glb_sequence_becomes_a_morph_weight_animation(tmp_path, full_head):
 def test_obj_export_is_the_full_head_with_its_uvs_and_skin_texture(tmp_path, full_head):
     import trimesh
 
-    from emo_app.face.export import export_obj, save_png
+    from emo_app.face.export import save_png
+    from emo_app.face.export_obj import export_obj
 
     rig, _ = full_head
     smile = Blendshapes.from_dict({"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0})
@@ -385,7 +386,7 @@ def test_obj_export_is_smooth_and_matte_in_blender(tmp_path, full_head):
     material without ``Ns`` as a mirror (roughness 0: glossy speckles on the skin). Each vertex
     carries the renderer's smooth normal and each material an Ns Blender reads back as the
     GLB's roughness (measured with bpy 4.2: lab/blender_import.py)."""
-    from emo_app.face.export import export_obj
+    from emo_app.face.export_obj import export_obj
     from emo_app.face.render import posed_normals
 
     rig, skin = full_head
@@ -456,7 +457,7 @@ def test_obj_eyes_and_mouth_show_their_colours(tmp_path, full_head):
     give each corner its own colour back, the iris dark and the sclera light."""
     from PIL import Image
 
-    from emo_app.face.export import export_obj
+    from emo_app.face.export_obj import export_obj
     from emo_app.face.texture import linear_to_srgb
 
     rig, skin = full_head

@@ -44,7 +44,8 @@ def _render(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from emo_app.errors import InvalidInputError
-    from emo_app.face.export import export_glb, export_obj
+    from emo_app.face.export import export_glb
+    from emo_app.face.export_obj import export_obj
 
     shapes = _read_weights(args.weights)
     suffix = Path(args.out).suffix.lower()

@@ -1,5 +1,5 @@
-"""Exports: a GLB with the 52 ARKit morph targets (three.js, Blender, gr.Model3D), an OBJ of the
-posed mesh, and PNG images.
+"""Exports: a GLB with the 52 ARKit morph targets (three.js, Blender, gr.Model3D), the posed GLB
+a web viewer shows, and PNG images (the OBJ is in ``export_obj``).
 
 The GLB carries the rig itself rather than a baked pose, so a user can keep animating the face
 in any glTF tool; the current weights are set on the mesh and a sequence becomes a morph-weight
@@ -21,7 +21,7 @@ import orjson
 
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.errors import InvalidInputError
-from emo_app.face.export_textures import bake_colours, bake_vertex_colours, jpeg_bytes
+from emo_app.face.export_textures import bake_colours, jpeg_bytes
 from emo_app.face.texture import srgb_to_linear
 from emo_app.face.viewer_tone import undo_neutral_tone_mapping
 
@@ -54,7 +54,7 @@ def _as_sequence(shapes: Blendshapes | Sequence[Blendshapes]) -> list[Blendshape
     return items
 
 
-def _target_path(path: str | Path, suffix: str) -> Path:
+def target_path(path: str | Path, suffix: str) -> Path:
     target = Path(path)
     if target.suffix.lower() != suffix:
         raise InvalidInputError(f"The output file must end in {suffix}; got '{target.name}'.")
@@ -187,15 +187,9 @@ def _template(rig: Any, texture: FaceTexture | None, posed: bool = False) -> _Te
     return built
 
 
-def _roughness(part_name: str) -> float:
+def material_roughness(part_name: str) -> float:
     """How matte a part's material is (glTF roughness): wet eyes, a moist mouth, matte skin."""
     return {"eyes": 0.2, "mouth": 0.5}.get(part_name, 0.65)
-
-
-def _specular_exponent(roughness: float) -> float:
-    """An MTL ``Ns`` for a roughness, as Blender's OBJ importer reads it back (roughness =
-    1 - sqrt(Ns / 1000)); without one Blender makes every material a mirror."""
-    return 1000.0 * (1.0 - roughness) ** 2
 
 
 def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
@@ -224,7 +218,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             twins = sum(name == surface.material for name, _ in materials)
             name = surface.material + (f".{twins}" if twins else "")
             pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
-                                   "roughnessFactor": _roughness(kind)}
+                                   "roughnessFactor": material_roughness(kind)}
             unlit = {} if morph_targets else {"extensions": {"KHR_materials_unlit": {}}}
             if surface.image is not None:
                 images = document.setdefault("images", [])
@@ -409,7 +403,7 @@ def _glb_head(document: dict, binary_length: int) -> bytes:
                      text, struct.pack("<I4s", binary_length, b"BIN\0")])
 
 
-def _face(rig: Any, texture: FaceTexture | None) -> tuple[Any, FaceTexture | None]:
+def face_to_export(rig: Any, texture: FaceTexture | None) -> tuple[Any, FaceTexture | None]:
     """The head and skin an export draws: a given rig as given; with only a texture, the head
     it fits; with neither, the default face (the settings' head in its look), as rendered."""
     from emo_app.face.looks import default_face, head_rig
@@ -429,7 +423,7 @@ def _glb_parts(
     frames = _as_sequence(shapes)
     if not np.isfinite(fps) or fps <= 0:
         raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
-    rig, texture = _face(rig, texture)
+    rig, texture = face_to_export(rig, texture)
     weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
     template = _template(rig, texture)
     # shallow copies of only what changes: the template itself is shared and never mutated
@@ -484,7 +478,7 @@ def export_glb(
     teeth, tongueAndGums), each with 52 morph targets named with ARKIT_NAMES and its weights set
     to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
     ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin)."""
-    target = _target_path(path, ".glb")
+    target = target_path(path, ".glb")
     document, template, extra = _glb_parts(shapes, fps, texture, rig)
     with open(target, "wb") as out:  # in pieces: the shared binary part is not copied first
         out.write(_glb_head(document, len(template.blob) + len(extra)))
@@ -502,12 +496,12 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     are unlit and each vertex colour carries the render's diffuse light (``vertex_light``), so
     the viewer shows the render's shading and creases, not its own flat environment light; the
     colours undo the viewer's tone mapping (``viewer_tone``)."""
-    target = _target_path(path, ".glb")
+    target = target_path(path, ".glb")
     if not isinstance(shapes, Blendshapes):
         raise InvalidInputError(f"Expected one set of Blendshapes to pose; got {type(shapes).__name__}.")
     from emo_app.face.render import posed_normals, vertex_light
 
-    rig, texture = _face(rig, texture)
+    rig, texture = face_to_export(rig, texture)
     template = _template(rig, texture, posed=True)
     vertices = rig.deform(shapes)
     normals = posed_normals(rig, vertices)
@@ -529,62 +523,6 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     return target
 
 
-def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | None = None,
-               rig: Any = None) -> Path:
-    """Write the posed head as a Wavefront OBJ (centimetres, +y up, one group per part) with
-    an MTL beside it; a skin texture goes beside them as JPEG, mapped with the head's UVs.
-    Each vertex carries the renderer's smooth normal (without normals Blender shades the
-    triangles flat, and split UV-seam copies would show the seam). ``rig`` and ``texture``
-    default as in ``export_glb``."""
-    from emo_app.face.render import posed_normals
-    from emo_app.face.texture import texture_uvs
-
-    if not isinstance(shapes, Blendshapes):
-        raise InvalidInputError(f"Expected Blendshapes to export; got {type(shapes).__name__}.")
-    target = _target_path(path, ".obj")
-    rig, texture = _face(rig, texture)
-    vertices = rig.deform(shapes)
-    image_name = f"{target.stem}_skin.jpg"
-    lines = ["# Emotion Studio face, centimetres, +y up", f"mtllib {target.stem}.mtl"]
-    materials = []
-    for part in rig.parts:  # vertex colours after the position: Blender, MeshLab and trimesh read them
-        block = np.column_stack([vertices[part.start : part.stop], part.colors[:, :3]])
-        lines += [f"v {x:.5f} {y:.5f} {z:.5f} {r:.4f} {g:.4f} {b:.4f}" for x, y, z, r, g, b in block]
-    lines += [f"vn {x:.3f} {y:.3f} {z:.3f}" for x, y, z in posed_normals(rig, vertices)]  # vertex i's: vn i
-    faces, uv_count, baked = [], 0, {}
-    for part in rig.parts:
-        uvs = texture_uvs(texture, rig, part)
-        corners = part.faces + part.start + 1
-        faces += [f"g {part.name}", f"usemtl {'skin' if uvs is not None else part.name}"]
-        if uvs is None:  # eyes and mouth: their vertex colours baked, since an MTL cannot use them
-            image, corner_uvs = bake_vertex_colours(part.faces, part.colors[:, :3])
-            baked[f"{target.stem}_{part.name}.png"] = image
-            materials.append((part.name, np.ones(3), f"{target.stem}_{part.name}.png"))
-            uvs, tex = corner_uvs.reshape(-1, 2), np.arange(3 * len(part.faces)).reshape(-1, 3) + uv_count + 1
-        else:
-            tex = part.faces + uv_count + 1
-        lines += [f"vt {u:.6f} {1.0 - v:.6f}" for u, v in uvs]  # OBJ's v points up
-        faces += [f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}"
-                  for (a, b, c), (ta, tb, tc) in zip(corners, tex)]
-        uv_count += len(uvs)
-        if part.name in SKIN_PARTS and not any(name == "skin" for name, _, _ in materials):
-            materials.append(("skin", np.ones(3), image_name))
-    target.write_text("\n".join(lines + faces) + "\n")
-    mtl = []
-    for name, rgb, image in materials:
-        mtl += [f"newmtl {name}", "Kd {:.4f} {:.4f} {:.4f}".format(*rgb), "Ks 0.05 0.05 0.05",
-                f"Ns {_specular_exponent(_roughness(name)):.1f}", "illum 2"]
-        if image is not None:
-            mtl.append(f"map_Kd {image}")
-            if image in baked:
-                save_png(baked[image], target.parent / image)
-            else:
-                (target.parent / image).write_bytes(jpeg_bytes(texture.image))
-        mtl.append("")
-    (target.parent / f"{target.stem}.mtl").write_text("\n".join(mtl))
-    return target
-
-
 def save_png(image: np.ndarray, path: str | Path) -> Path:
     """Write an RGB or RGBA uint8 image as PNG (zlib level 1: three times faster to write than
     the default for about a third more bytes, which suits per-request exports)."""
@@ -593,6 +531,6 @@ def save_png(image: np.ndarray, path: str | Path) -> Path:
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in (3, 4):
         raise InvalidInputError(f"A PNG needs a uint8 H x W x 3 or 4 image; got {array.dtype} {array.shape}.")
-    target = _target_path(path, ".png")
+    target = target_path(path, ".png")
     Image.fromarray(array).save(target, compress_level=1)
     return target

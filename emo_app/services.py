@@ -319,6 +319,21 @@ class WalkResult:
     frames: list[np.ndarray]
     files: dict[str, Path]
     labels: list[str]
+    fps: float = 6.0
+    texture: Any = None  # the skin and head the walk was drawn with, for the viewer's GLB
+    rig: Any = None
+
+    def viewer_glb(self) -> Path:
+        """The walk's GLB for a page's 3D viewer (``export_glb(viewer=True)``: lit as the GIF
+        is), written beside the downloads when a page first asks; ``files["glb"]`` is the rig
+        an animator keeps working with."""
+        from emo_app.face.export import export_glb
+
+        rigged = self.files["glb"]
+        path = rigged.with_name(f"{rigged.stem}-viewer.glb")
+        if not path.exists():
+            export_glb(self.shapes, path, fps=self.fps, texture=self.texture, rig=self.rig, viewer=True)
+        return path
 
 
 def walk_points(kind: WalkKind, **params: Any) -> list[EmotionPoint]:
@@ -394,7 +409,7 @@ def walk(
         files["mp4"] = mp4
     report(0.9, "Writing the grid")
     image_grid(faces, labels).save(files["grid"])
-    return WalkResult(points, shapes, frames, files, labels)
+    return WalkResult(points, shapes, frames, files, labels, fps, texture, rig)
 
 
 def gif_durations(frames: int, fps: float) -> list[int]:

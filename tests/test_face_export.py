@@ -307,8 +307,8 @@ def test_glb_template_is_built_once_per_head_and_skin(full_head, monkeypatch):
     rig, skin = full_head
     export.build_glb(Blendshapes.zeros(), texture=skin, rig=rig)
     built = []
-    original = export._build_template
-    monkeypatch.setattr(export, "_build_template", lambda *a: built.append(a) or original(*a))
+    original = export._build_document
+    monkeypatch.setattr(export, "_build_document", lambda *a: built.append(a) or original(*a))
     first = export.build_glb(Blendshapes.from_dict({"jawOpen": 1.0}), texture=skin, rig=rig)
     second = export.build_glb(Blendshapes.from_dict({"mouthSmileLeft": 1.0}), texture=skin, rig=rig)
     assert built == [] and first != second and first[-100_000:] == second[-100_000:]

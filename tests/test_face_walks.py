@@ -102,6 +102,27 @@ def test_the_walks_tab_fills_itself_once(tmp_path, monkeypatch):
     assert first_walk(gif, *defaults) == tuple(gr.skip() for _ in range(5))
 
 
+def test_the_walks_viewer_plays_the_rig_lit_as_the_gif_and_the_download_stays_the_rig(tmp_path, monkeypatch):
+    """The page's viewer lit the walk's rigged GLB with its own environment (a pinker, flatter
+    face than the GIF beside it); it now gets the same animation in unlit materials whose vertex
+    colours carry the render's light, and the download stays the plain rig for animators."""
+    import pygltflib
+
+    from emo_app.ui.tabs.walks import WALK_EXAMPLES, first_walk
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    _, _, viewer, _, files = first_walk(None, *WALK_EXAMPLES[0][1])
+    assert viewer not in files and viewer.endswith("-viewer.glb")
+    (download,) = [f for f in files if f.endswith(".glb")]
+    shown, rig = pygltflib.GLTF2().load(viewer), pygltflib.GLTF2().load(download)
+    assert all(m.extensions == {"KHR_materials_unlit": {}} for m in shown.materials)
+    assert not any(m.extensions for m in rig.materials)
+    assert all(p.attributes.COLOR_0 is not None for mesh in shown.meshes for p in mesh.primitives)
+    assert [len(p.targets) for mesh in shown.meshes for p in mesh.primitives] == [
+        len(p.targets) for mesh in rig.meshes for p in mesh.primitives]
+    assert len(shown.animations) == 1 and len(shown.animations[0].channels) == len(rig.animations[0].channels)
+
+
 def test_the_cli_walk_makes_the_pages_walk(tmp_path, capsys):
     """The page walked 9 steps by default and the CLI 12; the CLI's angles are radians (the
     paper's figures), the page's degrees: the same walk now gives the same files either way."""

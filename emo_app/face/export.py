@@ -162,24 +162,22 @@ class _Template:
     slots: tuple[tuple[Any, np.ndarray, int, int, int | None, np.ndarray | None, np.ndarray | None], ...] = ()
 
 
-_TEMPLATES: dict[tuple[int, int, bool], _Template] = {}
+_TEMPLATES: dict[tuple[int, int, bool, bool], _Template] = {}
 _TEMPLATE_LOCK = threading.Lock()
 _MAX_TEMPLATES = 8
 
 
-def _template(rig: Any, texture: FaceTexture | None, posed: bool = False) -> _Template:
+def _template(rig: Any, texture: FaceTexture | None, targets: bool = True, viewer: bool = False) -> _Template:
     """The template of a rig and texture, built once: a describe call then only sets the
-    weights (or, ``posed``, the vertices and normals), instead of re-packing and re-encoding
-    geometry, targets and texture."""
-    key = (id(rig), id(texture), posed)
+    weights (or, without ``targets``, the vertices, normals and colours), instead of re-packing
+    and re-encoding geometry, targets and texture. ``viewer``: for the page's viewer (see
+    ``_build_document``)."""
+    key = (id(rig), id(texture), targets, viewer)
     with _TEMPLATE_LOCK:
         cached = _TEMPLATES.get(key)
         if cached is not None and cached.rig is rig and cached.texture is texture:
             return cached
-    if posed:
-        built = _Template(rig, texture, *_build_document(rig, texture, morph_targets=False))
-    else:
-        built = _Template(rig, texture, *_build_template(rig, texture))
+    built = _Template(rig, texture, *_build_document(rig, texture, targets, viewer))
     with _TEMPLATE_LOCK:
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.pop(next(iter(_TEMPLATES)))
@@ -192,17 +190,19 @@ def material_roughness(part_name: str) -> float:
     return {"eyes": 0.2, "mouth": 0.5}.get(part_name, 0.65)
 
 
-def _build_template(rig: Any, texture: FaceTexture | None) -> tuple[dict, bytes]:
-    """The rig's GLB: neutral geometry and the 52 morph targets."""
-    document, blob, _ = _build_document(rig, texture, morph_targets=True)
-    return document, blob
+def viewer_colours(albedo: np.ndarray, light: np.ndarray, per_shown: np.ndarray) -> np.ndarray:
+    """COLOR_0 for the page's viewer: what the render shows (``albedo`` times the render's
+    ``light``), through the inverse of the viewer's tone mapping, per unit of shown colour."""
+    return (undo_neutral_tone_mapping(albedo * light[:, None]) * per_shown).astype(np.float32)
 
 
-def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) -> tuple[dict, bytes, tuple]:
+def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
+                    viewer: bool = False) -> tuple[dict, bytes, tuple]:
     """GLB JSON and binary chunk of the rig's meshes at rest, with or without the 52 morph
-    targets, and each primitive's slots (see ``_Template``: a posed GLB rewrites them). Without
-    targets (the viewer's posed GLB) every material is unlit and COLOR_0 carries the light."""
-    from emo_app.face.render import posed_parts
+    targets, and each primitive's slots (see ``_Template``: a posed GLB rewrites them). For the
+    page's ``viewer`` every material is unlit and COLOR_0 carries the render's light (at rest
+    until a posed GLB rewrites it)."""
+    from emo_app.face.render import posed_normals, posed_parts, vertex_light
     from emo_app.face.texture import texture_uvs
 
     packer = _Packer()
@@ -219,7 +219,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             name = surface.material + (f".{twins}" if twins else "")
             pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
                                    "roughnessFactor": material_roughness(kind)}
-            unlit = {} if morph_targets else {"extensions": {"KHR_materials_unlit": {}}}
+            unlit = {"extensions": {"KHR_materials_unlit": {}}} if viewer else {}
             if surface.image is not None:
                 images = document.setdefault("images", [])
                 images.append({"bufferView": packer.view(surface.image()), "mimeType": surface.mime})
@@ -231,8 +231,11 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             materials[key] = len(document["materials"]) - 1
         return materials[key]
 
+    neutral = rig.neutral.astype(np.float32)
+    rest_normals = posed_normals(rig, neutral)
+    light = vertex_light(rig, neutral, rest_normals) if viewer else None
     rest = {part.name: (positions, normals)
-            for part, positions, normals in posed_parts(rig, rig.neutral.astype(np.float32))}
+            for part, positions, normals in posed_parts(rig, neutral, rest_normals)}
     normal_deltas = _normal_deltas(rig) if morph_targets else None
     meshes, slots = [], []
     for glb_mesh in glb_meshes(rig):
@@ -249,11 +252,12 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
             surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
             if surface.uvs is not None:
                 attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
-            per_shown = None  # a posed GLB's COLOR_0 (float: light exceeds 1) per shown colour
-            if not morph_targets:
+            per_shown = None  # a viewer GLB's COLOR_0 (float: light exceeds 1) per shown colour
+            if viewer:
                 base = np.ones((len(rows), 3)) if surface.colours is None else surface.colours[:, :3]
                 per_shown = base / np.maximum(surface.albedo, 1e-3)
-                attributes["COLOR_0"] = packer.attribute(base.astype(np.float32), "VEC3", _FLOAT)
+                attributes["COLOR_0"] = packer.attribute(
+                    viewer_colours(surface.albedo, light[part.start + rows], per_shown), "VEC3", _FLOAT)
             elif surface.colours is not None:
                 attributes["COLOR_0"] = packer.attribute(
                     np.round(np.clip(surface.colours, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE,
@@ -277,7 +281,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool) 
         + [{"name": mesh["name"], "mesh": index} for index, mesh in enumerate(meshes)],
         scenes=[{"nodes": [0]}], scene=0,
         bufferViews=packer.views, accessors=packer.accessors,
-        **({} if morph_targets else {"extensionsUsed": ["KHR_materials_unlit"]}),
+        **({"extensionsUsed": ["KHR_materials_unlit"]} if viewer else {}),
     )
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob), tuple(slots)
@@ -416,7 +420,8 @@ def face_to_export(rig: Any, texture: FaceTexture | None) -> tuple[Any, FaceText
 
 
 def _glb_parts(
-    shapes: Blendshapes | Sequence[Blendshapes], fps: float, texture: FaceTexture | None, rig: Any
+    shapes: Blendshapes | Sequence[Blendshapes], fps: float, texture: FaceTexture | None, rig: Any,
+    viewer: bool = False,
 ) -> tuple[dict, _Template, bytes]:
     """The GLB of these weights as its JSON, the shared template and the bytes after the
     template's binary part (the animation of a sequence, padded to 4 bytes)."""
@@ -425,7 +430,7 @@ def _glb_parts(
         raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
     rig, texture = face_to_export(rig, texture)
     weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
-    template = _template(rig, texture)
+    template = _template(rig, texture, viewer=viewer)
     # shallow copies of only what changes: the template itself is shared and never mutated
     document = dict(template.document)
     first = weights[0].astype(float).tolist()
@@ -461,9 +466,10 @@ def build_glb(
     fps: float = 30.0,
     texture: FaceTexture | None = None,
     rig: Any = None,
+    viewer: bool = False,
 ) -> bytes:
     """The GLB file as bytes (see ``export_glb``)."""
-    document, template, extra = _glb_parts(shapes, fps, texture, rig)
+    document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer)
     return _glb_head(document, len(template.blob) + len(extra)) + template.blob + extra
 
 
@@ -473,13 +479,16 @@ def export_glb(
     fps: float = 30.0,
     texture: FaceTexture | None = None,
     rig: Any = None,
+    viewer: bool = False,
 ) -> Path:
     """Write a GLB: one mesh per piece of the head (``glb_meshes``: head, eyeLeft, eyeRight,
     teeth, tongueAndGums), each with 52 morph targets named with ARKIT_NAMES and its weights set
     to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
-    ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin)."""
+    ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin).
+    ``viewer``: for the page's 3D viewer, unlit, the render's light at rest in the vertex colours
+    (as ``export_posed_glb``, but the creases an expression makes do not darken)."""
     target = target_path(path, ".glb")
-    document, template, extra = _glb_parts(shapes, fps, texture, rig)
+    document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer)
     with open(target, "wb") as out:  # in pieces: the shared binary part is not copied first
         out.write(_glb_head(document, len(template.blob) + len(extra)))
         out.write(template.blob)
@@ -502,7 +511,7 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     from emo_app.face.render import posed_normals, vertex_light
 
     rig, texture = face_to_export(rig, texture)
-    template = _template(rig, texture, posed=True)
+    template = _template(rig, texture, targets=False, viewer=True)
     vertices = rig.deform(shapes)
     normals = posed_normals(rig, vertices)
     light = vertex_light(rig, vertices, normals)
@@ -511,8 +520,7 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     for part, rows, position, normal, colour, albedo, per_shown in template.slots:
         points = (vertices[part.start + rows] * METRES_PER_CM).astype(np.float32)
         turned = normals[part.start + rows].astype(np.float32)  # unit length, as posed_normals gives
-        shown = undo_neutral_tone_mapping(albedo * light[part.start + rows, None])  # the viewer's curve
-        lit = (shown * per_shown).astype(np.float32)
+        lit = viewer_colours(albedo, light[part.start + rows], per_shown)
         for accessor, values in ((position, points), (normal, turned), (colour, lit)):
             view = document["bufferViews"][document["accessors"][accessor]["bufferView"]]
             blob[view["byteOffset"] : view["byteOffset"] + view["byteLength"]] = values.tobytes()

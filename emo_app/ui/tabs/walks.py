@@ -68,7 +68,7 @@ def walk(kind: str, emotion: str, other: str, theta: float, phi: float, r: float
                            start_angle=math.radians(phi), r=r, steps=steps, spherical=not straight,
                            progress=lambda fraction, stage: progress(fraction, desc=stage))
     files = result.files
-    return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(files["glb"]),
+    return (str(files["gif"]), str(files["mp4"]) if "mp4" in files else None, str(result.viewer_glb()),
             str(files["grid"]), [str(p) for p in files.values()])
 
 
@@ -133,7 +133,7 @@ def build_walks_tab(settings: Settings) -> Callable[[gr.Tab], None]:
                 gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif",
                                min_width=300, interactive=False)
                 video = gr.Video(label="MP4", height=300, min_width=300, elem_id="walk-mp4")
-            model3d = gr.Model3D(label="GLB with the walk as a morph-weight animation", height=300,
+            model3d = gr.Model3D(label="The walk in 3D (rigged GLB: see Downloads)", height=300,
                                   camera_position=VIEWER_CAMERA)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads: GIF, MP4, GLB, Live Link Face CSV, JSON, grid PNG",

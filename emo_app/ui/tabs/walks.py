@@ -91,12 +91,14 @@ def generate_walk(kind: str, emotion: str, other: str, theta: float, phi: float,
     return str(result.grid), str(result.gif) if result.gif else None, "Generated."
 
 
-def first_walk(shown: str | None, *controls: object, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+@ui_errors
+def first_walk(shown: str | None, kind: str, emotion: str, other: str, theta: float, phi: float, r: float,
+               steps: int, straight: bool, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
     """The walk the controls set, when the tab shows none yet: the first visit plays a face
     walking from neutral to happy (0.5 s to make) instead of five empty panels."""
     if shown:
         return tuple(gr.skip() for _ in range(5))
-    return walk(*controls, progress=progress)
+    return walk(kind, emotion, other, theta, phi, r, steps, straight, progress=progress)
 
 
 def build_walks_tab(settings: Settings) -> Callable[[gr.Tab], None]:

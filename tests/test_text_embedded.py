@@ -144,6 +144,27 @@ def test_states_beyond_the_eight_emotions_show_on_the_face(model):
     assert pain["eyeSquintLeft"] > 0.5 and pain["browDownLeft"] > 0.4 and pain["noseSneerLeft"] > 0.3
 
 
+@pytest.mark.parametrize(
+    ("text", "emotion", "shape", "least"),
+    [
+        ("Menacing.", "contempt", "browDownLeft", 0.5),  # read as fear: "threatened" is near it
+        ("A menacing, evil grin.", "contempt", "eyeSquintLeft", 0.5),  # the villain's grin
+        ("Curious about the noise.", None, "browOuterUpLeft", 0.3),
+        ("Concerned about his health.", "sadness", "browInnerUp", 0.4),
+        ("Sympathetic to her loss.", "sadness", "browInnerUp", 0.4),  # read as fear
+        ("I am so sorry.", "sadness", "browInnerUp", 0.4),  # read as neutral
+        ("So excited for the trip!", "happiness", "mouthSmileLeft", 0.5),
+        ("Stressed and overwhelmed at work.", None, "mouthPressLeft", 0.3),
+        ("Sulking in the corner.", "sadness", "mouthShrugLower", 0.5),
+    ],
+)
+def test_more_everyday_states_read_as_people_show_them(model, text, emotion, shape, least):
+    prediction = model.predict(text)
+    if emotion:
+        assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
+    assert prediction.shapes[shape] >= least, (shape, prediction.shapes[shape])
+
+
 def test_every_shape_explains_itself(model):
     prediction = model.predict("A joyful woman with a big smile and raised cheeks.")
     active = prediction.shapes.to_dict(include_zero=False)

@@ -550,3 +550,19 @@ def test_the_walks_tab_shows_a_walk_on_the_first_visit(browser, app_url):
         assert page.locator("#walk-gif input[type=file]").count() == 0  # an output: no upload
     finally:
         page.close()
+
+
+def test_the_capture_tab_can_be_tried_with_its_sample_photo(browser, app_url):
+    """Capture needed a photo of one's own before it showed anything: its example runs on a
+    sample portrait (NASA's, shipped with scikit-image) and shows her face performing."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        page.get_by_role("tab", name="Capture").click()
+        page.locator("#capture-examples").get_by_text("Her own face performs a grin").click()
+        page.locator("#capture-message").get_by_text("1 face found.").wait_for(timeout=120_000)
+        assert "happiness" in page.locator("#capture-message").inner_text()  # the grin's emotion
+        assert _wait_for_drawing(page.locator("#capture-model3d canvas").first) > 0.05
+    finally:
+        page.close()

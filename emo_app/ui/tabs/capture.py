@@ -3,6 +3,7 @@ user's own textured face performs any description."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from emo_app.config import Settings
@@ -18,6 +19,21 @@ from emo_app.ui.common import (
 # the chart's title: with a description the face performs the TEXT's weights, not the photo's
 PHOTO_WEIGHTS = "Blendshapes captured from the photo"
 DESCRIPTION_WEIGHTS = "Blendshapes from your description (not the photo's expression)"
+
+
+def sample_photo() -> Path:
+    """A face to try the tab with, no upload needed: NASA's public-domain portrait of astronaut
+    Eileen Collins, which scikit-image ships."""
+    import skimage.data
+
+    return Path(skimage.data.data_dir) / "astronaut.png"
+
+
+# (what the example shows, the description, whether her own face performs it)
+CAPTURE_EXAMPLES = [
+    ("Her expression, on our face", "", False),
+    ("Her own face performs a grin", "A broad grin with eyes alight with cheer.", True),
+]
 
 
 def say_why_no_capture(sentence: str) -> tuple:
@@ -65,12 +81,17 @@ def build_capture_tab(settings: Settings) -> None:
             text = gr.Textbox(label="Optional: a description for YOUR face to perform", lines=2)
             own_face = gr.Checkbox(False, label="Use my photo as the face's texture")
             go = gr.Button("Capture", variant="primary")
+            examples = gr.Examples([[str(sample_photo()), text_, own] for _, text_, own in CAPTURE_EXAMPLES],
+                                   inputs=[photo, text, own_face], label="Try a sample photo",
+                                   example_labels=[name for name, _, _ in CAPTURE_EXAMPLES],
+                                   elem_id="capture-examples")
         with gr.Column(scale=2):
             message = gr.Markdown(label="Message", elem_id="capture-message")
             with gr.Row():
                 front = gr.Image(label="Front", type="numpy", height=300)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
-            model3d = gr.Model3D(label=VIEWER_LABEL, height=300, camera_position=VIEWER_CAMERA)
+            model3d = gr.Model3D(label=VIEWER_LABEL, height=300, camera_position=VIEWER_CAMERA,
+                                 elem_id="capture-model3d")
     plot = gr.Plot(label="Blendshapes")
     weights = gr.JSON(label="The 52 weights (the chart's numbers)")
     files = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple")
@@ -92,3 +113,6 @@ def build_capture_tab(settings: Settings) -> None:
     outputs = [front, three_quarter, model3d, plot, message, files, weights]
     go.click(capture, [photo, text, own_face], outputs, api_name="capture", concurrency_id="render")
     go.click(None, js=show_result_js("capture-message"), api_visibility="private", queue=False)
+    examples.load_input_event.then(capture, [photo, text, own_face], outputs, api_visibility="private",
+                                   concurrency_id="render")
+    examples.dataset.click(None, js=show_result_js("capture-message"), api_visibility="private", queue=False)

@@ -581,8 +581,8 @@ def test_the_viewers_tone_mapping_is_undone_for_skin_teeth_and_shadow():
     sent = np.array([0.5, 0.3, 0.15])
     assert np.abs(linear_to_srgb(neutral_tone_mapping(sent)).astype(int) - [179, 138, 93]).max() <= 2
     rng = np.random.default_rng(0)
-    skin = rng.uniform(0.0, 0.76, (2000, 3))  # below the highlight compression: exact
-    np.testing.assert_allclose(neutral_tone_mapping(undo_neutral_tone_mapping(skin)), skin, atol=1e-9)
+    skin = rng.uniform(0.0, 0.76, (2000, 3))  # below the highlight compression: exact (float32)
+    np.testing.assert_allclose(neutral_tone_mapping(undo_neutral_tone_mapping(skin)), skin, atol=1e-6)
     teeth = np.array([[0.9, 0.85, 0.8], [0.8, 0.78, 0.7], [0.95, 0.95, 0.95]])  # compressed highlights
     np.testing.assert_allclose(neutral_tone_mapping(undo_neutral_tone_mapping(teeth)), teeth, atol=0.01)
 

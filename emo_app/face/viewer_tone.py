@@ -31,18 +31,24 @@ def neutral_tone_mapping(linear: np.ndarray) -> np.ndarray:
 
 
 def undo_neutral_tone_mapping(wanted: np.ndarray, refinements: int = 4) -> np.ndarray:
-    """The (..., 3) linear colour the curve maps to ``wanted`` (peaks capped at 0.98): exact in
-    closed form below the highlight compression; above it the closed form ignores the curve's
-    desaturation and ``refinements`` fixed-point steps take that out too."""
-    wanted = np.clip(np.asarray(wanted, np.float64), 0.0, None)
-    peak = wanted.max(axis=-1, keepdims=True)
-    capped = np.clip(peak, 1e-12, _MAX_PEAK)
-    wanted = wanted * capped / np.maximum(peak, 1e-12)
-    original_peak = _SPAN * _SPAN / (1.0 - capped) - _SPAN + START_COMPRESSION
-    colour = np.where(capped > START_COMPRESSION, wanted * original_peak / capped, wanted)
-    low = colour.min(axis=-1, keepdims=True)  # the offset leaves low^2 / (4 F90) below 2 F90
-    colour = colour + np.where(low >= F90, F90, np.sqrt(4 * F90 * low) - low)
-    if np.any(capped > START_COMPRESSION):
+    """The (n, 3) linear colours the curve maps to ``wanted`` (peaks capped at 0.98): exact in
+    closed form below the highlight compression; for the few brighter rows (teeth, highlights)
+    the closed form ignores the curve's desaturation and ``refinements`` fixed-point steps take
+    that out too. Float32: it runs on every vertex of every viewer GLB."""
+    colour = np.clip(np.asarray(wanted, np.float32), 0.0, None).reshape(-1, 3)
+    red, green, blue = colour.T  # per-channel maxima: numpy's row reductions of (n, 3) are slow
+    peak = np.maximum(np.maximum(red, green), blue)
+    bright = peak > START_COMPRESSION
+    if np.any(bright):
+        capped = np.minimum(peak[bright], _MAX_PEAK)[:, None]
+        goal = colour[bright] * capped / peak[bright][:, None]
+        original_peak = _SPAN * _SPAN / (1.0 - capped) - _SPAN + START_COMPRESSION
+        colour[bright] = goal * original_peak / capped
+    low = np.minimum(np.minimum(red, green), blue)[:, None]  # the offset leaves low^2 / (4 F90) below 2 F90
+    colour += np.where(low >= F90, F90, np.sqrt(4 * F90 * low) - low)
+    if np.any(bright):
+        near = colour[bright]
         for _ in range(refinements):
-            colour = np.clip(colour + wanted - neutral_tone_mapping(colour), 0.0, None)
-    return colour
+            near = np.clip(near + goal - neutral_tone_mapping(near), 0.0, None)
+        colour[bright] = near
+    return colour.reshape(np.shape(wanted))

@@ -566,3 +566,20 @@ def test_the_capture_tab_can_be_tried_with_its_sample_photo(browser, app_url):
         assert _wait_for_drawing(page.locator("#capture-model3d canvas").first) > 0.05
     finally:
         page.close()
+
+
+def test_on_a_phone_the_captured_faces_each_have_the_screens_width(browser, app_url):
+    """At 400 px Capture's front and three-quarter renders shared one row, each face about
+    110 px wide (Describe's and the walk's already stacked)."""
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        _image_src(page, "describe-front")
+        page.get_by_label("More tabs").click()
+        page.locator(".overflow-dropdown button", has_text="Capture").click()
+        page.locator("#capture-examples").get_by_text("Her expression, on our face").click()
+        _image_src(page, "capture-front")
+        for elem_id in ("capture-front", "capture-three-quarter"):
+            assert page.locator(f"#{elem_id}").bounding_box()["width"] > 300, elem_id
+    finally:
+        page.close()

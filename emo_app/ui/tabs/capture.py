@@ -9,6 +9,7 @@ from typing import Any
 from emo_app.config import Settings
 from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
+    HALF_ROW_MIN_WIDTH,
     VIEWER_CAMERA,
     VIEWER_LABEL,
     blendshapes_figure,
@@ -88,8 +89,10 @@ def build_capture_tab(settings: Settings) -> None:
         with gr.Column(scale=2):
             message = gr.Markdown(label="Message", elem_id="capture-message")
             with gr.Row():
-                front = gr.Image(label="Front", type="numpy", height=300)
-                three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300)
+                front = gr.Image(label="Front", type="numpy", height=300, min_width=HALF_ROW_MIN_WIDTH,
+                                 elem_id="capture-front")
+                three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300,
+                                         min_width=HALF_ROW_MIN_WIDTH, elem_id="capture-three-quarter")
             model3d = gr.Model3D(label=VIEWER_LABEL, height=300, camera_position=VIEWER_CAMERA,
                                  elem_id="capture-model3d")
     plot = gr.Plot(label="Blendshapes")

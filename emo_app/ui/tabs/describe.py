@@ -18,6 +18,7 @@ from emo_app.config import Settings
 from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
+    HALF_ROW_MIN_WIDTH,
     VIEWER_CAMERA,
     VIEWER_LABEL,
     blendshapes_figure,
@@ -37,7 +38,6 @@ HEADS = [("full head (ICT-FaceKit)", "full"), ("MediaPipe mask head", "mediapipe
 TONES = [("light", "light"), ("medium", "medium"), ("deep", "deep")]
 BACKGROUNDS = [("light", "light"), ("dark", "dark")]
 APPEARANCE = ("look", "head", "tone", "background")  # the order the appearance inputs come in
-HALF_ROW_MIN_WIDTH = 340  # px: narrower than this, a chart sharing a row moves to its own line
 
 
 def _appearance(values: Sequence[Any]) -> dict[str, str | None]:

@@ -140,6 +140,7 @@ def test_states_beyond_the_eight_emotions_show_on_the_face(model):
         assert min(down["eyeLookDownLeft"], down["eyeLookDownRight"]) > 0.4, text  # the gaze drops
     assert model.predict("Ashamed of what he did.").emotions.dominant() == "sadness"
     assert model.predict("Proud of my daughter.").emotions.dominant() == "happiness"
+    assert model.predict("She is seriously happy.").emotions["anger"] < 0.05  # an intensifier here
     pain = model.predict("In terrible pain.").shapes
     assert pain["eyeSquintLeft"] > 0.5 and pain["browDownLeft"] > 0.4 and pain["noseSneerLeft"] > 0.3
 

@@ -138,14 +138,21 @@ class _Packer:
             },
         })
 
-    def morph_targets(self, deltas: np.ndarray, turns: np.ndarray) -> list[dict[str, int]]:
+    def morph_targets(self, deltas: np.ndarray, turns: np.ndarray | None) -> list[dict[str, int]]:
         """A primitive's 52 targets from its (52, n, 3) position deltas (cm) and normal turns;
-        every target has both (three.js reads a missing NORMAL as the whole normal)."""
-        kept, turned = kept_morph_entries(deltas), kept_morph_entries(turns, NORMAL_TOLERANCE)
+        every lit target has both (three.js reads a missing NORMAL as the whole normal). Without
+        ``turns`` (unlit, where normals shade nothing) positions only."""
+        kept = kept_morph_entries(deltas)
+        turned = None if turns is None else kept_morph_entries(turns, NORMAL_TOLERANCE)
         zero = self.add({"componentType": _FLOAT, "count": deltas.shape[1], "type": "VEC3",
                          "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
-        return [{"POSITION": self.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero),
-                 "NORMAL": self.sparse_target(turns[k], turned[k], zero)} for k in range(len(ARKIT_NAMES))]
+        targets = []
+        for k in range(len(ARKIT_NAMES)):
+            target = {"POSITION": self.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
+            if turns is not None:
+                target["NORMAL"] = self.sparse_target(turns[k], turned[k], zero)
+            targets.append(target)
+        return targets
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,7 +243,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
     light = vertex_light(rig, neutral, rest_normals) if viewer else None
     rest = {part.name: (positions, normals)
             for part, positions, normals in posed_parts(rig, neutral, rest_normals)}
-    normal_deltas = _normal_deltas(rig) if morph_targets else None
+    normal_deltas = _normal_deltas(rig) if morph_targets and not viewer else None
     meshes, slots = [], []
     for glb_mesh in glb_meshes(rig):
         primitives = []
@@ -267,8 +274,8 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
             slots.append((part, rows, attributes["POSITION"], attributes["NORMAL"],
                           attributes.get("COLOR_0"), surface.albedo, per_shown))
             if morph_targets:
-                primitive["targets"] = packer.morph_targets(rig.deltas[:, part.start + rows],
-                                                            normal_deltas[:, part.start + rows])
+                turns = None if normal_deltas is None else normal_deltas[:, part.start + rows]
+                primitive["targets"] = packer.morph_targets(rig.deltas[:, part.start + rows], turns)
             primitives.append(primitive)
         mesh = {"name": glb_mesh.name, "primitives": primitives}
         if morph_targets:

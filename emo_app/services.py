@@ -63,11 +63,17 @@ class FaceOutput:
         ``files["glb"]`` is the rig, for animators. Needs the exports (``files``)."""
         from emo_app.face.export import export_posed_glb
 
-        rigged = self.files["glb"]
-        path = rigged.with_name(f"{rigged.stem}-posed.glb")
-        if not path.exists():
-            export_posed_glb(self.shapes, path, texture=self.texture, rig=self.rig)
-        return path
+        return _beside_rig(self.files["glb"], "posed", lambda path: export_posed_glb(
+            self.shapes, path, texture=self.texture, rig=self.rig))
+
+
+def _beside_rig(rigged: Path, kind: str, write: Callable[[Path], Any]) -> Path:
+    """``<rig's name>-<kind>.glb`` beside the rigged GLB, written by ``write`` the first time a
+    page's viewer asks for it."""
+    path = rigged.with_name(f"{rigged.stem}-{kind}.glb")
+    if not path.exists():
+        write(path)
+    return path
 
 
 def render_face(
@@ -178,13 +184,10 @@ def describe(
 
     validate_text(text, settings)  # this call's limits: the cached model may hold older settings
     prediction = get_text_model(model, settings).predict(text)
-    face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=False,
-                       settings=settings, look=look, head=head, tone=tone, background=background)
-    if exports:
-        face.files = export_face(prediction.shapes, next(iter(face.images.values())), texture=face.texture,
-                                 rig=face.rig, name=file_stem(text),
-                                 extra={"text": prediction.text, "model": prediction.model,
-                                        "emotions": prediction.emotions.to_dict()})
+    face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=exports,
+                       settings=settings, look=look, head=head, tone=tone, background=background,
+                       name=file_stem(text), extra={"text": prediction.text, "model": prediction.model,
+                                                    "emotions": prediction.emotions.to_dict()})
     return DescribeResult(prediction, face, not_english_note(text))
 
 
@@ -329,11 +332,8 @@ class WalkResult:
         an animator keeps working with."""
         from emo_app.face.export import export_glb
 
-        rigged = self.files["glb"]
-        path = rigged.with_name(f"{rigged.stem}-viewer.glb")
-        if not path.exists():
-            export_glb(self.shapes, path, fps=self.fps, texture=self.texture, rig=self.rig, viewer=True)
-        return path
+        return _beside_rig(self.files["glb"], "viewer", lambda path: export_glb(
+            self.shapes, path, fps=self.fps, texture=self.texture, rig=self.rig, viewer=True))
 
 
 def walk_points(kind: WalkKind, **params: Any) -> list[EmotionPoint]:

@@ -508,7 +508,7 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     """Write a GLB of the posed face only: the same meshes, materials and textures as
     ``export_glb`` with the expression baked into the vertices (as the renderer deforms them, lid
     and lip limits included) and no morph targets: what a web viewer shows, the render's exact
-    vertices in about a quarter of the bytes (1.6 MB for the full head, not 7.8). Its materials
+    vertices in under a quarter of the bytes (1.7 MB for the full head, not 7.8). Its materials
     are unlit and each vertex colour carries the render's diffuse light (``vertex_light``), so
     the viewer shows the render's shading and creases, not its own flat environment light; the
     colours undo the viewer's tone mapping (``viewer_tone``)."""

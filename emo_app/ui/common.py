@@ -25,14 +25,15 @@ GROUP_COLOURS = {
 EMOTION_COLOURS = ["#9e9e9e", "#f4c430", "#ff8c42", "#4a6fa5", "#d7263d", "#6a994e", "#7b2cbf", "#5c4d7d"]
 
 
-# The 3D viewer draws the pose baked in (services.FaceOutput.viewer_glb): exactly the render's
-# vertices and light in a fifth of the bytes sent on every change (1.6 MB, not 7.8). The rigged
-# GLB is one of the downloads. The viewer's camera starts level with the face, as the front
-# render's does: Babylon.js's default looks down from above, which hid an open mouth behind the
-# upper lip.
 # px: narrower than this, a picture or chart sharing a row moves to its own line (on a phone the
 # two renders side by side were 160 px faces)
 HALF_ROW_MIN_WIDTH = 340
+
+# The 3D viewer draws the pose baked in (services.FaceOutput.viewer_glb): exactly the render's
+# vertices and light in under a quarter of the bytes sent on every change (1.7 MB, not 7.8). The rigged
+# GLB is one of the downloads. The viewer's camera starts level with the face, as the front
+# render's does: Babylon.js's default looks down from above, which hid an open mouth behind the
+# upper lip.
 VIEWER_CAMERA = (90, 90, None)  # gr.Model3D camera_position: alpha, beta (degrees), radius
 VIEWER_LABEL = "Interactive 3D (rigged GLB: see Downloads)"  # short: a phone shows one line
 FACE_DOWNLOADS_LABEL = "Downloads: JSON, Live Link Face CSV, GLB (52 ARKit morph targets), PNG"

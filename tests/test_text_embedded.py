@@ -166,6 +166,68 @@ def test_more_everyday_states_read_as_people_show_them(model, text, emotion, sha
     assert prediction.shapes[shape] >= least, (shape, prediction.shapes[shape])
 
 
+# Situations: what happened, with no emotion word and no face word (our own sentences, none an
+# anchor). Each read as neutral before the situation reading.
+@pytest.mark.parametrize(
+    ("text", "emotion", "shape"),
+    [
+        ("Our house burned down and we lost everything.", "sadness", "mouthFrownLeft"),
+        ("Someone hacked my account and posted lies about me.", "anger", "browDownLeft"),
+        ("He found a dead mouse in the cereal box.", "disgust", "mouthUpperUpLeft"),
+        ("We are getting married in June!", "happiness", "mouthSmileLeft"),
+        ("A stranger has been standing outside my window all night.", "fear", "eyeWideLeft"),
+    ],
+)
+def test_a_situation_shows_the_emotion_people_feel_at_it(model, text, emotion, shape):
+    prediction = model.predict(text)
+    assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
+    assert prediction.shapes[shape] >= 0.5, (shape, prediction.shapes[shape])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The doctor moved my check-up to Friday.",  # the fear anchors have doctors
+        "The football match starts at eight.",  # the happiness and anger anchors have matches
+        "The hospital car park is behind the main building.",
+        "Nobody died in the accident.",  # negated: MiniLM would put it beside "died"
+        "No one stole anything.",
+    ],
+)
+def test_mundane_or_negated_situations_keep_a_neutral_face(model, text):
+    emotions = model.predict(text).emotions.to_dict()
+    assert max(v for k, v in emotions.items() if k != "neutral") < 0.3, emotions
+
+
+def test_a_text_that_names_its_feeling_is_not_read_as_a_situation(model):
+    # "he is content" sat nearer the contempt remarks than the mundane sentences
+    emotions = model.predict("he is content").emotions.to_dict()
+    assert emotions["happiness"] > 0.5 and emotions["contempt"] < 0.1, emotions
+
+
+def test_could_not_be_happier_is_the_most_not_the_opposite(model):
+    assert model.predict("I couldn't be happier.").emotions.dominant() == "happiness"
+    assert model.predict("I could not be happier!").emotions.dominant() == "happiness"
+    assert model.predict("I can't be happy here.").emotions["happiness"] < 0.2
+
+
+def test_situation_anchors_name_no_feeling_and_cover_every_emotion():
+    """An anchor with an emotion word would teach the word, not the situation."""
+    from emo_app.emotion.emotions import EMO3D_EMOTIONS
+    from emo_app.text.cues import analyse
+    from emo_app.text.embedded import load_emotion_anchors
+
+    anchors = load_emotion_anchors()
+    for register in ("faces", "situations"):
+        assert set(anchors[register]) == set(EMO3D_EMOTIONS)
+        assert all(len(anchors[register][e]) >= 5 for e in EMO3D_EMOTIONS)
+    for emotion, sentences in anchors["situations"].items():
+        for sentence in sentences:
+            analysis = analyse(sentence)
+            assert not [h.word for h in analysis.emotion_hits if not h.event], (emotion, sentence)
+            assert not analysis.cues, (emotion, sentence)
+
+
 def test_every_shape_explains_itself(model):
     prediction = model.predict("A joyful woman with a big smile and raised cheeks.")
     active = prediction.shapes.to_dict(include_zero=False)

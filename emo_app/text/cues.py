@@ -32,8 +32,13 @@ DEGREE_AFTER: dict[str, float] = _WORDS["degree_after"]
 _DEGREE_ONLY_BEFORE_STANDALONE = set(_WORDS["degree_only_before_standalone"])
 _NOT_LOOSE_DEGREE = set(_WORDS["not_a_loose_degree"])  # too common to scale the whole face
 
-# Emotion words: regex over ONE word -> {emotion: strength in [0, 1]}.
-_EMOTION_PATTERNS = [(re.compile(rf"^(?:{pat})$"), emos) for pat, emos in _WORDS["emotion_words"]]
+# Emotion words, then event words ("died", "stole"): regex over ONE word -> {emotion: strength
+# in [0, 1]}, and whether it is an event word.
+_EMOTION_PATTERNS = [
+    (re.compile(rf"^(?:{pat})$"), emos, kind == "event_words")
+    for kind in ("emotion_words", "event_words")
+    for pat, emos in _WORDS[kind]
+]
 # What a negated emotion word means instead: "not happy" leans sad; others lean neutral.
 NEGATED_LEANS: dict[str, dict[str, float]] = _WORDS["negated_leans"]
 # Facial features: word regex -> feature id ("corner" only near a mouth word).
@@ -62,12 +67,13 @@ SIDE_WINDOW = 4
 
 @dataclass
 class EmotionHit:
-    """One emotion word found in the text, after degree and negation."""
+    """One emotion word (or event word) found in the text, after degree and negation."""
 
     word: str
     emotions: dict[str, float]
     degree: float = 1.0
     negated: bool = False
+    event: bool = False  # says what happened ("died"), not what is felt
 
 
 @dataclass
@@ -118,11 +124,16 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
+_COULD_NOT = {"couldn't", "can't", "cannot"}
+
+
 def _negated(tokens: list[str], index: int, start: int) -> bool:
     for j in range(max(start, index - NEGATION_SCOPE), index):
         tok = tokens[j]
         if tok in NEGATORS or tok.endswith("n't"):
-            return True
+            # "I couldn't be happier" says the most, not the opposite
+            could_not = tok in _COULD_NOT or (tok == "not" and j > start and tokens[j - 1] == "could")
+            return not (could_not and tokens[index].endswith("ier"))
     return False
 
 
@@ -184,11 +195,13 @@ def _scan_clause(
     features = []
     for i in range(start, end):
         tok = tokens[i]
-        for pattern, emotions in _EMOTION_PATTERNS:
+        for pattern, emotions, event in _EMOTION_PATTERNS:
             if pattern.match(tok):
                 factor, used = _degree(tokens, i, start, end)
                 used_degree.update(used)
-                found.emotion_hits.append(EmotionHit(tok, dict(emotions), factor, _negated(tokens, i, start)))
+                found.emotion_hits.append(
+                    EmotionHit(tok, dict(emotions), factor, _negated(tokens, i, start), event)
+                )
                 break
         for pattern, fid in _FEATURE_PATTERNS:
             if pattern.match(tok):

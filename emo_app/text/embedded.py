@@ -1,8 +1,9 @@
 """The embedded text model: works offline, needs no training data, deterministic.
 
-text -> (1) rules (emotion words with negation and degree, explicit facial cues with sides,
-         see ``cues.py``) + (2) MiniLM similarity to emotion anchor descriptions (``anchors.py``),
-         calibrated -> 8 Emo3D intensities
+text -> (1) rules (emotion words and event words with negation and degree, explicit facial
+         cues with sides, see ``cues.py``) + (2) MiniLM similarity to emotion anchors
+         (``words/emotion_anchors.json``: face descriptions and situations), calibrated
+         -> 8 Emo3D intensities
      -> FACS prior (``facs.py``: emotion -> AUs -> ARKit, with compound prototypes) for the
         regions the text does not describe, overridden/combined with the explicit cues
      -> 52 blendshapes, the C2A2 point (its arousal also read from the words: ``arousal.py``),
@@ -14,12 +15,29 @@ what carries the signal, so a softmax over emotions with temperature ``SIM_TEMPE
 the shares, and how close the text is to ANY anchor (``SIM_FLOOR``..``SIM_FULL``) gives the
 overall strength. Emotion words, when present, are more reliable than similarity (MiniLM
 places "not happy" next to "happy"), so similarity is down-weighted to ``SIM_WEIGHT_WITH_WORDS``.
+
+Situations ("My dog died this morning.") are far from every face description, so they are read
+apart, from situation anchors. MiniLM similarity there is mostly topic (a sentence about a car
+is near every car anchor), so a situation is read along emotion DIRECTIONS instead: each
+emotion's mean anchor minus the mean neutral situation (the neutral ones share the emotional
+ones' topics, so the topic cancels). A text's projections on them, measured from the neutral
+mean, give the shares (softmax, ``SIM_TEMPERATURE``); the strength grows with the largest
+projection (``SITUATION_ZERO``..``SITUATION_FULL``) and with its lead over the second
+(``SITUATION_LEAD``), so a text torn between two emotions stays mild, and fades when the
+nearest neutral anchors are nearer than the emotion's own (``SITUATION_NEUTRAL_SLACK``).
+The constants were chosen on the 112 sentences of ``lab/expressions/situations_dev.json`` and
+checked once on the 96 of ``situations_heldout.json`` (``python -m lab.expressions.situations``).
+The two channels are combined by their maximum (a face description keeps its face anchors'
+reading); a text that names its feeling, or negates one ("nobody died"), is not read as a
+situation at all: MiniLM does not read negation.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +46,6 @@ from emo_app.blendshapes.schema import ARKIT_NAMES, INDEX
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
 from emo_app.models.manager import quiet_transformers
-from emo_app.text.anchors import EMOTION_ANCHORS
 from emo_app.text.arousal import WEIGHT, WEIGHT_WITH_FACE_CUES, ArousalReader, with_arousal
 from emo_app.text.base import TextModel, TextPrediction
 from emo_app.text.cues import NEGATED_LEANS, TextAnalysis, analyse, side_neutral_text
@@ -41,7 +58,19 @@ SIM_WEIGHT_WITH_WORDS = 0.5
 SIM_WEIGHT_CUES_ONLY = 0.6  # a text that only describes the face: the cues already draw it
 NEGATED_FACTOR = 0.1
 OPPOSITE_SIDE_FACTOR = 0.15
+SITUATION_ZERO = 0.10
+SITUATION_FULL = 0.30
+SITUATION_LEAD = 0.06
+SITUATION_NEIGHBOURS = 2
+SITUATION_NEUTRAL_SLACK = 0.10
 MAX_TOKENS = 128
+ANCHORS_FILE = Path(__file__).with_name("words") / "emotion_anchors.json"
+
+
+def load_emotion_anchors() -> dict[str, dict[str, list[str]]]:
+    """{"faces" | "situations": {emotion: sentences}} from ``words/emotion_anchors.json``."""
+    data = json.loads(ANCHORS_FILE.read_text(encoding="utf-8"))
+    return {register: data[register] for register in ("faces", "situations")}
 
 
 class MiniLMEncoder:
@@ -95,6 +124,37 @@ class MiniLMEncoder:
         return pooled.float().cpu().numpy()
 
 
+class AnchorSet:
+    """One register of emotion anchors, embedded once; scores texts by their nearest anchors."""
+
+    def __init__(self, encoder: MiniLMEncoder, anchors: dict[str, list[str]]):
+        sentences = [sentence for emotion in EMO3D_EMOTIONS for sentence in anchors[emotion]]
+        emotion_of = np.repeat(np.arange(len(EMO3D_EMOTIONS)), [len(anchors[e]) for e in EMO3D_EMOTIONS])
+        self.embeddings = encoder.encode(sentences)
+        # (8, most anchors) columns of each emotion's anchors, padded with a repeat of the first
+        # and masked, so one sort scores all emotions at once
+        groups = [np.flatnonzero(emotion_of == e) for e in range(len(EMO3D_EMOTIONS))]
+        width = max(len(g) for g in groups)
+        self._columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in groups])
+        self._padding = np.array([[j >= len(g) for j in range(width)] for g in groups])
+
+    def nearest_mean(self, embeddings: np.ndarray, k: int) -> np.ndarray:
+        """(n, 8) mean cosine similarity of each text to its ``k`` nearest anchors per emotion."""
+        sims = (embeddings @ self.embeddings.T)[:, self._columns]  # (n, 8, width)
+        sims = np.where(self._padding, -np.inf, sims)
+        return np.sort(sims, axis=2)[:, :, -k:].mean(axis=2)
+
+
+def _emotion_directions(
+    encoder: MiniLMEncoder, anchors: dict[str, list[str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the neutral anchors' mean, (7, d) unit directions from it to each emotion's mean)."""
+    means = {emotion: encoder.encode(anchors[emotion]).mean(axis=0) for emotion in EMO3D_EMOTIONS}
+    origin = means[EMO3D_EMOTIONS[0]]
+    directions = np.stack([means[emotion] - origin for emotion in EMO3D_EMOTIONS[1:]])
+    return origin, directions / np.linalg.norm(directions, axis=1, keepdims=True)
+
+
 class EmbeddedTextModel(TextModel):
     """Rules + MiniLM + FACS prior (module doc). Build with ``load``; use via get_text_model."""
 
@@ -104,20 +164,10 @@ class EmbeddedTextModel(TextModel):
     def __init__(self, encoder: MiniLMEncoder, settings: Settings | None = None):
         super().__init__(settings)
         self.encoder = encoder
-        self._anchor_emotion = []
-        sentences = []
-        for emotion in EMO3D_EMOTIONS:
-            for sentence in EMOTION_ANCHORS[emotion]:
-                sentences.append(sentence)
-                self._anchor_emotion.append(EMO3D_EMOTIONS.index(emotion))
-        self._anchor_emotion = np.array(self._anchor_emotion)
-        self.anchor_embeddings = encoder.encode(sentences)
-        # (8, most anchors) columns of each emotion's anchors, padded with a repeat of the first
-        # and masked, so one sort scores all emotions at once
-        groups = [np.flatnonzero(self._anchor_emotion == e) for e in range(len(EMO3D_EMOTIONS))]
-        width = max(len(g) for g in groups)
-        self._anchor_columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in groups])
-        self._anchor_padding = np.array([[j >= len(g) for j in range(width)] for g in groups])
+        anchors = load_emotion_anchors()
+        self.face_anchors = AnchorSet(encoder, anchors["faces"])
+        self.situation_directions = _emotion_directions(encoder, anchors["situations"])
+        self.situation_anchors = AnchorSet(encoder, anchors["situations"])
         self.arousal_reader = ArousalReader(encoder.encode)
 
     @classmethod
@@ -130,17 +180,38 @@ class EmbeddedTextModel(TextModel):
 
     # emotions ---------------------------------------------------------------------------
     def similarity_scores(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n, 8) calibrated similarity-based intensities (module doc)."""
-        sims = (embeddings @ self.anchor_embeddings.T)[:, self._anchor_columns]  # (n, 8, width)
-        sims = np.where(self._anchor_padding, -np.inf, sims)
-        per_emotion = np.sort(sims, axis=2)[:, :, -2:].mean(axis=2)  # mean of the 2 closest anchors
+        """(n, 2, 8) calibrated similarity-based intensities: the face-description reading and
+        the situation reading (module doc); ``_emotions`` picks between them."""
+        return np.stack([self._face_scores(embeddings), self._situation_scores(embeddings)], axis=1)
+
+    def _face_scores(self, embeddings: np.ndarray) -> np.ndarray:
+        per_emotion = self.face_anchors.nearest_mean(embeddings, 2)
         logits = (per_emotion - per_emotion.max(axis=1, keepdims=True)) / SIM_TEMPERATURE
         shares = np.exp(logits)
         shares /= shares.sum(axis=1, keepdims=True)
         strength = np.clip((per_emotion.max(axis=1) - SIM_FLOOR) / (SIM_FULL - SIM_FLOOR), 0.0, 1.0)
         return shares / shares.max(axis=1, keepdims=True) * strength[:, None]
 
+    def _situation_scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """Shares among the 7 emotions along the situation directions (module doc); neutral
+        itself is left to ``_emotions`` (1 - the strongest emotion)."""
+        origin, directions = self.situation_directions
+        projections = (embeddings - origin) @ directions.T  # (n, 7)
+        shares = np.exp((projections - projections.max(axis=1, keepdims=True)) / SIM_TEMPERATURE)
+        ranked = np.sort(projections, axis=1)
+        reach = np.clip((ranked[:, -1] - SITUATION_ZERO) / (SITUATION_FULL - SITUATION_ZERO), 0.0, 1.0)
+        lead = np.clip((ranked[:, -1] - ranked[:, -2]) / SITUATION_LEAD, 0.0, 1.0)
+        scores = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
+        # topic can still leak along a direction ("a blue front door" towards a door that is
+        # forced open), so the emotion's own nearest anchors must be about as near as neutral ones
+        near = self.situation_anchors.nearest_mean(embeddings, SITUATION_NEIGHBOURS)
+        beside = np.clip(1.0 + (near[:, 1:].max(axis=1) - near[:, 0]) / SITUATION_NEUTRAL_SLACK, 0.0, 1.0)
+        strength = reach * lead * beside
+        scores[:, 1:] = shares / shares.max(axis=1, keepdims=True) * strength[:, None]
+        return scores
+
     def _emotions(self, analysis: TextAnalysis, similarity: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """8 intensities from the words and ``similarity`` (2, 8): face and situation readings."""
         notes: list[str] = []
         lexical = np.zeros(len(EMO3D_EMOTIONS))
         negated: set[int] = set()
@@ -155,8 +226,9 @@ class EmbeddedTextModel(TextModel):
                         lexical[i] = 1 - (1 - lexical[i]) * (1 - value)
                 notes.append(f"'{hit.word}' is negated: {', '.join(hit.emotions)} suppressed")
                 continue
-            found_words = True
-            degrees.append(hit.degree)
+            if not hit.event:  # an event word is weaker evidence: similarity keeps its weight
+                found_words = True
+                degrees.append(hit.degree)
             for emotion, strength in hit.emotions.items():
                 i = EMO3D_EMOTIONS.index(emotion)
                 lexical[i] = 1 - (1 - lexical[i]) * (1 - min(1.0, strength * hit.degree))
@@ -164,7 +236,10 @@ class EmbeddedTextModel(TextModel):
             weight = SIM_WEIGHT_WITH_WORDS * min(1.0, float(np.mean(degrees)))
         else:
             weight = analysis.global_degree * (SIM_WEIGHT_CUES_ONLY if analysis.cues else 1.0)
-        semantic = np.clip(similarity * weight, 0.0, 1.0)
+        # a text that names (or negates) its feeling is not read as a situation ("he is
+        # content" is no remark; MiniLM places "nobody died" beside "died")
+        reading = similarity[0] if found_words or negated else similarity.max(axis=0)
+        semantic = np.clip(reading * weight, 0.0, 1.0)
         values = 1 - (1 - lexical) * (1 - semantic)
         for i in negated:
             values[i] *= NEGATED_FACTOR

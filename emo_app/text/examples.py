@@ -1,6 +1,6 @@
 """Example descriptions: one per basic emotion, a few compounds, a one-sided cue, states the
-8 emotions do not name and a neutral face. The Describe tab offers them and the memory
-benchmark cycles through them."""
+8 emotions do not name, situations that name no feeling and a neutral face. The Describe tab
+offers them and the memory benchmark cycles through them."""
 
 EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "A broad grin with eyes alight with cheer.",
@@ -16,5 +16,7 @@ EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "Her left eyebrow is raised in doubt.",
     "Puzzled by the question.",
     "Exhausted after a sleepless night.",
+    "My phone was stolen on the train.",
+    "My grandfather passed away last week.",
     "A calm, neutral expression.",
 )

@@ -133,10 +133,10 @@ class AnchorSet:
         self.embeddings = encoder.encode(sentences)
         # (8, most anchors) columns of each emotion's anchors, padded with a repeat of the first
         # and masked, so one sort scores all emotions at once
-        groups = [np.flatnonzero(emotion_of == e) for e in range(len(EMO3D_EMOTIONS))]
-        width = max(len(g) for g in groups)
-        self._columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in groups])
-        self._padding = np.array([[j >= len(g) for j in range(width)] for g in groups])
+        self.groups = [np.flatnonzero(emotion_of == e) for e in range(len(EMO3D_EMOTIONS))]
+        width = max(len(g) for g in self.groups)
+        self._columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in self.groups])
+        self._padding = np.array([[j >= len(g) for j in range(width)] for g in self.groups])
 
     def nearest_mean(self, embeddings: np.ndarray, k: int) -> np.ndarray:
         """(n, 8) mean cosine similarity of each text to its ``k`` nearest anchors per emotion."""
@@ -145,14 +145,11 @@ class AnchorSet:
         return np.sort(sims, axis=2)[:, :, -k:].mean(axis=2)
 
 
-def _emotion_directions(
-    encoder: MiniLMEncoder, anchors: dict[str, list[str]]
-) -> tuple[np.ndarray, np.ndarray]:
+def _emotion_directions(anchors: AnchorSet) -> tuple[np.ndarray, np.ndarray]:
     """(the neutral anchors' mean, (7, d) unit directions from it to each emotion's mean)."""
-    means = {emotion: encoder.encode(anchors[emotion]).mean(axis=0) for emotion in EMO3D_EMOTIONS}
-    origin = means[EMO3D_EMOTIONS[0]]
-    directions = np.stack([means[emotion] - origin for emotion in EMO3D_EMOTIONS[1:]])
-    return origin, directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    means = np.stack([anchors.embeddings[group].mean(axis=0) for group in anchors.groups])
+    directions = means[1:] - means[0]
+    return means[0], directions / np.linalg.norm(directions, axis=1, keepdims=True)
 
 
 class EmbeddedTextModel(TextModel):
@@ -166,8 +163,8 @@ class EmbeddedTextModel(TextModel):
         self.encoder = encoder
         anchors = load_emotion_anchors()
         self.face_anchors = AnchorSet(encoder, anchors["faces"])
-        self.situation_directions = _emotion_directions(encoder, anchors["situations"])
         self.situation_anchors = AnchorSet(encoder, anchors["situations"])
+        self.situation_directions = _emotion_directions(self.situation_anchors)
         self.arousal_reader = ArousalReader(encoder.encode)
 
     @classmethod

@@ -166,6 +166,24 @@ def test_more_everyday_states_read_as_people_show_them(model, text, emotion, sha
     assert prediction.shapes[shape] >= least, (shape, prediction.shapes[shape])
 
 
+@pytest.mark.parametrize(
+    ("text", "emotion", "shape", "least"),
+    [
+        ("Screaming in terror.", "fear", "jawOpen", 0.6),  # the mouth was closed
+        ("He yelled at the kids.", "anger", "jawOpen", 0.6),
+        ("She giggled.", "happiness", "mouthSmileLeft", 0.6),  # "giggled" was no word at all
+        ("He gaped at the sky.", "surprise", "jawOpen", 0.5),
+        ("She bit her lip.", None, "mouthRollLower", 0.5),
+        ("He cringed.", None, "mouthStretchLeft", 0.4),
+    ],
+)
+def test_one_word_for_what_the_face_does_shows_it(model, text, emotion, shape, least):
+    prediction = model.predict(text)
+    if emotion:
+        assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
+    assert prediction.shapes[shape] >= least, (shape, prediction.shapes[shape])
+
+
 # Situations: what happened, with no emotion word and no face word (our own sentences, none an
 # anchor). Each read as neutral before the situation reading.
 @pytest.mark.parametrize(

@@ -161,6 +161,29 @@ def test_walks_show_only_the_controls_the_chosen_walk_reads():
     assert shown(between) == {labels[0], "End class", "Straight line instead of the great circle"}
 
 
+def test_the_axis_walk_offers_no_neutral_end_and_the_walk_between_classes_does():
+    """The axis's class list offered Neutral, and choosing it gave only a refusal."""
+    import gradio as gr
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.walks import build_walks_tab
+
+    demo = _built_tab(build_walks_tab, Settings())
+    (kind,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio)]
+    (toggle,) = [fn for fn in demo.fns.values() if (kind._id, "change") in fn.targets]
+    (first,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.label.startswith("Class at")]
+
+    def names(choices) -> set[str]:
+        return {c[0] if isinstance(c, (list, tuple)) else c for c in choices}
+
+    assert "Neutral" not in names(first.choices) and "Sad" in names(first.choices)
+    between = toggle.fn("classes", "Happy")[0]
+    assert "Neutral" in names(between["choices"]) and "value" not in between  # the choice is kept
+    back = toggle.fn("axis", "Neutral")[0]  # Neutral chosen as a start, then back to the axis
+    assert "Neutral" not in names(back["choices"]) and back["value"] == "Happy"
+    assert "value" not in toggle.fn("axis", "Sad")[0]
+
+
 def test_a_cleared_seed_box_gets_a_sentence_not_a_type_error():
     import gradio as gr
 

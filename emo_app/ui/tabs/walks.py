@@ -20,6 +20,9 @@ WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, 
 WALK_CONTROLS = ("emotion", "other", "theta", "phi", "r", "straight")
 USED_BY = {"axis": {"emotion"}, "circle": {"theta", "phi", "r"}, "classes": {"emotion", "other", "straight"}}
 CLASS_LABELS = {"axis": "Class at the end of the axis", "classes": "Start class"}
+# an axis runs from Neutral out to a class, so Neutral is no end for it; a walk between two
+# classes may start or end there
+CLASS_CHOICES = {"axis": [name for name in CLASS_NAMES if name != "Neutral"], "classes": list(CLASS_NAMES)}
 # (what the example shows, the walk's inputs in the order of the tab's controls)
 WALK_EXAMPLES = [
     ("Neutral → Happy, growing stronger", ["axis", "Happy", "Sad", 0, 0, 0.8, 9, False]),
@@ -39,12 +42,15 @@ WALKS_INTRO = (
 )
 
 
-def walk_controls(kind: str) -> tuple:
-    """Show only the controls the chosen walk uses (in WALK_CONTROLS order)."""
+def walk_controls(kind: str, emotion: str | None = None) -> tuple:
+    """Show only the controls the chosen walk uses (in WALK_CONTROLS order); the class list is
+    the walk's own (an axis offers no Neutral: Happy replaces it)."""
     used = USED_BY.get(kind, set(WALK_CONTROLS))
     updates = [gr.update(visible=name in used) for name in WALK_CONTROLS]
     if kind in CLASS_LABELS:
-        updates[0] = gr.update(visible=True, label=CLASS_LABELS[kind])
+        choices = CLASS_CHOICES[kind]
+        value = {} if emotion in choices or emotion is None else {"value": "Happy"}
+        updates[0] = gr.update(visible=True, label=CLASS_LABELS[kind], choices=choices, **value)
     return tuple(updates)
 
 
@@ -108,7 +114,7 @@ def build_walks_tab(settings: Settings) -> Callable[[gr.Tab], None]:
     with gr.Row():
         with gr.Column(scale=1):
             kind = gr.Radio(WALK_KINDS, value="axis", label="Walk")
-            emotion = gr.Dropdown(list(CLASS_NAMES), value="Happy", label=CLASS_LABELS["axis"])
+            emotion = gr.Dropdown(CLASS_CHOICES["axis"], value="Happy", label=CLASS_LABELS["axis"])
             other = gr.Dropdown(list(CLASS_NAMES), value="Sad", label="End class", visible=False)
             theta = gr.Slider(-180, 180, value=0, step=1, label="θ: tilt of the circle towards +Z (degrees)",
                               info="0: the valence/arousal plane; 90: upright, through +Z and -Z",
@@ -152,13 +158,13 @@ def build_walks_tab(settings: Settings) -> Callable[[gr.Tab], None]:
         gen_gif = gr.Image(label="Generated walk (GIF)", type="filepath")
     outputs = [gif, video, model3d, grid, files]
     controls = [emotion, other, theta, phi, r, straight]
-    kind.change(ui_errors(walk_controls), kind, controls, api_visibility="private", queue=False)
+    kind.change(ui_errors(walk_controls), [kind, emotion], controls, api_visibility="private", queue=False)
     go.click(walk, inputs, outputs, api_name="walk", concurrency_id="render")
     go.click(None, js=show_result_js("walk-gif"), api_visibility="private", queue=False)
     # an example of the same walk as before fires no kind.change, and loading it restored the
     # controls' first layout (the axis's): the example sets the layout itself, then walks
     examples.load_input_event.then(
-        ui_errors(walk_controls), kind, controls, api_visibility="private", queue=False,
+        ui_errors(walk_controls), [kind, emotion], controls, api_visibility="private", queue=False,
     ).then(walk, inputs, outputs, api_visibility="private", concurrency_id="render")
     gen.click(generate_walk, [*inputs, seed], [gen_grid, gen_gif, gen_message], api_name="generate_walk",
               concurrency_id="gpu", concurrency_limit=1)

@@ -120,6 +120,18 @@ def test_rater_flow_through_the_handlers(db: StudyDB, admin: str, tmp_path: Path
     assert (chosen, state) == (None, "") and "not valid" in message
 
 
+def test_without_a_link_the_tab_says_what_to_do_instead_of_an_empty_list(db: StudyDB) -> None:
+    """A first visit showed an empty Study list and nothing else to go on."""
+    assert pages.ui_open_link(db, {}) == (None, "", pages.NO_STUDY_YET)
+    token = service.create_admin_token(db)
+    pages.ui_admin_create(db, token, "pilot", "points", seed=5)
+    greeting = "Study 'pilot': enter your name and press *Start rating*."
+    assert pages.ui_open_link(db, {}) == ("pilot", "", greeting)
+    pages.ui_admin_create(db, token, "second", "points", seed=6)
+    chosen, _, message = pages.ui_open_link(db, {})
+    assert chosen is None and message.startswith("Pick a study")
+
+
 def test_admin_handlers(db: StudyDB, admin: str, tmp_path: Path) -> None:
     link_text = pages.ui_admin_add_rater(db, admin, "pilot", "Bo", base_url="http://h/")
     token = link_text.split("rater=")[1].rstrip("`")

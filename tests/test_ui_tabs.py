@@ -171,7 +171,8 @@ def test_the_axis_walk_offers_no_neutral_end_and_the_walk_between_classes_does()
     demo = _built_tab(build_walks_tab, Settings())
     (kind,) = [b for b in demo.blocks.values() if isinstance(b, gr.Radio)]
     (toggle,) = [fn for fn in demo.fns.values() if (kind._id, "change") in fn.targets]
-    (first,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.label.startswith("Class at")]
+    dropdowns = [b for b in demo.blocks.values() if isinstance(b, gr.Dropdown)]
+    (first,) = [b for b in dropdowns if b.label.startswith("Class at")]
 
     def names(choices) -> set[str]:
         return {c[0] if isinstance(c, (list, tuple)) else c for c in choices}

@@ -39,6 +39,8 @@ ADMIN_HELP = (
     "`python -m emo_app study admin-token` on the server, which prints a new token. Enter it "
     "below and press *Unlock*."
 )
+NO_STUDY_YET = ("No study is open on this server yet. An admin creates one under *Admin* at the "
+                "bottom of this tab and sends each rater a personal link.")
 NO_ADMIN_YET = ("⚠️ This server has no admin token yet, so nobody can unlock the admin part: set "
                 "`EMO_STUDY_ADMIN_TOKEN` or run `python -m emo_app study admin-token` as said above.")
 
@@ -303,8 +305,13 @@ def _wire_admin(db: Any, ui: SimpleNamespace, study: Any, list_studies: Callable
 def ui_open_link(db: Any, query: Mapping[str, str]) -> tuple[str | None, str, str]:
     """A rater's link ``?study=..&rater=..`` -> (study, token, greeting); a bad link only explains."""
     study, token = (query.get("study") or "").strip(), (query.get("rater") or "").strip()
-    if not study:
-        return None, "", ""
+    if not study:  # no link: say what to do here, rather than show an empty list
+        names = service.study_names(db)
+        if not names:
+            return None, "", NO_STUDY_YET
+        if len(names) == 1:
+            return names[0], "", f"Study '{names[0]}': enter your name and press *Start rating*."
+        return None, "", "Pick a study, enter your name and press *Start rating*."
     try:
         service.get_study(db, study)
     except EmoAppError as exc:

@@ -69,6 +69,20 @@ def test_the_capture_tab_names_its_3d_viewer_as_describe_does():
     assert labels[0] == labels[1] == {VIEWER_LABEL}
 
 
+def test_the_first_visit_to_capture_captures_the_sample_once_and_keeps_the_photo_box_free():
+    import gradio as gr
+
+    from emo_app.ui.tabs.capture import SAMPLE_NOTE, first_capture
+
+    front, three_quarter, viewer, _, message, files, weights = first_capture(None, None, "", False)
+    assert front.shape[2] >= 3 and three_quarter.shape == front.shape and viewer.endswith(".glb")
+    assert message.startswith(SAMPLE_NOTE) and "1 face found." in message
+    assert len(files) == 4 and len(weights) == 52
+    skipped = tuple(gr.skip() for _ in range(7))
+    assert first_capture(None, front, "", False) == skipped  # a later visit keeps the face shown
+    assert first_capture("/tmp/mine.png", None, "", False) == skipped  # and a photo of the user's
+
+
 def _built_tab(builder, settings):
     import gradio as gr
 

@@ -3,6 +3,7 @@ user's own textured face performs any description."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ def capture(image: Any, text: str, own_face: bool) -> tuple:
             [str(p) for p in face.files.values()], outcome.shapes.to_dict())
 
 
+SAMPLE_NOTE = ("Captured from a sample portrait (NASA's astronaut Eileen Collins, public domain; "
+               "*Try a sample photo* shows it): drop your own photo above, or take one with the webcam.")
+
+
+def first_capture(photo: Any, shown: Any, text: str, own_face: bool) -> tuple:
+    """The sample portrait captured, when the tab shows no photo and no face yet: the first
+    visit shows what the tab does instead of empty panels; a later visit keeps what is there.
+    The photo box stays as it is, so a photo dropped meanwhile is not replaced (its own capture
+    queues behind this one)."""
+    import gradio as gr
+
+    if photo or shown is not None:
+        return tuple(gr.skip() for _ in range(7))
+    front, three_quarter, viewer, plot, message, files, weights = capture(str(sample_photo()), "", False)
+    return front, three_quarter, viewer, plot, f"{SAMPLE_NOTE} {message}", files, weights
+
+
 @ui_errors
 def ganmut_edit(image: Any, valence: float, arousal: float, z: float) -> Any:
     """Move the photo's expression to a C2A2 point with the GANmut-3D editor."""
@@ -69,8 +87,9 @@ def ganmut_edit(image: Any, valence: float, arousal: float, z: float) -> Any:
     return services.edit_photo(image, EmotionPoint(valence, arousal, z))
 
 
-def build_capture_tab(settings: Settings) -> None:
-    """Lay out the Capture tab and wire its events (call inside a gr.Tab)."""
+def build_capture_tab(settings: Settings) -> Callable[[Any], None]:
+    """Lay out the Capture tab and wire its events (call inside a gr.Tab); returns what wires the
+    tab's own select event (the first visit captures the sample portrait)."""
     import gradio as gr
 
     with gr.Row():
@@ -89,8 +108,9 @@ def build_capture_tab(settings: Settings) -> None:
         with gr.Column(scale=2):
             message = gr.Markdown(label="Message", elem_id="capture-message")
             with gr.Row():
+                # not interactive: it is also an input (first_capture reads whether a face is shown)
                 front = gr.Image(label="Front", type="numpy", height=300, min_width=HALF_ROW_MIN_WIDTH,
-                                 elem_id="capture-front")
+                                 elem_id="capture-front", interactive=False)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300,
                                          min_width=HALF_ROW_MIN_WIDTH, elem_id="capture-three-quarter")
             model3d = gr.Model3D(label=VIEWER_LABEL, height=300, camera_position=VIEWER_CAMERA,
@@ -119,3 +139,9 @@ def build_capture_tab(settings: Settings) -> None:
     examples.load_input_event.then(capture, [photo, text, own_face], outputs, api_visibility="private",
                                    concurrency_id="render")
     examples.dataset.click(None, js=show_result_js("capture-message"), api_visibility="private", queue=False)
+
+    def on_first_visit(tab: gr.Tab) -> None:
+        tab.select(first_capture, [photo, front, text, own_face], outputs, api_visibility="private",
+                   concurrency_id="render")
+
+    return on_first_visit

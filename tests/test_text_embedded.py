@@ -229,6 +229,15 @@ def test_could_not_be_happier_is_the_most_not_the_opposite(model):
     assert model.predict("I can't be happy here.").emotions["happiness"] < 0.2
 
 
+def test_a_negation_that_means_emphasis_does_not_negate(model):
+    # "can't believe I won" negated "won" and gave a sad face
+    lottery = model.predict("I can't believe I won the lottery!").emotions
+    assert lottery["happiness"] >= 0.5 and lottery["surprise"] >= 0.5, lottery.to_dict()
+    smiling = model.predict("I can't stop smiling.")
+    assert smiling.emotions.dominant() == "happiness" and smiling.shapes["mouthSmileLeft"] >= 0.5
+    assert model.predict("I am not happy.").emotions["happiness"] < 0.2  # still a negation
+
+
 def test_situation_anchors_name_no_feeling_and_cover_every_emotion():
     """An anchor with an emotion word would teach the word, not the situation."""
     from emo_app.emotion.emotions import EMO3D_EMOTIONS

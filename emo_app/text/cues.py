@@ -23,6 +23,8 @@ NEGATION_SCOPE = 4  # words after a negator that it can reach (within the clause
 _WORDS = json.loads((Path(__file__).with_name("cues.json")).read_text(encoding="utf-8"))
 CLAUSE_WORDS = set(_WORDS["clause_words"])
 NEGATORS = set(_WORDS["negators"])
+# after a negator these turn it into emphasis: "can't believe I won", "can't stop smiling"
+_UNNEGATING = set(_WORDS["unnegating"])
 # words a degree word may stand behind ("a very big smile"); any other word ends the search
 _FILLERS = set(_WORDS["filler_words"])
 # Degree words multiply the intensity of the emotion word or cue they modify.
@@ -131,6 +133,8 @@ def _negated(tokens: list[str], index: int, start: int) -> bool:
     for j in range(max(start, index - NEGATION_SCOPE), index):
         tok = tokens[j]
         if tok in NEGATORS or tok.endswith("n't"):
+            if j + 1 < index and tokens[j + 1] in _UNNEGATING:  # "can't stop smiling"
+                return False
             # "I couldn't be happier" says the most, not the opposite
             could_not = tok in _COULD_NOT or (tok == "not" and j > start and tokens[j - 1] == "could")
             return not (could_not and tokens[index].endswith("ier"))

@@ -200,6 +200,8 @@ def test_a_situation_shows_the_emotion_people_feel_at_it(model, text, emotion, s
     prediction = model.predict(text)
     assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
     assert prediction.shapes[shape] >= 0.5, (shape, prediction.shapes[shape])
+    # the page says where the emotion came from
+    assert f"near those that make people feel {emotion}" in " ".join(prediction.notes), prediction.notes
 
 
 @pytest.mark.parametrize(

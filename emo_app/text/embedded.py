@@ -226,6 +226,9 @@ class EmbeddedTextModel(TextModel):
             if not hit.event:  # an event word is weaker evidence: similarity keeps its weight
                 found_words = True
                 degrees.append(hit.degree)
+            else:
+                notes.append(f"'{hit.word}' tells what happened: most people would feel "
+                             f"{' and '.join(hit.emotions)}")
             for emotion, strength in hit.emotions.items():
                 i = EMO3D_EMOTIONS.index(emotion)
                 lexical[i] = 1 - (1 - lexical[i]) * (1 - min(1.0, strength * hit.degree))
@@ -236,6 +239,11 @@ class EmbeddedTextModel(TextModel):
         # a text that names (or negates) its feeling is not read as a situation ("he is
         # content" is no remark; MiniLM places "nobody died" beside "died")
         reading = similarity[0] if found_words or negated else similarity.max(axis=0)
+        situation = similarity[1] * weight
+        if reading is not similarity[0] and situation.max() > max(0.3, (similarity[0] * weight).max()):
+            felt = EMO3D_EMOTIONS[int(np.argmax(situation))]
+            notes.append(f"no emotion word: read as a situation, near those that make people feel {felt} "
+                         f"({situation.max():.2f}, MiniLM)")
         semantic = np.clip(reading * weight, 0.0, 1.0)
         values = 1 - (1 - lexical) * (1 - semantic)
         for i in negated:
@@ -313,8 +321,8 @@ class EmbeddedTextModel(TextModel):
         if prior.compounds:
             notes.append("compound expression: " + ", ".join(f"{n} ({s:.2f})" for n, s in prior.compounds))
         notes.append(
-            "emotions from emotion words (negation, degree) and MiniLM similarity to anchor "
-            "descriptions; face from the FACS prior plus the facial cues in the text"
+            "emotions from emotion words (negation, degree), event words and MiniLM similarity to "
+            "anchor faces and situations; face from the FACS prior plus the facial cues in the text"
         )
         describes_face = any(not cue.state for cue in analysis.cues)
         arousal_weight = WEIGHT_WITH_FACE_CUES if describes_face else WEIGHT

@@ -23,8 +23,9 @@ NEGATION_SCOPE = 4  # words after a negator that it can reach (within the clause
 _WORDS = json.loads((Path(__file__).with_name("cues.json")).read_text(encoding="utf-8"))
 CLAUSE_WORDS = set(_WORDS["clause_words"])
 NEGATORS = set(_WORDS["negators"])
-# after a negator these turn it into emphasis: "can't believe I won", "can't stop smiling"
-_UNNEGATING = set(_WORDS["unnegating"])
+# after a negator these turn it into emphasis ("can't believe I won", "can't stop smiling"); the
+# idiom itself may say what is felt ("can't believe": surprise; "can't wait": eagerness)
+_UNNEGATING: dict[str, dict[str, float]] = _WORDS["unnegating"]
 # words a degree word may stand behind ("a very big smile"); any other word ends the search
 _FILLERS = set(_WORDS["filler_words"])
 # Degree words multiply the intensity of the emotion word or cue they modify.
@@ -129,10 +130,14 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
 _COULD_NOT = {"couldn't", "can't", "cannot"}
 
 
+def _is_negator(token: str) -> bool:
+    return token in NEGATORS or token.endswith("n't")
+
+
 def _negated(tokens: list[str], index: int, start: int) -> bool:
     for j in range(max(start, index - NEGATION_SCOPE), index):
         tok = tokens[j]
-        if tok in NEGATORS or tok.endswith("n't"):
+        if _is_negator(tok):
             if j + 1 < index and tokens[j + 1] in _UNNEGATING:  # "can't stop smiling"
                 return False
             # "I couldn't be happier" says the most, not the opposite
@@ -199,6 +204,9 @@ def _scan_clause(
     features = []
     for i in range(start, end):
         tok = tokens[i]
+        if i > start and _UNNEGATING.get(tok) and _is_negator(tokens[i - 1]):
+            idiom = f"{tokens[i - 1]} {tok}"
+            found.emotion_hits.append(EmotionHit(idiom, dict(_UNNEGATING[tok]), event=True))
         for pattern, emotions, event in _EMOTION_PATTERNS:
             if pattern.match(tok):
                 factor, used = _degree(tokens, i, start, end)

@@ -25,8 +25,9 @@ mean, give the shares (softmax, ``SIM_TEMPERATURE``); the strength grows with th
 projection (``SITUATION_ZERO``..``SITUATION_FULL``) and with its lead over the second
 (``SITUATION_LEAD``), so a text torn between two emotions stays mild, and fades when the
 nearest neutral anchors are nearer than the emotion's own (``SITUATION_NEUTRAL_SLACK``).
-The constants were chosen on the 112 sentences of ``lab/expressions/situations_dev.json`` and
-checked once on the 96 of ``situations_heldout.json`` (``python -m lab.expressions.situations``).
+The constants were chosen on the 112 sentences of ``lab/expressions/situations_dev.json``; the
+96 of ``situations_heldout.json`` were seen when the anchor set was (``python -m
+lab.expressions.situations`` scores both).
 The two channels are combined by their maximum (a face description keeps its face anchors'
 reading); a text that names its feeling, or negates one ("nobody died"), is not read as a
 situation at all: MiniLM does not read negation.

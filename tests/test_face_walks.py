@@ -121,9 +121,11 @@ def test_the_walks_viewer_plays_the_rig_lit_as_the_gif_and_the_download_stays_th
     assert [len(p.targets) for mesh in shown.meshes for p in mesh.primitives] == [
         len(p.targets) for mesh in rig.meshes for p in mesh.primitives]
     assert len(shown.animations) == 1 and len(shown.animations[0].channels) == len(rig.animations[0].channels)
-    # unlit normals shade nothing: the targets move positions only (5.8 MB against the rig's 7.8)
-    assert all(t.get("NORMAL") is None for mesh in shown.meshes for p in mesh.primitives for t in p.targets)
-    assert Path(viewer).stat().st_size < 0.8 * Path(download).stat().st_size
+    # unlit normals shade nothing: the targets move positions and change the colours' light
+    # (test_face_export: the creases deepen as the walk plays), 7.5 MB against the rig's 7.8
+    targets = [t for mesh in shown.meshes for p in mesh.primitives for t in p.targets]
+    assert all(t.get("NORMAL") is None and t.get("COLOR_0") is not None for t in targets)
+    assert Path(viewer).stat().st_size < Path(download).stat().st_size
 
 
 def test_the_cli_walk_makes_the_pages_walk(tmp_path, capsys):

@@ -28,7 +28,7 @@ from emo_app.face.viewer_tone import undo_neutral_tone_mapping
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
 
-_FLOAT, _UINT, _USHORT, _UBYTE = 5126, 5125, 5123, 5121
+_FLOAT, _UINT, _USHORT, _SHORT, _UBYTE = 5126, 5125, 5123, 5122, 5121
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 _SAMPLER = {"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071}  # linear, clamped
 # Small deltas are left out of the morph targets (see ``kept_morph_entries``): no pose with
@@ -38,6 +38,9 @@ MORPH_TOLERANCE_CM = 0.01
 # The same bound for the targets' normals (unit vectors): a shaded pose's normal is at most this
 # far from the rig's, about 6 degrees; 0.1 keeps the full head's GLB 2.2 MB under storing them all.
 NORMAL_TOLERANCE = 0.1
+# a viewer target's COLOR_0 change below this (linear, about two thirds of an 8-bit level at mid
+# grey) is left out of its sparse accessor
+COLOUR_TOLERANCE = 2e-3
 METRES_PER_CM = 0.01  # the rig is in centimetres; a glTF file is in metres (glTF 2.0, 3.4)
 ROOT_NODE = "face"  # the GLB's root node; its children are the meshes of ``glb_meshes``
 SKIN_PARTS = ("face", "head")  # the rig parts drawn with the skin
@@ -138,12 +141,33 @@ class _Packer:
             },
         })
 
-    def morph_targets(self, deltas: np.ndarray, turns: np.ndarray | None) -> list[dict[str, int]]:
+    def sparse_colour_target(self, deltas: np.ndarray, kept: np.ndarray, zero: int) -> int:
+        """One target's COLOR_0 changes as a sparse accessor of normalized 16-bit integers (glTF
+        2.0 allows them for morphed colours): a step of 1/32767, half the bytes of floats."""
+        rows = np.flatnonzero(kept)
+        if not len(rows):
+            return zero
+        values = np.round(np.clip(deltas[rows], -1.0, 1.0) * 32767).astype(np.int16)
+        index_type, index_component = (np.uint16, _USHORT) if len(deltas) <= 0xFFFF else (np.uint32, _UINT)
+        return self.add({
+            "componentType": _SHORT, "normalized": True, "count": len(deltas), "type": "VEC3",
+            "sparse": {
+                "count": len(rows),
+                "indices": {"bufferView": self.view(rows.astype(index_type).tobytes()),
+                            "componentType": index_component},
+                "values": {"bufferView": self.view(np.ascontiguousarray(values).tobytes())},
+            },
+        })
+
+    def morph_targets(self, deltas: np.ndarray, turns: np.ndarray | None,
+                      colours: np.ndarray | None = None) -> list[dict[str, int]]:
         """A primitive's 52 targets from its (52, n, 3) position deltas (cm) and normal turns;
         every lit target has both (three.js reads a missing NORMAL as the whole normal). Without
-        ``turns`` (unlit, where normals shade nothing) positions only."""
+        ``turns`` (unlit, where normals shade nothing) positions only, and ``colours``: the
+        viewer's COLOR_0 deltas (the light a shape's creases take away or add)."""
         kept = kept_morph_entries(deltas)
         turned = None if turns is None else kept_morph_entries(turns, NORMAL_TOLERANCE)
+        shaded = None if colours is None else np.abs(colours).max(axis=2) >= COLOUR_TOLERANCE
         zero = self.add({"componentType": _FLOAT, "count": deltas.shape[1], "type": "VEC3",
                          "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
         targets = []
@@ -151,6 +175,8 @@ class _Packer:
             target = {"POSITION": self.sparse_target(deltas[k] * METRES_PER_CM, kept[k], zero)}
             if turns is not None:
                 target["NORMAL"] = self.sparse_target(turns[k], turned[k], zero)
+            if colours is not None:
+                target["COLOR_0"] = self.sparse_colour_target(colours[k], shaded[k], zero)
             targets.append(target)
         return targets
 
@@ -203,13 +229,27 @@ def viewer_colours(albedo: np.ndarray, light: np.ndarray, per_shown: np.ndarray)
     return (undo_neutral_tone_mapping(albedo * light[:, None]) * per_shown).astype(np.float32)
 
 
+def _viewer_light(surface: _Surface, vertices: np.ndarray, light: np.ndarray, shape_light: np.ndarray | None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A viewer primitive's colours (float: light exceeds 1) at its rig ``vertices``: COLOR_0
+    per unit of shown colour, COLOR_0 at rest and, given each shape's ``shape_light``, the
+    (52, n, 3) change each target makes to it."""
+    base = np.ones((len(vertices), 3)) if surface.colours is None else surface.colours[:, :3]
+    per_shown = base / np.maximum(surface.albedo, 1e-3)
+    rest = viewer_colours(surface.albedo, light[vertices], per_shown)
+    if shape_light is None:
+        return per_shown, rest, None
+    shaped = np.stack([viewer_colours(surface.albedo, lit[vertices], per_shown) for lit in shape_light])
+    return per_shown, rest, shaped - rest
+
+
 def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
                     viewer: bool = False) -> tuple[dict, bytes, tuple]:
     """GLB JSON and binary chunk of the rig's meshes at rest, with or without the 52 morph
     targets, and each primitive's slots (see ``_Template``: a posed GLB rewrites them). For the
     page's ``viewer`` every material is unlit and COLOR_0 carries the render's light (at rest
-    until a posed GLB rewrites it)."""
-    from emo_app.face.render import posed_normals, posed_parts, vertex_light
+    until a posed GLB rewrites it; each target carries its shape's change of that light)."""
+    from emo_app.face.render import posed_normals, posed_parts, shape_lights, vertex_light
     from emo_app.face.texture import texture_uvs
 
     packer = _Packer()
@@ -244,6 +284,7 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
     rest = {part.name: (positions, normals)
             for part, positions, normals in posed_parts(rig, neutral, rest_normals)}
     normal_deltas = _normal_deltas(rig) if morph_targets and not viewer else None
+    shape_light = shape_lights(rig) if morph_targets and viewer else None
     meshes, slots = [], []
     for glb_mesh in glb_meshes(rig):
         primitives = []
@@ -259,12 +300,11 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
             surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
             if surface.uvs is not None:
                 attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
-            per_shown = None  # a viewer GLB's COLOR_0 (float: light exceeds 1) per shown colour
+            per_shown = shape_colours = None
             if viewer:
-                base = np.ones((len(rows), 3)) if surface.colours is None else surface.colours[:, :3]
-                per_shown = base / np.maximum(surface.albedo, 1e-3)
-                attributes["COLOR_0"] = packer.attribute(
-                    viewer_colours(surface.albedo, light[part.start + rows], per_shown), "VEC3", _FLOAT)
+                per_shown, at_rest, shape_colours = _viewer_light(surface, part.start + rows, light,
+                                                                  shape_light)
+                attributes["COLOR_0"] = packer.attribute(at_rest, "VEC3", _FLOAT)
             elif surface.colours is not None:
                 attributes["COLOR_0"] = packer.attribute(
                     np.round(np.clip(surface.colours, 0, 1) * 255).astype(np.uint8), "VEC4", _UBYTE,
@@ -275,7 +315,8 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
                           attributes.get("COLOR_0"), surface.albedo, per_shown))
             if morph_targets:
                 turns = None if normal_deltas is None else normal_deltas[:, part.start + rows]
-                primitive["targets"] = packer.morph_targets(rig.deltas[:, part.start + rows], turns)
+                primitive["targets"] = packer.morph_targets(rig.deltas[:, part.start + rows], turns,
+                                                            shape_colours)
             primitives.append(primitive)
         mesh = {"name": glb_mesh.name, "primitives": primitives}
         if morph_targets:
@@ -493,7 +534,8 @@ def export_glb(
     to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
     ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin).
     ``viewer``: for the page's 3D viewer, unlit, the render's light at rest in the vertex colours
-    (as ``export_posed_glb``, but the creases an expression makes do not darken)."""
+    and each target's change of it in the target's COLOR_0 (``_shape_light``), so the creases
+    darken as the weights move (as ``export_posed_glb`` shows one pose)."""
     target = target_path(path, ".glb")
     document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer)
     with open(target, "wb") as out:  # in pieces: the shared binary part is not copied first

@@ -195,6 +195,19 @@ def vertex_light(rig: Any, vertices: np.ndarray, normals: np.ndarray, view: str 
     return light
 
 
+def shape_lights(rig: Any) -> np.ndarray:
+    """(52, V) ``vertex_light`` with each shape alone at full weight, as the renderer poses it: a
+    walk's viewer adds the weighted changes, so its creases deepen as the walk plays. Adding is
+    exact for one shape and close for several (each mostly darkens its own folds)."""
+    from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
+
+    lights = []
+    for k in range(len(ARKIT_NAMES)):
+        vertices = rig.deform(Blendshapes(np.eye(len(ARKIT_NAMES))[k]))
+        lights.append(vertex_light(rig, vertices, posed_normals(rig, vertices)))
+    return np.stack(lights)
+
+
 _CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}
 
 

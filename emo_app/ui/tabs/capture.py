@@ -65,6 +65,7 @@ SAMPLE_NOTE = ("Captured from a sample portrait (NASA's astronaut Eileen Collins
                "*Try a sample photo* shows it): drop your own photo above, or take one with the webcam.")
 
 
+@ui_errors(page_answer=say_why_no_capture)  # as every handler reading the photo: its checks stay on
 def first_capture(photo: Any, shown: Any, text: str, own_face: bool) -> tuple:
     """The sample portrait captured, when the tab shows no photo and no face yet: the first
     visit shows what the tab does instead of empty panels; a later visit keeps what is there.

@@ -62,7 +62,8 @@ def capture(image: Any, text: str, own_face: bool) -> tuple:
 
 
 SAMPLE_NOTE = ("Captured from a sample portrait (NASA's astronaut Eileen Collins, public domain; "
-               "*Try a sample photo* shows it): drop your own photo above, or take one with the webcam.")
+               "*Try a sample photo* shows it). Drop your own into *A photo of a face*, or take one "
+               "with the webcam.")
 
 
 @ui_errors(page_answer=say_why_no_capture)  # as every handler reading the photo: its checks stay on

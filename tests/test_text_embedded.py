@@ -210,8 +210,10 @@ def test_mundane_or_negated_situations_keep_a_neutral_face(model, text):
 
 def test_a_text_that_names_its_feeling_is_not_read_as_a_situation(model):
     # "he is content" sat nearer the contempt remarks than the mundane sentences
-    emotions = model.predict("he is content").emotions.to_dict()
+    prediction = model.predict("he is content")
+    emotions = prediction.emotions.to_dict()
     assert emotions["happiness"] > 0.5 and emotions["contempt"] < 0.1, emotions
+    assert not any("read as a situation" in note for note in prediction.notes), prediction.notes
 
 
 def test_could_not_be_happier_is_the_most_not_the_opposite(model):
@@ -227,6 +229,7 @@ def test_a_negation_that_means_emphasis_does_not_negate(model):
     smiling = model.predict("I can't stop smiling.")
     assert smiling.emotions.dominant() == "happiness" and smiling.shapes["mouthSmileLeft"] >= 0.5
     assert model.predict("I am not happy.").emotions["happiness"] < 0.2  # still a negation
+    assert model.predict("I can't believe he's not happy.").emotions["happiness"] < 0.2  # and this
 
 
 def test_situation_anchors_name_no_feeling_and_cover_every_emotion():

@@ -139,7 +139,7 @@ def _negated(tokens: list[str], index: int, start: int) -> bool:
         tok = tokens[j]
         if _is_negator(tok):
             if j + 1 < index and tokens[j + 1] in _UNNEGATING:  # "can't stop smiling"
-                return False
+                continue  # a later negator still counts: "can't believe he's not happy"
             # "I couldn't be happier" says the most, not the opposite
             could_not = tok in _COULD_NOT or (tok == "not" and j > start and tokens[j - 1] == "could")
             return not (could_not and tokens[index].endswith("ier"))

@@ -199,13 +199,12 @@ class EmbeddedTextModel(TextModel):
         ranked = np.sort(projections, axis=1)
         reach = np.clip((ranked[:, -1] - SITUATION_ZERO) / (SITUATION_FULL - SITUATION_ZERO), 0.0, 1.0)
         lead = np.clip((ranked[:, -1] - ranked[:, -2]) / SITUATION_LEAD, 0.0, 1.0)
-        scores = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
         # topic can still leak along a direction ("a blue front door" towards a door that is
         # forced open), so the emotion's own nearest anchors must be about as near as neutral ones
         near = self.situation_anchors.nearest_mean(embeddings, SITUATION_NEIGHBOURS)
         beside = np.clip(1.0 + (near[:, 1:].max(axis=1) - near[:, 0]) / SITUATION_NEUTRAL_SLACK, 0.0, 1.0)
-        strength = reach * lead * beside
-        scores[:, 1:] = shares / shares.max(axis=1, keepdims=True) * strength[:, None]
+        scores = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
+        scores[:, 1:] = shares / shares.max(axis=1, keepdims=True) * (reach * lead * beside)[:, None]
         return scores
 
     def _emotions(self, analysis: TextAnalysis, similarity: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -239,9 +238,10 @@ class EmbeddedTextModel(TextModel):
             weight = analysis.global_degree * (SIM_WEIGHT_CUES_ONLY if analysis.cues else 1.0)
         # a text that names (or negates) its feeling is not read as a situation ("he is
         # content" is no remark; MiniLM places "nobody died" beside "died")
-        reading = similarity[0] if found_words or negated else similarity.max(axis=0)
+        situational = not (found_words or negated)
+        reading = similarity.max(axis=0) if situational else similarity[0]
         situation = similarity[1] * weight
-        if reading is not similarity[0] and situation.max() > max(0.3, (similarity[0] * weight).max()):
+        if situational and situation.max() > max(0.3, (similarity[0] * weight).max()):
             felt = EMO3D_EMOTIONS[int(np.argmax(situation))]
             notes.append(f"no emotion word: read as a situation, near those that make people feel {felt} "
                          f"({situation.max():.2f}, MiniLM)")

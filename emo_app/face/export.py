@@ -119,45 +119,33 @@ class _Packer:
         return self.add({"bufferView": self.view(flat.tobytes(), _ELEMENT_ARRAY_BUFFER),
                          "componentType": _USHORT if small else _UINT, "count": len(flat), "type": "SCALAR"})
 
-    def sparse_target(self, deltas: np.ndarray, kept: np.ndarray, zero: int) -> int:
+    def sparse_target(self, deltas: np.ndarray, kept: np.ndarray, zero: int, short: bool = False) -> int:
         """One morph target as a sparse accessor of float deltas (metres): only the vertices in
-        ``kept`` are stored, every other one reads as zero (``zero``: the shared all-zero one)."""
+        ``kept`` are stored, every other one reads as zero (``zero``: the shared all-zero one).
+        ``short``: as normalized 16-bit integers instead (glTF 2.0 allows them for morphed
+        colours: a step of 1/32767 in half the bytes; no bounds, which only POSITION needs)."""
         rows = np.flatnonzero(kept)
         if not len(rows):
             return zero
-        values = np.ascontiguousarray(deltas[rows], np.float32)
-        lo, hi = values.min(axis=0), values.max(axis=0)
-        if len(rows) < len(deltas):  # the vertices left out are zeros and count in the bounds
-            lo, hi = np.minimum(lo, 0), np.maximum(hi, 0)
+        accessor: dict[str, Any] = {"componentType": _SHORT if short else _FLOAT, "count": len(deltas),
+                                    "type": "VEC3"}
+        if short:
+            values = np.round(np.clip(deltas[rows], -1.0, 1.0) * 32767).astype(np.int16)
+            accessor["normalized"] = True
+        else:
+            values = np.ascontiguousarray(deltas[rows], np.float32)
+            lo, hi = values.min(axis=0), values.max(axis=0)
+            if len(rows) < len(deltas):  # the vertices left out are zeros and count in the bounds
+                lo, hi = np.minimum(lo, 0), np.maximum(hi, 0)
+            accessor.update(min=lo.astype(float).tolist(), max=hi.astype(float).tolist())
         index_type, index_component = (np.uint16, _USHORT) if len(deltas) <= 0xFFFF else (np.uint32, _UINT)
-        return self.add({
-            "componentType": _FLOAT, "count": len(deltas), "type": "VEC3",
-            "min": lo.astype(float).tolist(), "max": hi.astype(float).tolist(),
-            "sparse": {
-                "count": len(rows),
-                "indices": {"bufferView": self.view(rows.astype(index_type).tobytes()),
-                            "componentType": index_component},
-                "values": {"bufferView": self.view(values.tobytes())},
-            },
-        })
-
-    def sparse_colour_target(self, deltas: np.ndarray, kept: np.ndarray, zero: int) -> int:
-        """One target's COLOR_0 changes as a sparse accessor of normalized 16-bit integers (glTF
-        2.0 allows them for morphed colours): a step of 1/32767, half the bytes of floats."""
-        rows = np.flatnonzero(kept)
-        if not len(rows):
-            return zero
-        values = np.round(np.clip(deltas[rows], -1.0, 1.0) * 32767).astype(np.int16)
-        index_type, index_component = (np.uint16, _USHORT) if len(deltas) <= 0xFFFF else (np.uint32, _UINT)
-        return self.add({
-            "componentType": _SHORT, "normalized": True, "count": len(deltas), "type": "VEC3",
-            "sparse": {
-                "count": len(rows),
-                "indices": {"bufferView": self.view(rows.astype(index_type).tobytes()),
-                            "componentType": index_component},
-                "values": {"bufferView": self.view(np.ascontiguousarray(values).tobytes())},
-            },
-        })
+        accessor["sparse"] = {
+            "count": len(rows),
+            "indices": {"bufferView": self.view(rows.astype(index_type).tobytes()),
+                        "componentType": index_component},
+            "values": {"bufferView": self.view(np.ascontiguousarray(values).tobytes())},
+        }
+        return self.add(accessor)
 
     def morph_targets(self, deltas: np.ndarray, turns: np.ndarray | None,
                       colours: np.ndarray | None = None) -> list[dict[str, int]]:
@@ -176,7 +164,7 @@ class _Packer:
             if turns is not None:
                 target["NORMAL"] = self.sparse_target(turns[k], turned[k], zero)
             if colours is not None:
-                target["COLOR_0"] = self.sparse_colour_target(colours[k], shaded[k], zero)
+                target["COLOR_0"] = self.sparse_target(colours[k], shaded[k], zero, short=True)
             targets.append(target)
         return targets
 
@@ -534,7 +522,7 @@ def export_glb(
     to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
     ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin).
     ``viewer``: for the page's 3D viewer, unlit, the render's light at rest in the vertex colours
-    and each target's change of it in the target's COLOR_0 (``_shape_light``), so the creases
+    and each target's change of it in the target's COLOR_0 (``render.shape_lights``), so the creases
     darken as the weights move (as ``export_posed_glb`` shows one pose)."""
     target = target_path(path, ".glb")
     document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer)

@@ -30,7 +30,7 @@ The constants were chosen on the 112 sentences of ``lab/expressions/situations_d
 lab.expressions.situations`` scores both).
 The two channels are combined by their maximum (a face description keeps its face anchors'
 reading); a text that names its feeling, or negates one ("nobody died"), is not read as a
-situation at all: MiniLM does not read negation.
+situation at all (MiniLM does not read negation), nor is one of under ``SITUATION_MIN_WORDS``.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ SITUATION_FULL = 0.30
 SITUATION_LEAD = 0.06
 SITUATION_NEIGHBOURS = 2
 SITUATION_NEUTRAL_SLACK = 0.10
+SITUATION_MIN_WORDS = 3  # "What?" and "Hmm." tell no situation (they read as contempt remarks)
 MAX_TOKENS = 128
 ANCHORS_FILE = Path(__file__).with_name("words") / "emotion_anchors.json"
 
@@ -238,7 +239,8 @@ class EmbeddedTextModel(TextModel):
             weight = analysis.global_degree * (SIM_WEIGHT_CUES_ONLY if analysis.cues else 1.0)
         # a text that names (or negates) its feeling is not read as a situation ("he is
         # content" is no remark; MiniLM places "nobody died" beside "died")
-        situational = not (found_words or negated)
+        words = sum(token[0].isalpha() for token in analysis.tokens)
+        situational = not (found_words or negated) and words >= SITUATION_MIN_WORDS
         reading = similarity.max(axis=0) if situational else similarity[0]
         situation = similarity[1] * weight
         if situational and situation.max() > max(0.3, (similarity[0] * weight).max()):

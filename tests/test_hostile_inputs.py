@@ -183,6 +183,30 @@ WEIGHT_CASES: list[Case] = [
      "Could not read an Emo3D blendshape score"),
 ]
 
+def _after_a_long_field_limit(read: Callable[[], object]) -> object:
+    """``read`` while csv's process-wide field limit is raised, as reading an Emo3D split did
+    for the rest of the process (the Live Link import then took a 200 KB field as a number)."""
+    import csv
+
+    previous = csv.field_size_limit(2**31 - 1)
+    try:
+        return read()
+    finally:
+        csv.field_size_limit(previous)
+
+
+def test_reading_an_emo3d_split_leaves_csvs_field_limit_as_it_was(tmp_path):
+    import csv
+
+    from emo_app.text.data import _rows_from_csv
+
+    split = tmp_path / "split.csv"
+    split.write_text("text,neutral\n" + "a" * 200_000 + ",1\n", encoding="utf-8")
+    before = csv.field_size_limit()
+    assert len(_rows_from_csv(split)[0]["text"]) == 200_000
+    assert csv.field_size_limit() == before
+
+
 IMPORT_CASES: list[Case] = [
     ("json-truncated", lambda: from_json('{"jawOpen": 0.'), InvalidInputError, "could not be read"),
     ("json-empty", lambda: from_json(""), InvalidInputError, "could not be read"),
@@ -219,6 +243,10 @@ IMPORT_CASES: list[Case] = [
     ("csv-no-shape-columns", lambda: read_live_link_csv("Timecode,BlendShapeCount\n00:00:00:00.000,61\n"),
      InvalidInputError, "no blendshape columns"),
     ("csv-200KB-field", lambda: read_live_link_csv("Timecode,JawOpen\n0," + "1" * 200_000 + "\n"),
+     InvalidInputError, "Not a Live Link Face CSV"),
+    ("csv-200KB-field-after-an-emo3d-split-was-read",  # which raised csv's process-wide field limit
+     lambda: _after_a_long_field_limit(
+         lambda: read_live_link_csv("Timecode,JawOpen\n0," + "1" * 200_000 + "\n")),
      InvalidInputError, "Not a Live Link Face CSV"),
     ("csv-bytes-garbage", lambda: read_live_link_csv(b"\x00\xff\n\x01\x02"), InvalidInputError,
      "unknown columns"),

@@ -22,6 +22,7 @@ from emo_app.blendshapes.schema import (
 from emo_app.errors import InvalidInputError
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_LIVE_LINK_LINE = 4096  # characters: a recording's line (timecode, count and 61 numbers) is under 1000
 # A still pose is written as a take this long: a one-row file is a take without length (a
 # zero-length Level Sequence in Unreal's Live Link Face importer; Blender add-ons that skip the
 # first data row read no frame at all).
@@ -167,9 +168,13 @@ def read_live_link_csv(source: str | Path | bytes, policy: Policy = "clip") -> L
         if len(source) > MAX_IMPORT_BYTES:
             raise InvalidInputError("The CSV text is larger than 20 MB.")
         text = source
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if longest > MAX_LIVE_LINK_LINE:  # whatever the csv module's process-wide field limit is now
+        raise InvalidInputError(f"Not a Live Link Face CSV: a line of {longest} characters (a recording's "
+                                f"are under {MAX_LIVE_LINK_LINE}).")
     try:
         rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:  # e.g. a field over 128 KB: not a Live Link recording
+    except csv.Error as exc:
         raise InvalidInputError(f"Not a Live Link Face CSV: {exc}.") from exc
     if not rows:
         raise InvalidInputError("The Live Link CSV is empty.")

@@ -52,9 +52,14 @@ def _float(value: object) -> float:
 
 
 def _rows_from_csv(path: Path) -> list[dict[str, str]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    """Emo3D's splits have long fields; the process-wide field limit is raised only while one
+    is read (the Live Link CSV import relies on the default to refuse a giant field)."""
+    previous = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _rows_from_parquet(path: Path) -> list[dict[str, object]]:

@@ -146,8 +146,8 @@ def _wire_sign_in(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any],
     def open_link(request: gr.Request) -> tuple:
         """The page was opened (maybe from a rater's link): sign in and show the first item."""
         query = dict(request.query_params) if request is not None else {}
-        chosen, token, message = ui_open_link(db, query)
         names = service.study_names(db)
+        chosen, token, message = ui_open_link(db, query, names)
         picked = gr.update(choices=names, value=chosen) if chosen else gr.update(choices=names)
         if not token:
             return (picked, token, message, *[gr.skip()] * 3, *[gr.skip()] * len(show_outputs))
@@ -302,11 +302,13 @@ def _wire_admin(db: Any, ui: SimpleNamespace, study: Any, list_studies: Callable
 # What the tab says, from the study service's plain values; each takes the database first.
 
 
-def ui_open_link(db: Any, query: Mapping[str, str]) -> tuple[str | None, str, str]:
-    """A rater's link ``?study=..&rater=..`` -> (study, token, greeting); a bad link only explains."""
+def ui_open_link(db: Any, query: Mapping[str, str], names: list[str] | None = None,
+                 ) -> tuple[str | None, str, str]:
+    """A rater's link ``?study=..&rater=..`` -> (study, token, greeting); a bad link only explains.
+    ``names``: the studies there are, when the caller has just listed them."""
     study, token = (query.get("study") or "").strip(), (query.get("rater") or "").strip()
     if not study:  # no link: say what to do here, rather than show an empty list
-        names = service.study_names(db)
+        names = service.study_names(db) if names is None else names
         if not names:
             return None, "", NO_STUDY_YET
         if len(names) == 1:

@@ -82,3 +82,14 @@ def test_sadly_surprised_drops_the_jaw_under_worried_brows_with_the_corners_down
     blend = face({"sadness": 0.8, "surprise": 0.9})
     assert blend["jawOpen"] > 0.3
     assert blend["browInnerUp"] > blend["browDownLeft"] and blend["mouthFrownLeft"] > 0.5
+
+
+@pytest.mark.parametrize("other", ["happiness", "fear"])
+def test_a_surprised_compound_opens_the_mouth(other):
+    """Happily and fearfully surprised gasp: Du et al.'s lists stop at lips part (AU25), which on
+    the sphere's classes left the lips all but closed (jawOpen 0.07) under the raised brows."""
+    blend = face({other: 1.0, "surprise": 1.0})
+    assert blend["jawOpen"] > 0.4
+    assert blend["browOuterUpLeft"] > 0.5
+    sign = "mouthSmileLeft" if other == "happiness" else "mouthStretchLeft"
+    assert blend[sign] > 0.5

@@ -534,9 +534,10 @@ def test_a_walks_example_of_the_same_kind_keeps_its_controls(browser, app_url):
         page.close()
 
 
-def test_the_walks_tab_shows_a_walk_on_the_first_visit(browser, app_url):
-    """The Walks tab opened on five empty panels until "Walk the face" was pressed: the first
-    visit now plays the walk its controls set (neutral to happy), with its files."""
+def test_the_walks_and_benchmark_tabs_show_a_result_on_the_first_visit(browser, app_url):
+    """The Walks tab opened on five empty panels until "Walk the face" was pressed, Benchmark on
+    an empty chart: the first visit plays the walk the controls set (neutral to happy), and runs
+    the benchmark they set, each with its files."""
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     try:
         page.goto(app_url, wait_until="domcontentloaded")
@@ -548,6 +549,15 @@ def test_the_walks_tab_shows_a_walk_on_the_first_visit(browser, app_url):
         assert downloads.count() == 6  # GIF, MP4, GLB, CSV, JSON, grid
         assert page.locator("#walk-mp4 video").count() == 1
         assert page.locator("#walk-gif input[type=file]").count() == 0  # an output: no upload
+        page.get_by_role("tab", name="Benchmark").click()
+        reports = page.locator("#benchmark-files a[href*='report']")
+        reports.first.wait_for(timeout=120_000)
+        assert reports.count() == 3  # Markdown, CSV, PNG
+        assert "Made when you opened this tab" in page.locator("#benchmark-notes").inner_text()
+        table = page.locator("#benchmark-table")
+        table.wait_for(state="visible", timeout=60_000)  # hidden until a run fills it
+        assert "embedded" in table.inner_text()
+        assert page.locator("#benchmark-files input[type=file]").count() == 0  # an output: no upload
     finally:
         page.close()
 

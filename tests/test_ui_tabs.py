@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -149,6 +151,21 @@ def test_benchmark_table_is_hidden_until_a_run_fills_it(tmp_path, monkeypatch):
     assert list(filled.columns[:2]) == ["model", "prompts"] and filled.iloc[0, :2].tolist() == ["embedded", 2]
     assert "Pool `prompt_pool`" in notes and files
     assert show(filled).visible is True
+
+
+def test_the_first_visit_to_benchmark_runs_the_controls_once(tmp_path, monkeypatch):
+    """Benchmark opened on an empty chart and an empty file box: the first visit shows the run
+    its controls set, saying so; a later visit keeps the report on screen."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.benchmark import FIRST_RUN_NOTE, first_benchmark
+
+    monkeypatch.setenv("EMO_DATA_DIR", str(tmp_path))
+    notes, table, chart, files = first_benchmark(None, ["embedded"], None, 5, 3)
+    assert notes.startswith(FIRST_RUN_NOTE) and "Pool `prompt_pool`" in notes
+    assert table.iloc[0, :2].tolist() == ["embedded", 5] and chart is not None
+    assert sorted(Path(f).suffix for f in files) == [".csv", ".md", ".png"]
+    assert first_benchmark(files, ["embedded"], None, 5, 3) == tuple(gr.skip() for _ in range(4))
 
 
 def test_walks_show_only_the_controls_the_chosen_walk_reads():

@@ -62,7 +62,7 @@ def build_app(settings: Settings | None = None):
                 with gr.Tab(label, id=module_name) as tab:
                     module = importlib.import_module(f"emo_app.ui.tabs.{module_name}")
                     wire_tab = getattr(module, builder)(settings)
-                if wire_tab is not None:  # a builder may wire its own tab's events (Walks, Capture)
+                if wire_tab is not None:  # a builder may wire its own tab's events (the first visits)
                     wire_tab(tab)
         demo.load(ui_errors(tab_from_link), None, tabs, api_visibility="private", queue=False)
     refuse_bad_payloads(demo)  # Gradio's own input checks answer with our sentence too

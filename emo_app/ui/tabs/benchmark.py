@@ -4,6 +4,7 @@ files. Models that cannot run here are skipped with their reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -95,8 +96,24 @@ def benchmark(models: list[str], pool_file: Any, limit: int, k: int,
             report_chart(report.rows, report.k), [str(p) for p in report.files.values()])
 
 
-def build_benchmark_tab(settings: Settings) -> None:
-    """Lay out the Benchmark tab and wire its events (call inside a gr.Tab)."""
+FIRST_RUN_NOTE = ("Made when you opened this tab, with the settings on the left. Pick other models, "
+                  "your own pool or more prompts, then press *Run the benchmark*.")
+
+
+@ui_errors
+def first_benchmark(shown: Any, models: list[str], pool_file: Any, limit: int, k: int,
+                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008
+    """The run the controls set, when the tab shows no report yet: the first visit shows what
+    the benchmark reports (2 s for the default 40 prompts) instead of an empty chart."""
+    if shown:
+        return tuple(gr.skip() for _ in range(4))
+    notes, table, chart, files = benchmark(models, pool_file, limit, k, progress=progress)
+    return f"{FIRST_RUN_NOTE}\n\n{notes}", table, chart, files
+
+
+def build_benchmark_tab(settings: Settings) -> Callable[[gr.Tab], None]:
+    """Lay out the Benchmark tab and wire its events (call inside a gr.Tab); returns what wires
+    the tab's own select event (the first visit shows the default run's report)."""
     from emo_app.ui.tabs.describe import model_choices, unavailable_models_note
 
     with gr.Row():
@@ -122,9 +139,18 @@ def build_benchmark_tab(settings: Settings) -> None:
             with gr.Accordion("What the numbers mean (↓ lower is better, ↑ higher is better)", open=False):
                 gr.Markdown("\n".join(f"- {meaning}" for meaning in MEANINGS.values()))
             plot = gr.Plot(label="Report chart")
-            files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple")
-    go.click(benchmark, [models, pool, limit, k], [notes, table, plot, files], api_name="benchmark",
+            # not interactive: it is also an input (first_benchmark reads whether a report is shown)
+            files = gr.File(label="Report files (Markdown, CSV, PNG)", file_count="multiple",
+                            interactive=False, elem_id="benchmark-files")
+    outputs = [notes, table, plot, files]
+    go.click(benchmark, [models, pool, limit, k], outputs, api_name="benchmark",
              concurrency_id="render").then(show_filled_table, table, table, api_visibility="private")
+
+    def on_first_visit(tab: gr.Tab) -> None:
+        tab.select(first_benchmark, [files, models, pool, limit, k], outputs, api_visibility="private",
+                   concurrency_id="render").then(show_filled_table, table, table, api_visibility="private")
+
+    return on_first_visit
 
 
 def show_filled_table(table: Any) -> Any:

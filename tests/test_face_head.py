@@ -111,6 +111,22 @@ def test_a_disgusted_mouth_lifts_both_lips_instead_of_baring_the_teeth(head, lev
     assert width < 1.25, width  # the corners are not stretched out as in fear's AU20
 
 
+def test_a_full_disgust_narrows_the_eyes_without_shutting_them(head):
+    """The cheek raiser (with a little eye closing) shut the lids of a full-intensity disgust to
+    3% of their rest opening: a wince, which FER read as angry. They narrow, and stay open."""
+    from emo_app.emotion.emotions import EMO3D_EMOTIONS
+    from emo_app.text.facs import emotion_prior
+
+    def opening(points: np.ndarray) -> float:  # upper minus lower lid, both eyes (MediaPipe ids)
+        return float(np.mean([points[159, 1] - points[145, 1], points[386, 1] - points[374, 1]]))
+
+    intensities = np.zeros(len(EMO3D_EMOTIONS))
+    intensities[EMO3D_EMOTIONS.index("disgust")] = 1.0
+    posed = landmark_points(head, head.deform(Blendshapes.from_array(emotion_prior(intensities).values)))
+    ratio = opening(posed) / opening(landmark_points(head))
+    assert 0.2 < ratio < 0.8, ratio  # narrowed (cheeks raised) but open
+
+
 def test_lips_are_redder_than_the_cheeks(head):
     image = _render()
     points = project(landmark_points(head), "front", SIZE)

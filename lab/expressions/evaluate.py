@@ -276,10 +276,11 @@ def report(rows: list[Row], grid_rows: dict[str, Any], seconds: float,
     lines += ["## Summary", "", *_summary(basic), ""]
     if heldout:
         lines += [f"Held-out check ({len(heldout)} descriptions in `lab/expressions/heldout.json`, written "
-                  "after the calibration; two later changes were made with its results in view: "
-                  "anger's mouth under the new lighting, and disgust's prior, chosen among a few "
+                  "after the calibration; three later changes were made with its results in view: "
+                  "anger's mouth under the new lighting; disgust's prior, chosen among a few "
                   "candidates by eye and by FER over a sweep of disgust levels, with this set's numbers "
-                  "seen too; details at the end):", "",
+                  "seen too; and disgust's lids, which no longer shut at full intensity (one candidate, "
+                  "chosen by eye on renders and then scored once); details at the end):", "",
                   *_summary(heldout), ""]
     lines += _class_tables(basic)
     lines += ["", "## Per action unit: how often MediaPipe sees it (descriptions of the class)", "",

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from emo_app.blendshapes.schema import ARKIT_NAMES
 from emo_app.errors import InvalidInputError
 from emo_app.text import TextPrediction, get_text_model
 from emo_app.text.mirror import mirror_text
@@ -80,6 +81,7 @@ def test_left_eyebrow_raises_the_subjects_left_only(model):
         "He winks with his right eye, smiling.",
         "A furious man, his left eye narrowed.",
         "Her left eyebrow is raised, puzzled.",
+        "He glances to the left, smirking.",
     ],
 )
 def test_mirrored_text_mirrors_the_shapes(model, text):
@@ -87,6 +89,59 @@ def test_mirrored_text_mirrors_the_shapes(model, text):
     mirrored = model.predict(mirror_text(text)).shapes
     np.testing.assert_allclose(mirrored.values, original.mirrored().values, atol=1e-5)
     assert not np.allclose(original.values, original.mirrored().values, atol=1e-3)  # the text is one-sided
+
+
+@pytest.mark.parametrize(
+    ("text", "turned", "still"),
+    [
+        ("He looks to the left.", ["eyeLookOutLeft", "eyeLookInRight"], ["eyeLookInLeft", "eyeLookOutRight"]),
+        ("Her eyes dart to the right.", ["eyeLookInLeft", "eyeLookOutRight"],
+         ["eyeLookOutLeft", "eyeLookInRight"]),
+        ("She glances nervously down at her shoes.", ["eyeLookDownLeft", "eyeLookDownRight"],
+         ["eyeLookUpLeft", "eyeLookUpRight"]),
+        ("He looks up at the ceiling, thinking.", ["eyeLookUpLeft", "eyeLookUpRight"],
+         ["eyeLookDownLeft", "eyeLookDownRight"]),
+        ("He looks away.", ["eyeLookInLeft", "eyeLookOutRight"], ["eyeLookOutLeft", "eyeLookInRight"]),
+    ],
+)
+def test_where_the_text_says_the_eyes_look_they_turn(model, text, turned, still):
+    """Gaze words moved nothing ("looks to the left" drew a neutral face looking ahead): an
+    animator's most basic direction. Left is the subject's left, as for the brows."""
+    shapes = model.predict(text).shapes
+    assert all(shapes[name] > 0.5 for name in turned), {n: shapes[n] for n in turned}
+    assert all(shapes[name] < 0.1 for name in still), {n: shapes[n] for n in still}
+
+
+@pytest.mark.parametrize("text", ["She looks happy.", "He does not look up.", "He looked at the menu."])
+def test_a_look_without_a_direction_or_negated_turns_no_eye(model, text):
+    shapes = model.predict(text).shapes
+    looks = [n for n in ARKIT_NAMES if n.startswith("eyeLook")]
+    assert max(shapes[n] for n in looks) < 0.2, {n: shapes[n] for n in looks}
+
+
+@pytest.mark.parametrize(
+    ("text", "shape"),
+    [("He puffs out his cheeks.", "cheekPuff"), ("She blows a kiss.", "mouthPucker"),
+     ("Kissing the air.", "mouthPucker")],
+)
+def test_puffed_cheeks_and_kisses_show(model, text, shape):
+    assert model.predict(text).shapes[shape] > 0.6
+
+
+def test_one_eyebrow_raised_skeptically_raises_one(model):
+    """"one eyebrow" chose the subject's left and "skeptically" its own default, the right: both
+    brows went up. Every one-sided cue of the text now takes the side "one" chose."""
+    shapes = model.predict("He raises one eyebrow skeptically.").shapes
+    assert shapes["browOuterUpLeft"] > 0.6 and shapes["browOuterUpRight"] < 0.2
+    assert shapes["browDownRight"] > 0.3  # the skeptic's other brow lowers
+
+
+def test_a_text_that_moves_the_face_is_not_read_as_a_situation(model):
+    """"looks up at the ceiling, thinking" read as a fear situation (0.54), "puffs out his
+    cheeks" as disgust (0.60): a face movement is read from the face, not from situations."""
+    for text in ("He looks up at the ceiling, thinking.", "She puffs out her cheeks."):
+        prediction = model.predict(text)
+        assert not any("read as a situation" in note for note in prediction.notes), prediction.notes
 
 
 def test_explicit_cues_set_the_shapes_they_name(model):

@@ -63,6 +63,13 @@ _STANDALONE_PATTERNS = [
     for row in _WORDS["standalone"]
 ]
 _OTHER_SIDE = {"Left": "Right", "Right": "Left"}
+# Where the eyes turn ("looks to the left", "glances down"): a look verb, then a direction
+# within a few words (cues.json "gaze_about" says which words are skipped and why).
+_GAZE_VERB = re.compile(rf"^(?:{_WORDS['gaze_verbs']})$")
+_GAZE_DIRECTIONS = [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in _WORDS["gaze_directions"]]
+_GAZE_SIDEWAYS = re.compile(rf"^(?:{_WORDS['gaze_sideways']})$")
+_GAZE_SKIP = set(_WORDS["gaze_skip"])
+GAZE_WINDOW = int(_WORDS["gaze_window"])
 
 DESCRIPTOR_WINDOW = 5
 SIDE_WINDOW = 4
@@ -180,8 +187,17 @@ def _side_near(tokens: list[str], index: int, start: int, end: int) -> str | Non
             return None
     # "one eyebrow raised": a single unnamed side; ARKit needs one, we pick the subject's left.
     if index - 1 >= start and tokens[index - 1] == "one":
-        return "Left"
+        return ONE_SIDE
     return None
+
+
+ONE_SIDE = "Left"  # the side "one eyebrow" means, and then every one-sided cue of that text
+
+
+def _one_feature(tokens: list[str]) -> bool:
+    """The text says 'one <feature>' ("raises one eyebrow skeptically")."""
+    pairs = zip(tokens, tokens[1:])
+    return any(a == "one" and any(p.match(b) for p, _ in _FEATURE_PATTERNS) for a, b in pairs)
 
 
 def _expand(shapes: dict[str, float], side: str | None, factor: float) -> dict[str, float]:
@@ -245,6 +261,32 @@ def _scan_clause(
     return features
 
 
+def _gaze_cues(tokens: list[str], start: int, end: int, used_degree: set[int]) -> list[Cue]:
+    """Eye turns from a look verb and the direction after it ("glances nervously to the left")."""
+    cues = []
+    for i in range(start, end):
+        if not _GAZE_VERB.match(tokens[i]):
+            continue
+        shapes, last = None, i
+        for j in range(i + 1, min(end, i + 1 + GAZE_WINDOW)):
+            found = next((sh for pattern, sh in _GAZE_DIRECTIONS if pattern.match(tokens[j])), None)
+            if found is not None:
+                shapes, last = found, j
+                break
+            if _GAZE_SIDEWAYS.match(tokens[j]):  # "looks away": a named side may still follow
+                shapes, last = _WORDS["gaze_directions"][1][1], j
+            elif tokens[j] not in _GAZE_SKIP:
+                break
+        if shapes is None:
+            continue
+        factor, used = _degree(tokens, i, start, end, standalone=True)
+        used_degree.update(used)
+        phrase = " ".join(tokens[i : last + 1])
+        cues.append(Cue(phrase, {k: min(1.0, v * factor) for k, v in shapes.items()}, factor,
+                        _negated(tokens, i, start)))
+    return cues
+
+
 def _descriptor_cues(
     tokens: list[str], start: int, end: int, features: list[tuple[int, str]], used_degree: set[int]
 ) -> list[Cue]:
@@ -284,12 +326,15 @@ def analyse(text: str) -> TextAnalysis:
     """Tokenise ``text`` and find emotion words and facial cues with negation, degree and sides."""
     tokens = tokenize(text)
     text_side = next(({"left": "Left", "right": "Right"}[t] for t in tokens if t in {"left", "right"}), None)
+    if text_side is None and _one_feature(tokens):  # "raises one eyebrow": every one-sided cue there
+        text_side = ONE_SIDE
     found = TextAnalysis(tokens, [], [], 1.0, text_side)
     used_degree: set[int] = set()
     degree_positions = [i for i, t in enumerate(tokens) if t in DEGREE_BEFORE or t in DEGREE_AFTER]
     for start, end in _clauses(tokens):
         features = _scan_clause(tokens, start, end, text_side, found, used_degree)
         found.cues.extend(_descriptor_cues(tokens, start, end, features, used_degree))
+        found.cues.extend(_gaze_cues(tokens, start, end, used_degree))
     # degree words attached to nothing scale the whole face: the one that departs most from 1
     loose = [
         DEGREE_BEFORE.get(tokens[i], DEGREE_AFTER.get(tokens[i], 1.0))

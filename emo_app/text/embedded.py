@@ -30,7 +30,8 @@ The constants were chosen on the 112 sentences of ``lab/expressions/situations_d
 lab.expressions.situations`` scores both).
 The two channels are combined by their maximum (a face description keeps its face anchors'
 reading); a text that names its feeling, or negates one ("nobody died"), is not read as a
-situation at all (MiniLM does not read negation), nor is one of under ``SITUATION_MIN_WORDS``.
+situation at all (MiniLM does not read negation), nor is one that says what the face does
+("blows a kiss"), nor one of under ``SITUATION_MIN_WORDS``.
 """
 
 from __future__ import annotations
@@ -238,9 +239,11 @@ class EmbeddedTextModel(TextModel):
         else:
             weight = analysis.global_degree * (SIM_WEIGHT_CUES_ONLY if analysis.cues else 1.0)
         # a text that names (or negates) its feeling is not read as a situation ("he is
-        # content" is no remark; MiniLM places "nobody died" beside "died")
+        # content" is no remark; MiniLM places "nobody died" beside "died"), nor one that says
+        # what the face does ("puffs out his cheeks" sat near the disgust situations)
         words = sum(token[0].isalpha() for token in analysis.tokens)
-        situational = not (found_words or negated) and words >= SITUATION_MIN_WORDS
+        moves_face = any(not cue.state for cue in analysis.cues)
+        situational = not (found_words or negated or moves_face) and words >= SITUATION_MIN_WORDS
         reading = similarity.max(axis=0) if situational else similarity[0]
         situation = similarity[1] * weight
         if situational and situation.max() > max(0.3, (similarity[0] * weight).max()):

@@ -82,6 +82,7 @@ def test_left_eyebrow_raises_the_subjects_left_only(model):
         "A furious man, his left eye narrowed.",
         "Her left eyebrow is raised, puzzled.",
         "He glances to the left, smirking.",
+        "He shifts his jaw to the left.",
     ],
 )
 def test_mirrored_text_mirrors_the_shapes(model, text):
@@ -126,6 +127,44 @@ def test_a_look_without_a_direction_or_negated_turns_no_eye(model, text):
 )
 def test_puffed_cheeks_and_kisses_show(model, text, shape):
     assert model.predict(text).shapes[shape] > 0.6
+
+
+@pytest.mark.parametrize(
+    ("text", "moved", "least", "still"),
+    [
+        ("He shifts his jaw to the left.", "jawLeft", 0.5, "jawRight"),
+        ("Mouth pulled to one side.", "mouthLeft", 0.5, "mouthRight"),
+        ("A lopsided smile.", "mouthSmileLeft", 0.5, "mouthSmileRight"),
+        ("She rolls her eyes.", "eyeLookUpLeft", 0.5, "eyeLookDownLeft"),
+        ("Cross-eyed and goofy.", "eyeLookInLeft", 0.5, "eyeLookOutLeft"),
+        ("Whistling.", "mouthPucker", 0.5, "mouthSmileLeft"),
+        ("Lips rolled in, thinking.", "mouthRollLower", 0.5, "jawOpen"),
+        ("Her left eyebrow rises and her jaw drops.", "browOuterUpLeft", 0.5, "browOuterUpRight"),
+        ("Her left eyebrow rises and her jaw drops.", "jawOpen", 0.5, "jawLeft"),
+    ],
+)
+def test_directions_an_animator_types_move_the_face(model, text, moved, least, still):
+    """Each of these drew a face without the movement asked for: the jaw and mouth had no
+    sides, "lopsided" smiled with both corners, "rolls" and "cross-eyed" moved no eye, "rises"
+    and "drops" were no brow or jaw words, "lips rolled in" opened the mouth."""
+    shapes = model.predict(text).shapes
+    assert shapes[moved] > least, (moved, shapes[moved])
+    assert shapes[still] < 0.5 * shapes[moved], (still, shapes[still])
+
+
+def test_a_face_cue_in_a_longer_story_keeps_the_storys_emotion(model):
+    """The similarity reading is damped when the text only describes the face (the cues draw it);
+    a jaw drop in a whole sentence about a magic trick lost its surprise (0.65 -> 0.39) once
+    "drops" became a jaw word."""
+    prediction = model.predict("His jaw drops as the magician pulls a dove from his hat.")
+    emotions = prediction.emotions.to_dict()
+    assert max(emotions, key=emotions.get) == "surprise", emotions
+    assert prediction.shapes["jawOpen"] > 0.5 and prediction.shapes["browOuterUpLeft"] > 0.4
+
+
+def test_eyes_half_closed_close_them_half_way(model):
+    shapes = model.predict("Eyes half closed, drowsy.").shapes
+    assert 0.35 < shapes["eyeBlinkLeft"] < 0.7  # "closed" alone shut them (1.0)
 
 
 def test_one_eyebrow_raised_skeptically_raises_one(model):

@@ -70,6 +70,10 @@ _GAZE_DIRECTIONS = [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in _WO
 _GAZE_SIDEWAYS = re.compile(rf"^(?:{_WORDS['gaze_sideways']})$")
 _GAZE_SKIP = set(_WORDS["gaze_skip"])
 GAZE_WINDOW = int(_WORDS["gaze_window"])
+# A jaw or mouth moved to a side: feature id -> [(direction regex, shapes)] (cues.json "sideways_about")
+_SIDEWAYS = {fid: [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in table.items()]
+             for fid, table in _WORDS["sideways"].items()}
+SIDEWAYS_WINDOW = int(_WORDS["sideways_window"])
 
 DESCRIPTOR_WINDOW = 5
 SIDE_WINDOW = 4
@@ -185,19 +189,22 @@ def _side_near(tokens: list[str], index: int, start: int, end: int) -> str | Non
             return "Right"
         if tokens[j] in {"both", "two"}:
             return None
-    # "one eyebrow raised": a single unnamed side; ARKit needs one, we pick the subject's left.
-    if index - 1 >= start and tokens[index - 1] == "one":
+    # "one eyebrow raised", "a lopsided smile": a single unnamed side; ARKit needs one, we pick
+    # the subject's left.
+    if index - 1 >= start and tokens[index - 1] in _ONE_SIDED_WORDS:
         return ONE_SIDE
     return None
 
 
 ONE_SIDE = "Left"  # the side "one eyebrow" means, and then every one-sided cue of that text
+_ONE_SIDED_WORDS = set(_WORDS["one_sided_words"])
 
 
 def _one_feature(tokens: list[str]) -> bool:
-    """The text says 'one <feature>' ("raises one eyebrow skeptically")."""
+    """The text says 'one <feature>' ("raises one eyebrow skeptically", "a lopsided smile")."""
+    patterns = [p for p, _ in _FEATURE_PATTERNS] + [p for p, *_ in _STANDALONE_PATTERNS]
     pairs = zip(tokens, tokens[1:])
-    return any(a == "one" and any(p.match(b) for p, _ in _FEATURE_PATTERNS) for a, b in pairs)
+    return any(a in _ONE_SIDED_WORDS and any(p.match(b) for p in patterns) for a, b in pairs)
 
 
 def _expand(shapes: dict[str, float], side: str | None, factor: float) -> dict[str, float]:
@@ -287,6 +294,18 @@ def _gaze_cues(tokens: list[str], start: int, end: int, used_degree: set[int]) -
     return cues
 
 
+def _sideways_cues(tokens: list[str], start: int, end: int, features: list[tuple[int, str]]) -> list[Cue]:
+    """A jaw or mouth moved to a side: the first direction word after the feature."""
+    cues = []
+    for fi, fid in features:
+        for j in range(fi + 1, min(end, fi + 1 + SIDEWAYS_WINDOW)):
+            shapes = next((sh for pattern, sh in _SIDEWAYS.get(fid, []) if pattern.match(tokens[j])), None)
+            if shapes is not None:
+                cues.append(Cue(" ".join(tokens[fi : j + 1]), dict(shapes), 1.0, _negated(tokens, fi, start)))
+                break
+    return cues
+
+
 def _descriptor_cues(
     tokens: list[str], start: int, end: int, features: list[tuple[int, str]], used_degree: set[int]
 ) -> list[Cue]:
@@ -335,6 +354,7 @@ def analyse(text: str) -> TextAnalysis:
         features = _scan_clause(tokens, start, end, text_side, found, used_degree)
         found.cues.extend(_descriptor_cues(tokens, start, end, features, used_degree))
         found.cues.extend(_gaze_cues(tokens, start, end, used_degree))
+        found.cues.extend(_sideways_cues(tokens, start, end, features))
     # degree words attached to nothing scale the whole face: the one that departs most from 1
     loose = [
         DEGREE_BEFORE.get(tokens[i], DEGREE_AFTER.get(tokens[i], 1.0))

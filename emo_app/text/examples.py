@@ -1,5 +1,6 @@
-"""Example descriptions: one per basic emotion, a few compounds, a one-sided cue, states the
-8 emotions do not name, situations that name no feeling and a neutral face. The Describe tab
+"""Example descriptions: one per basic emotion, a few compounds, a one-sided cue, a direction
+for the face (gaze and one brow), states the 8 emotions do not name, situations that name no
+feeling and a neutral face. The Describe tab
 offers them and the memory benchmark cycles through them."""
 
 EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
@@ -14,6 +15,7 @@ EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "A bittersweet smile with teary eyes.",
     "Sadly angry: a scowl with the corners of the mouth turned down.",
     "Her left eyebrow is raised in doubt.",
+    "He raises one eyebrow and glances to the left.",
     "Puzzled by the question.",
     "Exhausted after a sleepless night.",
     "My phone was stolen on the train.",

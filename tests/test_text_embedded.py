@@ -312,6 +312,23 @@ def test_a_text_that_names_its_feeling_is_not_read_as_a_situation(model):
     assert not any("read as a situation" in note for note in prediction.notes), prediction.notes
 
 
+@pytest.mark.parametrize("text", ["Oh joy, more paperwork.", "Just perfect, the train is cancelled.",
+                                  "Yeah, right.", "Big surprise, he is late again."])
+def test_a_stock_ironic_phrase_reads_as_contempt(model, text):
+    """"Oh joy, more paperwork." read as joy (0.87) and "Big surprise, he is late again." as
+    surprise: a stock phrase standing on its own is said in irony."""
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
+    assert max(emotions, key=emotions.get) == "contempt" and emotions["happiness"] < 0.3, emotions
+    assert any("irony" in note for note in prediction.notes), prediction.notes
+
+
+@pytest.mark.parametrize("text", ["The dress is just perfect.", "Oh joy!"])
+def test_the_same_words_inside_a_sentence_or_alone_are_meant(model, text):
+    emotions = model.predict(text).emotions.to_dict()
+    assert max(emotions, key=emotions.get) == "happiness", emotions
+
+
 def test_could_not_be_happier_is_the_most_not_the_opposite(model):
     assert model.predict("I couldn't be happier.").emotions.dominant() == "happiness"
     assert model.predict("I could not be happier!").emotions.dominant() == "happiness"

@@ -88,6 +88,7 @@ class EmotionHit:
     degree: float = 1.0
     negated: bool = False
     event: bool = False  # says what happened ("died"), not what is felt
+    ironic: bool = False  # a stock phrase said in irony ("Oh joy, more paperwork.")
 
 
 @dataclass
@@ -114,6 +115,7 @@ class TextAnalysis:
     cues: list[Cue]
     global_degree: float  # degree words not attached to anything (they scale the whole face)
     text_side: str | None = None  # the first side the text names: where one-sided defaults go
+    ironic_tokens: set[int] = field(default_factory=set)  # words of ironic phrases: not read as said
 
     def one_sided_default(self, default: str) -> str:
         """Side for a one-sided expression the text does not place (contempt, a smirk): the side
@@ -231,7 +233,7 @@ def _scan_clause(
             idiom = f"{tokens[i - 1]} {tok}"
             found.emotion_hits.append(EmotionHit(idiom, dict(_UNNEGATING[tok]), event=True))
         for pattern, emotions, event in _EMOTION_PATTERNS:
-            if pattern.match(tok):
+            if i not in found.ironic_tokens and pattern.match(tok):
                 factor, used = _degree(tokens, i, start, end)
                 used_degree.update(used)
                 found.emotion_hits.append(
@@ -341,6 +343,26 @@ def _descriptor_cues(
     return cues
 
 
+_IRONY_PHRASES = {tuple(phrase.split()) for phrase in _WORDS["irony_phrases"]}
+_IRONY_EMOTIONS: dict[str, float] = _WORDS["irony_emotions"]
+
+
+def _find_irony(tokens: list[str], found: TextAnalysis) -> None:
+    """Stock ironic phrases that stand as a clause of their own (or two, "Yeah, right."), in a
+    text that says more than the phrase ("Just perfect." alone may be meant)."""
+    spans = _clauses(tokens)
+    for k, (start, end) in enumerate(spans):
+        for stop in (end, spans[k + 1][1] if k + 1 < len(spans) and tokens[end] == "," else None):
+            if stop is None:
+                continue
+            words = tuple(t for t in tokens[start:stop] if t[0].isalpha())
+            others = sum(t[0].isalpha() for t in tokens) - len(words)
+            if words in _IRONY_PHRASES and (others > 0 or words[0] in {"yeah", "thanks"}):
+                found.ironic_tokens.update(range(start, stop))
+                found.emotion_hits.append(EmotionHit(" ".join(words), dict(_IRONY_EMOTIONS), ironic=True))
+                break
+
+
 def analyse(text: str) -> TextAnalysis:
     """Tokenise ``text`` and find emotion words and facial cues with negation, degree and sides."""
     tokens = tokenize(text)
@@ -348,6 +370,7 @@ def analyse(text: str) -> TextAnalysis:
     if text_side is None and _one_feature(tokens):  # "raises one eyebrow": every one-sided cue there
         text_side = ONE_SIDE
     found = TextAnalysis(tokens, [], [], 1.0, text_side)
+    _find_irony(tokens, found)
     used_degree: set[int] = set()
     degree_positions = [i for i, t in enumerate(tokens) if t in DEGREE_BEFORE or t in DEGREE_AFTER]
     for start, end in _clauses(tokens):

@@ -226,6 +226,8 @@ class EmbeddedTextModel(TextModel):
                         lexical[i] = 1 - (1 - lexical[i]) * (1 - value)
                 notes.append(f"'{hit.word}' is negated: {', '.join(hit.emotions)} suppressed")
                 continue
+            if hit.ironic:
+                notes.append(f"'{hit.word}' reads as irony: {', '.join(hit.emotions)}")
             if not hit.event:  # an event word is weaker evidence: similarity keeps its weight
                 found_words = True
                 degrees.append(hit.degree)

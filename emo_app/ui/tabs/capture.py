@@ -12,6 +12,7 @@ from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
     HALF_ROW_MIN_WIDTH,
     VIEWER_CAMERA,
+    VIEWER_HEIGHT,
     VIEWER_LABEL,
     blendshapes_figure,
     show_result_js,
@@ -115,7 +116,7 @@ def build_capture_tab(settings: Settings) -> Callable[[Any], None]:
                                  elem_id="capture-front", interactive=False)
                 three_quarter = gr.Image(label="Three-quarter", type="numpy", height=300,
                                          min_width=HALF_ROW_MIN_WIDTH, elem_id="capture-three-quarter")
-            model3d = gr.Model3D(label=VIEWER_LABEL, height=300, camera_position=VIEWER_CAMERA,
+            model3d = gr.Model3D(label=VIEWER_LABEL, height=VIEWER_HEIGHT, camera_position=VIEWER_CAMERA,
                                  elem_id="capture-model3d")
     plot = gr.Plot(label="Blendshapes")
     weights = gr.JSON(label="The 52 weights (the chart's numbers)")

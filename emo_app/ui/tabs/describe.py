@@ -20,6 +20,7 @@ from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
     HALF_ROW_MIN_WIDTH,
     VIEWER_CAMERA,
+    VIEWER_HEIGHT,
     VIEWER_LABEL,
     blendshapes_figure,
     emotions_figure,
@@ -267,7 +268,7 @@ def build_describe_tab(settings: Settings) -> None:
                                          min_width=HALF_ROW_MIN_WIDTH, elem_id="describe-three-quarter")
             model3d = gr.Model3D(
                 label=VIEWER_LABEL,
-                height=320,
+                height=VIEWER_HEIGHT,
                 camera_position=VIEWER_CAMERA,
                 elem_id="describe-model3d",
             )

@@ -12,7 +12,7 @@ from emo_app.config import Settings
 from emo_app.emotion.space import CLASS_NAMES, MAX_WALK_STEPS
 from emo_app.emotion.walks import CIRCLE_RADIUS_RANGE
 from emo_app.errors import InvalidInputError
-from emo_app.ui.common import HALF_ROW_MIN_WIDTH, VIEWER_CAMERA, gpu, show_result_js, ui_errors
+from emo_app.ui.common import HALF_ROW_MIN_WIDTH, VIEWER_CAMERA, VIEWER_HEIGHT, gpu, show_result_js, ui_errors
 
 WALK_KINDS = [("Axis: neutral → class", "axis"), ("Circle (tilt θ, start φ, radius r)", "circle"),
               ("Between two classes", "classes")]
@@ -141,7 +141,7 @@ def build_walks_tab(settings: Settings) -> Callable[[gr.Tab], None]:
                 gif = gr.Image(label="Animated face (GIF)", type="filepath", height=300, elem_id="walk-gif",
                                min_width=HALF_ROW_MIN_WIDTH, interactive=False)
                 video = gr.Video(label="MP4", height=300, min_width=HALF_ROW_MIN_WIDTH, elem_id="walk-mp4")
-            model3d = gr.Model3D(label="The walk in 3D (rigged GLB: see Downloads)", height=300,
+            model3d = gr.Model3D(label="The walk in 3D (rigged GLB: see Downloads)", height=VIEWER_HEIGHT,
                                   camera_position=VIEWER_CAMERA)
             grid = gr.Image(label="Grid", type="filepath")
             files = gr.File(label="Downloads: GIF, MP4, GLB, Live Link Face CSV, JSON, grid PNG",

@@ -35,8 +35,8 @@ HALF_ROW_MIN_WIDTH = 340
 # render's does: Babylon.js's default looks down from above, which hid an open mouth behind the
 # upper lip.
 VIEWER_CAMERA = (90, 90, None)  # gr.Model3D camera_position: alpha, beta (degrees), radius
-# px: the viewer frames the whole bust to its height, so at 300 the face was a third of the
-# renders' size beside it
+# px: the viewer frames the whole bust to its height, so at 300-320 its face was about three
+# quarters the size of the renders' beside it
 VIEWER_HEIGHT = 440
 VIEWER_LABEL = "Interactive 3D (rigged GLB: see Downloads)"  # short: a phone shows one line
 FACE_DOWNLOADS_LABEL = "Downloads: JSON, Live Link Face CSV, GLB (52 ARKit morph targets), PNG"

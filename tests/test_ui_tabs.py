@@ -398,3 +398,26 @@ def test_every_3d_viewer_starts_level_with_the_face_as_the_front_render_does():
     for viewer in viewers:
         alpha, beta, _ = viewer.camera_position
         assert (alpha, beta) == (90, 90), viewer.label
+
+
+def test_the_score_tables_show_once_a_score_fills_them():
+    """Before any score, Describe showed two tables of bare column titles under the button (and
+    the top-k prompts stay empty without CLIP)."""
+    import gradio as gr
+    import pandas as pd
+
+    from emo_app.config import Settings
+    from emo_app.ui.tabs.describe import build_describe_tab, score_tables, show_filled_tables
+
+    demo = _built_tab(build_describe_tab, Settings())
+    tables = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Dataframe)}
+    score, top = tables["describe-score-table"], tables["describe-score-top"]
+    assert score.visible is False and top.visible is False
+    # what the page sends for an empty table
+    empty = [pd.DataFrame(t.value["data"], columns=t.value["headers"]) for t in (score, top)]
+    assert [update.visible for update in show_filled_tables(*empty)] == [False, False]
+    rows, _, top_rows = score_tables({"emo3d": None, "emo3d_unavailable": "no CLIP",
+                                      "offline_judges": {"mediapipe": {"detected": False}}})
+    filled = pd.DataFrame(rows, columns=score.value["headers"])
+    shown = show_filled_tables(filled, pd.DataFrame(top_rows, columns=top.value["headers"]))
+    assert [update.visible for update in shown] == [True, False]  # no CLIP: no prompts to show

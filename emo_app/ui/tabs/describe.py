@@ -209,6 +209,16 @@ def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[lis
     return rows, note, top
 
 
+def show_filled_tables(*tables: Any) -> tuple:
+    """Each table shows once it holds a row with something in it (a refused score leaves an
+    empty one hidden)."""
+    def filled(table: Any) -> bool:
+        rows = getattr(table, "values", None)
+        return rows is not None and len(rows) > 0 and any(str(v).strip() for v in rows[0])
+
+    return tuple(gr.Dataframe(visible=filled(table)) for table in tables)
+
+
 def _appearance_controls(settings: Settings) -> list[gr.Radio]:
     """The face's appearance choices, in ``APPEARANCE`` order: a change to any redraws the face
     on screen, and render_weights and score_face take them after the 52 weights."""
@@ -291,12 +301,15 @@ def build_describe_tab(settings: Settings) -> None:
     with gr.Row():
         score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)",
                               elem_id="describe-score")
+    # the score's tables show once a score fills them (empty, they were two rows of column
+    # titles under the button); the top-k prompts only come with CLIP
     score_table = gr.Dataframe(headers=["measure", "value", "what it means"], interactive=False, wrap=True,
                                label="Score of the face on screen", elem_id="describe-score-table",
-                               column_widths=["32%", "22%", "46%"])  # shares, as for the reasons
+                               column_widths=["32%", "22%", "46%"], visible=False)  # shares, as the reasons
     score_note = gr.Markdown(label="Score note")
     score_top = gr.Dataframe(headers=["retrieved prompt", "similarity"], label="Top-k prompts",
-                             interactive=False, wrap=True, column_widths=["78%", "22%"])
+                             interactive=False, wrap=True, column_widths=["78%", "22%"], visible=False,
+                             elem_id="describe-score-top")
     downloads = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple")
     with gr.Accordion("The prediction as JSON", open=False):
         state = gr.JSON(label="Prediction")
@@ -328,7 +341,8 @@ def build_describe_tab(settings: Settings) -> None:
           render_weights, [*ordered, *appearance], redraw_outputs, api_visibility="private",
           concurrency_id="render", trigger_mode="always_last")
     score_btn.click(score_face, [state, *ordered, *appearance], [score_table, score_note, score_top],
-                    api_name="score_face")
+                    api_name="score_face").then(show_filled_tables, [score_table, score_top],
+                                                [score_table, score_top], api_visibility="private")
 
     def first_face(request: gr.Request) -> tuple:
         """The first screen already shows a face: the default text in the default look."""

@@ -67,7 +67,8 @@ _OTHER_SIDE = {"Left": "Right", "Right": "Left"}
 # within a few words (cues.json "gaze_about" says which words are skipped and why).
 _GAZE_VERB = re.compile(rf"^(?:{_WORDS['gaze_verbs']})$")
 _GAZE_DIRECTIONS = [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in _WORDS["gaze_directions"]]
-_GAZE_SIDEWAYS = re.compile(rf"^(?:{_WORDS['gaze_sideways']})$")
+_GAZE_SIDEWAYS = re.compile(rf"^(?:{_WORDS['gaze_sideways'][0]})$")
+_GAZE_SIDEWAYS_SHAPES: dict[str, float] = _WORDS["gaze_sideways"][1]
 _GAZE_SKIP = set(_WORDS["gaze_skip"])
 GAZE_WINDOW = int(_WORDS["gaze_window"])
 # A jaw or mouth moved to a side: feature id -> [(direction regex, shapes)] (cues.json "sideways_about")
@@ -283,7 +284,7 @@ def _gaze_cues(tokens: list[str], start: int, end: int, used_degree: set[int]) -
                 shapes, last = found, j
                 break
             if _GAZE_SIDEWAYS.match(tokens[j]):  # "looks away": a named side may still follow
-                shapes, last = _WORDS["gaze_directions"][1][1], j
+                shapes, last = _GAZE_SIDEWAYS_SHAPES, j
             elif tokens[j] not in _GAZE_SKIP:
                 break
         if shapes is None:

@@ -246,8 +246,9 @@ class EmbeddedTextModel(TextModel):
             weight = analysis.global_degree * (SIM_WEIGHT_CUES_ONLY if only_face else 1.0)
         # a text that names (or negates) its feeling is not read as a situation ("he is
         # content" is no remark; MiniLM places "nobody died" beside "died"), nor one that says
-        # what the face does ("puffs out his cheeks" sat near the disgust situations; letting
-        # a text of 5 or more other words through lost 1 of the 84 FER descriptions, gained none)
+        # what the face does ("puffs out his cheeks" sat near the disgust situations; reading
+        # those with 5 or more other words as situations lost 2 of the 84 FER descriptions and
+        # gained none)
         moves_face = any(not cue.state for cue in analysis.cues)
         situational = not (found_words or negated or moves_face) and words >= SITUATION_MIN_WORDS
         reading = similarity.max(axis=0) if situational else similarity[0]

@@ -129,6 +129,13 @@ def test_puffed_cheeks_and_kisses_show(model, text, shape):
     assert model.predict(text).shapes[shape] > 0.6
 
 
+def test_puffed_cheeks_keep_the_lips_sealed(model):
+    """Air puffs the cheeks only behind closed lips: with an angry reading's parted lips over
+    them the puff did not show."""
+    shapes = model.predict("He puffs out his cheeks.").shapes
+    assert shapes["cheekPuff"] > 0.9 and shapes["mouthPressLeft"] > 0.3 and shapes["mouthClose"] > 0.1
+
+
 @pytest.mark.parametrize(
     ("text", "moved", "least", "still"),
     [

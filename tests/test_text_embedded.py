@@ -185,7 +185,7 @@ def test_one_eyebrow_raised_skeptically_raises_one(model):
 def test_a_text_that_moves_the_face_is_not_read_as_a_situation(model):
     """"looks up at the ceiling, thinking" read as a fear situation (0.54), "puffs out his
     cheeks" as disgust (0.60): a face movement is read from the face, not from situations."""
-    for text in ("He looks up at the ceiling, thinking.", "She puffs out her cheeks."):
+    for text in ("looks up at the ceiling, thinking", "puffs out his cheeks"):
         prediction = model.predict(text)
         assert not any("read as a situation" in note for note in prediction.notes), prediction.notes
 

@@ -169,6 +169,15 @@ def test_a_face_cue_in_a_longer_story_keeps_the_storys_emotion(model):
     assert prediction.shapes["jawOpen"] > 0.5 and prediction.shapes["browOuterUpLeft"] > 0.4
 
 
+@pytest.mark.parametrize("text", ["She blows him a kiss.", "He shifts his jaw to the left.",
+                                  "Her eyes dart to the right."])
+def test_a_direction_for_the_face_draws_no_feeling_of_its_own(model, text):
+    """MiniLM read "She blows him a kiss." as anger (0.47) and "He shifts his jaw to the left."
+    as anger (0.56): a scowl over a kiss. A text that only directs the face keeps it calm."""
+    emotions = model.predict(text).emotions.to_dict()
+    assert max(v for k, v in emotions.items() if k != "neutral") < 0.35, emotions
+
+
 def test_eyes_half_closed_close_them_half_way(model):
     shapes = model.predict("Eyes half closed, drowsy.").shapes
     assert 0.35 < shapes["eyeBlinkLeft"] < 0.7  # "closed" alone shut them (1.0)

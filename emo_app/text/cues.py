@@ -105,6 +105,9 @@ class Cue:
     # the word names a state ("tired") rather than a movement ("frown"): the text still says
     # how aroused the person is, where a described face would say it through its emotions
     state: bool = False
+    # a movement that says nothing of the feeling (a glance, the jaw to a side, a kiss): a text
+    # of these alone is a direction for the face, and MiniLM's reading of it is mostly noise
+    direction: bool = False
 
 
 @dataclass
@@ -260,7 +263,7 @@ def _scan_clause(
                 if side and "other_side" in options:
                     expanded.update(_expand(options["other_side"], _OTHER_SIDE[side], factor))
                 cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
-                          state=options.get("state", False))
+                          state=options.get("state", False), direction=options.get("direction", False))
                 if default_side and text_side is None:
                     cue.notes.append(
                         f"'{tok}' is one-sided; the text names no side, so the subject's "
@@ -293,7 +296,7 @@ def _gaze_cues(tokens: list[str], start: int, end: int, used_degree: set[int]) -
         used_degree.update(used)
         phrase = " ".join(tokens[i : last + 1])
         cues.append(Cue(phrase, {k: min(1.0, v * factor) for k, v in shapes.items()}, factor,
-                        _negated(tokens, i, start)))
+                        _negated(tokens, i, start), direction=True))
     return cues
 
 
@@ -304,7 +307,8 @@ def _sideways_cues(tokens: list[str], start: int, end: int, features: list[tuple
         for j in range(fi + 1, min(end, fi + 1 + SIDEWAYS_WINDOW)):
             shapes = next((sh for pattern, sh in _SIDEWAYS.get(fid, []) if pattern.match(tokens[j])), None)
             if shapes is not None:
-                cues.append(Cue(" ".join(tokens[fi : j + 1]), dict(shapes), 1.0, _negated(tokens, fi, start)))
+                cues.append(Cue(" ".join(tokens[fi : j + 1]), dict(shapes), 1.0, _negated(tokens, fi, start),
+                                direction=True))
                 break
     return cues
 

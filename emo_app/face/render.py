@@ -202,8 +202,8 @@ def shape_lights(rig: Any) -> np.ndarray:
     from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 
     lights = []
-    for k in range(len(ARKIT_NAMES)):
-        vertices = rig.deform(Blendshapes(np.eye(len(ARKIT_NAMES))[k]))
+    for alone in np.eye(len(ARKIT_NAMES)):
+        vertices = rig.deform(Blendshapes(alone))
         lights.append(vertex_light(rig, vertices, posed_normals(rig, vertices)))
     return np.stack(lights)
 

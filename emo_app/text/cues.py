@@ -21,6 +21,13 @@ CLAUSE_PUNCT = set(".,;:!?()")
 NEGATION_SCOPE = 4  # words after a negator that it can reach (within the clause)
 
 _WORDS = json.loads((Path(__file__).with_name("cues.json")).read_text(encoding="utf-8"))
+
+
+def _word_pattern(pattern: str) -> re.Pattern[str]:
+    """A cues.json regex, matched against ONE whole lower-case word."""
+    return re.compile(rf"^(?:{pattern})$")
+
+
 CLAUSE_WORDS = set(_WORDS["clause_words"])
 NEGATORS = set(_WORDS["negators"])
 # after a negator these turn it into emphasis ("can't believe I won", "can't stop smiling"); the
@@ -38,20 +45,20 @@ _NOT_LOOSE_DEGREE = set(_WORDS["not_a_loose_degree"])  # too common to scale the
 # Emotion words, then event words ("died", "stole"): regex over ONE word -> {emotion: strength
 # in [0, 1]}, and whether it is an event word.
 _EMOTION_PATTERNS = [
-    (re.compile(rf"^(?:{pat})$"), emos, kind == "event_words")
+    (_word_pattern(pat), emos, kind == "event_words")
     for kind in ("emotion_words", "event_words")
     for pat, emos in _WORDS[kind]
 ]
 # What a negated emotion word means instead: "not happy" leans sad; others lean neutral.
 NEGATED_LEANS: dict[str, dict[str, float]] = _WORDS["negated_leans"]
 # Facial features: word regex -> feature id ("corner" only near a mouth word).
-_FEATURE_PATTERNS = [(re.compile(rf"^(?:{pat})$"), fid) for pat, fid in _WORDS["features"]]
+_FEATURE_PATTERNS = [(_word_pattern(pat), fid) for pat, fid in _WORDS["features"]]
 _CORNER_CONTEXT = set(_WORDS["corner_context"])
 # (feature, descriptor regex) -> {shape base: weight}. A base without "Left"/"Right" and listed
 # in SIDED gets the side(s) the text names (both when it names none).
 SIDED = set(_WORDS["sided"])
 _DESCRIPTOR_PATTERNS = {
-    fid: [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in rows]
+    fid: [(_word_pattern(pat), shapes) for pat, shapes in rows]
     for fid, rows in _WORDS["descriptors"].items()
 }
 # Words that are a facial cue by themselves: (regex, shapes, default side for one-sided cues,
@@ -59,24 +66,30 @@ _DESCRIPTOR_PATTERNS = {
 # raises one brow, on the side the text names if it names one, and lowers the other); "state",
 # the word names a state (tired, confused), whose face follows from it: see ``Cue.state``.
 _STANDALONE_PATTERNS = [
-    (re.compile(rf"^(?:{row[0]})$"), row[1], row[2], row[3] if len(row) > 3 else {})
+    (_word_pattern(row[0]), row[1], row[2], row[3] if len(row) > 3 else {})
     for row in _WORDS["standalone"]
 ]
 _OTHER_SIDE = {"Left": "Right", "Right": "Left"}
 # Where the eyes turn ("looks to the left", "glances down"): a look verb, then a direction
 # within a few words (cues.json "gaze_about" says which words are skipped and why).
-_GAZE_VERB = re.compile(rf"^(?:{_WORDS['gaze_verbs']})$")
-_GAZE_DIRECTIONS = [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in _WORDS["gaze_directions"]]
-_GAZE_SIDEWAYS = re.compile(rf"^(?:{_WORDS['gaze_sideways'][0]})$")
+_GAZE_VERB = _word_pattern(_WORDS["gaze_verbs"])
+_GAZE_DIRECTIONS = [(_word_pattern(pat), shapes) for pat, shapes in _WORDS["gaze_directions"]]
+_GAZE_SIDEWAYS = _word_pattern(_WORDS["gaze_sideways"][0])
 _GAZE_SIDEWAYS_SHAPES: dict[str, float] = _WORDS["gaze_sideways"][1]
 _GAZE_SKIP = set(_WORDS["gaze_skip"])
 GAZE_WINDOW = int(_WORDS["gaze_window"])
 # A jaw or mouth moved to a side: feature id -> [(direction regex, shapes)] (cues.json "sideways_about")
-_SIDEWAYS = {fid: [(re.compile(rf"^(?:{pat})$"), shapes) for pat, shapes in table.items()]
+_SIDEWAYS = {fid: [(_word_pattern(pat), shapes) for pat, shapes in table.items()]
              for fid, table in _WORDS["sideways"].items()}
 SIDEWAYS_WINDOW = int(_WORDS["sideways_window"])
 
 DESCRIPTOR_WINDOW = 5
+
+
+def _shapes_for(table: list[tuple[re.Pattern[str], dict[str, float]]], token: str) -> dict[str, float] | None:
+    """The shapes of the first row of ``table`` whose word pattern ``token`` matches."""
+    return next((shapes for pattern, shapes in table if pattern.match(token)), None)
+
 SIDE_WINDOW = 4
 
 
@@ -120,6 +133,16 @@ class TextAnalysis:
     global_degree: float  # degree words not attached to anything (they scale the whole face)
     text_side: str | None = None  # the first side the text names: where one-sided defaults go
     ironic_tokens: set[int] = field(default_factory=set)  # words of ironic phrases: not read as said
+
+    @property
+    def word_count(self) -> int:
+        """Words, not punctuation."""
+        return sum(token[0].isalpha() for token in self.tokens)
+
+    @property
+    def describes_face(self) -> bool:
+        """Some cue is a movement of the face, not a state word ("frown", not "tired")."""
+        return any(not cue.state for cue in self.cues)
 
     def one_sided_default(self, default: str) -> str:
         """Side for a one-sided expression the text does not place (contempt, a smirk): the side
@@ -206,11 +229,13 @@ ONE_SIDE = "Left"  # the side "one eyebrow" means, and then every one-sided cue 
 _ONE_SIDED_WORDS = set(_WORDS["one_sided_words"])
 
 
+_SIDED_THINGS = [p for p, _ in _FEATURE_PATTERNS] + [p for p, *_ in _STANDALONE_PATTERNS]
+
+
 def _one_feature(tokens: list[str]) -> bool:
     """The text says 'one <feature>' ("raises one eyebrow skeptically", "a lopsided smile")."""
-    patterns = [p for p, _ in _FEATURE_PATTERNS] + [p for p, *_ in _STANDALONE_PATTERNS]
     pairs = zip(tokens, tokens[1:])
-    return any(a in _ONE_SIDED_WORDS and any(p.match(b) for p in patterns) for a, b in pairs)
+    return any(a in _ONE_SIDED_WORDS and any(p.match(b) for p in _SIDED_THINGS) for a, b in pairs)
 
 
 def _expand(shapes: dict[str, float], side: str | None, factor: float) -> dict[str, float]:
@@ -282,7 +307,7 @@ def _gaze_cues(tokens: list[str], start: int, end: int, used_degree: set[int]) -
             continue
         shapes, last = None, i
         for j in range(i + 1, min(end, i + 1 + GAZE_WINDOW)):
-            found = next((sh for pattern, sh in _GAZE_DIRECTIONS if pattern.match(tokens[j])), None)
+            found = _shapes_for(_GAZE_DIRECTIONS, tokens[j])
             if found is not None:
                 shapes, last = found, j
                 break
@@ -305,7 +330,7 @@ def _sideways_cues(tokens: list[str], start: int, end: int, features: list[tuple
     cues = []
     for fi, fid in features:
         for j in range(fi + 1, min(end, fi + 1 + SIDEWAYS_WINDOW)):
-            shapes = next((sh for pattern, sh in _SIDEWAYS.get(fid, []) if pattern.match(tokens[j])), None)
+            shapes = _shapes_for(_SIDEWAYS.get(fid, []), tokens[j])
             if shapes is not None:
                 cues.append(Cue(" ".join(tokens[fi : j + 1]), dict(shapes), 1.0, _negated(tokens, fi, start),
                                 direction=True))
@@ -352,17 +377,16 @@ _IRONY_PHRASES = {tuple(phrase.split()) for phrase in _WORDS["irony_phrases"]}
 _IRONY_EMOTIONS: dict[str, float] = _WORDS["irony_emotions"]
 
 
-def _find_irony(tokens: list[str], found: TextAnalysis) -> None:
+def _find_irony(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) -> None:
     """Stock ironic phrases that stand as a clause of their own (or two, "Yeah, right."), in a
     text that says more than the phrase ("Just perfect." alone may be meant)."""
-    spans = _clauses(tokens)
+    total = found.word_count
     for k, (start, end) in enumerate(spans):
         for stop in (end, spans[k + 1][1] if k + 1 < len(spans) and tokens[end] == "," else None):
             if stop is None:
                 continue
             words = tuple(t for t in tokens[start:stop] if t[0].isalpha())
-            others = sum(t[0].isalpha() for t in tokens) - len(words)
-            if words in _IRONY_PHRASES and (others > 0 or words[0] in {"yeah", "thanks"}):
+            if words in _IRONY_PHRASES and (total > len(words) or words[0] in {"yeah", "thanks"}):
                 found.ironic_tokens.update(range(start, stop))
                 found.emotion_hits.append(EmotionHit(" ".join(words), dict(_IRONY_EMOTIONS), ironic=True))
                 break
@@ -375,10 +399,11 @@ def analyse(text: str) -> TextAnalysis:
     if text_side is None and _one_feature(tokens):  # "raises one eyebrow": every one-sided cue there
         text_side = ONE_SIDE
     found = TextAnalysis(tokens, [], [], 1.0, text_side)
-    _find_irony(tokens, found)
+    spans = _clauses(tokens)
+    _find_irony(tokens, spans, found)
     used_degree: set[int] = set()
     degree_positions = [i for i, t in enumerate(tokens) if t in DEGREE_BEFORE or t in DEGREE_AFTER]
-    for start, end in _clauses(tokens):
+    for start, end in spans:
         features = _scan_clause(tokens, start, end, text_side, found, used_degree)
         found.cues.extend(_descriptor_cues(tokens, start, end, features, used_degree))
         found.cues.extend(_gaze_cues(tokens, start, end, used_degree))

@@ -240,7 +240,7 @@ class EmbeddedTextModel(TextModel):
             for emotion, strength in hit.emotions.items():
                 i = EMO3D_EMOTIONS.index(emotion)
                 lexical[i] = 1 - (1 - lexical[i]) * (1 - min(1.0, strength * hit.degree))
-        words = sum(token[0].isalpha() for token in analysis.tokens)
+        words = analysis.word_count
         face_words = sum(len(cue.phrase.split()) for cue in analysis.cues)
         if found_words:  # the words' own degree ("slightly happy") scales the similarity too
             weight = SIM_WEIGHT_WITH_WORDS * min(1.0, float(np.mean(degrees)))
@@ -254,8 +254,7 @@ class EmbeddedTextModel(TextModel):
         # what the face does ("puffs out his cheeks" sat near the disgust situations; reading
         # those with 5 or more other words as situations lost 2 of the 84 FER descriptions and
         # gained none)
-        moves_face = any(not cue.state for cue in analysis.cues)
-        situational = not (found_words or negated or moves_face) and words >= SITUATION_MIN_WORDS
+        situational = not (found_words or negated or analysis.describes_face) and words >= SITUATION_MIN_WORDS
         reading = similarity.max(axis=0) if situational else similarity[0]
         situation = similarity[1] * weight
         if situational and situation.max() > max(0.3, (similarity[0] * weight).max()):
@@ -342,8 +341,7 @@ class EmbeddedTextModel(TextModel):
             "emotions from emotion words (negation, degree), event words and MiniLM similarity to "
             "anchor faces and situations; face from the FACS prior plus the facial cues in the text"
         )
-        describes_face = any(not cue.state for cue in analysis.cues)
-        arousal_weight = WEIGHT_WITH_FACE_CUES if describes_face else WEIGHT
+        arousal_weight = WEIGHT_WITH_FACE_CUES if analysis.describes_face else WEIGHT
         notes.append(
             f"C2A2 arousal leans towards the words' own arousal ({arousal:+.2f}, from MiniLM "
             f"similarity to rated state words; weight {arousal_weight:.2f})"

@@ -407,7 +407,8 @@ def test_the_score_tables_show_once_a_score_fills_them():
     import pandas as pd
 
     from emo_app.config import Settings
-    from emo_app.ui.tabs.describe import build_describe_tab, score_tables, show_filled_tables
+    from emo_app.ui.common import show_when_filled
+    from emo_app.ui.tabs.describe import build_describe_tab, score_tables
 
     demo = _built_tab(build_describe_tab, Settings())
     tables = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Dataframe)}
@@ -415,9 +416,10 @@ def test_the_score_tables_show_once_a_score_fills_them():
     assert score.visible is False and top.visible is False
     # what the page sends for an empty table
     empty = [pd.DataFrame(t.value["data"], columns=t.value["headers"]) for t in (score, top)]
-    assert [update.visible for update in show_filled_tables(*empty)] == [False, False]
+    assert [show_when_filled(table).visible for table in empty] == [False, False]
     rows, _, top_rows = score_tables({"emo3d": None, "emo3d_unavailable": "no CLIP",
                                       "offline_judges": {"mediapipe": {"detected": False}}})
     filled = pd.DataFrame(rows, columns=score.value["headers"])
-    shown = show_filled_tables(filled, pd.DataFrame(top_rows, columns=top.value["headers"]))
+    top_filled = pd.DataFrame(top_rows, columns=top.value["headers"])
+    shown = [show_when_filled(table) for table in (filled, top_filled)]
     assert [update.visible for update in shown] == [True, False]  # no CLIP: no prompts to show

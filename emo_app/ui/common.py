@@ -43,6 +43,15 @@ FACE_DOWNLOADS_LABEL = "Downloads: JSON, Live Link Face CSV, GLB (52 ARKit morph
 PAGE_HEADER = "x-gradio-user"  # Gradio's own page sends "app"; gradio_client "api"; MCP "mcp"
 
 
+def show_when_filled(table: Any) -> Any:
+    """A table shows once it holds a row with something in it (empty, it showed bare column
+    titles); a run or score that was refused leaves it as it was."""
+    import gradio as gr
+
+    rows = getattr(table, "values", None)
+    return gr.Dataframe(visible=rows is not None and len(rows) > 0 and any(str(v).strip() for v in rows[0]))
+
+
 def from_the_page(request: Any) -> bool:
     """True when the studio's own page made this request (not gradio_client, not MCP)."""
     headers = getattr(request, "headers", None)

@@ -11,7 +11,7 @@ import gradio as gr
 
 from emo_app.config import Settings
 from emo_app.metric.benchmark import CHART_PANELS, MEANINGS, SHARE_MEASURES, computed_measures
-from emo_app.ui.common import plot_data, ui_errors
+from emo_app.ui.common import plot_data, show_when_filled, ui_errors
 
 # what a pool CSV must hold (said before an upload is refused for lacking it)
 POOL_FORMAT = ("Your own pool: a CSV with a `text` column and the 8 emotion columns `neutral`, "
@@ -144,16 +144,11 @@ def build_benchmark_tab(settings: Settings) -> Callable[[gr.Tab], None]:
                             interactive=False, elem_id="benchmark-files")
     outputs = [notes, table, plot, files]
     go.click(benchmark, [models, pool, limit, k], outputs, api_name="benchmark",
-             concurrency_id="render").then(show_filled_table, table, table, api_visibility="private")
+             concurrency_id="render").then(show_when_filled, table, table, api_visibility="private")
 
     def on_first_visit(tab: gr.Tab) -> None:
         tab.select(first_benchmark, [files, models, pool, limit, k], outputs, api_visibility="private",
-                   concurrency_id="render").then(show_filled_table, table, table, api_visibility="private")
+                   concurrency_id="render").then(show_when_filled, table, table, api_visibility="private")
 
     return on_first_visit
 
-
-def show_filled_table(table: Any) -> Any:
-    """The scores table shows once a run has filled it (a refused first run leaves it hidden)."""
-    columns = getattr(table, "columns", None)
-    return gr.Dataframe(visible=columns is not None and "model" in list(columns))

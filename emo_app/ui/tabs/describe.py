@@ -28,6 +28,7 @@ from emo_app.ui.common import (
     from_the_page,
     plotly_figure,
     show_result_js,
+    show_when_filled,
     ui_errors,
 )
 
@@ -209,16 +210,6 @@ def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[lis
     return rows, note, top
 
 
-def show_filled_tables(*tables: Any) -> tuple:
-    """Each table shows once it holds a row with something in it (a refused score leaves an
-    empty one hidden)."""
-    def filled(table: Any) -> bool:
-        rows = getattr(table, "values", None)
-        return rows is not None and len(rows) > 0 and any(str(v).strip() for v in rows[0])
-
-    return tuple(gr.Dataframe(visible=filled(table)) for table in tables)
-
-
 def _appearance_controls(settings: Settings) -> list[gr.Radio]:
     """The face's appearance choices, in ``APPEARANCE`` order: a change to any redraws the face
     on screen, and render_weights and score_face take them after the 52 weights."""
@@ -341,8 +332,9 @@ def build_describe_tab(settings: Settings) -> None:
           render_weights, [*ordered, *appearance], redraw_outputs, api_visibility="private",
           concurrency_id="render", trigger_mode="always_last")
     score_btn.click(score_face, [state, *ordered, *appearance], [score_table, score_note, score_top],
-                    api_name="score_face").then(show_filled_tables, [score_table, score_top],
-                                                [score_table, score_top], api_visibility="private")
+                    api_name="score_face").then(show_when_filled, score_table, score_table,
+                                                api_visibility="private").then(
+        show_when_filled, score_top, score_top, api_visibility="private")
 
     def first_face(request: gr.Request) -> tuple:
         """The first screen already shows a face: the default text in the default look."""

@@ -77,12 +77,38 @@ def test_wired_vote_handler_commits_and_reports_errors_as_gradio_errors(
     with pytest.raises(gr.Error, match="admin token is not valid"):
         handlers["study_admin_results"]("wrong", "pilot")
     request = SimpleNamespace(query_params={"study": "pilot", "rater": token}, headers={})
-    update, state, greeting, model, part, position, image, text, _, _ = handlers["study_open_link"](request)
-    assert update["value"] == "pilot" and state == token and "Ann" in greeting
+    update, state, greeting, model, part, position, image, text, _, _, area = \
+        handlers["study_open_link"](request)
+    assert update["value"] == "pilot" and state == token and "Ann" in greeting and area.visible
     # the link lands on the rater's first unrated face: 3D part 1, item 1 (item 2 is rated)
     assert (model, part, position) == ("3d", 1, 1) and image is not None and "part 1, item 1" in text
     pages.ui_vote(db, "pilot", token, "3d", 1, 1, 3)
     assert handlers["study_open_link"](request)[3:6] == ("3d", 1, 3)
+
+
+def test_the_rating_area_shows_once_a_rater_is_signed_in(
+    db: StudyDB, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before signing in, the page shows the sign-in row only: no empty face box under buttons
+    that could only answer "sign in first"."""
+    import gradio as gr
+
+    from emo_app.ui.tabs.study import build_study_tab
+
+    monkeypatch.setenv("EMO_STUDY_DB", str(db.path))
+    monkeypatch.setattr(service, "default_point_renderer", lambda size: fake_render)
+    with gr.Blocks() as demo:
+        build_study_tab(Settings())
+    area = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "study-rating")
+    assert not area.visible
+    assert any(getattr(block, "elem_id", None) == "study-face" for block in area.children[2].children)
+    handlers = {fn.api_name: fn.fn for fn in demo.fns.values()}
+    plain_visit = SimpleNamespace(query_params={}, headers={})
+    assert handlers["study_open_link"](plain_visit)[-1] == gr.skip()  # it stays hidden
+    assert handlers["study_first_item"]("pilot", "") == gr.skip()  # a refused sign-in leaves it so
+    token, _ = handlers["study_sign_in"]("pilot", "Bo", "", None)
+    shown = handlers["study_first_item"]("pilot", token)
+    assert shown[-1].visible and "part 1, item 1" in shown[4]
 
 
 def test_rater_flow_through_the_handlers(db: StudyDB, admin: str, tmp_path: Path) -> None:

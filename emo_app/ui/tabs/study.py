@@ -98,25 +98,29 @@ def _rater_layout(size: int) -> SimpleNamespace:
         ui.rater_token = gr.Textbox(label="Your rater token (from your link)", type="password", max_lines=1)
         ui.sign_in = gr.Button("Start rating", variant="primary")
     ui.signed_in = gr.Markdown(label="Sign-in message", elem_id="study-signed-in")
-    with gr.Row():
-        ui.model = gr.Radio(MODEL_CHOICES, value="3d", label="Model")
-        ui.part = gr.Number(value=1, minimum=1, precision=0, label="Part")
-        ui.position = gr.Number(value=1, minimum=1, precision=0, label="Item")
-    with gr.Row():
-        ui.previous = gr.Button("◀ Previous")
-        ui.show = gr.Button("Show item")
-        ui.following = gr.Button("Next ▶")
-        ui.next_unrated = gr.Button("Next unrated")
-    with gr.Row():
-        ui.image = gr.Image(label="Face", type="numpy", interactive=False, height=size, elem_id="study-face")
-        with gr.Column():
-            ui.item_text = gr.Markdown(label="What the face should show", elem_id="study-item")
-            ui.score = gr.Radio([1, 2, 3, 4, 5], label="Your rating (1 = not at all, 5 = perfectly)")
-            with gr.Row():
-                ui.vote = gr.Button("Submit vote", variant="primary")
-                ui.change = gr.Button("Change my vote")
-            ui.vote_text = gr.Markdown(label="Vote message", elem_id="study-vote-text")
-    ui.progress = gr.Markdown(label="Your progress")
+    # shown once a rater is signed in: before that it was an empty face box under buttons that
+    # could only answer "sign in first"
+    with gr.Column(visible=False, elem_id="study-rating") as ui.rating_area:
+        with gr.Row():
+            ui.model = gr.Radio(MODEL_CHOICES, value="3d", label="Model")
+            ui.part = gr.Number(value=1, minimum=1, precision=0, label="Part")
+            ui.position = gr.Number(value=1, minimum=1, precision=0, label="Item")
+        with gr.Row():
+            ui.previous = gr.Button("◀ Previous")
+            ui.show = gr.Button("Show item")
+            ui.following = gr.Button("Next ▶")
+            ui.next_unrated = gr.Button("Next unrated")
+        with gr.Row():
+            ui.image = gr.Image(label="Face", type="numpy", interactive=False, height=size,
+                                elem_id="study-face")
+            with gr.Column():
+                ui.item_text = gr.Markdown(label="What the face should show", elem_id="study-item")
+                ui.score = gr.Radio([1, 2, 3, 4, 5], label="Your rating (1 = not at all, 5 = perfectly)")
+                with gr.Row():
+                    ui.vote = gr.Button("Submit vote", variant="primary")
+                    ui.change = gr.Button("Change my vote")
+                ui.vote_text = gr.Markdown(label="Vote message", elem_id="study-vote-text")
+        ui.progress = gr.Markdown(label="Your progress")
     ui.show_outputs = [ui.image, ui.item_text, ui.score, ui.progress]
     ui.show_inputs = [ui.study, ui.token_state, ui.model, ui.part, ui.position]
     return ui
@@ -150,16 +154,17 @@ def _wire_sign_in(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any],
         chosen, token, message = ui_open_link(db, query, names)
         picked = gr.update(choices=names, value=chosen) if chosen else gr.update(choices=names)
         if not token:
-            return (picked, token, message, *[gr.skip()] * 3, *[gr.skip()] * len(show_outputs))
+            return (picked, token, message, *[gr.skip()] * 3, *[gr.skip()] * len(show_outputs), gr.skip())
         where = service.first_unrated(db, chosen, token)
         if where is None:
             return (picked, token, message + " You have rated every face. Thank you!",
-                    *[gr.skip()] * 3, *[gr.skip()] * len(show_outputs))
+                    *[gr.skip()] * 3, *[gr.skip()] * len(show_outputs), gr.Column(visible=True))
         shown = show_item(chosen, token, *where)
-        return (picked, token, message, *where, *shown)
+        return (picked, token, message, *where, *shown, gr.Column(visible=True))
 
     gr.on(triggers=None, fn=_handler(open_link, "study_open_link"), inputs=None,
-          outputs=[ui.study, ui.token_state, ui.signed_in, ui.model, ui.part, ui.position, *show_outputs],
+          outputs=[ui.study, ui.token_state, ui.signed_in, ui.model, ui.part, ui.position, *show_outputs,
+                   ui.rating_area],
           api_name="study_open_link")
     ui.refresh.click(list_studies, outputs=ui.study, api_name="study_list")
 
@@ -168,15 +173,18 @@ def _wire_sign_in(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any],
 
     def first_item(study_name: str, token: str) -> tuple:
         """After signing in: the rater's first unrated face (nothing when sign-in failed)."""
-        where = service.first_unrated(db, study_name, token) if token else None
-        if where is None:
+        if not token:
             return gr.skip()
-        return (*where, *show_item(study_name, token, *where))
+        where = service.first_unrated(db, study_name, token)
+        if where is None:  # every face is rated: the area stays to change a vote
+            return (*[gr.skip()] * (3 + len(show_outputs)), gr.Column(visible=True))
+        return (*where, *show_item(study_name, token, *where), gr.Column(visible=True))
 
     ui.sign_in.click(_handler(do_sign_in, "study_sign_in"), [ui.study, ui.rater_name, ui.rater_token],
                      [ui.token_state, ui.signed_in], api_name="study_sign_in",
                      ).success(_handler(first_item, "study_first_item"), [ui.study, ui.token_state],
-                               [ui.model, ui.part, ui.position, *show_outputs], api_visibility="private")
+                               [ui.model, ui.part, ui.position, *show_outputs, ui.rating_area],
+                               api_visibility="private")
 
 
 def _wire_rating(db: Any, ui: SimpleNamespace, show_item: Callable[..., Any]) -> None:

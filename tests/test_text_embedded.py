@@ -283,6 +283,47 @@ def test_more_everyday_states_read_as_people_show_them(model, text, emotion, sha
     assert prediction.shapes[shape] >= least, (shape, prediction.shapes[shape])
 
 
+@pytest.mark.parametrize("text", ["She is thinking hard.", "He is deep in thought.",
+                                  "She is lost  in thought.", "He wonders what to do next."])
+def test_a_thinking_face_looks_up_and_shows_no_feeling(model, text):
+    """Read as situations these were contempt (1.0 for 'deep in thought') or fear (0.89)."""
+    prediction = model.predict(text)
+    feelings = {k: v for k, v in prediction.emotions.to_dict().items() if k != "neutral"}
+    assert max(feelings.values()) < 0.35, feelings
+    assert prediction.shapes["eyeLookUpLeft"] > 0.3 and prediction.shapes["mouthPressLeft"] > 0.2
+
+
+def test_thought_outside_the_phrase_is_no_thinking_face(model):
+    assert model.predict("I thought the exam went well.").emotions.dominant() == "happiness"
+    opinion = model.predict("He thinks one blog post makes him smarter than the doctors.")
+    assert opinion.shapes["eyeLookUpLeft"] < 0.1
+
+
+def test_a_polite_or_forced_smile_is_smaller_and_does_not_reach_the_eyes(model):
+    smile = model.predict("She smiles.").shapes
+    for text in ("A forced, polite smile.", "He gives a fake smile.", "He smiles politely.",
+                 "A strained smile."):
+        polite = model.predict(text).shapes
+        assert 0.3 < polite["mouthSmileLeft"] < smile["mouthSmileLeft"] - 0.3, text
+        assert polite["cheekSquintLeft"] < 0.4 < smile["cheekSquintLeft"], text  # no Duchenne squint
+
+
+@pytest.mark.parametrize("text", ["A shy smile.", "He smiles shyly.", "She looks shy."])
+def test_a_shy_face_looks_down_with_at_most_a_small_smile(model, text):
+    """'She looks shy.' was a terrified face (fear 0.83, eyes wide), a shy smile a full grin."""
+    shapes = model.predict(text).shapes
+    assert shapes["eyeLookDownLeft"] > 0.4 and shapes["mouthSmileLeft"] < 0.5 and shapes["eyeWideLeft"] < 0.3
+
+
+@pytest.mark.parametrize("text", ["She winces in pain.", "He is in pain."])
+def test_pain_lowers_the_brows_without_a_sad_brow_or_frown(model, text):
+    """A pain face lowers the brows and tightens the eyes (Prkachin's AU4, 6, 7, 9, 10); 'winces in
+    pain' drew sadness's raised inner brows and frown (0.75) over it."""
+    shapes = model.predict(text).shapes
+    assert shapes["browDownLeft"] > 0.4 and shapes["eyeSquintLeft"] > 0.5
+    assert shapes["browInnerUp"] < 0.35 and shapes["mouthFrownLeft"] < 0.35, text
+
+
 # Situations: what happened, with no emotion word and no face word (our own sentences, none an
 # anchor). Each read as neutral before the situation reading.
 @pytest.mark.parametrize(

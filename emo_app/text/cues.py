@@ -150,9 +150,18 @@ class TextAnalysis:
         return self.text_side or default
 
 
+# several words that mean one of the lists' words ("lost in thought": "thinking")
+_PHRASES = [(re.compile(r"\b(?:" + pattern.replace(" ", r"\s+") + r")\b"), word)
+            for pattern, word in _WORDS["phrases"]]
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case words and clause punctuation; hyphens split words ("wide-eyed" -> wide eyed)."""
-    return _WORD.findall(text.lower().replace("-", " ").replace("\u2019", "'"))
+    """Lower-case words and clause punctuation; hyphens split words ("wide-eyed" -> wide eyed);
+    a phrase of cues.json "phrases" becomes its one word."""
+    text = text.lower().replace("-", " ").replace("\u2019", "'")
+    for pattern, word in _PHRASES:
+        text = pattern.sub(word, text)
+    return _WORD.findall(text)
 
 
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:

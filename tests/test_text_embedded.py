@@ -324,6 +324,17 @@ def test_pain_lowers_the_brows_without_a_sad_brow_or_frown(model, text):
     assert shapes["browInnerUp"] < 0.35 and shapes["mouthFrownLeft"] < 0.35, text
 
 
+def test_nostalgia_smiles_under_raised_inner_brows_and_impatience_presses_the_lips(model):
+    """'She feels nostalgic.' was a full sad face (sadness 1.0); 'She is impatient.' a fearful
+    one (fear 0.60, eyes wide)."""
+    nostalgic = model.predict("She feels nostalgic.")
+    assert nostalgic.shapes["mouthSmileLeft"] > 0.3 and nostalgic.shapes["browInnerUp"] > 0.3
+    assert nostalgic.shapes["mouthFrownLeft"] < 0.3
+    impatient = model.predict("She is impatient.")
+    assert impatient.shapes["mouthPressLeft"] > 0.3 and impatient.shapes["browDownLeft"] > 0.25
+    assert impatient.shapes["eyeWideLeft"] < 0.2 and impatient.emotions["fear"] < impatient.emotions["anger"]
+
+
 # Situations: what happened, with no emotion word and no face word (our own sentences, none an
 # anchor). Each read as neutral before the situation reading.
 @pytest.mark.parametrize(

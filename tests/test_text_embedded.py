@@ -335,6 +335,30 @@ def test_nostalgia_smiles_under_raised_inner_brows_and_impatience_presses_the_li
     assert impatient.shapes["eyeWideLeft"] < 0.2 and impatient.emotions["fear"] < impatient.emotions["anger"]
 
 
+@pytest.mark.parametrize(
+    ("text", "shape", "least"),
+    [  # the present tense animators write in: each moved nothing of its own before
+        ("He clenches his jaw.", "mouthPressLeft", 0.4),
+        ("She bares her teeth.", "mouthUpperUpLeft", 0.4),
+        ("He flares his nostrils.", "noseSneerLeft", 0.4),
+        ("He grits his teeth.", "mouthStretchLeft", 0.4),
+        ("He narrows his eyes.", "eyeSquintLeft", 0.6),
+        ("She closes her eyes.", "eyeBlinkLeft", 0.9),
+        ("He opens his mouth.", "jawOpen", 0.5),
+        ("He presses his lips together.", "mouthPressLeft", 0.6),
+        ("She purses her lips.", "mouthPucker", 0.5),
+        ("He knits his brows.", "browDownLeft", 0.6),
+        ("She arches her eyebrows.", "browOuterUpLeft", 0.6),
+        ("He scrunches up his face.", "noseSneerLeft", 0.5),
+        ("He blinks.", "eyeBlinkLeft", 0.5),
+    ],
+)
+def test_a_movement_in_the_present_tense_moves_the_face(model, text, shape, least):
+    prediction = model.predict(text)
+    assert prediction.shapes[shape] >= least, (shape, prediction.shapes[shape], prediction.cues)
+    assert prediction.cues, text  # read as the face's own movement, not only through MiniLM
+
+
 # Situations: what happened, with no emotion word and no face word (our own sentences, none an
 # anchor). Each read as neutral before the situation reading.
 @pytest.mark.parametrize(

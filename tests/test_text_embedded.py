@@ -359,6 +359,28 @@ def test_a_movement_in_the_present_tense_moves_the_face(model, text, shape, leas
     assert prediction.cues, text  # read as the face's own movement, not only through MiniLM
 
 
+def test_trying_not_to_cry_holds_sadness_back_rather_than_denying_it(model):
+    held = model.predict("Her lips tremble as she tries not to cry.")  # was neutral 0.90
+    assert held.emotions.dominant() == "sadness" and held.shapes["mouthShrugLower"] > 0.4
+    assert model.predict("She did not cry.").emotions["sadness"] < 0.3  # a plain 'not' still denies
+
+
+@pytest.mark.parametrize(
+    ("text", "emotion", "was"),
+    [
+        ("His face falls.", "sadness", "fear 1.00"),
+        ("Her face lights up.", "happiness", "happiness 1.00, fear 0.41"),
+        ("A cold, unreadable expression.", "neutral", "contempt 0.77"),
+        ("She looks at him with adoration.", "happiness", "contempt 0.95"),
+        ("He stares in disbelief, mouth hanging open.", "surprise", "fear 0.57"),
+    ],
+)
+def test_idioms_for_a_face_read_as_people_mean_them(model, text, emotion, was):
+    emotions = model.predict(text).emotions.to_dict()
+    assert max(emotions, key=emotions.get) == emotion, (emotions, was)
+    assert all(v < 0.5 for k, v in emotions.items() if k not in (emotion, "neutral")), emotions
+
+
 # Situations: what happened, with no emotion word and no face word (our own sentences, none an
 # anchor). Each read as neutral before the situation reading.
 @pytest.mark.parametrize(

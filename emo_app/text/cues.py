@@ -33,6 +33,7 @@ NEGATORS = set(_WORDS["negators"])
 # after a negator these turn it into emphasis ("can't believe I won", "can't stop smiling"); the
 # idiom itself may say what is felt ("can't believe": surprise; "can't wait": eagerness)
 _UNNEGATING: dict[str, dict[str, float]] = _WORDS["unnegating"]
+_HOLDING_BACK = set(_WORDS["holding_back"])  # "trying not to cry": held back, not denied
 # words a degree word may stand behind ("a very big smile"); any other word ends the search
 _FILLERS = set(_WORDS["filler_words"])
 # Degree words multiply the intensity of the emotion word or cue they modify.
@@ -189,6 +190,8 @@ def _negated(tokens: list[str], index: int, start: int) -> bool:
         if _is_negator(tok):
             if j + 1 < index and tokens[j + 1] in _UNNEGATING:  # "can't stop smiling"
                 continue  # a later negator still counts: "can't believe he's not happy"
+            if tok == "not" and j > start and tokens[j - 1] in _HOLDING_BACK:
+                continue
             # "I couldn't be happier" says the most, not the opposite
             could_not = tok in _COULD_NOT or (tok == "not" and j > start and tokens[j - 1] == "could")
             return not (could_not and tokens[index].endswith("ier"))

@@ -55,11 +55,12 @@ NEGATED_LEANS: dict[str, dict[str, float]] = _WORDS["negated_leans"]
 # Facial features: word regex -> feature id ("corner" only near a mouth word).
 _FEATURE_PATTERNS = [(_word_pattern(pat), fid) for pat, fid in _WORDS["features"]]
 _CORNER_CONTEXT = set(_WORDS["corner_context"])
-# (feature, descriptor regex) -> {shape base: weight}. A base without "Left"/"Right" and listed
-# in SIDED gets the side(s) the text names (both when it names none).
+# (feature, descriptor regex) -> {shape base: weight}, options. A base without "Left"/"Right"
+# and listed in SIDED gets the side(s) the text names (both when it names none). Option
+# "direction": the movement says nothing of the feeling ("opens his mouth"), see ``Cue.direction``.
 SIDED = set(_WORDS["sided"])
 _DESCRIPTOR_PATTERNS = {
-    fid: [(_word_pattern(pat), shapes) for pat, shapes in rows]
+    fid: [(_word_pattern(row[0]), row[1], row[2] if len(row) > 2 else {}) for row in rows]
     for fid, rows in _WORDS["descriptors"].items()
 }
 # Words that are a facial cue by themselves: (regex, shapes, default side for one-sided cues,
@@ -364,15 +365,15 @@ def _descriptor_cues(
             distance = abs(fi - i)
             if distance > DESCRIPTOR_WINDOW:
                 continue
-            for pattern, shapes in _DESCRIPTOR_PATTERNS.get(fid, []):
+            for pattern, shapes, options in _DESCRIPTOR_PATTERNS.get(fid, []):
                 if pattern.match(tokens[i]):
                     key = (distance, 0 if fi > i else 1)  # ties: the feature that follows
                     if best is None or key < best[0]:
-                        best = (key, fi, fid, shapes)
+                        best = (key, fi, fid, shapes, options)
                     break
         if best is None:
             continue
-        _, fi, fid, shapes = best
+        _, fi, fid, shapes, options = best
         factor, used = _degree(tokens, i, start, end)
         used_degree.update(used)
         side = _side_near(tokens, fi, start, end)
@@ -381,7 +382,8 @@ def _descriptor_cues(
         if side and tokens[fi - 1] not in {"left", "right"}:
             phrase = f"{side.lower()} {phrase}"
         negated = _negated(tokens, lo, start) or any(t in NEGATORS for t in tokens[lo:hi])
-        cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side))
+        cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side,
+                        direction=options.get("direction", False)))
     return cues
 
 

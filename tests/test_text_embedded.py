@@ -304,7 +304,7 @@ def test_thought_outside_the_phrase_is_no_thinking_face(model):
 def test_a_polite_or_forced_smile_is_smaller_and_does_not_reach_the_eyes(model):
     smile = model.predict("She smiles.").shapes
     for text in ("A forced, polite smile.", "He gives a fake smile.", "He smiles politely.",
-                 "A strained smile."):
+                 "A strained smile.", "She forces a smile."):
         polite = model.predict(text).shapes
         assert 0.3 < polite["mouthSmileLeft"] < smile["mouthSmileLeft"] - 0.3, text
         assert polite["cheekSquintLeft"] < 0.4 < smile["cheekSquintLeft"], text  # no Duchenne squint
@@ -315,6 +315,14 @@ def test_a_shy_face_looks_down_with_at_most_a_small_smile(model, text):
     """'She looks shy.' was a terrified face (fear 0.83, eyes wide), a shy smile a full grin."""
     shapes = model.predict(text).shapes
     assert shapes["eyeLookDownLeft"] > 0.4 and shapes["mouthSmileLeft"] < 0.5 and shapes["eyeWideLeft"] < 0.3
+
+
+def test_blushing_looks_down_and_is_not_read_as_contempt(model):
+    """'She blushes and looks away when he compliments her.' was a smirk of contempt (0.82)."""
+    for text in ("She blushes and looks away when he compliments her.", "He blushed."):
+        prediction = model.predict(text)
+        assert prediction.shapes["eyeLookDownLeft"] > 0.4, text
+        assert prediction.emotions["contempt"] < 0.5 and prediction.emotions.dominant() != "contempt", text
 
 
 @pytest.mark.parametrize("text", ["She winces in pain.", "He is in pain."])

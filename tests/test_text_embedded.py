@@ -360,7 +360,7 @@ def test_nostalgia_smiles_under_raised_inner_brows_and_impatience_presses_the_li
         ("He knits his brows.", "browDownLeft", 0.6),
         ("She arches her eyebrows.", "browOuterUpLeft", 0.6),
         ("He scrunches up his face.", "noseSneerLeft", 0.5),
-        ("He blinks.", "eyeBlinkLeft", 0.5),
+        ("He blinks.", "eyeBlinkLeft", 0.3),
     ],
 )
 def test_a_movement_in_the_present_tense_moves_the_face(model, text, shape, least):

@@ -180,9 +180,9 @@ def describe(
     """Text -> emotions -> 52 weights -> the rendered face (and its files)."""
     from emo_app.language import not_english_note
     from emo_app.text import get_text_model
-    from emo_app.validation import validate_text
+    from emo_app.text.base import validate_description
 
-    validate_text(text, settings)  # this call's limits: the cached model may hold older settings
+    validate_description(text, settings)  # this call's limits: the cached model may hold older settings
     prediction = get_text_model(model, settings).predict(text)
     face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=exports,
                        settings=settings, look=look, head=head, tone=tone, background=background,

@@ -522,6 +522,40 @@ def test_to_dict_is_json(model):
     assert len(data["blendshapes"]) == 52 and set(data["emotions"]) >= {"neutral", "contempt"}
 
 
+@pytest.mark.parametrize(
+    ("text", "emotion", "shape"),
+    [("😂😂😂", "happiness", "jawOpen"), ("😡", "anger", "browDownLeft"), ("😢", "sadness", "browInnerUp"),
+     ("😱", "fear", "eyeWideLeft"), ("🤢", "disgust", "noseSneerLeft"),
+     ("I failed the exam :(", "sadness", "mouthFrownLeft"), ("so happy :)", "happiness", "mouthSmileLeft"),
+     ("lol", "happiness", "mouthSmileLeft")],
+)
+def test_an_emoji_or_emoticon_reads_as_the_face_it_shows(model, text, emotion, shape):
+    """Emoji alone were refused ("no words in it"), and an emoticon was punctuation."""
+    prediction = model.predict(text)
+    assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
+    assert prediction.shapes[shape] > 0.3, (shape, prediction.shapes[shape])
+    if text != "lol":
+        assert "read as" in prediction.notes[0], prediction.notes  # says how the sign was read
+
+
+def test_describe_and_the_cli_take_an_emoji_alone(capsys):
+    from emo_app import services
+    from emo_app.cli import main
+
+    result = services.describe("😭", views=("front",), size=64, exports=False)
+    assert result.prediction.emotions.dominant() == "sadness" and result.face.images["front"].std() > 5
+    assert main(["text", "😂"]) == 0 and "happiness" in capsys.readouterr().out
+
+
+def test_an_emoticon_inside_a_word_or_link_is_no_face(model):
+    from emo_app.text.emoji import emoji_as_words
+
+    for text in ("see http://example.com/a:/b", "a:)b", "x=(1:2)"):
+        assert emoji_as_words(text) == (text, []), text
+    assert emoji_as_words("🙄🏽 fine 👍")[0] == "rolls the eyes, fine 👍"  # skin tone dropped, 👍 kept
+    assert model.predict("🙄").shapes["eyeLookUpLeft"] > 0.4
+
+
 @pytest.mark.parametrize("bad", ["", "   ", None, 42, "x" * 100_000, "!!! ???"])
 def test_bad_text_gives_a_clear_error(model, bad):
     with pytest.raises(InvalidInputError) as info:

@@ -12,6 +12,7 @@ from emo_app.config import Settings
 from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint, nearest_classes
 from emo_app.errors import InvalidInputError
+from emo_app.text.emoji import emoji_as_words
 from emo_app.validation import validate_text
 
 
@@ -55,6 +56,19 @@ class TextPrediction:
         }
 
 
+def validate_description(text: Any, settings: Settings | None = None) -> str:
+    """The description as the text models read it: emoji and emoticons as words ("😂" ->
+    "laughing so hard"), then checked and cleaned (``validation.validate_text``)."""
+    return validate_text(emoji_as_words(text)[0], settings)
+
+
+def _note_emoji(prediction: TextPrediction, text: Any) -> TextPrediction:
+    """Say how the emoji of ``text`` were read, first among the prediction's notes."""
+    read = emoji_as_words(text)[1]
+    prediction.notes[:0] = [f"'{sign}' read as '{words}'" for sign, words in read]
+    return prediction
+
+
 class TextModel(ABC):
     """A text -> face model. Subclasses implement ``_predict_clean`` on validated text."""
 
@@ -65,11 +79,11 @@ class TextModel(ABC):
         self.settings = settings or Settings.from_env()
 
     def _validate(self, text: Any) -> str:
-        return validate_text(text, self.settings)
+        return validate_description(text, self.settings)
 
     def predict(self, text: str) -> TextPrediction:
         """Validate the text (InvalidInputError on empty, huge or non-text input), then predict."""
-        return self._predict_batch_clean([self._validate(text)])[0]
+        return _note_emoji(self._predict_batch_clean([self._validate(text)])[0], text)
 
     def predict_batch(self, texts: Sequence[str]) -> list[TextPrediction]:
         """Predict many texts at once (one encoder pass); every text is validated first."""
@@ -78,7 +92,7 @@ class TextModel(ABC):
         if not texts:
             raise InvalidInputError("The list of descriptions is empty; give at least one.")
         clean = [self._validate(t) for t in texts]
-        return self._predict_batch_clean(clean)
+        return [_note_emoji(p, t) for p, t in zip(self._predict_batch_clean(clean), texts)]
 
     @abstractmethod
     def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:

@@ -11,9 +11,9 @@ from emo_app.cli_args import whole_number
 
 def _text(args: argparse.Namespace) -> int:
     from emo_app.text import get_text_model
-    from emo_app.validation import validate_text
+    from emo_app.text.base import validate_description
 
-    validate_text(args.description)  # before loading a model: an empty text needs no model
+    validate_description(args.description)  # before loading a model: an empty text needs no model
     prediction = get_text_model(args.model).predict(args.description)
     data = prediction.to_dict()
     if args.json:

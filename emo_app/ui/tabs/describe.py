@@ -251,7 +251,7 @@ def build_describe_tab(settings: Settings) -> None:
         with gr.Column(scale=2):
             text = gr.Textbox(label="Describe a face", value=DEFAULT_TEXT, lines=3, max_lines=8,
                               elem_id="describe-text",
-                              info="how it looks, what it feels, or just what happened",
+                              info="how it looks, what it feels, just what happened, or an emoji",
                               placeholder="A broad grin · Furious, brows lowered · My phone was stolen.")
             model = gr.Dropdown(choices=model_choices(settings), value="embedded", label="Text model")
             models_note = unavailable_models_note(settings)

@@ -334,6 +334,22 @@ def test_pain_lowers_the_brows_without_a_sad_brow_or_frown(model, text):
     assert shapes["browInnerUp"] < 0.35 and shapes["mouthFrownLeft"] < 0.35, text
 
 
+@pytest.mark.parametrize("text", ["She is calm.", "He is relaxed.", "She is at peace.", "He feels serene."])
+def test_a_calm_face_stays_calm(model, text):
+    """'She is calm.' drew fear's wide eyes (0.42, MiniLM); 'She is at peace.' read as sadness (0.58)."""
+    prediction = model.predict(text)
+    feelings = {k: v for k, v in prediction.emotions.to_dict().items() if k != "neutral"}
+    assert max(feelings.values()) < 0.25, feelings
+    assert prediction.shapes["eyeWideLeft"] < 0.1 and prediction.shapes["browInnerUp"] < 0.15
+
+
+def test_content_and_a_gentle_smile_smile_less_than_happy(model):
+    happy = model.predict("She is happy.").shapes["mouthSmileLeft"]
+    for text in ("He is content.", "A gentle smile.", "A soft smile."):
+        smile = model.predict(text).shapes["mouthSmileLeft"]
+        assert 0.3 < smile < happy - 0.25, (text, smile, happy)
+
+
 def test_nostalgia_smiles_under_raised_inner_brows_and_impatience_presses_the_lips(model):
     """'She feels nostalgic.' was a full sad face (sadness 1.0); 'She is impatient.' a fearful
     one (fear 0.60, eyes wide)."""

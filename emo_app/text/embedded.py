@@ -62,6 +62,9 @@ WORDS_BESIDE_FACE = 5  # a text with this many words beside its face cues says m
 # a text that only directs the face ("He glances to the left."): MiniLM read "He shifts his jaw to
 # the left." as anger (0.56) and "She blows him a kiss." as anger (0.47)
 SIM_WEIGHT_DIRECTIONS_ONLY = 0.3
+# the text's only feeling words say "no feeling" ("calm", "bored", "deadpan"): MiniLM's reading
+# of them is mostly noise ("She is calm." read as fear 0.42, with wide eyes)
+SIM_WEIGHT_NEUTRAL_WORDS = 0.2
 NEGATED_FACTOR = 0.1
 OPPOSITE_SIDE_FACTOR = 0.15
 SITUATION_ZERO = 0.10
@@ -220,6 +223,7 @@ class EmbeddedTextModel(TextModel):
         negated: set[int] = set()
         found_words = False
         degrees = []
+        felt = False  # a feeling word other than a neutral one
         for hit in analysis.emotion_hits:
             if hit.negated:
                 for emotion in hit.emotions:
@@ -234,6 +238,7 @@ class EmbeddedTextModel(TextModel):
             if not hit.event:  # an event word is weaker evidence: similarity keeps its weight
                 found_words = True
                 degrees.append(hit.degree)
+                felt = felt or set(hit.emotions) != {"neutral"}
             else:
                 notes.append(f"'{hit.word}' tells what happened: most people would feel "
                              f"{' and '.join(hit.emotions)}")
@@ -243,7 +248,8 @@ class EmbeddedTextModel(TextModel):
         words = analysis.word_count
         face_words = sum(len(cue.phrase.split()) for cue in analysis.cues)
         if found_words:  # the words' own degree ("slightly happy") scales the similarity too
-            weight = SIM_WEIGHT_WITH_WORDS * min(1.0, float(np.mean(degrees)))
+            weight = SIM_WEIGHT_WITH_WORDS if felt else SIM_WEIGHT_NEUTRAL_WORDS
+            weight *= min(1.0, float(np.mean(degrees)))
         else:
             only_face = analysis.cues and words - face_words < WORDS_BESIDE_FACE
             directions = only_face and all(cue.direction for cue in analysis.cues)

@@ -304,7 +304,7 @@ def test_thought_outside_the_phrase_is_no_thinking_face(model):
 def test_a_polite_or_forced_smile_is_smaller_and_does_not_reach_the_eyes(model):
     smile = model.predict("She smiles.").shapes
     for text in ("A forced, polite smile.", "He gives a fake smile.", "He smiles politely.",
-                 "A strained smile.", "She forces a smile."):
+                 "A strained smile.", "She forces a smile.", "He pretends to smile."):
         polite = model.predict(text).shapes
         assert 0.3 < polite["mouthSmileLeft"] < smile["mouthSmileLeft"] - 0.3, text
         assert polite["cheekSquintLeft"] < 0.4 < smile["cheekSquintLeft"], text  # no Duchenne squint
@@ -341,6 +341,13 @@ def test_a_calm_face_stays_calm(model, text):
     feelings = {k: v for k, v in prediction.emotions.to_dict().items() if k != "neutral"}
     assert max(feelings.values()) < 0.25, feelings
     assert prediction.shapes["eyeWideLeft"] < 0.1 and prediction.shapes["browInnerUp"] < 0.15
+
+
+def test_asleep_closes_the_eyes_with_no_feeling(model):
+    for text in ("The baby is asleep.", "He pretended to be asleep.", "She is sleeping peacefully."):
+        prediction = model.predict(text)  # "He pretended to be asleep." was anger 0.42
+        assert prediction.shapes["eyeBlinkLeft"] > 0.7 and prediction.emotions.dominant() == "neutral", text
+        assert max(v for k, v in prediction.emotions.to_dict().items() if k != "neutral") < 0.25, text
 
 
 def test_content_and_a_gentle_smile_smile_less_than_happy(model):

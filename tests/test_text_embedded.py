@@ -570,6 +570,31 @@ def test_describe_and_the_cli_take_an_emoji_alone(capsys):
     assert main(["text", "😂"]) == 0 and "happiness" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("text", "emotion", "typed", "read"),
+    [("She is hapy.", "happiness", "hapy", "happy"), ("He is angy.", "anger", "angy", "angry"),
+     ("She looks suprised.", "surprise", "suprised", "surprised"),
+     ("He is discusted.", "disgust", "discusted", "disgusted"),
+     ("He is furius.", "anger", "furius", "furious"),
+     ("She is dissapointed.", "sadness", "dissapointed", "disappointed")],
+)
+def test_a_misspelt_feeling_word_reads_as_the_word_meant(model, text, emotion, typed, read):
+    """A typo left a word no rule reads, and MiniLM drew contempt (1.0 for "He is angy.")."""
+    prediction = model.predict(text)
+    assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
+    assert f"'{typed}' read as '{read}'" in prediction.notes
+
+
+def test_only_typos_of_words_the_rules_read_are_corrected():
+    from emo_app.text.base import read_description
+
+    for text in ("Zoe joined TikTok.", "He is blorf.", "Smeagol grins.", "The Beatles played Hamburg.",
+                 "She's repotting the basil on the windowsill."):
+        assert read_description(text) == (text, []), text  # names and made-up words stay as typed
+    assert read_description("She is verry happy") == ("She is very happy", [("verry", "very")])
+    assert read_description("He smilles 😂")[0] == "He smiles laughing so hard"
+
+
 def test_an_emoticon_inside_a_word_or_link_is_no_face(model):
     from emo_app.text.emoji import emoji_as_words
 

@@ -13,6 +13,7 @@ from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint, nearest_classes
 from emo_app.errors import InvalidInputError
 from emo_app.text.emoji import emoji_as_words
+from emo_app.text.spelling import corrected_spelling
 from emo_app.validation import validate_text
 
 
@@ -56,16 +57,23 @@ class TextPrediction:
         }
 
 
+def read_description(text: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """The description as the text models read it, and the (typed, read) pairs that differ:
+    emoji and emoticons as words ("😂" -> "laughing so hard"), then misspelt feeling and face
+    words corrected ("hapy" -> "happy")."""
+    words, emoji = emoji_as_words(text)
+    spelled, fixes = corrected_spelling(words)
+    return spelled, emoji + fixes
+
+
 def validate_description(text: Any, settings: Settings | None = None) -> str:
-    """The description as the text models read it: emoji and emoticons as words ("😂" ->
-    "laughing so hard"), then checked and cleaned (``validation.validate_text``)."""
-    return validate_text(emoji_as_words(text)[0], settings)
+    """``read_description``'s text, checked and cleaned (``validation.validate_text``)."""
+    return validate_text(read_description(text)[0], settings)
 
 
-def _note_emoji(prediction: TextPrediction, text: Any) -> TextPrediction:
-    """Say how the emoji of ``text`` were read, first among the prediction's notes."""
-    read = emoji_as_words(text)[1]
-    prediction.notes[:0] = [f"'{sign}' read as '{words}'" for sign, words in read]
+def _note_readings(prediction: TextPrediction, text: Any) -> TextPrediction:
+    """Say how ``text``'s emoji and typos were read, first among the prediction's notes."""
+    prediction.notes[:0] = [f"'{typed}' read as '{read}'" for typed, read in read_description(text)[1]]
     return prediction
 
 
@@ -83,7 +91,7 @@ class TextModel(ABC):
 
     def predict(self, text: str) -> TextPrediction:
         """Validate the text (InvalidInputError on empty, huge or non-text input), then predict."""
-        return _note_emoji(self._predict_batch_clean([self._validate(text)])[0], text)
+        return _note_readings(self._predict_batch_clean([self._validate(text)])[0], text)
 
     def predict_batch(self, texts: Sequence[str]) -> list[TextPrediction]:
         """Predict many texts at once (one encoder pass); every text is validated first."""
@@ -92,7 +100,7 @@ class TextModel(ABC):
         if not texts:
             raise InvalidInputError("The list of descriptions is empty; give at least one.")
         clean = [self._validate(t) for t in texts]
-        return [_note_emoji(p, t) for p, t in zip(self._predict_batch_clean(clean), texts)]
+        return [_note_readings(p, t) for p, t in zip(self._predict_batch_clean(clean), texts)]
 
     @abstractmethod
     def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:

@@ -50,6 +50,20 @@ _EMOTION_PATTERNS = [
     for kind in ("emotion_words", "event_words")
     for pat, emos in _WORDS[kind]
 ]
+# Every word a rule reads (emotion, event, feature, descriptor and degree words, words that are a
+# cue by themselves), as one pattern: a misspelt word is only corrected towards these (``spelling``).
+_READ_WORDS = _word_pattern("|".join(
+    [pat for kind in ("emotion_words", "event_words", "features", "standalone") for pat, *_ in _WORDS[kind]]
+    + [row[0] for rows in _WORDS["descriptors"].values() for row in rows]
+    + [re.escape(word) for word in {*DEGREE_BEFORE, *DEGREE_AFTER} if word.isalpha()]
+))
+
+
+def reads_word(word: str) -> bool:
+    """Whether some rule reads ``word`` (lower case, one word)."""
+    return _READ_WORDS.match(word) is not None
+
+
 # What a negated emotion word means instead: "not happy" leans sad; others lean neutral.
 NEGATED_LEANS: dict[str, dict[str, float]] = _WORDS["negated_leans"]
 # Facial features: word regex -> feature id ("corner" only near a mouth word).

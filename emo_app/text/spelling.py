@@ -17,6 +17,8 @@ import re
 import threading
 from typing import Any
 
+from spellchecker import SpellChecker
+
 from emo_app.text.cues import reads_word
 
 MIN_LENGTH = 4  # "sda" has too many near words to guess from
@@ -30,8 +32,6 @@ _LOCK = threading.Lock()
 @functools.cache
 def _dictionary() -> tuple[Any, frozenset[str]]:
     """The English dictionary (0.1 s to load) and its words the rules read (0.3 s to find)."""
-    from spellchecker import SpellChecker
-
     checker = SpellChecker(distance=1)
     readable = frozenset(w for w in checker.word_frequency.dictionary
                          if w.isalpha() and len(w) >= MIN_LENGTH - 1 and reads_word(w))

@@ -401,6 +401,16 @@ def test_a_movement_in_the_present_tense_moves_the_face(model, text, shape, leas
     assert prediction.cues, text  # read as the face's own movement, not only through MiniLM
 
 
+def test_a_movement_word_goes_to_its_own_feature_only(model):
+    """"lower" in "her lower lip" lowered the brows of "brows are raised"; "opens her eyes" widened
+    them in alarm (surprise 0.81, fear 0.78)."""
+    both = model.predict("Her brows are raised and her lower lip trembles.").shapes
+    assert both["browOuterUpLeft"] > 0.6 and both["browDownLeft"] < 0.2 and both["mouthShrugLower"] > 0.4
+    assert model.predict("Her eyebrows lift.").shapes["browOuterUpLeft"] > 0.6
+    opening = model.predict("She opens her eyes.")
+    assert opening.shapes["eyeWideLeft"] < 0.3 and opening.emotions.dominant() == "neutral"
+
+
 def test_trying_not_to_cry_holds_sadness_back_rather_than_denying_it(model):
     held = model.predict("Her lips tremble as she tries not to cry.")  # was neutral 0.90
     assert held.emotions.dominant() == "sadness" and held.shapes["mouthShrugLower"] > 0.4

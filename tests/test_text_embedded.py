@@ -310,6 +310,16 @@ def test_a_polite_or_forced_smile_is_smaller_and_does_not_reach_the_eyes(model):
         assert polite["cheekSquintLeft"] < 0.4 < smile["cheekSquintLeft"], text  # no Duchenne squint
 
 
+def test_a_feeling_put_on_smiles_without_reaching_the_eyes(model):
+    """'She pretends to be happy.' was the felt grin of 'She is happy.' (cheek squint 0.81)."""
+    felt = model.predict("She is happy.").shapes
+    for text in ("She pretends to be happy.", "Fake happiness.", "He forced a laugh."):
+        prediction = model.predict(text)
+        assert prediction.shapes["mouthSmileLeft"] > 0.4, text
+        assert prediction.shapes["cheekSquintLeft"] < 0.21 < felt["cheekSquintLeft"] - 0.5, text
+        assert any("put on" in note for note in prediction.notes), prediction.notes
+
+
 @pytest.mark.parametrize("text", ["A shy smile.", "He smiles shyly.", "She looks shy."])
 def test_a_shy_face_looks_down_with_at_most_a_small_smile(model, text):
     """'She looks shy.' was a terrified face (fear 0.83, eyes wide), a shy smile a full grin."""

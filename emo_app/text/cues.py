@@ -34,6 +34,7 @@ NEGATORS = set(_WORDS["negators"])
 # idiom itself may say what is felt ("can't believe": surprise; "can't wait": eagerness)
 _UNNEGATING: dict[str, dict[str, float]] = _WORDS["unnegating"]
 _HOLDING_BACK = set(_WORDS["holding_back"])  # "trying not to cry": held back, not denied
+_UNFELT = set(_WORDS["unfelt"])  # "fake happiness": put on, so the smile does not reach the eyes
 # words a degree word may stand behind ("a very big smile"); any other word ends the search
 _FILLERS = set(_WORDS["filler_words"])
 # Degree words multiply the intensity of the emotion word or cue they modify.
@@ -119,6 +120,7 @@ class EmotionHit:
     negated: bool = False
     event: bool = False  # says what happened ("died"), not what is felt
     ironic: bool = False  # a stock phrase said in irony ("Oh joy, more paperwork.")
+    unfelt: bool = False  # a degree word says the feeling is put on ("pretends to be happy")
 
 
 @dataclass
@@ -293,7 +295,8 @@ def _scan_clause(
                 factor, used = _degree(tokens, i, start, end)
                 used_degree.update(used)
                 found.emotion_hits.append(
-                    EmotionHit(tok, dict(emotions), factor, _negated(tokens, i, start), event)
+                    EmotionHit(tok, dict(emotions), factor, _negated(tokens, i, start), event,
+                               unfelt=any(tokens[k] in _UNFELT for k in used))
                 )
                 break
         for pattern, fid in _FEATURE_PATTERNS:

@@ -65,6 +65,9 @@ SIM_WEIGHT_DIRECTIONS_ONLY = 0.3
 # the text's only feeling words say "no feeling" ("calm", "bored", "deadpan"): MiniLM's reading
 # of them is mostly noise ("She is calm." read as fear 0.42, with wide eyes)
 SIM_WEIGHT_NEUTRAL_WORDS = 0.2
+# a smile put on ("pretends to be happy", "fake happiness") does not reach the eyes: the cheek
+# squint (AU6, what tells a felt smile) is capped at this
+UNFELT_CHEEK_SQUINT = 0.2
 NEGATED_FACTOR = 0.1
 OPPOSITE_SIDE_FACTOR = 0.15
 SITUATION_ZERO = 0.10
@@ -160,6 +163,20 @@ def _emotion_directions(anchors: AnchorSet) -> tuple[np.ndarray, np.ndarray]:
     means = np.stack([anchors.embeddings[group].mean(axis=0) for group in anchors.groups])
     directions = means[1:] - means[0]
     return means[0], directions / np.linalg.norm(directions, axis=1, keepdims=True)
+
+
+def _put_on(analysis: TextAnalysis, values: np.ndarray, explanation: dict[str, list]) -> list[str]:
+    """Cap the cheek squint of a smile the text says is put on (``UNFELT_CHEEK_SQUINT``); the
+    note for it, or none."""
+    hit = next((h for h in analysis.emotion_hits if h.unfelt and not h.negated), None)
+    if hit is None:
+        return []
+    for shape in ("cheekSquintLeft", "cheekSquintRight"):
+        if values[INDEX[shape]] > UNFELT_CHEEK_SQUINT:
+            values[INDEX[shape]] = UNFELT_CHEEK_SQUINT
+            explanation.setdefault(shape, []).append(("put on: the smile does not reach the eyes",
+                                                      UNFELT_CHEEK_SQUINT))
+    return [f"'{hit.word}' is put on: the smile does not reach the eyes"]
 
 
 class EmbeddedTextModel(TextModel):
@@ -341,6 +358,7 @@ class EmbeddedTextModel(TextModel):
             i = INDEX[shape]
             values[i] *= NEGATED_FACTOR
             explanation.setdefault(shape, []).append(("cue: negated in the text", float(values[i])))
+        notes.extend(_put_on(analysis, values, explanation))
         if prior.compounds:
             notes.append("compound expression: " + ", ".join(f"{n} ({s:.2f})" for n, s in prior.compounds))
         notes.append(

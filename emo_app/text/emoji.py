@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 _TABLE = json.loads((Path(__file__).with_name("words") / "emoji.json").read_text(encoding="utf-8"))
 _EMOJI: dict[str, str] = _TABLE["emoji"]
@@ -26,7 +27,7 @@ _EMOJI_PATTERN = re.compile(f"({_any_of(_EMOJI)})\\1*")
 _EMOTICON_PATTERN = re.compile(rf"(?<!\S)({_any_of(_EMOTICONS)})(?=[.,!?]*(\s|$))")
 
 
-def emoji_as_words(text: str) -> tuple[str, list[tuple[str, str]]]:
+def emoji_as_words(text: Any) -> tuple[Any, list[tuple[str, str]]]:
     """``text`` with each known emoji and emoticon replaced by its words, and the (sign, words)
     pairs read; any other value comes back unchanged (the validator names what is wrong)."""
     if not isinstance(text, str):

@@ -71,9 +71,10 @@ def validate_description(text: Any, settings: Settings | None = None) -> str:
     return validate_text(read_description(text)[0], settings)
 
 
-def _note_readings(prediction: TextPrediction, text: Any) -> TextPrediction:
-    """Say how ``text``'s emoji and typos were read, first among the prediction's notes."""
-    prediction.notes[:0] = [f"'{typed}' read as '{read}'" for typed, read in read_description(text)[1]]
+def _note_readings(prediction: TextPrediction, readings: list[tuple[str, str]]) -> TextPrediction:
+    """Say how the text's emoji and typos were read (``read_description``), first among the
+    prediction's notes."""
+    prediction.notes[:0] = [f"'{typed}' read as '{read}'" for typed, read in readings]
     return prediction
 
 
@@ -89,9 +90,15 @@ class TextModel(ABC):
     def _validate(self, text: Any) -> str:
         return validate_description(text, self.settings)
 
+    def _read(self, text: Any) -> tuple[str, list[tuple[str, str]]]:
+        """The validated text as the model reads it, and what was read differently."""
+        read, readings = read_description(text)
+        return validate_text(read, self.settings), readings
+
     def predict(self, text: str) -> TextPrediction:
         """Validate the text (InvalidInputError on empty, huge or non-text input), then predict."""
-        return _note_readings(self._predict_batch_clean([self._validate(text)])[0], text)
+        clean, readings = self._read(text)
+        return _note_readings(self._predict_batch_clean([clean])[0], readings)
 
     def predict_batch(self, texts: Sequence[str]) -> list[TextPrediction]:
         """Predict many texts at once (one encoder pass); every text is validated first."""
@@ -99,8 +106,8 @@ class TextModel(ABC):
             raise InvalidInputError("predict_batch expects a list of descriptions.")
         if not texts:
             raise InvalidInputError("The list of descriptions is empty; give at least one.")
-        clean = [self._validate(t) for t in texts]
-        return [_note_readings(p, t) for p, t in zip(self._predict_batch_clean(clean), texts)]
+        clean, readings = zip(*(self._read(t) for t in texts))
+        return [_note_readings(p, r) for p, r in zip(self._predict_batch_clean(list(clean)), readings)]
 
     @abstractmethod
     def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:

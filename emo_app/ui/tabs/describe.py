@@ -331,10 +331,10 @@ def build_describe_tab(settings: Settings) -> None:
     gr.on([slider.release for slider in sliders] + [control.input for control in appearance],
           render_weights, [*ordered, *appearance], redraw_outputs, api_visibility="private",
           concurrency_id="render", trigger_mode="always_last")
+    score_outputs = [score_table, score_top]
     score_btn.click(score_face, [state, *ordered, *appearance], [score_table, score_note, score_top],
-                    api_name="score_face").then(show_when_filled, score_table, score_table,
-                                                api_visibility="private").then(
-        show_when_filled, score_top, score_top, api_visibility="private")
+                    api_name="score_face").then(lambda *tables: tuple(map(show_when_filled, tables)),
+                                                score_outputs, score_outputs, api_visibility="private")
 
     def first_face(request: gr.Request) -> tuple:
         """The first screen already shows a face: the default text in the default look."""

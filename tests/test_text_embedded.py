@@ -435,12 +435,34 @@ def test_trying_not_to_cry_holds_sadness_back_rather_than_denying_it(model):
         ("A cold, unreadable expression.", "neutral", "contempt 0.77"),
         ("She looks at him with adoration.", "happiness", "contempt 0.95"),
         ("He stares in disbelief, mouth hanging open.", "surprise", "fear 0.57"),
+        ("The wizard ponders the riddle.", "neutral", "fear 0.79"),
     ],
 )
 def test_idioms_for_a_face_read_as_people_mean_them(model, text, emotion, was):
     emotions = model.predict(text).emotions.to_dict()
     assert max(emotions, key=emotions.get) == emotion, (emotions, was)
     assert all(v < 0.5 for k, v in emotions.items() if k not in (emotion, "neutral")), emotions
+
+
+def test_displeased_lowers_the_brows_like_annoyed(model):
+    """'The king is displeased.' was neutral 0.82 with a trace of sadness: no visible expression."""
+    prediction = model.predict("The king is displeased.")
+    assert prediction.emotions["anger"] > 0.3 and prediction.shapes["browDownLeft"] > 0.4
+
+
+@pytest.mark.parametrize(
+    ("text", "was"),
+    [
+        ("A poker face.", "contempt 0.79: a smirk"),
+        ("He keeps a straight face.", "contempt 1.00"),
+        ("Stone-faced, she listens.", "contempt 0.56"),
+        ("He shows no expression at all.", "contempt 0.45, anger 0.21"),
+        ("A resting face.", "fear 0.78: wide eyes"),
+    ],
+)
+def test_a_blank_face_idiom_draws_no_expression(model, text, was):
+    prediction = model.predict(text)
+    assert max(prediction.shapes.to_dict().values()) < 0.1, (prediction.shapes.to_dict(), was)
 
 
 # Situations: what happened, with no emotion word and no face word (our own sentences, none an

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from emo_app import services
-from emo_app.blendshapes import Blendshapes
+from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.face import get_face_renderer
-from emo_app.face.hd_head import landmark_points
+from emo_app.face.hd_head import TONGUE_JAW, landmark_points
 from emo_app.face.looks import head_rig
 from emo_app.face.render import project
 from emo_app.face.skin import TONES, skin_texture
@@ -247,3 +247,21 @@ def test_an_open_mouth_is_dark_inside_from_three_quarter(head):
     assert inside < 0.45 * outside, (inside, outside)
     red = image[points[0][1], points[0][0], :3].astype(int)
     assert red[0] > red[1] + 8  # a mouth's red, not grey
+
+
+def test_tongue_out_brings_the_tongue_past_the_lips_on_the_full_head(head):
+    """ICT-FaceKit has no tongueOut: 'Tongue out, playful' and 😛 showed a closed mouth. The sculpted
+    shape slides the tongue out over the lower lip; the teeth and gums only follow the jaw."""
+    tongue_out = ARKIT_NAMES.index("tongueOut")
+    mouth = head.part("mouth")
+    beyond_jaw = head.deltas[tongue_out] - TONGUE_JAW * head.deltas[ARKIT_NAMES.index("jawOpen")]
+    moved = np.flatnonzero(np.linalg.norm(beyond_jaw, axis=1) > 1e-4)
+    assert moved.size > 100 and mouth.start <= moved.min() and moved.max() < mouth.stop
+    colours = mouth.colors[moved - mouth.start, :3]
+    assert np.all(colours[:, 0] > 1.3 * colours[:, 1])  # pink: the tongue, never a tooth
+    posed = head.deform(Blendshapes.from_dict({"tongueOut": 1.0}))
+    lower_lip = landmark_points(head, posed)[17]  # MediaPipe 17: the lower lip's outer edge
+    assert posed[moved, 2].max() > lower_lip[2] + 1.0
+    closed, out = _render(), _render({"tongueOut": 1.0})
+    changed = np.abs(out[..., :3].astype(int) - closed[..., :3].astype(int)).max(axis=2) > 40
+    assert changed.sum() > 1500, changed.sum()  # a tongue's worth of pixels at 512 px

@@ -93,9 +93,9 @@ def arkit_name(ict_name: str) -> str:
 
 
 def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> FaceRig:
-    """The ICT head as a ``FaceRig``: split L/R shapes merged where ARKit has one name, tongueOut
-    left at zero (ICT has none), scaled and centred onto the canonical face's frame so the same
-    cameras frame it. Face and scalp vertices are split where their UVs are (one UV each, in a
+    """The ICT head as a ``FaceRig``: split L/R shapes merged where ARKit has one name, a
+    tongueOut sculpted here (ICT has none), scaled and centred onto the canonical face's frame so
+    the same cameras frame it. Face and scalp vertices are split where their UVs are (one UV each, in a
     two-tile skin atlas: face left, scalp right; ``weld`` keeps their normals smooth)."""
     mesh = _read_npz(path)
     deltas = _arkit_deltas(mesh["expression_names"], mesh["expression_deltas"], len(mesh["vertices"]))
@@ -114,6 +114,10 @@ def load_hd_head(path: str | os.PathLike[str], target_width: float = 15.5) -> Fa
     source = np.concatenate(sources)
     neutral = vertices[source].astype(np.float32)
     deltas = np.ascontiguousarray(deltas[:, source])
+    mouth = next((part for part in parts if part.name == "mouth"), None)
+    if mouth is not None:
+        dorsum, edge = (mask[source[mouth.start : mouth.stop]] for mask in _tongue_dorsum(mesh, vertices))
+        _add_tongue_out(neutral, deltas, mouth, dorsum, edge)
     neutral, deltas, parts[-1] = _refine_eye_fronts(neutral, deltas, parts[-1])
     _paint_irises(neutral[parts[-1].start :], parts[-1].colors)
     _add_eyeball_turns(neutral, deltas, parts[-1])
@@ -230,6 +234,80 @@ def _add_eyeball_turns(neutral: np.ndarray, deltas: np.ndarray, eyes: Part | Non
         for direction in GAZE_TURNS:
             turn = eyeball_turn(neutral[rows], centre, direction, side)
             deltas[ARKIT_NAMES.index(f"eyeLook{direction}{side}"), rows] += turn
+
+
+# tongueOut on the ICT head, in the fitted frame (the face 15.5 units wide; chosen by eye on the
+# front, three-quarter and profile renders at 0.5 and 1, where the tongue passes the teeth and
+# rests on the lower lip without piercing it)
+TONGUE_JAW = 0.4  # of jawOpen, so the tongue passes between the teeth
+TONGUE_REACH = 3.2  # forward, at the tip
+TONGUE_LIFT, TONGUE_DROOP = 0.5, 0.8  # the tip rises over the lower teeth, then hangs over the lip
+TONGUE_NARROW = 0.1  # the stretched tongue is a little narrower
+TONGUE_RIGID_FROM, TONGUE_RIGID_TO = 1.0, 3.0  # z: behind FROM the tongue stays, in front of TO all moves
+TONGUE_EDGE_FADE = 0.6  # the dorsum's edge stays put and the motion fades in over this distance
+
+
+def _tongue_dorsum(mesh: dict[str, Any], vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two (mesh vertices,) masks: the tongue's upper surface and tip, and its edge (the vertices
+    faces off the dorsum share). ICT's gums, palate, floor and tongue are one mesh cut into UV
+    islands; the tongue's are those the jaw carries (jawOpen moves their median vertex over half
+    the most) that lie away from the teeth (median gap over 0.4 units; the gums' is under 0.2),
+    and the dorsum is the one that reaches highest (the other is the floor under the tongue,
+    which, moved with it, stuck out below it as a flap)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    materials = np.array([mesh["materials"][m] for m in mesh["face_material"]])
+    inside_mouth = materials == "M_GumsTongue"
+    quads, quad_uvs = mesh["faces"][inside_mouth], mesh["face_uvs"][inside_mouth]
+    pairs = [(quad_uvs[:, a], quad_uvs[:, b]) for a, b in ((0, 1), (1, 2), (2, 3), (3, 0))]
+    rows = np.concatenate([a[(a >= 0) & (b >= 0)] for a, b in pairs])
+    cols = np.concatenate([b[(a >= 0) & (b >= 0)] for a, b in pairs])
+    count = len(mesh["uvs"])
+    uv_graph = coo_matrix((np.ones(len(rows)), (rows, cols)), (count, count))
+    _, island = connected_components(uv_graph, directed=False)
+    quad_island = island[quad_uvs[:, 0]]
+    jaw = np.linalg.norm(mesh["expression_deltas"][mesh["expression_names"].index("jawOpen")], axis=1)
+    teeth = cKDTree(vertices[np.unique(mesh["faces"][materials == "M_Teeth"])])
+    best, best_top = None, -np.inf
+    for label in np.unique(quad_island):
+        chosen = quads[quad_island == label]
+        points = np.unique(chosen[chosen >= 0])
+        carried = np.median(jaw[points]) > 0.5 * jaw.max()
+        apart = np.median(teeth.query(vertices[points])[0]) > 0.4
+        if carried and apart and vertices[points, 1].max() > best_top:
+            best, best_top = points, vertices[points, 1].max()
+    dorsum, edge = np.zeros(len(vertices), bool), np.zeros(len(vertices), bool)
+    if best is None:
+        return dorsum, edge
+    dorsum[best] = True
+    faces = mesh["faces"]
+    beyond = faces[~np.all(dorsum[faces] | (faces < 0), axis=1)]  # faces not all on the dorsum
+    edge[beyond[beyond >= 0]] = True
+    return dorsum, dorsum & edge
+
+
+def _add_tongue_out(neutral: np.ndarray, deltas: np.ndarray, mouth: Part, dorsum: np.ndarray,
+                    edge: np.ndarray) -> None:
+    """Sculpt tongueOut: the jaw opens part way and the dorsum slides out over the lower teeth
+    and lip. Its front moves as one piece (the tip keeps its round shape), its back stretches,
+    and its edge, which the floor and gums share, stays put so no face of theirs is dragged."""
+    if not dorsum.any() or not edge.any():
+        return
+    from scipy.spatial import cKDTree
+
+    points = neutral[mouth.start : mouth.stop]
+    along = np.clip((points[:, 2] - TONGUE_RIGID_FROM) / (TONGUE_RIGID_TO - TONGUE_RIGID_FROM), 0.0, 1.0)
+    inside = np.clip(cKDTree(points[edge]).query(points)[0] / TONGUE_EDGE_FADE, 0.0, 1.0)
+    weight = np.where(dorsum, along * along * (3.0 - 2.0 * along) * inside, 0.0)
+    moved = np.zeros_like(points)
+    moved[:, 0] = -TONGUE_NARROW * weight * points[:, 0]
+    moved[:, 1] = TONGUE_LIFT * weight - TONGUE_DROOP * weight**3
+    moved[:, 2] = TONGUE_REACH * weight
+    tongue_out = ARKIT_NAMES.index("tongueOut")
+    deltas[tongue_out] = TONGUE_JAW * deltas[ARKIT_NAMES.index("jawOpen")]
+    deltas[tongue_out, mouth.start : mouth.stop] += moved
 
 
 IRIS_RGB = (0.34, 0.23, 0.14)  # brown, the commonest eye colour

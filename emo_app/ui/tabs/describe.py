@@ -223,12 +223,6 @@ def _appearance_controls(settings: Settings) -> list[gr.Radio]:
     return [look, head, tone, background]
 
 
-# a shape that does nothing on the default head says so (moving it there changed nothing on screen)
-SLIDER_NOTES = {
-    "tongueOut": "shows on the MediaPipe mask head only: the full ICT-FaceKit head has no tongue shape",
-}
-
-
 def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], gr.Button]:
     """One slider per shape, grouped by region: (sliders as laid out, sliders in ARKit order,
     the redraw button)."""
@@ -238,8 +232,7 @@ def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], gr.Button]:
         for group, names in GROUPS.items():
             with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
                 for name in names:
-                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}",
-                                             info=SLIDER_NOTES.get(name)))
+                    sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
         apply = gr.Button("Redraw with these weights")
     ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
     return sliders, ordered, apply

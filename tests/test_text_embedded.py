@@ -732,3 +732,15 @@ def test_the_disgust_prior_wrinkles_and_lifts_rather_than_stretches_the_mouth():
     assert face["mouthShrugLower"] > 0.6  # the lower lip pushed up
     assert face["jawOpen"] < 0.1
     assert abs(face["mouthUpperUpRight"] - face["mouthUpperUpLeft"]) > 0.1
+
+
+@pytest.mark.parametrize(
+    ("text", "tongue"),
+    [("Blowing a raspberry.", 0.5), ("He gives her a raspberry.", 0.5), ("She licks her lips.", 0.3),
+     ("She eats a raspberry.", None), ("He licked the spoon.", None)],
+)
+def test_a_raspberry_blown_and_lips_licked_show_the_tongue(model, text, tongue):
+    """'Blowing a raspberry' was a neutral face with fear's wide eyes (0.36) and 'She licks her
+    lips' disgust (0.66); a raspberry eaten or a spoon licked is no movement of the face."""
+    shown = model.predict(text).shapes["tongueOut"]
+    assert (shown == 0) if tongue is None else (shown >= tongue), (text, shown)

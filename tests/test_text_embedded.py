@@ -744,3 +744,11 @@ def test_a_raspberry_blown_and_lips_licked_show_the_tongue(model, text, tongue):
     lips' disgust (0.66); a raspberry eaten or a spoon licked is no movement of the face."""
     shown = model.predict(text).shapes["tongueOut"]
     assert (shown == 0) if tongue is None else (shown >= tongue), (text, shown)
+
+
+@pytest.mark.parametrize("text", ["A sinister smile.", "An evil laugh.", "A wicked grin."])
+def test_a_villains_smile_knits_the_brows_over_it(model, text):
+    """The brows of 'A sinister smile' came down 0.55, which the smile's raised cheeks all but
+    hid: it read as a friendly smile."""
+    shapes = model.predict(text).shapes
+    assert shapes["mouthSmileLeft"] > 0.5 and shapes["browDownLeft"] >= 0.8, shapes.to_dict()

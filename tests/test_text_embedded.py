@@ -752,3 +752,12 @@ def test_a_villains_smile_knits_the_brows_over_it(model, text):
     hid: it read as a friendly smile."""
     shapes = model.predict(text).shapes
     assert shapes["mouthSmileLeft"] > 0.5 and shapes["browDownLeft"] >= 0.8, shapes.to_dict()
+
+
+@pytest.mark.parametrize("text", ["A villain's smug grin.", "A smug smile.", "He smiles smugly."])
+def test_a_smug_smile_is_one_sided(model, text):
+    """Happiness's smile on both sides (0.88 and 0.88) hid contempt's one-sided pull: a smug grin
+    read as a friendly one."""
+    shapes = model.predict(text).shapes
+    strong, weak = sorted([shapes["mouthSmileLeft"], shapes["mouthSmileRight"]], reverse=True)
+    assert strong > 0.5 and weak < 0.5 * strong, shapes.to_dict()

@@ -251,11 +251,14 @@ def _side_near(tokens: list[str], index: int, start: int, end: int) -> str | Non
     # the subject's left.
     if index - 1 >= start and tokens[index - 1] in _ONE_SIDED_WORDS:
         return ONE_SIDE
+    if index + 1 < end and tokens[index + 1] in _ONE_SIDED_AFTER:  # "smiles smugly"
+        return ONE_SIDE
     return None
 
 
 ONE_SIDE = "Left"  # the side "one eyebrow" means, and then every one-sided cue of that text
 _ONE_SIDED_WORDS = set(_WORDS["one_sided_words"])
+_ONE_SIDED_AFTER = set(_WORDS["one_sided_after"])
 
 
 _SIDED_THINGS = [p for p, _ in _FEATURE_PATTERNS] + [p for p, *_ in _STANDALONE_PATTERNS]
@@ -263,8 +266,9 @@ _SIDED_THINGS = [p for p, _ in _FEATURE_PATTERNS] + [p for p, *_ in _STANDALONE_
 
 def _one_feature(tokens: list[str]) -> bool:
     """The text says 'one <feature>' ("raises one eyebrow skeptically", "a lopsided smile")."""
-    pairs = zip(tokens, tokens[1:])
-    return any(a in _ONE_SIDED_WORDS and any(p.match(b) for p in _SIDED_THINGS) for a, b in pairs)
+    pairs = list(zip(tokens, tokens[1:]))
+    before = any(a in _ONE_SIDED_WORDS and any(p.match(b) for p in _SIDED_THINGS) for a, b in pairs)
+    return before or any(b in _ONE_SIDED_AFTER and any(p.match(a) for p in _SIDED_THINGS) for a, b in pairs)
 
 
 def _expand(shapes: dict[str, float], side: str | None, factor: float) -> dict[str, float]:

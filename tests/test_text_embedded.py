@@ -761,3 +761,14 @@ def test_a_smug_smile_is_one_sided(model, text):
     shapes = model.predict(text).shapes
     strong, weak = sorted([shapes["mouthSmileLeft"], shapes["mouthSmileRight"]], reverse=True)
     assert strong > 0.5 and weak < 0.5 * strong, shapes.to_dict()
+
+
+@pytest.mark.parametrize(
+    "text", ["He raises an eyebrow.", "He raises one eyebrow.", "He raised an eyebrow at the price."]
+)
+def test_one_raised_eyebrow_is_a_question_not_a_gasp(model, text):
+    """'raises an eyebrow' raised both (0.85 each), and both texts drew MiniLM's surprise: wide
+    eyes and an open mouth (jawOpen 0.34) under the brows."""
+    shapes = model.predict(text).shapes
+    assert shapes["browOuterUpLeft"] > 0.7 and shapes["browOuterUpRight"] < 0.3, shapes.to_dict()
+    assert shapes["jawOpen"] < 0.15 and shapes["eyeWideRight"] < 0.2, shapes.to_dict()

@@ -403,8 +403,8 @@ def _descriptor_cues(
         if side and tokens[fi - 1] not in {"left", "right"}:
             phrase = f"{side.lower()} {phrase}"
         negated = _negated(tokens, lo, start) or any(t in NEGATORS for t in tokens[lo:hi])
-        cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side,
-                        direction=options.get("direction", False)))
+        direction = options.get("direction", False) or bool(side and options.get("direction_when_one_sided"))
+        cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side, direction=direction))
     return cues
 
 

@@ -772,3 +772,17 @@ def test_one_raised_eyebrow_is_a_question_not_a_gasp(model, text):
     shapes = model.predict(text).shapes
     assert shapes["browOuterUpLeft"] > 0.7 and shapes["browOuterUpRight"] < 0.3, shapes.to_dict()
     assert shapes["jawOpen"] < 0.15 and shapes["eyeWideRight"] < 0.2, shapes.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "shape", "least", "was"),
+    [
+        ("She gives him the side-eye.", "eyeLookOutRight", 0.6, "a neutral face looking ahead"),
+        ("A sidelong glance.", "eyeLookOutRight", 0.6, "a neutral face looking ahead"),
+        ("Puppy-dog eyes, pleading.", "browInnerUp", 0.7, "contempt 0.80: a smirk under lowered brows"),
+        ("Drunk and dizzy.", "eyeBlinkLeft", 0.3, "surprise 0.38: raised brows, eyes open"),
+    ],
+)
+def test_side_eye_puppy_eyes_and_drunk_draw_their_look(model, text, shape, least, was):
+    shapes = model.predict(text).shapes
+    assert shapes[shape] >= least, (shapes.to_dict(), was)

@@ -786,3 +786,21 @@ def test_one_raised_eyebrow_is_a_question_not_a_gasp(model, text):
 def test_side_eye_puppy_eyes_and_drunk_draw_their_look(model, text, shape, least, was):
     shapes = model.predict(text).shapes
     assert shapes[shape] >= least, (shapes.to_dict(), was)
+
+
+@pytest.mark.parametrize(
+    ("text", "named", "not_this", "was"),
+    [
+        ("Rage, screaming at the top of his lungs.", "anger", "fear", "fear 0.44: 'Fearfully angry'"),
+        ("I am so mad I could scream at that referee.", "anger", "fear", "fear 0.4"),
+        ("She screams with delight.", "happiness", "fear", "fear 0.43"),
+        ("He shouts happily.", "happiness", "anger", "anger 0.46"),
+    ],
+)
+def test_a_scream_or_a_yell_voices_the_feeling_the_text_names(model, text, named, not_this, was):
+    emotions = model.predict(text).emotions
+    assert emotions[named] > 0.6 and emotions[not_this] < 0.25, (emotions.to_dict(), was)
+
+
+def test_a_scream_alone_still_reads_as_fear(model):
+    assert model.predict("She screams.").emotions.dominant() == "fear"

@@ -46,15 +46,15 @@ _NOT_LOOSE_DEGREE = set(_WORDS["not_a_loose_degree"])  # too common to scale the
 
 # Emotion words, then event words ("died", "stole"): regex over ONE word -> {emotion: strength
 # in [0, 1]}, and whether it is an event word.
+_EMOTION_KINDS = ("emotion_words", "event_words", "voiced_words")
+# (pattern, emotions, kind): kind says how a hit counts (``EmotionHit.event`` and ``.voiced``)
 _EMOTION_PATTERNS = [
-    (_word_pattern(pat), emos, kind == "event_words")
-    for kind in ("emotion_words", "event_words")
-    for pat, emos in _WORDS[kind]
+    (_word_pattern(pat), emos, kind) for kind in _EMOTION_KINDS for pat, emos in _WORDS[kind]
 ]
 # Every word a rule reads (emotion, event, feature, descriptor and degree words, words that are a
 # cue by themselves), as one pattern: a misspelt word is only corrected towards these (``spelling``).
 _READ_WORDS = _word_pattern("|".join(
-    [pat for kind in ("emotion_words", "event_words", "features", "standalone") for pat, *_ in _WORDS[kind]]
+    [pat for kind in (*_EMOTION_KINDS, "features", "standalone") for pat, *_ in _WORDS[kind]]
     + [row[0] for rows in _WORDS["descriptors"].values() for row in rows]
     + [re.escape(word) for word in {*DEGREE_BEFORE, *DEGREE_AFTER} if word.isalpha()]
 ))
@@ -119,6 +119,7 @@ class EmotionHit:
     degree: float = 1.0
     negated: bool = False
     event: bool = False  # says what happened ("died"), not what is felt
+    voiced: bool = False  # how a feeling is voiced ("screams"): it counts only if no feeling is named
     ironic: bool = False  # a stock phrase said in irony ("Oh joy, more paperwork.")
     unfelt: bool = False  # a degree word says the feeling is put on ("pretends to be happy")
 
@@ -294,13 +295,14 @@ def _scan_clause(
         if i > start and _UNNEGATING.get(tok) and _is_negator(tokens[i - 1]):
             idiom = f"{tokens[i - 1]} {tok}"
             found.emotion_hits.append(EmotionHit(idiom, dict(_UNNEGATING[tok]), event=True))
-        for pattern, emotions, event in _EMOTION_PATTERNS:
+        for pattern, emotions, kind in _EMOTION_PATTERNS:
             if i not in found.ironic_tokens and pattern.match(tok):
                 factor, used = _degree(tokens, i, start, end)
                 used_degree.update(used)
+                unfelt = any(tokens[k] in _UNFELT for k in used)
                 found.emotion_hits.append(
-                    EmotionHit(tok, dict(emotions), factor, _negated(tokens, i, start), event,
-                               unfelt=any(tokens[k] in _UNFELT for k in used))
+                    EmotionHit(tok, dict(emotions), factor, _negated(tokens, i, start),
+                               event=kind != "emotion_words", voiced=kind == "voiced_words", unfelt=unfelt)
                 )
                 break
         for pattern, fid in _FEATURE_PATTERNS:

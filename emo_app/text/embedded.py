@@ -241,7 +241,11 @@ class EmbeddedTextModel(TextModel):
         found_words = False
         degrees = []
         felt = False  # a feeling word other than a neutral one
+        hits = analysis.emotion_hits
+        names_feeling = any(not (h.event or h.negated) and set(h.emotions) != {"neutral"} for h in hits)
         for hit in analysis.emotion_hits:
+            if hit.voiced and names_feeling:  # "Rage, screaming": the scream voices the rage
+                continue
             if hit.negated:
                 for emotion in hit.emotions:
                     negated.add(EMO3D_EMOTIONS.index(emotion))

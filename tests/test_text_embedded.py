@@ -843,3 +843,9 @@ def test_ouch_is_a_pain_face(model):
     """'Ouch!' was a neutral face (no word of it was read)."""
     shapes = model.predict("Ouch!").shapes
     assert shapes["browDownLeft"] > 0.4 and shapes["eyeSquintLeft"] > 0.5, shapes.to_dict()
+
+
+def test_the_tongue_example_is_playful(model):
+    """'playfully' was read as nothing: the Describe example stuck its tongue out with surprise."""
+    prediction = model.predict("She sticks her tongue out playfully.")
+    assert prediction.emotions.dominant() == "happiness" and prediction.shapes["tongueOut"] > 0.8

@@ -849,3 +849,18 @@ def test_the_tongue_example_is_playful(model):
     """'playfully' was read as nothing: the Describe example stuck its tongue out with surprise."""
     prediction = model.predict("She sticks her tongue out playfully.")
     assert prediction.emotions.dominant() == "happiness" and prediction.shapes["tongueOut"] > 0.8
+
+
+@pytest.mark.parametrize(
+    ("text", "emotion", "was"),
+    [
+        ("Eyes wide with wonder.", "surprise", "fear 0.38: 'wonder' read as thinking"),
+        ("Stares blankly into space", "neutral", "fear 0.46: wide eyes"),
+        ("Face palm.", "anger", "neutral 0.72"),
+    ],
+)
+def test_wonder_blankly_and_a_facepalm_read_as_meant(model, text, emotion, was):
+    emotions = model.predict(text).emotions.to_dict()
+    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
+    top = max(feelings, key=feelings.get) if emotion != "neutral" else "neutral"
+    assert top == emotion and (emotion != "neutral" or max(feelings.values()) < 0.2), (emotions, was)

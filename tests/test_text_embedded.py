@@ -818,6 +818,7 @@ def test_a_scream_alone_still_reads_as_fear(model):
         ("She glares at him, seething.", "browDownLeft", "anger's open mouth"),
         ("Trying not to laugh.", "mouthSmileLeft", "a full laugh, jawOpen 0.45"),
         ("She tries not to smile.", "mouthSmileLeft", "a smile with parted lips"),
+        ("Furious, with a furrowed brow and lips pressed tight.", "browDownLeft", "lips apart over teeth"),
     ],
 )
 def test_a_quiet_or_held_back_feeling_keeps_the_mouth_shut(model, text, kept, was):

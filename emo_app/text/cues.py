@@ -445,7 +445,9 @@ def _descriptor_cues(
             phrase = f"{side.lower()} {phrase}"
         negated = _negated(tokens, lo, start) or any(t in NEGATORS for t in tokens[lo:hi])
         direction = options.get("direction", False) or bool(side and options.get("direction_when_one_sided"))
-        cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side, direction=direction))
+        closes = tuple(_expand(dict.fromkeys(options.get("closes", []), 1.0), None, 1.0))
+        cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side, direction=direction,
+                        closes=closes))
     return cues
 
 

@@ -326,14 +326,17 @@ class EmbeddedTextModel(TextModel):
         cue_sources: dict[str, list[tuple[str, float]]] = {}
         restrained: set[str] = set()
         suppressed: set[str] = set()
+        shut: set[str] = set()  # kept shut by a cue ("lips pressed"), unless another cue opens it
         sided: set[str] = set()
         cue_names: list[str] = []
         for cue in analysis.cues:
             label = ("not " if cue.negated else "") + cue.phrase
             cue_names.append(label)
             notes.extend(cue.notes)
-            suppressed.update(() if cue.negated else cue.closes)
+            shut.update(() if cue.negated else cue.closes)
             for shape, value in cue.shapes.items():
+                if shape in cue.closes:  # a held-back laugh does not open the jaw it keeps shut
+                    continue
                 if cue.negated:
                     suppressed.add(shape)
                     continue
@@ -366,7 +369,7 @@ class EmbeddedTextModel(TextModel):
                     explanation[other].append(
                         (f"cue: only the {named} side is named, so this side is damped", float(values[j]))
                     )
-        for shape in suppressed:
+        for shape in suppressed | (shut - set(cue_values)):
             i = INDEX[shape]
             values[i] *= NEGATED_FACTOR
             explanation.setdefault(shape, []).append(("cue: negated in the text", float(values[i])))

@@ -77,8 +77,10 @@ NEGATED_LEANS: dict[str, dict[str, float]] = _WORDS["negated_leans"]
 _FEATURE_PATTERNS = [(_word_pattern(pat), fid) for pat, fid in _WORDS["features"]]
 _CORNER_CONTEXT = set(_WORDS["corner_context"])
 # (feature, descriptor regex) -> {shape base: weight}, options. A base without "Left"/"Right"
-# and listed in SIDED gets the side(s) the text names (both when it names none). Option
-# "direction": the movement says nothing of the feeling ("opens his mouth"), see ``Cue.direction``.
+# and listed in SIDED gets the side(s) the text names (both when it names none). Options:
+# "direction", the movement says nothing of the feeling ("opens his mouth"), see ``Cue.direction``;
+# "direction_when_one_sided", the same for one side only ("raises an eyebrow"); "closes", shapes
+# the cue keeps shut whatever the emotions do ("lips pressed tight"), see ``Cue.closes``.
 SIDED = set(_WORDS["sided"])
 _DESCRIPTOR_PATTERNS = {
     fid: [(_word_pattern(row[0]), row[1], row[2] if len(row) > 2 else {}) for row in rows]
@@ -87,7 +89,8 @@ _DESCRIPTOR_PATTERNS = {
 # Words that are a facial cue by themselves: (regex, shapes, default side for one-sided cues,
 # options). Options: "other_side", shapes for the other side of a one-sided cue (a confused look
 # raises one brow, on the side the text names if it names one, and lowers the other); "state",
-# the word names a state (tired, confused), whose face follows from it: see ``Cue.state``.
+# the word names a state (tired, confused), whose face follows from it: see ``Cue.state``;
+# "direction" and "closes" as for descriptors.
 _STANDALONE_PATTERNS = [
     (_word_pattern(row[0]), row[1], row[2], row[3] if len(row) > 3 else {})
     for row in _WORDS["standalone"]

@@ -865,3 +865,10 @@ def test_wonder_blankly_and_a_facepalm_read_as_meant(model, text, emotion, was):
     feelings = {k: v for k, v in emotions.items() if k != "neutral"}
     top = max(feelings, key=feelings.get) if emotion != "neutral" else "neutral"
     assert top == emotion and (emotion != "neutral" or max(feelings.values()) < 0.2), (emotions, was)
+
+
+def test_annoyed_but_trying_to_be_polite_smiles_under_lowered_brows(model):
+    """Was a full scowl (anger 0.67): the politeness did not show."""
+    shapes = model.predict("annoyed but trying to be polite").shapes
+    assert shapes["browDownLeft"] > 0.5 and shapes["mouthSmileLeft"] > 0.3, shapes.to_dict()
+    assert shapes["cheekSquintLeft"] < 0.25, shapes.to_dict()  # put on: it does not reach the eyes

@@ -603,7 +603,7 @@ def test_to_dict_is_json(model):
     [("😂😂😂", "happiness", "jawOpen"), ("😡", "anger", "browDownLeft"), ("😢", "sadness", "browInnerUp"),
      ("😱", "fear", "eyeWideLeft"), ("🤢", "disgust", "noseSneerLeft"),
      ("I failed the exam :(", "sadness", "mouthFrownLeft"), ("so happy :)", "happiness", "mouthSmileLeft"),
-     ("lol", "happiness", "mouthSmileLeft")],
+     ("lol", "happiness", "mouthSmileLeft"), ("😝", "happiness", "tongueOut"), ("🫣", "fear", "eyeWideLeft")],
 )
 def test_an_emoji_or_emoticon_reads_as_the_face_it_shows(model, text, emotion, shape):
     """Emoji alone were refused ("no words in it"), and an emoticon was punctuation."""

@@ -265,3 +265,23 @@ def test_tongue_out_brings_the_tongue_past_the_lips_on_the_full_head(head):
     closed, out = _render(), _render({"tongueOut": 1.0})
     changed = np.abs(out[..., :3].astype(int) - closed[..., :3].astype(int)).max(axis=2) > 40
     assert changed.sum() > 1500, changed.sum()  # a tongue's worth of pixels at 512 px
+
+
+def test_a_tongue_stuck_out_leaves_the_mouths_shadow_and_an_open_mouth_keeps_it(head):
+    """The mouth's colours hold the neutral pose's shadow, so the tongue came out as dark as it
+    sits behind the teeth (a mauve tongue); an open mouth's inside must stay as it was."""
+    from emo_app.face.render import cavity_shading, posed_normals
+
+    mouth = head.part("mouth")
+
+    def relight(weights: dict[str, float]) -> np.ndarray:
+        posed = head.deform(Blendshapes.from_dict(weights))
+        return cavity_shading(head, posed, posed_normals(head, posed))[mouth.start : mouth.stop]
+
+    np.testing.assert_array_equal(relight({"jawOpen": 1.0, "mouthFunnel": 0.3}), 1.0)
+    out = relight({"tongueOut": 1.0})
+    assert out.max() > 1.3 and out.min() == 1.0  # the tip in full light; the teeth untouched
+    closed, stuck_out = _render({"jawOpen": 0.4}), _render({"tongueOut": 1.0})
+    changed = np.abs(stuck_out[..., :3].astype(int) - closed[..., :3].astype(int)).max(axis=2) > 40
+    tongue = stuck_out[..., :3][changed].astype(float)
+    assert tongue[:, 0].mean() > 150 and tongue[:, 0].mean() > 1.3 * tongue[:, 1].mean()  # lit pink

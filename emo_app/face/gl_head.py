@@ -285,7 +285,8 @@ class HeadBuffers:
         if uvs is not None:
             uvs_all[part.start : part.stop] = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
             colors = None
-        shaded = getattr(rig, "weld", None) is not None and part.uvs is not None  # render.cavity_shading
+        # render.cavity_shading relights the skin's creases and the mouth's inside every frame
+        shaded = getattr(rig, "weld", None) is not None and (part.uvs is not None or part.name == "mouth")
         if shaded:
             colors = np.ones((part.size, 4), np.float32) if colors is None else colors.astype(np.float32)
         elif texture is not None and part.name == "head" and uvs is None:

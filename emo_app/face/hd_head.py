@@ -375,8 +375,15 @@ def _paint_irises(points: np.ndarray, colors: np.ndarray) -> None:
         colors[side, :3] = rgb
 
 
+def mouth_depth_shade(points: np.ndarray, front: float) -> np.ndarray:
+    """(n,) light left at each point of the mouth's inside, by its depth behind ``front`` (the
+    front teeth's z): the tongue and back teeth sit in the mouth's shadow, as in a real open
+    mouth, and a tongue stuck out past the teeth is in full light."""
+    depth = front - points[:, 2]
+    return 0.18 + 0.82 * np.clip(1.0 - depth / 3.0, 0, 1) ** 1.5
+
+
 def _shade_mouth(points: np.ndarray, colors: np.ndarray) -> None:
-    """Darken the mouth's inside with depth behind the front teeth: the tongue and back teeth sit
-    in the mouth's shadow, as they do in a real open mouth."""
-    depth = points[:, 2].max() - points[:, 2]
-    colors[:, :3] *= (0.18 + 0.82 * np.clip(1.0 - depth / 3.0, 0, 1) ** 1.5)[:, None]
+    """Bake the neutral pose's mouth shadow into the colours (the renderer relights the parts
+    that move out of it, ``render.cavity_shading``)."""
+    colors[:, :3] *= mouth_depth_shade(points, points[:, 2].max())[:, None]

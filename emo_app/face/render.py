@@ -26,6 +26,7 @@ from emo_app.blendshapes import Blendshapes
 from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
 from emo_app.face.gl_head import GLState, Stage
+from emo_app.face.hd_head import mouth_depth_shade
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -164,15 +165,36 @@ def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.nd
     cheap stand-in for ambient occlusion that makes furrows, nasolabial folds and lid creases
     show as they form. A vertex sitting below the mean of its neighbours, along its normal, is
     in a crease; creases an expression deepens count fully, the neutral face's own hollows
-    (eye sockets, nostrils) a third. None for a rig without a weld map (the mask head)."""
+    (eye sockets, nostrils) a third. The mouth's inside, whose colours hold the neutral pose's
+    shadow, is relit by how far each point has moved out of it (a tongue stuck out past the
+    teeth is no longer in the mouth's shadow). None for a rig without a weld map (the mask head)."""
     if getattr(rig, "weld", None) is None or CAVITY_STRENGTH <= 0:
         return None
     mean, neutral_depth, scale = _cavity_basis(rig)
     posed = np.asarray(vertices, np.float32)
     depth = np.einsum("ij,ij->i", mean @ posed - posed, normals)
     crease = (depth - neutral_depth) + 0.35 * neutral_depth
-    shade = 1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5)
-    return np.take(shade, rig.weld).astype(np.float32)  # split copies take their representative's
+    shade = np.take(1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5), rig.weld)
+    mouth = next((part for part in rig.parts if part.name == "mouth"), None)
+    if mouth is not None:  # split copies above take their representative's; the mouth has none
+        shade[mouth.start : mouth.stop] = _mouth_relight(rig, mouth, posed[mouth.start : mouth.stop])
+    return shade.astype(np.float32)
+
+
+MOUTH_RELIT_FROM, MOUTH_RELIT_FULL = 0.5, 1.5  # how far forward (cm) a point must come to be relit
+
+
+def _mouth_relight(rig: Any, mouth: Any, inside: np.ndarray) -> np.ndarray:
+    """(mouth vertices,) factor on the mouth's colours, which hold the neutral pose's shadow: a
+    point that comes well forward (a tongue stuck out) takes the light of where it is now. The
+    jaw's own small glide forward does not count, so an open mouth keeps its shadowed inside
+    (relighting that too made FER read 3 of the 84 descriptions' open mouths as surprise or fear)."""
+    neutral = rig.neutral[mouth.start : mouth.stop]
+    front = float(neutral[:, 2].max())
+    ratio = mouth_depth_shade(inside, front) / mouth_depth_shade(neutral, front)
+    came = inside[:, 2] - neutral[:, 2]
+    forward = np.clip((came - MOUTH_RELIT_FROM) / (MOUTH_RELIT_FULL - MOUTH_RELIT_FROM), 0.0, 1.0)
+    return 1.0 + (ratio - 1.0) * forward
 
 
 def vertex_light(rig: Any, vertices: np.ndarray, normals: np.ndarray, view: str = "front") -> np.ndarray:

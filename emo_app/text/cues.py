@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,9 @@ _STANDALONE_PATTERNS = [
     for row in _WORDS["standalone"]
 ]
 _OTHER_SIDE = {"Left": "Right", "Right": "Left"}
+_FEELING_OR_CUE = [p for p, _, kind in _EMOTION_PATTERNS if kind == "emotion_words"] + [
+    p for p, *_ in _STANDALONE_PATTERNS
+]
 # Where the eyes turn ("looks to the left", "glances down"): a look verb, then a direction
 # within a few words (cues.json "gaze_about" says which words are skipped and why).
 _GAZE_VERB = _word_pattern(_WORDS["gaze_verbs"])
@@ -213,24 +217,21 @@ def _is_negator(token: str) -> bool:
     return token in NEGATORS or token.endswith("n't")
 
 
-def _quiet_cues(tokens: list[str], start: int, end: int) -> list[Cue]:
-    """'quietly furious', 'weeps quietly': a quiet word beside a feeling or a cue shuts the mouth."""
-    def feels(j: int) -> bool:  # a feeling or a cue; a comma between still counts ("quiet, satisfied")
-        if 0 <= j < len(tokens) and tokens[j] == ",":
-            j += 1 if j > i else -1
-        if not 0 <= j < len(tokens):
-            return False
-        feelings = [pattern for pattern, _, kind in _EMOTION_PATTERNS if kind == "emotion_words"]
-        return any(p.match(tokens[j]) for p in feelings + [p for p, *_ in _STANDALONE_PATTERNS])
+def _feels_at(tokens: list[str], index: int, step: int) -> bool:
+    """The word next to ``index`` in direction ``step`` (past one comma: "a quiet, satisfied
+    smile") is an emotion word or a cue by itself."""
+    j = index + step
+    if 0 <= j < len(tokens) and tokens[j] == ",":
+        j += step
+    return 0 <= j < len(tokens) and any(p.match(tokens[j]) for p in _FEELING_OR_CUE)
 
-    cues = []
-    for i in range(start, end):
-        if tokens[i] not in _QUIET_WORDS:
-            continue
-        if feels(i - 1) or feels(i + 1):
-            closes = tuple(_expand(dict.fromkeys(_QUIET_CLOSES, 1.0), None, 1.0))
-            cues.append(Cue(tokens[i], _expand(_QUIET_SHAPES, None, 1.0), state=True, closes=closes))
-    return cues
+
+def _quiet_cues(tokens: list[str], start: int, end: int) -> list[Cue]:
+    """'quietly furious', 'weeps quietly': a quiet word beside a feeling or a cue shuts the mouth;
+    beside anything else ('the surgeon said quietly') it says nothing of the face."""
+    return [Cue(tokens[i], _expand(_QUIET_SHAPES, None, 1.0), state=True, closes=_both_sides(_QUIET_CLOSES))
+            for i in range(start, end)
+            if tokens[i] in _QUIET_WORDS and (_feels_at(tokens, i, -1) or _feels_at(tokens, i, 1))]
 
 
 def _held_back(tokens: list[str], index: int, start: int) -> bool:
@@ -309,6 +310,11 @@ def _one_feature(tokens: list[str]) -> bool:
     return before or any(b in _ONE_SIDED_AFTER and any(p.match(a) for p in _SIDED_THINGS) for a, b in pairs)
 
 
+def _both_sides(bases: Sequence[str]) -> tuple[str, ...]:
+    """ARKit names of shape bases on both sides ("jawOpen", "mouthLowerDownLeft", ...Right)."""
+    return tuple(_expand(dict.fromkeys(bases, 1.0), None, 1.0))
+
+
 def _expand(shapes: dict[str, float], side: str | None, factor: float) -> dict[str, float]:
     out: dict[str, float] = {}
     for base, weight in shapes.items():
@@ -360,10 +366,10 @@ def _scan_clause(
                 expanded = _expand(shapes, side, factor)
                 if side and "other_side" in options:
                     expanded.update(_expand(options["other_side"], _OTHER_SIDE[side], factor))
-                closes = tuple(_expand(dict.fromkeys(options.get("closes", []), 1.0), None, 1.0))
+                closes = _both_sides(options.get("closes", []))
                 if _held_back(tokens, i, start):
                     expanded.update(_expand(_HELD_BACK_SHAPES, None, 1.0))
-                    closes = tuple(_expand(dict.fromkeys(_HELD_BACK_CLOSES, 1.0), None, 1.0))
+                    closes = _both_sides(_HELD_BACK_CLOSES)
                 cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
                           state=options.get("state", False), direction=options.get("direction", False),
                           closes=closes)
@@ -448,7 +454,7 @@ def _descriptor_cues(
             phrase = f"{side.lower()} {phrase}"
         negated = _negated(tokens, lo, start) or any(t in NEGATORS for t in tokens[lo:hi])
         direction = options.get("direction", False) or bool(side and options.get("direction_when_one_sided"))
-        closes = tuple(_expand(dict.fromkeys(options.get("closes", []), 1.0), None, 1.0))
+        closes = _both_sides(options.get("closes", []))
         cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side, direction=direction,
                         closes=closes))
     return cues

@@ -872,3 +872,13 @@ def test_annoyed_but_trying_to_be_polite_smiles_under_lowered_brows(model):
     shapes = model.predict("annoyed but trying to be polite").shapes
     assert shapes["browDownLeft"] > 0.5 and shapes["mouthSmileLeft"] > 0.3, shapes.to_dict()
     assert shapes["cheekSquintLeft"] < 0.25, shapes.to_dict()  # put on: it does not reach the eyes
+
+
+def test_pursed_lips_stay_shut_and_suspicion_raises_one_brow(model):
+    """'Raised eyebrows, pursed lips' parted the lips under surprise's open jaw (0.3); 'Eyes
+    narrowed in suspicion' raised no brow: 'suspicion' was read as a feeling, not as a look."""
+    pursed = model.predict("Raised eyebrows, pursed lips").shapes
+    assert pursed["mouthPucker"] > 0.5 and pursed["jawOpen"] < 0.05, pursed.to_dict()
+    suspicious = model.predict("Eyes narrowed in suspicion").shapes
+    raised, other = sorted([suspicious["browOuterUpLeft"], suspicious["browOuterUpRight"]], reverse=True)
+    assert raised > 0.6 and other < 0.3 and suspicious["eyeSquintLeft"] > 0.5, suspicious.to_dict()

@@ -882,3 +882,10 @@ def test_pursed_lips_stay_shut_and_suspicion_raises_one_brow(model):
     suspicious = model.predict("Eyes narrowed in suspicion").shapes
     raised, other = sorted([suspicious["browOuterUpLeft"], suspicious["browOuterUpRight"]], reverse=True)
     assert raised > 0.6 and other < 0.3 and suspicious["eyeSquintLeft"] > 0.5, suspicious.to_dict()
+
+
+def test_one_corner_of_the_mouth_raised_raises_one_corner(model):
+    """'one corner of his mouth raised' lifted both corners (0.6 each): the side was looked for
+    just before 'mouth', not before 'corner'."""
+    shapes = model.predict("He smirks with one corner of his mouth raised.").shapes
+    assert shapes["mouthSmileLeft"] > 0.5 and shapes["mouthSmileRight"] < 0.2, shapes.to_dict()

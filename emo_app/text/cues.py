@@ -292,6 +292,10 @@ def _side_near(tokens: list[str], index: int, start: int, end: int) -> str | Non
         return ONE_SIDE
     if index + 1 < end and tokens[index + 1] in _ONE_SIDED_AFTER:  # "smiles smugly"
         return ONE_SIDE
+    # "one corner of his mouth": the side the corner has
+    if index - 4 >= start and tokens[index - 2] == "of" and tokens[index - 3] in {"corner", "side"} \
+            and tokens[index - 4] in _ONE_SIDED_WORDS:
+        return ONE_SIDE
     return None
 
 

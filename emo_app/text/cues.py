@@ -234,10 +234,14 @@ def _quiet_cues(tokens: list[str], start: int, end: int) -> list[Cue]:
             if tokens[i] in _QUIET_WORDS and (_feels_at(tokens, i, -1) or _feels_at(tokens, i, 1))]
 
 
+def _holds_back(tokens: list[str], j: int, start: int) -> bool:
+    """Token ``j`` is the 'not' of 'trying not to': it holds a feeling back, it does not deny it."""
+    return tokens[j] == "not" and j > start and tokens[j - 1] in _HOLDING_BACK
+
+
 def _held_back(tokens: list[str], index: int, start: int) -> bool:
     """'trying not to <word>': the feeling is there and held back."""
-    return any(tokens[j] == "not" and j > start and tokens[j - 1] in _HOLDING_BACK
-               for j in range(max(start, index - NEGATION_SCOPE), index))
+    return any(_holds_back(tokens, j, start) for j in range(max(start, index - NEGATION_SCOPE), index))
 
 
 def _negated(tokens: list[str], index: int, start: int) -> bool:
@@ -246,7 +250,7 @@ def _negated(tokens: list[str], index: int, start: int) -> bool:
         if _is_negator(tok):
             if j + 1 < index and tokens[j + 1] in _UNNEGATING:  # "can't stop smiling"
                 continue  # a later negator still counts: "can't believe he's not happy"
-            if tok == "not" and j > start and tokens[j - 1] in _HOLDING_BACK:
+            if _holds_back(tokens, j, start):
                 continue
             # "I couldn't be happier" says the most, not the opposite
             could_not = tok in _COULD_NOT or (tok == "not" and j > start and tokens[j - 1] == "could")

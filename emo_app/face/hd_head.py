@@ -160,10 +160,15 @@ def _arkit_deltas(names: list[str], raw: np.ndarray, count: int) -> np.ndarray:
     return deltas
 
 
+def _face_materials(mesh: dict[str, Any]) -> np.ndarray:
+    """(faces,) the material name of each face of the mesh."""
+    return np.asarray(mesh["materials"])[mesh["face_material"]]
+
+
 def _fit_frame(mesh: dict[str, Any], target_width: float) -> tuple[np.ndarray, np.float64]:
     """Vertices scaled so the face is ``target_width`` wide and moved onto the mask head's frame."""
     vertices, faces = mesh["vertices"], mesh["faces"]
-    face_mask = np.array([mesh["materials"][m] == "M_Face" for m in mesh["face_material"]])
+    face_mask = _face_materials(mesh) == "M_Face"
     face_vertices = np.unique(faces[face_mask][faces[face_mask] >= 0])
     lo, hi = vertices[face_vertices].min(0), vertices[face_vertices].max(0)
     scale = target_width / (hi[0] - lo[0])
@@ -258,7 +263,7 @@ def _tongue_dorsum(mesh: dict[str, Any], vertices: np.ndarray) -> tuple[np.ndarr
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    materials = np.array([mesh["materials"][m] for m in mesh["face_material"]])
+    materials = _face_materials(mesh)
     inside_mouth = materials == "M_GumsTongue"
     quads, quad_uvs = mesh["faces"][inside_mouth], mesh["face_uvs"][inside_mouth]
     pairs = [(quad_uvs[:, a], quad_uvs[:, b]) for a, b in ((0, 1), (1, 2), (2, 3), (3, 0))]

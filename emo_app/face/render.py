@@ -170,31 +170,46 @@ def cavity_shading(rig: Any, vertices: np.ndarray, normals: np.ndarray) -> np.nd
     teeth is no longer in the mouth's shadow). None for a rig without a weld map (the mask head)."""
     if getattr(rig, "weld", None) is None or CAVITY_STRENGTH <= 0:
         return None
-    mean, neutral_depth, scale = _cavity_basis(rig)
+    mean, neutral_depth, scale, mouth = _cavity_basis(rig)
     posed = np.asarray(vertices, np.float32)
     depth = np.einsum("ij,ij->i", mean @ posed - posed, normals)
     crease = (depth - neutral_depth) + 0.35 * neutral_depth
     shade = np.take(1.0 - CAVITY_STRENGTH * np.clip(crease / (4.0 * scale), 0.0, 0.5), rig.weld)
-    mouth = next((part for part in rig.parts if part.name == "mouth"), None)
     if mouth is not None:  # split copies above take their representative's; the mouth has none
-        shade[mouth.start : mouth.stop] = _mouth_relight(rig, mouth, posed[mouth.start : mouth.stop])
+        shade[mouth.part.start : mouth.part.stop] = mouth.relight(posed[mouth.part.start : mouth.part.stop])
     return shade.astype(np.float32)
 
 
 MOUTH_RELIT_FROM, MOUTH_RELIT_FULL = 0.5, 1.5  # how far forward (cm) a point must come to be relit
 
 
-def _mouth_relight(rig: Any, mouth: Any, inside: np.ndarray) -> np.ndarray:
-    """(mouth vertices,) factor on the mouth's colours, which hold the neutral pose's shadow: a
-    point that comes well forward (a tongue stuck out) takes the light of where it is now. The
-    jaw's own small glide forward does not count, so an open mouth keeps its shadowed inside
-    (relighting that too made FER read 3 of the 84 descriptions' open mouths as surprise or fear)."""
-    neutral = rig.neutral[mouth.start : mouth.stop]
-    front = float(neutral[:, 2].max())
-    ratio = mouth_depth_shade(inside, front) / mouth_depth_shade(neutral, front)
-    came = inside[:, 2] - neutral[:, 2]
-    forward = np.clip((came - MOUTH_RELIT_FROM) / (MOUTH_RELIT_FULL - MOUTH_RELIT_FROM), 0.0, 1.0)
-    return 1.0 + (ratio - 1.0) * forward
+@dataclass(frozen=True)
+class _MouthLight:
+    """The mouth's neutral pose, whose shadow its colours hold (``hd_head._shade_mouth``)."""
+
+    part: Any
+    neutral_z: np.ndarray  # (mouth vertices,)
+    front: float  # the front teeth's z
+    neutral_shade: np.ndarray  # (mouth vertices,) ``mouth_depth_shade`` of the neutral pose
+
+    @classmethod
+    def of(cls, rig: Any) -> _MouthLight | None:
+        mouth = next((part for part in rig.parts if part.name == "mouth"), None)
+        if mouth is None:
+            return None
+        neutral = rig.neutral[mouth.start : mouth.stop]
+        front = float(neutral[:, 2].max())
+        return cls(mouth, neutral[:, 2].copy(), front, mouth_depth_shade(neutral, front))
+
+    def relight(self, inside: np.ndarray) -> np.ndarray:
+        """(mouth vertices,) factor on the mouth's colours: a point that comes well forward (a
+        tongue stuck out) takes the light of where it is now. The jaw's own small glide forward
+        does not count, so an open mouth keeps its shadowed inside (relighting that too made FER
+        read 3 of the 84 descriptions' open mouths as surprise or fear)."""
+        ratio = mouth_depth_shade(inside, self.front) / self.neutral_shade
+        came = inside[:, 2] - self.neutral_z
+        forward = np.clip((came - MOUTH_RELIT_FROM) / (MOUTH_RELIT_FULL - MOUTH_RELIT_FROM), 0.0, 1.0)
+        return 1.0 + (ratio - 1.0) * forward
 
 
 def vertex_light(rig: Any, vertices: np.ndarray, normals: np.ndarray, view: str = "front") -> np.ndarray:
@@ -233,9 +248,9 @@ def shape_lights(rig: Any) -> np.ndarray:
 _CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}
 
 
-def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float]:
-    """The neighbour-mean operator over the welded skin, the neutral face's crease depths and
-    the typical vertex spacing, built once per rig."""
+def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float, _MouthLight | None]:
+    """The neighbour-mean operator over the welded skin, the neutral face's crease depths, the
+    typical vertex spacing and the mouth's neutral light, built once per rig."""
     cached = _CAVITY_BASES.get(id(rig))
     if cached is not None and cached[0] is rig:
         return cached[1]
@@ -253,7 +268,7 @@ def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float]:
     offset = mean @ neutral - neutral
     neutral_depth = np.einsum("ij,ij->i", offset, posed_normals(rig, neutral))
     scale = float(np.median(np.linalg.norm(offset, axis=1)[degree > 0]) + 1e-6)
-    basis = (mean, neutral_depth, scale)
+    basis = (mean, neutral_depth, scale, _MouthLight.of(rig))
     _CAVITY_BASES[id(rig)] = (rig, basis)
     return basis
 

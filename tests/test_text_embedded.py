@@ -904,3 +904,10 @@ def test_mouth_corners_turning_up_read_as_a_smile(model, text, emotion):
     assert prediction.emotions.dominant() == emotion, prediction.emotions.to_dict()
     if emotion == "happiness":
         assert prediction.shapes["mouthFrownLeft"] < 0.2 and prediction.shapes["browDownLeft"] < 0.2
+
+
+def test_why_a_shut_mouth_is_shut_names_the_cue(model):
+    """The 'Why each shape moved' table said 'negated in the text' for the jaw of 'Quietly
+    furious', which negates nothing."""
+    why = [reason for reason, _ in model.predict("Quietly furious").explanation["jawOpen"]]
+    assert why[-1] == "cue: 'quietly' keeps it shut" and not any("negated" in r for r in why), why

@@ -326,14 +326,14 @@ class EmbeddedTextModel(TextModel):
         cue_sources: dict[str, list[tuple[str, float]]] = {}
         restrained: set[str] = set()
         suppressed: set[str] = set()
-        shut: set[str] = set()  # kept shut by a cue ("lips pressed"), unless another cue opens it
+        shut: dict[str, str] = {}  # shape -> the cue keeping it shut ("lips pressed"), unless one opens it
         sided: set[str] = set()
         cue_names: list[str] = []
         for cue in analysis.cues:
             label = ("not " if cue.negated else "") + cue.phrase
             cue_names.append(label)
             notes.extend(cue.notes)
-            shut.update(() if cue.negated else cue.closes)
+            shut.update(dict.fromkeys(() if cue.negated else cue.closes, cue.phrase))
             for shape, value in cue.shapes.items():
                 if shape in cue.closes:  # a held-back laugh does not open the jaw it keeps shut
                     continue
@@ -369,10 +369,11 @@ class EmbeddedTextModel(TextModel):
                     explanation[other].append(
                         (f"cue: only the {named} side is named, so this side is damped", float(values[j]))
                     )
-        for shape in suppressed | (shut - set(cue_values)):
+        for shape in suppressed | (set(shut) - set(cue_values)):
             i = INDEX[shape]
             values[i] *= NEGATED_FACTOR
-            explanation.setdefault(shape, []).append(("cue: negated in the text", float(values[i])))
+            why = "cue: negated in the text" if shape in suppressed else f"cue: '{shut[shape]}' keeps it shut"
+            explanation.setdefault(shape, []).append((why, float(values[i])))
         notes.extend(_put_on(analysis, values, explanation))
         if prior.compounds:
             notes.append("compound expression: " + ", ".join(f"{n} ({s:.2f})" for n, s in prior.compounds))

@@ -504,6 +504,18 @@ def test_mundane_or_negated_situations_keep_a_neutral_face(model, text):
     assert max(v for k, v in emotions.items() if k != "neutral") < 0.3, emotions
 
 
+@pytest.mark.parametrize(("text", "angry"), [
+    ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
+    ("Cross the bridge and turn right.", False),
+    ("She is cross with him.", True),
+    ("He's very cross.", True),
+    ("A cross look.", True),
+])
+def test_cross_is_anger_only_when_it_describes_someone(model, text, angry):
+    anger = model.predict(text).emotions["anger"]
+    assert (anger >= 0.4) if angry else (anger < 0.2), anger
+
+
 def test_a_text_that_names_its_feeling_is_not_read_as_a_situation(model):
     # "he is content" sat nearer the contempt remarks than the mundane sentences
     prediction = model.predict("he is content")

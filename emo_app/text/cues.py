@@ -51,6 +51,19 @@ DEGREE_AFTER: dict[str, float] = _WORDS["degree_after"]
 _DEGREE_ONLY_BEFORE_STANDALONE = set(_WORDS["degree_only_before_standalone"])
 _NOT_LOOSE_DEGREE = set(_WORDS["not_a_loose_degree"])  # too common to scale the whole face
 
+# "cross" is a feeling only when it describes someone ("is cross", "a cross look", "cross with")
+_ADJECTIVE_FEELINGS = set(_WORDS["adjective_feelings"])
+_ADJECTIVE_BEFORE = set(_WORDS["adjective_before"]) | set(DEGREE_BEFORE)
+_ADJECTIVE_AFTER = set(_WORDS["adjective_after"])
+
+
+def _describes_someone(tokens: list[str], i: int, start: int, end: int) -> bool:
+    """Whether the word at ``i`` stands where an adjective describing someone would."""
+    before = tokens[i - 1] if i > start else ""
+    linked = before in _ADJECTIVE_BEFORE or before.endswith(("'s", "'m", "'re"))  # "he's cross"
+    return linked or (i + 1 < end and tokens[i + 1] in _ADJECTIVE_AFTER)
+
+
 # Emotion words, then event words ("died", "stole"): regex over ONE word -> {emotion: strength
 # in [0, 1]}, and whether it is an event word.
 _EMOTION_KINDS = ("emotion_words", "event_words", "voiced_words")
@@ -346,8 +359,9 @@ def _scan_clause(
         if i > start and _UNNEGATING.get(tok) and _is_negator(tokens[i - 1]):
             idiom = f"{tokens[i - 1]} {tok}"
             found.emotion_hits.append(EmotionHit(idiom, dict(_UNNEGATING[tok]), event=True))
+        as_feeling = tok not in _ADJECTIVE_FEELINGS or _describes_someone(tokens, i, start, end)
         for pattern, emotions, kind in _EMOTION_PATTERNS:
-            if i not in found.ironic_tokens and pattern.match(tok):
+            if as_feeling and i not in found.ironic_tokens and pattern.match(tok):
                 factor, used = _degree(tokens, i, start, end)
                 used_degree.update(used)
                 unfelt = any(tokens[k] in _UNFELT for k in used)

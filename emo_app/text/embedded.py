@@ -28,6 +28,11 @@ nearest neutral anchors are nearer than the emotion's own (``SITUATION_NEUTRAL_S
 The constants were chosen on the 112 sentences of ``lab/expressions/situations_dev.json``; the
 96 of ``situations_heldout.json`` were seen when the anchor set was (``python -m
 lab.expressions.situations`` scores both).
+Short mundane sentences ("The man stands.", "She turns her head.") sit far from every anchor
+but closer to some emotion's by chance (fear 0.89 and happiness 0.83), so the neutral anchors of
+both registers also hold ``flat`` sentences: looks, everyday actions, head turns, NPC lines,
+camera directions, made-up words, questions (``python -m lab.expressions.situations`` scores the
+flat dev and held-out sets written with them).
 The two channels are combined by their maximum (a face description keeps its face anchors'
 reading); a text that names its feeling, or negates one ("nobody died"), is not read as a
 situation at all (MiniLM does not read negation), nor is one that says what the face does
@@ -82,9 +87,11 @@ ANCHORS_FILE = Path(__file__).with_name("words") / "emotion_anchors.json"
 
 
 def load_emotion_anchors() -> dict[str, dict[str, list[str]]]:
-    """{"faces" | "situations": {emotion: sentences}} from ``words/emotion_anchors.json``."""
+    """{"faces" | "situations": {emotion: sentences}} from ``words/emotion_anchors.json``; the
+    flat sentences join the neutral anchors of both (module doc)."""
     data = json.loads(ANCHORS_FILE.read_text(encoding="utf-8"))
-    return {register: data[register] for register in ("faces", "situations")}
+    return {register: {**data[register], "neutral": data[register]["neutral"] + data["flat"]}
+            for register in ("faces", "situations")}
 
 
 class MiniLMEncoder:

@@ -8,6 +8,9 @@ only (no renders), a few seconds on 2 cores:
     python -m lab.expressions.situations -v     # and every sentence that reads wrong
 
 "Strong wrong" counts the worst misses: another emotion at 0.6 or more, a clear wrong face.
+"Shown" counts the neutral sentences that show a feeling anyway (one at 0.3 or more). The flat
+sets (``flat_dev.json``, ``flat_heldout.json``: looks, everyday actions, NPC lines, camera
+directions, made-up words) are all neutral: a mundane sentence should leave the face at rest.
 """
 
 from __future__ import annotations
@@ -21,22 +24,32 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 HERE = Path(__file__).parent
-SETS = {"dev": HERE / "situations_dev.json", "held-out": HERE / "situations_heldout.json"}
+SETS = {
+    "dev": HERE / "situations_dev.json",
+    "held-out": HERE / "situations_heldout.json",
+    "flat dev": HERE / "flat_dev.json",
+    "flat held-out": HERE / "flat_heldout.json",
+}
 STRONG = 0.6
+SHOWN = 0.3  # a feeling at this strength is visible on the face
 
 
 def score(model, path: Path, verbose: bool = False) -> dict[str, Counter]:
-    """{"right" | "strong_wrong" | "total": Counter per intended emotion} for one set."""
+    """{"right" | "strong_wrong" | "shown" | "total": Counter per intended emotion} for one set."""
     rows = [(key, text) for key, texts in json.loads(path.read_text(encoding="utf-8")).items()
             if not key.startswith("_") for text in texts]
-    counts = {"right": Counter(), "strong_wrong": Counter(), "total": Counter()}
+    counts = {"right": Counter(), "strong_wrong": Counter(), "shown": Counter(), "total": Counter()}
     for (key, text), prediction in zip(rows, model.predict_batch([text for _, text in rows])):
         emotions = prediction.emotions.to_dict()
         read = max(emotions, key=emotions.get)
         counts["total"][key] += 1
         counts["right"][key] += read == key
         counts["strong_wrong"][key] += read not in (key, "neutral") and emotions[read] >= STRONG
-        if verbose and read != key:
+        feeling = max((e for e in emotions if e != "neutral"), key=emotions.get)
+        shown = key == "neutral" and emotions[feeling] >= SHOWN
+        counts["shown"][key] += shown
+        if verbose and (read != key or shown):
+            read = feeling if shown else read
             print(f"  {key:>9} read as {read:<9} {emotions[read]:.2f}  {text}")
     return counts
 
@@ -52,8 +65,9 @@ def main(argv: list[str] | None = None) -> None:
         counts = score(model, path, args.verbose)
         right, total = sum(counts["right"].values()), sum(counts["total"].values())
         per = ", ".join(f"{k} {counts['right'][k]}/{n}" for k, n in counts["total"].items())
-        strong_wrong = sum(counts["strong_wrong"].values())
-        print(f"{name}: {right}/{total} read right, {strong_wrong} strong wrong ({per})")
+        strong_wrong, shown = sum(counts["strong_wrong"].values()), counts["shown"]["neutral"]
+        print(f"{name}: {right}/{total} read right, {strong_wrong} strong wrong, "
+              f"{shown}/{counts['total']['neutral']} neutral show a feeling ({per})")
 
 
 if __name__ == "__main__":

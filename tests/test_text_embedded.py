@@ -514,6 +514,28 @@ def test_a_mundane_short_sentence_leaves_the_face_at_rest(model, text):
     assert max(v for k, v in emotions.items() if k != "neutral") < 0.3, emotions
 
 
+@pytest.mark.parametrize(("text", "emotion"), [
+    ("She is upset.", "sadness"),  # contempt 0.94: read as a situation
+    ("He is dismayed.", "sadness"),  # contempt 1.00
+    ("She is inconsolable.", "sadness"),  # contempt 1.00
+    ("He is discouraged.", "sadness"),  # contempt 1.00
+    ("I feel so down today.", "sadness"),  # happiness 0.64
+    ("Feeling blue.", "sadness"),  # neutral
+    ("She is cranky.", "anger"),  # contempt 0.27
+    ("He is appalled.", "disgust"),  # contempt 0.78
+    ("She is silly.", "happiness"),  # contempt 0.94
+    ("She is hysterical.", "fear"),  # contempt 0.58
+    ("He is cautious.", "fear"),
+    ("Touched by her kindness.", "happiness"),  # contempt 0.43
+])
+def test_everyday_feeling_words_read_as_the_feeling(model, text, emotion):
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
+    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
+    assert max(feelings, key=feelings.get) == emotion and emotions[emotion] >= 0.3, emotions
+    assert not any("read as a situation" in note for note in prediction.notes), prediction.notes
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

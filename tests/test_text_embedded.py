@@ -510,8 +510,15 @@ def test_mundane_or_negated_situations_keep_a_neutral_face(model, text):
 @pytest.mark.parametrize("text", ["The man stands.", "She turns her head to the side.", "He is very tall.",
                                   "She reads a book.", "He sat down."])
 def test_a_mundane_short_sentence_leaves_the_face_at_rest(model, text):
-    emotions = model.predict(text).emotions.to_dict()
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
     assert max(v for k, v in emotions.items() if k != "neutral") < 0.3, emotions
+    assert any("the face stays at rest" in note for note in prediction.notes), prediction.notes  # says why
+
+
+def test_only_a_text_with_nothing_to_show_says_the_face_stays_at_rest(model):
+    for text in ("Happy.", "Not happy.", "My dog died.", "He looks to the left."):
+        assert not any("stays at rest" in note for note in model.predict(text).notes), text
 
 
 @pytest.mark.parametrize(("text", "emotion"), [

@@ -81,6 +81,7 @@ SITUATION_FULL = 0.30
 SITUATION_LEAD = 0.06
 SITUATION_NEIGHBOURS = 2
 SITUATION_NEUTRAL_SLACK = 0.10
+AT_REST_BELOW = 0.3  # a text whose every feeling is weaker than this says so in its notes
 SITUATION_MIN_WORDS = 3  # "What?" and "Hmm." tell no situation (they read as contempt remarks)
 MAX_TOKENS = 128
 ANCHORS_FILE = Path(__file__).with_name("words") / "emotion_anchors.json"
@@ -384,6 +385,8 @@ class EmbeddedTextModel(TextModel):
         notes.extend(_put_on(analysis, values, explanation))
         if prior.compounds:
             notes.append("compound expression: " + ", ".join(f"{n} ({s:.2f})" for n, s in prior.compounds))
+        if not (analysis.emotion_hits or analysis.cues) and intensities[1:].max() < AT_REST_BELOW:
+            notes.append("no feeling, face movement or situation in the text: the face stays at rest")
         notes.append(
             "emotions from emotion words (negation, degree), event words and MiniLM similarity to "
             "anchor faces and situations; face from the FACS prior plus the facial cues in the text"

@@ -285,3 +285,23 @@ def test_a_tongue_stuck_out_leaves_the_mouths_shadow_and_an_open_mouth_keeps_it(
     changed = np.abs(stuck_out[..., :3].astype(int) - closed[..., :3].astype(int)).max(axis=2) > 40
     tongue = stuck_out[..., :3][changed].astype(float)
     assert tongue[:, 0].mean() > 150 and tongue[:, 0].mean() > 1.3 * tongue[:, 1].mean()  # lit pink
+
+
+def test_the_3d_viewer_lights_a_stuck_out_tongue_as_the_render_does(head):
+    """The page's 3D viewer takes its colours from ``vertex_light``, which left the mouth out of
+    the relight: its tongue stayed in the mouth's shadow (median light 0.72, darker than at rest)."""
+    from emo_app.face.render import posed_normals, vertex_light
+
+    mouth = head.part("mouth")
+
+    def light(weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        posed = head.deform(Blendshapes.from_dict(weights))
+        lit = vertex_light(head, posed, posed_normals(head, posed))[mouth.start : mouth.stop]
+        return lit, posed[mouth.start : mouth.stop, 2] - head.neutral[mouth.start : mouth.stop, 2]
+
+    rest, _ = light({})
+    out, came = light({"tongueOut": 1.0})
+    tip = came > 1.5
+    assert tip.sum() > 50 and np.median(out[tip]) > 1.5 * np.median(rest[tip])  # out of the shadow
+    opened, _ = light({"jawOpen": 1.0})
+    assert np.median(opened) < np.median(rest)  # an open mouth's inside keeps its shadow

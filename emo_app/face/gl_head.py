@@ -18,6 +18,12 @@ from typing import Any
 import numpy as np
 
 
+def cavity_shaded(part: Any) -> bool:
+    """Whether ``render.cavity_shading`` shades rig ``part``: the skin (its creases) and the
+    mouth's inside (relit where it comes out of the mouth's shadow), not the eyes or teeth."""
+    return part.uvs is not None or part.name == "mouth"
+
+
 @dataclass(frozen=True)
 class Stage:
     """One named view: the camera pose, the directional lights (pose, intensity), the ambient
@@ -286,7 +292,7 @@ class HeadBuffers:
             uvs_all[part.start : part.stop] = np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]])  # GL: v up
             colors = None
         # render.cavity_shading relights the skin's creases and the mouth's inside every frame
-        shaded = getattr(rig, "weld", None) is not None and (part.uvs is not None or part.name == "mouth")
+        shaded = getattr(rig, "weld", None) is not None and cavity_shaded(part)
         if shaded:
             colors = np.ones((part.size, 4), np.float32) if colors is None else colors.astype(np.float32)
         elif texture is not None and part.name == "head" and uvs is None:

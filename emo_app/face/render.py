@@ -25,7 +25,7 @@ import numpy as np
 from emo_app.blendshapes import Blendshapes
 from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
-from emo_app.face.gl_head import GLState, Stage
+from emo_app.face.gl_head import GLState, Stage, cavity_shaded
 from emo_app.face.hd_head import mouth_depth_shade
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -227,7 +227,7 @@ def vertex_light(rig: Any, vertices: np.ndarray, normals: np.ndarray, view: str 
     cavity = cavity_shading(rig, vertices, normals)
     if cavity is not None:
         for part in rig.parts:
-            if part.uvs is not None:  # as gl_head shades them: the skin, not the eyes or teeth
+            if cavity_shaded(part):  # as gl_head shades them: the skin and the mouth's inside
                 light[part.start : part.stop] *= cavity[part.start : part.stop]
     return light
 

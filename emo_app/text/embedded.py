@@ -308,6 +308,8 @@ class EmbeddedTextModel(TextModel):
         for i in negated:
             values[i] *= NEGATED_FACTOR
         values[0] = max(values[0], 1.0 - values[1:].max())
+        if not (analysis.emotion_hits or analysis.cues) and values[1:].max() < AT_REST_BELOW:
+            notes.append("no feeling, face movement or situation in the text: the face stays at rest")
         return np.clip(values, 0.0, 1.0), notes
 
     def analyse_emotions(self, texts: Sequence[str]) -> list[EmotionIntensities]:
@@ -385,8 +387,6 @@ class EmbeddedTextModel(TextModel):
         notes.extend(_put_on(analysis, values, explanation))
         if prior.compounds:
             notes.append("compound expression: " + ", ".join(f"{n} ({s:.2f})" for n, s in prior.compounds))
-        if not (analysis.emotion_hits or analysis.cues) and intensities[1:].max() < AT_REST_BELOW:
-            notes.append("no feeling, face movement or situation in the text: the face stays at rest")
         notes.append(
             "emotions from emotion words (negation, degree), event words and MiniLM similarity to "
             "anchor faces and situations; face from the FACS prior plus the facial cues in the text"

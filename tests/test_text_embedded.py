@@ -555,6 +555,31 @@ def test_an_interjection_shows_the_feeling_it_voices(model, text, emotion):
     assert max(feelings, key=feelings.get) == emotion and emotions[emotion] >= 0.4, emotions
 
 
+@pytest.mark.parametrize(("text", "emotion", "was"), [
+    ("He used to be angry, now he is calm.", "neutral", "anger"),  # was anger 0.88: a full scowl
+    ("He was happy, then he became sad.", "sadness", "happiness"),  # "Happily sad" (0.86 each)
+    ("At first she was scared, but then she laughed.", "happiness", "fear"),
+    ("She stopped crying and smiled.", "happiness", "sadness"),
+    ("She was furious until he apologized, now she is happy.", "happiness", "anger"),  # anger 1.00
+    ("She went from happy to sad.", "sadness", "happiness"),
+    ("Happy, then sad, then angry.", "anger", "sadness"),
+])
+def test_a_feeling_that_gives_way_to_another_shows_the_last_one(model, text, emotion, was):
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
+    assert max(emotions, key=emotions.get) == emotion and emotions[was] < 0.1, emotions
+    assert any("is over by the end of the text" in note for note in prediction.notes), prediction.notes
+
+
+def test_a_feeling_that_is_over_leaves_no_face_and_unchanged_texts_keep_theirs(model):
+    stopped = model.predict("He stopped crying.")
+    assert stopped.emotions["sadness"] < 0.1 and stopped.shapes["mouthFrownLeft"] < 0.1  # the cue is over too
+    assert model.predict("I can't stop smiling.").emotions["happiness"] > 0.6  # emphasis, not a stop
+    assert model.predict("I am so happy now.").emotions["happiness"] > 0.8  # nothing follows "now"
+    ear_to_ear = model.predict("She smiles from ear to ear.")  # no feeling between "from" and "to"
+    assert ear_to_ear.shapes["mouthSmileLeft"] > 0.8
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

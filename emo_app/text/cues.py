@@ -148,6 +148,8 @@ class EmotionHit:
     voiced: bool = False  # how a feeling is voiced ("screams"): it counts only if no feeling is named
     ironic: bool = False  # a stock phrase said in irony ("Oh joy, more paperwork.")
     unfelt: bool = False  # a degree word says the feeling is put on ("pretends to be happy")
+    at: int = -1  # the word's token index (-1: a phrase of several)
+    earlier: bool = False  # another feeling follows it ("used to be angry, now calm"): see _mark_earlier
 
 
 @dataclass
@@ -168,6 +170,7 @@ class Cue:
     direction: bool = False
     # shapes this cue keeps shut whatever the emotions do ("quietly furious": anger's open mouth)
     closes: tuple[str, ...] = ()
+    at: int = -1  # the token index of its first word (-1: not placed), for _mark_earlier
 
 
 @dataclass
@@ -367,7 +370,8 @@ def _scan_clause(
                 unfelt = any(tokens[k] in _UNFELT for k in used)
                 found.emotion_hits.append(
                     EmotionHit(tok, dict(emotions), factor, _negated(tokens, i, start),
-                               event=kind != "emotion_words", voiced=kind == "voiced_words", unfelt=unfelt)
+                               event=kind != "emotion_words", voiced=kind == "voiced_words", unfelt=unfelt,
+                               at=i)
                 )
                 break
         for pattern, fid in _FEATURE_PATTERNS:
@@ -394,7 +398,7 @@ def _scan_clause(
                     closes = _both_sides(_HELD_BACK_CLOSES)
                 cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
                           state=options.get("state", False), direction=options.get("direction", False),
-                          closes=closes)
+                          closes=closes, at=i)
                 if default_side and text_side is None:
                     cue.notes.append(
                         f"'{tok}' is one-sided; the text names no side, so the subject's "
@@ -478,7 +482,7 @@ def _descriptor_cues(
         direction = options.get("direction", False) or bool(side and options.get("direction_when_one_sided"))
         closes = _both_sides(options.get("closes", []))
         cues.append(Cue(phrase, _expand(shapes, side, factor), factor, negated, side, direction=direction,
-                        closes=closes))
+                        closes=closes, at=lo))
     return cues
 
 
@@ -525,7 +529,30 @@ def analyse(text: str) -> TextAnalysis:
         if i not in used_degree and tokens[i] not in _NOT_LOOSE_DEGREE
     ]
     found.global_degree = float(min(loose, key=lambda f: -abs(f - 1.0))) if loose else 1.0
+    _mark_earlier(tokens, found)
     return found
+
+
+_CHANGE_WORDS = set(_WORDS["change_words"])
+_STOPPING_WORDS = set(_WORDS["stopping_words"])
+
+
+def _mark_earlier(tokens: list[str], found: TextAnalysis) -> None:
+    """Mark the feeling words a still face no longer shows, and drop such face cues: those before
+    the last change word that a feeling word follows ("then", "now"; "to" after "from" and a
+    feeling word), and those right after a stopping word ("stopped crying")."""
+    feelings = [h for h in found.emotion_hits if h.at >= 0 and not h.negated]
+    starts = [i for i, t in enumerate(tokens) if t == "from"]
+    changes = [i for i, t in enumerate(tokens) if t in _CHANGE_WORDS or (  # "from sad to", not "ear to ear"
+        t == "to" and any(f < h.at < i for f in starts for h in feelings))]
+    last = max((i for i in changes if any(h.at > i for h in feelings)), default=-1)
+
+    def over(at: int) -> bool:
+        return at >= 0 and (at < last or (at > 0 and tokens[at - 1] in _STOPPING_WORDS))
+
+    for hit in feelings:
+        hit.earlier = over(hit.at)
+    found.cues = [cue for cue in found.cues if not over(cue.at)]
 
 
 def side_neutral_text(text: str) -> str:

@@ -257,8 +257,16 @@ class EmbeddedTextModel(TextModel):
         found_words = False
         degrees = []
         felt = False  # a feeling word other than a neutral one
-        names_feeling = any(_names_a_feeling(hit) for hit in analysis.emotion_hits)
+        names_feeling = any(_names_a_feeling(hit) for hit in analysis.emotion_hits if not hit.earlier)
+        # "used to be angry, now calm": a still face shows the last feeling, and MiniLM, which reads
+        # the whole text, must not bring the earlier one back (as for a negated word)
+        later = {e for hit in analysis.emotion_hits if not (hit.earlier or hit.negated) for e in hit.emotions}
+        over = {EMO3D_EMOTIONS.index(e) for hit in analysis.emotion_hits if hit.earlier
+                for e in hit.emotions if e not in later and e != "neutral"}
         for hit in analysis.emotion_hits:
+            if hit.earlier:
+                notes.append(f"'{hit.word}' is over by the end of the text: the face shows what comes after")
+                continue
             if hit.voiced and names_feeling:  # "Rage, screaming": the scream voices the rage
                 continue
             if hit.negated:
@@ -296,7 +304,9 @@ class EmbeddedTextModel(TextModel):
         # what the face does ("puffs out his cheeks" sat near the disgust situations; reading
         # those with 5 or more other words as situations lost 2 of the 84 FER descriptions and
         # gained none)
-        situational = not (found_words or negated or analysis.describes_face) and words >= SITUATION_MIN_WORDS
+        earlier = any(hit.earlier for hit in analysis.emotion_hits)  # a feeling was named, if over
+        situational = (not (found_words or negated or earlier or analysis.describes_face)
+                       and words >= SITUATION_MIN_WORDS)
         reading = similarity.max(axis=0) if situational else similarity[0]
         situation = similarity[1] * weight
         if situational and situation.max() > max(0.3, (similarity[0] * weight).max()):
@@ -305,7 +315,7 @@ class EmbeddedTextModel(TextModel):
                          f"({situation.max():.2f}, MiniLM)")
         semantic = np.clip(reading * weight, 0.0, 1.0)
         values = 1 - (1 - lexical) * (1 - semantic)
-        for i in negated:
+        for i in negated | over:
             values[i] *= NEGATED_FACTOR
         values[0] = max(values[0], 1.0 - values[1:].max())
         if not (analysis.emotion_hits or analysis.cues) and values[1:].max() < AT_REST_BELOW:

@@ -580,6 +580,19 @@ def test_a_feeling_that_is_over_leaves_no_face_and_unchanged_texts_keep_theirs(m
     assert ear_to_ear.shapes["mouthSmileLeft"] > 0.8
 
 
+@pytest.mark.parametrize(("text", "emotion", "shape"), [
+    ("She rolls her eyes at his excuse.", "contempt", "eyeLookUpLeft"),  # contempt 0.05: eyes up alone
+    ("An eye roll.", "contempt", "eyeLookUpRight"),  # both eyes ("an" is no one-sided eye here)
+    ("He bites his nails, waiting for the verdict.", "fear", "browInnerUp"),  # anger 0.41
+])
+def test_a_gesture_shows_the_feeling_it_is_known_for(model, text, emotion, shape):
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
+    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
+    assert max(feelings, key=feelings.get) == emotion and emotions[emotion] >= 0.4, emotions
+    assert prediction.shapes[shape] >= 0.5, prediction.shapes.to_dict(include_zero=False)
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

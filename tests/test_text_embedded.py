@@ -593,6 +593,13 @@ def test_a_gesture_shows_the_feeling_it_is_known_for(model, text, emotion, shape
     assert prediction.shapes[shape] >= 0.5, prediction.shapes.to_dict(include_zero=False)
 
 
+def test_a_clenched_jaw_keeps_the_mouth_shut(model):
+    """Anger's prior parted the lips over a clenched jaw (teeth showing). Gritted teeth stay as
+    they were: shut, they read as sad to FER ('he grits his teeth as the insult lands')."""
+    jaw = model.predict("He clenches his jaw and says nothing.").shapes
+    assert jaw["jawOpen"] < 0.05 and jaw["mouthUpperUpLeft"] < 0.05 and jaw["mouthPressLeft"] >= 0.4
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

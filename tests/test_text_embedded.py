@@ -600,6 +600,14 @@ def test_a_clenched_jaw_keeps_the_mouth_shut(model):
     assert jaw["jawOpen"] < 0.05 and jaw["mouthUpperUpLeft"] < 0.05 and jaw["mouthPressLeft"] >= 0.4
 
 
+@pytest.mark.parametrize("text", ["He smirks, knowing he won.", "He smirks."])
+def test_a_smirk_raises_one_cheek_with_its_one_corner(model, text):
+    """The smirk's corner was one-sided, but happiness raised both cheeks (0.96 each): a full smile."""
+    shapes = model.predict(text).shapes
+    assert shapes["mouthSmileLeft"] < 0.5 * shapes["mouthSmileRight"]
+    assert shapes["cheekSquintLeft"] < 0.5 * shapes["cheekSquintRight"], shapes.to_dict(include_zero=False)
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

@@ -608,6 +608,18 @@ def test_a_smirk_raises_one_cheek_with_its_one_corner(model, text):
     assert shapes["cheekSquintLeft"] < 0.5 * shapes["cheekSquintRight"], shapes.to_dict(include_zero=False)
 
 
+@pytest.mark.parametrize(("text", "emotion", "was"), [
+    ("His jaw drops.", "surprise", "anger"),  # anger 0.50 under an open jaw
+    ("His jaw hits the floor.", "surprise", "fear"),  # fear 1.00
+    ("Over the moon.", "happiness", "surprise"),  # surprise 0.74
+    ("Bored to death.", "neutral", "sadness"),  # sadness 0.60: "death"
+    ("She laughed until she cried.", "happiness", "sadness"),  # not a laugh that gave way to tears
+])
+def test_idioms_of_feeling_read_as_meant(model, text, emotion, was):
+    emotions = model.predict(text).emotions.to_dict()
+    assert max(emotions, key=emotions.get) == emotion and emotions[was] < 0.5, emotions
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

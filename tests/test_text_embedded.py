@@ -620,6 +620,24 @@ def test_idioms_of_feeling_read_as_meant(model, text, emotion, was):
     assert max(emotions, key=emotions.get) == emotion and emotions[was] < 0.5, emotions
 
 
+@pytest.mark.parametrize(("text", "emotion"), [
+    ("A person trying to hide their anger.", "anger"),  # anger 0.90 with an open mouth
+    ("She is masking her fear.", "fear"),
+    ("Holding back tears.", "sadness"),
+    ("He suppresses a smile.", "happiness"),
+])
+def test_a_hidden_feeling_shows_weaker_behind_a_shut_mouth(model, text, emotion):
+    hidden, shown = model.predict(text), model.predict(text.split()[-1].rstrip(".").capitalize() + ".")
+    assert hidden.emotions[emotion] < 0.75 * shown.emotions[emotion], (hidden.emotions.to_dict(), emotion)
+    assert hidden.emotions[emotion] >= 0.3  # still there
+    assert hidden.shapes["jawOpen"] < 0.05 and hidden.shapes["mouthPressLeft"] >= 0.4
+    assert any("is hidden" in note for note in hidden.notes), hidden.notes
+
+
+def test_a_hiding_word_far_from_the_feeling_hides_nothing(model):
+    assert model.predict("He hides behind the door, terrified.").emotions["fear"] > 0.9
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

@@ -242,6 +242,35 @@ def _feels_at(tokens: list[str], index: int, step: int) -> bool:
     return 0 <= j < len(tokens) and any(p.match(tokens[j]) for p in _FEELING_OR_CUE)
 
 
+_HIDING_WORDS = set(_WORDS["hiding_words"])
+HIDING_WINDOW = int(_WORDS["hiding_window"])
+HIDDEN_DEGREE = float(_WORDS["hidden_degree"])
+
+
+def _hide(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) -> None:
+    """'trying to hide their anger': each feeling word or cue a hiding word comes just before (in
+    its clause) shows at ``HIDDEN_DEGREE``, and one cue per hiding word shuts the mouth."""
+    hiders: dict[int, Cue] = {}
+    for start, end in spans:
+        for item in [*found.emotion_hits, *found.cues]:
+            if not start <= item.at < end or getattr(item, "negated", False):
+                continue
+            hider = next((j for j in range(item.at - 1, max(start, item.at - HIDING_WINDOW) - 1, -1)
+                          if tokens[j] in _HIDING_WORDS), None)
+            if hider is None:
+                continue
+            item.degree *= HIDDEN_DEGREE
+            if isinstance(item, Cue):
+                item.shapes = {k: v * HIDDEN_DEGREE for k, v in item.shapes.items()}
+            word = item.word if isinstance(item, EmotionHit) else item.phrase
+            hiders.setdefault(hider, Cue(tokens[hider], _expand(_HELD_BACK_SHAPES, None, 1.0), state=True,
+                                         closes=_both_sides(_HELD_BACK_CLOSES), at=hider))
+            note = f"'{word}' is hidden: it shows at half strength behind a shut mouth"
+            if note not in hiders[hider].notes:  # "suppresses a smile": a feeling word and a cue
+                hiders[hider].notes.append(note)
+    found.cues.extend(hiders.values())
+
+
 def _quiet_cues(tokens: list[str], start: int, end: int) -> list[Cue]:
     """'quietly furious', 'weeps quietly': a quiet word beside a feeling or a cue shuts the mouth;
     beside anything else ('the surgeon said quietly') it says nothing of the face."""
@@ -529,6 +558,7 @@ def analyse(text: str) -> TextAnalysis:
         if i not in used_degree and tokens[i] not in _NOT_LOOSE_DEGREE
     ]
     found.global_degree = float(min(loose, key=lambda f: -abs(f - 1.0))) if loose else 1.0
+    _hide(tokens, spans, found)
     _mark_earlier(tokens, found)
     return found
 

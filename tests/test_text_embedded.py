@@ -638,6 +638,17 @@ def test_a_hiding_word_far_from_the_feeling_hides_nothing(model):
     assert model.predict("He hides behind the door, terrified.").emotions["fear"] > 0.9
 
 
+def test_a_squint_narrows_both_lids_and_a_pout_or_defiance_reads_as_its_feeling(model):
+    squint = model.predict("She squints into the sun.").shapes  # the lower lid alone barely showed
+    assert squint["eyeSquintLeft"] >= 0.6 and squint["eyeBlinkLeft"] >= 0.25
+    pout = model.predict("A child pouts after being told no.").emotions  # disgust 0.37
+    feelings = {k: v for k, v in pout.to_dict().items() if k != "neutral"}
+    assert max(feelings, key=feelings.get) == "sadness" and feelings["sadness"] >= 0.3, feelings
+    defiance = model.predict("The queen raises her chin in defiance.").emotions.to_dict()  # surprise 0.39
+    del defiance["neutral"]
+    assert max(defiance, key=defiance.get) in ("anger", "contempt"), defiance
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

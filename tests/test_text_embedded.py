@@ -649,6 +649,18 @@ def test_a_squint_narrows_both_lids_and_a_pout_or_defiance_reads_as_its_feeling(
     assert max(defiance, key=defiance.get) in ("anger", "contempt"), defiance
 
 
+@pytest.mark.parametrize(("text", "emotion"), [
+    ("When the door creaked open in the dark, her heart pounded and she froze.", "fear"),  # sadness 0.59
+    ("His blood ran cold.", "fear"),
+    ("A shiver ran down her spine.", "fear"),
+    ("She opened the gift and squealed.", "happiness"),  # neutral: "squealed" was no word
+])
+def test_what_the_body_does_tells_the_feeling(model, text, emotion):
+    emotions = model.predict(text).emotions.to_dict()
+    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
+    assert max(feelings, key=feelings.get) == emotion and feelings[emotion] >= 0.5, emotions
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

@@ -661,6 +661,27 @@ def test_what_the_body_does_tells_the_feeling(model, text, emotion):
     assert max(feelings, key=feelings.get) == emotion and feelings[emotion] >= 0.5, emotions
 
 
+@pytest.mark.parametrize(("text", "emotion"), [
+    ('"I hate you, I hate all of you!"', "anger"),  # contempt 1.00: "hate" was no word
+    ('"Shut up! Just shut up!"', "anger"),  # contempt 1.00
+    ('"I miss you."', "sadness"),
+    ('"He didn\'t make it."', "sadness"),  # contempt 1.00
+    ('"Please don\'t hurt me!"', "fear"),
+    ('"Stay away from me!"', "fear"),
+    ('"Help! Somebody help me!"', "fear"),
+    ('"We did it! We actually did it!"', "happiness"),
+    ('"I despise cowards like you."', "contempt"),
+])
+def test_a_spoken_line_shows_the_speakers_face(model, text, emotion):
+    emotions = model.predict(text).emotions.to_dict()
+    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
+    assert max(feelings, key=feelings.get) == emotion and feelings[emotion] >= 0.4, emotions
+
+
+def test_making_it_to_somewhere_is_no_death(model):
+    assert model.predict("He didn't make it to the party.").emotions["sadness"] < 0.4
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

@@ -11,6 +11,8 @@ only (no renders), a few seconds on 2 cores:
 "Shown" counts the neutral sentences that show a feeling anyway (one at 0.3 or more). The flat
 sets (``flat_dev.json``, ``flat_heldout.json``: looks, everyday actions, NPC lines, camera
 directions, made-up words) are all neutral: a mundane sentence should leave the face at rest.
+The dialogue sets (``dialogue_dev.json``, ``dialogue_heldout.json``) are spoken lines, 10 per
+emotion, filed under the face the speaker would make ("Get out of my shop!" is anger).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ SETS = {
     "held-out": HERE / "situations_heldout.json",
     "flat dev": HERE / "flat_dev.json",
     "flat held-out": HERE / "flat_heldout.json",
+    "dialogue dev": HERE / "dialogue_dev.json",
+    "dialogue held-out": HERE / "dialogue_heldout.json",
 }
 STRONG = 0.6
 SHOWN = 0.3  # a feeling at this strength is visible on the face

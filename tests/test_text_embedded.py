@@ -682,6 +682,17 @@ def test_making_it_to_somewhere_is_no_death(model):
     assert model.predict("He didn't make it to the party.").emotions["sadness"] < 0.4
 
 
+@pytest.mark.parametrize("text", ["The bridge is out!", "Look behind you!"])
+def test_a_line_said_with_feeling_is_read_without_the_flat_anchors(model, text):
+    """The flat anchors share such lines' topics and drew them to rest; said flatly they stay flat."""
+    from emo_app.text.embedded import exclaimed
+
+    assert exclaimed(text) and not exclaimed(text.replace("!", "."))
+    assert model.predict(text).emotions["fear"] >= 0.4
+    calm = model.predict(text.replace("!", ".")).emotions.to_dict()
+    assert max(v for k, v in calm.items() if k != "neutral") < 0.3, calm
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),
@@ -748,7 +759,7 @@ def test_situation_anchors_name_no_feeling_and_cover_every_emotion():
     for register in ("faces", "situations"):
         assert set(anchors[register]) == set(EMO3D_EMOTIONS)
         assert all(len(anchors[register][e]) >= 5 for e in EMO3D_EMOTIONS)
-    for emotion, sentences in anchors["situations"].items():
+    for emotion, sentences in [*anchors["situations"].items(), *anchors["flat"].items()]:
         for sentence in sentences:
             analysis = analyse(sentence)
             assert not [h.word for h in analysis.emotion_hits if not h.event], (emotion, sentence)

@@ -32,7 +32,9 @@ Short mundane sentences ("The man stands.", "She turns her head.") sit far from 
 but closer to some emotion's by chance (fear 0.89 and happiness 0.83), so the neutral anchors of
 both registers also hold ``flat`` sentences: looks, everyday actions, head turns, NPC lines,
 camera directions, made-up words, questions (``python -m lab.expressions.situations`` scores the
-flat dev and held-out sets written with them).
+flat dev and held-out sets written with them). A line said with feeling (an exclamation mark or
+a trailing "...": ``exclaimed``) is read without them: they share its topics ("Don't come any
+closer!" sat by "Did you lock the back door?") and drew such lines to a neutral face.
 The two channels are combined by their maximum (a face description keeps its face anchors'
 reading); a text that names its feeling, or negates one ("nobody died"), is not read as a
 situation at all (MiniLM does not read negation), nor is one that says what the face does
@@ -88,11 +90,17 @@ ANCHORS_FILE = Path(__file__).with_name("words") / "emotion_anchors.json"
 
 
 def load_emotion_anchors() -> dict[str, dict[str, list[str]]]:
-    """{"faces" | "situations": {emotion: sentences}} from ``words/emotion_anchors.json``; the
-    flat sentences join the neutral anchors of both (module doc)."""
+    """{"faces" | "situations": {emotion: sentences}, "flat": {"neutral": sentences}} from
+    ``words/emotion_anchors.json``; the flat sentences join the neutral anchors of both registers
+    for texts that are not exclaimed (module doc)."""
     data = json.loads(ANCHORS_FILE.read_text(encoding="utf-8"))
-    return {register: {**data[register], "neutral": data[register]["neutral"] + data["flat"]}
-            for register in ("faces", "situations")}
+    return {"faces": data["faces"], "situations": data["situations"], "flat": {"neutral": data["flat"]}}
+
+
+def exclaimed(text: str) -> bool:
+    """A line said with feeling ("Don't come any closer!", "Something's following us..."): the
+    flat anchors, which share its topics (doors, shops, the road), are no measure of it."""
+    return "!" in text or "..." in text or "\u2026" in text
 
 
 class MiniLMEncoder:
@@ -147,29 +155,42 @@ class MiniLMEncoder:
 
 
 class AnchorSet:
-    """One register of emotion anchors, embedded once; scores texts by their nearest anchors."""
+    """One register of emotion anchors, embedded once; scores texts by their nearest anchors,
+    with or without the flat sentences among the neutral ones."""
 
-    def __init__(self, encoder: MiniLMEncoder, anchors: dict[str, list[str]]):
-        sentences = [sentence for emotion in EMO3D_EMOTIONS for sentence in anchors[emotion]]
-        emotion_of = np.repeat(np.arange(len(EMO3D_EMOTIONS)), [len(anchors[e]) for e in EMO3D_EMOTIONS])
+    def __init__(self, encoder: MiniLMEncoder, anchors: dict[str, list[str]], flat: Sequence[str] = ()):
+        sentences = [sentence for emotion in EMO3D_EMOTIONS for sentence in anchors[emotion]] + list(flat)
+        counts = [len(anchors[e]) for e in EMO3D_EMOTIONS]
+        emotion_of = np.concatenate([np.repeat(np.arange(len(EMO3D_EMOTIONS)), counts),
+                                     np.zeros(len(flat), int)])
+        is_flat = np.arange(len(sentences)) >= sum(counts)
         self.embeddings = encoder.encode(sentences)
-        # (8, most anchors) columns of each emotion's anchors, padded with a repeat of the first
-        # and masked, so one sort scores all emotions at once
         self.groups = [np.flatnonzero(emotion_of == e) for e in range(len(EMO3D_EMOTIONS))]
-        width = max(len(g) for g in self.groups)
-        self._columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in self.groups])
-        self._padding = np.array([[j >= len(g) for j in range(width)] for g in self.groups])
+        self.core_groups = [np.flatnonzero((emotion_of == e) & ~is_flat) for e in range(len(EMO3D_EMOTIONS))]
+        self._layouts = {True: _layout(self.groups), False: _layout(self.core_groups)}
 
-    def nearest_mean(self, embeddings: np.ndarray, k: int) -> np.ndarray:
-        """(n, 8) mean cosine similarity of each text to its ``k`` nearest anchors per emotion."""
-        sims = (embeddings @ self.embeddings.T)[:, self._columns]  # (n, 8, width)
-        sims = np.where(self._padding, -np.inf, sims)
-        return np.sort(sims, axis=2)[:, :, -k:].mean(axis=2)
+    def nearest_mean(self, embeddings: np.ndarray, k: int, with_flat: np.ndarray | None = None) -> np.ndarray:
+        """(n, 8) mean cosine similarity of each text to its ``k`` nearest anchors per emotion,
+        the flat ones among the neutral anchors where ``with_flat`` (default: for every text)."""
+        sims = embeddings @ self.embeddings.T
+        means = {}
+        for flat, (columns, padding) in self._layouts.items():
+            near = np.where(padding, -np.inf, sims[:, columns])  # (n, 8, width)
+            means[flat] = np.sort(near, axis=2)[:, :, -k:].mean(axis=2)
+        return means[True] if with_flat is None else np.where(with_flat[:, None], means[True], means[False])
 
 
-def _emotion_directions(anchors: AnchorSet) -> tuple[np.ndarray, np.ndarray]:
+def _layout(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(8, most anchors) columns of each emotion's anchors, padded with a repeat of the first, and
+    the padding's mask, so one sort scores all emotions at once."""
+    width = max(len(g) for g in groups)
+    columns = np.array([np.pad(g, (0, width - len(g)), mode="edge") for g in groups])
+    return columns, np.array([[j >= len(g) for j in range(width)] for g in groups])
+
+
+def _emotion_directions(anchors: AnchorSet, groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(the neutral anchors' mean, (7, d) unit directions from it to each emotion's mean)."""
-    means = np.stack([anchors.embeddings[group].mean(axis=0) for group in anchors.groups])
+    means = np.stack([anchors.embeddings[group].mean(axis=0) for group in groups])
     directions = means[1:] - means[0]
     return means[0], directions / np.linalg.norm(directions, axis=1, keepdims=True)
 
@@ -205,9 +226,13 @@ class EmbeddedTextModel(TextModel):
         super().__init__(settings)
         self.encoder = encoder
         anchors = load_emotion_anchors()
-        self.face_anchors = AnchorSet(encoder, anchors["faces"])
-        self.situation_anchors = AnchorSet(encoder, anchors["situations"])
-        self.situation_directions = _emotion_directions(self.situation_anchors)
+        flat = anchors["flat"]["neutral"]
+        self.face_anchors = AnchorSet(encoder, anchors["faces"], flat)
+        self.situation_anchors = AnchorSet(encoder, anchors["situations"], flat)
+        self.situation_directions = {  # with and without the flat sentences
+            with_flat: _emotion_directions(self.situation_anchors, groups)
+            for with_flat, groups in ((True, self.situation_anchors.groups),
+                                      (False, self.situation_anchors.core_groups))}
         self.arousal_reader = ArousalReader(encoder.encode)
 
     @classmethod
@@ -219,31 +244,35 @@ class EmbeddedTextModel(TextModel):
         return cls(MiniLMEncoder(str(folder), device), settings)
 
     # emotions ---------------------------------------------------------------------------
-    def similarity_scores(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n, 2, 8) calibrated similarity-based intensities: the face-description reading and
-        the situation reading (module doc); ``_emotions`` picks between them."""
-        return np.stack([self._face_scores(embeddings), self._situation_scores(embeddings)], axis=1)
+    def similarity_scores(self, embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """(n, 2, 8) calibrated similarity-based intensities of ``texts`` (embedded): the
+        face-description reading and the situation reading (module doc); ``_emotions`` picks
+        between them."""
+        with_flat = np.array([not exclaimed(t) for t in texts], bool)
+        return np.stack([self._face_scores(embeddings, with_flat),
+                         self._situation_scores(embeddings, with_flat)], axis=1)
 
-    def _face_scores(self, embeddings: np.ndarray) -> np.ndarray:
-        per_emotion = self.face_anchors.nearest_mean(embeddings, 2)
+    def _face_scores(self, embeddings: np.ndarray, with_flat: np.ndarray) -> np.ndarray:
+        per_emotion = self.face_anchors.nearest_mean(embeddings, 2, with_flat)
         logits = (per_emotion - per_emotion.max(axis=1, keepdims=True)) / SIM_TEMPERATURE
         shares = np.exp(logits)
         shares /= shares.sum(axis=1, keepdims=True)
         strength = np.clip((per_emotion.max(axis=1) - SIM_FLOOR) / (SIM_FULL - SIM_FLOOR), 0.0, 1.0)
         return shares / shares.max(axis=1, keepdims=True) * strength[:, None]
 
-    def _situation_scores(self, embeddings: np.ndarray) -> np.ndarray:
+    def _situation_scores(self, embeddings: np.ndarray, with_flat: np.ndarray) -> np.ndarray:
         """Shares among the 7 emotions along the situation directions (module doc); neutral
         itself is left to ``_emotions`` (1 - the strongest emotion)."""
-        origin, directions = self.situation_directions
-        projections = (embeddings - origin) @ directions.T  # (n, 7)
+        projections = np.where(with_flat[:, None], *(
+            (embeddings - origin) @ directions.T  # (n, 7)
+            for origin, directions in (self.situation_directions[True], self.situation_directions[False])))
         shares = np.exp((projections - projections.max(axis=1, keepdims=True)) / SIM_TEMPERATURE)
         ranked = np.sort(projections, axis=1)
         reach = np.clip((ranked[:, -1] - SITUATION_ZERO) / (SITUATION_FULL - SITUATION_ZERO), 0.0, 1.0)
         lead = np.clip((ranked[:, -1] - ranked[:, -2]) / SITUATION_LEAD, 0.0, 1.0)
         # topic can still leak along a direction ("a blue front door" towards a door that is
         # forced open), so the emotion's own nearest anchors must be about as near as neutral ones
-        near = self.situation_anchors.nearest_mean(embeddings, SITUATION_NEIGHBOURS)
+        near = self.situation_anchors.nearest_mean(embeddings, SITUATION_NEIGHBOURS, with_flat)
         beside = np.clip(1.0 + (near[:, 1:].max(axis=1) - near[:, 0]) / SITUATION_NEUTRAL_SLACK, 0.0, 1.0)
         scores = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
         scores[:, 1:] = shares / shares.max(axis=1, keepdims=True) * (reach * lead * beside)[:, None]
@@ -326,13 +355,13 @@ class EmbeddedTextModel(TextModel):
         """8 intensities per text: the emotion analyser other text models borrow."""
         clean = [self._validate(t) for t in texts]
         embeddings = self.encoder.encode([side_neutral_text(t) for t in clean])
-        similarity = self.similarity_scores(embeddings)
+        similarity = self.similarity_scores(embeddings, clean)
         return [EmotionIntensities(self._emotions(analyse(t), s)[0]) for t, s in zip(clean, similarity)]
 
     # faces ------------------------------------------------------------------------------
     def _predict_batch_clean(self, texts: list[str]) -> list[TextPrediction]:
         embeddings = self.encoder.encode([side_neutral_text(t) for t in texts])
-        similarity = self.similarity_scores(embeddings)
+        similarity = self.similarity_scores(embeddings, texts)
         arousal = self.arousal_reader.read(embeddings)
         return [self._one(*row) for row in zip(texts, similarity, arousal)]
 

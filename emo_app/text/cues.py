@@ -248,26 +248,26 @@ HIDDEN_DEGREE = float(_WORDS["hidden_degree"])
 
 
 def _hide(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) -> None:
-    """'trying to hide their anger': each feeling word or cue a hiding word comes just before (in
-    its clause) shows at ``HIDDEN_DEGREE``, and one cue per hiding word shuts the mouth."""
+    """'trying to hide their anger': each feeling word or cue that a hiding word comes just before
+    (in its clause) shows at ``HIDDEN_DEGREE``, and one cue per hiding word shuts the mouth."""
     hiders: dict[int, Cue] = {}
-    for start, end in spans:
-        for item in [*found.emotion_hits, *found.cues]:
-            if not start <= item.at < end or getattr(item, "negated", False):
-                continue
-            hider = next((j for j in range(item.at - 1, max(start, item.at - HIDING_WINDOW) - 1, -1)
-                          if tokens[j] in _HIDING_WORDS), None)
-            if hider is None:
-                continue
-            item.degree *= HIDDEN_DEGREE
-            if isinstance(item, Cue):
-                item.shapes = {k: v * HIDDEN_DEGREE for k, v in item.shapes.items()}
-            word = item.word if isinstance(item, EmotionHit) else item.phrase
-            hiders.setdefault(hider, Cue(tokens[hider], _expand(_HELD_BACK_SHAPES, None, 1.0), state=True,
-                                         closes=_both_sides(_HELD_BACK_CLOSES), at=hider))
-            note = f"'{word}' is hidden: it shows at half strength behind a shut mouth"
-            if note not in hiders[hider].notes:  # "suppresses a smile": a feeling word and a cue
-                hiders[hider].notes.append(note)
+    for item in [*found.emotion_hits, *found.cues]:
+        clause = next(((start, end) for start, end in spans if start <= item.at < end), None)
+        if clause is None or item.negated:
+            continue
+        first = max(clause[0], item.at - HIDING_WINDOW)
+        hider = next((j for j in range(item.at - 1, first - 1, -1) if tokens[j] in _HIDING_WORDS), None)
+        if hider is None:
+            continue
+        item.degree *= HIDDEN_DEGREE
+        if isinstance(item, Cue):
+            item.shapes = {k: v * HIDDEN_DEGREE for k, v in item.shapes.items()}
+        cue = hiders.setdefault(hider, Cue(tokens[hider], _expand(_HELD_BACK_SHAPES, None, 1.0), state=True,
+                                           closes=_both_sides(_HELD_BACK_CLOSES), at=hider))
+        word = item.word if isinstance(item, EmotionHit) else item.phrase
+        note = f"'{word}' is hidden: it shows weaker, behind a shut mouth"
+        if note not in cue.notes:  # "suppresses a smile": a feeling word and a cue
+            cue.notes.append(note)
     found.cues.extend(hiders.values())
 
 

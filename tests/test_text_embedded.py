@@ -693,6 +693,16 @@ def test_a_line_said_with_feeling_is_read_without_the_flat_anchors(model, text):
     assert max(v for k, v in calm.items() if k != "neutral") < 0.3, calm
 
 
+@pytest.mark.parametrize(("text", "emotion", "most"), [
+    ("I dont feel happy.", "happiness", 0.2),  # happy 0.81: "dont" was no negation
+    ("He isnt angry.", "anger", 0.2),  # anger 0.86
+    ("She wasnt scared.", "fear", 0.2),
+])
+def test_a_negation_typed_without_its_apostrophe_still_negates(model, text, emotion, most):
+    assert model.predict(text).emotions[emotion] < most
+    assert model.predict("I cant stop smiling.").emotions["happiness"] > 0.6  # and emphasis stays emphasis
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

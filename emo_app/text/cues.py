@@ -205,10 +205,17 @@ _PHRASES = [(re.compile(r"\b(?:" + pattern.replace(" ", r"\s+") + r")\b"), word)
             for pattern, word in _WORDS["phrases"]]
 
 
+# "dont" -> "don't": chat-style contractions (cues.json "without_apostrophe")
+_APOSTROPHES: dict[str, str] = _WORDS["without_apostrophe"]
+_NO_APOSTROPHE = re.compile(r"\b(?:" + "|".join(map(re.escape, _APOSTROPHES)) + r")\b")
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case words and clause punctuation; hyphens split words ("wide-eyed" -> wide eyed);
-    a phrase of cues.json "phrases" becomes its one word."""
+    a contraction typed without its apostrophe gets it back; a phrase of cues.json "phrases"
+    becomes its one word."""
     text = text.lower().replace("-", " ").replace("\u2019", "'")
+    text = _NO_APOSTROPHE.sub(lambda m: _APOSTROPHES[m.group(0)], text)
     for pattern, word in _PHRASES:
         text = pattern.sub(word, text)
     return _WORD.findall(text)

@@ -703,6 +703,14 @@ def test_a_negation_typed_without_its_apostrophe_still_negates(model, text, emot
     assert model.predict("I cant stop smiling.").emotions["happiness"] > 0.6  # and emphasis stays emphasis
 
 
+def test_a_word_stretched_for_emphasis_reads_as_the_word(model):
+    """'sooo happyyy' read as happiness 0.59: 'happyyy' was no word, 'sooo' no degree."""
+    prediction = model.predict("sooo happyyy")
+    assert prediction.emotions["happiness"] >= 0.9, prediction.emotions.to_dict()
+    assert "'happyyy' read as 'happy'" in prediction.notes
+    assert model.predict("grrr").emotions["anger"] >= 0.5  # an interjection stays as typed
+
+
 @pytest.mark.parametrize(("text", "angry"), [
     ("They cross the street at the corner.", False),  # anger 0.45: "cross" is also a verb
     ("Cross the bridge and turn right.", False),

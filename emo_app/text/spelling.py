@@ -6,7 +6,8 @@ it, and only to one of the dictionary's words that a text rule reads (``cues.rea
 one edit away (the most frequent such word), or for a word of ``LONG_WORD`` letters or more the
 closest by ``difflib`` at ``LONG_WORD_CUTOFF`` within a letter of its length ("greatful",
 "dissapointed"). Names and slang the rules do not read ("Zoe", "TikTok") stay as typed; a
-short made-up word is no typo, nor is a rare long one ("repotting" is no "rotting").
+short made-up word is no typo, nor is a rare long one ("repotting" is no "rotting"). A word
+stretched for emphasis, as in chat ("sooo happyyy", "yesss"), is read as the word it stretches.
 """
 
 from __future__ import annotations
@@ -39,13 +40,32 @@ def _dictionary() -> tuple[SpellChecker, tuple[str, ...]]:
     return checker, tuple(readable)
 
 
+_ELONGATED = re.compile(r"(\w)\1{2,}")
+
+
+def _unstretched(word: str, checker: SpellChecker) -> str | None:
+    """The dictionary word a stretched one ("sooo", "happyyy", "yesss") stands for: each run of
+    three or more letters cut to two, then to one; None if neither is a word."""
+    if not _ELONGATED.search(word):
+        return None
+    for keep in (r"\1\1", r"\1"):
+        short = _ELONGATED.sub(keep, word)
+        if short in checker or reads_word(short):
+            return short
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def correction(word: str) -> str | None:
-    """The word a rule reads that lower-case ``word`` is a typo of, or None."""
+    """The word a rule reads that lower-case ``word`` is a typo of, the word a stretched one
+    stands for ("happyyy"), or None."""
     with _LOCK:  # functools.cache does not stop two threads building the dictionary at once
         checker, readable = _dictionary()
     if word in checker or reads_word(word):
         return None
+    unstretched = _unstretched(word, checker)
+    if unstretched is not None:
+        return unstretched
     near = [w for w in checker.edit_distance_1(word) if w in checker and reads_word(w)]
     if near:
         return max(near, key=lambda w: (checker.word_usage_frequency(w), w))

@@ -35,12 +35,7 @@ NEGATORS = set(_WORDS["negators"])
 # idiom itself may say what is felt ("can't believe": surprise; "can't wait": eagerness)
 _UNNEGATING: dict[str, dict[str, float]] = _WORDS["unnegating"]
 _HOLDING_BACK = set(_WORDS["holding_back"])  # "trying not to cry": held back, not denied
-# a held-back laugh or smile keeps the mouth shut over pressed lips ("trying not to laugh")
-_HELD_BACK_CLOSES = tuple(_WORDS["held_back_closes"])
-_HELD_BACK_SHAPES: dict[str, float] = _WORDS["held_back_shapes"]
 _QUIET_WORDS = set(_WORDS["quiet_words"])
-_QUIET_SHAPES: dict[str, float] = _WORDS["quiet_shapes"]
-_QUIET_CLOSES = tuple(_WORDS["quiet_closes"])
 _UNFELT = set(_WORDS["unfelt"])  # "fake happiness": put on, so the smile does not reach the eyes
 # words a degree word may stand behind ("a very big smile"); any other word ends the search
 _FILLERS = set(_WORDS["filler_words"])
@@ -269,8 +264,8 @@ def _hide(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) 
         item.degree *= HIDDEN_DEGREE
         if isinstance(item, Cue):
             item.shapes = {k: v * HIDDEN_DEGREE for k, v in item.shapes.items()}
-        cue = hiders.setdefault(hider, Cue(tokens[hider], _expand(_HELD_BACK_SHAPES, None, 1.0), state=True,
-                                           closes=_both_sides(_HELD_BACK_CLOSES), at=hider))
+        shapes, closes = _HELD_BACK_MOUTH
+        cue = hiders.setdefault(hider, Cue(tokens[hider], dict(shapes), state=True, closes=closes, at=hider))
         word = item.word if isinstance(item, EmotionHit) else item.phrase
         note = f"'{word}' is hidden: it shows weaker, behind a shut mouth"
         if note not in cue.notes:  # "suppresses a smile": a feeling word and a cue
@@ -281,8 +276,8 @@ def _hide(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) 
 def _quiet_cues(tokens: list[str], start: int, end: int) -> list[Cue]:
     """'quietly furious', 'weeps quietly': a quiet word beside a feeling or a cue shuts the mouth;
     beside anything else ('the surgeon said quietly') it says nothing of the face."""
-    return [Cue(tokens[i], _expand(_QUIET_SHAPES, None, 1.0), state=True, closes=_both_sides(_QUIET_CLOSES))
-            for i in range(start, end)
+    shapes, closes = _QUIET_MOUTH
+    return [Cue(tokens[i], dict(shapes), state=True, closes=closes) for i in range(start, end)
             if tokens[i] in _QUIET_WORDS and (_feels_at(tokens, i, -1) or _feels_at(tokens, i, 1))]
 
 
@@ -387,6 +382,12 @@ def _expand(shapes: dict[str, float], side: str | None, factor: float) -> dict[s
     return out
 
 
+# the pressed, shut mouth of a feeling held back ("trying not to laugh") or hidden, and of a quiet
+# one ("quietly furious"): (shapes, the shapes it keeps shut), built once
+_HELD_BACK_MOUTH = (_expand(_WORDS["held_back_shapes"], None, 1.0), _both_sides(_WORDS["held_back_closes"]))
+_QUIET_MOUTH = (_expand(_WORDS["quiet_shapes"], None, 1.0), _both_sides(_WORDS["quiet_closes"]))
+
+
 def _scan_clause(
     tokens: list[str], start: int, end: int, text_side: str | None, found: TextAnalysis, used_degree: set[int]
 ) -> list[tuple[int, str]]:
@@ -430,8 +431,8 @@ def _scan_clause(
                     expanded.update(_expand(options["other_side"], _OTHER_SIDE[side], factor))
                 closes = _both_sides(options.get("closes", []))
                 if _held_back(tokens, i, start):
-                    expanded.update(_expand(_HELD_BACK_SHAPES, None, 1.0))
-                    closes = _both_sides(_HELD_BACK_CLOSES)
+                    expanded.update(_HELD_BACK_MOUTH[0])
+                    closes = _HELD_BACK_MOUTH[1]
                 cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
                           state=options.get("state", False), direction=options.get("direction", False),
                           closes=closes, at=i)

@@ -173,11 +173,15 @@ class AnchorSet:
         """(n, 8) mean cosine similarity of each text to its ``k`` nearest anchors per emotion,
         the flat ones among the neutral anchors where ``with_flat`` (default: for every text)."""
         sims = embeddings @ self.embeddings.T
+        needed = {True} if with_flat is None else set(with_flat.tolist()) or {True}  # skip unused layouts
         means = {}
-        for flat, (columns, padding) in self._layouts.items():
+        for flat in needed:
+            columns, padding = self._layouts[flat]
             near = np.where(padding, -np.inf, sims[:, columns])  # (n, 8, width)
             means[flat] = np.sort(near, axis=2)[:, :, -k:].mean(axis=2)
-        return means[True] if with_flat is None else np.where(with_flat[:, None], means[True], means[False])
+        if len(means) == 1:
+            return next(iter(means.values()))
+        return np.where(with_flat[:, None], means[True], means[False])
 
 
 def _layout(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,12 @@ def model():
     return get_text_model("embedded")
 
 
+def strongest_feeling(emotions: dict[str, float]) -> tuple[str, float]:
+    """The strongest emotion other than neutral, and its intensity."""
+    name = max((e for e in emotions if e != "neutral"), key=emotions.get)
+    return name, emotions[name]
+
+
 @pytest.mark.parametrize(
     ("text", "emotion"),
     [
@@ -177,7 +183,7 @@ def test_a_direction_for_the_face_draws_no_feeling_of_its_own(model, text):
     as anger (0.56) and "He opens his mouth." as anger (0.95, then 0.57 as a face cue): a scowl
     over a kiss. A text that only directs the face keeps it calm."""
     emotions = model.predict(text).emotions.to_dict()
-    assert max(v for k, v in emotions.items() if k != "neutral") < 0.35, emotions
+    assert strongest_feeling(emotions)[1] < 0.35, emotions
 
 
 def test_eyes_half_closed_close_them_half_way(model):
@@ -290,8 +296,8 @@ def test_more_everyday_states_read_as_people_show_them(model, text, emotion, sha
 def test_a_thinking_face_looks_up_and_shows_no_feeling(model, text):
     """Read as situations these were contempt (1.0 for 'deep in thought') or fear (0.89)."""
     prediction = model.predict(text)
-    feelings = {k: v for k, v in prediction.emotions.to_dict().items() if k != "neutral"}
-    assert max(feelings.values()) < 0.35, feelings
+    feelings = prediction.emotions.to_dict()
+    assert strongest_feeling(feelings)[1] < 0.35, feelings
     assert prediction.shapes["eyeLookUpLeft"] > 0.3 and prediction.shapes["mouthPressLeft"] > 0.2
 
 
@@ -350,8 +356,8 @@ def test_pain_lowers_the_brows_without_a_sad_brow_or_frown(model, text):
 def test_a_calm_face_stays_calm(model, text):
     """'She is calm.' drew fear's wide eyes (0.42, MiniLM); 'She is at peace.' read as sadness (0.58)."""
     prediction = model.predict(text)
-    feelings = {k: v for k, v in prediction.emotions.to_dict().items() if k != "neutral"}
-    assert max(feelings.values()) < 0.25, feelings
+    feelings = prediction.emotions.to_dict()
+    assert strongest_feeling(feelings)[1] < 0.25, feelings
     assert prediction.shapes["eyeWideLeft"] < 0.1 and prediction.shapes["browInnerUp"] < 0.15
 
 
@@ -360,7 +366,7 @@ def test_a_text_about_looks_alone_keeps_a_neutral_face(model, text):
     """What someone looks like says nothing of the feeling: these drew surprise (0.57), contempt
     (0.55) and anger (0.38); with a feeling they still show it."""
     emotions = model.predict(text).emotions.to_dict()
-    assert max(v for k, v in emotions.items() if k != "neutral") < 0.35, emotions
+    assert strongest_feeling(emotions)[1] < 0.35, emotions
     assert model.predict(f"{text[:-1]}, beaming with joy.").emotions["happiness"] > 0.8
 
 
@@ -368,7 +374,7 @@ def test_asleep_closes_the_eyes_with_no_feeling(model):
     for text in ("The baby is asleep.", "He pretended to be asleep.", "She is sleeping peacefully."):
         prediction = model.predict(text)  # "He pretended to be asleep." was anger 0.42
         assert prediction.shapes["eyeBlinkLeft"] > 0.7 and prediction.emotions.dominant() == "neutral", text
-        assert max(v for k, v in prediction.emotions.to_dict().items() if k != "neutral") < 0.25, text
+        assert strongest_feeling(prediction.emotions.to_dict())[1] < 0.25, text
 
 
 def test_content_and_a_gentle_smile_smile_less_than_happy(model):
@@ -501,7 +507,7 @@ def test_a_situation_shows_the_emotion_people_feel_at_it(model, text, emotion, s
 )
 def test_mundane_or_negated_situations_keep_a_neutral_face(model, text):
     emotions = model.predict(text).emotions.to_dict()
-    assert max(v for k, v in emotions.items() if k != "neutral") < 0.3, emotions
+    assert strongest_feeling(emotions)[1] < 0.3, emotions
 
 
 # Short mundane sentences (none of them a flat anchor): these drew fear 0.89, happiness 0.83,
@@ -512,7 +518,7 @@ def test_mundane_or_negated_situations_keep_a_neutral_face(model, text):
 def test_a_mundane_short_sentence_leaves_the_face_at_rest(model, text):
     prediction = model.predict(text)
     emotions = prediction.emotions.to_dict()
-    assert max(v for k, v in emotions.items() if k != "neutral") < 0.3, emotions
+    assert strongest_feeling(emotions)[1] < 0.3, emotions
     assert any("the face stays at rest" in note for note in prediction.notes), prediction.notes  # says why
 
 
@@ -538,8 +544,7 @@ def test_only_a_text_with_nothing_to_show_says_the_face_stays_at_rest(model):
 def test_everyday_feeling_words_read_as_the_feeling(model, text, emotion):
     prediction = model.predict(text)
     emotions = prediction.emotions.to_dict()
-    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
-    assert max(feelings, key=feelings.get) == emotion and emotions[emotion] >= 0.3, emotions
+    assert strongest_feeling(emotions)[0] == emotion and emotions[emotion] >= 0.3, emotions
     assert not any("read as a situation" in note for note in prediction.notes), prediction.notes
 
 
@@ -551,8 +556,7 @@ def test_everyday_feeling_words_read_as_the_feeling(model, text, emotion):
 def test_an_interjection_shows_the_feeling_it_voices(model, text, emotion):
     """MiniLM left these at rest (neutral 0.87-0.99): word pieces it does not read."""
     emotions = model.predict(text).emotions.to_dict()
-    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
-    assert max(feelings, key=feelings.get) == emotion and emotions[emotion] >= 0.4, emotions
+    assert strongest_feeling(emotions)[0] == emotion and emotions[emotion] >= 0.4, emotions
 
 
 @pytest.mark.parametrize(("text", "emotion", "was"), [
@@ -588,8 +592,7 @@ def test_a_feeling_that_is_over_leaves_no_face_and_unchanged_texts_keep_theirs(m
 def test_a_gesture_shows_the_feeling_it_is_known_for(model, text, emotion, shape):
     prediction = model.predict(text)
     emotions = prediction.emotions.to_dict()
-    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
-    assert max(feelings, key=feelings.get) == emotion and emotions[emotion] >= 0.4, emotions
+    assert strongest_feeling(emotions)[0] == emotion and emotions[emotion] >= 0.4, emotions
     assert prediction.shapes[shape] >= 0.5, prediction.shapes.to_dict(include_zero=False)
 
 
@@ -642,11 +645,10 @@ def test_a_squint_narrows_both_lids_and_a_pout_or_defiance_reads_as_its_feeling(
     squint = model.predict("She squints into the sun.").shapes  # the lower lid alone barely showed
     assert squint["eyeSquintLeft"] >= 0.6 and squint["eyeBlinkLeft"] >= 0.25
     pout = model.predict("A child pouts after being told no.").emotions  # disgust 0.37
-    feelings = {k: v for k, v in pout.to_dict().items() if k != "neutral"}
-    assert max(feelings, key=feelings.get) == "sadness" and feelings["sadness"] >= 0.3, feelings
+    name, value = strongest_feeling(pout.to_dict())
+    assert name == "sadness" and value >= 0.3, pout.to_dict()
     defiance = model.predict("The queen raises her chin in defiance.").emotions.to_dict()  # surprise 0.39
-    del defiance["neutral"]
-    assert max(defiance, key=defiance.get) in ("anger", "contempt"), defiance
+    assert strongest_feeling(defiance)[0] in ("anger", "contempt"), defiance
 
 
 @pytest.mark.parametrize(("text", "emotion"), [
@@ -657,8 +659,7 @@ def test_a_squint_narrows_both_lids_and_a_pout_or_defiance_reads_as_its_feeling(
 ])
 def test_what_the_body_does_tells_the_feeling(model, text, emotion):
     emotions = model.predict(text).emotions.to_dict()
-    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
-    assert max(feelings, key=feelings.get) == emotion and feelings[emotion] >= 0.5, emotions
+    assert strongest_feeling(emotions)[0] == emotion and emotions[emotion] >= 0.5, emotions
 
 
 @pytest.mark.parametrize(("text", "emotion"), [
@@ -674,8 +675,7 @@ def test_what_the_body_does_tells_the_feeling(model, text, emotion):
 ])
 def test_a_spoken_line_shows_the_speakers_face(model, text, emotion):
     emotions = model.predict(text).emotions.to_dict()
-    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
-    assert max(feelings, key=feelings.get) == emotion and feelings[emotion] >= 0.4, emotions
+    assert strongest_feeling(emotions)[0] == emotion and emotions[emotion] >= 0.4, emotions
 
 
 def test_making_it_to_somewhere_is_no_death(model):
@@ -690,7 +690,7 @@ def test_a_line_said_with_feeling_is_read_without_the_flat_anchors(model, text):
     assert exclaimed(text) and not exclaimed(text.replace("!", "."))
     assert model.predict(text).emotions["fear"] >= 0.4
     calm = model.predict(text.replace("!", ".")).emotions.to_dict()
-    assert max(v for k, v in calm.items() if k != "neutral") < 0.3, calm
+    assert strongest_feeling(calm)[1] < 0.3, calm
 
 
 @pytest.mark.parametrize(("text", "emotion", "most"), [
@@ -728,8 +728,7 @@ def test_a_text_that_names_its_feeling_is_not_read_as_a_situation(model):
     prediction = model.predict("he is content")
     emotions = prediction.emotions.to_dict()
     # content is a mild feeling (the flat anchor "He is tall." now takes the share MiniLM gave it)
-    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
-    assert max(feelings, key=feelings.get) == "happiness" and emotions["happiness"] >= 0.3, emotions
+    assert strongest_feeling(emotions)[0] == "happiness" and emotions["happiness"] >= 0.3, emotions
     assert emotions["contempt"] < 0.1, emotions
     assert not any("read as a situation" in note for note in prediction.notes), prediction.notes
 
@@ -1084,9 +1083,9 @@ def test_the_tongue_example_is_playful(model):
 )
 def test_wonder_blankly_and_a_facepalm_read_as_meant(model, text, emotion, was):
     emotions = model.predict(text).emotions.to_dict()
-    feelings = {k: v for k, v in emotions.items() if k != "neutral"}
-    top = max(feelings, key=feelings.get) if emotion != "neutral" else "neutral"
-    assert top == emotion and (emotion != "neutral" or max(feelings.values()) < 0.2), (emotions, was)
+    name, value = strongest_feeling(emotions)
+    top = name if emotion != "neutral" else "neutral"
+    assert top == emotion and (emotion != "neutral" or value < 0.2), (emotions, was)
 
 
 def test_annoyed_but_trying_to_be_polite_smiles_under_lowered_brows(model):

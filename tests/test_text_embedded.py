@@ -559,6 +559,26 @@ def test_an_interjection_shows_the_feeling_it_voices(model, text, emotion):
     assert strongest_feeling(emotions)[0] == emotion and emotions[emotion] >= 0.4, emotions
 
 
+@pytest.mark.parametrize("text", [
+    "Wow!", "Whoa.", "What?!", "No way!", "Really?", "Seriously?", "You're kidding me.",
+    "Are you serious?!", "Oh my god.", "Holy cow!", "Guess what, I'm pregnant!",
+    "We came home to find the door wide open.", "To my surprise, he said yes.",
+])
+def test_a_cry_of_surprise_or_disbelief_shows_surprise(model, text):
+    """'What?!', 'No way!', 'Really?' and 'Guess what' stayed at rest; 'Wow!' was a faint
+    surprise (0.35): the first lines a game character says on hearing news."""
+    name, value = strongest_feeling(model.predict(text).emotions.to_dict())
+    assert name == "surprise" and value >= 0.5, (name, value)
+
+
+@pytest.mark.parametrize("text", [
+    "There is no way I am going.", "What do you want?", "Really good soup.",
+    "Are you serious about the job?", "She came to find her keys.",
+])
+def test_the_same_words_in_a_plain_sentence_show_no_surprise(model, text):
+    emotions = model.predict(text).emotions.to_dict()
+    assert emotions["surprise"] < 0.3, emotions
+
 @pytest.mark.parametrize(("text", "emotion", "was"), [
     ("He used to be angry, now he is calm.", "neutral", "anger"),  # was anger 0.88: a full scowl
     ("He was happy, then he became sad.", "sadness", "happiness"),  # "Happily sad" (0.86 each)

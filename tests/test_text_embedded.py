@@ -559,6 +559,27 @@ def test_an_interjection_shows_the_feeling_it_voices(model, text, emotion):
     assert strongest_feeling(emotions)[0] == emotion and emotions[emotion] >= 0.4, emotions
 
 
+@pytest.mark.parametrize(("text", "was"), [
+    ("I like it.", "contempt 1.00"), ("I really like you.", "contempt 0.61"),
+    ("She likes him.", "rest"), ("I enjoyed the movie.", "surprise 0.84"),
+])
+def test_someone_who_likes_something_smiles(model, text, was):
+    name, value = strongest_feeling(model.predict(text).emotions.to_dict())
+    assert name == "happiness" and value >= 0.4, (name, value, was)
+
+
+@pytest.mark.parametrize("text", ["I don't like it.", "I didn't enjoy that at all."])
+def test_someone_who_does_not_like_it_does_not_smile_or_sneer(model, text):
+    """Both read as contempt at 1.00 or disgust; disliking is no one-sided sneer."""
+    emotions = model.predict(text).emotions.to_dict()
+    assert emotions["happiness"] < 0.2 and emotions["contempt"] < 0.3, emotions
+
+
+@pytest.mark.parametrize("text", ["He looks like his father.", "I'd like a coffee.", "It smells like rain."])
+def test_like_as_a_comparison_or_a_request_leaves_the_face_at_rest(model, text):
+    assert model.predict(text).emotions["happiness"] < 0.2
+
+
 @pytest.mark.parametrize("text", [
     "Wow!", "Whoa.", "What?!", "No way!", "Really?", "Seriously?", "You're kidding me.",
     "Are you serious?!", "Oh my god.", "Holy cow!", "Guess what, I'm pregnant!",

@@ -580,6 +580,27 @@ def test_like_as_a_comparison_or_a_request_leaves_the_face_at_rest(model, text):
     assert model.predict(text).emotions["happiness"] < 0.2
 
 
+@pytest.mark.parametrize(("text", "emotion", "was"), [
+    ("Watch out!", "fear", "fear 0.10"), ("Help!", "fear", "fear 0.03"),
+    ("Oh no!", "sadness", "rest"), ("Good job!", "happiness", "rest"), ("Well done.", "happiness", "rest"),
+    ("Finally!", "happiness", "happiness 0.26"), ("Thank god.", "happiness", "rest"),
+    ("Let's go!", "happiness", "rest"), ("How dare you!", "anger", "contempt 0.96"),
+    ("Leave me alone.", "anger", "contempt 1.00"), ("This is terrible.", "sadness", "contempt 1.00"),
+    ("I can't do this anymore.", "sadness", "sadness 0.10"),
+])
+def test_a_short_bark_shows_the_feeling_it_voices(model, text, emotion, was):
+    """The one-line barks a game character shouts: MiniLM left most at rest or read a smirk."""
+    name, value = strongest_feeling(model.predict(text).emotions.to_dict())
+    assert name == emotion and value >= 0.4, (name, value, was)
+
+
+def test_dismay_in_danger_is_still_fear(model):
+    name, _ = strongest_feeling(model.predict('"Oh no, oh no, the ship is sinking!"').emotions.to_dict())
+    assert name == "fear"
+    emotions = model.predict("Don't leave me alone here!").emotions.to_dict()
+    assert emotions["anger"] < 0.3, emotions  # a plea, not 'leave me alone'
+
+
 @pytest.mark.parametrize("text", [
     "Wow!", "Whoa.", "What?!", "No way!", "Really?", "Seriously?", "You're kidding me.",
     "Are you serious?!", "Oh my god.", "Holy cow!", "Guess what, I'm pregnant!",

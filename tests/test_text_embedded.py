@@ -594,6 +594,22 @@ def test_a_short_bark_shows_the_feeling_it_voices(model, text, emotion, was):
     assert name == emotion and value >= 0.4, (name, value, was)
 
 
+@pytest.mark.parametrize(("text", "was"), [
+    ("Got a promotion at work.", "anger 0.73"),  # 'promotion' said so, MiniLM read the workplace
+    ("He got a raise.", "contempt 0.47"),
+    ("The doctor said I'm cancer free.", "sadness 0.82"),
+    ("Grandpa is home from the hospital.", "sadness 0.93"),
+])
+def test_good_news_about_a_grim_topic_reads_as_good_news(model, text, was):
+    name, value = strongest_feeling(model.predict(text).emotions.to_dict())
+    assert name == "happiness" and value >= 0.4, (name, value, was)
+
+
+def test_bad_news_about_a_cheerful_topic_does_not_smile(model):
+    emotions = model.predict("The birthday party was cancelled because grandma died.").emotions.to_dict()
+    assert strongest_feeling(emotions)[0] == "sadness" and emotions["happiness"] < 0.2, emotions
+
+
 def test_dismay_in_danger_is_still_fear(model):
     name, _ = strongest_feeling(model.predict('"Oh no, oh no, the ship is sinking!"').emotions.to_dict())
     assert name == "fear"

@@ -199,6 +199,27 @@ def _emotion_directions(anchors: AnchorSet, groups: list[np.ndarray]) -> tuple[n
     return means[0], directions / np.linalg.norm(directions, axis=1, keepdims=True)
 
 
+_PLEASANT = {"happiness"}
+_UNPLEASANT = {"sadness", "anger", "fear", "disgust", "contempt"}
+AGAINST_EVENTS_FACTOR = 0.3
+
+
+def _against_the_events(analysis: TextAnalysis) -> np.ndarray:
+    """(8,) factors for MiniLM's reading: where every event word says something pleasant happened
+    ('got a promotion'), MiniLM's unpleasant readings (topic: work, where anchors are passed over)
+    are damped, and the other way round."""
+    factors = np.ones(len(EMO3D_EMOTIONS))
+    felt = {e for hit in analysis.emotion_hits if hit.event and not (hit.negated or hit.earlier)
+            for e, v in hit.emotions.items() if v >= 0.3}
+    if not felt:
+        return factors
+    for side, other in ((_PLEASANT, _UNPLEASANT), (_UNPLEASANT, _PLEASANT)):
+        if felt <= side:
+            for e in other:
+                factors[EMO3D_EMOTIONS.index(e)] = AGAINST_EVENTS_FACTOR
+    return factors
+
+
 def _names_a_feeling(hit: EmotionHit) -> bool:
     """A feeling named outright ("rage"; not a trait such as "the shy intern"): what a scream or a
     yell in the same text voices."""
@@ -347,6 +368,7 @@ class EmbeddedTextModel(TextModel):
             notes.append(f"no emotion word: read as a situation, near those that make people feel {felt} "
                          f"({situation.max():.2f}, MiniLM)")
         semantic = np.clip(reading * weight, 0.0, 1.0)
+        semantic *= _against_the_events(analysis)
         values = 1 - (1 - lexical) * (1 - semantic)
         for i in negated | over:
             values[i] *= NEGATED_FACTOR

@@ -610,6 +610,18 @@ def test_bad_news_about_a_cheerful_topic_does_not_smile(model):
     assert strongest_feeling(emotions)[0] == "sadness" and emotions["happiness"] < 0.2, emotions
 
 
+@pytest.mark.parametrize(("text", "quoted", "stand_in"), [
+    ("He didn't make it.", "didn't make it", "died"),
+    ("I don't like it.", "i don't like", "gladly"),
+    ("Oh no!", "oh no", "alas"),
+    ("Turns out he was a spy.", "turns out", "revelation"),
+])
+def test_the_notes_quote_the_words_the_user_typed(model, text, quoted, stand_in):
+    """A phrase is read as a word that means it; the notes named that word ('died' is negated...)."""
+    notes = " ".join(model.predict(text).notes)
+    assert f"'{quoted}'" in notes and f"'{stand_in}'" not in notes, notes
+
+
 def test_dismay_in_danger_is_still_fear(model):
     name, _ = strongest_feeling(model.predict('"Oh no, oh no, the ship is sinking!"').emotions.to_dict())
     assert name == "fear"

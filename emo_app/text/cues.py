@@ -11,17 +11,15 @@ Sides follow ARKit: ``Left`` is the SUBJECT's left ("her left eyebrow" -> browOu
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[.,;:!?()]")
+from emo_app.text.tokens import CUE_WORDS as _WORDS
+from emo_app.text.tokens import tokens_and_phrases
+
 CLAUSE_PUNCT = set(".,;:!?()")
 NEGATION_SCOPE = 4  # words after a negator that it can reach (within the clause)
-
-_WORDS = json.loads((Path(__file__).with_name("cues.json")).read_text(encoding="utf-8"))
 
 
 def _word_pattern(pattern: str) -> re.Pattern[str]:
@@ -178,6 +176,12 @@ class TextAnalysis:
     global_degree: float  # degree words not attached to anything (they scale the whole face)
     text_side: str | None = None  # the first side the text names: where one-sided defaults go
     ironic_tokens: set[int] = field(default_factory=set)  # words of ironic phrases: not read as said
+    said_as: dict[str, str] = field(default_factory=dict)  # a phrase's stand-in word -> the phrase
+
+    def said(self, word: str) -> str:
+        """How the text said ``word``: the phrase it stands in for ('oh no' for 'alas'), so notes
+        quote the user's words."""
+        return self.said_as.get(word, word)
 
     @property
     def word_count(self) -> int:
@@ -193,27 +197,6 @@ class TextAnalysis:
         """Side for a one-sided expression the text does not place (contempt, a smirk): the side
         the text talks about if it names one (so mirrored text gives a mirrored face), else ``default``."""
         return self.text_side or default
-
-
-# several words that mean one of the lists' words ("lost in thought": "thinking")
-_PHRASES = [(re.compile(r"\b(?:" + pattern.replace(" ", r"\s+") + r")\b"), word)
-            for pattern, word in _WORDS["phrases"]]
-
-
-# "dont" -> "don't": chat-style contractions (cues.json "without_apostrophe")
-_APOSTROPHES: dict[str, str] = _WORDS["without_apostrophe"]
-_NO_APOSTROPHE = re.compile(r"\b(?:" + "|".join(map(re.escape, _APOSTROPHES)) + r")\b")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case words and clause punctuation; hyphens split words ("wide-eyed" -> wide eyed);
-    a contraction typed without its apostrophe gets it back; a phrase of cues.json "phrases"
-    becomes its one word."""
-    text = text.lower().replace("-", " ").replace("\u2019", "'")
-    text = _NO_APOSTROPHE.sub(lambda m: _APOSTROPHES[m.group(0)], text)
-    for pattern, word in _PHRASES:
-        text = pattern.sub(word, text)
-    return _WORD.findall(text)
 
 
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
@@ -544,11 +527,11 @@ def _find_irony(tokens: list[str], spans: list[tuple[int, int]], found: TextAnal
 
 def analyse(text: str) -> TextAnalysis:
     """Tokenise ``text`` and find emotion words and facial cues with negation, degree and sides."""
-    tokens = tokenize(text)
+    tokens, said_as = tokens_and_phrases(text)
     text_side = next(({"left": "Left", "right": "Right"}[t] for t in tokens if t in {"left", "right"}), None)
     if text_side is None and _one_feature(tokens):  # "raises one eyebrow": every one-sided cue there
         text_side = ONE_SIDE
-    found = TextAnalysis(tokens, [], [], 1.0, text_side)
+    found = TextAnalysis(tokens, [], [], 1.0, text_side, said_as=said_as)
     spans = _clauses(tokens)
     _find_irony(tokens, spans, found)
     used_degree: set[int] = set()

@@ -238,7 +238,7 @@ def _put_on(analysis: TextAnalysis, values: np.ndarray, explanation: dict[str, l
             values[INDEX[shape]] = UNFELT_CHEEK_SQUINT
             explanation.setdefault(shape, []).append(("put on: the smile does not reach the eyes",
                                                       UNFELT_CHEEK_SQUINT))
-    return [f"'{hit.word}' is put on: the smile does not reach the eyes"]
+    return [f"'{analysis.said(hit.word)}' is put on: the smile does not reach the eyes"]
 
 
 class EmbeddedTextModel(TextModel):
@@ -319,7 +319,8 @@ class EmbeddedTextModel(TextModel):
                 for e in hit.emotions if e not in later and e != "neutral"}
         for hit in analysis.emotion_hits:
             if hit.earlier:
-                notes.append(f"'{hit.word}' is over by the end of the text: the face shows what comes after")
+                notes.append(f"'{analysis.said(hit.word)}' is over by the end of the text: "
+                             "the face shows what comes after")
                 continue
             if hit.voiced and names_feeling:  # "Rage, screaming": the scream voices the rage
                 continue
@@ -329,16 +330,16 @@ class EmbeddedTextModel(TextModel):
                     for lean, value in NEGATED_LEANS.get(emotion, {"neutral": 0.4}).items():
                         i = EMO3D_EMOTIONS.index(lean)
                         lexical[i] = 1 - (1 - lexical[i]) * (1 - value)
-                notes.append(f"'{hit.word}' is negated: {', '.join(hit.emotions)} suppressed")
+                notes.append(f"'{analysis.said(hit.word)}' is negated: {', '.join(hit.emotions)} suppressed")
                 continue
             if hit.ironic:
-                notes.append(f"'{hit.word}' reads as irony: {', '.join(hit.emotions)}")
+                notes.append(f"'{analysis.said(hit.word)}' reads as irony: {', '.join(hit.emotions)}")
             if not hit.event:  # an event word is weaker evidence: similarity keeps its weight
                 found_words = True
                 degrees.append(hit.degree)
                 felt = felt or set(hit.emotions) != {"neutral"}
             else:
-                notes.append(f"'{hit.word}' tells what happened: most people would feel "
+                notes.append(f"'{analysis.said(hit.word)}' tells what happened: most people would feel "
                              f"{' and '.join(hit.emotions)}")
             for emotion, strength in hit.emotions.items():
                 i = EMO3D_EMOTIONS.index(emotion)

@@ -594,6 +594,17 @@ def test_a_short_bark_shows_the_feeling_it_voices(model, text, emotion, was):
     assert name == emotion and value >= 0.4, (name, value, was)
 
 
+@pytest.mark.parametrize("text", [
+    "That makes my blood boil!", "I've had it with you!", "I'm sick of your excuses.", "I'm fed up.",
+    "Get off my land!", "You'll pay for this!", "Give it back, or I'll break your arm!",
+    "Don't you ever talk to me like that!", "How could you forget my birthday?",
+])
+def test_an_angry_idiom_or_threat_shows_anger(model, text):
+    """Idioms and threats that name no feeling: most read as neutral or as contempt."""
+    name, value = strongest_feeling(model.predict(text).emotions.to_dict())
+    assert name == "anger" and value >= 0.5, (name, value)
+
+
 @pytest.mark.parametrize(("text", "was"), [
     ("Got a promotion at work.", "anger 0.73"),  # 'promotion' said so, MiniLM read the workplace
     ("He got a raise.", "contempt 0.47"),

@@ -606,6 +606,16 @@ def test_an_angry_idiom_or_threat_shows_anger(model, text):
 
 
 @pytest.mark.parametrize(("text", "was"), [
+    ("You call that a sword?", "rest"), ("Is that the best you can do?", "contempt 0.78"),
+    ("Is that supposed to scare me?", "fear 0.73"), ("Hmph.", "rest"),
+    ("You're beneath me.", "contempt 0.70"), ("Don't waste my time.", "contempt 0.54"), ("As if!", "rest"),
+])
+def test_a_taunt_shows_contempt(model, text, was):
+    name, value = strongest_feeling(model.predict(text).emotions.to_dict())
+    assert name == "contempt" and value >= 0.45, (name, value, was)
+
+
+@pytest.mark.parametrize(("text", "was"), [
     ("Got a promotion at work.", "anger 0.73"),  # 'promotion' said so, MiniLM read the workplace
     ("He got a raise.", "contempt 0.47"),
     ("The doctor said I'm cancer free.", "sadness 0.82"),

@@ -580,6 +580,27 @@ def test_like_as_a_comparison_or_a_request_leaves_the_face_at_rest(model, text):
     assert model.predict(text).emotions["happiness"] < 0.2
 
 
+@pytest.mark.parametrize(("text", "emotion"), [
+    ("Yes!!", "happiness"), ("lets gooo", "happiness"), ("Enough!", "anger"), ("Get back here!", "anger"),
+    ("Run!", "fear"), ("Don't shoot!", "fear"), ("Oh, please.", "contempt"), ("Keep dreaming.", "contempt"),
+    ("Someone threw up in the elevator.", "disgust"), ("He's gone.", "sadness"),
+    ("I just wish I'd called her more.", "sadness"),
+])
+def test_more_barks_show_their_feeling(model, text, emotion):
+    """Lines like those of a set written by someone who had not seen the word lists; each read
+    another way before (at rest, or anger for "lets gooo")."""
+    name, value = strongest_feeling(model.predict(text).emotions.to_dict())
+    assert name == emotion and value >= 0.4, (name, value)
+
+
+@pytest.mark.parametrize("text", [
+    "I can't get enough!", "He's gone to the shop.", "Oh please, please let me go!",
+])
+def test_the_same_words_elsewhere_are_no_bark(model, text):
+    emotions = model.predict(text).emotions.to_dict()
+    assert emotions["anger"] < 0.3 and emotions["sadness"] < 0.3 and emotions["contempt"] < 0.3, emotions
+
+
 @pytest.mark.parametrize(("text", "emotion", "was"), [
     ("Watch out!", "fear", "fear 0.10"), ("Help!", "fear", "fear 0.03"),
     ("Oh no!", "sadness", "rest"), ("Good job!", "happiness", "rest"), ("Well done.", "happiness", "rest"),

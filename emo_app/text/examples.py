@@ -1,6 +1,6 @@
 """Example descriptions: one per basic emotion, a few compounds, a one-sided cue, a direction
 for the face (gaze and one brow; the tongue), states the 8 emotions do not name, situations that name no
-feeling and a neutral face. The Describe tab
+feeling, spoken lines and a neutral face. The Describe tab
 offers them and the memory benchmark cycles through them."""
 
 EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
@@ -21,5 +21,7 @@ EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "Exhausted after a sleepless night.",
     "My phone was stolen on the train.",
     "My grandfather passed away last week.",
+    '"Watch out, it\'s right behind you!"',
+    '"You call that a sword?"',
     "A calm, neutral expression.",
 )

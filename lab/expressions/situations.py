@@ -13,6 +13,7 @@ sets (``flat_dev.json``, ``flat_heldout.json``: looks, everyday actions, NPC lin
 directions, made-up words) are all neutral: a mundane sentence should leave the face at rest.
 The dialogue sets (``dialogue_dev.json``, ``dialogue_heldout.json``) are spoken lines, 10 per
 emotion, filed under the face the speaker would make ("Get out of my shop!" is anger).
+``barks.json`` are short barks and chat lines ("Run!", "lets gooo"), 12 per emotion.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SETS = {
     "flat held-out": HERE / "flat_heldout.json",
     "dialogue dev": HERE / "dialogue_dev.json",
     "dialogue held-out": HERE / "dialogue_heldout.json",
+    "barks": HERE / "barks.json",
 }
 STRONG = 0.6
 SHOWN = 0.3  # a feeling at this strength is visible on the face

@@ -664,6 +664,14 @@ def test_the_notes_quote_the_words_the_user_typed(model, text, quoted, stand_in)
     assert f"'{quoted}'" in notes and f"'{stand_in}'" not in notes, notes
 
 
+def test_a_cry_voices_a_feeling_unless_the_text_names_one(model):
+    """'Wow!' is no event ('tells what happened' was its note); 'Wow, I'm so happy!' voices joy."""
+    assert "'wow' voices surprise" in model.predict("Wow!").notes
+    prediction = model.predict("Wow, I'm so happy!")
+    assert not any("'wow'" in note for note in prediction.notes), prediction.notes
+    assert strongest_feeling(prediction.emotions.to_dict())[0] == "happiness"
+
+
 def test_dismay_in_danger_is_still_fear(model):
     name, _ = strongest_feeling(model.predict('"Oh no, oh no, the ship is sinking!"').emotions.to_dict())
     assert name == "fear"

@@ -339,8 +339,9 @@ class EmbeddedTextModel(TextModel):
                 degrees.append(hit.degree)
                 felt = felt or set(hit.emotions) != {"neutral"}
             else:
-                notes.append(f"'{analysis.said(hit.word)}' tells what happened: most people would feel "
-                             f"{' and '.join(hit.emotions)}")
+                said, feelings = analysis.said(hit.word), " and ".join(hit.emotions)
+                notes.append(f"'{said}' voices {feelings}" if hit.voiced else
+                             f"'{said}' tells what happened: most people would feel {feelings}")
             for emotion, strength in hit.emotions.items():
                 i = EMO3D_EMOTIONS.index(emotion)
                 lexical[i] = 1 - (1 - lexical[i]) * (1 - min(1.0, strength * hit.degree))

@@ -672,6 +672,18 @@ def test_a_cry_voices_a_feeling_unless_the_text_names_one(model):
     assert strongest_feeling(prediction.emotions.to_dict())[0] == "happiness"
 
 
+@pytest.mark.parametrize("text", ["You're pregnant?! Since when?", "Wait, you two are getting married?!"])
+def test_news_asked_with_interrobang_is_happily_surprised(model, text):
+    """Both were a plain smile (happiness 0.94 and 1.00, surprise 0.16 and 0.00)."""
+    emotions = model.predict(text).emotions.to_dict()
+    assert emotions["happiness"] >= 0.5 and emotions["surprise"] >= 0.5, emotions
+
+
+def test_who_the_hell_is_anger(model):
+    name, value = strongest_feeling(model.predict('"Who the hell took my parking spot?"').emotions.to_dict())
+    assert name == "anger" and value >= 0.5, (name, value)
+
+
 def test_dismay_in_danger_is_still_fear(model):
     name, _ = strongest_feeling(model.predict('"Oh no, oh no, the ship is sinking!"').emotions.to_dict())
     assert name == "fear"

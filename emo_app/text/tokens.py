@@ -13,7 +13,10 @@ CUE_WORDS: dict = json.loads(Path(__file__).with_name("cues.json").read_text(enc
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[.,;:!?()]")
 
 # several words that mean one of the lists' words ("lost in thought": "thinking")
-_PHRASES = [(re.compile(r"\b(?:" + pattern.replace(" ", r"\s+") + r")\b"), word)
+# whole words (a word edge at each end that is a letter), so a phrase may also start or end
+# with punctuation ("?!")
+_EDGE = r"(?:(?<!\w)|(?!\w))"
+_PHRASES = [(re.compile(_EDGE + "(?:" + pattern.replace(" ", r"\s+") + ")" + _EDGE), word)
             for pattern, word in CUE_WORDS["phrases"]]
 
 # "dont" -> "don't": chat-style contractions (cues.json "without_apostrophe")

@@ -595,6 +595,7 @@ def test_more_barks_show_their_feeling(model, text, emotion):
 
 @pytest.mark.parametrize("text", [
     "I can't get enough!", "He's gone to the shop.", "Oh please, please let me go!",
+    "The thief was caught and the necklace returned.",
 ])
 def test_the_same_words_elsewhere_are_no_bark(model, text):
     emotions = model.predict(text).emotions.to_dict()
@@ -619,6 +620,7 @@ def test_a_short_bark_shows_the_feeling_it_voices(model, text, emotion, was):
     "That makes my blood boil!", "I've had it with you!", "I'm sick of your excuses.", "I'm fed up.",
     "Get off my land!", "You'll pay for this!", "Give it back, or I'll break your arm!",
     "Don't you ever talk to me like that!", "How could you forget my birthday?",
+    '"Stop lying to my face!"', "Thief! Guards, seize him!", "Now you will answer for it!",
 ])
 def test_an_angry_idiom_or_threat_shows_anger(model, text):
     """Idioms and threats that name no feeling: most read as neutral or as contempt."""
@@ -662,6 +664,12 @@ def test_the_notes_quote_the_words_the_user_typed(model, text, quoted, stand_in)
     """A phrase is read as a word that means it; the notes named that word ('died' is negated...)."""
     notes = " ".join(model.predict(text).notes)
     assert f"'{quoted}'" in notes and f"'{stand_in}'" not in notes, notes
+
+
+def test_ugh_at_something_gross_reads_as_disgust(model):
+    """'ugh' leaned on anger alone; with MiniLM's disgust at 0.49 the face read as neutral."""
+    emotions = model.predict("Ugh, there's a hair in my soup.").emotions.to_dict()
+    assert max(emotions, key=emotions.get) == "disgust", emotions
 
 
 def test_a_cry_voices_a_feeling_unless_the_text_names_one(model):

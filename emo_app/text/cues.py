@@ -97,6 +97,7 @@ _DESCRIPTOR_PATTERNS = {
 # options). Options: "other_side", shapes for the other side of a one-sided cue (a confused look
 # raises one brow, on the side the text names if it names one, and lowers the other); "state",
 # the word names a state (tired, confused), whose face follows from it: see ``Cue.state``;
+# "activity", an everyday action of the mouth (eats, talks, sneezes): see ``Cue.activity``;
 # "direction" and "closes" as for descriptors.
 _STANDALONE_PATTERNS = [
     (_word_pattern(row[0]), row[1], row[2], row[3] if len(row) > 3 else {})
@@ -127,6 +128,9 @@ def _shapes_for(table: list[tuple[re.Pattern[str], dict[str, float]]], token: st
     return next((shapes for pattern, shapes in table if pattern.match(token)), None)
 
 SIDE_WINDOW = 4
+# an everyday action ("eats") moves the face only in a short direction ("Eating an apple."); in a
+# longer text it is what someone did ("The cook sneezed into the soup": the face is the observer's)
+ACTIVITY_OTHER_WORDS = 4
 
 
 @dataclass
@@ -161,6 +165,9 @@ class Cue:
     # a movement that says nothing of the feeling (a glance, the jaw to a side, a kiss): a text
     # of these alone is a direction for the face, and MiniLM's reading of it is mostly noise
     direction: bool = False
+    # an everyday action of the mouth ("eats", "talks", "sneezes"): it moves the face, but a text
+    # that mentions one tells a situation, not a face ("The cook sneezed into the soup")
+    activity: bool = False
     # shapes this cue keeps shut whatever the emotions do ("quietly furious": anger's open mouth)
     closes: tuple[str, ...] = ()
     at: int = -1  # the token index of its first word (-1: not placed), for _mark_earlier
@@ -190,8 +197,9 @@ class TextAnalysis:
 
     @property
     def describes_face(self) -> bool:
-        """Some cue is a movement of the face, not a state word ("frown", not "tired")."""
-        return any(not cue.state for cue in self.cues)
+        """Some cue is a movement of the face, not a state word or an everyday action ("frown",
+        not "tired" or "eats")."""
+        return any(not (cue.state or cue.activity) for cue in self.cues)
 
     def one_sided_default(self, default: str) -> str:
         """Side for a one-sided expression the text does not place (contempt, a smirk): the side
@@ -418,7 +426,7 @@ def _scan_clause(
                     closes = _HELD_BACK_MOUTH[1]
                 cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
                           state=options.get("state", False), direction=options.get("direction", False),
-                          closes=closes, at=i)
+                          activity=options.get("activity", False), closes=closes, at=i)
                 if default_side and text_side is None:
                     cue.notes.append(
                         f"'{tok}' is one-sided; the text names no side, so the subject's "
@@ -551,6 +559,8 @@ def analyse(text: str) -> TextAnalysis:
     found.global_degree = float(min(loose, key=lambda f: -abs(f - 1.0))) if loose else 1.0
     _hide(tokens, spans, found)
     _mark_earlier(tokens, found)
+    if found.word_count - sum(cue.activity for cue in found.cues) > ACTIVITY_OTHER_WORDS:
+        found.cues = [cue for cue in found.cues if not cue.activity]
     return found
 
 

@@ -649,6 +649,19 @@ def test_good_news_about_a_grim_topic_reads_as_good_news(model, text, was):
     assert name == "happiness" and value >= 0.4, (name, value, was)
 
 
+@pytest.mark.parametrize(("text", "was"), [
+    ("Our holiday was ruined by the storm.", "happiness 0.52"),
+    ("They forgot my birthday celebration.", "happiness 0.72"),
+    ("My vacation got cancelled because of work.", "happiness 0.47"),
+    ("He missed his graduation because of a flat tyre.", "happiness 0.57"),
+])
+def test_a_spoiled_pleasant_event_does_not_smile(model, text, was):
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
+    assert emotions["happiness"] < 0.2 and emotions["sadness"] >= 0.25, (emotions, was)
+    assert any("is spoiled" in note for note in prediction.notes), prediction.notes
+
+
 def test_bad_news_about_a_cheerful_topic_does_not_smile(model):
     emotions = model.predict("The birthday party was cancelled because grandma died.").emotions.to_dict()
     assert strongest_feeling(emotions)[0] == "sadness" and emotions["happiness"] < 0.2, emotions

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from emo_app.text.tokens import CUE_WORDS as _WORDS
-from emo_app.text.tokens import tokens_and_phrases
+from emo_app.text.tokens import clauses, tokens_and_phrases
 
-CLAUSE_PUNCT = set(".,;:!?()")
 NEGATION_SCOPE = 4  # words after a negator that it can reach (within the clause)
 
 
@@ -27,7 +26,6 @@ def _word_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"^(?:{pattern})$")
 
 
-CLAUSE_WORDS = set(_WORDS["clause_words"])
 NEGATORS = set(_WORDS["negators"])
 # after a negator these turn it into emphasis ("can't believe I won", "can't stop smiling"); the
 # idiom itself may say what is felt ("can't believe": surprise; "can't wait": eagerness)
@@ -147,6 +145,7 @@ class EmotionHit:
     unfelt: bool = False  # a degree word says the feeling is put on ("pretends to be happy")
     at: int = -1  # the word's token index (-1: a phrase of several)
     earlier: bool = False  # another feeling follows it ("used to be angry, now calm"): see _mark_earlier
+    spoiled_by: str = ""  # the word that spoils a pleasant event ("ruined"): see _spoil
 
 
 @dataclass
@@ -207,18 +206,6 @@ class TextAnalysis:
         return self.text_side or default
 
 
-def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for i, tok in enumerate(tokens):
-        if tok in CLAUSE_PUNCT or tok in CLAUSE_WORDS:
-            if i > start:
-                spans.append((start, i))
-            start = i + 1
-    if start < len(tokens):
-        spans.append((start, len(tokens)))
-    return spans
-
-
 _COULD_NOT = {"couldn't", "can't", "cannot"}
 
 
@@ -238,6 +225,21 @@ def _feels_at(tokens: list[str], index: int, step: int) -> bool:
 _HIDING_WORDS = set(_WORDS["hiding_words"])
 HIDING_WINDOW = int(_WORDS["hiding_window"])
 HIDDEN_DEGREE = float(_WORDS["hidden_degree"])
+
+
+_SPOILING_WORDS = set(_WORDS["spoiling_words"])
+
+
+def _spoil(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) -> None:
+    """A pleasant event word in a clause with a spoiling word ("holiday ... ruined") counts as
+    negated, and says by what (cues.json "spoiling_about")."""
+    for hit in found.emotion_hits:
+        if not hit.event or hit.at < 0 or set(hit.emotions) != {"happiness"}:
+            continue
+        start, end = next((a, b) for a, b in spans if a <= hit.at < b)
+        spoiler = next((t for t in tokens[start:end] if t in _SPOILING_WORDS), None)
+        if spoiler is not None:
+            hit.negated, hit.spoiled_by = True, spoiler
 
 
 def _hide(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) -> None:
@@ -540,7 +542,7 @@ def analyse(text: str) -> TextAnalysis:
     if text_side is None and _one_feature(tokens):  # "raises one eyebrow": every one-sided cue there
         text_side = ONE_SIDE
     found = TextAnalysis(tokens, [], [], 1.0, text_side, said_as=said_as)
-    spans = _clauses(tokens)
+    spans = clauses(tokens)
     _find_irony(tokens, spans, found)
     used_degree: set[int] = set()
     degree_positions = [i for i, t in enumerate(tokens) if t in DEGREE_BEFORE or t in DEGREE_AFTER]
@@ -558,6 +560,7 @@ def analyse(text: str) -> TextAnalysis:
     ]
     found.global_degree = float(min(loose, key=lambda f: -abs(f - 1.0))) if loose else 1.0
     _hide(tokens, spans, found)
+    _spoil(tokens, spans, found)
     _mark_earlier(tokens, found)
     if found.word_count - sum(cue.activity for cue in found.cues) > ACTIVITY_OTHER_WORDS:
         found.cues = [cue for cue in found.cues if not cue.activity]
@@ -584,8 +587,3 @@ def _mark_earlier(tokens: list[str], found: TextAnalysis) -> None:
     for hit in feelings:
         hit.earlier = over(hit.at)
     found.cues = [cue for cue in found.cues if not over(cue.at)]
-
-
-def side_neutral_text(text: str) -> str:
-    """The text with 'left'/'right' removed, so the sentence encoder sees no side (mirror symmetry)."""
-    return re.sub(r"\b(left|right)\b\s*", "", text, flags=re.IGNORECASE)

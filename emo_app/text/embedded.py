@@ -57,8 +57,9 @@ from emo_app.emotion.emotions import EMO3D_EMOTIONS, EmotionIntensities
 from emo_app.models.manager import quiet_transformers
 from emo_app.text.arousal import WEIGHT, WEIGHT_WITH_FACE_CUES, ArousalReader, with_arousal
 from emo_app.text.base import TextModel, TextPrediction
-from emo_app.text.cues import NEGATED_LEANS, EmotionHit, TextAnalysis, analyse, side_neutral_text
+from emo_app.text.cues import NEGATED_LEANS, EmotionHit, TextAnalysis, analyse
 from emo_app.text.facs import emotion_prior
+from emo_app.text.tokens import side_neutral_text
 
 SIM_TEMPERATURE = 0.035
 SIM_FLOOR = 0.15
@@ -220,6 +221,11 @@ def _against_the_events(analysis: TextAnalysis) -> np.ndarray:
     return factors
 
 
+def _negated_note(analysis: TextAnalysis, hit: EmotionHit) -> str:
+    how = f"spoiled ('{analysis.said(hit.spoiled_by)}')" if hit.spoiled_by else "negated"
+    return f"'{analysis.said(hit.word)}' is {how}: {', '.join(hit.emotions)} suppressed"
+
+
 def _names_a_feeling(hit: EmotionHit) -> bool:
     """A feeling named outright ("rage"; not a trait such as "the shy intern"): what a scream or a
     yell in the same text voices."""
@@ -330,7 +336,7 @@ class EmbeddedTextModel(TextModel):
                     for lean, value in NEGATED_LEANS.get(emotion, {"neutral": 0.4}).items():
                         i = EMO3D_EMOTIONS.index(lean)
                         lexical[i] = 1 - (1 - lexical[i]) * (1 - value)
-                notes.append(f"'{analysis.said(hit.word)}' is negated: {', '.join(hit.emotions)} suppressed")
+                notes.append(_negated_note(analysis, hit))
                 continue
             if hit.ironic:
                 notes.append(f"'{analysis.said(hit.word)}' reads as irony: {', '.join(hit.emotions)}")

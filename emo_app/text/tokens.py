@@ -11,6 +11,8 @@ from pathlib import Path
 CUE_WORDS: dict = json.loads(Path(__file__).with_name("cues.json").read_text(encoding="utf-8"))
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[.,;:!?()]")
+CLAUSE_PUNCT = set(".,;:!?()")
+CLAUSE_WORDS = set(CUE_WORDS["clause_words"])
 
 # several words that mean one of the lists' words ("lost in thought": "thinking")
 # whole words (a word edge at each end that is a letter), so a phrase may also start or end
@@ -24,16 +26,11 @@ _APOSTROPHES: dict[str, str] = CUE_WORDS["without_apostrophe"]
 _NO_APOSTROPHE = re.compile(r"\b(?:" + "|".join(map(re.escape, _APOSTROPHES)) + r")\b")
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-case words and clause punctuation; hyphens split words ("wide-eyed" -> wide eyed);
-    a contraction typed without its apostrophe gets it back; a phrase of cues.json "phrases"
-    becomes its one word."""
-    return tokens_and_phrases(text)[0]
-
-
 def tokens_and_phrases(text: str) -> tuple[list[str], dict[str, str]]:
-    """``tokenize``'s tokens, and each stand-in word a phrase became -> the phrase as typed
-    ("alas" -> "oh no"), so what the rules say about it can quote the user's words."""
+    """Lower-case words and clause punctuation (hyphens split words: "wide-eyed" -> wide eyed; a
+    contraction typed without its apostrophe gets it back; a phrase of cues.json "phrases" becomes
+    the word it means), and each such stand-in word -> the phrase as typed ("alas" -> "oh no"), so
+    what the rules say about it can quote the user's words."""
     text = text.lower().replace("-", " ").replace("\u2019", "'")
     text = _NO_APOSTROPHE.sub(lambda m: _APOSTROPHES[m.group(0)], text)
     said_as: dict[str, str] = {}
@@ -48,3 +45,21 @@ def tokens_and_phrases(text: str) -> tuple[list[str], dict[str, str]]:
     for pattern, word in _PHRASES:
         text = pattern.sub(lambda match, word=word: stand_in(match, word), text)
     return WORD.findall(text), said_as
+
+
+def clauses(tokens: list[str]) -> list[tuple[int, int]]:
+    """(start, end) token spans between clause punctuation and clause words ("but")."""
+    spans, start = [], 0
+    for i, tok in enumerate(tokens):
+        if tok in CLAUSE_PUNCT or tok in CLAUSE_WORDS:
+            if i > start:
+                spans.append((start, i))
+            start = i + 1
+    if start < len(tokens):
+        spans.append((start, len(tokens)))
+    return spans
+
+
+def side_neutral_text(text: str) -> str:
+    """The text with 'left'/'right' removed, so the sentence encoder sees no side (mirror symmetry)."""
+    return re.sub(r"\b(left|right)\b\s*", "", text, flags=re.IGNORECASE)

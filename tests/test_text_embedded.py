@@ -662,6 +662,14 @@ def test_a_spoiled_pleasant_event_does_not_smile(model, text, was):
     assert any("is spoiled" in note for note in prediction.notes), prediction.notes
 
 
+def test_a_spoiled_party_with_a_cry_is_dismay_not_a_smile(model):
+    """MiniLM places it among happy birthdays (1.00); the cry and the spoiling word outweigh it."""
+    prediction = model.predict("Oh no, they forgot my birthday party?!")
+    emotions = prediction.emotions.to_dict()
+    assert emotions["happiness"] < 0.35 and emotions["sadness"] >= 0.4, emotions
+    assert not any("feel happiness" in note for note in prediction.notes), prediction.notes
+
+
 def test_bad_news_about_a_cheerful_topic_does_not_smile(model):
     emotions = model.predict("The birthday party was cancelled because grandma died.").emotions.to_dict()
     assert strongest_feeling(emotions)[0] == "sadness" and emotions["happiness"] < 0.2, emotions

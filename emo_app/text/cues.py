@@ -183,6 +183,7 @@ class TextAnalysis:
     text_side: str | None = None  # the first side the text names: where one-sided defaults go
     ironic_tokens: set[int] = field(default_factory=set)  # words of ironic phrases: not read as said
     said_as: dict[str, str] = field(default_factory=dict)  # a phrase's stand-in word -> the phrase
+    spoiled: bool = False  # a spoiling word ("ruined", "forgot"): see _spoil
 
     def said(self, word: str) -> str:
         """How the text said ``word``: the phrase it stands in for ('oh no' for 'alas'), so notes
@@ -233,6 +234,7 @@ _SPOILING_WORDS = set(_WORDS["spoiling_words"])
 def _spoil(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) -> None:
     """A pleasant event word in a clause with a spoiling word ("holiday ... ruined") counts as
     negated, and says by what (cues.json "spoiling_about")."""
+    found.spoiled = any(token in _SPOILING_WORDS for token in tokens)
     for hit in found.emotion_hits:
         if not hit.event or hit.at < 0 or set(hit.emotions) != {"happiness"}:
             continue

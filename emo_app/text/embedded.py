@@ -208,10 +208,13 @@ AGAINST_EVENTS_FACTOR = 0.3
 def _against_the_events(analysis: TextAnalysis) -> np.ndarray:
     """(8,) factors for MiniLM's reading: where every event word says something pleasant happened
     ('got a promotion'), MiniLM's unpleasant readings (topic: work, where anchors are passed over)
-    are damped, and the other way round."""
+    are damped, and the other way round. Surprise has no side; a spoiling word ('they forgot my
+    birthday party', which MiniLM places among happy birthdays) is an unpleasant one."""
     factors = np.ones(len(EMO3D_EMOTIONS))
     felt = {e for hit in analysis.emotion_hits if hit.event and not (hit.negated or hit.earlier)
-            for e, v in hit.emotions.items() if v >= 0.3}
+            for e, v in hit.emotions.items() if v >= 0.3} - {"surprise", "neutral"}
+    if analysis.spoiled:
+        felt.add("sadness")
     if not felt:
         return factors
     for side, other in ((_PLEASANT, _UNPLEASANT), (_UNPLEASANT, _PLEASANT)):
@@ -370,13 +373,13 @@ class EmbeddedTextModel(TextModel):
         situational = (not (found_words or negated or earlier or analysis.describes_face)
                        and words >= SITUATION_MIN_WORDS)
         reading = similarity.max(axis=0) if situational else similarity[0]
-        situation = similarity[1] * weight
+        against = _against_the_events(analysis)
+        situation = similarity[1] * weight * against
         if situational and situation.max() > max(0.3, (similarity[0] * weight).max()):
             felt = EMO3D_EMOTIONS[int(np.argmax(situation))]
             notes.append(f"no emotion word: read as a situation, near those that make people feel {felt} "
                          f"({situation.max():.2f}, MiniLM)")
-        semantic = np.clip(reading * weight, 0.0, 1.0)
-        semantic *= _against_the_events(analysis)
+        semantic = np.clip(reading * weight, 0.0, 1.0) * against
         values = 1 - (1 - lexical) * (1 - semantic)
         for i in negated | over:
             values[i] *= NEGATED_FACTOR

@@ -32,6 +32,7 @@ NEGATORS = set(_WORDS["negators"])
 _UNNEGATING: dict[str, dict[str, float]] = _WORDS["unnegating"]
 _HOLDING_BACK = set(_WORDS["holding_back"])  # "trying not to cry": held back, not denied
 _QUIET_WORDS = set(_WORDS["quiet_words"])
+_SPOILING_WORDS = set(_WORDS["spoiling_words"])  # "ruined": a pleasant event spoiled (_spoil)
 _UNFELT = set(_WORDS["unfelt"])  # "fake happiness": put on, so the smile does not reach the eyes
 # words a degree word may stand behind ("a very big smile"); any other word ends the search
 _FILLERS = set(_WORDS["filler_words"])
@@ -183,12 +184,16 @@ class TextAnalysis:
     text_side: str | None = None  # the first side the text names: where one-sided defaults go
     ironic_tokens: set[int] = field(default_factory=set)  # words of ironic phrases: not read as said
     said_as: dict[str, str] = field(default_factory=dict)  # a phrase's stand-in word -> the phrase
-    spoiled: bool = False  # a spoiling word ("ruined", "forgot"): see _spoil
 
     def said(self, word: str) -> str:
         """How the text said ``word``: the phrase it stands in for ('oh no' for 'alas'), so notes
         quote the user's words."""
         return self.said_as.get(word, word)
+
+    @property
+    def spoiled(self) -> bool:
+        """A spoiling word ("ruined", "forgot") is in the text: see ``_spoil``."""
+        return any(token in _SPOILING_WORDS for token in self.tokens)
 
     @property
     def word_count(self) -> int:
@@ -228,17 +233,18 @@ HIDING_WINDOW = int(_WORDS["hiding_window"])
 HIDDEN_DEGREE = float(_WORDS["hidden_degree"])
 
 
-_SPOILING_WORDS = set(_WORDS["spoiling_words"])
+def _clause_at(spans: list[tuple[int, int]], at: int) -> tuple[int, int] | None:
+    """The clause span holding token ``at`` (None for -1: a hit or cue not placed)."""
+    return next(((start, end) for start, end in spans if start <= at < end), None)
 
 
 def _spoil(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) -> None:
     """A pleasant event word in a clause with a spoiling word ("holiday ... ruined") counts as
     negated, and says by what (cues.json "spoiling_about")."""
-    found.spoiled = any(token in _SPOILING_WORDS for token in tokens)
     for hit in found.emotion_hits:
         if not hit.event or hit.at < 0 or set(hit.emotions) != {"happiness"}:
             continue
-        start, end = next((a, b) for a, b in spans if a <= hit.at < b)
+        start, end = _clause_at(spans, hit.at)
         spoiler = next((t for t in tokens[start:end] if t in _SPOILING_WORDS), None)
         if spoiler is not None:
             hit.negated, hit.spoiled_by = True, spoiler
@@ -249,7 +255,7 @@ def _hide(tokens: list[str], spans: list[tuple[int, int]], found: TextAnalysis) 
     (in its clause) shows at ``HIDDEN_DEGREE``, and one cue per hiding word shuts the mouth."""
     hiders: dict[int, Cue] = {}
     for item in [*found.emotion_hits, *found.cues]:
-        clause = next(((start, end) for start, end in spans if start <= item.at < end), None)
+        clause = _clause_at(spans, item.at)
         if clause is None or item.negated:
             continue
         first = max(clause[0], item.at - HIDING_WINDOW)

@@ -14,9 +14,8 @@ WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[.,;:!?()]")
 CLAUSE_PUNCT = set(".,;:!?()")
 CLAUSE_WORDS = set(CUE_WORDS["clause_words"])
 
-# several words that mean one of the lists' words ("lost in thought": "thinking")
-# whole words (a word edge at each end that is a letter), so a phrase may also start or end
-# with punctuation ("?!")
+# several words that mean one of the lists' words ("lost in thought": "thinking"), matched as
+# whole words; a phrase may also start or end with punctuation ("?!")
 _EDGE = r"(?:(?<!\w)|(?!\w))"
 _PHRASES = [(re.compile(_EDGE + "(?:" + pattern.replace(" ", r"\s+") + ")" + _EDGE), word)
             for pattern, word in CUE_WORDS["phrases"]]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from emo_app.blendshapes import Blendshapes
+from emo_app.blendshapes.pose import HeadPose
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint, nearest_classes, signed_coordinate
@@ -56,6 +57,7 @@ class FaceOutput:
     files: dict[str, Path] = field(default_factory=dict)
     texture: Any = None  # the skin the face was drawn with (None: plain materials), for exports
     rig: Any = None  # the head it was drawn on
+    pose: HeadPose = field(default_factory=HeadPose)  # how the head is turned on the neck
 
     def viewer_glb(self) -> Path:
         """The posed GLB a web 3D viewer shows (``export_posed_glb``), written beside the
@@ -64,7 +66,7 @@ class FaceOutput:
         from emo_app.face.export import export_posed_glb
 
         return _beside_rig(self.files["glb"], "posed", lambda path: export_posed_glb(
-            self.shapes, path, texture=self.texture, rig=self.rig))
+            self.shapes, path, texture=self.texture, rig=self.rig, pose=self.pose))
 
 
 def _beside_rig(rigged: Path, kind: str, write: Callable[[Path], Any]) -> Path:
@@ -91,8 +93,10 @@ def render_face(
     background: str | None = None,
     name: str = "face",
     extra: Mapping[str, Any] | None = None,
+    pose: HeadPose | Mapping[str, float] | None = None,
 ) -> FaceOutput:
-    """Render the face for 52 weights in each view; with ``exports`` also write GLB, PNG,
+    """Render the face for 52 weights in each view, the head turned by ``pose`` (a HeadPose or
+    {"yaw", "pitch", "roll"} in degrees); with ``exports`` also write GLB, PNG,
     JSON and Live Link Face CSV, named ``name``. ``rig``: a given head (a photo's face shape); otherwise
     ``head`` ("full" or "mediapipe", default from settings) drawn in ``look`` ("skin" or
     "photo") and skin ``tone``, on a "light" or "dark" ``background``. ``extra``: what the JSON
@@ -101,6 +105,7 @@ def render_face(
     from emo_app.face.looks import background_rgb, head_rig, look_texture
 
     shapes = as_blendshapes(weights)
+    pose = pose if isinstance(pose, HeadPose) else HeadPose.from_dict(pose)
     if rig is None:
         rig = head_rig(head, settings)
         if texture is None:
@@ -113,19 +118,21 @@ def render_face(
         if view not in VIEWS:
             raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
     renderer = get_face_renderer(settings)
-    images = {view: renderer.render(shapes, view=view, size=size, texture=texture, rig=rig, background=rgb)
-              for view in views}
-    output = FaceOutput(shapes, images, texture=texture, rig=rig)
+    images = {view: renderer.render(shapes, view=view, size=size, texture=texture, rig=rig, background=rgb,
+                                    pose=pose) for view in views}
+    output = FaceOutput(shapes, images, texture=texture, rig=rig, pose=pose)
     if exports:
-        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig, name=name, extra=extra)
+        output.files = export_face(shapes, images[views[0]], texture=texture, rig=rig, name=name, extra=extra,
+                                   pose=pose)
     return output
 
 
 def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: Any = None,
                 extra: Mapping[str, Any] | None = None, rig: Any = None,
-                name: str = "face") -> dict[str, Path]:
+                name: str = "face", pose: HeadPose | None = None) -> dict[str, Path]:
     """GLB (52 named morph targets), PNG, named JSON and Live Link Face CSV in a new folder,
-    each named ``name`` (a ``file_stem``: what the face shows)."""
+    each named ``name`` (a ``file_stem``: what the face shows); the head ``pose`` goes into the
+    JSON ("head_pose", degrees) and the CSV's HeadYaw, HeadPitch and HeadRoll (radians)."""
     from emo_app.blendshapes.io import to_json, write_live_link_csv
     from emo_app.face.export import export_glb, save_png
 
@@ -135,8 +142,9 @@ def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: A
         "json": folder / f"{name}-blendshapes.json",
         "csv": folder / f"{name}-live-link-face.csv",
     }
-    files["json"].write_text(to_json(shapes, **dict(extra or {})))
-    write_live_link_csv(shapes, files["csv"])
+    pose = pose or HeadPose()
+    files["json"].write_text(to_json(shapes, **dict(extra or {}), head_pose=pose.to_dict()))
+    write_live_link_csv(shapes, files["csv"], rotations=[*pose.live_link(), 0, 0, 0, 0, 0, 0])
     if image is not None:
         files["png"] = save_png(image, folder / f"{name}.png")
     return files
@@ -186,8 +194,9 @@ def describe(
     prediction = get_text_model(model, settings).predict(text)
     face = render_face(prediction.shapes, views=views, size=size, texture=texture, exports=exports,
                        settings=settings, look=look, head=head, tone=tone, background=background,
-                       name=file_stem(text), extra={"text": prediction.text, "model": prediction.model,
-                                                    "emotions": prediction.emotions.to_dict()})
+                       name=file_stem(text), pose=prediction.pose,
+                       extra={"text": prediction.text, "model": prediction.model,
+                              "emotions": prediction.emotions.to_dict()})
     return DescribeResult(prediction, face, not_english_note(text))
 
 
@@ -473,12 +482,13 @@ def capture(
     head: str | None = None,
     tone: str | None = None,
 ) -> CaptureOutcome:
-    """A photo -> its 52 weights -> our face performing them; with ``text``, the user's own
-    face performs the description instead. The user's face on the full ``head`` (default from
-    settings) is their photo's skin on the full head, blended into skin ``tone``; on the
-    "mediapipe" head it is their photo's skin AND their face's shape."""
+    """A photo -> its 52 weights and head pose -> our face performing them; with ``text``, the
+    user's own face performs the description (and its head pose) instead. The user's face on the
+    full ``head`` (default from settings) is their photo's skin on the full head, blended into
+    skin ``tone``; on the "mediapipe" head it is their photo's skin AND their face's shape."""
     from emo_app.face.capture import capture_blendshapes
     from emo_app.face.looks import HEADS
+    from emo_app.face.photo_mesh import head_pose_from_landmarks
     from emo_app.validation import load_image
 
     settings = settings or Settings.from_env()
@@ -501,18 +511,21 @@ def capture(
         texture = texture_from_landmarks(pixels, captured.landmarks)
         rig = rig_from_landmarks(captured.landmarks, captured.image_size, expression=captured.shapes)
     shapes = captured.shapes
+    pose = head_pose_from_landmarks(captured.landmarks, captured.image_size, expression=shapes)
     message = captured.message.rstrip(".") + "."  # "1 face found."
     if text:
         from emo_app.text import get_text_model
 
         prediction = get_text_model("embedded", settings).predict(text)
-        shapes = prediction.shapes
+        shapes, pose = prediction.shapes, prediction.pose
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
+    elif not pose.is_rest:
+        message = f"{message} The {pose.describe()}."
     about = {"source": "a photo's expression" if not text else "the description, on the photo's face",
              "text": text or None, "capture": message.strip()}
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,
                        exports=True, settings=settings, rig=rig, head=head, tone=tone,
-                       name=file_stem("captured", text or ""), extra=about)
+                       name=file_stem("captured", text or ""), extra=about, pose=pose)
     return CaptureOutcome(shapes, message.strip(), face, texture, rig)
 
 

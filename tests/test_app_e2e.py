@@ -11,6 +11,8 @@ import pytest
 from conftest import running_studio
 from PIL import Image
 
+from emo_app.blendshapes import ARKIT_NAMES
+
 pytestmark = pytest.mark.slow
 
 
@@ -33,6 +35,20 @@ def test_every_tab_exposes_named_endpoints(client):
     for endpoint in ("/describe", "/render_weights", "/score_face", "/sphere_point", "/sphere_point_xyz",
                      "/walk", "/capture", "/benchmark", "/generate"):
         assert endpoint in names, endpoint
+
+
+def test_the_api_turns_the_head_as_the_words_and_the_head_sliders_say(client):
+    """/describe reads the head's pose from the words (the page copies it into the head
+    sliders); /render_weights draws the weights with a pose given after the appearance."""
+    state = client.predict("Proud, chin up.", "embedded", api_name="/describe")[9]
+    assert state["head_pose"]["pitch"] > 10 and state["head_pose"]["yaw"] == state["head_pose"]["roll"] == 0
+    weights = [state["blendshapes"][name] for name in ARKIT_NAMES]
+    look = ("skin", "full", "light", "light")
+    upright = client.predict(*weights, *look, 0, 0, 0, api_name="/render_weights")
+    raised = client.predict(*weights, *look, 0, state["head_pose"]["pitch"], 0, api_name="/render_weights")
+    same_as_before = client.predict(*weights, *look, api_name="/render_weights")  # callers of old
+    front = [np.asarray(Image.open(result[0])).astype(int) for result in (upright, raised, same_as_before)]
+    assert np.abs(front[0] - front[1]).mean() > 3 and np.array_equal(front[0], front[2])
 
 
 def test_describe_returns_a_face_and_the_emotion(client):

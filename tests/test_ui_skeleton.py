@@ -24,18 +24,20 @@ def test_building_the_app_loads_no_model(cold_start):
     assert cold_start["loaded_by_build"] == []
 
 
-def test_describe_sends_11_outputs_and_the_page_fills_the_52_sliders_itself():
-    """/describe does not carry 52 slider values (the prediction JSON has them); a browser-only
-    step copies them into the sliders (the browser test checks it on a real page)."""
+def test_describe_sends_11_outputs_and_the_page_fills_the_55_sliders_itself():
+    """/describe does not carry 52 slider values and the head's pose (the prediction JSON has
+    them); a browser-only step copies them into the sliders (the browser test checks it on a
+    real page)."""
     from emo_app.blendshapes import ARKIT_NAMES
-    from emo_app.ui.tabs.describe import SLIDERS_FROM_STATE_JS
+    from emo_app.ui.tabs.describe import POSE_LABELS, SLIDERS_FROM_STATE_JS
 
     demo = build_app()
     describe = next(d for d in demo.fns.values() if d.api_name == "describe")
     assert len(describe.outputs) == 11
     follow_ups = [d for d in demo.fns.values() if d.js == SLIDERS_FROM_STATE_JS]
-    assert len(follow_ups) == 1 and follow_ups[0].fn is None and len(follow_ups[0].outputs) == 52
-    assert [slider.label for slider in follow_ups[0].outputs] == list(ARKIT_NAMES)
+    assert len(follow_ups) == 1 and follow_ups[0].fn is None and len(follow_ups[0].outputs) == 55
+    labels = [slider.label for slider in follow_ups[0].outputs]
+    assert labels == [*ARKIT_NAMES, POSE_LABELS["yaw"], POSE_LABELS["pitch"], POSE_LABELS["roll"]]
 
 
 def test_launch_warm_up_loads_the_describe_path_and_freezes_it_out_of_the_collector(cold_start):

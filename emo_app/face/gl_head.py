@@ -130,9 +130,11 @@ class GLState:
         self.head = head
         return head
 
-    def shoot(self, stage: Stage, background: tuple[int, int, int] | None) -> np.ndarray:
+    def shoot(self, stage: Stage, background: tuple[int, int, int] | None,
+              every_triangle: bool = False) -> np.ndarray:
         """The current head seen from ``stage`` over ``background``: uint8 RGB, or RGBA with a
-        transparent background when ``background`` is None."""
+        transparent background when ``background`` is None. ``every_triangle``: draw the
+        triangles the rig's shapes alone can never turn to this camera too (a turned head can)."""
         from OpenGL import GL
 
         if self.target is None or self.target.size != self.size:
@@ -146,7 +148,7 @@ class GLState:
             GL.glClearColor(*(np.asarray(background, float) / 255.0), 1.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
         if self.head is not None:
-            self.head.draw(stage)
+            self.head.draw(stage, every_triangle)
         return self.target.read(rgba=background is None)
 
     def resize(self, size: int) -> None:
@@ -265,8 +267,9 @@ class HeadBuffers:
                                          index_buffer)
             self.vertex_arrays.append(vertex_array)
             ranges = {}
-            for name, stage in stages.items():
-                triangles = drawn_triangles(rig, part, stage.camera[:3, 3])
+            eyes = [(name, stage.camera[:3, 3]) for name, stage in stages.items()] + [(EVERY, None)]
+            for name, eye in eyes:
+                triangles = drawn_triangles(rig, part, eye)
                 ranges[name] = (offset, triangles.size)
                 indices.append(triangles.ravel())
                 offset += triangles.size * 4
@@ -320,8 +323,9 @@ class HeadBuffers:
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.buffers[1])
             GL.glBufferSubData(GL.GL_ARRAY_BUFFER, start * 16, (stop - start) * 16, self.colors[start:stop])
 
-    def draw(self, stage: Stage) -> None:
-        """One draw call per part, from ``stage`` (its triangles that can face the camera)."""
+    def draw(self, stage: Stage, every_triangle: bool = False) -> None:
+        """One draw call per part, from ``stage`` (its triangles that can face the camera, or
+        all of them)."""
         from OpenGL import GL
 
         GL.glEnable(GL.GL_DEPTH_TEST)
@@ -340,7 +344,7 @@ class HeadBuffers:
             if item.texture is not None:
                 GL.glActiveTexture(GL.GL_TEXTURE0)
                 GL.glBindTexture(GL.GL_TEXTURE_2D, item.texture)
-            offset, count = item.ranges[stage.name]
+            offset, count = item.ranges[EVERY if every_triangle else stage.name]
             GL.glDrawElements(GL.GL_TRIANGLES, count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(offset))
         GL.glBindVertexArray(0)
         GL.glUseProgram(0)
@@ -432,10 +436,12 @@ class _Target:
 
 
 _DRAWN_TRIANGLES: dict[int, tuple[Any, dict]] = {}
+EVERY = "every"  # the draw range of all of a part's triangles (a turned head, any view)
 
 
-def drawn_triangles(rig: Any, part: Any, eye: np.ndarray) -> np.ndarray:
-    """(T, 3) part-local triangles to draw for a camera at ``eye``, made once per rig. Left out:
+def drawn_triangles(rig: Any, part: Any, eye: np.ndarray | None) -> np.ndarray:
+    """(T, 3) part-local triangles to draw for a camera at ``eye`` (None: every one), made once
+    per rig. Left out:
     triangles that face away from that camera in every pose the rig can take (GL would cull them after
     shading their corners). Kept ones are sorted along a Z-order curve of their centres, so
     consecutive triangles share corners and llvmpipe's small vertex cache shades each corner
@@ -445,15 +451,16 @@ def drawn_triangles(rig: Any, part: Any, eye: np.ndarray) -> np.ndarray:
         if len(_DRAWN_TRIANGLES) >= 8:
             _DRAWN_TRIANGLES.pop(next(iter(_DRAWN_TRIANGLES)))
         cached = _DRAWN_TRIANGLES[id(rig)] = (rig, {})
-    key = (part.name, part.start, tuple(np.round(eye, 6)))
+    key = (part.name, part.start, None if eye is None else tuple(np.round(eye, 6)))
     if key not in cached[1]:
         faces = np.asarray(part.faces, np.int64)
         points = rig.neutral[part.start : part.stop].astype(np.float64)
         faces = faces[np.argsort(_z_order(points[faces].mean(axis=1)), kind="stable")]
-        if "reach" not in cached[1]:
-            cached[1]["reach"] = _delta_reach(rig)
-        facing_away = always_facing_away(rig, faces + part.start, eye, cached[1]["reach"])
-        cached[1][key] = np.ascontiguousarray(faces[~facing_away], dtype=np.uint32)
+        if eye is not None:
+            if "reach" not in cached[1]:
+                cached[1]["reach"] = _delta_reach(rig)
+            faces = faces[~always_facing_away(rig, faces + part.start, eye, cached[1]["reach"])]
+        cached[1][key] = np.ascontiguousarray(faces, dtype=np.uint32)
     return cached[1][key]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from emo_app.blendshapes.pose import HeadPose
 from emo_app.errors import InvalidInputError
 from emo_app.face.rig import FaceRig, build_rig
 
@@ -37,6 +38,25 @@ def landmarks_to_points(landmarks: np.ndarray, image_size: tuple[int, int]) -> n
         raise InvalidInputError("The landmarks contain NaN or infinite values.")
     width, height = image_size
     return np.column_stack([points[:, 0] * width, -points[:, 1] * height, -points[:, 2] * width])
+
+
+def head_pose_from_landmarks(landmarks: np.ndarray, image_size: tuple[int, int],
+                             expression: Any = None, rig: FaceRig | None = None) -> HeadPose:
+    """How the photographed head is turned: the rotation that best carries the canonical face
+    (posed with the photo's ``expression``, so a smile is not read as a nod) onto the photo's
+    landmarks, as yaw, pitch and roll within ``HeadPose``'s limits. A mirrored selfie turns the
+    other way, as the photo shows it."""
+    from scipy.spatial.transform import Rotation
+
+    rig = rig or build_rig()
+    canonical = rig.neutral[:FACE_VERTICES].astype(np.float64)
+    if expression is not None:
+        weights = np.asarray(getattr(expression, "values", expression), np.float32)
+        canonical = canonical + rig.linear_offsets(rig.effective_weights(weights))[:FACE_VERTICES]
+    photo = landmarks_to_points(landmarks, image_size)[:FACE_VERTICES]
+    rotation, _ = Rotation.align_vectors(photo - photo.mean(0), canonical - canonical.mean(0))
+    yaw, minus_pitch, minus_roll = rotation.as_euler("YXZ", degrees=True)
+    return HeadPose.clipped(yaw=yaw, pitch=-minus_pitch, roll=-minus_roll)
 
 
 def align(source: np.ndarray, target: np.ndarray) -> np.ndarray:

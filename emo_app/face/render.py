@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emo_app.blendshapes import Blendshapes
+from emo_app.blendshapes.pose import HeadPose
 from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
 from emo_app.face.gl_head import GLState, Stage, cavity_shaded
 from emo_app.face.hd_head import mouth_depth_shade
+from emo_app.face.head_pose import pose_vertices
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -112,6 +114,7 @@ class _Request:
     background: tuple[int, int, int] | None
     texture: Any
     rig: Any
+    poses: list[HeadPose | None]
 
 
 def posed_parts(rig: Any, vertices: np.ndarray, normals: np.ndarray | None = None):
@@ -294,11 +297,13 @@ class FaceRenderer:
         background: tuple[int, int, int] | None = (255, 255, 255),
         texture: FaceTexture | None = None,
         rig: Any = None,
+        pose: HeadPose | None = None,
     ) -> np.ndarray:
         """One posed head as uint8 RGB (size, size, 3), or RGBA with a transparent background
-        when ``background`` is None."""
+        when ``background`` is None; ``pose`` turns the head on its neck."""
         return self.render_batch(
-            [shapes], view=view, size=size, background=background, texture=texture, rig=rig
+            [shapes], view=view, size=size, background=background, texture=texture, rig=rig,
+            poses=[pose],
         )[0]
 
     def render_batch(
@@ -310,9 +315,11 @@ class FaceRenderer:
         background: tuple[int, int, int] | None = (255, 255, 255),
         texture: FaceTexture | None = None,
         rig: Any = None,
+        poses: Sequence[HeadPose | None] | None = None,
     ) -> list[np.ndarray]:
-        """Many weight vectors in one trip to the render thread (what the metric needs)."""
-        request = self._validate(shapes_list, view, size, background, texture, rig)
+        """Many weight vectors in one trip to the render thread (what the metric needs);
+        ``poses``: one head pose per weight vector (None: all looking straight ahead)."""
+        request = self._validate(shapes_list, view, size, background, texture, rig, poses)
         if not request.shapes:
             return []
         return self._submit(lambda: self._draw_all(request))
@@ -326,7 +333,7 @@ class FaceRenderer:
             thread.join(timeout=30)
 
     # -- internals -------------------------------------------------------------------------------
-    def _validate(self, shapes_list, view, size, background, texture, rig) -> _Request:
+    def _validate(self, shapes_list, view, size, background, texture, rig, poses=None) -> _Request:
         if view not in VIEWS:
             raise InvalidInputError(f"Unknown view '{view}'; choose one of {', '.join(VIEWS)}.")
         size = self.settings.render_size if size is None else size
@@ -345,7 +352,10 @@ class FaceRenderer:
             if not isinstance(item, Blendshapes):
                 raise InvalidInputError(f"Expected Blendshapes to render; got {type(item).__name__}.")
             shapes.append(item)
-        return _Request(shapes, view, int(size), background, texture, rig)
+        poses = [None] * len(shapes) if poses is None else list(poses)
+        if len(poses) != len(shapes) or not all(p is None or isinstance(p, HeadPose) for p in poses):
+            raise InvalidInputError("Give one HeadPose (or None) per face to render.")
+        return _Request(shapes, view, int(size), background, texture, rig, poses)
 
     def _draw_all(self, request: _Request) -> list[np.ndarray]:
         from emo_app.face.looks import default_face
@@ -361,15 +371,16 @@ class FaceRenderer:
         stages = _stages()
         head = state.use_head(rig, texture, stages)
         images = []
-        for shapes in request.shapes:
+        for shapes, pose in zip(request.shapes, request.poses):
             # the same pose again (describe's second view): keep the uploaded one, move the camera
-            weights = shapes.values.tobytes()
-            if head.pose_key != weights:
-                vertices = rig.deform(shapes)
+            key = shapes.values.tobytes() + repr(pose).encode()
+            if head.pose_key != key:
+                vertices = pose_vertices(rig, rig.deform(shapes), pose)
                 normals = posed_normals(rig, vertices)
                 head.upload(vertices, normals, cavity_shading(rig, vertices, normals))
-                head.pose_key = weights
-            images.append(state.shoot(stages[request.view], request.background))
+                head.pose_key = key
+            turned = pose is not None and not pose.is_rest
+            images.append(state.shoot(stages[request.view], request.background, every_triangle=turned))
         return images
 
     def _submit(self, job: Callable[[], Any]) -> Any:

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emo_app.blendshapes import Blendshapes
+from emo_app.blendshapes.pose import HeadPose
 from emo_app.config import Settings
 from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint, nearest_classes
 from emo_app.errors import InvalidInputError
 from emo_app.text.emoji import emoji_as_words
+from emo_app.text.head_pose import read_head_pose
 from emo_app.text.spelling import corrected_spelling
 from emo_app.validation import validate_text
 
@@ -29,6 +31,7 @@ class TextPrediction:
     explanation: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     cues: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pose: HeadPose = field(default_factory=HeadPose)  # the head's turn, nod and tilt the words ask for
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (the API and `python -m emo_app text --json` write this)."""
@@ -39,6 +42,7 @@ class TextPrediction:
             "emotions": self.emotions.to_dict(),
             "dominant_emotion": self.emotions.dominant(),
             "blendshapes": self.shapes.to_dict(),
+            "head_pose": self.pose.to_dict(),
             "point": {
                 "valence": round(self.point.valence, 4),
                 "arousal": round(self.point.arousal, 4),
@@ -73,8 +77,11 @@ def validate_description(text: Any, settings: Settings | None = None) -> str:
 
 def _note_readings(prediction: TextPrediction, readings: list[tuple[str, str]]) -> TextPrediction:
     """Say how the text's emoji and typos were read (``read_description``), first among the
-    prediction's notes."""
+    prediction's notes; then turn the head as the words ask (``read_head_pose``), whichever
+    model read the feelings, and say which words did."""
     prediction.notes[:0] = [f"'{typed}' read as '{read}'" for typed, read in readings]
+    prediction.pose, pose_notes = read_head_pose(prediction.text)
+    prediction.notes.extend(pose_notes)
     return prediction
 
 

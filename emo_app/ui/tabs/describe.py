@@ -1,8 +1,9 @@
 """Describe tab: text -> face, emotions, blendshapes, C2A2 point, reasons, score, downloads.
 
 What the page shows is what it scores: the shape sliders hold the weights of the face on
-screen (the page copies each prediction into them), editing a slider or the Look redraws the
-face at once, and *Score this face* renders exactly those weights in that look."""
+screen and the head sliders its turn, nod and tilt (the page copies each prediction into
+them), editing a slider or the Look redraws the face at once, and *Score this face* renders
+exactly those weights and that pose in that look."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
+from emo_app.blendshapes.pose import POSE_LIMITS
 from emo_app.config import Settings
 from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import (
@@ -47,6 +49,15 @@ def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
     empty ones fall back to the settings."""
     return {name: (values[i] or None) if i < len(values) else None for i, name in enumerate(APPEARANCE)}
 N_SHAPES = len(ARKIT_NAMES)
+POSE_AXES = tuple(POSE_LIMITS)  # yaw, pitch, roll: the head sliders, after the appearance inputs
+POSE_LABELS = {"yaw": "head turn (yaw, degrees; + to the subject's left)",
+               "pitch": "head nod (pitch, degrees; + chin up)",
+               "roll": "head tilt (roll, degrees; + toward the left shoulder)"}
+
+
+def _pose(values: Sequence[Any]) -> dict[str, Any]:
+    """The head sliders' values (yaw, pitch, roll; missing ones 0) as render_face's pose."""
+    return {axis: (values[i] or 0.0) if i < len(values) else 0.0 for i, axis in enumerate(POSE_AXES)}
 
 
 def model_rows(settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -145,34 +156,39 @@ def describe(text: str, model: str, look: str | None = None, head: str | None = 
 
 
 # Runs in the browser when the prediction JSON changes: the sliders show the predicted weights
-# without 52 more outputs on every /describe call (API callers already get them in the JSON).
+# and head pose without 55 more outputs on every /describe call (API callers get them in the JSON).
 SLIDERS_FROM_STATE_JS = (
     "(state) => { const w = (state && state.blendshapes) || {}; "
-    f"return {json.dumps(list(ARKIT_NAMES))}.map((n) => Number(w[n] ?? 0)); }}"
+    "const p = (state && state.head_pose) || {}; "
+    f"return {json.dumps(list(ARKIT_NAMES))}.map((n) => Number(w[n] ?? 0))"
+    f".concat({json.dumps(list(POSE_AXES))}.map((a) => Number(p[a] ?? 0))); }}"
 )
 
 
-@ui_errors(positional=N_SHAPES + len(APPEARANCE))
+@ui_errors(positional=N_SHAPES + len(APPEARANCE) + len(POSE_AXES))
 def render_weights(*values: Any) -> tuple:
-    """The face for 52 weights (ARKit order) and its appearance (look, head, tone, background):
-    images, GLB, the blendshape chart and the files."""
+    """The face for 52 weights (ARKit order), its appearance (look, head, tone, background) and
+    the head's pose (yaw, pitch, roll in degrees): images, GLB, the blendshape chart and the files."""
     from emo_app.services import render_face
 
     weights, rest = values[:N_SHAPES], values[N_SHAPES:]
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
-                       name="edited-face", **_appearance(rest))
+                       name="edited-face", **_appearance(rest[:len(APPEARANCE)]),
+                       pose=_pose(rest[len(APPEARANCE):]))
     return (*_image_files(face), str(face.viewer_glb()),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
 
-@ui_errors(positional=N_SHAPES + 1 + len(APPEARANCE))
+@ui_errors(positional=N_SHAPES + 1 + len(APPEARANCE) + len(POSE_AXES))
 def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
     """Score the face on screen: the prediction (for the text's emotions), the 52 weights now in
-    the sliders and the look. Returns (a table of measures, a note, the top-k prompts)."""
+    the sliders, the look and the head's pose. Returns (a table of measures, a note, the top-k
+    prompts)."""
     from emo_app.services import score_face as score
 
-    state, weights = values[0], values[1:N_SHAPES + 1]
-    return score_tables(score(weights, state, **_appearance(values[N_SHAPES + 1:])))
+    state, weights, rest = values[0], values[1:N_SHAPES + 1], values[N_SHAPES + 1:]
+    return score_tables(score(weights, state, **_appearance(rest[:len(APPEARANCE)]),
+                              pose=_pose(rest[len(APPEARANCE):])))
 
 
 def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[list[Any]]]:
@@ -223,19 +239,22 @@ def _appearance_controls(settings: Settings) -> list[gr.Radio]:
     return [look, head, tone, background]
 
 
-def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], gr.Button]:
-    """One slider per shape, grouped by region: (sliders as laid out, sliders in ARKit order,
-    the redraw button)."""
+def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], list[gr.Slider], gr.Button]:
+    """One slider per shape, grouped by region, and three for the head's pose: (shape sliders as
+    laid out, shape sliders in ARKit order, head sliders in POSE_AXES order, the redraw button)."""
     sliders = []
     with gr.Accordion("Edit any shape (the face redraws as you let go of a slider)", open=False,
                       elem_id="describe-edit"):
+        with gr.Accordion("head pose", open=False, elem_id="shapes-head-pose"):
+            pose = [gr.Slider(-limit, limit, value=0, step=1, label=POSE_LABELS[axis],
+                              elem_id=f"slider-head-{axis}") for axis, limit in POSE_LIMITS.items()]
         for group, names in GROUPS.items():
             with gr.Accordion(group, open=False, elem_id=f"shapes-{group}"):
                 for name in names:
                     sliders.append(gr.Slider(0, 1, value=0, step=0.01, label=name, elem_id=f"slider-{name}"))
         apply = gr.Button("Redraw with these weights")
     ordered = [sliders[[n for g in GROUPS.values() for n in g].index(name)] for name in ARKIT_NAMES]
-    return sliders, ordered, apply
+    return sliders, ordered, pose, apply
 
 
 def build_describe_tab(settings: Settings) -> None:
@@ -281,7 +300,7 @@ def build_describe_tab(settings: Settings) -> None:
     reasons = gr.Dataframe(headers=["shape", "weight", "why it moved"], label="Why each shape moved",
                            interactive=False, wrap=True, elem_id="describe-reasons",
                            column_widths=["25%", "11%", "64%"])
-    sliders, ordered, apply = _shape_sliders()
+    sliders, ordered, pose, apply = _shape_sliders()
     with gr.Row():
         score_btn = gr.Button("Score this face (Emo3D, or the offline judges without CLIP)",
                               elem_id="describe-score")
@@ -307,7 +326,8 @@ def build_describe_tab(settings: Settings) -> None:
                                elem_id="describe-examples")
     examples.load_input_event.then(describe, [text, model, *appearance], outputs, api_name="describe_example",
                                    api_visibility="private", concurrency_id="render")
-    state.change(None, state, ordered, js=SLIDERS_FROM_STATE_JS, api_visibility="private", queue=False)
+    state.change(None, state, [*ordered, *pose], js=SLIDERS_FROM_STATE_JS, api_visibility="private",
+                 queue=False)
     go.click(describe, [text, model, *appearance], outputs, api_name="describe", concurrency_id="render")
     text.submit(describe, [text, model, *appearance], outputs, api_visibility="private",
                 concurrency_id="render")
@@ -319,13 +339,13 @@ def build_describe_tab(settings: Settings) -> None:
     # an example brings its own text: the box's value at the click (maybe empty) does not count
     examples.dataset.click(None, js=show_result_js("describe-front"), api_visibility="private", queue=False)
     redraw_outputs = [front, three_quarter, model3d, shapes_plot, downloads]
-    apply.click(render_weights, [*ordered, *appearance], redraw_outputs, api_name="render_weights",
+    apply.click(render_weights, [*ordered, *appearance, *pose], redraw_outputs, api_name="render_weights",
                 concurrency_id="render")
-    gr.on([slider.release for slider in sliders] + [control.input for control in appearance],
-          render_weights, [*ordered, *appearance], redraw_outputs, api_visibility="private",
+    gr.on([slider.release for slider in [*sliders, *pose]] + [control.input for control in appearance],
+          render_weights, [*ordered, *appearance, *pose], redraw_outputs, api_visibility="private",
           concurrency_id="render", trigger_mode="always_last")
     score_outputs = [score_table, score_top]
-    score_btn.click(score_face, [state, *ordered, *appearance], [score_table, score_note, score_top],
+    score_btn.click(score_face, [state, *ordered, *appearance, *pose], [score_table, score_note, score_top],
                     api_name="score_face").then(lambda *tables: tuple(map(show_when_filled, tables)),
                                                 score_outputs, score_outputs, api_visibility="private")
 

@@ -1,0 +1,79 @@
+"""How a description turns, nods or tilts the head ("head bowed", "chin up", "tilts her head
+to the left"): the words of ``words/head_poses.json`` read into a ``HeadPose``, with a note
+quoting each phrase that moved the head."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from emo_app.blendshapes.pose import HeadPose
+from emo_app.text.tokens import CUE_WORDS
+
+POSES_PATH = Path(__file__).resolve().parent / "words" / "head_poses.json"
+_NEGATORS = set(CUE_WORDS["negators"])
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_CLAUSE_END = re.compile(r"[.;!?]|\bbut\b")
+
+
+@dataclass(frozen=True)
+class _PoseWords:
+    pattern: re.Pattern[str]
+    angles: dict[str, float]
+    sided: bool
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[list[_PoseWords], int, int]:
+    data = json.loads(POSES_PATH.read_text(encoding="utf-8"))
+    rows = [_PoseWords(re.compile(rf"(?<![a-z'])(?:{pattern})(?![a-z'])"), dict(angles), bool(sided))
+            for pattern, angles, sided in data["poses"]]
+    return rows, int(data["side_window"]), int(data["negation_window"])
+
+
+def _side(after: str, window: int) -> int:
+    """+1 for 'left', -1 for 'right' among the next ``window`` words of the clause, else 0."""
+    clause = _CLAUSE_END.split(after, maxsplit=1)[0]
+    for word in _WORD.findall(clause)[:window]:
+        if word in ("left", "leftward", "leftwards"):
+            return 1
+        if word in ("right", "rightward", "rightwards"):
+            return -1
+    return 0
+
+
+def _negated(before: str, window: int) -> bool:
+    clause = _CLAUSE_END.split(before)[-1]
+    return any(word in _NEGATORS for word in _WORD.findall(clause)[-window:])
+
+
+def read_head_pose(text: str) -> tuple[HeadPose, list[str]]:
+    """The head pose the text asks for (at rest when it names none) and one note per phrase
+    that moved it ("'head bowed': chin down 22°"). Several words for the same movement
+    move the head once, as far as the strongest of them."""
+    rows, side_window, negation_window = _table()
+    lowered = text.lower().replace("\u2019", "'").replace("-", " ")
+    # per axis the largest turn each way: "head bowed, eyes on the floor" bows once, not twice
+    most: dict[tuple[str, bool], float] = {}
+    notes: list[str] = []
+    taken: list[tuple[int, int]] = []
+    for row in rows:
+        for match in row.pattern.finditer(lowered):
+            start, end = match.span()
+            if any(start < e and s < end for s, e in taken) or _negated(lowered[:start], negation_window):
+                continue
+            taken.append((start, end))
+            side = _side(lowered[end:], side_window) if row.sided else 0
+            angles = {axis: (abs(value) * side if side else value) for axis, value in row.angles.items()}
+            for axis, value in angles.items():
+                key = (axis, value > 0)
+                most[key] = value if abs(value) > abs(most.get(key, 0.0)) else most[key]
+            said = HeadPose.clipped(**angles).describe().removeprefix("head ")
+            notes.append(f"'{' '.join(match.group(0).split())}': {said}")
+            break  # each kind of movement once
+    totals = {axis: most.get((axis, True), 0.0) + most.get((axis, False), 0.0)
+              for axis in ("yaw", "pitch", "roll")}
+    return HeadPose.clipped(**totals), notes

@@ -131,14 +131,15 @@ def export_face(shapes: Blendshapes, image: np.ndarray | None = None, texture: A
                 extra: Mapping[str, Any] | None = None, rig: Any = None,
                 name: str = "face", pose: HeadPose | None = None) -> dict[str, Path]:
     """GLB (52 named morph targets), PNG, named JSON and Live Link Face CSV in a new folder,
-    each named ``name`` (a ``file_stem``: what the face shows); the head ``pose`` goes into the
-    JSON ("head_pose", degrees) and the CSV's HeadYaw, HeadPitch and HeadRoll (radians)."""
+    each named ``name`` (a ``file_stem``: what the face shows); the head ``pose`` turns the GLB's
+    skull joint and goes into the JSON ("head_pose", degrees) and the CSV's HeadYaw, HeadPitch
+    and HeadRoll (radians)."""
     from emo_app.blendshapes.io import to_json, write_live_link_csv
     from emo_app.face.export import export_glb, save_png
 
     folder = output_dir("face")
     files = {
-        "glb": export_glb(shapes, folder / f"{name}.glb", texture=texture, rig=rig),
+        "glb": export_glb(shapes, folder / f"{name}.glb", texture=texture, rig=rig, pose=pose),
         "json": folder / f"{name}-blendshapes.json",
         "csv": folder / f"{name}-live-link-face.csv",
     }

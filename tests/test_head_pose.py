@@ -177,3 +177,53 @@ def test_capture_turns_our_face_as_the_photo_is_turned(full_head):
     photo = _front(rig, texture, HeadPose(yaw=-25), size=512)
     outcome = services.capture(photo, size=128)
     assert outcome.face.pose.yaw < -15 and "turned" in outcome.message and "to the right" in outcome.message
+
+
+def test_the_rigged_glb_turns_its_skull_joint_as_the_render_turns_the_head(full_head):
+    """An engine skins the downloaded GLB's meshes to its neck and skull joints: with the skull
+    turned as stored, the left eye lands where the render put it (within a millimetre) and the
+    collar stays."""
+    import pygltflib
+    from scipy.spatial.transform import Rotation
+    from test_face_export import _read
+
+    from emo_app.face.export import build_glb
+    from emo_app.face.head_pose import pose_vertices
+
+    rig, texture = full_head
+    pose = HeadPose(yaw=30, pitch=-20, roll=10)
+    glb = build_glb(Blendshapes.zeros(), texture=texture, rig=rig, pose=pose)
+    gltf = pygltflib.GLTF2.load_from_bytes(glb)
+    skin = gltf.skins[0]
+    neck, skull = (gltf.nodes[i] for i in skin.joints)
+    assert (neck.name, skull.name, neck.rotation) == ("neck", "skull", None)
+
+    def moved(translation, rotation=None):
+        matrix = np.eye(4)
+        matrix[:3, 3] = translation
+        if rotation is not None:
+            matrix[:3, :3] = Rotation.from_quat(rotation).as_matrix()
+        return matrix
+
+    world = [moved(neck.translation), moved(neck.translation) @ moved(skull.translation, skull.rotation)]
+    binds = _read(gltf, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    joints = [w @ b for w, b in zip(world, binds)]
+
+    def skinned(mesh_name):
+        """Every vertex of the mesh as the engine places it, in the rig's centimetres."""
+        out = []
+        for primitive in gltf.meshes[next(n.mesh for n in gltf.nodes if n.name == mesh_name)].primitives:
+            attributes = primitive.attributes
+            points = _read(gltf, attributes.POSITION)
+            points = np.column_stack([points, np.ones(len(points))])
+            index, weight = _read(gltf, attributes.JOINTS_0), _read(gltf, attributes.WEIGHTS_0)
+            placed = [weight[:, [k]] * (index[:, [k]] == k) * (points @ joints[k].T)[:, :3] for k in range(2)]
+            out.append(sum(placed) * 100.0)
+        return np.concatenate(out)
+
+    posed = pose_vertices(rig, rig.neutral.astype(np.float64), pose)
+    eyes = rig.part("eyes")
+    left_eye = posed[eyes.start : eyes.stop][rig.neutral[eyes.start : eyes.stop, 0] > 0]
+    assert np.linalg.norm(skinned("eyeLeft").mean(0) - left_eye.mean(0)) < 0.1
+    head = skinned("head")
+    assert np.isclose(head[:, 1].min(), rig.neutral[:, 1].min(), atol=0.05)  # the collar stays

@@ -13,6 +13,7 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ import orjson
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.blendshapes.pose import HeadPose
 from emo_app.errors import InvalidInputError
+from emo_app.face.export_skin import add_joints, posed_nodes, skin_attributes
 from emo_app.face.export_textures import bake_colours, jpeg_bytes
 from emo_app.face.head_pose import pose_vertices
 from emo_app.face.texture import srgb_to_linear
@@ -244,36 +246,14 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
 
     packer = _Packer()
     document: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Emotion Studio"}, "materials": []}
-    materials: dict[tuple[str, tuple[float, ...]], int] = {}
-
-    def material(surface: _Surface, kind: str) -> int:
-        """The material ``surface.material`` (roughness of rig part ``kind``) of this base colour
-        factor, made once: the factor times its image, if it has one. Another colour under the
-        same name is 'name.1' (the mask head's cavity and tongue)."""
-        key = (surface.material, tuple(surface.factor))
-        if key not in materials:
-            twins = sum(name == surface.material for name, _ in materials)
-            name = surface.material + (f".{twins}" if twins else "")
-            pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
-                                   "roughnessFactor": material_roughness(kind)}
-            unlit = {"extensions": {"KHR_materials_unlit": {}}} if viewer else {}
-            if surface.image is not None:
-                images = document.setdefault("images", [])
-                images.append({"bufferView": packer.view(surface.image()), "mimeType": surface.mime})
-                document["samplers"] = [_SAMPLER]
-                textures = document.setdefault("textures", [])
-                textures.append({"source": len(images) - 1, "sampler": 0})
-                pbr["baseColorTexture"] = {"index": len(textures) - 1}
-            document["materials"].append({"name": name, "pbrMetallicRoughness": pbr, **unlit})
-            materials[key] = len(document["materials"]) - 1
-        return materials[key]
-
+    material = partial(_material, document, packer, {}, viewer=viewer)  # (surface, part name) -> index
     neutral = rig.neutral.astype(np.float32)
     rest_normals = posed_normals(rig, neutral)
     light = vertex_light(rig, neutral, rest_normals) if viewer else None
     rest = {part.name: (positions, normals)
             for part, positions, normals in posed_parts(rig, neutral, rest_normals)}
     normal_deltas = _normal_deltas(rig) if morph_targets and not viewer else None
+    skinned = morph_targets and not viewer  # the rig for animators turns its head on a joint
     shape_light = shape_lights(rig) if morph_targets and viewer else None
     meshes, slots = [], []
     for glb_mesh in glb_meshes(rig):
@@ -290,6 +270,8 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
             surface = _surface(glb_mesh.name, part, rows, positions, faces, uvs, texture)
             if surface.uvs is not None:
                 attributes["TEXCOORD_0"] = packer.attribute(surface.uvs, "VEC2", _FLOAT)
+            if skinned:
+                attributes.update(skin_attributes(rig, part.start + rows, packer.attribute))
             per_shown = shape_colours = None
             if viewer:
                 per_shown, at_rest, shape_colours = _viewer_light(surface, part.start + rows, light,
@@ -321,8 +303,35 @@ def _build_document(rig: Any, texture: FaceTexture | None, morph_targets: bool,
         bufferViews=packer.views, accessors=packer.accessors,
         **({"extensionsUsed": ["KHR_materials_unlit"]} if viewer else {}),
     )
+    if skinned:
+        add_joints(document, rig, METRES_PER_CM, lambda data: packer.add(
+            {"bufferView": packer.view(data), "componentType": _FLOAT, "count": 2, "type": "MAT4"}))
     packer.blob.extend(b"\0" * (-len(packer.blob) % 4))
     return document, bytes(packer.blob), tuple(slots)
+
+
+def _material(document: dict, packer: _Packer, materials: dict, surface: _Surface, kind: str,
+              viewer: bool) -> int:
+    """The material ``surface.material`` (roughness of rig part ``kind``) of this base colour
+    factor, made once (``materials``: key -> index): the factor times its image, if it has one.
+    Another colour under the same name is 'name.1' (the mask head's cavity and tongue)."""
+    key = (surface.material, tuple(surface.factor))
+    if key not in materials:
+        twins = sum(name == surface.material for name, _ in materials)
+        name = surface.material + (f".{twins}" if twins else "")
+        pbr: dict[str, Any] = {"baseColorFactor": surface.factor, "metallicFactor": 0.0,
+                               "roughnessFactor": material_roughness(kind)}
+        unlit = {"extensions": {"KHR_materials_unlit": {}}} if viewer else {}
+        if surface.image is not None:
+            images = document.setdefault("images", [])
+            images.append({"bufferView": packer.view(surface.image()), "mimeType": surface.mime})
+            document["samplers"] = [_SAMPLER]
+            textures = document.setdefault("textures", [])
+            textures.append({"source": len(images) - 1, "sampler": 0})
+            pbr["baseColorTexture"] = {"index": len(textures) - 1}
+        document["materials"].append({"name": name, "pbrMetallicRoughness": pbr, **unlit})
+        materials[key] = len(document["materials"]) - 1
+    return materials[key]
 
 
 def _normal_deltas(rig: Any) -> np.ndarray:
@@ -459,10 +468,11 @@ def face_to_export(rig: Any, texture: FaceTexture | None) -> tuple[Any, FaceText
 
 def _glb_parts(
     shapes: Blendshapes | Sequence[Blendshapes], fps: float, texture: FaceTexture | None, rig: Any,
-    viewer: bool = False,
+    viewer: bool = False, pose: HeadPose | None = None,
 ) -> tuple[dict, _Template, bytes]:
-    """The GLB of these weights as its JSON, the shared template and the bytes after the
-    template's binary part (the animation of a sequence, padded to 4 bytes)."""
+    """The GLB of these weights (the skull joint turned by ``pose``) as its JSON, the shared
+    template and the bytes after the template's binary part (the animation of a sequence,
+    padded to 4 bytes)."""
     frames = _as_sequence(shapes)
     if not np.isfinite(fps) or fps <= 0:
         raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
@@ -473,6 +483,7 @@ def _glb_parts(
     document = dict(template.document)
     first = weights[0].astype(float).tolist()
     document["meshes"] = [dict(mesh, weights=first) for mesh in document["meshes"]]
+    document["nodes"] = posed_nodes(document["nodes"], pose)
     extra = b""
     if len(frames) > 1:
         document["bufferViews"] = list(document["bufferViews"])
@@ -505,9 +516,10 @@ def build_glb(
     texture: FaceTexture | None = None,
     rig: Any = None,
     viewer: bool = False,
+    pose: HeadPose | None = None,
 ) -> bytes:
     """The GLB file as bytes (see ``export_glb``)."""
-    document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer)
+    document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer, pose)
     return _glb_head(document, len(template.blob) + len(extra)) + template.blob + extra
 
 
@@ -518,16 +530,19 @@ def export_glb(
     texture: FaceTexture | None = None,
     rig: Any = None,
     viewer: bool = False,
+    pose: HeadPose | None = None,
 ) -> Path:
     """Write a GLB: one mesh per piece of the head (``glb_meshes``: head, eyeLeft, eyeRight,
     teeth, tongueAndGums), each with 52 morph targets named with ARKIT_NAMES and its weights set
     to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
+    The meshes are skinned to a neck and a skull joint (``export_skin``), the skull turned by
+    ``pose``.
     ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin).
     ``viewer``: for the page's 3D viewer, unlit, the render's light at rest in the vertex colours
     and each target's change of it in the target's COLOR_0 (``render.shape_lights``), so the creases
     darken as the weights move (as ``export_posed_glb`` shows one pose)."""
     target = target_path(path, ".glb")
-    document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer)
+    document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer, pose)
     with open(target, "wb") as out:  # in pieces: the shared binary part is not copied first
         out.write(_glb_head(document, len(template.blob) + len(extra)))
         out.write(template.blob)
@@ -540,7 +555,7 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     """Write a GLB of the posed face only: the same meshes, materials and textures as
     ``export_glb`` with the expression baked into the vertices (as the renderer deforms them, lid
     and lip limits included) and no morph targets: what a web viewer shows, the render's exact
-    vertices in under a quarter of the bytes (1.7 MB for the full head, not 7.8). Its materials
+    vertices in under a quarter of the bytes (1.7 MB for the full head, not 8.3). Its materials
     are unlit and each vertex colour carries the render's diffuse light (``vertex_light``), so
     the viewer shows the render's shading and creases, not its own flat environment light; the
     colours undo the viewer's tone mapping (``viewer_tone``). ``pose`` turns the head as the

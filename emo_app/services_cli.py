@@ -81,12 +81,15 @@ def _capture(args: argparse.Namespace) -> int:
         payload = _capture_face(args)
     else:
         from emo_app.face.capture import capture_blendshapes
+        from emo_app.face.photo_mesh import head_pose_from_landmarks
 
         result = capture_blendshapes(args.photo)
+        pose = head_pose_from_landmarks(result.landmarks, result.image_size, expression=result.shapes)
         payload = {
             "message": result.message,
             "face_count": result.face_count,
             "blendshapes": result.shapes.to_dict(),
+            "head_pose": pose.to_dict(),
         }
     text = json.dumps(payload, indent=2)
     if args.json:
@@ -108,7 +111,8 @@ def _capture_face(args: argparse.Namespace) -> dict:
         folder = Path(args.out_dir)
         folder.mkdir(parents=True, exist_ok=True)
         files = {kind: str(shutil.copy2(path, folder / Path(path).name)) for kind, path in files.items()}
-    return {"message": outcome.message, "blendshapes": outcome.shapes.to_dict(), "files": files}
+    return {"message": outcome.message, "blendshapes": outcome.shapes.to_dict(),
+            "head_pose": outcome.face.pose.to_dict(), "files": files}
 
 
 def _face_choices(args: argparse.Namespace) -> dict[str, str | None]:

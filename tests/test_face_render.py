@@ -177,6 +177,7 @@ def test_cli_render_and_capture(tmp_path, capfd):
     assert main(["capture", str(photo), "--json", str(result)]) == 0
     payload = json.loads(result.read_text())
     assert payload["face_count"] == 1 and payload["blendshapes"]["mouthSmileLeft"] > 0.5
+    assert -15 < payload["head_pose"]["pitch"] < -5  # the camera looks down on her a little (-9.6)
     # MediaPipe's C++ log lines (XNNPACK, feedback tensors) no longer precede the answer
     err = capfd.readouterr().err
     assert ".cc:" not in err and "XNNPACK" not in err, err

@@ -227,3 +227,36 @@ def test_the_rigged_glb_turns_its_skull_joint_as_the_render_turns_the_head(full_
     assert np.linalg.norm(skinned("eyeLeft").mean(0) - left_eye.mean(0)) < 0.1
     head = skinned("head")
     assert np.isclose(head[:, 1].min(), rig.neutral[:, 1].min(), atol=0.05)  # the collar stays
+
+
+def test_a_downloaded_faces_json_renders_and_exports_with_its_head_pose_on_the_command_line(tmp_path, capsys):
+    """`face render|export --weights <a describe's JSON>` keeps the head bowed as it was
+    downloaded; --pitch replaces the stored angle, and an impossible one is refused."""
+    from PIL import Image
+
+    from emo_app import services
+    from emo_app.blendshapes.io import pose_from_json
+    from emo_app.cli import main
+
+    saved = services.describe("Hanging his head.", size=96).face.files["json"]
+    pitch = pose_from_json(saved.read_text()).pitch
+    assert pitch < -10
+
+    def render(*extra):
+        out = tmp_path / f"face{len(extra)}.png"
+        command = ["face", "render", "--weights", str(saved), "--out", str(out), "--size", "96", *extra]
+        assert main(command) == 0
+        return np.asarray(Image.open(out)).astype(int)
+
+    stored, upright = render(), render("--pitch", "0")
+    assert np.abs(stored - upright).mean() > 3
+    assert np.array_equal(stored, render("--pitch", str(pitch), "--yaw", "0"))
+    obj = tmp_path / "face.obj"
+    assert main(["face", "export", "--weights", str(saved), "--out", str(obj)]) == 0
+    upright_obj = tmp_path / "upright.obj"
+    assert main(["face", "export", "--weights", str(saved), "--pitch", "0", "--out", str(upright_obj)]) == 0
+    assert obj.read_text() != upright_obj.read_text()
+    capsys.readouterr()
+    refused = ["face", "render", "--weights", str(saved), "--out", str(tmp_path / "x.png"), "--pitch", "-80"]
+    assert main(refused) == 2
+    assert "error: Head pitch must be from -30 to 30 degrees; got -80." in capsys.readouterr().err

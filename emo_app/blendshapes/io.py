@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emo_app.blendshapes.pose import HeadPose
 from emo_app.blendshapes.schema import (
     ARKIT_NAMES,
     LIVE_LINK_COLUMNS,
@@ -45,6 +46,16 @@ def to_json(shapes: Blendshapes, **extra: object) -> str:
     """Named JSON that says what it is: {"format": JSON_FORMAT, "blendshapes": {name: weight,
     ...}, ...extra} (``extra``: the description, model, emotions or point it came from)."""
     return json.dumps({"format": JSON_FORMAT, "blendshapes": shapes.to_dict(), **extra}, indent=2)
+
+
+def pose_from_json(text: str | bytes) -> HeadPose:
+    """The head pose a face's JSON stores under "head_pose" (``to_json``'s extra, degrees); a
+    JSON without one, or weights alone, is a head at rest."""
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidInputError(f"The blendshape JSON could not be read: {exc}.") from exc
+    return HeadPose.from_dict(data.get("head_pose") if isinstance(data, dict) else None)
 
 
 def from_json(text: str | bytes, policy: Policy = "clip") -> Blendshapes:

@@ -11,14 +11,28 @@ from pathlib import Path
 def _read_weights(path: str | None):
     from emo_app.blendshapes import Blendshapes
     from emo_app.blendshapes.io import from_json
+
+    return from_json(_weights_text(path)) if path else Blendshapes.zeros()
+
+
+def _weights_text(path: str) -> str:
     from emo_app.errors import InvalidInputError
 
-    if not path:
-        return Blendshapes.zeros()
     file = Path(path)
     if not file.is_file():
         raise InvalidInputError(f"No weights file at '{file}'; give a JSON object of ARKit name -> weight.")
-    return from_json(file.read_text())
+    return file.read_text()
+
+
+def _read_pose(args: argparse.Namespace):
+    """The head pose: the weights JSON's "head_pose" (a downloaded face's), each angle replaced
+    by --yaw, --pitch or --roll when given."""
+    from emo_app.blendshapes.io import pose_from_json
+    from emo_app.blendshapes.pose import HeadPose
+
+    stored = pose_from_json(_weights_text(args.weights)) if args.weights else HeadPose()
+    given = {axis: value for axis in ("yaw", "pitch", "roll") if (value := getattr(args, axis)) is not None}
+    return HeadPose(**{**stored.to_dict(), **given})
 
 
 def _texture(kind: str | None):
@@ -36,7 +50,8 @@ def _render(args: argparse.Namespace) -> int:
     shapes = _read_weights(args.weights)
     background = None if args.transparent else (255, 255, 255)
     image = get_face_renderer().render(
-        shapes, view=args.view, size=args.size, background=background, texture=_texture(args.texture)
+        shapes, view=args.view, size=args.size, background=background, texture=_texture(args.texture),
+        pose=_read_pose(args),
     )
     print(save_png(image, args.out))
     return 0
@@ -50,9 +65,9 @@ def _export(args: argparse.Namespace) -> int:
     shapes = _read_weights(args.weights)
     suffix = Path(args.out).suffix.lower()
     if suffix == ".glb":
-        print(export_glb(shapes, args.out, texture=_texture(args.texture)))
+        print(export_glb(shapes, args.out, texture=_texture(args.texture), pose=_read_pose(args)))
     elif suffix == ".obj":
-        print(export_obj(shapes, args.out))
+        print(export_obj(shapes, args.out, pose=_read_pose(args)))
     else:
         raise InvalidInputError(f"Export to .glb or .obj; got '{args.out}'.")
     return 0
@@ -71,10 +86,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--size", type=int, default=None, help="pixels (default EMO_RENDER_SIZE)")
     render.add_argument("--texture", default="none", help=texture_help)
     render.add_argument("--transparent", action="store_true", help="transparent background (RGBA)")
+    _pose_arguments(render)
     render.set_defaults(func=_render)
 
     export = sub.add_parser("export", help="export a GLB with 52 morph targets, or a posed OBJ")
     export.add_argument("--weights", help="JSON of ARKit name -> weight (default: neutral)")
     export.add_argument("--out", required=True, help="output .glb or .obj")
     export.add_argument("--texture", default="none", help=texture_help)
+    _pose_arguments(export)
     export.set_defaults(func=_export)
+
+
+def _pose_arguments(parser: argparse.ArgumentParser) -> None:
+    from emo_app.blendshapes.pose import POSE_LIMITS
+
+    says = {"yaw": "+ turns to the face's left", "pitch": "+ raises the chin",
+            "roll": "+ tilts to the left shoulder"}
+    for axis, limit in POSE_LIMITS.items():
+        parser.add_argument(f"--{axis}", type=float, default=None,
+                            help=f"head {axis} in degrees, {-limit:g} to {limit:g}, {says[axis]} "
+                                 "(default: the weights JSON's head_pose, else 0)")

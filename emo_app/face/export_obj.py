@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emo_app.blendshapes import Blendshapes
+from emo_app.blendshapes.pose import HeadPose
 from emo_app.errors import InvalidInputError
 from emo_app.face.export import SKIN_PARTS, face_to_export, material_roughness, save_png, target_path
 from emo_app.face.export_textures import bake_vertex_colours, jpeg_bytes
+from emo_app.face.head_pose import pose_vertices
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -24,12 +26,12 @@ def _specular_exponent(roughness: float) -> float:
 
 
 def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | None = None,
-               rig: Any = None) -> Path:
-    """Write the posed head as a Wavefront OBJ (centimetres, +y up, one group per part) with
-    an MTL beside it; a skin texture goes beside them as JPEG, mapped with the head's UVs.
-    Each vertex carries the renderer's smooth normal (without normals Blender shades the
-    triangles flat, and split UV-seam copies would show the seam). ``rig`` and ``texture``
-    default as in ``export_glb``."""
+               rig: Any = None, pose: HeadPose | None = None) -> Path:
+    """Write the posed head (its head turned by ``pose``) as a Wavefront OBJ (centimetres, +y
+    up, one group per part) with an MTL beside it; a skin texture goes beside them as JPEG,
+    mapped with the head's UVs. Each vertex carries the renderer's smooth normal (without
+    normals Blender shades the triangles flat, and split UV-seam copies would show the seam).
+    ``rig`` and ``texture`` default as in ``export_glb``."""
     from emo_app.face.render import posed_normals
     from emo_app.face.texture import texture_uvs
 
@@ -37,7 +39,7 @@ def export_obj(shapes: Blendshapes, path: str | Path, texture: FaceTexture | Non
         raise InvalidInputError(f"Expected Blendshapes to export; got {type(shapes).__name__}.")
     target = target_path(path, ".obj")
     rig, texture = face_to_export(rig, texture)
-    vertices = rig.deform(shapes)
+    vertices = pose_vertices(rig, rig.deform(shapes), pose)
     image_name = f"{target.stem}_skin.jpg"
     lines = ["# Emotion Studio face, centimetres, +y up", f"mtllib {target.stem}.mtl"]
     materials = []

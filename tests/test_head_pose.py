@@ -42,6 +42,8 @@ def test_words_turn_the_head_the_way_they_say(text, axis, sign):
     "She does not look away.",  # negated
     "Shaking with fear.",  # shaking is not a head shake
     "He is heading home.",  # 'head' inside another word
+    "She looks heartbroken, eyes downcast and lips trembling.",  # the eyes look down, not the head
+    "She turns her head back to the screen.",  # back to the front
     "A broad grin with eyes alight with cheer.",
 ])
 def test_words_that_do_not_move_the_head_leave_it_straight(text):

@@ -1,5 +1,5 @@
 """Example descriptions: one per basic emotion, a few compounds, a one-sided cue, a direction
-for the face (gaze and one brow; the tongue), states the 8 emotions do not name, situations that name no
+for the face (gaze and one brow; the tongue; the head), states the 8 emotions do not name, situations that name no
 feeling, spoken lines and a neutral face. The Describe tab
 offers them and the memory benchmark cycles through them."""
 
@@ -17,6 +17,7 @@ EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "Her left eyebrow is raised in doubt.",
     "He raises one eyebrow and glances to the left.",
     "She sticks her tongue out playfully.",
+    "Ashamed, he hangs his head.",
     "Puzzled by the question.",
     "Exhausted after a sleepless night.",
     "My phone was stolen on the train.",

@@ -94,9 +94,12 @@ def _wait_for_drawing(canvas, seconds: float = 120.0) -> float:
     return drawn
 
 
+SURPRISE = "Wide eyes and a mouth agape in sheer surprise, head thrown back."
+
+
 def test_type_a_description_and_see_the_face(page, app_url, shots):
     first = _image_src(page, "describe-front")  # the first screen already shows a face
-    page.locator("#describe-text textarea").fill("Wide eyes and a mouth agape in sheer surprise.")
+    page.locator("#describe-text textarea").fill(SURPRISE)
     page.locator("#describe-go").click()
     page.wait_for_function(
         "old => { const i = document.querySelector('#describe-front img'); return i && i.src !== old; }",
@@ -111,7 +114,7 @@ def test_type_a_description_and_see_the_face(page, app_url, shots):
     from gradio_client import Client
 
     api = Client(app_url, verbose=False, download_files=False, analytics_enabled=False)
-    result = api.predict("Wide eyes and a mouth agape in sheer surprise.", "embedded", api_name="/describe")
+    result = api.predict(SURPRISE, "embedded", api_name="/describe")
     predicted = result[9]["blendshapes"]["jawOpen"]
     assert predicted > 0.2
     page.get_by_text("Edit any shape").click()
@@ -119,6 +122,11 @@ def test_type_a_description_and_see_the_face(page, app_url, shots):
     slider = page.locator("#slider-jawOpen input[type=number]")
     slider.wait_for(state="visible", timeout=30_000)
     assert abs(float(slider.input_value()) - predicted) <= 0.01
+    # and the head's pose into the head sliders: the words threw the head back
+    page.locator("#shapes-head-pose .label-wrap").first.click()
+    nod = page.locator("#slider-head-pitch input[type=number]")
+    nod.wait_for(state="visible", timeout=30_000)
+    assert float(nod.input_value()) == result[9]["head_pose"]["pitch"] > 10
 
 
 def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots):

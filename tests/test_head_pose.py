@@ -31,7 +31,8 @@ SIZE = 192
     ("Shaking his head in disbelief.", "yaw", 1),
 ])
 def test_words_turn_the_head_the_way_they_say(text, axis, sign):
-    pose, notes = read_head_pose(text)
+    reading = read_head_pose(text)
+    pose, notes = reading.pose, reading.notes
     assert math.copysign(1, getattr(pose, axis)) == sign and abs(getattr(pose, axis)) >= 10
     others = [getattr(pose, a) for a in ("yaw", "pitch", "roll") if a != axis]
     assert others == [0.0, 0.0]
@@ -47,14 +48,37 @@ def test_words_turn_the_head_the_way_they_say(text, axis, sign):
     "A broad grin with eyes alight with cheer.",
 ])
 def test_words_that_do_not_move_the_head_leave_it_straight(text):
-    pose, notes = read_head_pose(text)
-    assert pose.is_rest and notes == []
+    reading = read_head_pose(text)
+    assert reading.pose.is_rest and reading.notes == []
 
 
 def test_two_words_for_one_bow_bow_the_head_once():
-    both, _ = read_head_pose("Head bowed, looking at the floor.")
-    one, _ = read_head_pose("Head bowed.")
+    both = read_head_pose("Head bowed, looking at the floor.").pose
+    one = read_head_pose("Head bowed.").pose
     assert both.pitch == one.pitch < 0
+
+
+@pytest.mark.parametrize(("text", "eyes_down"), [
+    ("Proud, chin up.", 14 / 25),  # the eyes turn down by the chin's 14 degrees (25 at weight 1)
+    ("Defiant, chin raised, glaring.", 14 / 25),
+    ("Head held high.", 12 / 25),
+    ("Throws her head back and laughs.", 0.0),  # a laugh's eyes go with the head
+    ("Chin up, he looks up at the sky.", 0.0),  # the words turn the eyes themselves: they win
+    ("Ashamed, he hangs his head.", 0.0),  # a bowed head looks down, not at you
+])
+def test_a_raised_chin_still_looks_at_the_viewer(text, eyes_down):
+    """Proud and defiant faces look down their nose AT you: the eyes turn down as far as the chin
+    rose (the face had looked over the viewer's head), and the reasons say why."""
+    from emo_app.text import get_text_model
+
+    prediction = get_text_model("embedded").predict(text)
+    weights = prediction.shapes.to_dict()
+    reasons = [why for rows in prediction.explanation.values() for why, _ in rows]
+    if eyes_down:
+        assert weights["eyeLookDownLeft"] == weights["eyeLookDownRight"] == pytest.approx(eyes_down, abs=1e-3)
+        assert any("keep the viewer" in why for why in reasons)
+    else:
+        assert not any("keep the viewer" in why for why in reasons)
 
 
 @pytest.mark.parametrize(("angles", "message"), [

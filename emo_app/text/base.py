@@ -14,7 +14,7 @@ from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint, nearest_classes
 from emo_app.errors import InvalidInputError
 from emo_app.text.emoji import emoji_as_words
-from emo_app.text.head_pose import read_head_pose
+from emo_app.text.head_pose import keep_eye_contact, read_head_pose
 from emo_app.text.spelling import corrected_spelling
 from emo_app.validation import validate_text
 
@@ -80,8 +80,13 @@ def _note_readings(prediction: TextPrediction, readings: list[tuple[str, str]]) 
     prediction's notes; then turn the head as the words ask (``read_head_pose``), whichever
     model read the feelings, and say which words did."""
     prediction.notes[:0] = [f"'{typed}' read as '{read}'" for typed, read in readings]
-    prediction.pose, pose_notes = read_head_pose(prediction.text)
-    prediction.notes.extend(pose_notes)
+    reading = read_head_pose(prediction.text)
+    prediction.pose = reading.pose
+    prediction.notes.extend(reading.notes)
+    prediction.shapes, changed = keep_eye_contact(prediction.shapes, reading)
+    for shape, weight in changed.items():
+        prediction.explanation.setdefault(shape, []).append(
+            ("the chin is raised: the eyes look down to keep the viewer", weight))
     return prediction
 
 

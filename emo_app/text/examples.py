@@ -1,7 +1,7 @@
 """Example descriptions: one per basic emotion, a few compounds, a one-sided cue, a direction
-for the face (gaze and one brow; the tongue; the head), states the 8 emotions do not name, situations that name no
-feeling, spoken lines and a neutral face. The Describe tab
-offers them and the memory benchmark cycles through them."""
+for the face (gaze and one brow; the tongue; the head), states the 8 emotions do not name,
+situations that name no feeling, spoken lines and a neutral face. The Describe tab offers them
+and the memory benchmark cycles through them."""
 
 EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "A broad grin with eyes alight with cheer.",

@@ -1,6 +1,7 @@
 """How a description turns, nods or tilts the head ("head bowed", "chin up", "tilts her head
 to the left"): the words of ``words/head_poses.json`` read into a ``HeadPose``, with a note
-quoting each phrase that moved the head."""
+quoting each phrase that moved the head. A raised chin that still looks at you (proud,
+defiant) turns the eyes down to keep the viewer (``keep_eye_contact``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from emo_app.blendshapes import Blendshapes
 from emo_app.blendshapes.pose import HeadPose
+from emo_app.face.rig_shapes import GAZE_VERTICAL_DEG
 from emo_app.text.tokens import CUE_WORDS
 
 POSES_PATH = Path(__file__).resolve().parent / "words" / "head_poses.json"
@@ -24,13 +27,24 @@ class _PoseWords:
     pattern: re.Pattern[str]
     angles: dict[str, float]
     sided: bool
+    eyes_on_viewer: bool
+
+
+@dataclass
+class PoseReading:
+    """What the words do to the head: its ``pose``, a note per phrase, and whether the eyes
+    stay on the viewer under a raised chin."""
+
+    pose: HeadPose
+    notes: list[str]
+    eyes_on_viewer: bool = False
 
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[list[_PoseWords], int, int]:
     data = json.loads(POSES_PATH.read_text(encoding="utf-8"))
-    rows = [_PoseWords(re.compile(rf"(?<![a-z'])(?:{pattern})(?![a-z'])"), dict(angles), bool(sided))
-            for pattern, angles, sided in data["poses"]]
+    rows = [_PoseWords(re.compile(rf"(?<![a-z'])(?:{row['words']})(?![a-z'])"), dict(row["turn"]),
+                       bool(row.get("sided")), bool(row.get("eyes_on_viewer"))) for row in data["poses"]]
     return rows, int(data["side_window"]), int(data["negation_window"])
 
 
@@ -50,7 +64,7 @@ def _negated(before: str, window: int) -> bool:
     return any(word in _NEGATORS for word in _WORD.findall(clause)[-window:])
 
 
-def read_head_pose(text: str) -> tuple[HeadPose, list[str]]:
+def read_head_pose(text: str) -> PoseReading:
     """The head pose the text asks for (at rest when it names none) and one note per phrase
     that moved it ("'head bowed': chin down 22°"). Several words for the same movement
     move the head once, as far as the strongest of them."""
@@ -60,12 +74,14 @@ def read_head_pose(text: str) -> tuple[HeadPose, list[str]]:
     most: dict[tuple[str, bool], float] = {}
     notes: list[str] = []
     taken: list[tuple[int, int]] = []
+    eyes_on_viewer = False
     for row in rows:
         for match in row.pattern.finditer(lowered):
             start, end = match.span()
             if any(start < e and s < end for s, e in taken) or _negated(lowered[:start], negation_window):
                 continue
             taken.append((start, end))
+            eyes_on_viewer = eyes_on_viewer or row.eyes_on_viewer
             side = _side(lowered[end:], side_window) if row.sided else 0
             angles = {axis: (abs(value) * side if side else value) for axis, value in row.angles.items()}
             for axis, value in angles.items():
@@ -76,4 +92,17 @@ def read_head_pose(text: str) -> tuple[HeadPose, list[str]]:
             break  # each kind of movement once
     totals = {axis: most.get((axis, True), 0.0) + most.get((axis, False), 0.0)
               for axis in ("yaw", "pitch", "roll")}
-    return HeadPose.clipped(**totals), notes
+    return PoseReading(HeadPose.clipped(**totals), notes, eyes_on_viewer)
+
+
+def keep_eye_contact(shapes: Blendshapes, reading: PoseReading) -> tuple[Blendshapes, dict[str, float]]:
+    """``shapes`` with the eyes turned down as far as the chin is raised, so a proud or defiant
+    face still looks at the viewer, and the weights that changed; unchanged when the words did
+    not ask for it or already turn the eyes (any eyeLook shape at 0.1 or more)."""
+    named = shapes.to_dict()
+    if not reading.eyes_on_viewer or reading.pose.pitch <= 0 or max(
+            value for name, value in named.items() if name.startswith("eyeLook")) >= 0.1:
+        return shapes, {}
+    down = round(min(1.0, reading.pose.pitch / GAZE_VERTICAL_DEG), 4)
+    changed = {f"eyeLookDown{side}": down for side in ("Left", "Right")}
+    return Blendshapes.from_dict({**named, **changed}), changed

@@ -662,6 +662,26 @@ def test_a_spoiled_pleasant_event_does_not_smile(model, text, was):
     assert any("is spoiled" in note for note in prediction.notes), prediction.notes
 
 
+@pytest.mark.parametrize(("text", "was"), [
+    ("They stole the trophy we won.", "happiness 1.00, anger 0.60"),
+    ("Vandals smashed the trophy we won.", "happiness 1.00"),
+])
+def test_a_pleasant_thing_taken_or_broken_is_no_longer_a_win(model, text, was):
+    """'won' describes what was stolen or smashed: the loss is the news."""
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
+    assert emotions["happiness"] < 0.2, (emotions, was)
+    assert strongest_feeling(emotions)[0] in ("anger", "sadness"), emotions
+    assert any("'won' is spoiled" in note for note in prediction.notes), prediction.notes
+
+
+def test_stealing_the_show_is_no_theft(model):
+    """The idiom is no theft ('stole' read as one made it anger 0.63 over happiness 0.60), and
+    it does not spoil the award."""
+    emotions = model.predict("He stole the show and won the award.").emotions.to_dict()
+    assert strongest_feeling(emotions)[0] == "happiness", emotions
+
+
 def test_a_spoiled_party_with_a_cry_is_dismay_not_a_smile(model):
     """MiniLM places it among happy birthdays (1.00); the cry and the spoiling word outweigh it."""
     prediction = model.predict("Oh no, they forgot my birthday party?!")

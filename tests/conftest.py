@@ -31,6 +31,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SCRATCH = Path(tempfile.mkdtemp(prefix="emo-tests-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 os.environ["EMO_DATA_DIR"] = str(SCRATCH / "data")
+# request folders (outputs.output_root, under the temporary directory) too: each test process
+# prunes only its own, and the developer's /tmp/emotion-studio is left alone
+(SCRATCH / "tmp").mkdir()
+tempfile.tempdir = str(SCRATCH / "tmp")
+os.environ["TMPDIR"] = tempfile.tempdir
 os.environ["GRADIO_TEMP_DIR"] = str(SCRATCH / "gradio")
 os.environ["MPLCONFIGDIR"] = str(SCRATCH / "matplotlib")
 configuration.set_hypothesis_home_dir(str(SCRATCH / "hypothesis"))  # its constants cache

@@ -520,8 +520,8 @@ def capture(
         prediction = get_text_model("embedded", settings).predict(text)
         shapes, pose = prediction.shapes, prediction.pose
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
-    elif not pose.is_rest:
-        message = f"{message} The {pose.describe()}."
+    elif pose.describe():
+        message = f"{message} Head pose: {pose.describe()}."
     about = {"source": "a photo's expression" if not text else "the description, on the photo's face",
              "text": text or None, "capture": message.strip()}
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,

@@ -85,7 +85,7 @@ class HeadPose:
         return math.radians(self.yaw), math.radians(self.pitch), math.radians(self.roll)
 
     def describe(self) -> str:
-        """'head turned 20° to the left, chin down 15°' (angles under 2° go unsaid)."""
+        """'turned 20° to the left, chin down 15°' (angles under 2° go unsaid; empty at rest)."""
         parts = []
         if abs(self.yaw) >= 2:
             parts.append(f"turned {abs(self.yaw):.0f}° to the {'left' if self.yaw > 0 else 'right'}")
@@ -93,4 +93,4 @@ class HeadPose:
             parts.append(f"chin {'up' if self.pitch > 0 else 'down'} {abs(self.pitch):.0f}°")
         if abs(self.roll) >= 2:
             parts.append(f"tilted {abs(self.roll):.0f}° to the {'left' if self.roll > 0 else 'right'}")
-        return ("head " + ", ".join(parts)) if parts else ""
+        return ", ".join(parts)

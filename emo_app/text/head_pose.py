@@ -87,7 +87,7 @@ def read_head_pose(text: str) -> PoseReading:
             for axis, value in angles.items():
                 key = (axis, value > 0)
                 most[key] = value if abs(value) > abs(most.get(key, 0.0)) else most[key]
-            said = HeadPose.clipped(**angles).describe().removeprefix("head ")
+            said = HeadPose.clipped(**angles).describe()
             notes.append(f"'{' '.join(match.group(0).split())}': {said}")
             break  # each kind of movement once
     totals = {axis: most.get((axis, True), 0.0) + most.get((axis, False), 0.0)

@@ -29,6 +29,16 @@ SIZE = 192
     ("Looks away to the left.", "yaw", 1),
     ("He turns his head to the right and smiles.", "yaw", -1),
     ("Shaking his head in disbelief.", "yaw", 1),
+    ("He looks over his left shoulder.", "yaw", 1),  # the side inside the words
+    ("He glances over his right shoulder.", "yaw", -1),
+    ("He turns his head to the left.", "yaw", 1),
+    ("Turns her face away in disgust.", "yaw", -1),
+    ("With a tilt of the head, she smiles.", "roll", 1),
+    ("He buries his face in his hands.", "pitch", -1),
+    ("Head in hands.", "pitch", -1),
+    ("She throws back her head and laughs.", "pitch", 1),
+    ("He juts out his chin.", "pitch", 1),
+    ("A proud lift of the chin.", "pitch", 1),
 ])
 def test_words_turn_the_head_the_way_they_say(text, axis, sign):
     reading = read_head_pose(text)

@@ -48,10 +48,11 @@ def _table() -> tuple[list[_PoseWords], int, int]:
     return rows, int(data["side_window"]), int(data["negation_window"])
 
 
-def _side(after: str, window: int) -> int:
-    """+1 for 'left', -1 for 'right' among the next ``window`` words of the clause, else 0."""
+def _side(matched: str, after: str, window: int) -> int:
+    """+1 for 'left', -1 for 'right' in the matched words ("over his left shoulder") or among the
+    next ``window`` words of the clause after them ("tilts her head to the left"), else 0."""
     clause = _CLAUSE_END.split(after, maxsplit=1)[0]
-    for word in _WORD.findall(clause)[:window]:
+    for word in _WORD.findall(matched) + _WORD.findall(clause)[:window]:
         if word in ("left", "leftward", "leftwards"):
             return 1
         if word in ("right", "rightward", "rightwards"):
@@ -82,7 +83,7 @@ def read_head_pose(text: str) -> PoseReading:
                 continue
             taken.append((start, end))
             eyes_on_viewer = eyes_on_viewer or row.eyes_on_viewer
-            side = _side(lowered[end:], side_window) if row.sided else 0
+            side = _side(match.group(0), lowered[end:], side_window) if row.sided else 0
             angles = {axis: (abs(value) * side if side else value) for axis, value in row.angles.items()}
             for axis, value in angles.items():
                 key = (axis, value > 0)

@@ -338,7 +338,8 @@ def test_triangles_left_out_of_a_view_never_show_in_it(monkeypatch):
     """The renderer skips the full head's triangles that no pose can turn toward the camera (the
     back of the head in the front view, the inside of the mouth): extreme poses from every view
     must draw exactly what drawing every triangle draws. Fails if the rule drops a triangle
-    that shows."""
+    that shows. A turned head (HeadPose) can show any triangle: it draws them all."""
+    from emo_app.blendshapes.pose import HeadPose
     from emo_app.face import gl_head, render
     from emo_app.face.looks import head_rig, look_texture
 
@@ -346,7 +347,8 @@ def test_triangles_left_out_of_a_view_never_show_in_it(monkeypatch):
     head, front = rig.part("head"), render.view_poses("front")[0][:3, 3]
     assert len(gl_head.drawn_triangles(rig, head, front)) < 0.9 * len(head.faces)  # it skips some
     poses = [Blendshapes.from_array(np.ones(52)), Blendshapes.from_dict({"jawOpen": 1.0, "mouthLeft": 1.0}),
-             Blendshapes.from_array(np.random.default_rng(3).random(52))]
+             Blendshapes.from_array(np.random.default_rng(3).random(52)), *[Blendshapes.zeros()] * 2]
+    turns = [None, None, None, HeadPose(yaw=45, pitch=-20), HeadPose(yaw=-45, pitch=30, roll=30)]
     images = {}
     for prune in (True, False):
         if not prune:
@@ -355,8 +357,8 @@ def test_triangles_left_out_of_a_view_never_show_in_it(monkeypatch):
         monkeypatch.setattr(gl_head, "_DRAWN_TRIANGLES", {})
         drawer = render.FaceRenderer()
         try:
-            images[prune] = [drawer.render_batch(poses, view=view, size=SIZE, rig=rig, texture=texture)
-                             for view in render.VIEWS]
+            images[prune] = [drawer.render_batch(poses, view=view, size=SIZE, rig=rig, texture=texture,
+                                                 poses=turns) for view in render.VIEWS]
         finally:
             drawer.close()
     for pruned, full in zip(images[True], images[False]):

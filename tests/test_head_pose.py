@@ -144,30 +144,6 @@ def test_a_turned_head_keeps_its_shoulders_and_neither_tears_nor_squashes(full_h
     assert changed.mean() > 0.1  # while the head moved
 
 
-def test_a_turned_head_from_every_view_draws_every_triangle_that_shows(full_head, monkeypatch):
-    """The renderer leaves out triangles no expression can turn toward a camera; a turned head
-    can, so a turned head must draw exactly what drawing every triangle draws."""
-    from emo_app.face import gl_head, render
-
-    rig, texture = full_head
-    poses = [HeadPose(yaw=45, pitch=-20), HeadPose(yaw=-45, pitch=30, roll=30)]
-    images = {}
-    for prune in (True, False):
-        if not prune:
-            monkeypatch.setattr(gl_head, "always_facing_away",
-                                lambda rig, faces, eye, reach: np.zeros(len(faces), bool))
-        monkeypatch.setattr(gl_head, "_DRAWN_TRIANGLES", {})
-        drawer = render.FaceRenderer()
-        try:
-            images[prune] = [drawer.render_batch([Blendshapes.zeros()] * 2, view=view, size=SIZE, rig=rig,
-                                                 texture=texture, poses=poses) for view in render.VIEWS]
-        finally:
-            drawer.close()
-    for pruned, every in zip(images[True], images[False]):
-        for a, b in zip(pruned, every):
-            assert np.array_equal(a, b)
-
-
 @pytest.mark.parametrize("pose", [HeadPose(yaw=25), HeadPose(yaw=-25), HeadPose(pitch=-20),
                                   HeadPose(pitch=15), HeadPose(roll=15), HeadPose(-20, -10, 10)])
 def test_mediapipe_reads_the_drawn_pose_back_from_the_picture(full_head, pose):

@@ -675,6 +675,19 @@ def test_a_pleasant_thing_taken_or_broken_is_no_longer_a_win(model, text, was):
     assert any("'won' is spoiled" in note for note in prediction.notes), prediction.notes
 
 
+@pytest.mark.parametrize("text", ["Eyes welling up.", "Her eyes began to well up.", "Eyes brimming."])
+def test_eyes_welling_up_are_tears(model, text):
+    """'Eyes welling up.' was happiness 0.72 over sadness 0.42 (MiniLM alone read it)."""
+    emotions = model.predict(text).emotions.to_dict()
+    assert strongest_feeling(emotions)[0] == "sadness" and emotions["sadness"] > 0.8, emotions
+
+
+def test_well_rested_eyes_are_no_tears(model):
+    """Guard (right before and after): 'well' beside the eyes is no tear unless it wells up."""
+    emotions = model.predict("His eyes were well rested.").emotions.to_dict()
+    assert emotions["sadness"] < 0.2, emotions
+
+
 def test_stealing_the_show_is_no_theft(model):
     """The idiom is no theft ('stole' read as one made it anger 0.63 over happiness 0.60), and
     it does not spoil the award."""

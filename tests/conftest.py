@@ -142,22 +142,54 @@ print("RESULT " + json.dumps(report))
 """
 
 
-@pytest.fixture(scope="session")
-def cold_start(tmp_path_factory) -> dict:
-    """What the COLD_START interpreter reports, run once for the tests that read it (each
-    interpreter start and model load is seconds), with nothing telling it to stay offline."""
+_COLD_START: subprocess.Popen | None = None
+
+
+def _start_cold_start() -> subprocess.Popen:
+    """The COLD_START interpreter, started in the background with nothing telling it to stay
+    offline (its own folders under the scratch folder)."""
     import sys
 
-    folder = tmp_path_factory.mktemp("cold-start")
+    folder = SCRATCH / "cold-start"
+    folder.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items()
            if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "EMO_OFFLINE", "HF_DATASETS_OFFLINE"}}
     env.update(PYOPENGL_PLATFORM="egl", GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false",
                EMO_WEIGHTS_DIR=str(folder / "weights"), EMO_DATA_DIR=str(folder / "data"),
                HF_HOME=str(folder / "hf"), TMPDIR=str(folder))
-    done = subprocess.run([sys.executable, "-c", COLD_START], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("RESULT "))
+    return subprocess.Popen([sys.executable, "-c", COLD_START], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what will not run
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """When a test that will run reads ``cold_start``, its interpreter starts now, so its 20 s
+    of imports and model loading overlap the tests before it instead of waiting in line."""
+    global _COLD_START
+    if _COLD_START is None and any("cold_start" in getattr(item, "fixturenames", ()) for item in items):
+        _COLD_START = _start_cold_start()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A cold start no test waited for (the run stopped early) does not outlive the session."""
+    if _COLD_START is not None and _COLD_START.poll() is None:
+        _COLD_START.kill()
+        _COLD_START.communicate()
+
+
+@pytest.fixture(scope="session")
+def cold_start() -> dict:
+    """What the COLD_START interpreter reports, run once for the tests that read it (each
+    interpreter start and model load is seconds)."""
+    global _COLD_START
+    process, _COLD_START = _COLD_START or _start_cold_start(), None
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert process.returncode == 0, stderr[-3000:]
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 
 

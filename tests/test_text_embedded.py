@@ -688,6 +688,13 @@ def test_well_rested_eyes_are_no_tears(model):
     assert emotions["sadness"] < 0.2, emotions
 
 
+@pytest.mark.parametrize("text", ["Who broke my window?!", "Who ate my sandwich?", "Who took my charger?"])
+def test_who_broke_my_things_is_an_angry_question(model, text):
+    """'Who broke my window?!' read as surprise 0.67 over anger 0.33 ('?!' voices surprise)."""
+    emotions = model.predict(text).emotions.to_dict()
+    assert strongest_feeling(emotions)[0] == "anger" and emotions["anger"] >= 0.6, emotions
+
+
 def test_stealing_the_show_is_no_theft(model):
     """The idiom is no theft ('stole' read as one made it anger 0.63 over happiness 0.60), and
     it does not spoil the award."""

@@ -272,3 +272,22 @@ def test_a_downloaded_faces_json_renders_and_exports_with_its_head_pose_on_the_c
     refused = ["face", "render", "--weights", str(saved), "--out", str(tmp_path / "x.png"), "--pitch", "-80"]
     assert main(refused) == 2
     assert "error: Head pitch must be from -30 to 30 degrees; got -80." in capsys.readouterr().err
+
+
+def test_turning_the_head_leaves_the_creases_and_the_mouths_shadow_as_the_expression_made_them(full_head):
+    """The mouth's light reads how far its points came forward; measured after the turn, a head
+    thrown back moved the teeth 'back' into shadow and a bowed one lit the throat. The shade is
+    measured before the head turns."""
+    from emo_app.face.head_pose import pose_vertices
+    from emo_app.face.render import cavity_shading, posed_normals, turned_head
+
+    rig, _ = full_head
+    gasp = Blendshapes.from_dict({"jawOpen": 0.7, "tongueOut": 0.6, "browInnerUp": 0.8})
+    upright = turned_head(rig, gasp, None)
+    for pose in (HeadPose(pitch=24), HeadPose(pitch=-22), HeadPose(yaw=40)):
+        vertices, normals, cavity = turned_head(rig, gasp, pose)
+        assert np.array_equal(cavity, upright[2])
+        assert np.allclose(vertices, pose_vertices(rig, upright[0], pose))
+        after = cavity_shading(rig, vertices, posed_normals(rig, vertices))
+        mouth = rig.part("mouth")
+        assert np.abs(after - cavity)[mouth.start : mouth.stop].max() > 0.05  # what it used to draw

@@ -25,7 +25,6 @@ from emo_app.blendshapes.pose import HeadPose
 from emo_app.errors import InvalidInputError
 from emo_app.face.export_skin import add_joints, posed_nodes, skin_attributes
 from emo_app.face.export_textures import bake_colours, jpeg_bytes
-from emo_app.face.head_pose import pose_vertices
 from emo_app.face.texture import srgb_to_linear
 from emo_app.face.viewer_tone import undo_neutral_tone_mapping
 
@@ -563,13 +562,12 @@ def export_posed_glb(shapes: Blendshapes, path: str | Path, texture: FaceTexture
     target = target_path(path, ".glb")
     if not isinstance(shapes, Blendshapes):
         raise InvalidInputError(f"Expected one set of Blendshapes to pose; got {type(shapes).__name__}.")
-    from emo_app.face.render import posed_normals, vertex_light
+    from emo_app.face.render import turned_head, vertex_light
 
     rig, texture = face_to_export(rig, texture)
     template = _template(rig, texture, targets=False, viewer=True)
-    vertices = pose_vertices(rig, rig.deform(shapes), pose)
-    normals = posed_normals(rig, vertices)
-    light = vertex_light(rig, vertices, normals)
+    vertices, normals, cavity = turned_head(rig, shapes, pose)
+    light = vertex_light(rig, vertices, normals, cavity=cavity)
     blob = bytearray(template.blob)
     document = dict(template.document, accessors=list(template.document["accessors"]))
     for part, rows, position, normal, colour, albedo, per_shown in template.slots:

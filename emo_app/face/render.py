@@ -130,6 +130,20 @@ def posed_parts(rig: Any, vertices: np.ndarray, normals: np.ndarray | None = Non
     ]
 
 
+def turned_head(rig: Any, shapes: Blendshapes, pose: HeadPose | None) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(vertices, normals, cavity shade) of ``shapes`` with the head turned by ``pose``. The
+    creases and the mouth's shadow are the expression's own, measured before the head turns
+    (the mouth's light reads how far its points came forward: a head thrown back had its
+    teeth fall into shadow)."""
+    vertices = rig.deform(shapes)
+    normals = posed_normals(rig, vertices)
+    cavity = cavity_shading(rig, vertices, normals)
+    if pose is not None and not pose.is_rest:
+        vertices = pose_vertices(rig, vertices, pose)
+        normals = posed_normals(rig, vertices)
+    return vertices, normals, cavity
+
+
 def posed_normals(rig: Any, vertices: np.ndarray) -> np.ndarray:
     """(V, 3) smooth unit normals of a posed rig (see ``posed_parts``)."""
     normals = _head_normals(rig, vertices)
@@ -215,19 +229,21 @@ class _MouthLight:
         return 1.0 + (ratio - 1.0) * forward
 
 
-def vertex_light(rig: Any, vertices: np.ndarray, normals: np.ndarray, view: str = "front") -> np.ndarray:
+def vertex_light(rig: Any, vertices: np.ndarray, normals: np.ndarray, view: str = "front",
+                 cavity: np.ndarray | None = None) -> np.ndarray:
     """(V,) linear light each vertex gets in ``view``'s rig: the ambient plus the key, fill and
     rim lights' diffuse term, computed as mesh.vert does (keep the two in step), times the
     cavity shade where the renderer applies it. A web viewer's own lights show none of the
     creases and a flat, pinker face; multiplying the skin by this shows the render's shading,
     and because diffuse light does not depend on where the eye is, an orbit around the head
-    stays correct (the render's faint specular sheen is all that is left out)."""
+    stays correct (the render's faint specular sheen is all that is left out). ``cavity``: the
+    shade ``turned_head`` measured before the head turned (default: of these vertices)."""
     _, lights = view_poses(view)
     light = np.full(len(vertices), AMBIENT, np.float32)
     for pose, intensity in zip(lights, LIGHT_INTENSITIES):
         wrap = np.maximum((normals @ pose[:3, 2] + LIGHT_WRAP) / (1.0 + LIGHT_WRAP), 0.0)
         light += np.float32(intensity * DIFFUSE_SCALE) * wrap.astype(np.float32)
-    cavity = cavity_shading(rig, vertices, normals)
+    cavity = cavity_shading(rig, vertices, normals) if cavity is None else cavity
     if cavity is not None:
         for part in rig.parts:
             if cavity_shaded(part):  # as gl_head shades them: the skin and the mouth's inside
@@ -375,9 +391,8 @@ class FaceRenderer:
             # the same pose again (describe's second view): keep the uploaded one, move the camera
             key = shapes.values.tobytes() + repr(pose).encode()
             if head.pose_key != key:
-                vertices = pose_vertices(rig, rig.deform(shapes), pose)
-                normals = posed_normals(rig, vertices)
-                head.upload(vertices, normals, cavity_shading(rig, vertices, normals))
+                vertices, normals, cavity = turned_head(rig, shapes, pose)
+                head.upload(vertices, normals, cavity)
                 head.pose_key = key
             turned = pose is not None and not pose.is_rest
             images.append(state.shoot(stages[request.view], request.background, every_triangle=turned))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from emo_app.blendshapes.pose import HeadPose
+from emo_app.face.rig import per_rig
 
 # From the eyes' centre, in the rig's centimetres: where the head turns on the spine, and
 # where the neck's bend begins and ends (the jaw's hinge sits about 4 cm below the eyes).
@@ -31,20 +32,9 @@ class NeckFrame:
     blend: np.ndarray
 
 
-_FRAMES: dict[int, tuple[Any, NeckFrame]] = {}
-
-
+@per_rig
 def neck_frame(rig: Any) -> NeckFrame:
     """The rig's pivot and per-vertex blend, made once per rig (see the module doc)."""
-    cached = _FRAMES.get(id(rig))
-    if cached is None or cached[0] is not rig:
-        if len(_FRAMES) >= 8:  # holding the rig keeps its id unique
-            _FRAMES.pop(next(iter(_FRAMES)))
-        cached = _FRAMES[id(rig)] = (rig, _neck_frame(rig))
-    return cached[1]
-
-
-def _neck_frame(rig: Any) -> NeckFrame:
     neutral = np.asarray(rig.neutral, np.float64)
     eyes = neutral[rig.part("eyes").start : rig.part("eyes").stop]
     eye_centre = eyes.mean(axis=0)

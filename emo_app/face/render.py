@@ -29,6 +29,7 @@ from emo_app.errors import InvalidInputError
 from emo_app.face.gl_head import GLState, Stage, cavity_shaded
 from emo_app.face.hd_head import mouth_depth_shade
 from emo_app.face.head_pose import pose_vertices
+from emo_app.face.rig import per_rig
 
 if TYPE_CHECKING:  # pragma: no cover
     from emo_app.face.texture import FaceTexture
@@ -264,15 +265,10 @@ def shape_lights(rig: Any) -> np.ndarray:
     return np.stack(lights)
 
 
-_CAVITY_BASES: dict[int, tuple[Any, tuple]] = {}
-
-
+@per_rig
 def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float, _MouthLight | None]:
     """The neighbour-mean operator over the welded skin, the neutral face's crease depths, the
     typical vertex spacing and the mouth's neutral light, built once per rig."""
-    cached = _CAVITY_BASES.get(id(rig))
-    if cached is not None and cached[0] is rig:
-        return cached[1]
     from scipy.sparse import coo_matrix, diags
 
     faces = np.concatenate([rig.weld[p.faces + p.start] for p in rig.parts if p.uvs is not None])
@@ -287,9 +283,7 @@ def _cavity_basis(rig: Any) -> tuple[Any, np.ndarray, float, _MouthLight | None]
     offset = mean @ neutral - neutral
     neutral_depth = np.einsum("ij,ij->i", offset, posed_normals(rig, neutral))
     scale = float(np.median(np.linalg.norm(offset, axis=1)[degree > 0]) + 1e-6)
-    basis = (mean, neutral_depth, scale, _MouthLight.of(rig))
-    _CAVITY_BASES[id(rig)] = (rig, basis)
-    return basis
+    return mean, neutral_depth, scale, _MouthLight.of(rig)
 
 
 class FaceRenderer:

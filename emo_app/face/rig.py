@@ -15,11 +15,13 @@ neck sewn to the mask's border, so the face reads as a head from every view.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,7 +30,7 @@ from emo_app.face.rig_geometry import FLIP, SKIN_RGB, build_geometry, mirror_map
 from emo_app.face.rig_shapes import GAZE_TURNS, author_fields, eyeball_turn
 
 __all__ = ["FLIP", "GAZE_TURNS", "INDEX", "SHAPE_DOCS", "SKIN_RGB", "FaceRig", "Part", "build_rig",
-           "eyeball_turn", "load_tuning", "tuned_deltas"]
+           "eyeball_turn", "load_tuning", "per_rig", "tuned_deltas"]
 
 INDEX = {name: i for i, name in enumerate(ARKIT_NAMES)}
 TUNING_PATH = Path(__file__).resolve().parent / "rig_tuning.json"
@@ -72,6 +74,27 @@ for _name in list(SHAPE_DOCS):
     if _name.endswith("Left"):
         SHAPE_DOCS[mirror_name(_name)] = SHAPE_DOCS[_name].replace("left", "right")
 
+
+
+T = TypeVar("T")
+RIGS_HELD = 8  # rigs a per-rig cache keeps (the heads, a photo's face, a test's rig)
+
+
+def per_rig(build: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``build(rig)`` made once per rig object: rigs are unhashable arrays, so they are keyed by
+    identity, and holding the rig keeps its id from being reused (at most ``RIGS_HELD``)."""
+    made: dict[int, tuple[Any, T]] = {}
+
+    @functools.wraps(build)
+    def cached(rig: Any) -> T:
+        hit = made.get(id(rig))
+        if hit is None or hit[0] is not rig:
+            if len(made) >= RIGS_HELD:
+                made.pop(next(iter(made)))
+            hit = made[id(rig)] = (rig, build(rig))
+        return hit[1]
+
+    return cached
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ SIZE = 192
 
 @pytest.mark.parametrize(("text", "axis", "sign"), [
     ("Ashamed, head bowed, looking at the floor.", "pitch", -1),
+    ("Not sad, head bowed.", "pitch", -1),  # the 'not' belongs to the clause before
     ("Hanging his head in shame.", "pitch", -1),
     ("She stared at her feet.", "pitch", -1),
     ("Proud, chin up.", "pitch", 1),

@@ -14,12 +14,10 @@ from pathlib import Path
 from emo_app.blendshapes import Blendshapes
 from emo_app.blendshapes.pose import HeadPose
 from emo_app.face.rig_shapes import GAZE_VERTICAL_DEG
-from emo_app.text.tokens import CUE_WORDS
+from emo_app.text.tokens import CLAUSE_PUNCT, CLAUSE_WORDS, CUE_WORDS, WORD
 
 POSES_PATH = Path(__file__).resolve().parent / "words" / "head_poses.json"
 _NEGATORS = set(CUE_WORDS["negators"])
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_CLAUSE_END = re.compile(r"[.;!?]|\bbut\b")
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,20 @@ def _table() -> tuple[list[_PoseWords], int, int]:
     return rows, int(data["side_window"]), int(data["negation_window"])
 
 
+def _clause_words(tokens: list[str]) -> list[str]:
+    """``tokens`` up to the first clause break, as ``tokens.clauses`` breaks them."""
+    words = []
+    for token in tokens:
+        if token in CLAUSE_PUNCT or token in CLAUSE_WORDS:
+            break
+        words.append(token)
+    return words
+
+
 def _side(matched: str, after: str, window: int) -> int:
     """+1 for 'left', -1 for 'right' in the matched words ("over his left shoulder") or among the
     next ``window`` words of the clause after them ("tilts her head to the left"), else 0."""
-    clause = _CLAUSE_END.split(after, maxsplit=1)[0]
-    for word in _WORD.findall(matched) + _WORD.findall(clause)[:window]:
+    for word in WORD.findall(matched) + _clause_words(WORD.findall(after))[:window]:
         if word in ("left", "leftward", "leftwards"):
             return 1
         if word in ("right", "rightward", "rightwards"):
@@ -61,8 +68,9 @@ def _side(matched: str, after: str, window: int) -> int:
 
 
 def _negated(before: str, window: int) -> bool:
-    clause = _CLAUSE_END.split(before)[-1]
-    return any(word in _NEGATORS for word in _WORD.findall(clause)[-window:])
+    """A negator among the last ``window`` words of the clause before the match."""
+    clause = _clause_words(WORD.findall(before)[::-1])
+    return any(word in _NEGATORS for word in clause[:window])
 
 
 def read_head_pose(text: str) -> PoseReading:

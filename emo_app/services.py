@@ -511,8 +511,6 @@ def capture(
 
         texture = texture_from_landmarks(pixels, captured.landmarks)
         rig = rig_from_landmarks(captured.landmarks, captured.image_size, expression=captured.shapes)
-    shapes = captured.shapes
-    pose = head_pose_from_landmarks(captured.landmarks, captured.image_size, expression=shapes)
     message = captured.message.rstrip(".") + "."  # "1 face found."
     if text:
         from emo_app.text import get_text_model
@@ -520,8 +518,11 @@ def capture(
         prediction = get_text_model("embedded", settings).predict(text)
         shapes, pose = prediction.shapes, prediction.pose
         message = f"{message} Your face performs: {prediction.emotions.dominant()}."
-    elif pose.describe():
-        message = f"{message} Head pose: {pose.describe()}."
+    else:
+        shapes = captured.shapes
+        pose = head_pose_from_landmarks(captured.landmarks, captured.image_size, expression=shapes)
+        if pose.describe():
+            message = f"{message} Head pose: {pose.describe()}."
     about = {"source": "a photo's expression" if not text else "the description, on the photo's face",
              "text": text or None, "capture": message.strip()}
     face = render_face(shapes, views=("front", "three_quarter"), size=size, texture=texture,

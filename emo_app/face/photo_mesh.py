@@ -49,14 +49,20 @@ def head_pose_from_landmarks(landmarks: np.ndarray, image_size: tuple[int, int],
     from scipy.spatial.transform import Rotation
 
     rig = rig or build_rig()
-    canonical = rig.neutral[:FACE_VERTICES].astype(np.float64)
-    if expression is not None:
-        weights = np.asarray(getattr(expression, "values", expression), np.float32)
-        canonical = canonical + rig.linear_offsets(rig.effective_weights(weights))[:FACE_VERTICES]
+    posed = rig.neutral[:FACE_VERTICES].astype(np.float64) + _expression_offsets(rig, expression)
     photo = landmarks_to_points(landmarks, image_size)[:FACE_VERTICES]
-    rotation, _ = Rotation.align_vectors(photo - photo.mean(0), canonical - canonical.mean(0))
+    rotation, _ = Rotation.align_vectors(photo - photo.mean(0), posed - posed.mean(0))
     yaw, minus_pitch, minus_roll = rotation.as_euler("YXZ", degrees=True)
     return HeadPose.clipped(yaw=yaw, pitch=-minus_pitch, roll=-minus_roll)
+
+
+def _expression_offsets(rig: FaceRig, expression: Any) -> np.ndarray:
+    """(468, 3) how the photo's captured ``expression`` (Blendshapes or 52 weights; None: none)
+    moves the canonical face, by the rig's own linear model."""
+    if expression is None:
+        return np.zeros((FACE_VERTICES, 3))
+    weights = np.asarray(getattr(expression, "values", expression), np.float32)
+    return rig.linear_offsets(rig.effective_weights(weights))[:FACE_VERTICES]
 
 
 def align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -83,10 +89,7 @@ def rig_from_landmarks(
 
     rig = rig or build_rig()
     canonical = rig.neutral[:FACE_VERTICES].astype(np.float64)
-    expression_offsets = np.zeros_like(canonical)
-    if expression is not None:
-        weights = np.asarray(getattr(expression, "values", expression), np.float32)
-        expression_offsets = rig.linear_offsets(rig.effective_weights(weights))[:FACE_VERTICES]
+    expression_offsets = _expression_offsets(rig, expression)
     # fit the photo to the rig POSED like the photo, then take the pose out
     posed_target = canonical + expression_offsets
     photo = align(landmarks_to_points(landmarks, image_size)[:FACE_VERTICES], posed_target)

@@ -23,7 +23,6 @@ from emo_app.errors import InvalidInputError
 # How far each angle may go, in degrees: as far as a head turns on the neck without the
 # shoulders, and as far as the renderer's neck bends without tearing.
 POSE_LIMITS: dict[str, float] = {"yaw": 45.0, "pitch": 30.0, "roll": 30.0}
-POSE_WORDS: dict[str, str] = {"yaw": "turn", "pitch": "nod", "roll": "tilt"}
 
 
 @dataclass(frozen=True)

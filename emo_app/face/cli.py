@@ -8,31 +8,25 @@ import argparse
 from pathlib import Path
 
 
-def _read_weights(path: str | None):
+def _read_face(args: argparse.Namespace):
+    """(weights, head pose) from --weights (a JSON of ARKit name -> weight, or a downloaded face's
+    with its "head_pose"; default: neutral, at rest), each angle replaced by --yaw, --pitch or
+    --roll when given."""
     from emo_app.blendshapes import Blendshapes
-    from emo_app.blendshapes.io import from_json
-
-    return from_json(_weights_text(path)) if path else Blendshapes.zeros()
-
-
-def _weights_text(path: str) -> str:
+    from emo_app.blendshapes.io import from_json, pose_from_json
+    from emo_app.blendshapes.pose import HeadPose
     from emo_app.errors import InvalidInputError
 
-    file = Path(path)
-    if not file.is_file():
-        raise InvalidInputError(f"No weights file at '{file}'; give a JSON object of ARKit name -> weight.")
-    return file.read_text()
-
-
-def _read_pose(args: argparse.Namespace):
-    """The head pose: the weights JSON's "head_pose" (a downloaded face's), each angle replaced
-    by --yaw, --pitch or --roll when given."""
-    from emo_app.blendshapes.io import pose_from_json
-    from emo_app.blendshapes.pose import HeadPose
-
-    stored = pose_from_json(_weights_text(args.weights)) if args.weights else HeadPose()
+    shapes, stored = Blendshapes.zeros(), HeadPose()
+    if args.weights:
+        file = Path(args.weights)
+        if not file.is_file():
+            raise InvalidInputError(
+                f"No weights file at '{file}'; give a JSON object of ARKit name -> weight.")
+        text = file.read_text()
+        shapes, stored = from_json(text), pose_from_json(text)
     given = {axis: value for axis in ("yaw", "pitch", "roll") if (value := getattr(args, axis)) is not None}
-    return HeadPose(**{**stored.to_dict(), **given})
+    return shapes, HeadPose(**{**stored.to_dict(), **given})
 
 
 def _texture(kind: str | None):
@@ -47,11 +41,11 @@ def _render(args: argparse.Namespace) -> int:
     from emo_app.face import get_face_renderer
     from emo_app.face.export import save_png
 
-    shapes = _read_weights(args.weights)
+    shapes, pose = _read_face(args)
     background = None if args.transparent else (255, 255, 255)
     image = get_face_renderer().render(
         shapes, view=args.view, size=args.size, background=background, texture=_texture(args.texture),
-        pose=_read_pose(args),
+        pose=pose,
     )
     print(save_png(image, args.out))
     return 0
@@ -62,12 +56,12 @@ def _export(args: argparse.Namespace) -> int:
     from emo_app.face.export import export_glb
     from emo_app.face.export_obj import export_obj
 
-    shapes = _read_weights(args.weights)
+    shapes, pose = _read_face(args)
     suffix = Path(args.out).suffix.lower()
     if suffix == ".glb":
-        print(export_glb(shapes, args.out, texture=_texture(args.texture), pose=_read_pose(args)))
+        print(export_glb(shapes, args.out, texture=_texture(args.texture), pose=pose))
     elif suffix == ".obj":
-        print(export_obj(shapes, args.out, pose=_read_pose(args)))
+        print(export_obj(shapes, args.out, pose=pose))
     else:
         raise InvalidInputError(f"Export to .glb or .obj; got '{args.out}'.")
     return 0

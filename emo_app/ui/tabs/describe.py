@@ -55,9 +55,12 @@ POSE_LABELS = {"yaw": "head turn (yaw, degrees; + to the subject's left)",
                "roll": "head tilt (roll, degrees; + toward the left shoulder)"}
 
 
-def _pose(values: Sequence[Any]) -> dict[str, Any]:
-    """The head sliders' values (yaw, pitch, roll; missing ones 0) as render_face's pose."""
-    return {axis: (values[i] or 0.0) if i < len(values) else 0.0 for i, axis in enumerate(POSE_AXES)}
+def _face_choices(values: Sequence[Any]) -> dict[str, Any]:
+    """The inputs after the weights, as render_face keywords: the appearance (``_appearance``),
+    then the head sliders (yaw, pitch, roll; missing ones 0) as its pose."""
+    angles = values[len(APPEARANCE):]
+    pose = {axis: (angles[i] or 0.0) if i < len(angles) else 0.0 for i, axis in enumerate(POSE_AXES)}
+    return {**_appearance(values[:len(APPEARANCE)]), "pose": pose}
 
 
 def model_rows(settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -173,8 +176,7 @@ def render_weights(*values: Any) -> tuple:
 
     weights, rest = values[:N_SHAPES], values[N_SHAPES:]
     face = render_face(Blendshapes.from_array(weights), views=("front", "three_quarter"), exports=True,
-                       name="edited-face", **_appearance(rest[:len(APPEARANCE)]),
-                       pose=_pose(rest[len(APPEARANCE):]))
+                       name="edited-face", **_face_choices(rest))
     return (*_image_files(face), str(face.viewer_glb()),
             blendshapes_figure(face.shapes), [str(p) for p in face.files.values()])
 
@@ -186,9 +188,8 @@ def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
     prompts)."""
     from emo_app.services import score_face as score
 
-    state, weights, rest = values[0], values[1:N_SHAPES + 1], values[N_SHAPES + 1:]
-    return score_tables(score(weights, state, **_appearance(rest[:len(APPEARANCE)]),
-                              pose=_pose(rest[len(APPEARANCE):])))
+    state, weights = values[0], values[1:N_SHAPES + 1]
+    return score_tables(score(weights, state, **_face_choices(values[N_SHAPES + 1:])))
 
 
 def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[list[Any]]]:

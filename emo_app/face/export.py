@@ -23,6 +23,7 @@ import orjson
 from emo_app.blendshapes import ARKIT_NAMES, Blendshapes
 from emo_app.blendshapes.pose import HeadPose
 from emo_app.errors import InvalidInputError
+from emo_app.face.export_animation import add_animation
 from emo_app.face.export_skin import add_joints, posed_nodes, skin_attributes
 from emo_app.face.export_textures import bake_colours, jpeg_bytes
 from emo_app.face.texture import srgb_to_linear
@@ -467,14 +468,17 @@ def face_to_export(rig: Any, texture: FaceTexture | None) -> tuple[Any, FaceText
 
 def _glb_parts(
     shapes: Blendshapes | Sequence[Blendshapes], fps: float, texture: FaceTexture | None, rig: Any,
-    viewer: bool = False, pose: HeadPose | None = None,
+    viewer: bool = False, pose: HeadPose | Sequence[HeadPose] | None = None,
 ) -> tuple[dict, _Template, bytes]:
-    """The GLB of these weights (the skull joint turned by ``pose``) as its JSON, the shared
-    template and the bytes after the template's binary part (the animation of a sequence,
-    padded to 4 bytes)."""
+    """The GLB of these weights (the skull joint turned by ``pose``, or by one pose per frame) as
+    its JSON, the shared template and the bytes after the template's binary part (the animation
+    of a sequence, padded to 4 bytes)."""
     frames = _as_sequence(shapes)
     if not np.isfinite(fps) or fps <= 0:
         raise InvalidInputError(f"Frames per second must be a positive number; got {fps}.")
+    poses = None if pose is None or isinstance(pose, HeadPose) else list(pose)
+    if poses is not None and len(poses) != len(frames):
+        raise InvalidInputError(f"Give one head pose per frame: {len(poses)} poses for {len(frames)} frames.")
     rig, texture = face_to_export(rig, texture)
     weights = np.stack([rig.effective_weights(f.values) for f in frames]).astype(np.float32)
     template = _template(rig, texture, viewer=viewer)
@@ -482,29 +486,10 @@ def _glb_parts(
     document = dict(template.document)
     first = weights[0].astype(float).tolist()
     document["meshes"] = [dict(mesh, weights=first) for mesh in document["meshes"]]
-    document["nodes"] = posed_nodes(document["nodes"], pose)
+    document["nodes"] = posed_nodes(document["nodes"], poses[0] if poses else pose)
     extra = b""
     if len(frames) > 1:
-        document["bufferViews"] = list(document["bufferViews"])
-        document["accessors"] = list(document["accessors"])
-        times = np.arange(len(frames), dtype=np.float32) / np.float32(fps)
-        accessors = []
-        for array, bounds in ((times, {"min": [0.0], "max": [float(times[-1])]}), (weights.reshape(-1), {})):
-            offset = len(template.blob) + len(extra)  # the template's blob ends 4-byte aligned
-            document["bufferViews"].append({"buffer": 0, "byteOffset": offset, "byteLength": array.nbytes})
-            extra += array.tobytes()
-            document["accessors"].append({"bufferView": len(document["bufferViews"]) - 1,
-                                          "componentType": _FLOAT, "count": int(array.size),
-                                          "type": "SCALAR", **bounds})
-            accessors.append(len(document["accessors"]) - 1)
-        mesh_nodes = [index for index, node in enumerate(document["nodes"]) if "mesh" in node]
-        document["animations"] = [{  # every mesh follows the same 52 weights
-            "name": "expression",
-            "samplers": [{"input": accessors[0], "output": accessors[1], "interpolation": "LINEAR"}
-                         for _ in mesh_nodes],
-            "channels": [{"sampler": channel, "target": {"node": node, "path": "weights"}}
-                         for channel, node in enumerate(mesh_nodes)],
-        }]
+        extra = add_animation(document, len(template.blob), weights, fps, poses)
     document["buffers"] = [{"byteLength": len(template.blob) + len(extra)}]
     return document, template, extra
 
@@ -515,7 +500,7 @@ def build_glb(
     texture: FaceTexture | None = None,
     rig: Any = None,
     viewer: bool = False,
-    pose: HeadPose | None = None,
+    pose: HeadPose | Sequence[HeadPose] | None = None,
 ) -> bytes:
     """The GLB file as bytes (see ``export_glb``)."""
     document, template, extra = _glb_parts(shapes, fps, texture, rig, viewer, pose)
@@ -529,13 +514,13 @@ def export_glb(
     texture: FaceTexture | None = None,
     rig: Any = None,
     viewer: bool = False,
-    pose: HeadPose | None = None,
+    pose: HeadPose | Sequence[HeadPose] | None = None,
 ) -> Path:
     """Write a GLB: one mesh per piece of the head (``glb_meshes``: head, eyeLeft, eyeRight,
     teeth, tongueAndGums), each with 52 morph targets named with ARKIT_NAMES and its weights set
     to the first frame; for a sequence a LINEAR animation of every mesh's weights at ``fps``.
     The meshes are skinned to a neck and a skull joint (``export_skin``), the skull turned by
-    ``pose``.
+    ``pose`` (for a sequence, one pose per frame animates it).
     ``rig`` and ``texture`` default to the face the renderer draws (the full head in its skin).
     ``viewer``: for the page's 3D viewer, unlit, the render's light at rest in the vertex colours
     and each target's change of it in the target's COLOR_0 (``render.shape_lights``), so the creases

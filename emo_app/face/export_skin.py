@@ -11,7 +11,7 @@ expression, so an animator keys the joint and the 52 weights apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -64,10 +64,15 @@ def posed_nodes(nodes: list[dict], pose: HeadPose | None) -> list[dict]:
     """``nodes`` with the skull joint turned by ``pose`` (the same list at rest)."""
     if pose is None or pose.is_rest or not any(node.get("name") == SKULL_JOINT for node in nodes):
         return nodes
+    quaternion = skull_quaternions([pose])[0].tolist()
+    return [dict(node, rotation=quaternion) if node.get("name") == SKULL_JOINT else node for node in nodes]
+
+
+def skull_quaternions(poses: Sequence[HeadPose]) -> np.ndarray:
+    """(len(poses), 4) the skull joint's rotation for each pose, as glTF stores it (x, y, z, w)."""
     from scipy.spatial.transform import Rotation
 
-    quaternion = Rotation.from_rotvec(pose.rotation_vector()).as_quat().tolist()  # x, y, z, w
-    return [dict(node, rotation=quaternion) if node.get("name") == SKULL_JOINT else node for node in nodes]
+    return Rotation.from_rotvec(np.stack([pose.rotation_vector() for pose in poses])).as_quat()
 
 
 def _translation(offset: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ _AREAS = (
 EXAMPLES = """examples:
   python -m emo_app describe "a joyful smile" --out face.png --json face.json
   python -m emo_app sphere --point=0.5,0.2,-0.3 --out face.png
+  python -m emo_app take "Ashamed, he hangs his head." --out-dir take
   python -m emo_app walk circle --steps 12 --out-dir walk
   python -m emo_app capture photo.jpg --json weights.json
   python -m emo_app weights list

@@ -115,6 +115,39 @@ def _capture_face(args: argparse.Namespace) -> dict:
             "head_pose": outcome.face.pose.to_dict(), "files": files}
 
 
+def _take(args: argparse.Namespace) -> int:
+    """A take of a description, or of a weights file (a downloaded face's JSON keeps its head
+    pose), copied into --out-dir."""
+    from emo_app.errors import InvalidInputError
+    from emo_app.services_take import play_take, take_of_text
+
+    if bool(args.text) == bool(args.weights):
+        raise InvalidInputError("Give a description or --weights (a face's JSON), not both and not neither.")
+    timing = {"rest": args.rest, "onset": args.onset, "hold": args.hold, "offset": args.offset,
+              "fps": args.fps, "blink": not args.no_blink}
+    options = {"timing": timing, "view": args.view, "size": args.size, **_face_choices(args)}
+    if args.text:
+        given = {axis: getattr(args, axis) for axis in ("yaw", "pitch", "roll")}
+        angles = {axis: value for axis, value in given.items() if value is not None}
+        result = take_of_text(args.text, model=args.model, angles=angles, **options)[1]
+    else:
+        from emo_app.face.cli import read_face
+
+        shapes, pose = read_face(args)
+        # a downloaded face's JSON is "<what it shows>-blendshapes.json", a take's "<...>-take.json"
+        name = Path(args.weights).stem.removesuffix("-blendshapes").removesuffix("-take")
+        result = play_take(shapes, pose=pose, name=name, **options)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, path in result.files.items():
+        target = out / Path(path).name
+        shutil.copyfile(path, target)
+        print(f"wrote {target} ({kind})")
+    print(f"{len(result.take)} frames at {result.timing.fps:g} fps, {result.timing.seconds:g} s; head: "
+          f"{result.pose.describe() or 'straight ahead'}")
+    return 0
+
+
 def _face_choices(args: argparse.Namespace) -> dict[str, str | None]:
     return {"head": args.head, "look": args.look, "tone": args.tone, "background": args.background}
 
@@ -174,6 +207,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "JSON and grid PNG, named after the walk (e.g. happy-axis-walk-9-steps.gif)")
     w.set_defaults(func=_walk)
 
+    _register_take(sub)
+
     capture = sub.add_parser("capture", help="photo -> 52 ARKit blendshapes (MediaPipe)")
     capture.add_argument("photo", help="a photo of one face (PNG, JPEG, WebP or BMP)")
     capture.add_argument("--json", help="write the result to this JSON file (default: print it)")
@@ -182,3 +217,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     capture.add_argument("--text", help="a description for YOUR face (the photo's) to perform instead")
     capture.add_argument("--own-face", action="store_true", help="use the photo as the face's texture")
     capture.set_defaults(func=_capture)
+
+
+def _register_take(sub: argparse._SubParsersAction) -> None:
+    from emo_app.blendshapes.take import TakeTiming
+    from emo_app.face.cli import add_pose_arguments
+
+    t = sub.add_parser("take", help="a face making its expression over time: MP4, animated GLB, 60 fps "
+                                    "Live Link Face CSV, JSON")
+    t.add_argument("text", nargs="?", help='a description, e.g. "Ashamed, he hangs his head."')
+    t.add_argument("--weights", help="instead of a description: a face's JSON (ARKit name -> weight; a "
+                                     "downloaded one keeps its head_pose)")
+    t.add_argument("--model", default="embedded", help="text model for a description")
+    defaults = TakeTiming()
+    for phase, says in (("rest", "before the face moves"), ("onset", "from rest to the full expression"),
+                        ("hold", "at the full expression"), ("offset", "back to rest (0: end on it)")):
+        t.add_argument(f"--{phase}", type=float, default=getattr(defaults, phase),
+                       help=f"seconds {says} (default {getattr(defaults, phase):g})")
+    t.add_argument("--fps", type=float, default=defaults.fps,
+                   help=f"frames a second of the MP4 and GLB, 1-60 (default {defaults.fps:g}; the CSV: 60)")
+    t.add_argument("--no-blink", action="store_true", help="no blink in the hold")
+    t.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"),
+                   help="the camera's view of the video (default: front)")
+    t.add_argument("--size", type=int, default=None, help="pixels, 32 to 2048 (default: EMO_RENDER_SIZE)")
+    t.add_argument("--out-dir", default="take", help="folder for the files, named after the text or weights")
+    _add_face_options(t)
+    add_pose_arguments(t)
+    t.set_defaults(func=_take)

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 
-def _read_face(args: argparse.Namespace):
+def read_face(args: argparse.Namespace) -> tuple:
     """(weights, head pose) from --weights (a JSON of ARKit name -> weight, or a downloaded face's
     with its "head_pose"; default: neutral, at rest), each angle replaced by --yaw, --pitch or
     --roll when given."""
@@ -41,7 +41,7 @@ def _render(args: argparse.Namespace) -> int:
     from emo_app.face import get_face_renderer
     from emo_app.face.export import save_png
 
-    shapes, pose = _read_face(args)
+    shapes, pose = read_face(args)
     background = None if args.transparent else (255, 255, 255)
     image = get_face_renderer().render(
         shapes, view=args.view, size=args.size, background=background, texture=_texture(args.texture),
@@ -56,7 +56,7 @@ def _export(args: argparse.Namespace) -> int:
     from emo_app.face.export import export_glb
     from emo_app.face.export_obj import export_obj
 
-    shapes, pose = _read_face(args)
+    shapes, pose = read_face(args)
     suffix = Path(args.out).suffix.lower()
     if suffix == ".glb":
         print(export_glb(shapes, args.out, texture=_texture(args.texture), pose=pose))
@@ -80,18 +80,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--size", type=int, default=None, help="pixels (default EMO_RENDER_SIZE)")
     render.add_argument("--texture", default="none", help=texture_help)
     render.add_argument("--transparent", action="store_true", help="transparent background (RGBA)")
-    _pose_arguments(render)
+    add_pose_arguments(render)
     render.set_defaults(func=_render)
 
     export = sub.add_parser("export", help="export a GLB with 52 morph targets, or a posed OBJ")
     export.add_argument("--weights", help="JSON of ARKit name -> weight (default: neutral)")
     export.add_argument("--out", required=True, help="output .glb or .obj")
     export.add_argument("--texture", default="none", help=texture_help)
-    _pose_arguments(export)
+    add_pose_arguments(export)
     export.set_defaults(func=_export)
 
 
-def _pose_arguments(parser: argparse.ArgumentParser) -> None:
+def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
     from emo_app.blendshapes.pose import POSE_LIMITS
 
     says = {"yaw": "+ turns to the face's left", "pitch": "+ raises the chin",

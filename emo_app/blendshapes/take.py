@@ -1,0 +1,160 @@
+"""A take: the face making one expression over time, from rest and back.
+
+A still shows where a face ends up; an animator, a game and a viewer also need how it gets
+there. Real expressions rise in about half a second (onset), hold, and fall more slowly
+(offset); the brows and eyes lead and the mouth follows a little later; people blink while they
+hold a look. A take plays the 52 weights and the head's pose that way, each region on a
+minimum-jerk curve (the smooth start and stop of human movement), so a still expression from
+any surface (the words, the sliders, a photo) becomes a few seconds of animation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from emo_app.blendshapes.pose import HeadPose
+from emo_app.blendshapes.schema import ARKIT_NAMES, GROUPS, INDEX, Blendshapes
+from emo_app.errors import InvalidInputError
+
+MAX_TAKE_SECONDS = 12.0  # the longest take any surface renders (60 fps: 720 frames)
+MAX_PHASE_SECONDS = 6.0
+
+# When each region starts to move, as a share of the onset: the brows and eyes lead, the mouth
+# and jaw follow; every region arrives at the end of the onset. The head settles last.
+REGION_LEAD: dict[str, float] = {"brows": 0.0, "eyes": 0.0, "nose": 0.1, "cheeks": 0.15,
+                                 "mouth": 0.2, "jaw": 0.2, "tongue": 0.3}
+HEAD_LEAD = 0.1
+HEAD_SETTLE = 1.25  # the head's turn takes this many onsets (a head is heavier than a brow)
+# A blink in the hold: the lids close fast and open more slowly (about 0.1 s and 0.2 s).
+BLINK_CLOSE, BLINK_OPEN, BLINK_AT = 0.09, 0.18, 0.4  # seconds, seconds, share of the hold
+BLINK_SKIPPED_ABOVE = 0.5  # eyes already this closed (a laugh's squint, sleep) do not blink
+_BLINKS = np.array([INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]])
+
+
+@dataclass(frozen=True)
+class TakeTiming:
+    """How a take is timed, in seconds: ``rest`` before the face moves, ``onset`` to the full
+    expression, ``hold`` at it, ``offset`` back to rest; ``fps`` frames a second; ``blink`` once
+    in the hold."""
+
+    rest: float = 0.3
+    onset: float = 0.6
+    hold: float = 1.8
+    offset: float = 0.8
+    fps: float = 30.0
+    blink: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("rest", "onset", "hold", "offset"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(float(value)) or not 0 <= float(value) <= MAX_PHASE_SECONDS:
+                raise InvalidInputError(f"The take's {name} must be from 0 to {MAX_PHASE_SECONDS:g} seconds; "
+                                        f"got {value!r}.")
+            object.__setattr__(self, name, float(value))
+        fps = self.fps
+        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(fps)) or not 1 <= float(fps) <= 60:
+            raise InvalidInputError(f"A take's frames per second must be from 1 to 60; got {fps!r}.")
+        object.__setattr__(self, "fps", float(fps))
+        if self.seconds > MAX_TAKE_SECONDS:
+            raise InvalidInputError(f"A take lasts at most {MAX_TAKE_SECONDS:g} seconds; rest, onset, hold "
+                                    f"and offset add up to {self.seconds:g}.")
+        if self.onset + self.hold + self.offset <= 0:
+            raise InvalidInputError("A take needs some time to move: onset, hold and offset are all 0.")
+
+    @property
+    def seconds(self) -> float:
+        return self.rest + self.onset + self.hold + self.offset
+
+    def to_dict(self) -> dict[str, float | bool]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def minimum_jerk(t: np.ndarray) -> np.ndarray:
+    """0 -> 1 with zero speed and acceleration at both ends (Flash & Hogan's reaching curve)."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * t * (10.0 - 15.0 * t + 6.0 * t * t)
+
+
+@dataclass(frozen=True)
+class Take:
+    """One expression played over time: ``weights`` (frames x 52, ARKit order), ``poses``
+    (frames x 3: yaw, pitch, roll in degrees) at ``fps``."""
+
+    weights: np.ndarray
+    poses: np.ndarray
+    fps: float
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.arange(len(self)) / self.fps
+
+    def frames(self) -> list[Blendshapes]:
+        return [Blendshapes.from_array(row) for row in self.weights]
+
+    def head_poses(self) -> list[HeadPose]:
+        return [HeadPose.clipped(*row) for row in self.poses]
+
+    def live_link_rotations(self) -> np.ndarray:
+        """(frames, 9) HeadYaw, HeadPitch, HeadRoll in radians, then the eyes' six (0: the
+        eyeLook shapes carry the gaze)."""
+        rotations = np.zeros((len(self), 9))
+        rotations[:, :3] = np.radians(self.poses)
+        return rotations
+
+
+def _rise(times: np.ndarray, start: float, duration: float) -> np.ndarray:
+    """0 before ``start``, 1 from ``start + duration``, minimum-jerk between (a step when 0 long)."""
+    if duration <= 0:
+        return (times >= start - 1e-9).astype(float)
+    share = (times - start) / duration
+    return minimum_jerk(np.where(np.abs(share - np.round(share)) < 1e-9, np.round(share), share))
+
+
+def _region_curves(timing: TakeTiming, times: np.ndarray, fall: np.ndarray) -> np.ndarray:
+    """(frames, 52): how far each shape is toward the expression at each time."""
+    curves = np.empty((len(times), len(ARKIT_NAMES)))
+    for region, names in GROUPS.items():
+        lead = REGION_LEAD[region] * timing.onset
+        rise = _rise(times, timing.rest + lead, timing.onset - lead)
+        curves[:, [INDEX[name] for name in names]] = (rise * fall)[:, None]
+    return curves
+
+
+def _blink(timing: TakeTiming, times: np.ndarray) -> np.ndarray:
+    """How closed a blink in the hold has the lids at each time (0 without one)."""
+    if not timing.blink or timing.hold < BLINK_CLOSE + BLINK_OPEN + 0.2:
+        return np.zeros_like(times)
+    closed_at = timing.rest + timing.onset + BLINK_AT * timing.hold
+    closing = minimum_jerk((times - closed_at + BLINK_CLOSE) / BLINK_CLOSE)
+    opening = 1.0 - minimum_jerk((times - closed_at) / BLINK_OPEN)
+    return np.where(times < closed_at, closing, opening)
+
+
+def perform(shapes: Blendshapes, pose: HeadPose | None = None, timing: TakeTiming | None = None) -> Take:
+    """The take of one expression (and head pose) timed by ``timing`` (default ``TakeTiming()``).
+    With a rest and an offset it starts and ends at rest, so it loops; with no offset it ends
+    on the expression."""
+    timing = timing or TakeTiming()
+    if not isinstance(shapes, Blendshapes):
+        raise InvalidInputError(f"A take plays one set of Blendshapes; got {type(shapes).__name__}.")
+    count = max(2, int(math.floor(timing.seconds * timing.fps + 1e-9)) + 1)
+    times = np.arange(count) / timing.fps
+    held_until = timing.rest + timing.onset + timing.hold
+    fall = 1.0 - _rise(times, held_until, timing.offset) if timing.offset > 0 else np.ones_like(times)
+    weights = _region_curves(timing, times, fall) * shapes.values[None, :]
+    if shapes.values[_BLINKS].mean() < BLINK_SKIPPED_ABOVE:
+        weights[:, _BLINKS] = np.maximum(weights[:, _BLINKS], _blink(timing, times)[:, None])
+    target = np.zeros(3) if pose is None else np.array([pose.yaw, pose.pitch, pose.roll])
+    head_lead = HEAD_LEAD * timing.onset
+    head_rise = _rise(times, timing.rest + head_lead,
+                      min(timing.onset * HEAD_SETTLE, timing.onset + timing.hold) - head_lead)
+    poses = (head_rise * fall)[:, None] * target[None, :]
+    return Take(np.clip(weights, 0.0, 1.0).astype(np.float32), poses, timing.fps)

@@ -1,0 +1,148 @@
+"""A take of a face: the expression on screen played from rest and back over a few seconds
+(``blendshapes.take``), rendered to a video and written for animators (an animated GLB with the
+52 morph targets and the skull joint, a 60 fps Live Link Face CSV, a JSON of every frame).
+The same function serves the UI, the API and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emo_app.blendshapes import Blendshapes
+from emo_app.blendshapes.pose import HeadPose
+from emo_app.blendshapes.take import Take, TakeTiming, perform
+from emo_app.config import Settings
+from emo_app.errors import InvalidInputError
+from emo_app.outputs import output_dir
+from emo_app.services import VIEWS, as_blendshapes, gif_durations
+
+LIVE_LINK_FPS = 60.0  # what Live Link Face records and its importers expect
+
+
+@dataclass
+class TakeResult:
+    """The take, its rendered frames (at ``take.fps``) and its files: "mp4" (or "gif" where no
+    H.264 encoder runs), "glb", "csv" and "json"."""
+
+    take: Take
+    timing: TakeTiming
+    frames: list[np.ndarray]
+    pose: HeadPose  # the head's pose at the full expression
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def video(self) -> Path:
+        return self.files.get("mp4") or self.files["gif"]
+
+
+def take_timing(timing: TakeTiming | Mapping[str, Any] | None) -> TakeTiming:
+    """A TakeTiming from itself, a mapping of its fields (rest, onset, hold, offset in seconds,
+    fps, blink) or None (the defaults)."""
+    if timing is None or isinstance(timing, TakeTiming):
+        return timing or TakeTiming()
+    if not isinstance(timing, Mapping):
+        raise InvalidInputError(f"A take's timing is rest, onset, hold and offset in seconds; "
+                                f"got {type(timing).__name__}.")
+    unknown = sorted(set(timing) - set(TakeTiming.__dataclass_fields__))
+    if unknown:
+        raise InvalidInputError(f"Unknown take timing {', '.join(map(str, unknown))}: use rest, onset, hold, "
+                                f"offset (seconds), fps and blink.")
+    return TakeTiming(**timing)
+
+
+def play_take(
+    weights: Blendshapes | Mapping[str, float] | Sequence[float],
+    *,
+    pose: HeadPose | Mapping[str, float] | None = None,
+    timing: TakeTiming | Mapping[str, Any] | None = None,
+    view: str = "front",
+    size: int | None = None,
+    settings: Settings | None = None,
+    look: str | None = None,
+    head: str | None = None,
+    tone: str | None = None,
+    background: str | None = None,
+    name: str = "face",
+    extra: Mapping[str, Any] | None = None,
+) -> TakeResult:
+    """The face for 52 weights and a head ``pose`` making the expression over time (``timing``;
+    default: 0.3 s rest, 0.6 s onset, 1.8 s hold with a blink, 0.8 s offset at 30 fps), drawn
+    as ``render_face`` draws it (``head``, ``look``, ``tone``, ``background``) from ``view``,
+    with its files named ``name``-take; ``extra``: what the JSON says the face shows."""
+    from emo_app.face import get_face_renderer
+    from emo_app.face.looks import background_rgb, head_rig, look_texture
+
+    shapes = as_blendshapes(weights)
+    pose = pose if isinstance(pose, HeadPose) else HeadPose.from_dict(pose)
+    timing = take_timing(timing)
+    if view not in VIEWS:
+        raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
+    rig = head_rig(head, settings)
+    texture = look_texture(look, head=head, tone=tone, settings=settings)
+    rgb = background_rgb(background)
+    take = perform(shapes, pose, timing)
+    frames = get_face_renderer(settings).render_batch(take.frames(), view=view, size=size, texture=texture,
+                                                      rig=rig, background=rgb, poses=take.head_poses())
+    result = TakeResult(take, timing, frames, pose)
+    result.files = _write_take(result, shapes, pose, rig, texture, f"{name}-take", extra)
+    return result
+
+
+def _write_take(result: TakeResult, shapes: Blendshapes, pose: HeadPose, rig: Any, texture: Any,
+                name: str, extra: Mapping[str, Any] | None) -> dict[str, Path]:
+    """The video, the animated GLB, the 60 fps Live Link Face CSV and the JSON in a new folder."""
+    import imageio.v3 as iio
+
+    from emo_app.blendshapes.io import to_json, write_live_link_csv
+    from emo_app.face.export import export_glb
+    from emo_app.generation.walks import save_mp4
+
+    take, timing = result.take, result.timing
+    folder = output_dir("take")
+    files: dict[str, Path] = {}
+    mp4 = save_mp4(folder / f"{name}.mp4", result.frames, timing.fps)
+    if mp4 is not None:
+        files["mp4"] = mp4
+    else:  # no H.264 encoder here: a GIF still plays everywhere
+        files["gif"] = folder / f"{name}.gif"
+        iio.imwrite(files["gif"], np.stack(result.frames), duration=gif_durations(len(take), timing.fps),
+                    loop=0)
+    files["glb"] = export_glb(take.frames(), folder / f"{name}.glb", fps=timing.fps, texture=texture, rig=rig,
+                              pose=take.head_poses())
+    recorded = perform(shapes, pose, replace(timing, fps=LIVE_LINK_FPS))
+    files["csv"] = folder / f"{name}-live-link-face.csv"
+    write_live_link_csv(recorded.frames(), files["csv"], fps=LIVE_LINK_FPS,
+                        rotations=recorded.live_link_rotations())
+    files["json"] = folder / f"{name}.json"
+    files["json"].write_text(to_json(shapes, **dict(extra or {}), head_pose=pose.to_dict(), take={
+        "about": "the face above played over time: 'frames' holds each frame's time in seconds, its 52 "
+                 "weights and its head pose (degrees), played at 'fps'",
+        "timing": timing.to_dict(), "fps": timing.fps,
+        "frames": [{"time": round(float(time), 4),
+                    "blendshapes": {key: round(value, 4) for key, value in frame.to_dict().items()},
+                    "head_pose": head.to_dict()}
+                   for time, frame, head in zip(take.times, take.frames(), take.head_poses(), strict=True)],
+    }))
+    return files
+
+
+def take_of_text(text: str, *, model: str = "embedded", settings: Settings | None = None,
+                 angles: Mapping[str, float] | None = None, **options: Any) -> tuple[Any, TakeResult]:
+    """A description's face making its expression: (the text model's prediction, its take).
+    The head turns as the words say, each of ``angles`` ({"yaw": degrees, ...}) replacing the
+    words' one; ``options`` as for ``play_take`` (timing, view, size, head, look, tone, background)."""
+    from emo_app.outputs import file_stem
+    from emo_app.text import get_text_model
+    from emo_app.text.base import validate_description
+
+    validate_description(text, settings)
+    prediction = get_text_model(model, settings).predict(text)
+    extra = {"text": prediction.text, "model": prediction.model, "emotions": prediction.emotions.to_dict()}
+    pose = HeadPose.from_dict({**prediction.pose.to_dict(), **dict(angles or {})})
+    result = play_take(prediction.shapes, pose=pose, settings=settings, name=file_stem(text), extra=extra,
+                       **options)
+    return prediction, result

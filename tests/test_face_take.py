@@ -1,0 +1,195 @@
+"""A take: the face on screen makes its expression over a few seconds (rest, onset, hold with a
+blink, offset), as a video, an animated GLB, a 60 fps Live Link Face CSV and a JSON of each frame."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
+from emo_app.blendshapes.pose import HeadPose
+from emo_app.blendshapes.take import TakeTiming, perform
+from emo_app.errors import InvalidInputError
+
+SMILE = Blendshapes.from_dict({"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "cheekSquintLeft": 0.5,
+                               "cheekSquintRight": 0.5, "browInnerUp": 0.3, "jawOpen": 0.2})
+BOWED = HeadPose(yaw=10, pitch=-20, roll=5)
+BLINKS = [ARKIT_NAMES.index("eyeBlinkLeft"), ARKIT_NAMES.index("eyeBlinkRight")]
+
+
+def _floats(gltf, index: int) -> np.ndarray:
+    """A float accessor's values (rows of its type's width), as a glTF reader sees them."""
+    accessor = gltf.accessors[index]
+    view = gltf.bufferViews[accessor.bufferView]
+    width = {"SCALAR": 1, "VEC4": 4}[accessor.type]
+    start = view.byteOffset + (accessor.byteOffset or 0)
+    return np.frombuffer(gltf.binary_blob(), np.float32, accessor.count * width, start).reshape(-1, width)
+
+
+def _phase_frames(timing: TakeTiming, start: float, end: float, times: np.ndarray) -> np.ndarray:
+    return np.flatnonzero((times >= start - 1e-9) & (times <= end + 1e-9))
+
+
+def test_a_take_rises_from_rest_holds_the_expression_and_returns_to_rest():
+    timing = TakeTiming()
+    take = perform(SMILE, BOWED, timing)
+    assert len(take) == math.floor(timing.seconds * timing.fps) + 1 and take.fps == timing.fps
+    assert not take.weights[0].any() and not take.weights[-1].any()  # loops: rest at both ends
+    assert not take.poses[0].any() and not take.poses[-1].any()
+    held = _phase_frames(timing, timing.rest + timing.onset * 1.25, timing.rest + timing.onset + timing.hold,
+                         take.times)
+    assert len(held) > 40
+    others = [k for k in range(52) if k not in BLINKS]
+    for frame in held:  # the whole expression and the whole turn, exactly, outside the blink
+        np.testing.assert_allclose(take.weights[frame, others], SMILE.values[others], atol=1e-6)
+        np.testing.assert_allclose(take.poses[frame], [10, -20, 5], atol=1e-9)
+    # never past the expression: each weight and angle moves one way to it and one way back
+    assert (take.weights[:, others] <= SMILE.values[others] + 1e-6).all()
+    peak = held[0]
+    for series in (take.weights[:, others], take.poses * np.sign([10, -20, 5])):
+        assert (np.diff(series[: peak + 1], axis=0) >= -1e-6).all()
+        assert (np.diff(series[held[-1]:], axis=0) <= 1e-6).all()
+
+
+def test_the_brows_lead_and_the_mouth_follows_as_real_onsets_do():
+    timing = TakeTiming()
+    take = perform(SMILE, None, timing)
+    early = int(round((timing.rest + timing.onset * 0.3) * timing.fps))
+    brow = take.weights[early, ARKIT_NAMES.index("browInnerUp")] / 0.3
+    mouth = take.weights[early, ARKIT_NAMES.index("mouthSmileLeft")] / 0.9
+    assert brow > mouth + 0.05 and mouth > 0
+    assert set(GROUPS) == {"brows", "eyes", "jaw", "mouth", "cheeks", "nose", "tongue"}  # each has a lead
+
+
+def test_open_eyes_blink_once_in_the_hold_and_closed_eyes_do_not():
+    timing = TakeTiming()
+    open_eyes = perform(SMILE, None, timing).weights[:, BLINKS]
+    closed = np.flatnonzero(open_eyes.min(axis=1) > 0.95)
+    assert len(closed) >= 1 and np.ptp(closed) <= 3  # one blink, a tenth of a second shut
+    hold_starts = (timing.rest + timing.onset) * timing.fps
+    assert hold_starts < closed[0] < hold_starts + timing.hold * timing.fps
+    asleep = Blendshapes.from_dict({"eyeBlinkLeft": 0.8, "eyeBlinkRight": 0.8})
+    lids = perform(asleep, None, timing).weights[:, BLINKS]
+    assert lids.max() == pytest.approx(0.8)  # no blink of eyes already shut
+    assert not perform(SMILE, None, TakeTiming(blink=False)).weights[:, BLINKS].any()
+
+
+def test_without_an_offset_the_take_ends_on_the_expression_and_without_rest_it_starts_moving():
+    take = perform(SMILE, BOWED, TakeTiming(rest=0, offset=0, blink=False))
+    np.testing.assert_allclose(take.weights[-1], SMILE.values, atol=1e-6)
+    np.testing.assert_allclose(take.poses[-1], [10, -20, 5])
+    assert take.weights[1].any()  # the first frame after 0 has moved already
+    step = perform(SMILE, None, TakeTiming(rest=0.2, onset=0, hold=0.5, offset=0, blink=False))
+    assert not step.weights[5].any() and np.allclose(step.weights[6], SMILE.values, atol=1e-6)
+
+
+@pytest.mark.parametrize(("timing", "sentence"), [
+    ({"hold": -1}, "The take's hold must be from 0 to 6 seconds; got -1."),
+    ({"onset": float("nan")}, "The take's onset must be from 0 to 6 seconds"),
+    ({"rest": True}, "The take's rest must be from 0 to 6 seconds; got True."),
+    ({"rest": "1"}, "The take's rest must be from 0 to 6 seconds; got '1'."),
+    ({"hold": 6, "rest": 4, "offset": 3},
+     "A take lasts at most 12 seconds; rest, onset, hold and offset add up to 13.6."),
+    ({"fps": 0}, "A take's frames per second must be from 1 to 60; got 0."),
+    ({"fps": 240}, "A take's frames per second must be from 1 to 60; got 240."),
+    ({"onset": 0, "hold": 0, "offset": 0}, "A take needs some time to move"),
+])
+def test_an_impossible_timing_gets_a_sentence(timing, sentence):
+    with pytest.raises(InvalidInputError) as raised:
+        TakeTiming(**timing)
+    assert str(raised.value).startswith(sentence)
+
+
+def test_the_take_renders_as_the_still_face_and_writes_what_animators_import():
+    """The hold's frames are the still render of the expression, the first the face at rest;
+    the GLB keys the 52 weights and the skull; the CSV is 60 fps with the head's radians; the
+    JSON is a face's JSON (the expression and its pose) with every frame."""
+    import imageio.v3 as iio
+    import pygltflib
+
+    from emo_app.blendshapes.io import from_json, pose_from_json, read_live_link_csv
+    from emo_app.face.export_skin import SKULL_JOINT, skull_quaternions
+    from emo_app.face.looks import head_rig
+    from emo_app.services import render_face
+    from emo_app.services_take import play_take
+
+    timing = TakeTiming(rest=0.2, onset=0.4, hold=0.8, offset=0.4, fps=10)
+    result = play_take(SMILE, pose=BOWED, timing=timing, size=64, name="smile")
+    still = render_face(SMILE, size=64, pose=BOWED).images["front"]
+    rest = render_face(Blendshapes.zeros(), size=64).images["front"]
+    assert np.array_equal(result.frames[0], rest) and np.array_equal(result.frames[-1], rest)
+    held = int((timing.rest + timing.onset * 1.25) * timing.fps) + 1
+    assert np.array_equal(result.frames[held], still)
+    assert sorted(result.files) == ["csv", "glb", "json", "mp4"]
+    assert {path.name for path in result.files.values()} == {
+        "smile-take.mp4", "smile-take.glb", "smile-take-live-link-face.csv", "smile-take.json"}
+    video = iio.imread(result.files["mp4"])
+    assert len(video) == len(result.take) == 19  # 1.8 s at 10 fps, both ends kept
+
+    gltf = pygltflib.GLTF2().load(str(result.files["glb"]))
+    animation = gltf.animations[0]
+    skull = next(i for i, node in enumerate(gltf.nodes) if node.name == SKULL_JOINT)
+    turned = next(c for c in animation.channels if c.target.path == "rotation")
+    assert turned.target.node == skull
+    times = _floats(gltf, animation.samplers[turned.sampler].input)[:, 0]
+    np.testing.assert_allclose(times, result.take.times, atol=1e-6)
+    rotations = _floats(gltf, animation.samplers[turned.sampler].output)
+    np.testing.assert_allclose(rotations, skull_quaternions(result.take.head_poses()), atol=1e-6)
+    weights = _floats(gltf, animation.samplers[0].output).reshape(len(times), 52)
+    rig = head_rig("full")
+    np.testing.assert_allclose(weights[held], rig.effective_weights(SMILE.values), atol=1e-6)
+
+    take = read_live_link_csv(result.files["csv"])
+    assert len(take.frames) == math.floor(timing.seconds * 60) + 1
+    assert take.timecodes[1].endswith(":01.000")
+    hold_row = int((timing.rest + timing.onset * 1.25) * 60) + 2
+    np.testing.assert_allclose(take.rotations[hold_row, :3], np.radians([10, -20, 5]), atol=1e-5)
+    assert take.frames[hold_row]["mouthSmileLeft"] == pytest.approx(0.9, abs=1e-5)
+
+    text = result.files["json"].read_text()
+    assert from_json(text) == SMILE and pose_from_json(text) == BOWED
+    stored = json.loads(text)["take"]
+    assert stored["timing"]["hold"] == 0.8 and len(stored["frames"]) == len(result.take)
+    assert stored["frames"][held]["head_pose"] == {"yaw": 10.0, "pitch": -20.0, "roll": 5.0}
+
+
+def test_a_take_of_a_description_turns_the_head_as_the_words_say():
+    from emo_app.services_take import take_of_text
+
+    prediction, result = take_of_text("Ashamed, he hangs his head.", size=48,
+                                      timing={"rest": 0, "onset": 0.3, "hold": 0.3, "offset": 0, "fps": 10})
+    assert prediction.pose.pitch < -10 and result.pose == prediction.pose
+    assert result.files["json"].name == "ashamed-he-hangs-his-head-take.json"
+    assert json.loads(result.files["json"].read_text())["text"] == "Ashamed, he hangs his head."
+    _, turned = take_of_text("Ashamed, he hangs his head.", size=48, angles={"yaw": 20},
+                             timing={"hold": 0.3, "fps": 5})
+    assert turned.pose == HeadPose(yaw=20, pitch=prediction.pose.pitch)
+    with pytest.raises(InvalidInputError, match="Unknown take timing speed"):
+        take_of_text("happy", timing={"speed": 2})
+    with pytest.raises(InvalidInputError, match="Unknown view 'top'"):
+        take_of_text("happy", view="top")
+
+
+def test_the_take_command_writes_the_files_from_words_or_from_a_downloaded_face(tmp_path, capsys):
+    from emo_app.cli import main
+
+    out = tmp_path / "take"
+    assert main(["take", "Proud, chin up.", "--hold", "0.4", "--fps", "8", "--size", "48",
+                 "--out-dir", str(out)]) == 0
+    names = sorted(path.name for path in out.iterdir())
+    assert names == [f"proud-chin-up-take{end}" for end in ("-live-link-face.csv", ".glb", ".json", ".mp4")]
+    said = capsys.readouterr().out
+    assert "frames at 8 fps" in said and "chin up" in said
+    again = tmp_path / "again"
+    assert main(["take", "--weights", str(out / "proud-chin-up-take.json"), "--yaw", "-15", "--fps", "8",
+                 "--size", "48", "--no-blink", "--out-dir", str(again)]) == 0
+    assert (again / "proud-chin-up-take.mp4").exists()  # named after the face, not "...-take-take"
+    assert "turned 15° to the right, chin up" in capsys.readouterr().out
+    assert main(["take", "happy", "--weights", str(out / "proud-chin-up-take.json")]) == 2
+    assert "error: Give a description or --weights" in capsys.readouterr().err
+    assert main(["take", "happy", "--onset", "-1", "--out-dir", str(tmp_path / "no")]) == 2
+    assert "error: The take's onset must be from 0 to 6 seconds; got -1.0." in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()

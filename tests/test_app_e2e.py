@@ -32,8 +32,8 @@ def client(tmp_path_factory):
 
 def test_every_tab_exposes_named_endpoints(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    for endpoint in ("/describe", "/render_weights", "/score_face", "/sphere_point", "/sphere_point_xyz",
-                     "/walk", "/capture", "/benchmark", "/generate"):
+    for endpoint in ("/describe", "/render_weights", "/play_take", "/score_face", "/sphere_point",
+                     "/sphere_point_xyz", "/walk", "/capture", "/benchmark", "/generate"):
         assert endpoint in names, endpoint
 
 
@@ -148,6 +148,29 @@ def test_walk_makes_an_animation(client):
     with Image.open(gif) as animation:
         assert animation.n_frames == 4
     assert glb.endswith(".glb") and os.path.exists(grid)
+
+
+def test_the_face_on_screen_plays_as_a_take_with_the_sliders_edits(client):
+    """/play_take plays the weights and the head's pose in the sliders (an edited jaw included),
+    named after the description; a weight that is not a number gets a sentence."""
+    from gradio_client.exceptions import AppError
+
+    state = client.predict("Proud, chin up.", "embedded", api_name="/describe")[9]
+    weights = [state["blendshapes"][name] for name in ARKIT_NAMES]
+    weights[ARKIT_NAMES.index("jawOpen")] = 0.8
+    look = ("skin", "full", "light", "light")
+    video, files = client.predict(*weights, *look, 0, state["head_pose"]["pitch"], 0, state,
+                                  api_name="/play_take")
+    video = Path(video["video"] if isinstance(video, dict) else video)
+    assert video.name == "proud-chin-up-take.mp4" and video.stat().st_size > 10_000
+    assert {Path(path).name for path in files} == {
+        f"proud-chin-up-take{end}" for end in (".mp4", ".glb", "-live-link-face.csv", ".json")}
+    played = json.loads(next(Path(path) for path in files if path.endswith(".json")).read_text())
+    assert played["blendshapes"]["jawOpen"] == 0.8 and played["text"] == "Proud, chin up."
+    assert played["head_pose"]["pitch"] == state["head_pose"]["pitch"] > 10
+    weights[0] = "wide"
+    with pytest.raises(AppError, match="number"):
+        client.predict(*weights, *look, 0, 0, 0, state, api_name="/play_take")
 
 
 def test_generation_says_why_it_cannot_run(client):

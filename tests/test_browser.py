@@ -129,6 +129,24 @@ def test_type_a_description_and_see_the_face(page, app_url, shots):
     assert float(nod.input_value()) == result[9]["head_pose"]["pitch"] > 10
 
 
+def test_play_shows_the_face_moving_and_a_new_face_hides_the_old_take(page):
+    """*Play it* shows a video of the face on screen making its expression, playing on its own
+    and looping; the take's files come with it; making another face hides that take."""
+    page.locator("#describe-play").click()
+    video = page.locator("#describe-take video")
+    video.wait_for(timeout=120_000)
+    page.wait_for_function(  # it plays by itself: time moves without a click
+        "() => { const v = document.querySelector('#describe-take video');"
+        " return v && v.readyState >= 2 && !v.paused && v.currentTime > 0.2; }", timeout=60_000)
+    assert video.evaluate("v => v.loop") and 3.0 < video.evaluate("v => v.duration") < 4.0
+    files = page.locator("#describe-take-files").inner_text().replace("\n", "")  # a name wraps at its dot
+    assert "-take.glb" in files and "-take-live-link-face.csv" in files
+    page.locator("#describe-text textarea").fill("A calm, neutral expression.")
+    page.locator("#describe-go").click()
+    page.locator("#describe-take").wait_for(state="hidden", timeout=120_000)
+    assert not page.locator("#describe-take-files").is_visible()
+
+
 def test_click_the_sphere_and_see_the_nearest_class_and_face_change(page, shots):
     page.get_by_role("tab", name="Emotion sphere").click()
     heading = page.locator("#sphere-nearest")

@@ -49,6 +49,9 @@ def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
     empty ones fall back to the settings."""
     return {name: (values[i] or None) if i < len(values) else None for i, name in enumerate(APPEARANCE)}
 N_SHAPES = len(ARKIT_NAMES)
+TAKE_LABEL = "The face making the expression: rest, onset, hold with a blink, back to rest"
+TAKE_DOWNLOADS_LABEL = ("Take downloads: MP4, animated GLB (52 morph targets and the skull joint), "
+                        "60 fps Live Link Face CSV, JSON of every frame")
 POSE_AXES = tuple(POSE_LIMITS)  # yaw, pitch, roll: the head sliders, after the appearance inputs
 POSE_LABELS = {"yaw": "head turn (yaw, degrees; + to the subject's left)",
                "pitch": "head nod (pitch, degrees; + chin up)",
@@ -192,6 +195,31 @@ def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
     return score_tables(score(weights, state, **_face_choices(values[N_SHAPES + 1:])))
 
 
+@ui_errors(positional=N_SHAPES + len(APPEARANCE) + len(POSE_AXES) + 1)
+def play_take(*values: Any) -> tuple:
+    """The face on screen making its expression (``services_take.play_take``): the 52 weights,
+    the appearance and the head's pose as ``render_weights`` takes them, then the prediction
+    (its text names the files). Returns (the video, the take's files)."""
+    from emo_app.outputs import file_stem
+    from emo_app.services_take import play_take as play
+
+    weights, state = values[:N_SHAPES], values[-1]
+    text = state.get("text") if isinstance(state, dict) else None
+    result = play(Blendshapes.from_array(weights), name=file_stem(text) if text else "edited-face",
+                  extra={"text": text} if text else None, **_face_choices(values[N_SHAPES:-1]))
+    return str(result.video), [str(path) for path in result.files.values()]
+
+
+def _take_shown(video: Any) -> tuple:
+    """The take's video and files show once a take fills them (a refused one leaves them hidden)."""
+    return gr.Video(visible=bool(video)), gr.File(visible=bool(video))
+
+
+def _hidden_take() -> tuple:
+    """A new face on screen hides the take of the last one (it would play another expression)."""
+    return gr.Video(value=None, visible=False), gr.File(value=None, visible=False)
+
+
 def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[list[Any]]]:
     """A score report as (rows of measure, value, meaning; a note; the top-k prompts)."""
     rows: list[list[Any]] = []
@@ -286,6 +314,12 @@ def build_describe_tab(settings: Settings) -> None:
                 camera_position=VIEWER_CAMERA,
                 elem_id="describe-model3d",
             )
+            play = gr.Button("▶ Play it: the face makes the expression (a 3-second take)",
+                             elem_id="describe-play")
+            take_video = gr.Video(label=TAKE_LABEL, autoplay=True, loop=True, visible=False,
+                                  elem_id="describe-take", height=VIEWER_HEIGHT)
+            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
+                                 elem_id="describe-take-files")
     summary = gr.Markdown(label="Summary", elem_id="describe-summary")
     # side by side on a wide screen; on a phone each takes the full width (at half of 400 px the
     # charts dropped every other emotion's name and the legend covered the bars)
@@ -345,6 +379,10 @@ def build_describe_tab(settings: Settings) -> None:
     gr.on([slider.release for slider in [*sliders, *pose]] + [control.input for control in appearance],
           render_weights, [*ordered, *appearance, *pose], redraw_outputs, api_visibility="private",
           concurrency_id="render", trigger_mode="always_last")
+    take_outputs = [take_video, take_files]
+    play.click(play_take, [*ordered, *appearance, *pose, state], take_outputs, api_name="play_take",
+               concurrency_id="render").then(_take_shown, take_video, take_outputs, api_visibility="private")
+    front.change(_hidden_take, None, take_outputs, api_visibility="private", queue=False)
     score_outputs = [score_table, score_top]
     score_btn.click(score_face, [state, *ordered, *appearance, *pose], [score_table, score_note, score_top],
                     api_name="score_face").then(lambda *tables: tuple(map(show_when_filled, tables)),

@@ -143,7 +143,9 @@ def _take(args: argparse.Namespace) -> int:
         target = out / Path(path).name
         shutil.copyfile(path, target)
         print(f"wrote {target} ({kind})")
-    print(f"{len(result.take)} frames at {result.timing.fps:g} fps, {result.timing.seconds:g} s; head: "
+    seconds = (len(result.take) - 1) / result.timing.fps
+    said = f"{result.expressions} expressions in turn, " if result.expressions > 1 else ""
+    print(f"{said}{len(result.take)} frames at {result.timing.fps:g} fps, {seconds:.2f} s; head: "
           f"{result.pose.describe() or 'straight ahead'}")
     return 0
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from emo_app.blendshapes import Blendshapes
 from emo_app.blendshapes.pose import HeadPose
-from emo_app.blendshapes.take import Take, TakeTiming, perform
+from emo_app.blendshapes.take import Beat, Take, TakeTiming, perform
 from emo_app.config import Settings
 from emo_app.errors import InvalidInputError
 from emo_app.outputs import output_dir
@@ -33,6 +33,7 @@ class TakeResult:
     frames: list[np.ndarray]
     pose: HeadPose  # the head's pose at the full expression
     files: dict[str, Path] = field(default_factory=dict)
+    expressions: int = 1  # the expression and the earlier ones it plays first
 
     @property
     def video(self) -> Path:
@@ -68,11 +69,13 @@ def play_take(
     background: str | None = None,
     name: str = "face",
     extra: Mapping[str, Any] | None = None,
+    earlier: Sequence[Beat] = (),
 ) -> TakeResult:
     """The face for 52 weights and a head ``pose`` making the expression over time (``timing``;
     default: 0.3 s rest, 0.6 s onset, 1.8 s hold with a blink, 0.8 s offset at 30 fps), drawn
     as ``render_face`` draws it (``head``, ``look``, ``tone``, ``background``) from ``view``,
-    with its files named ``name``-take; ``extra``: what the JSON says the face shows."""
+    with its files named ``name``-take; ``extra``: what the JSON says the face shows. ``earlier``:
+    the (weights, pose) of feelings the face shows first, each held in turn (``earlier_beats``)."""
     from emo_app.face import get_face_renderer
     from emo_app.face.looks import background_rgb, head_rig, look_texture
 
@@ -84,16 +87,32 @@ def play_take(
     rig = head_rig(head, settings)
     texture = look_texture(look, head=head, tone=tone, settings=settings)
     rgb = background_rgb(background)
-    take = perform(shapes, pose, timing)
+    take = perform(shapes, pose, timing, earlier)
     frames = get_face_renderer(settings).render_batch(take.frames(), view=view, size=size, texture=texture,
                                                       rig=rig, background=rgb, poses=take.head_poses())
-    result = TakeResult(take, timing, frames, pose)
-    result.files = _write_take(result, shapes, pose, rig, texture, f"{name}-take", extra)
+    result = TakeResult(take, timing, frames, pose, expressions=1 + len(earlier))
+    result.files = _write_take(result, [*earlier, (shapes, pose)], rig, texture, f"{name}-take", extra)
     return result
 
 
-def _write_take(result: TakeResult, shapes: Blendshapes, pose: HeadPose, rig: Any, texture: Any,
-                name: str, extra: Mapping[str, Any] | None) -> dict[str, Path]:
+def earlier_beats(text: str | None, model: str = "embedded", settings: Settings | None = None) -> list[Beat]:
+    """The feeling a description had before its last one ("Shocked at first, then delighted":
+    the shock), read by the same text model, as a take's earlier beat; [] when it names one."""
+    from emo_app.text import get_text_model
+    from emo_app.text.base import validate_description
+    from emo_app.text.beats import earlier_description
+
+    if not text:
+        return []
+    before = earlier_description(validate_description(text, settings))
+    if before is None:
+        return []
+    prediction = get_text_model(model or "embedded", settings).predict(before)
+    return [(prediction.shapes, prediction.pose)]
+
+
+def _write_take(result: TakeResult, beats: Sequence[Beat], rig: Any, texture: Any, name: str,
+                extra: Mapping[str, Any] | None) -> dict[str, Path]:
     """The video, the animated GLB, the 60 fps Live Link Face CSV and the JSON in a new folder."""
     import imageio.v3 as iio
 
@@ -113,15 +132,19 @@ def _write_take(result: TakeResult, shapes: Blendshapes, pose: HeadPose, rig: An
                     loop=0)
     files["glb"] = export_glb(take.frames(), folder / f"{name}.glb", fps=timing.fps, texture=texture, rig=rig,
                               pose=take.head_poses())
-    recorded = perform(shapes, pose, replace(timing, fps=LIVE_LINK_FPS))
+    (shapes, pose), earlier = beats[-1], beats[:-1]
+    recorded = perform(shapes, pose, replace(timing, fps=LIVE_LINK_FPS), earlier)
     files["csv"] = folder / f"{name}-live-link-face.csv"
     write_live_link_csv(recorded.frames(), files["csv"], fps=LIVE_LINK_FPS,
                         rotations=recorded.live_link_rotations())
     files["json"] = folder / f"{name}.json"
     files["json"].write_text(to_json(shapes, **dict(extra or {}), head_pose=pose.to_dict(), take={
         "about": "the face above played over time: 'frames' holds each frame's time in seconds, its 52 "
-                 "weights and its head pose (degrees), played at 'fps'",
+                 "weights and its head pose (degrees), played at 'fps'; 'earlier' the expressions it "
+                 "reaches and holds first (a text whose feeling changes)",
         "timing": timing.to_dict(), "fps": timing.fps,
+        "earlier": [{"blendshapes": beat.to_dict(), "head_pose": (turn or HeadPose()).to_dict()}
+                    for beat, turn in earlier],
         "frames": [{"time": round(float(time), 4),
                     "blendshapes": {key: round(value, 4) for key, value in frame.to_dict().items()},
                     "head_pose": head.to_dict()}
@@ -141,6 +164,7 @@ def take_of_text(text: str, *, model: str = "embedded", settings: Settings | Non
 
     validate_description(text, settings)
     prediction = get_text_model(model, settings).predict(text)
+    options.setdefault("earlier", earlier_beats(text, model, settings))
     extra = {"text": prediction.text, "model": prediction.model, "emotions": prediction.emotions.to_dict()}
     pose = HeadPose.from_dict({**prediction.pose.to_dict(), **dict(angles or {})})
     result = play_take(prediction.shapes, pose=pose, settings=settings, name=file_stem(text), extra=extra,

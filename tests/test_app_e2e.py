@@ -152,7 +152,8 @@ def test_walk_makes_an_animation(client):
 
 def test_the_face_on_screen_plays_as_a_take_with_the_sliders_edits(client):
     """/play_take plays the weights and the head's pose in the sliders (an edited jaw included),
-    named after the description; a weight that is not a number gets a sentence."""
+    named after the description, after the feeling the words leave behind; a weight that is not
+    a number gets a sentence."""
     from gradio_client.exceptions import AppError
 
     state = client.predict("Proud, chin up.", "embedded", api_name="/describe")[9]
@@ -167,7 +168,12 @@ def test_the_face_on_screen_plays_as_a_take_with_the_sliders_edits(client):
         f"proud-chin-up-take{end}" for end in (".mp4", ".glb", "-live-link-face.csv", ".json")}
     played = json.loads(next(Path(path) for path in files if path.endswith(".json")).read_text())
     assert played["blendshapes"]["jawOpen"] == 0.8 and played["text"] == "Proud, chin up."
-    assert played["head_pose"]["pitch"] == state["head_pose"]["pitch"] > 10
+    assert played["head_pose"]["pitch"] == state["head_pose"]["pitch"] > 10 and not played["take"]["earlier"]
+    changed = client.predict("Shocked at first, then delighted.", "embedded", api_name="/describe")[9]
+    smile = [changed["blendshapes"][name] for name in ARKIT_NAMES]
+    _, files = client.predict(*smile, *look, 0, 0, 0, changed, api_name="/play_take")
+    played = json.loads(next(Path(path) for path in files if path.endswith(".json")).read_text())
+    assert played["take"]["earlier"][0]["blendshapes"]["eyeWideLeft"] > 0.2  # the shock plays first
     weights[0] = "wide"
     with pytest.raises(AppError, match="number"):
         client.predict(*weights, *look, 0, 0, 0, state, api_name="/play_take")

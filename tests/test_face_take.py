@@ -11,7 +11,7 @@ import pytest
 
 from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
 from emo_app.blendshapes.pose import HeadPose
-from emo_app.blendshapes.take import TakeTiming, perform
+from emo_app.blendshapes.take import TakeTiming, perform, take_seconds
 from emo_app.errors import InvalidInputError
 
 SMILE = Blendshapes.from_dict({"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "cheekSquintLeft": 0.5,
@@ -84,6 +84,44 @@ def test_without_an_offset_the_take_ends_on_the_expression_and_without_rest_it_s
     assert take.weights[1].any()  # the first frame after 0 has moved already
     step = perform(SMILE, None, TakeTiming(rest=0.2, onset=0, hold=0.5, offset=0, blink=False))
     assert not step.weights[5].any() and np.allclose(step.weights[6], SMILE.values, atol=1e-6)
+
+
+def test_a_change_of_feeling_plays_the_earlier_one_first_then_the_last():
+    fear = Blendshapes.from_dict({"eyeWideLeft": 0.8, "eyeWideRight": 0.8, "browInnerUp": 0.7,
+                                  "jawOpen": 0.3})
+    timing = TakeTiming(blink=False)
+    take = perform(SMILE, None, timing, earlier=[(fear, HeadPose(pitch=-10))])
+    assert len(take) == round(take_seconds(timing, 2) * timing.fps) + 1 == 178  # 5.9 s, both ends kept
+    beat = timing.onset + timing.hold
+    first = _phase_frames(timing, timing.rest + timing.onset * 1.25, timing.rest + beat, take.times)
+    last = _phase_frames(timing, timing.rest + beat + timing.onset * 1.25, timing.rest + 2 * beat, take.times)
+    for frames, shapes, pitch in ((first, fear, -10), (last, SMILE, 0)):
+        assert len(frames) > 40
+        np.testing.assert_allclose(take.weights[frames], np.tile(shapes.values, (len(frames), 1)), atol=1e-6)
+        np.testing.assert_allclose(take.poses[frames, 1], pitch, atol=1e-9)
+    between = take.weights[first[-1]:last[0] + 1]  # each shape on its way from one to the other
+    steps = np.diff(between, axis=0)
+    assert ((steps >= -1e-6).all(axis=0) | (steps <= 1e-6).all(axis=0)).all()
+    assert not take.weights[-1].any() and not take.poses[-1].any()
+    with pytest.raises(InvalidInputError, match="12 seconds; 2 expressions with this timing take 12.3"):
+        perform(SMILE, None, TakeTiming(hold=5), earlier=[(fear, None)])
+
+
+@pytest.mark.parametrize(("text", "earlier"), [
+    ("Shocked at first, then delighted.", "Shocked at first"),
+    ("He used to be angry, now he is calm.", "He used to be angry"),
+    ("She was happy, then she became sad.", "She was happy, then she"),
+    ("She stopped crying and smiled.", "crying"),
+    ("From joy to sorrow.", "joy"),
+    ("A broad grin.", None),
+    ("Not sad anymore, now happy.", None),  # a negated feeling is not shown first
+    ("She smiled from ear to ear.", None),  # 'to' changes a feeling only after 'from' and one
+    ("Then she smiled.", None),
+])
+def test_the_feeling_a_description_leaves_behind_is_found(text, earlier):
+    from emo_app.text.beats import earlier_description
+
+    assert earlier_description(text) == earlier
 
 
 @pytest.mark.parametrize(("timing", "sentence"), [
@@ -167,6 +205,12 @@ def test_a_take_of_a_description_turns_the_head_as_the_words_say():
     _, turned = take_of_text("Ashamed, he hangs his head.", size=48, angles={"yaw": 20},
                              timing={"hold": 0.3, "fps": 5})
     assert turned.pose == HeadPose(yaw=20, pitch=prediction.pose.pitch)
+    _, changed = take_of_text("Shocked at first, then delighted.", size=48, timing={"hold": 0.5, "fps": 5})
+    played = json.loads(changed.files["json"].read_text())
+    assert changed.expressions == 2 and len(played["take"]["earlier"]) == 1
+    shocked, delighted = played["take"]["earlier"][0]["blendshapes"], played["blendshapes"]
+    assert shocked["eyeWideLeft"] > 0.2 > delighted["eyeWideLeft"]
+    assert delighted["mouthSmileLeft"] > 0.3 > shocked["mouthSmileLeft"]
     with pytest.raises(InvalidInputError, match="Unknown take timing speed"):
         take_of_text("happy", timing={"speed": 2})
     with pytest.raises(InvalidInputError, match="Unknown view 'top'"):

@@ -11,12 +11,13 @@ any surface (the words, the sliders, a photo) becomes a few seconds of animation
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from emo_app.blendshapes.pose import HeadPose
-from emo_app.blendshapes.schema import ARKIT_NAMES, GROUPS, INDEX, Blendshapes
+from emo_app.blendshapes.schema import GROUPS, INDEX, Blendshapes
 from emo_app.errors import InvalidInputError
 
 MAX_TAKE_SECONDS = 12.0  # the longest take any surface renders (60 fps: 720 frames)
@@ -118,43 +119,72 @@ def _rise(times: np.ndarray, start: float, duration: float) -> np.ndarray:
     return minimum_jerk(np.where(np.abs(share - np.round(share)) < 1e-9, np.round(share), share))
 
 
-def _region_curves(timing: TakeTiming, times: np.ndarray, fall: np.ndarray) -> np.ndarray:
-    """(frames, 52): how far each shape is toward the expression at each time."""
-    curves = np.empty((len(times), len(ARKIT_NAMES)))
+Beat = tuple[Blendshapes, HeadPose | None]  # one expression a take reaches and holds
+
+
+def _starts(timing: TakeTiming, beats: int) -> np.ndarray:
+    """When each beat's onset starts: after the rest, one onset and hold per beat."""
+    return timing.rest + np.arange(beats) * (timing.onset + timing.hold)
+
+
+def _region_weights(timing: TakeTiming, times: np.ndarray, targets: np.ndarray,
+                    fall: np.ndarray) -> np.ndarray:
+    """(frames, 52): each region moves from one beat's weights to the next on its own curve
+    (its lead into the onset), then all fall back to rest by ``fall``."""
+    steps = np.diff(targets, axis=0, prepend=0.0)  # from rest to beat 1, beat 1 to beat 2, ...
+    weights = np.zeros((len(times), targets.shape[1]))
     for region, names in GROUPS.items():
+        columns = [INDEX[name] for name in names]
         lead = REGION_LEAD[region] * timing.onset
-        rise = _rise(times, timing.rest + lead, timing.onset - lead)
-        curves[:, [INDEX[name] for name in names]] = (rise * fall)[:, None]
-    return curves
+        for start, step in zip(_starts(timing, len(targets)), steps, strict=True):
+            weights[:, columns] += _rise(times, start + lead, timing.onset - lead)[:, None] * step[columns]
+    return weights - (1.0 - fall)[:, None] * targets[-1]
 
 
-def _blink(timing: TakeTiming, times: np.ndarray) -> np.ndarray:
-    """How closed a blink in the hold has the lids at each time (0 without one)."""
+def _blink(timing: TakeTiming, times: np.ndarray, hold_from: float) -> np.ndarray:
+    """How closed a blink in the hold from ``hold_from`` has the lids at each time (0 without one)."""
     if not timing.blink or timing.hold < BLINK_CLOSE + BLINK_OPEN + 0.2:
         return np.zeros_like(times)
-    closed_at = timing.rest + timing.onset + BLINK_AT * timing.hold
+    closed_at = hold_from + BLINK_AT * timing.hold
     closing = minimum_jerk((times - closed_at + BLINK_CLOSE) / BLINK_CLOSE)
     opening = 1.0 - minimum_jerk((times - closed_at) / BLINK_OPEN)
     return np.where(times < closed_at, closing, opening)
 
 
-def perform(shapes: Blendshapes, pose: HeadPose | None = None, timing: TakeTiming | None = None) -> Take:
-    """The take of one expression (and head pose) timed by ``timing`` (default ``TakeTiming()``).
-    With a rest and an offset it starts and ends at rest, so it loops; with no offset it ends
-    on the expression."""
+def take_seconds(timing: TakeTiming, beats: int = 1) -> float:
+    """How long a take of ``beats`` expressions lasts: the rest, an onset and a hold each, the offset."""
+    return timing.rest + beats * (timing.onset + timing.hold) + timing.offset
+
+
+def perform(shapes: Blendshapes, pose: HeadPose | None = None, timing: TakeTiming | None = None,
+            earlier: Sequence[Beat] = ()) -> Take:
+    """The take of an expression (and head pose) timed by ``timing`` (default ``TakeTiming()``),
+    after the ``earlier`` expressions a text went through ("shocked at first, then delighted"),
+    each reached and held in turn. With a rest and an offset it starts and ends at rest, so it
+    loops; with no offset it ends on the expression."""
     timing = timing or TakeTiming()
-    if not isinstance(shapes, Blendshapes):
-        raise InvalidInputError(f"A take plays one set of Blendshapes; got {type(shapes).__name__}.")
-    count = max(2, int(math.floor(timing.seconds * timing.fps + 1e-9)) + 1)
-    times = np.arange(count) / timing.fps
-    held_until = timing.rest + timing.onset + timing.hold
-    fall = 1.0 - _rise(times, held_until, timing.offset) if timing.offset > 0 else np.ones_like(times)
-    weights = _region_curves(timing, times, fall) * shapes.values[None, :]
-    if shapes.values[_BLINKS].mean() < BLINK_SKIPPED_ABOVE:
-        weights[:, _BLINKS] = np.maximum(weights[:, _BLINKS], _blink(timing, times)[:, None])
-    target = np.zeros(3) if pose is None else np.array([pose.yaw, pose.pitch, pose.roll])
+    beats = [*earlier, (shapes, pose)]
+    for beat_shapes, _ in beats:
+        if not isinstance(beat_shapes, Blendshapes):
+            raise InvalidInputError(f"A take plays Blendshapes; got {type(beat_shapes).__name__}.")
+    seconds = take_seconds(timing, len(beats))
+    if seconds > MAX_TAKE_SECONDS:
+        raise InvalidInputError(f"A take lasts at most {MAX_TAKE_SECONDS:g} seconds; {len(beats)} "
+                                f"expressions with this timing take {seconds:g}.")
+    times = np.arange(max(2, int(math.floor(seconds * timing.fps + 1e-9)) + 1)) / timing.fps
+    fall = (1.0 - _rise(times, seconds - timing.offset, timing.offset)) if timing.offset > 0 else \
+        np.ones_like(times)
+    targets = np.stack([beat_shapes.values for beat_shapes, _ in beats]).astype(np.float64)
+    weights = _region_weights(timing, times, targets, fall)
+    for start, target in zip(_starts(timing, len(beats)), targets, strict=True):
+        if target[_BLINKS].mean() < BLINK_SKIPPED_ABOVE:
+            blink = _blink(timing, times, start + timing.onset)
+            weights[:, _BLINKS] = np.maximum(weights[:, _BLINKS], blink[:, None])
+    angles = np.array([[0.0] * 3 if turn is None else [turn.yaw, turn.pitch, turn.roll] for _, turn in beats])
     head_lead = HEAD_LEAD * timing.onset
-    head_rise = _rise(times, timing.rest + head_lead,
-                      min(timing.onset * HEAD_SETTLE, timing.onset + timing.hold) - head_lead)
-    poses = (head_rise * fall)[:, None] * target[None, :]
+    settle = min(timing.onset * HEAD_SETTLE, timing.onset + timing.hold) - head_lead
+    poses = sum(_rise(times, start + head_lead, settle)[:, None] * step[None, :]
+                for start, step in zip(_starts(timing, len(beats)), np.diff(angles, axis=0, prepend=0.0),
+                                       strict=True))
+    poses = poses - (1.0 - fall)[:, None] * angles[-1]
     return Take(np.clip(weights, 0.0, 1.0).astype(np.float32), poses, timing.fps)

@@ -575,7 +575,7 @@ def analyse(text: str) -> TextAnalysis:
     return found
 
 
-_CHANGE_WORDS = set(_WORDS["change_words"])
+CHANGE_WORDS = set(_WORDS["change_words"])
 _STOPPING_WORDS = set(_WORDS["stopping_words"])
 
 
@@ -585,7 +585,7 @@ def _mark_earlier(tokens: list[str], found: TextAnalysis) -> None:
     feeling word), and those right after a stopping word ("stopped crying")."""
     feelings = [h for h in found.emotion_hits if h.at >= 0 and not h.negated]
     starts = [i for i, t in enumerate(tokens) if t == "from"]
-    changes = [i for i, t in enumerate(tokens) if t in _CHANGE_WORDS or (  # "from sad to", not "ear to ear"
+    changes = [i for i, t in enumerate(tokens) if t in CHANGE_WORDS or (  # "from sad to", not "ear to ear"
         t == "to" and any(f < h.at < i for f in starts for h in feelings))]
     last = max((i for i in changes if any(h.at > i for h in feelings)), default=-1)
 

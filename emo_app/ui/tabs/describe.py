@@ -49,7 +49,8 @@ def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
     empty ones fall back to the settings."""
     return {name: (values[i] or None) if i < len(values) else None for i, name in enumerate(APPEARANCE)}
 N_SHAPES = len(ARKIT_NAMES)
-TAKE_LABEL = "The face making the expression: rest, onset, hold with a blink, back to rest"
+TAKE_LABEL = ("The face making the expression: rest, onset, hold with a blink, back to rest (a feeling "
+              "the words leave behind plays first)")
 TAKE_DOWNLOADS_LABEL = ("Take downloads: MP4, animated GLB (52 morph targets and the skull joint), "
                         "60 fps Live Link Face CSV, JSON of every frame")
 POSE_AXES = tuple(POSE_LIMITS)  # yaw, pitch, roll: the head sliders, after the appearance inputs
@@ -199,14 +200,18 @@ def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
 def play_take(*values: Any) -> tuple:
     """The face on screen making its expression (``services_take.play_take``): the 52 weights,
     the appearance and the head's pose as ``render_weights`` takes them, then the prediction
-    (its text names the files). Returns (the video, the take's files)."""
+    (its text names the files, and a feeling it had first plays first). Returns (the video, the
+    take's files)."""
     from emo_app.outputs import file_stem
+    from emo_app.services_take import earlier_beats
     from emo_app.services_take import play_take as play
 
     weights, state = values[:N_SHAPES], values[-1]
-    text = state.get("text") if isinstance(state, dict) else None
+    state = state if isinstance(state, dict) else {}
+    text = state.get("text")
     result = play(Blendshapes.from_array(weights), name=file_stem(text) if text else "edited-face",
-                  extra={"text": text} if text else None, **_face_choices(values[N_SHAPES:-1]))
+                  extra={"text": text} if text else None, earlier=earlier_beats(text, state.get("model")),
+                  **_face_choices(values[N_SHAPES:-1]))
     return str(result.video), [str(path) for path in result.files.values()]
 
 
@@ -314,8 +319,7 @@ def build_describe_tab(settings: Settings) -> None:
                 camera_position=VIEWER_CAMERA,
                 elem_id="describe-model3d",
             )
-            play = gr.Button("▶ Play it: the face makes the expression (a 3-second take)",
-                             elem_id="describe-play")
+            play = gr.Button("▶ Play it: watch the face make the expression", elem_id="describe-play")
             take_video = gr.Video(label=TAKE_LABEL, autoplay=True, loop=True, visible=False,
                                   elem_id="describe-take", height=VIEWER_HEIGHT)
             take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,

@@ -136,7 +136,7 @@ def _take(args: argparse.Namespace) -> int:
         shapes, pose = read_face(args)
         # a downloaded face's JSON is "<what it shows>-blendshapes.json", a take's "<...>-take.json"
         name = Path(args.weights).stem.removesuffix("-blendshapes").removesuffix("-take")
-        result = play_take(shapes, pose=pose, name=name, **options)
+        result = play_take(shapes, pose=pose, name=name, emotion=_dominant(Path(args.weights)), **options)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for kind, path in result.files.items():
@@ -145,9 +145,21 @@ def _take(args: argparse.Namespace) -> int:
         print(f"wrote {target} ({kind})")
     seconds = (len(result.take) - 1) / result.timing.fps
     said = f"{result.expressions} expressions in turn, " if result.expressions > 1 else ""
-    print(f"{said}{len(result.take)} frames at {result.timing.fps:g} fps, {seconds:.2f} s; head: "
+    print(f"{said}{len(result.take)} frames at {result.timing.fps:g} fps, {seconds:.2f} s (onset "
+          f"{result.timing.onset:g} s, offset {result.timing.offset:g} s); head: "
           f"{result.pose.describe() or 'straight ahead'}")
     return 0
+
+
+def _dominant(weights_file: Path) -> str | None:
+    """The strongest of the "emotions" a downloaded face's JSON stores (None without them): it
+    paces the take as the description's would."""
+    data = json.loads(weights_file.read_text())
+    emotions = data.get("emotions") if isinstance(data, dict) else None
+    if not isinstance(emotions, dict) or not emotions:
+        return None
+    numbers = {name: value for name, value in emotions.items() if isinstance(value, (int, float))}
+    return max(numbers, key=numbers.__getitem__) if numbers else None
 
 
 def _face_choices(args: argparse.Namespace) -> dict[str, str | None]:
@@ -232,10 +244,15 @@ def _register_take(sub: argparse._SubParsersAction) -> None:
                                      "downloaded one keeps its head_pose)")
     t.add_argument("--model", default="embedded", help="text model for a description")
     defaults = TakeTiming()
-    for phase, says in (("rest", "before the face moves"), ("onset", "from rest to the full expression"),
-                        ("hold", "at the full expression"), ("offset", "back to rest (0: end on it)")):
+    for phase, says in (("rest", "before the face moves"), ("hold", "at the full expression")):
         t.add_argument(f"--{phase}", type=float, default=getattr(defaults, phase),
                        help=f"seconds {says} (default {getattr(defaults, phase):g})")
+    quick, slow = TakeTiming.paced("surprise"), TakeTiming.paced("sadness")
+    for phase, says in (("onset", "from rest to the full expression"),
+                        ("offset", "back to rest (0: end on it)")):
+        t.add_argument(f"--{phase}", type=float, default=None,
+                       help=f"seconds {says} (default: the emotion's pace, from {getattr(quick, phase):g} s "
+                            f"for surprise to {getattr(slow, phase):g} s for sadness)")
     t.add_argument("--fps", type=float, default=defaults.fps,
                    help=f"frames a second of the MP4 and GLB, 1-60 (default {defaults.fps:g}; the CSV: 60)")
     t.add_argument("--no-blink", action="store_true", help="no blink in the hold")

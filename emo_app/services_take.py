@@ -40,19 +40,21 @@ class TakeResult:
         return self.files.get("mp4") or self.files["gif"]
 
 
-def take_timing(timing: TakeTiming | Mapping[str, Any] | None) -> TakeTiming:
-    """A TakeTiming from itself, a mapping of its fields (rest, onset, hold, offset in seconds,
-    fps, blink) or None (the defaults)."""
-    if timing is None or isinstance(timing, TakeTiming):
-        return timing or TakeTiming()
-    if not isinstance(timing, Mapping):
+def take_timing(timing: TakeTiming | Mapping[str, Any] | None, emotion: str | None = None) -> TakeTiming:
+    """A TakeTiming from itself, or from a mapping of its fields (rest, onset, hold, offset in
+    seconds, fps, blink) over the pace of the dominant ``emotion`` (``TakeTiming.paced``; None:
+    the defaults)."""
+    if isinstance(timing, TakeTiming):
+        return timing
+    if timing is not None and not isinstance(timing, Mapping):
         raise InvalidInputError(f"A take's timing is rest, onset, hold and offset in seconds; "
                                 f"got {type(timing).__name__}.")
-    unknown = sorted(set(timing) - set(TakeTiming.__dataclass_fields__))
+    given = {key: value for key, value in dict(timing or {}).items() if value is not None}
+    unknown = sorted(map(str, set(given) - set(TakeTiming.__dataclass_fields__)))
     if unknown:
-        raise InvalidInputError(f"Unknown take timing {', '.join(map(str, unknown))}: use rest, onset, hold, "
+        raise InvalidInputError(f"Unknown take timing {', '.join(unknown)}: use rest, onset, hold, "
                                 f"offset (seconds), fps and blink.")
-    return TakeTiming(**timing)
+    return TakeTiming.paced(emotion if isinstance(emotion, str) else None, **given)
 
 
 def play_take(
@@ -70,18 +72,21 @@ def play_take(
     name: str = "face",
     extra: Mapping[str, Any] | None = None,
     earlier: Sequence[Beat] = (),
+    emotion: str | None = None,
 ) -> TakeResult:
     """The face for 52 weights and a head ``pose`` making the expression over time (``timing``;
     default: 0.3 s rest, 0.6 s onset, 1.8 s hold with a blink, 0.8 s offset at 30 fps), drawn
     as ``render_face`` draws it (``head``, ``look``, ``tone``, ``background``) from ``view``,
     with its files named ``name``-take; ``extra``: what the JSON says the face shows. ``earlier``:
-    the (weights, pose) of feelings the face shows first, each held in turn (``earlier_beats``)."""
+    the (weights, pose) of feelings the face shows first, each held in turn (``earlier_beats``).
+    ``emotion``: the face's dominant emotion, which paces the onset and offset that ``timing``
+    leaves out (surprise quick, sadness slow)."""
     from emo_app.face import get_face_renderer
     from emo_app.face.looks import background_rgb, head_rig, look_texture
 
     shapes = as_blendshapes(weights)
     pose = pose if isinstance(pose, HeadPose) else HeadPose.from_dict(pose)
-    timing = take_timing(timing)
+    timing = take_timing(timing, emotion)
     if view not in VIEWS:
         raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
     rig = head_rig(head, settings)
@@ -168,5 +173,5 @@ def take_of_text(text: str, *, model: str = "embedded", settings: Settings | Non
     extra = {"text": prediction.text, "model": prediction.model, "emotions": prediction.emotions.to_dict()}
     pose = HeadPose.from_dict({**prediction.pose.to_dict(), **dict(angles or {})})
     result = play_take(prediction.shapes, pose=pose, settings=settings, name=file_stem(text), extra=extra,
-                       **options)
+                       emotion=prediction.emotions.dominant(), **options)
     return prediction, result

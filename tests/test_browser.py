@@ -138,7 +138,7 @@ def test_play_shows_the_face_moving_and_a_new_face_hides_the_old_take(page):
     page.wait_for_function(  # it plays by itself: time moves without a click
         "() => { const v = document.querySelector('#describe-take video');"
         " return v && v.readyState >= 2 && !v.paused && v.currentTime > 0.2; }", timeout=60_000)
-    assert video.evaluate("v => v.loop") and 3.0 < video.evaluate("v => v.duration") < 4.0
+    assert video.evaluate("v => v.loop") and 2.5 < video.evaluate("v => v.duration") < 4.5  # 3 s for surprise
     files = page.locator("#describe-take-files").inner_text().replace("\n", "")  # a name wraps at its dot
     assert "-take.glb" in files and "-take-live-link-face.csv" in files
     page.locator("#describe-text textarea").fill("A calm, neutral expression.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -124,6 +125,13 @@ def test_the_feeling_a_description_leaves_behind_is_found(text, earlier):
     assert earlier_description(text) == earlier
 
 
+def test_surprise_moves_fastest_and_sadness_slowest_unless_told():
+    quick, smile, slow = (TakeTiming.paced(e) for e in ("surprise", "happiness", "sadness"))
+    assert quick.onset < smile.onset < slow.onset and quick.offset < smile.offset < slow.offset
+    assert TakeTiming.paced("sadness", onset=0.2).onset == 0.2  # what a caller gives wins
+    assert TakeTiming.paced(None) == TakeTiming.paced("no such emotion") == TakeTiming()
+
+
 @pytest.mark.parametrize(("timing", "sentence"), [
     ({"hold": -1}, "The take's hold must be from 0 to 6 seconds; got -1."),
     ({"onset": float("nan")}, "The take's onset must be from 0 to 6 seconds"),
@@ -200,6 +208,9 @@ def test_a_take_of_a_description_turns_the_head_as_the_words_say():
     prediction, result = take_of_text("Ashamed, he hangs his head.", size=48,
                                       timing={"rest": 0, "onset": 0.3, "hold": 0.3, "offset": 0, "fps": 10})
     assert prediction.pose.pitch < -10 and result.pose == prediction.pose
+    surprised = take_of_text("Wide eyes and a mouth agape in sheer surprise.", size=48,
+                             timing={"hold": 0.3, "fps": 5})[1]
+    assert surprised.timing == TakeTiming.paced("surprise", hold=0.3, fps=5)
     assert result.files["json"].name == "ashamed-he-hangs-his-head-take.json"
     assert json.loads(result.files["json"].read_text())["text"] == "Ashamed, he hangs his head."
     _, turned = take_of_text("Ashamed, he hangs his head.", size=48, angles={"yaw": 20},
@@ -227,11 +238,14 @@ def test_the_take_command_writes_the_files_from_words_or_from_a_downloaded_face(
     assert names == [f"proud-chin-up-take{end}" for end in ("-live-link-face.csv", ".glb", ".json", ".mp4")]
     said = capsys.readouterr().out
     assert "frames at 8 fps" in said and "chin up" in said
+    pace = re.search(r"\(onset [0-9.]+ s, offset [0-9.]+ s\)", said).group()
     again = tmp_path / "again"
     assert main(["take", "--weights", str(out / "proud-chin-up-take.json"), "--yaw", "-15", "--fps", "8",
                  "--size", "48", "--no-blink", "--out-dir", str(again)]) == 0
     assert (again / "proud-chin-up-take.mp4").exists()  # named after the face, not "...-take-take"
-    assert "turned 15° to the right, chin up" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "turned 15° to the right, chin up" in said
+    assert pace in said  # the JSON's emotions pace it as the words did
     assert main(["take", "happy", "--weights", str(out / "proud-chin-up-take.json")]) == 2
     assert "error: Give a description or --weights" in capsys.readouterr().err
     assert main(["take", "happy", "--onset", "-1", "--out-dir", str(tmp_path / "no")]) == 2

@@ -10,9 +10,13 @@ any surface (the words, the sliders, a photo) becomes a few seconds of animation
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +24,7 @@ from emo_app.blendshapes.pose import HeadPose
 from emo_app.blendshapes.schema import GROUPS, INDEX, Blendshapes
 from emo_app.errors import InvalidInputError
 
+PACING_FILE = Path(__file__).with_name("take_pacing.json")
 MAX_TAKE_SECONDS = 12.0  # the longest take any surface renders (60 fps: 720 frames)
 MAX_PHASE_SECONDS = 6.0
 
@@ -71,8 +76,22 @@ class TakeTiming:
     def seconds(self) -> float:
         return self.rest + self.onset + self.hold + self.offset
 
+    @classmethod
+    def paced(cls, emotion: str | None = None, **given: Any) -> TakeTiming:
+        """The timing for a face whose dominant ``emotion`` (an Emo3D name) sets how fast it
+        moves (``take_pacing.json``: surprise rises in 0.3 s, sadness in 0.9 s); ``given``
+        fields win."""
+        pace = _pacing()
+        paced = {phase: pace[phase][emotion] for phase in ("onset", "offset") if emotion in pace[phase]}
+        return cls(**{**paced, **given})
+
     def to_dict(self) -> dict[str, float | bool]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@functools.cache
+def _pacing() -> dict[str, dict[str, float]]:
+    return json.loads(PACING_FILE.read_text(encoding="utf-8"))
 
 
 def minimum_jerk(t: np.ndarray) -> np.ndarray:

@@ -200,8 +200,8 @@ def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
 def play_take(*values: Any) -> tuple:
     """The face on screen making its expression (``services_take.play_take``): the 52 weights,
     the appearance and the head's pose as ``render_weights`` takes them, then the prediction
-    (its text names the files, and a feeling it had first plays first). Returns (the video, the
-    take's files)."""
+    (its text names the files, a feeling it had first plays first, and its dominant emotion sets
+    the pace). Returns (the video, the take's files)."""
     from emo_app.outputs import file_stem
     from emo_app.services_take import earlier_beats
     from emo_app.services_take import play_take as play
@@ -211,7 +211,7 @@ def play_take(*values: Any) -> tuple:
     text = state.get("text")
     result = play(Blendshapes.from_array(weights), name=file_stem(text) if text else "edited-face",
                   extra={"text": text} if text else None, earlier=earlier_beats(text, state.get("model")),
-                  **_face_choices(values[N_SHAPES:-1]))
+                  emotion=state.get("dominant_emotion"), **_face_choices(values[N_SHAPES:-1]))
     return str(result.video), [str(path) for path in result.files.values()]
 
 

@@ -125,7 +125,8 @@ def _take(args: argparse.Namespace) -> int:
         raise InvalidInputError("Give a description or --weights (a face's JSON), not both and not neither.")
     timing = {"rest": args.rest, "onset": args.onset, "hold": args.hold, "offset": args.offset,
               "fps": args.fps, "blink": not args.no_blink}
-    options = {"timing": timing, "view": args.view, "size": args.size, **_face_choices(args)}
+    options = {"timing": timing, "pace": args.pace, "view": args.view, "size": args.size,
+               **_face_choices(args)}
     if args.text:
         given = {axis: getattr(args, axis) for axis in ("yaw", "pitch", "roll")}
         angles = {axis: value for axis, value in given.items() if value is not None}
@@ -255,6 +256,8 @@ def _register_take(sub: argparse._SubParsersAction) -> None:
                             f"for surprise to {getattr(slow, phase):g} s for sadness)")
     t.add_argument("--fps", type=float, default=defaults.fps,
                    help=f"frames a second of the MP4 and GLB, 1-60 (default {defaults.fps:g}; the CSV: 60)")
+    t.add_argument("--pace", type=float, default=1.0,
+                   help="times faster than the emotion's own pace, 0.5 to 2 (default 1)")
     t.add_argument("--no-blink", action="store_true", help="no blink in the hold")
     t.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"),
                    help="the camera's view of the video (default: front)")

@@ -161,7 +161,7 @@ def test_the_face_on_screen_plays_as_a_take_with_the_sliders_edits(client):
     weights[ARKIT_NAMES.index("jawOpen")] = 0.8
     look = ("skin", "full", "light", "light")
     video, files = client.predict(*weights, *look, 0, state["head_pose"]["pitch"], 0, state,
-                                  api_name="/play_take")
+                                  2.0, 0.5, False, False, api_name="/play_take")  # pace, hold, back, blink
     video = Path(video["video"] if isinstance(video, dict) else video)
     assert video.name == "proud-chin-up-take.mp4" and video.stat().st_size > 10_000
     assert {Path(path).name for path in files} == {
@@ -169,11 +169,18 @@ def test_the_face_on_screen_plays_as_a_take_with_the_sliders_edits(client):
     played = json.loads(next(Path(path) for path in files if path.endswith(".json")).read_text())
     assert played["blendshapes"]["jawOpen"] == 0.8 and played["text"] == "Proud, chin up."
     assert played["head_pose"]["pitch"] == state["head_pose"]["pitch"] > 10 and not played["take"]["earlier"]
+    from emo_app.blendshapes.take import TakeTiming
+
+    own = TakeTiming.paced(state["dominant_emotion"])
+    assert played["take"]["timing"] == {**own.to_dict(), "onset": own.onset / 2, "hold": 0.5, "offset": 0.0,
+                                        "blink": False}
     changed = client.predict("Shocked at first, then delighted.", "embedded", api_name="/describe")[9]
     smile = [changed["blendshapes"][name] for name in ARKIT_NAMES]
-    _, files = client.predict(*smile, *look, 0, 0, 0, changed, api_name="/play_take")
+    _, files = client.predict(*smile, *look, 0, 0, 0, changed, api_name="/play_take")  # default timing
     played = json.loads(next(Path(path) for path in files if path.endswith(".json")).read_text())
     assert played["take"]["earlier"][0]["blendshapes"]["eyeWideLeft"] > 0.2  # the shock plays first
+    with pytest.raises(AppError, match="pace must be a number from 0.5 to 2; got 9"):
+        client.predict(*weights, *look, 0, 0, 0, state, 9, api_name="/play_take")
     weights[0] = "wide"
     with pytest.raises(AppError, match="number"):
         client.predict(*weights, *look, 0, 0, 0, state, api_name="/play_take")

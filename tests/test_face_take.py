@@ -130,6 +130,10 @@ def test_surprise_moves_fastest_and_sadness_slowest_unless_told():
     assert quick.onset < smile.onset < slow.onset and quick.offset < smile.offset < slow.offset
     assert TakeTiming.paced("sadness", onset=0.2).onset == 0.2  # what a caller gives wins
     assert TakeTiming.paced(None) == TakeTiming.paced("no such emotion") == TakeTiming()
+    twice = TakeTiming.paced("sadness", pace=2)
+    assert (twice.onset, twice.offset) == (slow.onset / 2, slow.offset / 2) and twice.hold == slow.hold
+    with pytest.raises(InvalidInputError, match=r"pace must be from 0.5 to 2 \(1: the emotion.s own\)"):
+        TakeTiming.paced("sadness", pace=3)
 
 
 @pytest.mark.parametrize(("timing", "sentence"), [
@@ -242,6 +246,8 @@ def test_the_take_command_writes_the_files_from_words_or_from_a_downloaded_face(
     again = tmp_path / "again"
     assert main(["take", "--weights", str(out / "proud-chin-up-take.json"), "--yaw", "-15", "--fps", "8",
                  "--size", "48", "--no-blink", "--out-dir", str(again)]) == 0
+    stored = json.loads((again / "proud-chin-up-take.json").read_text())["take"]["timing"]
+    assert stored["blink"] is False
     assert (again / "proud-chin-up-take.mp4").exists()  # named after the face, not "...-take-take"
     said = capsys.readouterr().out
     assert "turned 15° to the right, chin up" in said

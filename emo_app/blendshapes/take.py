@@ -27,6 +27,7 @@ from emo_app.errors import InvalidInputError
 PACING_FILE = Path(__file__).with_name("take_pacing.json")
 MAX_TAKE_SECONDS = 12.0  # the longest take any surface renders (60 fps: 720 frames)
 MAX_PHASE_SECONDS = 6.0
+PACE_RANGE = (0.5, 2.0)  # how much slower or faster than the emotion's own pace a take may play
 
 # When each region starts to move, as a share of the onset: the brows and eyes lead, the mouth
 # and jaw follow; every region arrives at the end of the onset. The head settles last.
@@ -77,12 +78,17 @@ class TakeTiming:
         return self.rest + self.onset + self.hold + self.offset
 
     @classmethod
-    def paced(cls, emotion: str | None = None, **given: Any) -> TakeTiming:
+    def paced(cls, emotion: str | None = None, pace: float = 1.0, **given: Any) -> TakeTiming:
         """The timing for a face whose dominant ``emotion`` (an Emo3D name) sets how fast it
-        moves (``take_pacing.json``: surprise rises in 0.3 s, sadness in 0.9 s); ``given``
-        fields win."""
-        pace = _pacing()
-        paced = {phase: pace[phase][emotion] for phase in ("onset", "offset") if emotion in pace[phase]}
+        moves (``take_pacing.json``: surprise rises in 0.3 s, sadness in 0.9 s), its onset and
+        offset divided by ``pace`` (2: twice as fast); ``given`` fields win."""
+        if isinstance(pace, bool) or not isinstance(pace, (int, float, np.integer, np.floating)) \
+                or not PACE_RANGE[0] <= float(pace) <= PACE_RANGE[1]:
+            raise InvalidInputError(f"A take's pace must be from {PACE_RANGE[0]:g} to {PACE_RANGE[1]:g} "
+                                    f"(1: the emotion's own); got {pace!r}.")
+        defaults, table = cls(), _pacing()
+        paced = {phase: table[phase].get(emotion, getattr(defaults, phase)) / float(pace)
+                 for phase in ("onset", "offset")}
         return cls(**{**paced, **given})
 
     def to_dict(self) -> dict[str, float | bool]:

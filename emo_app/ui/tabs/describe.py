@@ -16,6 +16,7 @@ import gradio as gr
 
 from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
 from emo_app.blendshapes.pose import POSE_LIMITS
+from emo_app.blendshapes.take import PACE_RANGE
 from emo_app.config import Settings
 from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import (
@@ -196,22 +197,35 @@ def score_face(*values: Any) -> tuple[list[list[Any]], str, list[list[Any]]]:
     return score_tables(score(weights, state, **_face_choices(values[N_SHAPES + 1:])))
 
 
-@ui_errors(positional=N_SHAPES + len(APPEARANCE) + len(POSE_AXES) + 1)
+TAKE_STATE_AT = N_SHAPES + len(APPEARANCE) + len(POSE_AXES)  # /play_take's prediction input
+TAKE_CONTROLS = ("pace", "hold", "back_to_rest", "blink")  # its inputs after the prediction
+
+
+def _take_options(pace: Any = None, hold: Any = None, back_to_rest: Any = None, blink: Any = None) -> dict:
+    """``play_take``'s pace and timing from the page's controls (in TAKE_CONTROLS order); a
+    control an older API caller leaves out keeps its default."""
+    timing = {"hold": hold, "offset": None if back_to_rest in (None, True) else 0.0,
+              "blink": blink in (None, True)}
+    return {"pace": 1.0 if pace is None else pace, "timing": timing}
+
+
+@ui_errors(positional=TAKE_STATE_AT + 1 + len(TAKE_CONTROLS))
 def play_take(*values: Any) -> tuple:
     """The face on screen making its expression (``services_take.play_take``): the 52 weights,
     the appearance and the head's pose as ``render_weights`` takes them, then the prediction
     (its text names the files, a feeling it had first plays first, and its dominant emotion sets
-    the pace). Returns (the video, the take's files)."""
+    the pace), then the timing controls (``_take_options``). Returns (the video, the take's files)."""
     from emo_app.outputs import file_stem
     from emo_app.services_take import earlier_beats
     from emo_app.services_take import play_take as play
 
-    weights, state = values[:N_SHAPES], values[-1]
+    weights, state = values[:N_SHAPES], values[TAKE_STATE_AT] if len(values) > TAKE_STATE_AT else None
     state = state if isinstance(state, dict) else {}
     text = state.get("text")
     result = play(Blendshapes.from_array(weights), name=file_stem(text) if text else "edited-face",
                   extra={"text": text} if text else None, earlier=earlier_beats(text, state.get("model")),
-                  emotion=state.get("dominant_emotion"), **_face_choices(values[N_SHAPES:-1]))
+                  emotion=state.get("dominant_emotion"), **_take_options(*values[TAKE_STATE_AT + 1:]),
+                  **_face_choices(values[N_SHAPES:TAKE_STATE_AT]))
     return str(result.video), [str(path) for path in result.files.values()]
 
 
@@ -273,6 +287,20 @@ def _appearance_controls(settings: Settings) -> list[gr.Radio]:
     return [look, head, tone, background]
 
 
+def _take_controls() -> list[Any]:
+    """The take's timing controls, in ``TAKE_CONTROLS`` order (``take_timing`` reads them)."""
+    with gr.Accordion("Take timing", open=False, elem_id="describe-take-timing"):
+        with gr.Row():
+            pace = gr.Slider(*PACE_RANGE, value=1.0, step=0.1, elem_id="take-pace",
+                             label="pace (1: the emotion's own; 2: twice as fast)")
+            hold = gr.Slider(0, 6, value=1.8, step=0.1, label="hold (seconds at the full expression)",
+                             elem_id="take-hold")
+        with gr.Row():
+            back = gr.Checkbox(True, label="back to rest at the end (a loop)", elem_id="take-back")
+            blink = gr.Checkbox(True, label="blink in the hold", elem_id="take-blink")
+    return [pace, hold, back, blink]
+
+
 def _shape_sliders() -> tuple[list[gr.Slider], list[gr.Slider], list[gr.Slider], gr.Button]:
     """One slider per shape, grouped by region, and three for the head's pose: (shape sliders as
     laid out, shape sliders in ARKit order, head sliders in POSE_AXES order, the redraw button)."""
@@ -320,10 +348,13 @@ def build_describe_tab(settings: Settings) -> None:
                 elem_id="describe-model3d",
             )
             play = gr.Button("▶ Play it: watch the face make the expression", elem_id="describe-play")
+            take_controls = _take_controls()
+            # not interactive: a shown take is also an input (of _take_shown), which gave it an
+            # editor's trim and clear buttons
             take_video = gr.Video(label=TAKE_LABEL, autoplay=True, loop=True, visible=False,
-                                  elem_id="describe-take", height=VIEWER_HEIGHT)
+                                  interactive=False, elem_id="describe-take", height=VIEWER_HEIGHT)
             take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
-                                 elem_id="describe-take-files")
+                                 interactive=False, elem_id="describe-take-files")
     summary = gr.Markdown(label="Summary", elem_id="describe-summary")
     # side by side on a wide screen; on a phone each takes the full width (at half of 400 px the
     # charts dropped every other emotion's name and the legend covered the bars)
@@ -384,8 +415,9 @@ def build_describe_tab(settings: Settings) -> None:
           render_weights, [*ordered, *appearance, *pose], redraw_outputs, api_visibility="private",
           concurrency_id="render", trigger_mode="always_last")
     take_outputs = [take_video, take_files]
-    play.click(play_take, [*ordered, *appearance, *pose, state], take_outputs, api_name="play_take",
-               concurrency_id="render").then(_take_shown, take_video, take_outputs, api_visibility="private")
+    play.click(play_take, [*ordered, *appearance, *pose, state, *take_controls], take_outputs,
+               api_name="play_take", concurrency_id="render").then(_take_shown, take_video, take_outputs,
+                                                                   api_visibility="private")
     front.change(_hidden_take, None, take_outputs, api_visibility="private", queue=False)
     score_outputs = [score_table, score_top]
     score_btn.click(score_face, [state, *ordered, *appearance, *pose], [score_table, score_note, score_top],

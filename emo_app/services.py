@@ -279,6 +279,12 @@ def _point_summary(point: EmotionPoint, nearest: list[tuple[str, float]],
             "nearest_classes": [[n, round(d, 4)] for n, d in nearest], "emotions": emotions.to_dict()}
 
 
+def point_stem(point: EmotionPoint) -> str:
+    """A point's files' name: its nearest class and coordinates ("angry_v-0.44_a+0.90_z+0.00")."""
+    return (f"{file_stem(nearest_classes(point, 1)[0][0])}_v{signed_coordinate(point.valence)}"
+            f"_a{signed_coordinate(point.arousal)}_z{signed_coordinate(point.z)}")
+
+
 def sphere_point(
     point: EmotionPoint,
     *,
@@ -294,10 +300,8 @@ def sphere_point(
     emotions = EmotionIntensities.from_point(point)
     shapes, _ = shapes_for_emotions(emotions)
     nearest = nearest_classes(point, 3)
-    name = (f"{file_stem(nearest[0][0])}_v{signed_coordinate(point.valence)}"
-            f"_a{signed_coordinate(point.arousal)}_z{signed_coordinate(point.z)}")
     face = render_face(shapes, views=("front",), size=size, exports=exports, settings=settings,
-                       name=name, extra=_point_summary(point, nearest, emotions), **face)
+                       name=point_stem(point), extra=_point_summary(point, nearest, emotions), **face)
     result = SphereResult(point, nearest, emotions, face)
     if generate:
         result.generated, result.generation_message = generate_images(point, seeds=(seed,))
@@ -371,7 +375,7 @@ def walk(
 
     from emo_app.face import get_face_renderer
     from emo_app.face.export import export_glb
-    from emo_app.generation.walks import image_grid, labelled, save_mp4, walk_labels
+    from emo_app.generation.walks import gif_durations, image_grid, labelled, save_mp4, walk_labels
 
     request = WalkRequest.of(kind, **walk_kwargs)
     points = request.points()
@@ -420,13 +424,6 @@ def walk(
     report(0.9, "Writing the grid")
     image_grid(faces, labels).save(files["grid"])
     return WalkResult(points, shapes, frames, files, labels, fps, texture, rig)
-
-
-def gif_durations(frames: int, fps: float) -> list[int]:
-    """Each GIF frame's duration in ms, whole centiseconds (all a GIF stores) that add up to the
-    walk's time: at 6 fps every frame as 1000/6 ms was stored as 16 cs, 6.25 fps."""
-    ends = np.round(np.arange(1, frames + 1) * 100.0 / fps).astype(int)
-    return (np.diff(ends, prepend=0) * 10).tolist()
 
 
 def _walk_name(request: WalkRequest) -> str:

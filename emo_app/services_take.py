@@ -16,9 +16,11 @@ from emo_app.blendshapes import Blendshapes
 from emo_app.blendshapes.pose import HeadPose
 from emo_app.blendshapes.take import Beat, Take, TakeTiming, perform
 from emo_app.config import Settings
+from emo_app.emotion.emotions import EmotionIntensities
+from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
 from emo_app.outputs import output_dir
-from emo_app.services import VIEWS, as_blendshapes, gif_durations
+from emo_app.services import VIEWS, as_blendshapes
 
 LIVE_LINK_FPS = 60.0  # what Live Link Face records and its importers expect
 
@@ -125,7 +127,7 @@ def _write_take(result: TakeResult, beats: Sequence[Beat], rig: Any, texture: An
 
     from emo_app.blendshapes.io import to_json, write_live_link_csv
     from emo_app.face.export import export_glb
-    from emo_app.generation.walks import save_mp4
+    from emo_app.generation.walks import gif_durations, save_mp4
 
     take, timing = result.take, result.timing
     folder = output_dir("take")
@@ -177,3 +179,16 @@ def take_of_text(text: str, *, model: str = "embedded", settings: Settings | Non
     result = play_take(prediction.shapes, pose=pose, settings=settings, name=file_stem(text), extra=extra,
                        emotion=prediction.emotions.dominant(), **options)
     return prediction, result
+
+
+def take_of_point(point: EmotionPoint, settings: Settings | None = None, **options: Any) -> TakeResult:
+    """The face of a C2A2 point (as ``services.sphere_point`` draws it) making its expression,
+    paced by the point's dominant emotion; ``options`` as for ``play_take``."""
+    from emo_app.services import point_stem, shapes_for_emotions
+
+    emotions = EmotionIntensities.from_point(point)
+    shapes, _ = shapes_for_emotions(emotions)
+    extra = {"point": {"valence": point.valence, "arousal": point.arousal, "z": point.z},
+             "emotions": emotions.to_dict()}
+    options.setdefault("emotion", emotions.dominant())
+    return play_take(shapes, settings=settings, name=point_stem(point), extra=extra, **options)

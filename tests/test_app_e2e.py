@@ -33,7 +33,7 @@ def client(tmp_path_factory):
 def test_every_tab_exposes_named_endpoints(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     for endpoint in ("/describe", "/render_weights", "/play_take", "/score_face", "/sphere_point",
-                     "/sphere_point_xyz", "/walk", "/capture", "/benchmark", "/generate"):
+                     "/sphere_point_xyz", "/play_point", "/walk", "/capture", "/benchmark", "/generate"):
         assert endpoint in names, endpoint
 
 
@@ -132,6 +132,12 @@ def test_sphere_point_names_the_nearest_class_and_offers_its_face_to_download(cl
     assert files[".glb"].name.startswith("angry_v")
     described = json.loads(files[".json"].read_text())
     assert described["nearest_classes"][0][0] == "Angry" and described["point"]["r"] == pytest.approx(1.0)
+
+
+def test_a_sphere_point_plays_as_a_take(client):
+    video, files = client.predict(129, 0, 1.0, api_name="/play_point")  # degrees: the direction of Angry
+    assert Path(video["video"] if isinstance(video, dict) else video).name.startswith("angry_v")
+    assert {Path(path).suffix for path in files} == {".mp4", ".glb", ".csv", ".json"}
 
 
 def test_sphere_rejects_far_away_coordinates_and_keeps_serving(client):

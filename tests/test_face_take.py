@@ -232,6 +232,21 @@ def test_a_take_of_a_description_turns_the_head_as_the_words_say():
         take_of_text("happy", view="top")
 
 
+def test_a_point_of_the_sphere_plays_its_face_paced_by_its_emotion():
+    from emo_app.emotion.space import EmotionPoint
+    from emo_app.services import point_stem, sphere_point
+    from emo_app.services_take import take_of_point
+
+    point = EmotionPoint.of_class("Surprised")
+    result = take_of_point(point, size=48, timing={"hold": 0.6, "fps": 10, "blink": False})
+    assert result.timing == TakeTiming.paced("surprise", hold=0.6, fps=10, blink=False)
+    still = sphere_point(point, size=48).face.shapes
+    held = int(round((result.timing.rest + result.timing.onset * 1.25) * 10)) + 1
+    np.testing.assert_allclose(result.take.weights[held], still.values, atol=1e-6)
+    assert result.files["mp4"].name == f"{point_stem(point)}-take.mp4"
+    assert point_stem(point).startswith("surprised_v")
+
+
 def test_the_take_command_writes_the_files_from_words_or_from_a_downloaded_face(tmp_path, capsys):
     from emo_app.cli import main
 

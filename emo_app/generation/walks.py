@@ -154,6 +154,13 @@ def walk_labels(points: Sequence[EmotionPoint], axis_class: str | None = None) -
     return [f"{index}/{len(points)} {space.nearest_classes(p, 1)[0][0]}" for index, p in enumerate(points, 1)]
 
 
+def gif_durations(frames: int, fps: float) -> list[int]:
+    """Each GIF frame's duration in ms, whole centiseconds (all a GIF stores) that add up to the
+    walk's time: at 6 fps every frame as 1000/6 ms was stored as 16 cs, 6.25 fps."""
+    ends = np.round(np.arange(1, frames + 1) * 100.0 / fps).astype(int)
+    return (np.diff(ends, prepend=0) * 10).tolist()
+
+
 def save_mp4(path: Path, frames: Sequence[np.ndarray], fps: float) -> Path | None:
     """Frames (same size, RGB) as an H.264 MP4 through imageio-ffmpeg, padded white to whole
     16-pixel macro blocks (not stretched), or None with a logged reason (ffmpeg missing or
@@ -217,7 +224,7 @@ def render_walk(
     arrays = [np.asarray(f) for f in frames]  # labelled frames are RGB
     if "gif" in formats:
         result.gif = folder / f"{kind}.gif"
-        imageio.mimsave(result.gif, arrays, duration=1000.0 / fps, loop=0)
+        imageio.mimsave(result.gif, arrays, duration=gif_durations(len(arrays), fps), loop=0)
     if "mp4" in formats:
         result.mp4 = save_mp4(folder / f"{kind}.mp4", arrays, fps)
     return result

@@ -40,6 +40,8 @@ VIEWER_CAMERA = (90, 90, None)  # gr.Model3D camera_position: alpha, beta (degre
 VIEWER_HEIGHT = 440
 VIEWER_LABEL = "Interactive 3D (rigged GLB: see Downloads)"  # short: a phone shows one line
 FACE_DOWNLOADS_LABEL = "Downloads: JSON, Live Link Face CSV, GLB (52 ARKit morph targets), PNG"
+TAKE_DOWNLOADS_LABEL = ("Take downloads: MP4, animated GLB (52 morph targets and the skull joint), "
+                        "60 fps Live Link Face CSV, JSON of every frame")
 PAGE_HEADER = "x-gradio-user"  # Gradio's own page sends "app"; gradio_client "api"; MCP "mcp"
 
 
@@ -366,3 +368,17 @@ def explanation_rows(explanation: dict[str, list[tuple[str, float]]], shapes: Bl
     ranked = sorted(((shapes[n], n) for n in explanation if shapes[n] > 0.01), reverse=True)[:limit]
     return [[name, round(weight, 2), "; ".join(reason_sentence(s, v) for s, v in explanation[name][:3]) + "."]
             for weight, name in ranked]
+
+
+def take_shown(video: Any) -> tuple:
+    """A take's video and files show once a take fills them (a refused one leaves them hidden)."""
+    import gradio as gr
+
+    return gr.Video(visible=bool(video)), gr.File(visible=bool(video))
+
+
+def hidden_take() -> tuple:
+    """A new face on screen hides the take of the last one (it would play another expression)."""
+    import gradio as gr
+
+    return gr.Video(value=None, visible=False), gr.File(value=None, visible=False)

@@ -22,6 +22,7 @@ from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
     HALF_ROW_MIN_WIDTH,
+    TAKE_DOWNLOADS_LABEL,
     VIEWER_CAMERA,
     VIEWER_HEIGHT,
     VIEWER_LABEL,
@@ -29,9 +30,11 @@ from emo_app.ui.common import (
     emotions_figure,
     explanation_rows,
     from_the_page,
+    hidden_take,
     plotly_figure,
     show_result_js,
     show_when_filled,
+    take_shown,
     ui_errors,
 )
 
@@ -52,8 +55,6 @@ def _appearance(values: Sequence[Any]) -> dict[str, str | None]:
 N_SHAPES = len(ARKIT_NAMES)
 TAKE_LABEL = ("The face making the expression: rest, onset, hold with a blink, back to rest (a feeling "
               "the words leave behind plays first)")
-TAKE_DOWNLOADS_LABEL = ("Take downloads: MP4, animated GLB (52 morph targets and the skull joint), "
-                        "60 fps Live Link Face CSV, JSON of every frame")
 POSE_AXES = tuple(POSE_LIMITS)  # yaw, pitch, roll: the head sliders, after the appearance inputs
 POSE_LABELS = {"yaw": "head turn (yaw, degrees; + to the subject's left)",
                "pitch": "head nod (pitch, degrees; + chin up)",
@@ -229,16 +230,6 @@ def play_take(*values: Any) -> tuple:
     return str(result.video), [str(path) for path in result.files.values()]
 
 
-def _take_shown(video: Any) -> tuple:
-    """The take's video and files show once a take fills them (a refused one leaves them hidden)."""
-    return gr.Video(visible=bool(video)), gr.File(visible=bool(video))
-
-
-def _hidden_take() -> tuple:
-    """A new face on screen hides the take of the last one (it would play another expression)."""
-    return gr.Video(value=None, visible=False), gr.File(value=None, visible=False)
-
-
 def score_tables(report: dict[str, Any]) -> tuple[list[list[Any]], str, list[list[Any]]]:
     """A score report as (rows of measure, value, meaning; a note; the top-k prompts)."""
     rows: list[list[Any]] = []
@@ -349,7 +340,7 @@ def build_describe_tab(settings: Settings) -> None:
             )
             play = gr.Button("▶ Play it: watch the face make the expression", elem_id="describe-play")
             take_controls = _take_controls()
-            # not interactive: a shown take is also an input (of _take_shown), which gave it an
+            # not interactive: a shown take is also an input (of take_shown), which gave it an
             # editor's trim and clear buttons
             take_video = gr.Video(label=TAKE_LABEL, autoplay=True, loop=True, visible=False,
                                   interactive=False, elem_id="describe-take", height=VIEWER_HEIGHT)
@@ -416,9 +407,9 @@ def build_describe_tab(settings: Settings) -> None:
           concurrency_id="render", trigger_mode="always_last")
     take_outputs = [take_video, take_files]
     play.click(play_take, [*ordered, *appearance, *pose, state, *take_controls], take_outputs,
-               api_name="play_take", concurrency_id="render").then(_take_shown, take_video, take_outputs,
+               api_name="play_take", concurrency_id="render").then(take_shown, take_video, take_outputs,
                                                                    api_visibility="private")
-    front.change(_hidden_take, None, take_outputs, api_visibility="private", queue=False)
+    front.change(hidden_take, None, take_outputs, api_visibility="private", queue=False)
     score_outputs = [score_table, score_top]
     score_btn.click(score_face, [state, *ordered, *appearance, *pose], [score_table, score_note, score_top],
                     api_name="score_face").then(lambda *tables: tuple(map(show_when_filled, tables)),

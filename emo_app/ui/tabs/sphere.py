@@ -13,7 +13,16 @@ import gradio as gr
 from emo_app.config import Settings
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
-from emo_app.ui.common import FACE_DOWNLOADS_LABEL, emotions_figure, from_the_page, gpu, ui_errors
+from emo_app.ui.common import (
+    FACE_DOWNLOADS_LABEL,
+    TAKE_DOWNLOADS_LABEL,
+    emotions_figure,
+    from_the_page,
+    gpu,
+    hidden_take,
+    take_shown,
+    ui_errors,
+)
 from emo_app.ui.sphere_plot import sphere_component, sphere_value
 
 DEFAULT_POINT = EmotionPoint.of_class("Happily surprised")
@@ -84,6 +93,15 @@ def sphere_point_xyz(valence: float, arousal: float, z: float) -> tuple:
 
 @gpu
 @ui_errors
+def play_point(theta: float, phi: float, r: float) -> tuple:
+    """The point's face making its expression: (the video, the take's files)."""
+    from emo_app.services_take import take_of_point
+
+    result = take_of_point(_point(theta, phi, r))
+    return str(result.video), [str(path) for path in result.files.values()]
+
+
+@ui_errors
 def generate(theta: float, phi: float, r: float, seed: int) -> tuple[list, str]:
     """Images from the C2A2 generator for the selected point (GPU; says why when unavailable)."""
     from emo_app.services import generate_images
@@ -114,6 +132,11 @@ def build_sphere_tab(settings: Settings) -> None:
             emotions_plot = gr.Plot(label="Emo3D intensities for this point")
             # the point's face to take away, as from Describe (the JSON says which point it is)
             downloads = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple", elem_id="sphere-downloads")
+            play = gr.Button("▶ Play it: watch the face make this expression", elem_id="sphere-play")
+            take_video = gr.Video(label="The face making the expression", autoplay=True, loop=True,
+                                  visible=False, interactive=False, elem_id="sphere-take")
+            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
+                                 interactive=False, elem_id="sphere-take-files")
     with gr.Accordion("Generated image (C2A2 Stable Diffusion)", open=False):
         status = generation_status()
         gen_message = gr.Markdown(status.get("message", ""), label="Generation message")
@@ -135,6 +158,10 @@ def build_sphere_tab(settings: Settings) -> None:
         sphere_point, [theta, phi, r], page, api_visibility="private", concurrency_id="render")
     api_point.click(sphere_point_xyz, [hidden_v, hidden_a, hidden_z], [theta, phi, r, *page],
                     api_name="sphere_point_xyz", concurrency_id="render")
+    take_outputs = [take_video, take_files]
+    play.click(play_point, [theta, phi, r], take_outputs, api_name="play_point",
+               concurrency_id="render").then(take_shown, take_video, take_outputs, api_visibility="private")
+    face.change(hidden_take, None, take_outputs, api_visibility="private", queue=False)
     gen_btn.click(generate, [theta, phi, r, seed], [gallery, gen_message], api_name="generate",
                   concurrency_id="gpu", concurrency_limit=1)
 

@@ -129,14 +129,14 @@ def build_sphere_tab(settings: Settings) -> None:
         with gr.Column(scale=2):
             heading = gr.Markdown(label="Nearest classes", elem_id="sphere-nearest")
             face = gr.Image(label="The face for this point", type="numpy", height=320, elem_id="sphere-face")
+            play = gr.Button("▶ Play it: watch the face make this expression", elem_id="sphere-play")
+            take_video = gr.Video(label="The face making the expression", autoplay=True, loop=True,
+                                  height=320, visible=False, interactive=False, elem_id="sphere-take")
+            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
+                                 interactive=False, elem_id="sphere-take-files")
             emotions_plot = gr.Plot(label="Emo3D intensities for this point")
             # the point's face to take away, as from Describe (the JSON says which point it is)
             downloads = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple", elem_id="sphere-downloads")
-            play = gr.Button("▶ Play it: watch the face make this expression", elem_id="sphere-play")
-            take_video = gr.Video(label="The face making the expression", autoplay=True, loop=True,
-                                  visible=False, interactive=False, elem_id="sphere-take")
-            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
-                                 interactive=False, elem_id="sphere-take-files")
     with gr.Accordion("Generated image (C2A2 Stable Diffusion)", open=False):
         status = generation_status()
         gen_message = gr.Markdown(status.get("message", ""), label="Generation message")

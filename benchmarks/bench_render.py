@@ -152,7 +152,8 @@ def _stage_rows(weights: list, frames: int) -> list[dict]:
         rows.append({"case": "full 512: draw + read-back (pose uploaded)", **draw})
         rows.append({"case": "full 512: whole frame on the render thread",
                      **renderer._submit(lambda: _timed(lambda i: renderer._draw_all(
-                         _Request([weights[i]], "front", 512, (255, 255, 255), texture, rig)), frames))})
+                         _Request([weights[i]], "front", 512, (255, 255, 255), texture, rig, [None])),
+                         frames))})
     finally:
         renderer.close()
     folder = Path(tempfile.mkdtemp(prefix="bench-render-"))

@@ -78,6 +78,15 @@ def _beside_rig(rigged: Path, kind: str, write: Callable[[Path], Any]) -> Path:
     return path
 
 
+def drawn_face(settings: Settings | None = None, *, head: str | None = None, look: str | None = None,
+               tone: str | None = None, skin: Any = None) -> tuple[Any, Any]:
+    """(rig, skin) of ``head`` ("full" or "mediapipe", default from settings) in ``look`` ("skin"
+    or "photo") and skin ``tone``; a given ``skin`` is kept."""
+    from emo_app.face.looks import head_rig, look_texture
+
+    return head_rig(head, settings), skin or look_texture(look, head=head, tone=tone, settings=settings)
+
+
 def render_face(
     weights: Blendshapes | Mapping[str, float] | Sequence[float],
     *,
@@ -102,14 +111,12 @@ def render_face(
     "photo") and skin ``tone``, on a "light" or "dark" ``background``. ``extra``: what the JSON
     says the face shows."""
     from emo_app.face import get_face_renderer
-    from emo_app.face.looks import background_rgb, head_rig, look_texture
+    from emo_app.face.looks import background_rgb
 
     shapes = as_blendshapes(weights)
     pose = pose if isinstance(pose, HeadPose) else HeadPose.from_dict(pose)
     if rig is None:
-        rig = head_rig(head, settings)
-        if texture is None:
-            texture = look_texture(look, head=head, tone=tone, settings=settings)
+        rig, texture = drawn_face(settings, head=head, look=look, tone=tone, skin=texture)
     rgb = background_rgb(background)
     views = (views,) if isinstance(views, str) else tuple(views)
     if not views:
@@ -247,9 +254,7 @@ def parse_point(
         return EmotionPoint(valence, arousal, z)
     if all(v is not None for v in spherical):
         return EmotionPoint.from_spherical(theta, phi, r)
-    raise InvalidInputError(
-        "Give a point as valence, arousal and z, or as theta, phi and r (all three numbers)."
-    )
+    raise InvalidInputError("Give a point as valence, arousal and z, or as theta, phi and r (three numbers).")
 
 
 @dataclass

@@ -67,13 +67,18 @@ def _walk(args: argparse.Namespace) -> int:
     result = walk(args.kind, emotion=args.emotion, other=args.other, tilt=args.tilt,
                   start_angle=args.start_angle, r=args.r, steps=args.steps,
                   spherical=not args.straight, size=args.size)
-    out = Path(args.out_dir)
+    _copy_files(result.files, args.out_dir)
+    return 0
+
+
+def _copy_files(files: dict, folder: str) -> None:
+    """Copy a result's files into ``folder`` (made if missing), saying each one."""
+    out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    for kind, path in result.files.items():
+    for kind, path in files.items():
         target = out / Path(path).name
         shutil.copyfile(path, target)
         print(f"wrote {target} ({kind})")
-    return 0
 
 
 def _capture(args: argparse.Namespace) -> int:
@@ -138,12 +143,7 @@ def _take(args: argparse.Namespace) -> int:
         # a downloaded face's JSON is "<what it shows>-blendshapes.json", a take's "<...>-take.json"
         name = Path(args.weights).stem.removesuffix("-blendshapes").removesuffix("-take")
         result = play_take(shapes, pose=pose, name=name, emotion=_dominant(Path(args.weights)), **options)
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for kind, path in result.files.items():
-        target = out / Path(path).name
-        shutil.copyfile(path, target)
-        print(f"wrote {target} ({kind})")
+    _copy_files(result.files, args.out_dir)
     seconds = (len(result.take) - 1) / result.timing.fps
     said = f"{result.expressions} expressions in turn, " if result.expressions > 1 else ""
     print(f"{said}{len(result.take)} frames at {result.timing.fps:g} fps, {seconds:.2f} s (onset "

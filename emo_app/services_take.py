@@ -20,7 +20,7 @@ from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
 from emo_app.outputs import output_dir
-from emo_app.services import VIEWS, as_blendshapes
+from emo_app.services import VIEWS, as_blendshapes, drawn_face
 
 LIVE_LINK_FPS = 60.0  # what Live Link Face records and its importers expect
 
@@ -68,33 +68,30 @@ def play_take(
     view: str = "front",
     size: int | None = None,
     settings: Settings | None = None,
-    look: str | None = None,
-    head: str | None = None,
-    tone: str | None = None,
     background: str | None = None,
     name: str = "face",
     extra: Mapping[str, Any] | None = None,
     earlier: Sequence[Beat] = (),
     emotion: str | None = None,
     pace: float = 1.0,
+    **face: str | None,
 ) -> TakeResult:
     """The face for 52 weights and a head ``pose`` making the expression over time (``timing``;
     default: 0.3 s rest, 0.6 s onset, 1.8 s hold with a blink, 0.8 s offset at 30 fps), drawn
-    as ``render_face`` draws it (``head``, ``look``, ``tone``, ``background``) from ``view``,
+    as ``render_face`` draws it (``face``: its head, look and tone; ``background``) from ``view``,
     with its files named ``name``-take; ``extra``: what the JSON says the face shows. ``earlier``:
     the (weights, pose) of feelings the face shows first, each held in turn (``earlier_beats``).
     ``emotion``: the face's dominant emotion, which paces the onset and offset that ``timing``
     leaves out (surprise quick, sadness slow), ``pace`` times faster (0.5 to 2)."""
     from emo_app.face import get_face_renderer
-    from emo_app.face.looks import background_rgb, head_rig, look_texture
+    from emo_app.face.looks import background_rgb
 
     shapes = as_blendshapes(weights)
     pose = pose if isinstance(pose, HeadPose) else HeadPose.from_dict(pose)
     timing = take_timing(timing, emotion, pace)
     if view not in VIEWS:
         raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
-    rig = head_rig(head, settings)
-    texture = look_texture(look, head=head, tone=tone, settings=settings)
+    rig, texture = drawn_face(settings, **face)
     rgb = background_rgb(background)
     take = perform(shapes, pose, timing, earlier)
     frames = get_face_renderer(settings).render_batch(take.frames(), view=view, size=size, texture=texture,

@@ -74,11 +74,14 @@ def play_take(
     earlier: Sequence[Beat] = (),
     emotion: str | None = None,
     pace: float = 1.0,
+    rig: Any = None,
+    texture: Any = None,
     **face: str | None,
 ) -> TakeResult:
     """The face for 52 weights and a head ``pose`` making the expression over time (``timing``;
     default: 0.3 s rest, 0.6 s onset, 1.8 s hold with a blink, 0.8 s offset at 30 fps), drawn
-    as ``render_face`` draws it (``face``: its head, look and tone; ``background``) from ``view``,
+    as ``render_face`` draws it (a given ``rig`` and ``texture``, else ``face``: its head, look
+    and tone; ``background``) from ``view``,
     with its files named ``name``-take; ``extra``: what the JSON says the face shows. ``earlier``:
     the (weights, pose) of feelings the face shows first, each held in turn (``earlier_beats``).
     ``emotion``: the face's dominant emotion, which paces the onset and offset that ``timing``
@@ -91,7 +94,8 @@ def play_take(
     timing = take_timing(timing, emotion, pace)
     if view not in VIEWS:
         raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
-    rig, texture = drawn_face(settings, **face)
+    if rig is None:
+        rig, texture = drawn_face(settings, skin=texture, **face)
     rgb = background_rgb(background)
     take = perform(shapes, pose, timing, earlier)
     frames = get_face_renderer(settings).render_batch(take.frames(), view=view, size=size, texture=texture,
@@ -189,3 +193,22 @@ def take_of_point(point: EmotionPoint, settings: Settings | None = None, **optio
              "emotions": emotions.to_dict()}
     options.setdefault("emotion", emotions.dominant())
     return play_take(shapes, settings=settings, name=point_stem(point), extra=extra, **options)
+
+
+def take_of_photo(image: Any, *, text: str | None = None, use_photo_texture: bool = False,
+                  settings: Settings | None = None, **options: Any) -> TakeResult:
+    """Capture's face making its expression: the photo's expression and head pose on our face,
+    or (with ``text``) the description on the photo's own face (``services.capture``), drawn as
+    Capture draws it; a description paces it and plays a feeling it leaves behind first."""
+    from emo_app.outputs import file_stem
+    from emo_app.services import capture
+    from emo_app.text import get_text_model
+
+    outcome = capture(image, text=text, use_photo_texture=use_photo_texture, size=64, settings=settings)
+    if text:
+        options.setdefault("emotion", get_text_model("embedded", settings).predict(text).emotions.dominant())
+        options.setdefault("earlier", earlier_beats(text, settings=settings))
+    face = outcome.face
+    return play_take(outcome.shapes, pose=face.pose, rig=face.rig, texture=face.texture, settings=settings,
+                     name=file_stem("captured", text or ""),
+                     extra={"source": "a photo", "capture": outcome.message, "text": text or None}, **options)

@@ -33,7 +33,8 @@ def client(tmp_path_factory):
 def test_every_tab_exposes_named_endpoints(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     for endpoint in ("/describe", "/render_weights", "/play_take", "/score_face", "/sphere_point",
-                     "/sphere_point_xyz", "/play_point", "/walk", "/capture", "/benchmark", "/generate"):
+                     "/sphere_point_xyz", "/play_point", "/walk", "/capture", "/play_capture", "/benchmark",
+                     "/generate"):
         assert endpoint in names, endpoint
 
 

@@ -247,6 +247,25 @@ def test_a_point_of_the_sphere_plays_its_face_paced_by_its_emotion():
     assert point_stem(point).startswith("surprised_v")
 
 
+def test_a_captured_photo_plays_its_expression_and_head_pose_as_capture_draws_it():
+    from emo_app import services
+    from emo_app.services_take import take_of_photo
+    from emo_app.ui.tabs.capture import sample_photo
+
+    photo = str(sample_photo())
+    captured = services.capture(photo, size=48)
+    timing = {"hold": 0.6, "fps": 10, "blink": False}
+    result = take_of_photo(photo, size=48, timing=timing)
+    assert result.pose == captured.face.pose and not result.pose.is_rest  # her chin is down
+    held = int(round((result.timing.rest + result.timing.onset * 1.25) * 10)) + 1
+    np.testing.assert_allclose(result.take.weights[held], captured.shapes.values, atol=1e-6)
+    assert np.array_equal(result.frames[held], services.capture(photo, size=48).face.images["front"])
+    own = take_of_photo(photo, text="Shocked at first, then delighted.", use_photo_texture=True, size=48,
+                        timing=timing)
+    assert own.expressions == 2 and own.timing.onset == TakeTiming.paced("happiness").onset
+    assert own.files["mp4"].name == "captured-shocked-at-first-then-delighted-take.mp4"
+
+
 def test_the_take_command_writes_the_files_from_words_or_from_a_downloaded_face(tmp_path, capsys):
     from emo_app.cli import main
 

@@ -11,11 +11,14 @@ from emo_app.config import Settings
 from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
     HALF_ROW_MIN_WIDTH,
+    TAKE_DOWNLOADS_LABEL,
     VIEWER_CAMERA,
     VIEWER_HEIGHT,
     VIEWER_LABEL,
     blendshapes_figure,
+    hidden_take,
     show_result_js,
+    take_shown,
     ui_errors,
 )
 
@@ -82,6 +85,16 @@ def first_capture(photo: Any, shown: Any, text: str, own_face: bool) -> tuple:
 
 
 @ui_errors
+def play_capture(image: Any, text: str, own_face: bool) -> tuple:
+    """The captured face making its expression (as *Capture* draws it): (the video, the take's files)."""
+    from emo_app.services_take import take_of_photo
+
+    description = text.strip() if isinstance(text, str) and text.strip() else None
+    result = take_of_photo(image or str(sample_photo()), text=description, use_photo_texture=bool(own_face))
+    return str(result.video), [str(path) for path in result.files.values()]
+
+
+@ui_errors
 def ganmut_edit(image: Any, valence: float, arousal: float, z: float) -> Any:
     """Move the photo's expression to a C2A2 point with the GANmut-3D editor."""
     from emo_app import services
@@ -118,6 +131,12 @@ def build_capture_tab(settings: Settings) -> Callable[[Any], None]:
                                          min_width=HALF_ROW_MIN_WIDTH, elem_id="capture-three-quarter")
             model3d = gr.Model3D(label=VIEWER_LABEL, height=VIEWER_HEIGHT, camera_position=VIEWER_CAMERA,
                                  elem_id="capture-model3d")
+            play = gr.Button("▶ Play it: watch the face make this expression", elem_id="capture-play")
+            take_video = gr.Video(label="The face making the expression", autoplay=True, loop=True,
+                                  height=VIEWER_HEIGHT, visible=False, interactive=False,
+                                  elem_id="capture-take")
+            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
+                                 interactive=False, elem_id="capture-take-files")
     plot = gr.Plot(label="Blendshapes")
     weights = gr.JSON(label="The 52 weights (the chart's numbers)")
     files = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple")
@@ -142,6 +161,10 @@ def build_capture_tab(settings: Settings) -> Callable[[Any], None]:
     examples.load_input_event.then(capture, [photo, text, own_face], outputs, api_visibility="private",
                                    concurrency_id="render")
     examples.dataset.click(None, js=show_result_js("capture-message"), api_visibility="private", queue=False)
+    take_outputs = [take_video, take_files]
+    play.click(play_capture, [photo, text, own_face], take_outputs, api_name="play_capture",
+               concurrency_id="render").then(take_shown, take_video, take_outputs, api_visibility="private")
+    front.change(hidden_take, None, take_outputs, api_visibility="private", queue=False)
 
     def on_first_visit(tab: gr.Tab) -> None:
         tab.select(first_capture, [photo, front, text, own_face], outputs, api_visibility="private",

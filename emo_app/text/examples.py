@@ -1,5 +1,6 @@
 """Example descriptions: one per basic emotion, a few compounds, a one-sided cue, a direction
-for the face (gaze and one brow; the tongue; the head), states the 8 emotions do not name,
+for the face (gaze and one brow; the tongue; the head), a change of feeling (the still shows the
+last; *Play it* plays both), states the 8 emotions do not name,
 situations that name no feeling, spoken lines and a neutral face. The Describe tab offers them
 and the memory benchmark cycles through them."""
 
@@ -18,6 +19,7 @@ EXAMPLE_DESCRIPTIONS: tuple[str, ...] = (
     "He raises one eyebrow and glances to the left.",
     "She sticks her tongue out playfully.",
     "Ashamed, he hangs his head.",
+    "Shocked at first, then delighted.",
     "Puzzled by the question.",
     "Exhausted after a sleepless night.",
     "My phone was stolen on the train.",

@@ -86,7 +86,9 @@ def first_capture(photo: Any, shown: Any, text: str, own_face: bool) -> tuple:
 
 @ui_errors
 def play_capture(image: Any, text: str, own_face: bool) -> tuple:
-    """The captured face making its expression (as *Capture* draws it): (the video, the take's files)."""
+    """The captured face (a photo, an optional description for the photo's own face, and whether
+    it wears the photo's skin, as *Capture* takes them) making its expression, from rest and back:
+    the video and the take's files (MP4, animated GLB, 60 fps Live Link CSV, JSON)."""
     from emo_app.services_take import take_of_photo
 
     description = text.strip() if isinstance(text, str) and text.strip() else None

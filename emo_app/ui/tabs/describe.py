@@ -212,10 +212,11 @@ def _take_options(pace: Any = None, hold: Any = None, back_to_rest: Any = None, 
 
 @ui_errors(positional=TAKE_STATE_AT + 1 + len(TAKE_CONTROLS))
 def play_take(*values: Any) -> tuple:
-    """The face on screen making its expression (``services_take.play_take``): the 52 weights,
-    the appearance and the head's pose as ``render_weights`` takes them, then the prediction
-    (its text names the files, a feeling it had first plays first, and its dominant emotion sets
-    the pace), then the timing controls (``_take_options``). Returns (the video, the take's files)."""
+    """The face on screen making its expression, from rest and back (a take): the 52 weights
+    (ARKit order), the look, head, tone and background, the head's yaw, pitch and roll, then the
+    prediction (its text names the files, a feeling it had first plays first, its dominant
+    emotion sets the pace), then the pace (0.5 to 2), the hold (seconds), back to rest and the
+    blink. Returns the video and the take's files (MP4, animated GLB, 60 fps Live Link CSV, JSON)."""
     from emo_app.outputs import file_stem
     from emo_app.services_take import earlier_beats
     from emo_app.services_take import play_take as play

@@ -94,7 +94,8 @@ def sphere_point_xyz(valence: float, arousal: float, z: float) -> tuple:
 @gpu
 @ui_errors
 def play_point(theta: float, phi: float, r: float) -> tuple:
-    """The point's face making its expression: (the video, the take's files)."""
+    """The face of the point at azimuth θ and elevation φ in degrees and intensity r making its
+    expression, from rest and back: the video and the take's files (MP4, animated GLB, CSV, JSON)."""
     from emo_app.services_take import take_of_point
 
     result = take_of_point(_point(theta, phi, r))

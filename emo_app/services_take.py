@@ -23,6 +23,9 @@ from emo_app.outputs import output_dir
 from emo_app.services import VIEWS, as_blendshapes, drawn_face
 
 LIVE_LINK_FPS = 60.0  # what Live Link Face records and its importers expect
+# A take's frames are held in memory until the MP4 is written (3 bytes a pixel): 200 megapixels
+# (600 MB) fit any take at 512 px, 6 s at 30 fps at 1024 px and 1.5 s at 2048 px.
+MAX_TAKE_MEGAPIXELS = 200
 
 
 @dataclass
@@ -98,11 +101,25 @@ def play_take(
         rig, texture = drawn_face(settings, skin=texture, **face)
     rgb = background_rgb(background)
     take = perform(shapes, pose, timing, earlier)
+    _check_take_size(len(take), size, settings)
     frames = get_face_renderer(settings).render_batch(take.frames(), view=view, size=size, texture=texture,
                                                       rig=rig, background=rgb, poses=take.head_poses())
     result = TakeResult(take, timing, frames, pose, expressions=1 + len(earlier))
     result.files = _write_take(result, [*earlier, (shapes, pose)], rig, texture, f"{name}-take", extra)
     return result
+
+
+def _check_take_size(frames: int, size: Any, settings: Settings | None) -> None:
+    """Refuse a take whose frames would not fit ``MAX_TAKE_MEGAPIXELS`` before drawing any (a
+    size the renderer refuses is left to its own sentence)."""
+    pixels = (settings or Settings.from_env()).render_size if size is None else size
+    if isinstance(pixels, bool) or not isinstance(pixels, int) or not 32 <= pixels <= 2048:
+        return
+    megapixels = frames * pixels * pixels / 1e6
+    if megapixels > MAX_TAKE_MEGAPIXELS:
+        raise InvalidInputError(f"A take of {frames} frames at {pixels} px is {megapixels:.0f} megapixels; "
+                                f"at most {MAX_TAKE_MEGAPIXELS} fit: lower the size, the frames per second "
+                                "or the timing.")
 
 
 def earlier_beats(text: str | None, model: str = "embedded", settings: Settings | None = None) -> list[Beat]:

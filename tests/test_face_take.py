@@ -206,6 +206,20 @@ def test_the_take_renders_as_the_still_face_and_writes_what_animators_import():
     assert stored["frames"][held]["head_pose"] == {"yaw": 10.0, "pitch": -20.0, "roll": 5.0}
 
 
+def test_a_take_too_large_to_hold_is_refused_before_drawing_a_frame(monkeypatch):
+    from emo_app.face import render
+    from emo_app.services_take import play_take
+
+    drawn = []
+    monkeypatch.setattr(render.FaceRenderer, "render_batch", lambda *a, **k: drawn.append(1))
+    with pytest.raises(InvalidInputError, match=r"211 frames at 1024 px is 221 megapixels; at most 200 fit"):
+        play_take(SMILE, size=1024, timing={"fps": 60})
+    assert drawn == []
+    monkeypatch.undo()  # a size the renderer refuses gets the renderer's sentence, not this one
+    with pytest.raises(InvalidInputError, match="Render size must be a whole number of pixels from 32"):
+        play_take(SMILE, size=4096, timing={"fps": 60})
+
+
 def test_a_take_of_a_description_turns_the_head_as_the_words_say():
     from emo_app.services_take import take_of_text
 

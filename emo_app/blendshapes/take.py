@@ -41,6 +41,12 @@ BLINK_SKIPPED_ABOVE = 0.5  # eyes already this closed (a laugh's squint, sleep) 
 _BLINKS = np.array([INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]])
 
 
+def _real(value: Any) -> bool:
+    """A finite real number (not a bool, a string or NaN)."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+            and math.isfinite(float(value)))
+
+
 @dataclass(frozen=True)
 class TakeTiming:
     """How a take is timed, in seconds: ``rest`` before the face moves, ``onset`` to the full
@@ -57,14 +63,12 @@ class TakeTiming:
     def __post_init__(self) -> None:
         for name in ("rest", "onset", "hold", "offset"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not math.isfinite(float(value)) or not 0 <= float(value) <= MAX_PHASE_SECONDS:
+            if not _real(value) or not 0 <= float(value) <= MAX_PHASE_SECONDS:
                 raise InvalidInputError(f"The take's {name} must be from 0 to {MAX_PHASE_SECONDS:g} seconds; "
                                         f"got {value!r}.")
             object.__setattr__(self, name, float(value))
         fps = self.fps
-        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(fps)) or not 1 <= float(fps) <= 60:
+        if not _real(fps) or not 1 <= float(fps) <= 60:
             raise InvalidInputError(f"A take's frames per second must be from 1 to 60; got {fps!r}.")
         object.__setattr__(self, "fps", float(fps))
         if self.seconds > MAX_TAKE_SECONDS:
@@ -82,8 +86,7 @@ class TakeTiming:
         """The timing for a face whose dominant ``emotion`` (an Emo3D name) sets how fast it
         moves (``take_pacing.json``: surprise rises in 0.3 s, sadness in 0.9 s), its onset and
         offset divided by ``pace`` (2: twice as fast); ``given`` fields win."""
-        if isinstance(pace, bool) or not isinstance(pace, (int, float, np.integer, np.floating)) \
-                or not PACE_RANGE[0] <= float(pace) <= PACE_RANGE[1]:
+        if not _real(pace) or not PACE_RANGE[0] <= float(pace) <= PACE_RANGE[1]:
             raise InvalidInputError(f"A take's pace must be from {PACE_RANGE[0]:g} to {PACE_RANGE[1]:g} "
                                     f"(1: the emotion's own); got {pace!r}.")
         defaults, table = cls(), _pacing()

@@ -16,7 +16,7 @@ import gradio as gr
 
 from emo_app.blendshapes import ARKIT_NAMES, GROUPS, Blendshapes
 from emo_app.blendshapes.pose import POSE_LIMITS
-from emo_app.blendshapes.take import PACE_RANGE
+from emo_app.blendshapes.take import MAX_PHASE_SECONDS, PACE_RANGE, TakeTiming
 from emo_app.config import Settings
 from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import (
@@ -280,13 +280,13 @@ def _appearance_controls(settings: Settings) -> list[gr.Radio]:
 
 
 def _take_controls() -> list[Any]:
-    """The take's timing controls, in ``TAKE_CONTROLS`` order (``take_timing`` reads them)."""
+    """The take's timing controls, in ``TAKE_CONTROLS`` order (``_take_options`` reads them)."""
     with gr.Accordion("Take timing", open=False, elem_id="describe-take-timing"):
         with gr.Row():
             pace = gr.Slider(*PACE_RANGE, value=1.0, step=0.1, elem_id="take-pace",
                              label="pace (1: the emotion's own; 2: twice as fast)")
-            hold = gr.Slider(0, 6, value=1.8, step=0.1, label="hold (seconds at the full expression)",
-                             elem_id="take-hold")
+            hold = gr.Slider(0, MAX_PHASE_SECONDS, value=TakeTiming().hold, step=0.1, elem_id="take-hold",
+                             label="hold (seconds at the full expression)")
         with gr.Row():
             back = gr.Checkbox(True, label="back to rest at the end (a loop)", elem_id="take-back")
             blink = gr.Checkbox(True, label="blink in the hold", elem_id="take-blink")

@@ -25,15 +25,14 @@ def _ms(start: float) -> float:
 
 
 def _take_rows(text: str, repeats: int) -> list[dict]:
-    """A description's take end to end at 512 px (best of ``repeats``), its stages, and the
-    reference: its frames drawn one render call each."""
-    from emo_app.blendshapes.take import perform
+    """The reference (the still face of ``text``) and its take end to end at 512 px, medians of
+    ``repeats``, then the take's stages timed once each."""
     from emo_app.face import get_face_renderer
     from emo_app.face.export import export_glb
     from emo_app.face.looks import default_face
     from emo_app.generation.walks import save_mp4
     from emo_app.services import describe
-    from emo_app.services_take import earlier_beats, take_of_text
+    from emo_app.services_take import take_of_text
 
     take_of_text(text, size=512)  # models, templates, GL context
     describe(text, size=512)
@@ -46,10 +45,10 @@ def _take_rows(text: str, repeats: int) -> list[dict]:
     totals = []
     for _ in range(repeats):
         start = time.perf_counter()
-        prediction, result = take_of_text(text, size=512)
+        _, result = take_of_text(text, size=512)
         totals.append(_ms(start))
-    frames = len(result.take)
-    take = perform(prediction.shapes, prediction.pose, result.timing, earlier_beats(text))
+    take = result.take
+    frames = len(take)
     rig, texture = default_face()
     renderer = get_face_renderer()
     start = time.perf_counter()

@@ -156,7 +156,7 @@ def walk_labels(points: Sequence[EmotionPoint], axis_class: str | None = None) -
 
 def gif_durations(frames: int, fps: float) -> list[int]:
     """Each GIF frame's duration in ms, whole centiseconds (all a GIF stores) that add up to the
-    walk's time: at 6 fps every frame as 1000/6 ms was stored as 16 cs, 6.25 fps."""
+    animation's time: at 6 fps every frame as 1000/6 ms was stored as 16 cs, 6.25 fps."""
     ends = np.round(np.arange(1, frames + 1) * 100.0 / fps).astype(int)
     return (np.diff(ends, prepend=0) * 10).tolist()
 

@@ -124,6 +124,7 @@ def _take(args: argparse.Namespace) -> int:
     """A take of a description, or of a weights file (a downloaded face's JSON keeps its head
     pose), copied into --out-dir."""
     from emo_app.errors import InvalidInputError
+    from emo_app.face.cli import given_angles, read_face
     from emo_app.services_take import play_take, take_of_text
 
     if bool(args.text) == bool(args.weights):
@@ -133,12 +134,8 @@ def _take(args: argparse.Namespace) -> int:
     options = {"timing": timing, "pace": args.pace, "view": args.view, "size": args.size,
                **_face_choices(args)}
     if args.text:
-        given = {axis: getattr(args, axis) for axis in ("yaw", "pitch", "roll")}
-        angles = {axis: value for axis, value in given.items() if value is not None}
-        result = take_of_text(args.text, model=args.model, angles=angles, **options)[1]
+        result = take_of_text(args.text, model=args.model, angles=given_angles(args), **options)[1]
     else:
-        from emo_app.face.cli import read_face
-
         shapes, pose = read_face(args)
         # a downloaded face's JSON is "<what it shows>-blendshapes.json", a take's "<...>-take.json"
         name = Path(args.weights).stem.removesuffix("-blendshapes").removesuffix("-take")

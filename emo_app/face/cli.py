@@ -25,8 +25,12 @@ def read_face(args: argparse.Namespace) -> tuple:
                 f"No weights file at '{file}'; give a JSON object of ARKit name -> weight.")
         text = file.read_text()
         shapes, stored = from_json(text), pose_from_json(text)
-    given = {axis: value for axis in ("yaw", "pitch", "roll") if (value := getattr(args, axis)) is not None}
-    return shapes, HeadPose(**{**stored.to_dict(), **given})
+    return shapes, HeadPose(**{**stored.to_dict(), **given_angles(args)})
+
+
+def given_angles(args: argparse.Namespace) -> dict[str, float]:
+    """The head angles given as --yaw, --pitch and --roll (``add_pose_arguments``), by name."""
+    return {axis: value for axis in ("yaw", "pitch", "roll") if (value := getattr(args, axis)) is not None}
 
 
 def _texture(kind: str | None):

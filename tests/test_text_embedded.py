@@ -493,6 +493,34 @@ def test_a_situation_shows_the_emotion_people_feel_at_it(model, text, emotion, s
     assert f"near those that make people feel {emotion}" in " ".join(prediction.notes), prediction.notes
 
 
+# Animals and children at play: MiniLM put chasing and wagging beside the fear situations (the
+# fear before each), so a kitten made the face of someone being chased.
+@pytest.mark.parametrize(
+    ("text", "was"),
+    [
+        ("A kitten chasing its tail.", "fear 0.94"),
+        ("The dog is wagging its tail at the door.", "fear 0.84"),
+        ("A cat chasing a laser pointer.", "fear 0.89"),
+        ("Fireworks light up the night sky.", "fear 0.75"),
+        ("The kids are playing hide-and-seek in the garden.", "neutral 0.95"),
+        ("My cat curls up purring on my lap.", "neutral 0.58"),
+    ],
+)
+def test_play_shows_a_smile_not_fear(model, text, was):
+    prediction = model.predict(text)
+    emotions = prediction.emotions.to_dict()
+    assert strongest_feeling(emotions)[0] == "happiness" and emotions["happiness"] >= 0.5, (emotions, was)
+    assert emotions["fear"] < 0.3 and prediction.shapes["mouthSmileLeft"] >= 0.5, (emotions, was)
+    assert prediction.shapes["eyeWideLeft"] < 0.2, prediction.shapes["eyeWideLeft"]  # fear 0.94 had 0.9
+    assert "most people would feel happiness" in " ".join(prediction.notes), prediction.notes
+
+
+def test_being_chased_is_still_fear(model):
+    """The play phrases name what is chased ("its tail", "a ball", "each other"), not "me"."""
+    emotions = model.predict("Someone is chasing me through the woods.").emotions.to_dict()
+    assert strongest_feeling(emotions) == ("fear", pytest.approx(1.0, abs=0.2)), emotions
+
+
 @pytest.mark.parametrize(
     "text",
     [

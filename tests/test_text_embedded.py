@@ -501,7 +501,6 @@ def test_a_situation_shows_the_emotion_people_feel_at_it(model, text, emotion, s
         ("A kitten chasing its tail.", "fear 0.94"),
         ("The dog is wagging its tail at the door.", "fear 0.84"),
         ("A cat chasing a laser pointer.", "fear 0.89"),
-        ("Fireworks light up the night sky.", "fear 0.75"),
         ("The kids are playing hide-and-seek in the garden.", "neutral 0.95"),
         ("My cat curls up purring on my lap.", "neutral 0.58"),
     ],
@@ -513,6 +512,31 @@ def test_play_shows_a_smile_not_fear(model, text, was):
     assert emotions["fear"] < 0.3 and prediction.shapes["mouthSmileLeft"] >= 0.5, (emotions, was)
     assert prediction.shapes["eyeWideLeft"] < 0.2, prediction.shapes["eyeWideLeft"]  # fear 0.94 had 0.9
     assert "most people would feel happiness" in " ".join(prediction.notes), prediction.notes
+
+
+@pytest.mark.parametrize(
+    ("text", "was"),
+    [
+        ("My test results came back.", "happiness 1.00"),
+        ("the test results came back and the doctor wants to see me first thing tomorrow", "happiness 0.68"),
+    ],
+)
+def test_a_situation_whose_nearest_sentences_disagree_gets_no_grin(model, text, was):
+    """Along the happiness direction, a little ahead, but nearest the sadness and fear anchors:
+    at most a faint smile where there was a full grin."""
+    prediction = model.predict(text)
+    assert prediction.emotions["happiness"] < 0.4 and prediction.shapes["mouthSmileLeft"] < 0.4, was
+
+
+def test_fireworks_show_delight_and_wonder_and_a_frightened_dog_still_fear(model):
+    """'Fireworks light up the night sky.' read as fear 0.75 (MiniLM: explosions)."""
+    awe = model.predict("Fireworks light up the night sky.")
+    emotions = awe.emotions.to_dict()
+    assert emotions["surprise"] >= 0.4 and emotions["happiness"] >= 0.4 and emotions["fear"] < 0.3, emotions
+    assert awe.shapes["mouthSmileLeft"] >= 0.3 and awe.shapes["browOuterUpLeft"] >= 0.3, awe.shapes.to_dict()
+    # only what fireworks do is a spectacle: the word alone lends no smile to a frightened dog
+    frightened = model.predict("The dog is terrified of the fireworks.").emotions.to_dict()
+    assert strongest_feeling(frightened)[0] == "fear" and frightened["happiness"] < 0.1, frightened
 
 
 def test_being_chased_is_still_fear(model):

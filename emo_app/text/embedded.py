@@ -24,7 +24,10 @@ ones' topics, so the topic cancels). A text's projections on them, measured from
 mean, give the shares (softmax, ``SIM_TEMPERATURE``); the strength grows with the largest
 projection (``SITUATION_ZERO``..``SITUATION_FULL``) and with its lead over the second
 (``SITUATION_LEAD``), so a text torn between two emotions stays mild, and fades when the
-nearest neutral anchors are nearer than the emotion's own (``SITUATION_NEUTRAL_SLACK``).
+nearest neutral anchors are nearer than the emotion's own (``SITUATION_NEUTRAL_SLACK``) or,
+for a lead under ``SITUATION_SURE_LEAD``, another emotion's nearest anchors are
+(``SITUATION_AGREE_SLACK``: the direction and the nearest sentences disagree, and a calm face
+is better than a wrong one).
 The constants were chosen on the 112 sentences of ``lab/expressions/situations_dev.json``; the
 96 of ``situations_heldout.json`` were seen when the anchor set was (``python -m
 lab.expressions.situations`` scores both).
@@ -84,6 +87,8 @@ SITUATION_FULL = 0.30
 SITUATION_LEAD = 0.06
 SITUATION_NEIGHBOURS = 2
 SITUATION_NEUTRAL_SLACK = 0.10
+SITUATION_AGREE_SLACK = 0.10
+SITUATION_SURE_LEAD = 0.20  # a lead this large stands even where the nearest sentences disagree
 AT_REST_BELOW = 0.3  # a text whose every feeling is weaker than this says so in its notes
 SITUATION_MIN_WORDS = 3  # "What?" and "Hmm." tell no situation (they read as contempt remarks)
 MAX_TOKENS = 128
@@ -308,8 +313,15 @@ class EmbeddedTextModel(TextModel):
         # forced open), so the emotion's own nearest anchors must be about as near as neutral ones
         near = self.situation_anchors.nearest_mean(embeddings, SITUATION_NEIGHBOURS, with_flat)
         beside = np.clip(1.0 + (near[:, 1:].max(axis=1) - near[:, 0]) / SITUATION_NEUTRAL_SLACK, 0.0, 1.0)
+        # and, unless the direction leads by far, about as near as any other emotion's: "My test
+        # results came back." lay along the happiness direction, 0.07 ahead, but nearest the
+        # sadness and fear anchors, and made a full grin
+        own = near[np.arange(len(near)), np.argmax(projections, axis=1) + 1]
+        agree = np.clip(1.0 + (own - near[:, 1:].max(axis=1)) / SITUATION_AGREE_SLACK, 0.0, 1.0)
+        sure = np.clip((ranked[:, -1] - ranked[:, -2]) / SITUATION_SURE_LEAD, 0.0, 1.0)
+        agree = sure + (1.0 - sure) * agree
         scores = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
-        scores[:, 1:] = shares / shares.max(axis=1, keepdims=True) * (reach * lead * beside)[:, None]
+        scores[:, 1:] = shares / shares.max(axis=1, keepdims=True) * (reach * lead * beside * agree)[:, None]
         return scores
 
     def _emotions(self, analysis: TextAnalysis, similarity: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -249,6 +249,21 @@ def test_an_open_mouth_is_dark_inside_from_three_quarter(head):
     assert red[0] > red[1] + 8  # a mouth's red, not grey
 
 
+def test_teeth_in_the_mouths_shadow_stay_ivory_not_grey_blue(head):
+    """The back teeth, deep in the mouth's shadow, showed grey-blue in an open mouth seen from
+    three-quarter: the shadow is warmed by the gums and tongue, so they keep a tooth's colour."""
+    mouth = head.part("mouth")
+    colours = mouth.colors[:, :3]
+    teeth = colours[:, 0] - colours[:, 1] < 0.25 * colours[:, 0]  # grey-white, not gums or tongue
+    z = head.neutral[mouth.start : mouth.stop, 2]  # the face looks along +z
+    front = teeth & (z >= np.quantile(z[teeth], 0.9))
+    back = teeth & (z <= np.quantile(z[teeth], 0.1))
+    front_rgb, back_rgb = colours[front].mean(axis=0), colours[back].mean(axis=0)
+    assert back_rgb.sum() < 0.6 * front_rgb.sum()  # in shadow
+    assert back_rgb[0] / back_rgb[2] > 1.15 * front_rgb[0] / front_rgb[2], (front_rgb, back_rgb)  # warmer
+    assert back_rgb[0] > back_rgb[1] > back_rgb[2]  # ivory's order, no blue cast
+
+
 def test_tongue_out_brings_the_tongue_past_the_lips_on_the_full_head(head):
     """ICT-FaceKit has no tongueOut: 'Tongue out, playful' and 😛 showed a closed mouth. The sculpted
     shape slides the tongue out over the lower lip; the teeth and gums only follow the jaw."""

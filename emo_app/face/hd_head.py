@@ -388,7 +388,12 @@ def mouth_depth_shade(points: np.ndarray, front: float) -> np.ndarray:
     return 0.18 + 0.82 * np.clip(1.0 - depth / 3.0, 0, 1) ** 1.5
 
 
+# exponents of the mouth's shadow per channel (R, G, B): light bounced off the gums and tongue
+# warms it, so the teeth in it look ivory; a plain grey shadow made the back teeth look grey-blue
+MOUTH_SHADOW_TINT = np.array([0.9, 1.0, 1.12])
+
+
 def _shade_mouth(points: np.ndarray, colors: np.ndarray) -> None:
     """Bake the neutral pose's mouth shadow into the colours (the renderer relights the parts
     that move out of it, ``render.cavity_shading``)."""
-    colors[:, :3] *= mouth_depth_shade(points, points[:, 2].max())[:, None]
+    colors[:, :3] *= mouth_depth_shade(points, points[:, 2].max())[:, None] ** MOUTH_SHADOW_TINT

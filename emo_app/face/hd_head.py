@@ -388,12 +388,17 @@ def mouth_depth_shade(points: np.ndarray, front: float) -> np.ndarray:
     return 0.18 + 0.82 * np.clip(1.0 - depth / 3.0, 0, 1) ** 1.5
 
 
-# exponents of the mouth's shadow per channel (R, G, B): light bounced off the gums and tongue
-# warms it, so the teeth in it look ivory; a plain grey shadow made the back teeth look grey-blue
+# exponents of the mouth's deep shadow per channel (R, G, B): light bounced off the gums and
+# tongue warms it, so the back teeth in it look ivory (a plain grey shadow made them grey-blue).
+# It sets in below TINT_FROM of the light and is whole at TINT_FULL: the front teeth keep their
+# colour (warming them too by 1-2 levels flipped FER's reading of 4 disgusted faces to angry).
 MOUTH_SHADOW_TINT = np.array([0.9, 1.0, 1.12])
+TINT_FROM, TINT_FULL = 0.7, 0.2
 
 
 def _shade_mouth(points: np.ndarray, colors: np.ndarray) -> None:
     """Bake the neutral pose's mouth shadow into the colours (the renderer relights the parts
     that move out of it, ``render.cavity_shading``)."""
-    colors[:, :3] *= mouth_depth_shade(points, points[:, 2].max())[:, None] ** MOUTH_SHADOW_TINT
+    shade = mouth_depth_shade(points, points[:, 2].max())[:, None]
+    deep = np.clip((TINT_FROM - shade) / (TINT_FROM - TINT_FULL), 0.0, 1.0)
+    colors[:, :3] *= shade ** (1.0 + (MOUTH_SHADOW_TINT - 1.0) * deep)

@@ -539,6 +539,30 @@ def test_fireworks_show_delight_and_wonder_and_a_frightened_dog_still_fear(model
     assert strongest_feeling(frightened)[0] == "fear" and frightened["happiness"] < 0.1, frightened
 
 
+# What people achieve, and a death said gently: each read as a calm face (neutral before each).
+@pytest.mark.parametrize(
+    ("text", "emotion", "was"),
+    [
+        ("He passed the bar exam on his second attempt.", "happiness", "neutral 0.97"),
+        ("She got into her first-choice university.", "happiness", "neutral 0.72"),
+        ("He set a new personal best in the 400 metres.", "happiness", "neutral 0.80"),
+        ("She landed her dream job at the aquarium.", "happiness", "neutral 0.87"),
+        ("I got my black belt after eight years of training.", "happiness", "neutral 0.63"),
+        ("He passed away peacefully in his sleep.", "sadness", "neutral 0.87"),
+    ],
+)
+def test_an_achievement_or_a_death_reads_as_people_feel_it(model, text, emotion, was):
+    emotions = model.predict(text).emotions.to_dict()
+    assert strongest_feeling(emotions) == (emotion, pytest.approx(emotions[emotion])), (emotions, was)
+    assert emotions[emotion] >= 0.5, (emotions, was)
+
+
+@pytest.mark.parametrize("text", ["She passed on the job offer.", "He passed the salt to his sister."])
+def test_passing_on_an_offer_or_the_salt_is_no_death_and_no_exam(model, text):
+    emotions = model.predict(text).emotions.to_dict()
+    assert emotions["sadness"] < 0.3 and emotions["happiness"] < 0.3, emotions
+
+
 def test_being_chased_is_still_fear(model):
     """The play phrases name what is chased ("its tail", "a ball", "each other"), not "me"."""
     emotions = model.predict("Someone is chasing me through the woods.").emotions.to_dict()

@@ -557,6 +557,13 @@ def test_an_achievement_or_a_death_reads_as_people_feel_it(model, text, emotion,
     assert emotions[emotion] >= 0.5, (emotions, was)
 
 
+@pytest.mark.parametrize("text", ["She didn't pass the exam.", "The dog isn't wagging its tail anymore."])
+def test_a_negated_achievement_or_play_shows_no_smile(model, text):
+    prediction = model.predict(text)
+    assert prediction.emotions["happiness"] < 0.1 and prediction.shapes["mouthSmileLeft"] < 0.1
+    assert any("is negated: happiness suppressed" in note for note in prediction.notes), prediction.notes
+
+
 @pytest.mark.parametrize("text", ["She passed on the job offer.", "He passed the salt to his sister."])
 def test_passing_on_an_offer_or_the_salt_is_no_death_and_no_exam(model, text):
     emotions = model.predict(text).emotions.to_dict()

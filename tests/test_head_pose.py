@@ -63,6 +63,33 @@ def test_words_that_do_not_move_the_head_leave_it_straight(text):
     assert reading.pose.is_rest and reading.notes == []
 
 
+@pytest.mark.parametrize(("text", "pitch"), [
+    ("Ashamed.", -12),  # shame's display: the head goes down (it stayed level)
+    ("He feels guilty about the lie.", -12),
+    ("Embarrassed, blushing.", -8),  # embarrassment, shyness: less
+    ("A shy smile.", -8),
+    ("Proud.", 10),  # pride's: the chin comes up
+    ("A haughty look.", 10),
+    ("Ashamed, he hangs his head.", -22),  # words that say how far take over
+    ("Proud, chin up.", 14),
+    ("He is not ashamed of it.", 0),  # negated
+    ("What a shame the picnic was cancelled.", 0),  # a pity, not shame
+])
+def test_feelings_shown_by_the_heads_posture_move_it_a_little(text, pitch):
+    reading = read_head_pose(text)
+    assert reading.pose.pitch == pitch and reading.pose.yaw == reading.pose.roll == 0, reading
+
+
+def test_a_proud_face_is_drawn_chin_up_looking_at_you_and_an_ashamed_one_head_down_looking_down():
+    from emo_app.text import get_text_model
+
+    model = get_text_model("embedded")
+    proud, ashamed = model.predict("Proud."), model.predict("Ashamed.")
+    assert proud.pose.pitch > 0 and proud.shapes["eyeLookDownLeft"] == pytest.approx(10 / 25, abs=1e-3)
+    assert ashamed.pose.pitch < 0 and ashamed.shapes["eyeLookUpLeft"] < 0.05
+    assert any("'ashamed': chin down 12" in note for note in ashamed.notes), ashamed.notes
+
+
 def test_two_words_for_one_bow_bow_the_head_once():
     both = read_head_pose("Head bowed, looking at the floor.").pose
     one = read_head_pose("Head bowed.").pose

@@ -66,8 +66,8 @@ def test_words_that_do_not_move_the_head_leave_it_straight(text):
 @pytest.mark.parametrize(("text", "pitch"), [
     ("Ashamed.", -12),  # shame's display: the head goes down (it stayed level)
     ("He feels guilty about the lie.", -12),
-    ("Embarrassed, blushing.", -8),  # embarrassment, shyness: less
-    ("A shy smile.", -8),
+    ("Embarrassed, blushing.", -8),  # embarrassment: less
+    ("The shy intern gapes at the prize.", 0),  # a trait, not a display: FER read it as sad
     ("Proud.", 10),  # pride's: the chin comes up
     ("A haughty look.", 10),
     ("Ashamed, he hangs his head.", -22),  # words that say how far take over

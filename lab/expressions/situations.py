@@ -14,6 +14,7 @@ directions, made-up words) are all neutral: a mundane sentence should leave the 
 The dialogue sets (``dialogue_dev.json``, ``dialogue_heldout.json``) are spoken lines, 10 per
 emotion, filed under the face the speaker would make ("Get out of my shop!" is anger).
 ``barks.json`` are short barks and chat lines ("Run!", "lets gooo"), 12 per emotion.
+``everyday_dev.json``: pets and children at play, achievements, mishaps (a dev set).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ SETS = {
     "dialogue dev": HERE / "dialogue_dev.json",
     "dialogue held-out": HERE / "dialogue_heldout.json",
     "barks": HERE / "barks.json",
+    "everyday dev": HERE / "everyday_dev.json",
 }
 STRONG = 0.6
 SHOWN = 0.3  # a feeling at this strength is visible on the face

@@ -205,7 +205,11 @@ def test_ict_facekit_reference_reads_its_jaw_open_pucker_and_gaze():
     path = resolve("ict-facekit", allow_download=False)  # the head committed in assets/
     names = ("jawOpen", "mouthPucker", "eyeLookInLeft")  # the gaze reads once its eyeball turns
     result = measure_reference(load_hd_head(path), "ICT-FaceKit", names=names)
-    assert [r.rank for r in result.reference] == [1, 1, 1], result.reference
+    # read back first, or tied with the first (within 0.02): a dropped jaw also drops the lower
+    # lip, and MediaPipe read mouthLowerDownLeft 0.656 beside jawOpen 0.652 once the mouth's
+    # deep shadow was warmed
+    assert all(r.rank == 1 or r.top_rise - r.rise < 0.02 for r in result.reference), result.reference
+    assert all(r.rise > 0.2 for r in result.reference), result.reference
     assert [r.name for r in result.flat] == list(names)
 
 

@@ -978,6 +978,18 @@ def test_a_hidden_feeling_shows_weaker_behind_a_shut_mouth(model, text, emotion)
     assert any("is hidden" in note for note in hidden.notes), hidden.notes
 
 
+@pytest.mark.parametrize(("text", "emotion", "shown"), [
+    ("Angry but trying to stay calm.", "anger", "Angry."),  # anger 0.90, brows and squint full
+    ("Furious but keeping his cool.", "anger", "Furious."),  # anger 1.00
+    ("Scared but trying to look brave.", "fear", "Scared."),  # fear 0.93
+])
+def test_a_feeling_kept_in_with_composure_shows_weaker_behind_a_shut_mouth(model, text, emotion, shown):
+    hidden, plain = model.predict(text), model.predict(shown)
+    assert 0.3 <= hidden.emotions[emotion] < 0.75 * plain.emotions[emotion], hidden.emotions.to_dict()
+    assert hidden.shapes["jawOpen"] < 0.05 and hidden.shapes["mouthPressLeft"] >= 0.4
+    assert any("is hidden" in note for note in hidden.notes), hidden.notes
+
+
 def test_a_hiding_word_far_from_the_feeling_hides_nothing(model):
     assert model.predict("He hides behind the door, terrified.").emotions["fear"] > 0.9
 

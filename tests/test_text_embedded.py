@@ -990,6 +990,26 @@ def test_a_feeling_kept_in_with_composure_shows_weaker_behind_a_shut_mouth(model
     assert any("is hidden" in note for note in hidden.notes), hidden.notes
 
 
+@pytest.mark.parametrize("text", ["Worried.", "She is nervous.", "Anxious about the exam.", "Nervous laugh."])
+def test_worry_draws_worried_brows_not_a_terrified_face(model, text):
+    """'Worried.', 'She is nervous.' and 'Terrified.' drew one face (eyes wide 0.83-1.0, mouth
+    stretched); 'Nervous laugh.' a wide-eyed grin."""
+    worried, terrified = model.predict(text).shapes, model.predict("Terrified.").shapes
+    assert worried["browInnerUp"] >= 0.5 and worried["browDownLeft"] >= 0.25  # raised and drawn together
+    assert worried["eyeWideLeft"] < 0.31 and terrified["eyeWideLeft"] > 0.8
+    assert worried["mouthStretchLeft"] < 0.21
+    assert worried["jawOpen"] < 0.05 or "laugh" in text  # a laugh opens the mouth itself
+
+
+@pytest.mark.parametrize(("text", "shape"), [
+    ("Nervous and terrified.", "eyeWideLeft"),  # a stronger fear word asks for the wide eyes
+    ("Worried and shocked.", "eyeWideLeft"),
+    ("Worried, wide-eyed.", "eyeWideLeft"),  # and so does the face the words describe
+])
+def test_worry_beside_terror_shock_or_wide_eyes_keeps_them(model, text, shape):
+    assert model.predict(text).shapes[shape] >= 0.7
+
+
 def test_a_hiding_word_far_from_the_feeling_hides_nothing(model):
     assert model.predict("He hides behind the door, terrified.").emotions["fear"] > 0.9
 

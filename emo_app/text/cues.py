@@ -97,7 +97,7 @@ _DESCRIPTOR_PATTERNS = {
 # raises one brow, on the side the text names if it names one, and lowers the other); "state",
 # the word names a state (tired, confused), whose face follows from it: see ``Cue.state``;
 # "activity", an everyday action of the mouth (eats, talks, sneezes): see ``Cue.activity``;
-# "direction" and "closes" as for descriptors.
+# "direction" and "closes" as for descriptors; "caps", see ``Cue.caps``.
 _STANDALONE_PATTERNS = [
     (_word_pattern(row[0]), row[1], row[2], row[3] if len(row) > 3 else {})
     for row in _WORDS["standalone"]
@@ -170,6 +170,8 @@ class Cue:
     activity: bool = False
     # shapes this cue keeps shut whatever the emotions do ("quietly furious": anger's open mouth)
     closes: tuple[str, ...] = ()
+    # the most the emotion prior may give these shapes ("worried": no wide eyes): embedded._kept_small
+    caps: dict[str, float] = field(default_factory=dict)
     at: int = -1  # the token index of its first word (-1: not placed), for _mark_earlier
 
 
@@ -436,7 +438,8 @@ def _scan_clause(
                     closes = _HELD_BACK_MOUTH[1]
                 cue = Cue(tok, expanded, factor, _negated(tokens, i, start), side,
                           state=options.get("state", False), direction=options.get("direction", False),
-                          activity=options.get("activity", False), closes=closes, at=i)
+                          activity=options.get("activity", False), closes=closes,
+                          caps=_expand(options.get("caps", {}), None, 1.0), at=i)
                 if default_side and text_side is None:
                     cue.notes.append(
                         f"'{tok}' is one-sided; the text names no side, so the subject's "

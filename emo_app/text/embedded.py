@@ -79,6 +79,7 @@ SIM_WEIGHT_NEUTRAL_WORDS = 0.2
 # a smile put on ("pretends to be happy", "fake happiness") does not reach the eyes: the cheek
 # squint (AU6, what tells a felt smile) is capped at this
 UNFELT_CHEEK_SQUINT = 0.2
+CAPPED_UNLESS = 0.6  # a fear or surprise word stronger than this ("terrified" 1.0) lifts the caps
 NEGATED_FACTOR = 0.1
 VOICED_NAMED_AT_LEAST = 0.5  # a named feeling this strong is what a scream or a yell voices
 OPPOSITE_SIDE_FACTOR = 0.15
@@ -255,6 +256,25 @@ def _put_on(analysis: TextAnalysis, values: np.ndarray, explanation: dict[str, l
     return [f"'{analysis.said(hit.word)}' is put on: the smile does not reach the eyes"]
 
 
+def _kept_small(analysis: TextAnalysis, values: np.ndarray, explanation: dict[str, list]) -> list[str]:
+    """Apply the caps of the text's cues to the emotion prior's shapes ("worried": fear's brows
+    without a terrified face's wide eyes and stretched mouth; worried, nervous and terrified had
+    drawn one face), unless a fear or surprise word stronger than ``CAPPED_UNLESS`` asks for
+    them ("nervous and terrified", "worried and shocked"); a note for each capping cue."""
+    if any(hit.emotions.get(e, 0.0) > CAPPED_UNLESS for hit in analysis.emotion_hits
+           if not (hit.negated or hit.earlier) for e in ("fear", "surprise")):
+        return []
+    notes = []
+    for cue in analysis.cues:
+        capped = [shape for shape, cap in cue.caps.items() if not cue.negated and values[INDEX[shape]] > cap]
+        for shape in capped:
+            values[INDEX[shape]] = cue.caps[shape]
+            explanation.setdefault(shape, []).append((f"cue: '{cue.phrase}' keeps it small", cue.caps[shape]))
+        if capped:
+            notes.append(f"'{cue.phrase}': worry, not terror: the eyes and mouth stay near rest")
+    return notes
+
+
 class EmbeddedTextModel(TextModel):
     """Rules + MiniLM + FACS prior (module doc). Build with ``load``; use via get_text_model."""
 
@@ -420,6 +440,7 @@ class EmbeddedTextModel(TextModel):
         prior = emotion_prior(intensities, analysis.one_sided_default("Right"))
         values = prior.values.copy()
         explanation = {k: list(v) for k, v in prior.explanation.items()}
+        notes.extend(_kept_small(analysis, values, explanation))
         cue_values: dict[str, float] = {}
         cue_sources: dict[str, list[tuple[str, float]]] = {}
         restrained: set[str] = set()

@@ -438,8 +438,7 @@ class EmbeddedTextModel(TextModel):
         analysis = analyse(text)
         intensities, notes = self._emotions(analysis, similarity)
         prior = emotion_prior(intensities, analysis.one_sided_default("Right"))
-        values = prior.values.copy()
-        explanation = {k: list(v) for k, v in prior.explanation.items()}
+        values, explanation = prior.values.copy(), {k: list(v) for k, v in prior.explanation.items()}
         notes.extend(_kept_small(analysis, values, explanation))
         cue_values: dict[str, float] = {}
         cue_sources: dict[str, list[tuple[str, float]]] = {}

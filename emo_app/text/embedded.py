@@ -265,8 +265,8 @@ def _kept_small(analysis: TextAnalysis, values: np.ndarray, explanation: dict[st
            if not (hit.negated or hit.earlier) for e in ("fear", "surprise")):
         return []
     notes = []
-    for cue in analysis.cues:
-        capped = [shape for shape, cap in cue.caps.items() if not cue.negated and values[INDEX[shape]] > cap]
+    for cue in (cue for cue in analysis.cues if not cue.negated):
+        capped = [shape for shape, cap in cue.caps.items() if values[INDEX[shape]] > cap]
         for shape in capped:
             values[INDEX[shape]] = cue.caps[shape]
             explanation.setdefault(shape, []).append((f"cue: '{cue.phrase}' keeps it small", cue.caps[shape]))
@@ -328,18 +328,20 @@ class EmbeddedTextModel(TextModel):
         shares = np.exp((projections - projections.max(axis=1, keepdims=True)) / SIM_TEMPERATURE)
         ranked = np.sort(projections, axis=1)
         reach = np.clip((ranked[:, -1] - SITUATION_ZERO) / (SITUATION_FULL - SITUATION_ZERO), 0.0, 1.0)
-        lead = np.clip((ranked[:, -1] - ranked[:, -2]) / SITUATION_LEAD, 0.0, 1.0)
+        gap = ranked[:, -1] - ranked[:, -2]
+        lead = np.clip(gap / SITUATION_LEAD, 0.0, 1.0)
         # topic can still leak along a direction ("a blue front door" towards a door that is
         # forced open), so the emotion's own nearest anchors must be about as near as neutral ones
         near = self.situation_anchors.nearest_mean(embeddings, SITUATION_NEIGHBOURS, with_flat)
-        beside = np.clip(1.0 + (near[:, 1:].max(axis=1) - near[:, 0]) / SITUATION_NEUTRAL_SLACK, 0.0, 1.0)
+        nearest_feeling = near[:, 1:].max(axis=1)
+        beside = np.clip(1.0 + (nearest_feeling - near[:, 0]) / SITUATION_NEUTRAL_SLACK, 0.0, 1.0)
         # and, unless the direction leads by far, about as near as any other emotion's: "My test
         # results came back." lay along the happiness direction, 0.07 ahead, but nearest the
         # sadness and fear anchors, and made a full grin
         own = near[np.arange(len(near)), np.argmax(projections, axis=1) + 1]
-        agree = np.clip(1.0 + (own - near[:, 1:].max(axis=1)) / SITUATION_AGREE_SLACK, 0.0, 1.0)
-        sure = np.clip((ranked[:, -1] - ranked[:, -2]) / SITUATION_SURE_LEAD, 0.0, 1.0)
-        agree = sure + (1.0 - sure) * agree
+        nearest_agree = np.clip(1.0 + (own - nearest_feeling) / SITUATION_AGREE_SLACK, 0.0, 1.0)
+        sure = np.clip(gap / SITUATION_SURE_LEAD, 0.0, 1.0)
+        agree = sure + (1.0 - sure) * nearest_agree
         scores = np.zeros((len(embeddings), len(EMO3D_EMOTIONS)))
         scores[:, 1:] = shares / shares.max(axis=1, keepdims=True) * (reach * lead * beside * agree)[:, None]
         return scores

@@ -112,6 +112,7 @@ def render_face(
     says the face shows."""
     from emo_app.face import get_face_renderer
     from emo_app.face.looks import background_rgb
+    from emo_app.face.render import check_view
 
     shapes = as_blendshapes(weights)
     pose = pose if isinstance(pose, HeadPose) else HeadPose.from_dict(pose)
@@ -122,8 +123,7 @@ def render_face(
     if not views:
         raise InvalidInputError(f"Choose at least one view: {', '.join(VIEWS)}.")
     for view in views:
-        if view not in VIEWS:
-            raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
+        check_view(view)
     renderer = get_face_renderer(settings)
     images = {view: renderer.render(shapes, view=view, size=size, texture=texture, rig=rig, background=rgb,
                                     pose=pose) for view in views}

@@ -20,7 +20,7 @@ from emo_app.emotion.emotions import EmotionIntensities
 from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
 from emo_app.outputs import output_dir
-from emo_app.services import VIEWS, as_blendshapes, drawn_face
+from emo_app.services import as_blendshapes, drawn_face
 
 LIVE_LINK_FPS = 60.0  # what Live Link Face records and its importers expect
 # A take's frames are held in memory until the MP4 is written (3 bytes a pixel): 200 megapixels
@@ -91,12 +91,12 @@ def play_take(
     leaves out (surprise quick, sadness slow), ``pace`` times faster (0.5 to 2)."""
     from emo_app.face import get_face_renderer
     from emo_app.face.looks import background_rgb
+    from emo_app.face.render import check_view
 
     shapes = as_blendshapes(weights)
     pose = pose if isinstance(pose, HeadPose) else HeadPose.from_dict(pose)
     timing = take_timing(timing, emotion, pace)
-    if view not in VIEWS:
-        raise InvalidInputError(f"Unknown view '{view}'; choose from {', '.join(VIEWS)}.")
+    check_view(view)
     if rig is None:
         rig, texture = drawn_face(settings, skin=texture, **face)
     rgb = background_rgb(background)
@@ -157,8 +157,9 @@ def _write_take(result: TakeResult, beats: Sequence[Beat], rig: Any, texture: An
         files["gif"] = folder / f"{name}.gif"
         iio.imwrite(files["gif"], np.stack(result.frames), duration=gif_durations(len(take), timing.fps),
                     loop=0)
-    files["glb"] = export_glb(take.frames(), folder / f"{name}.glb", fps=timing.fps, texture=texture, rig=rig,
-                              pose=take.head_poses())
+    frames, heads = take.frames(), take.head_poses()
+    files["glb"] = export_glb(frames, folder / f"{name}.glb", fps=timing.fps, texture=texture, rig=rig,
+                              pose=heads)
     (shapes, pose), earlier = beats[-1], beats[:-1]
     recorded = perform(shapes, pose, replace(timing, fps=LIVE_LINK_FPS), earlier)
     files["csv"] = folder / f"{name}-live-link-face.csv"
@@ -175,7 +176,7 @@ def _write_take(result: TakeResult, beats: Sequence[Beat], rig: Any, texture: An
         "frames": [{"time": round(float(time), 4),
                     "blendshapes": {key: round(value, 4) for key, value in frame.to_dict().items()},
                     "head_pose": head.to_dict()}
-                   for time, frame, head in zip(take.times, take.frames(), take.head_poses(), strict=True)],
+                   for time, frame, head in zip(take.times, frames, heads, strict=True)],
     }))
     return files
 

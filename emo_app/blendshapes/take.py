@@ -79,7 +79,7 @@ class TakeTiming:
 
     @property
     def seconds(self) -> float:
-        return self.rest + self.onset + self.hold + self.offset
+        return take_seconds(self)
 
     @classmethod
     def paced(cls, emotion: str | None = None, pace: float = 1.0, **given: Any) -> TakeTiming:

@@ -54,11 +54,16 @@ def _look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndar
     return pose
 
 
+def check_view(view: str) -> None:
+    """A sentence naming the views for a view no camera is set up for (before anything is drawn)."""
+    if view not in VIEWS:
+        raise InvalidInputError(f"Unknown view '{view}'; choose one of {', '.join(VIEWS)}.")
+
+
 def view_poses(view: str) -> tuple[np.ndarray, list[np.ndarray]]:
     """Camera pose and the key, fill and rim light poses for a named view; the lights turn with
     the camera so every view is lit the same way."""
-    if view not in VIEWS:
-        raise InvalidInputError(f"Unknown view '{view}'; choose one of {', '.join(VIEWS)}.")
+    check_view(view)
     yaw = np.radians(VIEWS[view])
     direction = np.array([np.sin(yaw), 0.0, np.cos(yaw)])
     camera = _look_at(CAMERA_TARGET + direction * CAMERA_DISTANCE, CAMERA_TARGET)
@@ -344,8 +349,7 @@ class FaceRenderer:
 
     # -- internals -------------------------------------------------------------------------------
     def _validate(self, shapes_list, view, size, background, texture, rig, poses=None) -> _Request:
-        if view not in VIEWS:
-            raise InvalidInputError(f"Unknown view '{view}'; choose one of {', '.join(VIEWS)}.")
+        check_view(view)
         size = self.settings.render_size if size is None else size
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 32 <= int(size) <= 2048:
             raise InvalidInputError(

@@ -375,12 +375,11 @@ def walk(
     ``walk_points``). ``progress(fraction, stage)`` hears each stage, so a page can say more than
     "Rendering" for the seconds a long walk takes."""
     report = progress or (lambda fraction, stage: None)
-    import imageio.v3 as iio
     from PIL import Image
 
     from emo_app.face import get_face_renderer
     from emo_app.face.export import export_glb
-    from emo_app.generation.walks import gif_durations, image_grid, labelled, save_mp4, walk_labels
+    from emo_app.generation.walks import image_grid, labelled, save_gif, save_mp4, walk_labels
 
     request = WalkRequest.of(kind, **walk_kwargs)
     points = request.points()
@@ -421,7 +420,7 @@ def walk(
                   for label, p, shape in zip(labels, points, shapes, strict=True)],
     }, indent=2))
     report(0.65, "Writing the GIF")
-    iio.imwrite(files["gif"], np.stack(animation), duration=gif_durations(len(animation), fps), loop=0)
+    save_gif(files["gif"], animation, fps)
     report(0.8, "Writing the MP4")
     mp4 = save_mp4(folder / f"{name}.mp4", animation, fps)
     if mp4 is not None:

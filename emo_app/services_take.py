@@ -141,11 +141,9 @@ def earlier_beats(text: str | None, model: str = "embedded", settings: Settings 
 def _write_take(result: TakeResult, beats: Sequence[Beat], rig: Any, texture: Any, name: str,
                 extra: Mapping[str, Any] | None) -> dict[str, Path]:
     """The video, the animated GLB, the 60 fps Live Link Face CSV and the JSON in a new folder."""
-    import imageio.v3 as iio
-
     from emo_app.blendshapes.io import to_json, write_live_link_csv
     from emo_app.face.export import export_glb
-    from emo_app.generation.walks import gif_durations, save_mp4
+    from emo_app.generation.walks import save_gif, save_mp4
 
     take, timing = result.take, result.timing
     folder = output_dir("take")
@@ -154,9 +152,7 @@ def _write_take(result: TakeResult, beats: Sequence[Beat], rig: Any, texture: An
     if mp4 is not None:
         files["mp4"] = mp4
     else:  # no H.264 encoder here: a GIF still plays everywhere
-        files["gif"] = folder / f"{name}.gif"
-        iio.imwrite(files["gif"], np.stack(result.frames), duration=gif_durations(len(take), timing.fps),
-                    loop=0)
+        files["gif"] = save_gif(folder / f"{name}.gif", result.frames, timing.fps)
     frames, heads = take.frames(), take.head_poses()
     files["glb"] = export_glb(frames, folder / f"{name}.glb", fps=timing.fps, texture=texture, rig=rig,
                               pose=heads)

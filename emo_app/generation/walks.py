@@ -161,6 +161,15 @@ def gif_durations(frames: int, fps: float) -> list[int]:
     return (np.diff(ends, prepend=0) * 10).tolist()
 
 
+def save_gif(path: Path, frames: Sequence[np.ndarray], fps: float) -> Path:
+    """Frames (same size, RGB) as a looping GIF played at ``fps`` (``gif_durations``)."""
+    import imageio.v3 as iio
+
+    stacked = np.stack([np.asarray(f) for f in frames])
+    iio.imwrite(path, stacked, duration=gif_durations(len(frames), fps), loop=0)
+    return path
+
+
 def save_mp4(path: Path, frames: Sequence[np.ndarray], fps: float) -> Path | None:
     """Frames (same size, RGB) as an H.264 MP4 through imageio-ffmpeg, padded white to whole
     16-pixel macro blocks (not stretched), or None with a logged reason (ffmpeg missing or
@@ -195,8 +204,6 @@ def render_walk(
     **generation_kwargs: Any,
 ) -> WalkResult:
     """Generate one image per point (same seed), then write the grid, GIF and MP4."""
-    import imageio.v2 as imageio
-
     points = list(points)
     if not 2 <= len(points) <= MAX_WALK_STEPS:
         raise InvalidInputError(f"A walk needs 2 to {MAX_WALK_STEPS} points; got {len(points)}.")
@@ -225,8 +232,7 @@ def render_walk(
     result = WalkResult(kind, points, labels, grid_path, frames=frame_paths, faces=with_faces)
     arrays = [np.asarray(f) for f in frames]  # labelled frames are RGB
     if "gif" in formats:
-        result.gif = folder / f"{kind}.gif"
-        imageio.mimsave(result.gif, arrays, duration=gif_durations(len(arrays), fps), loop=0)
+        result.gif = save_gif(folder / f"{kind}.gif", arrays, fps)
     if "mp4" in formats:
         result.mp4 = save_mp4(folder / f"{kind}.mp4", arrays, fps)
     return result

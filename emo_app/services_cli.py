@@ -176,13 +176,15 @@ def _add_face_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from emo_app.services import VIEWS
+
     d = sub.add_parser("describe", help="text -> emotions -> blendshapes -> face")
     d.add_argument("text", help='how the face feels, e.g. "a joyful smile" (English)')
     d.add_argument("--model", default="embedded", help="text model (see `text-models`)")
     d.add_argument("--out", help="PNG of the face")
     d.add_argument("--json", help="the prediction as JSON (emotions, blendshapes, point, reasons)")
     d.add_argument("--glb", help="GLB with the 52 ARKit morph targets")
-    d.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"),
+    d.add_argument("--view", default="front", choices=VIEWS,
                    help="the view --out shows")
     d.add_argument("--size", type=int, default=None, help="pixels, 32 to 2048 (default: EMO_RENDER_SIZE)")
     _add_face_options(d)
@@ -234,6 +236,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _register_take(sub: argparse._SubParsersAction) -> None:
     from emo_app.blendshapes.take import TakeTiming
     from emo_app.face.cli import add_pose_arguments
+    from emo_app.services import VIEWS
 
     t = sub.add_parser("take", help="a face making its expression over time: MP4, animated GLB, 60 fps "
                                     "Live Link Face CSV, JSON")
@@ -256,7 +259,7 @@ def _register_take(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--pace", type=float, default=1.0,
                    help="times faster than the emotion's own pace, 0.5 to 2 (default 1)")
     t.add_argument("--no-blink", action="store_true", help="no blink in the hold")
-    t.add_argument("--view", default="front", choices=("front", "three_quarter", "profile"),
+    t.add_argument("--view", default="front", choices=VIEWS,
                    help="the camera's view of the video (default: front)")
     t.add_argument("--size", type=int, default=None, help="pixels, 32 to 2048 (default: EMO_RENDER_SIZE)")
     t.add_argument("--out-dir", default="take", help="folder for the files, named after the text or weights")

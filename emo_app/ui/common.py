@@ -370,6 +370,29 @@ def explanation_rows(explanation: dict[str, list[tuple[str, float]]], shapes: Bl
             for weight, name in ranked]
 
 
+TAKE_VIDEO_LABEL = "The face making the expression"
+
+
+def take_player(prefix: str, label: str = TAKE_VIDEO_LABEL, height: int = VIEWER_HEIGHT) -> list:
+    """A take's looping video and its files (``#<prefix>-take``, ``#<prefix>-take-files``), hidden
+    until a take fills them. Not interactive: a shown take is also an input (of ``take_shown``),
+    which gave it an editor's trim and clear buttons."""
+    import gradio as gr
+
+    return [gr.Video(label=label, autoplay=True, loop=True, height=height, visible=False, interactive=False,
+                     elem_id=f"{prefix}-take"),
+            gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False, interactive=False,
+                    elem_id=f"{prefix}-take-files")]
+
+
+def play_on_click(button: Any, play: Callable, inputs: list, player: list, api_name: str, face: Any) -> None:
+    """``button`` plays ``play``'s take into ``player`` (``take_player``) and shows it; a new
+    ``face`` on screen hides it."""
+    button.click(play, inputs, player, api_name=api_name, concurrency_id="render").then(
+        take_shown, player[0], player, api_visibility="private")
+    face.change(hidden_take, None, player, api_visibility="private", queue=False)
+
+
 def take_shown(video: Any) -> tuple:
     """A take's video and files show once a take fills them (a refused one leaves them hidden)."""
     import gradio as gr

@@ -11,14 +11,13 @@ from emo_app.config import Settings
 from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
     HALF_ROW_MIN_WIDTH,
-    TAKE_DOWNLOADS_LABEL,
     VIEWER_CAMERA,
     VIEWER_HEIGHT,
     VIEWER_LABEL,
     blendshapes_figure,
-    hidden_take,
+    play_on_click,
     show_result_js,
-    take_shown,
+    take_player,
     ui_errors,
 )
 
@@ -134,11 +133,7 @@ def build_capture_tab(settings: Settings) -> Callable[[Any], None]:
             model3d = gr.Model3D(label=VIEWER_LABEL, height=VIEWER_HEIGHT, camera_position=VIEWER_CAMERA,
                                  elem_id="capture-model3d")
             play = gr.Button("▶ Play it: watch the face make this expression", elem_id="capture-play")
-            take_video = gr.Video(label="The face making the expression", autoplay=True, loop=True,
-                                  height=VIEWER_HEIGHT, visible=False, interactive=False,
-                                  elem_id="capture-take")
-            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
-                                 interactive=False, elem_id="capture-take-files")
+            player = take_player("capture")
     plot = gr.Plot(label="Blendshapes")
     weights = gr.JSON(label="The 52 weights (the chart's numbers)")
     files = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple")
@@ -163,10 +158,7 @@ def build_capture_tab(settings: Settings) -> Callable[[Any], None]:
     examples.load_input_event.then(capture, [photo, text, own_face], outputs, api_visibility="private",
                                    concurrency_id="render")
     examples.dataset.click(None, js=show_result_js("capture-message"), api_visibility="private", queue=False)
-    take_outputs = [take_video, take_files]
-    play.click(play_capture, [photo, text, own_face], take_outputs, api_name="play_capture",
-               concurrency_id="render").then(take_shown, take_video, take_outputs, api_visibility="private")
-    front.change(hidden_take, None, take_outputs, api_visibility="private", queue=False)
+    play_on_click(play, play_capture, [photo, text, own_face], player, "play_capture", front)
 
     def on_first_visit(tab: gr.Tab) -> None:
         tab.select(first_capture, [photo, front, text, own_face], outputs, api_visibility="private",

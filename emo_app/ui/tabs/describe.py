@@ -22,7 +22,6 @@ from emo_app.text.examples import EXAMPLE_DESCRIPTIONS
 from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
     HALF_ROW_MIN_WIDTH,
-    TAKE_DOWNLOADS_LABEL,
     VIEWER_CAMERA,
     VIEWER_HEIGHT,
     VIEWER_LABEL,
@@ -30,11 +29,11 @@ from emo_app.ui.common import (
     emotions_figure,
     explanation_rows,
     from_the_page,
-    hidden_take,
+    play_on_click,
     plotly_figure,
     show_result_js,
     show_when_filled,
-    take_shown,
+    take_player,
     ui_errors,
 )
 
@@ -341,12 +340,7 @@ def build_describe_tab(settings: Settings) -> None:
             )
             play = gr.Button("▶ Play it: watch the face make the expression", elem_id="describe-play")
             take_controls = _take_controls()
-            # not interactive: a shown take is also an input (of take_shown), which gave it an
-            # editor's trim and clear buttons
-            take_video = gr.Video(label=TAKE_LABEL, autoplay=True, loop=True, visible=False,
-                                  interactive=False, elem_id="describe-take", height=VIEWER_HEIGHT)
-            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
-                                 interactive=False, elem_id="describe-take-files")
+            player = take_player("describe", TAKE_LABEL)
     summary = gr.Markdown(label="Summary", elem_id="describe-summary")
     # side by side on a wide screen; on a phone each takes the full width (at half of 400 px the
     # charts dropped every other emotion's name and the legend covered the bars)
@@ -406,11 +400,8 @@ def build_describe_tab(settings: Settings) -> None:
     gr.on([slider.release for slider in [*sliders, *pose]] + [control.input for control in appearance],
           render_weights, [*ordered, *appearance, *pose], redraw_outputs, api_visibility="private",
           concurrency_id="render", trigger_mode="always_last")
-    take_outputs = [take_video, take_files]
-    play.click(play_take, [*ordered, *appearance, *pose, state, *take_controls], take_outputs,
-               api_name="play_take", concurrency_id="render").then(take_shown, take_video, take_outputs,
-                                                                   api_visibility="private")
-    front.change(hidden_take, None, take_outputs, api_visibility="private", queue=False)
+    play_on_click(play, play_take, [*ordered, *appearance, *pose, state, *take_controls], player, "play_take",
+                  front)
     score_outputs = [score_table, score_top]
     score_btn.click(score_face, [state, *ordered, *appearance, *pose], [score_table, score_note, score_top],
                     api_name="score_face").then(lambda *tables: tuple(map(show_when_filled, tables)),

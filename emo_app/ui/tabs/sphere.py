@@ -15,12 +15,11 @@ from emo_app.emotion.space import EmotionPoint
 from emo_app.errors import InvalidInputError
 from emo_app.ui.common import (
     FACE_DOWNLOADS_LABEL,
-    TAKE_DOWNLOADS_LABEL,
     emotions_figure,
     from_the_page,
     gpu,
-    hidden_take,
-    take_shown,
+    play_on_click,
+    take_player,
     ui_errors,
 )
 from emo_app.ui.sphere_plot import sphere_component, sphere_value
@@ -131,10 +130,7 @@ def build_sphere_tab(settings: Settings) -> None:
             heading = gr.Markdown(label="Nearest classes", elem_id="sphere-nearest")
             face = gr.Image(label="The face for this point", type="numpy", height=320, elem_id="sphere-face")
             play = gr.Button("▶ Play it: watch the face make this expression", elem_id="sphere-play")
-            take_video = gr.Video(label="The face making the expression", autoplay=True, loop=True,
-                                  height=320, visible=False, interactive=False, elem_id="sphere-take")
-            take_files = gr.File(label=TAKE_DOWNLOADS_LABEL, file_count="multiple", visible=False,
-                                 interactive=False, elem_id="sphere-take-files")
+            player = take_player("sphere", height=320)
             emotions_plot = gr.Plot(label="Emo3D intensities for this point")
             # the point's face to take away, as from Describe (the JSON says which point it is)
             downloads = gr.File(label=FACE_DOWNLOADS_LABEL, file_count="multiple", elem_id="sphere-downloads")
@@ -159,10 +155,7 @@ def build_sphere_tab(settings: Settings) -> None:
         sphere_point, [theta, phi, r], page, api_visibility="private", concurrency_id="render")
     api_point.click(sphere_point_xyz, [hidden_v, hidden_a, hidden_z], [theta, phi, r, *page],
                     api_name="sphere_point_xyz", concurrency_id="render")
-    take_outputs = [take_video, take_files]
-    play.click(play_point, [theta, phi, r], take_outputs, api_name="play_point",
-               concurrency_id="render").then(take_shown, take_video, take_outputs, api_visibility="private")
-    face.change(hidden_take, None, take_outputs, api_visibility="private", queue=False)
+    play_on_click(play, play_point, [theta, phi, r], player, "play_point", face)
     gen_btn.click(generate, [theta, phi, r, seed], [gallery, gen_message], api_name="generate",
                   concurrency_id="gpu", concurrency_limit=1)
 
